@@ -1,0 +1,39 @@
+# Two commands do all the set-up: `make run` and `make test` (README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint unit test-sqlite test-postgres translations clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/jejak up --demo
+
+lint: install
+	$(BIN)/ruff check .
+
+# The suite runs twice: on SQLite with an embedded Redis (the default a centre runs),
+# then the database-touching tests again on PostgreSQL with the system Redis.
+test: lint test-sqlite test-postgres
+
+test-sqlite: install
+	JEJAK_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider
+
+test-postgres: install
+	JEJAK_TEST_DB=postgresql $(BIN)/pytest -q -p no:cacheprovider -m "not sqlite_only" tests/integration tests/e2e
+
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -o shared/translations/messages.pot .
+	$(BIN)/pybabel update -i shared/translations/messages.pot -d shared/translations
+	$(BIN)/pybabel compile -d shared/translations
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

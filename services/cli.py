@@ -1,0 +1,309 @@
+"""The `jejak` command and the WSGI entry points: the one place that knows all services."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import sys
+import time
+from typing import Any
+
+import click
+from flask import Flask
+from werkzeug.exceptions import NotFound
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from shared.config import ConfigError, Settings
+
+SERVICES = ("survey", "outreach", "analytics")
+
+
+def create_service(name: str, config: dict[str, Any] | None = None) -> Flask:
+    if name == "survey":
+        from services.survey import create_app
+    elif name == "outreach":
+        from services.outreach import create_app
+    elif name == "analytics":
+        from services.analytics import create_app
+    else:
+        raise click.BadParameter(f"unknown service {name!r}; expected one of {SERVICES}")
+    return create_app(config)
+
+
+def _root_redirect(environ: dict[str, Any], start_response: Any) -> Any:
+    if environ.get("PATH_INFO", "/") in ("", "/"):
+        start_response("302 Found", [("Location", "/analytics/")])
+        return [b""]
+    return NotFound()(environ, start_response)
+
+
+def compose(names: tuple[str, ...] = SERVICES, config: dict[str, Any] | None = None) -> Any:
+    """Mount each service under its own prefix, as the gateway does in production."""
+    mounts = {f"/{name}": create_service(name, config) for name in names}
+    return ProxyFix(DispatcherMiddleware(_root_redirect, mounts), x_for=1, x_proto=1, x_host=1)
+
+
+def embedded_wsgi() -> Any:
+    """gunicorn entry point of `jejak up`: all three services in one process."""
+    return compose()
+
+
+def service_wsgi(name: str) -> Any:
+    """gunicorn entry point of one service container (docker-compose)."""
+    return compose((name,))
+
+
+def create_worker_app(queues: tuple[str, ...], config: dict[str, Any] | None = None) -> Flask:
+    """A Flask app for a worker: the tasks of the services whose queues it consumes."""
+    import importlib
+
+    from shared.web import create_service_app
+
+    app = create_service_app("worker", __name__, config)
+    for name in queues:
+        importlib.import_module(f"services.{name}.tasks")
+    import shared.events  # noqa: F401  (registers the relay task)
+
+    return app
+
+
+def _settings() -> Settings:
+    settings = Settings.from_env()
+    try:
+        settings.check()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return settings
+
+
+@click.group()
+def main() -> None:
+    """Jejak: tracer studies for vocational training centres."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration (SQLite or PostgreSQL, from JEJAK_DATABASE_URL)."""
+    from shared.migrate import upgrade
+
+    settings = _settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.argument("service", type=click.Choice(SERVICES))
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--workers", default=2, show_default=True)
+def web(service: str, host: str, port: int, workers: int) -> None:
+    """Serve one service under gunicorn (one container per service in production)."""
+    _settings()
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "-",
+        f"services.cli:service_wsgi({service!r})",
+    ]
+    os.execv(sys.executable, argv)
+
+
+@main.command()
+@click.option(
+    "--queues",
+    default=",".join(SERVICES),
+    show_default=True,
+    help="Comma-separated service queues; the events queue is always consumed.",
+)
+@click.option("--concurrency", default=2, show_default=True)
+@click.option("--beat", "with_beat", is_flag=True, help="Run beat inside (embedded mode only).")
+@click.option("--schedule", default=None, help="Beat schedule file.")
+def worker(queues: str, concurrency: int, with_beat: bool, schedule: str | None) -> None:
+    """Run a Celery worker for the given service queues."""
+    names = tuple(q.strip() for q in queues.split(",") if q.strip())
+    unknown = set(names) - set(SERVICES)
+    if unknown:
+        raise click.BadParameter(f"unknown queues {sorted(unknown)}", param_hint="--queues")
+    settings = _settings()
+    app = create_worker_app(names)
+    argv = [
+        "worker",
+        "--loglevel=INFO",
+        "-Q",
+        ",".join((*names, "events")),
+        "--concurrency",
+        str(concurrency),
+        "--hostname",
+        f"{'-'.join(names)}@%h",
+    ]
+    if with_beat:
+        argv += ["--beat", "--schedule", schedule or str(settings.home / "celerybeat-schedule")]
+    app.extensions["celery"].worker_main(argv)
+
+
+@main.command()
+@click.option("--schedule", default=None, help="Beat schedule file.")
+def beat(schedule: str | None) -> None:
+    """Run Celery beat. Exactly one must run."""
+    settings = _settings()
+    app = create_worker_app(())
+    app.extensions["celery"].start(
+        [
+            "beat",
+            "--loglevel=INFO",
+            "--schedule",
+            schedule or str(settings.home / "celerybeat-schedule"),
+        ]
+    )
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--role", type=click.Choice(["viewer", "operator", "admin"]), required=True)
+@click.option("--name", default="cli", show_default=True)
+def token_create(role: str, name: str) -> None:
+    """Create an API token and print it (it is shown only once)."""
+    from shared.auth import audit, create_token
+    from shared.db import Database
+
+    settings = _settings()
+    with Database.for_url(settings.database_url).session_factory() as db_session:
+        value = create_token(db_session, role, name)
+        audit(db_session, "cli", "token.create", name, role=role)
+        db_session.commit()
+    click.echo(value)
+
+
+@main.group()
+def user() -> None:
+    """Staff accounts."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["viewer", "operator", "admin"]), required=True)
+@click.password_option()
+def user_create(username: str, role: str, password: str) -> None:
+    """Create a staff account."""
+    from shared.auth import audit, create_user
+    from shared.db import Database
+
+    settings = _settings()
+    with Database.for_url(settings.database_url).session_factory() as db_session:
+        create_user(db_session, username, password, role)
+        audit(db_session, "cli", "user.create", username, role=role)
+        db_session.commit()
+    click.echo(f"created {username} ({role})")
+
+
+def ensure_first_admin(database_url: str) -> str | None:
+    """Create `admin` with a random password when there is no user yet; return it."""
+    from sqlalchemy import func, select
+
+    from shared.auth import audit, create_user
+    from shared.db import Database
+    from shared.models import User
+
+    with Database.for_url(database_url).session_factory() as db_session:
+        if db_session.scalar(select(func.count()).select_from(User)):
+            return None
+        password = secrets.token_urlsafe(12)
+        create_user(db_session, "admin", password, "admin")
+        audit(db_session, "jejak up", "user.create", "admin", role="admin")
+        db_session.commit()
+        return password
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Load demonstration data on first start.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="0.0.0.0 lets phones on the same network reach the form.",
+)
+@click.option("--port", default=8000, show_default=True)
+def up(demo: bool, host: str, port: int) -> None:
+    """Run everything on this machine: SQLite, an embedded Redis, web, worker and beat."""
+    from services import embedded
+    from shared.migrate import upgrade
+
+    settings = _settings()
+    home = settings.home
+    home.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, JEJAK_HOME=str(home), JEJAK_DATABASE_URL=settings.database_url)
+    supervisor = embedded.Supervisor()
+    stopping = False
+
+    def _stop(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        click.echo("Jejak: preparing the database ...")
+        upgrade(settings.database_url)
+        password = ensure_first_admin(settings.database_url)
+        if demo:
+            from services.demo import load_demo_data
+
+            summary = load_demo_data(settings.database_url)
+            click.echo(f"Jejak: demo data {summary}")
+        if not settings.redis_url:
+            env["JEJAK_REDIS_URL"] = embedded.start_redis(supervisor, home)
+            click.echo(f"Jejak: embedded Redis on {env['JEJAK_REDIS_URL']}")
+        supervisor.start("worker", embedded.worker_argv(home), env, home / "worker.log")
+        supervisor.start("web", embedded.web_argv(host, port), env, home / "web.log")
+        shown_host = "127.0.0.1" if host == "0.0.0.0" else host
+        base = f"http://{shown_host}:{port}"
+        if not embedded.wait_for_http(f"{base}/survey/healthz", supervisor):
+            raise click.ClickException(f"the web process did not start; see {home / 'web.log'}")
+        click.echo(
+            f"\nJejak is running.\n"
+            f"  Dashboard     {base}/analytics/\n"
+            f"  Survey admin  {base}/survey/\n"
+            f"  Outreach      {base}/outreach/\n"
+            f"  API docs      {base}/survey/api/docs\n"
+            f"  Logs          {home}/web.log, {home}/worker.log\n"
+        )
+        if password:
+            click.echo(f"  Sign in as    admin / {password}   (shown once: write it down)\n")
+        else:
+            click.echo("  Sign in with the admin account created on first start.\n")
+        click.echo("Press Ctrl-C to stop.")
+        while not stopping:
+            exited = supervisor.first_exited()
+            if exited:
+                name, code = exited
+                raise click.ClickException(f"{name} stopped unexpectedly (exit {code})")
+            time.sleep(0.3)
+    finally:
+        click.echo("Jejak: stopping ...")
+        supervisor.stop()
+    click.echo("Jejak: stopped.")
+
+
+if __name__ == "__main__":
+    main()
+
+
+__all__ = ["main", "embedded_wsgi", "service_wsgi", "create_worker_app", "compose"]

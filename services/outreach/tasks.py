@@ -1,0 +1,45 @@
+"""Outreach's Celery tasks: consumers of survey events."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from shared.events import Event, consumer
+from shared.models import Campaign, CampaignStep, Message
+
+
+@consumer("outreach.on_response_submitted")
+def on_response_submitted(db_session: Session, event: Event) -> None:
+    """Stop at the answer: cancel every pending message to this alumnus for this wave."""
+    steps_of_wave = (
+        select(CampaignStep.id)
+        .join(Campaign, Campaign.id == CampaignStep.campaign_id)
+        .where(Campaign.wave_id == event.payload["wave_id"])
+    )
+    db_session.execute(
+        update(Message)
+        .where(
+            Message.alumnus_id == event.payload["alumnus_id"],
+            Message.status == "planned",
+            Message.campaign_step_id.in_(steps_of_wave),
+        )
+        .values(status="cancelled", cancel_reason="answered", next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+@consumer("outreach.on_alumni_imported")
+def on_alumni_imported(db_session: Session, event: Event) -> None:
+    # Campaigns pick up new alumni when they plan; nothing to do until then.
+    return None
+
+
+@consumer("outreach.on_wave_opened")
+def on_wave_opened(db_session: Session, event: Event) -> None:
+    return None
+
+
+@consumer("outreach.on_wave_closed")
+def on_wave_closed(db_session: Session, event: Event) -> None:
+    return None

@@ -1,0 +1,225 @@
+"""Event contracts, the outbox and idempotent consumers (DESIGN.md §2).
+
+A producer calls `publish(session, event_type, payload)` inside its own transaction. After
+that transaction commits, the events it wrote are relayed at once (one Celery task per
+subscriber); a beat job relays anything left behind, so a broker outage delays events but
+loses none. Consumers are wrapped by `consumer(...)`, which records (consumer, event id) in
+`processed_events` in the same transaction as the effect, so a redelivery changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery import Celery, shared_task
+from flask import current_app, has_app_context
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.db import get_db, is_postgres, unit_of_work
+from shared.models import OutboxEvent, ProcessedEvent, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What an event carries and who receives it. Payloads hold ids, never objects."""
+
+    fields: tuple[str, ...]
+    subscribers: tuple[str, ...] = field(default_factory=tuple)
+
+
+# The contract between services. Adding a subscriber is a one-line change here plus a task
+# with that name in the consuming service.
+CONTRACTS: dict[str, Contract] = {
+    "response.submitted": Contract(
+        fields=("response_id", "wave_id", "alumnus_id"),
+        subscribers=("outreach.on_response_submitted", "analytics.on_response_submitted"),
+    ),
+    "alumni.imported": Contract(
+        fields=("alumnus_ids",), subscribers=("outreach.on_alumni_imported",)
+    ),
+    "wave.opened": Contract(fields=("wave_id",), subscribers=("outreach.on_wave_opened",)),
+    "wave.closed": Contract(fields=("wave_id",), subscribers=("outreach.on_wave_closed",)),
+    "message.status": Contract(
+        fields=("message_id", "alumnus_id", "status"),
+        subscribers=("survey.on_message_status", "analytics.on_message_status"),
+    ),
+}
+
+RELAY_BATCH = 500
+# The beat relay leaves fresh rows to the after-commit relay, so the two rarely race.
+BEAT_RELAY_GRACE = timedelta(seconds=3)
+_PENDING_KEY = "jejak_outbox_pending"
+
+
+class ContractError(ValueError):
+    """An event that does not match its contract."""
+
+
+@dataclass(frozen=True)
+class Event:
+    id: uuid.UUID
+    type: str
+    payload: dict[str, Any]
+    occurred_at: datetime
+
+    def to_message(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "type": self.type,
+            "payload": self.payload,
+            "occurred_at": self.occurred_at.isoformat(),
+        }
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> Event:
+        return cls(
+            id=uuid.UUID(message["id"]),
+            type=message["type"],
+            payload=message["payload"],
+            occurred_at=datetime.fromisoformat(message["occurred_at"]),
+        )
+
+
+def check_contract(event_type: str, payload: dict[str, Any]) -> Contract:
+    contract = CONTRACTS.get(event_type)
+    if contract is None:
+        raise ContractError(f"unknown event type {event_type!r}")
+    missing = set(contract.fields) - payload.keys()
+    extra = payload.keys() - set(contract.fields)
+    if missing or extra:
+        raise ContractError(f"{event_type}: missing {sorted(missing)}, unexpected {sorted(extra)}")
+    return contract
+
+
+def publish(session: Session, event_type: str, payload: dict[str, Any]) -> uuid.UUID:
+    """Write an event to the outbox in the caller's transaction; relayed after commit."""
+    check_contract(event_type, payload)
+    event_id = uuid.uuid4()
+    session.add(OutboxEvent(id=event_id, type=event_type, payload=payload, created_at=utcnow()))
+    session.info.setdefault(_PENDING_KEY, []).append(event_id)
+    return event_id
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _relay_after_commit(session: Session) -> None:
+    pending = session.info.pop(_PENDING_KEY, None)
+    if not pending or not has_app_context():
+        return  # without an app there is no broker configured; the beat relay will send it
+    celery: Celery | None = current_app.extensions.get("celery")
+    if celery is None:
+        return
+    try:
+        relay(get_db().session_factory, celery, ids=pending)
+    except Exception:  # the commit stands; the beat relay retries
+        log.warning("after-commit relay failed; the beat relay will retry", exc_info=True)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)
+
+
+def relay(
+    session_factory: sessionmaker[Session],
+    celery: Celery,
+    *,
+    ids: Iterable[uuid.UUID] | None = None,
+    older_than: timedelta | None = None,
+    limit: int = RELAY_BATCH,
+) -> int:
+    """Send unrelayed outbox rows to their subscribers; return how many were relayed.
+
+    Rows are claimed with FOR UPDATE SKIP LOCKED on PostgreSQL (SQLite's BEGIN IMMEDIATE
+    serialises writers instead), so two relays never send the same row at once. A row is
+    marked relayed only after every subscriber's task was handed to the broker; when the
+    broker is down the rows stay unrelayed and the next run sends them.
+    """
+    with session_factory() as db_session, db_session.begin():
+        query = select(OutboxEvent).where(OutboxEvent.relayed_at.is_(None))
+        if ids is not None:
+            query = query.where(OutboxEvent.id.in_(list(ids)))
+        if older_than is not None:
+            query = query.where(OutboxEvent.created_at <= utcnow() - older_than)
+        query = query.order_by(OutboxEvent.created_at).limit(limit)
+        if is_postgres(db_session):
+            query = query.with_for_update(skip_locked=True)
+        relayed = 0
+        for row in db_session.scalars(query):
+            event = Event(row.id, row.type, row.payload, row.created_at)
+            try:
+                for task_name in CONTRACTS[row.type].subscribers:
+                    celery.send_task(task_name, args=[event.to_message()], retry=False)
+            except Exception as exc:  # broker unreachable: keep this and later rows
+                row.attempts += 1
+                log.warning("relay of %s %s failed: %s", row.type, row.id, exc)
+                break
+            row.relayed_at = utcnow()
+            relayed += 1
+        return relayed
+
+
+@shared_task(name="events.relay", ignore_result=True)
+def relay_outbox() -> int:
+    """Beat job: relay whatever the after-commit relay could not send."""
+    celery = current_app.extensions["celery"]
+    total = 0
+    while True:
+        sent = relay(get_db().session_factory, celery, older_than=BEAT_RELAY_GRACE)
+        total += sent
+        if sent < RELAY_BATCH:
+            return total
+
+
+def mark_processed(session: Session, consumer_name: str, event_id: uuid.UUID) -> bool:
+    """Record that `consumer_name` applied `event_id`; False if it already had."""
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    statement = (
+        insert(ProcessedEvent)
+        .values(consumer=consumer_name, event_id=event_id, processed_at=utcnow())
+        .on_conflict_do_nothing()
+        # RETURNING, not rowcount: psycopg 3 reports -1 for an upsert's rowcount.
+        .returning(ProcessedEvent.event_id)
+    )
+    return session.execute(statement).scalar() is not None
+
+
+def consumer(name: str) -> Callable[[Callable[[Session, Event], None]], Any]:
+    """Turn `handler(session, event)` into an idempotent Celery task called `name`.
+
+    The handler's effect and the processed_events row commit together; a failure rolls
+    both back and the task is retried, so an event is applied exactly once.
+    """
+
+    def register(handler: Callable[[Session, Event], None]) -> Any:
+        @shared_task(
+            name=name,
+            ignore_result=True,
+            autoretry_for=(Exception,),
+            retry_backoff=True,
+            retry_backoff_max=300,
+            max_retries=20,
+        )
+        def task(message: dict[str, Any]) -> bool:
+            event = Event.from_message(message)
+            with unit_of_work() as db_session:
+                if not mark_processed(db_session, name, event.id):
+                    return False
+                handler(db_session, event)
+                db_session.commit()
+            return True
+
+        task.handler = handler
+        return task
+
+    return register

@@ -1,0 +1,38 @@
+"""Indonesian first, English second (Flask-Babel). One catalog serves all three services."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request
+from flask_babel import Babel
+
+LOCALES = ("id", "en")
+DEFAULT_LOCALE = "id"
+LANG_COOKIE = "jejak_lang"
+TRANSLATIONS = Path(__file__).parent / "translations"
+
+babel = Babel()
+
+
+def select_locale() -> str:
+    """?lang= wins (and is remembered in a cookie), then the cookie, then Indonesian."""
+    chosen = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
+    return chosen if chosen in LOCALES else DEFAULT_LOCALE
+
+
+def _remember_lang(response: Any) -> Any:
+    chosen = request.args.get("lang")
+    if chosen in LOCALES and request.cookies.get(LANG_COOKIE) != chosen:
+        response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 24 * 3600, path="/", samesite="Lax")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(TRANSLATIONS),
+    )
+    app.after_request(_remember_lang)

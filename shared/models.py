@@ -1,0 +1,389 @@
+"""The one database schema shared by the three services (DESIGN.md §1).
+
+Each service writes only its own tables (see the table in DESIGN.md); any may read any.
+Times are stored timezone-aware in UTC; display converts to Asia/Makassar.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Named constraints so Alembic can alter them on SQLite (batch mode) and PostgreSQL alike.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+Money = Numeric(18, 2)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on both databases (SQLite would hand back naive datetimes)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: store times timezone-aware")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JsonType,
+        list[Any]: JsonType,
+    }
+
+
+# --- survey ---------------------------------------------------------------------------
+
+
+class Program(Base):
+    """A kejuruan: the trade a training programme teaches (e.g. Welding, Otomotif)."""
+
+    __tablename__ = "programs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cohorts: Mapped[list[Cohort]] = relationship(back_populates="program")
+
+
+class Cohort(Base):
+    """An angkatan: one run of a program with its training dates."""
+
+    __tablename__ = "cohorts"
+    __table_args__ = (UniqueConstraint("program_id", "label", name="uq_cohorts_program_label"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    label: Mapped[str] = mapped_column(String(100))
+    training_start: Mapped[date] = mapped_column(Date)
+    training_end: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    program: Mapped[Program] = relationship(back_populates="cohorts")
+
+
+class Alumnus(Base):
+    """One trainee on the roster. NIK is stored encrypted, with a keyed hash for lookup."""
+
+    __tablename__ = "alumni"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_no: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    gender: Mapped[str] = mapped_column(String(1))  # L (laki-laki) / P (perempuan)
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    nik_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    nik_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"), index=True)
+    consent_withdrawn_at: Mapped[datetime | None]
+    erased_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    cohort: Mapped[Cohort] = relationship()
+
+
+class Questionnaire(Base):
+    """One version of a questionnaire definition (INSTRUMENT.md); versions are immutable."""
+
+    __tablename__ = "questionnaires"
+    __table_args__ = (UniqueConstraint("key", "version", name="uq_questionnaires_key_version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    definition: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Wave(Base):
+    """A survey period; opening it fixes its targets (the population N)."""
+
+    __tablename__ = "waves"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaires.id"))
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft/open/closed
+    opens_at: Mapped[datetime | None]
+    closes_at: Mapped[datetime | None]
+    opened_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    # Which programs and cohorts the wave covers: {"program_ids": [...], "cohort_ids": [...]}.
+    scope: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    questionnaire: Mapped[Questionnaire] = relationship()
+
+
+class WaveTarget(Base):
+    """An alumnus targeted by a wave, fixed when the wave opens."""
+
+    __tablename__ = "wave_targets"
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"), primary_key=True)
+    alumnus_id: Mapped[int] = mapped_column(ForeignKey("alumni.id"), primary_key=True, index=True)
+    # Copied at opening so breakdowns stay stable if the roster changes later.
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
+    gender: Mapped[str] = mapped_column(String(1))
+
+
+class Response(Base):
+    """An alumnus's answers in a wave: at most one per (wave, alumnus); edits replace."""
+
+    __tablename__ = "responses"
+    __table_args__ = (
+        UniqueConstraint("wave_id", "alumnus_id", name="uq_responses_wave_alumnus"),
+        Index("ix_responses_wave_status", "wave_id", "status"),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"))
+    alumnus_id: Mapped[int] = mapped_column(ForeignKey("alumni.id"), index=True)
+    questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaires.id"))
+    status: Mapped[str] = mapped_column(String(16), default="partial")  # partial/complete
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source: Mapped[str] = mapped_column(String(16), default="web")  # web/api/paper
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- outreach -------------------------------------------------------------------------
+
+
+class Campaign(Base):
+    """A reminder sequence for a wave, or a one-off broadcast (wave_id empty)."""
+
+    __tablename__ = "campaigns"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int | None] = mapped_column(ForeignKey("waves.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="survey")  # survey/broadcast
+    name: Mapped[str] = mapped_column(String(200))
+    segment: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft/running/paused/done
+    launched_at: Mapped[datetime | None]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    steps: Mapped[list[CampaignStep]] = relationship(
+        back_populates="campaign", order_by="CampaignStep.position"
+    )
+
+
+class CampaignStep(Base):
+    __tablename__ = "campaign_steps"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "position", name="uq_campaign_steps_campaign_position"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    day_offset: Mapped[int] = mapped_column(Integer, default=0)
+    channel: Mapped[str] = mapped_column(String(16))  # email/sms/whatsapp/best
+    # Per language: {"id": {"subject": ..., "body": ...}, "en": {...}}.
+    template: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    campaign: Mapped[Campaign] = relationship(back_populates="steps")
+
+
+class Message(Base):
+    """One step to one alumnus. The unique key is what makes a second send impossible."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("campaign_step_id", "alumnus_id", name="uq_messages_step_alumnus"),
+        Index("ix_messages_status_due", "status", "due_at"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    campaign_step_id: Mapped[int] = mapped_column(ForeignKey("campaign_steps.id"))
+    alumnus_id: Mapped[int] = mapped_column(ForeignKey("alumni.id"), index=True)
+    channel: Mapped[str | None] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(String(254))
+    # planned/sending/sent/delivered/failed/cancelled/skipped
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    due_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    failed_reason: Mapped[str | None] = mapped_column(String(500))
+    cancel_reason: Mapped[str | None] = mapped_column(String(32))
+    provider_message_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeliveryAttempt(Base):
+    __tablename__ = "delivery_attempts"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(16))  # sent/transient/permanent
+    detail: Mapped[str | None] = mapped_column(String(500))
+
+
+class OptOut(Base):
+    """An address that asked not to be contacted on a channel, and how it asked."""
+
+    __tablename__ = "opt_outs"
+    __table_args__ = (UniqueConstraint("channel", "address", name="uq_opt_outs_channel_address"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(254))
+    alumnus_id: Mapped[int | None] = mapped_column(ForeignKey("alumni.id"), index=True)
+    source: Mapped[str] = mapped_column(String(32))  # link/sms_stop/whatsapp_stop/staff
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- analytics ------------------------------------------------------------------------
+
+
+class MinimumWage(Base):
+    """The minimum wage (UMK Bontang) per year, set by staff with its source."""
+
+    __tablename__ = "minimum_wages"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(300))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RefreshRun(Base):
+    __tablename__ = "refresh_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int | None] = mapped_column(ForeignKey("waves.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # full/live
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class IndicatorSnapshot(Base):
+    """Computed figures for one wave; readers take the newest complete snapshot."""
+
+    __tablename__ = "indicator_snapshots"
+    __table_args__ = (Index("ix_indicator_snapshots_wave_computed", "wave_id", "computed_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"))
+    refresh_run_id: Mapped[int | None] = mapped_column(ForeignKey("refresh_runs.id"))
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    responses_included: Mapped[int] = mapped_column(Integer, default=0)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Export(Base):
+    """A report file produced by a background task, with its progress."""
+
+    __tablename__ = "exports"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(16))  # xlsx/pdf/csv
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    progress: Mapped[int] = mapped_column(Integer, default=0)  # percent
+    path: Mapped[str | None] = mapped_column(String(500))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+# --- shared: staff, tokens, audit, events ---------------------------------------------
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))  # admin/operator/viewer
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    locale: Mapped[str | None] = mapped_column(String(8))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token; only its SHA-256 is stored (tokens are 256-bit random)."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """Append-only: who did what, when and from where."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str | None] = mapped_column(String(200))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class OutboxEvent(Base):
+    """An event written in the producer's transaction; the relay sends it after commit."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_unrelayed", "relayed_at", "created_at"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    relayed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ProcessedEvent(Base):
+    """(consumer, event) pairs already applied: a redelivered event does nothing."""
+
+    __tablename__ = "processed_events"
+    consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,182 @@
+"""What every service app has: config, database, Celery, i18n, the guard, health, errors.
+
+Each service's `create_app(config)` calls `create_service_app` and adds its own routes
+(Flask tutorial `flaskr`: an app factory, extensions through init_app).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import redis
+from flask import Blueprint, Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_smorest import Api
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import text
+from swagger_ui_bundle import swagger_ui_path
+from werkzeug.exceptions import HTTPException
+
+from shared import auth, db, i18n
+from shared.celery_app import celery_init_app
+from shared.config import Settings
+
+log = logging.getLogger(__name__)
+SERVICES = ("survey", "outreach", "analytics")
+PROBLEM_JSON = "application/problem+json"
+
+shared_bp = Blueprint(
+    "jejak",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/_jejak",
+)
+
+
+swagger_bp = Blueprint(
+    "swagger_ui", __name__, static_folder=swagger_ui_path, static_url_path="/_swagger"
+)
+
+
+def settings_of(app: Flask) -> Settings:
+    return app.config["JEJAK_SETTINGS"]
+
+
+def create_service_app(name: str, import_name: str, config: dict[str, Any] | None = None) -> Flask:
+    config = dict(config or {})
+    settings: Settings = config.pop("JEJAK_SETTINGS", None) or Settings.from_env()
+    settings.check()
+    app = Flask(import_name)
+    app.config.update(settings.flask_config())
+    app.config.update(config)
+    app.config["JEJAK_SERVICE"] = name
+    app.config.setdefault("API_TITLE", f"Jejak {name}")
+    app.config.setdefault("API_VERSION", "v1")
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", "/api")
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    # Interactive docs from the swagger-ui-bundle wheel: no CDN, works offline.
+    app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
+    app.config.setdefault("OPENAPI_SWAGGER_UI_URL", f"/{name}/_swagger/")
+
+    db.Database.for_url(settings.database_url).init_app(app)
+    celery_init_app(app, settings)
+    i18n.init_app(app)
+    CSRFProtect(app)
+    app.before_request(auth.guard)
+    app.register_blueprint(shared_bp)
+    app.register_blueprint(swagger_bp)
+    app.register_blueprint(auth.bp)
+    app.add_url_rule("/healthz", "healthz", healthz)
+    app.add_url_rule("/", "home", home)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.context_processor(_layout_context)
+    return app
+
+
+def create_api(app: Flask) -> Api:
+    """The service's flask-smorest Api, answering errors as problem+json."""
+    api = Api(app)
+    # flask-smorest registers its own JSON error handler; ours is the one contract.
+    app.register_error_handler(HTTPException, handle_http_error)
+    # The OpenAPI document and its viewer are public: they describe, they reveal no data.
+    app.config["JEJAK_PUBLIC_ENDPOINTS"] = {
+        endpoint for endpoint in app.view_functions if endpoint.startswith("api-docs.")
+    }
+    api.spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer", "description": "jejak token create"}
+    )
+    return api
+
+
+@auth.public
+def healthz() -> Any:
+    """Database and broker reachable? 200 when both are, else 503 naming the failure."""
+    from flask import current_app
+
+    checks: dict[str, str] = {}
+    try:
+        db.session().execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # health must answer, whatever broke
+        checks["database"] = f"error: {type(exc).__name__}"
+    redis_url = settings_of(current_app).redis_url
+    try:
+        client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+        client.ping()
+        client.close()
+        checks["broker"] = "ok"
+    except Exception as exc:
+        checks["broker"] = f"error: {type(exc).__name__}"
+    healthy = all(value == "ok" for value in checks.values())
+    body = {"status": "ok" if healthy else "error", "service": current_app.config["JEJAK_SERVICE"]}
+    body.update(checks)
+    return jsonify(body), 200 if healthy else 503
+
+
+@auth.requires("viewer")
+def home() -> Any:
+    from flask import current_app
+
+    return render_template("service_home.html", service=current_app.config["JEJAK_SERVICE"])
+
+
+def problem(
+    status: int, title: str, detail: str | None = None, errors: dict[str, Any] | None = None
+) -> Any:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = PROBLEM_JSON
+    return response
+
+
+def handle_http_error(exc: HTTPException) -> Any:
+    status = exc.code or 500
+    if not auth.wants_json() and status in (400, 403, 404, 405, 413, 429):
+        return render_template("error.html", status=status, message=exc.description), status
+    errors = None
+    data = getattr(exc, "data", None)  # webargs puts field messages here
+    if isinstance(data, dict) and "messages" in data:
+        errors = _flatten_field_errors(data["messages"])
+    response = problem(status, exc.name, exc.description if not errors else None, errors)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    for header, value in exc.get_headers() or []:
+        if header.lower() == "retry-after":
+            response.headers[header] = value
+    return response
+
+
+def _flatten_field_errors(messages: dict[str, Any]) -> dict[str, Any]:
+    """webargs nests messages by location ({"json": {"field": [...]}}); keep the fields."""
+    if len(messages) == 1:
+        ((location, inner),) = messages.items()
+        if location in ("json", "query", "form", "files", "headers") and isinstance(inner, dict):
+            return inner
+    return messages
+
+
+def _layout_context() -> dict[str, Any]:
+    from flask_babel import get_locale
+
+    principal = auth.current_principal() if request else None
+    return {
+        "principal": principal,
+        "services": [
+            ("survey", _("Survey")),
+            ("outreach", _("Outreach")),
+            ("analytics", _("Analytics")),
+        ],
+        "current_locale": str(get_locale()),
+    }
+
+
+TEMPLATES = Path(__file__).parent / "templates"
