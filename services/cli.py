@@ -7,6 +7,7 @@ import secrets
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -96,6 +97,7 @@ def db_upgrade() -> None:
     settings = _settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)
+    seed(settings.database_url)
     click.echo("database is up to date")
 
 
@@ -214,6 +216,80 @@ def user_create(username: str, role: str, password: str) -> None:
     click.echo(f"created {username} ({role})")
 
 
+@main.group()
+def alumni() -> None:
+    """The roster of alumni."""
+
+
+@alumni.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--rejected", type=click.Path(dir_okay=False), default=None,
+              help="Write rejected rows here (default: PATH with -rejected.csv).")
+def alumni_import(path: str, rejected: str | None) -> None:
+    """Import a roster file (CSV or XLSX); good rows import, bad rows are listed."""
+    from services.survey.roster import RosterFileError, read_rows, write_rejections_csv
+    from services.survey.roster_import import import_roster
+    from shared.auth import audit
+    from shared.db import Database
+
+    settings = _settings()
+    database = Database.for_url(settings.database_url)
+    with open(path, "rb") as handle:
+        rows = read_rows(handle, path)
+        with click.progressbar(length=max(1, _length_hint(rows)), label="Importing",
+                               show_pos=True) as bar:
+            def progress(done: int, total: int | None) -> None:
+                if total and bar.length != total:
+                    bar.length = total
+                bar.update(done - bar.pos)
+
+            try:
+                summary = import_roster(database.session_factory, rows,
+                                        pii_key=settings.pii_key, on_progress=progress)
+            except RosterFileError as exc:
+                raise click.ClickException(str(exc)) from exc
+    with database.session_factory() as db_session:
+        audit(db_session, "cli", "alumni.import", path, imported=summary.imported,
+              updated=summary.updated, rejected=summary.rejected)
+        db_session.commit()
+    click.echo(f"imported {summary.imported}, updated {summary.updated}, "
+               f"unchanged {summary.unchanged}, rejected {summary.rejected}")
+    if summary.rejections:
+        target = rejected or str(Path(path).with_suffix("")) + "-rejected.csv"
+        with open(target, "w", newline="", encoding="utf-8") as out:
+            write_rejections_csv(summary.rejections, out)
+        for rejection in summary.rejections[:10]:
+            click.echo(f"  line {rejection.line}, {rejection.column}: {rejection.message}")
+        if summary.rejected > 10:
+            click.echo(f"  ... and {summary.rejected - 10} more")
+        click.echo(f"rejected rows written to {target}")
+
+
+def _length_hint(rows: object) -> int:
+    import operator
+
+    return operator.length_hint(rows, 0)
+
+
+@main.command("demo-data")
+def demo_data() -> None:
+    """Load demonstration data: a roster, an open wave and answers (once)."""
+    from services.demo import load_demo_data
+
+    settings = _settings()
+    click.echo(load_demo_data(settings.database_url, settings.pii_key))
+
+
+def seed(database_url: str) -> None:
+    """Data every installation needs: the default questionnaire."""
+    from services.survey.catalog import ensure_default
+    from shared.db import Database
+
+    with Database.for_url(database_url).session_factory() as db_session:
+        ensure_default(db_session)
+        db_session.commit()
+
+
 def ensure_first_admin(database_url: str) -> str | None:
     """Create `admin` with a random password when there is no user yet; return it."""
     from sqlalchemy import func, select
@@ -262,11 +338,12 @@ def up(demo: bool, host: str, port: int) -> None:
     try:
         click.echo("Jejak: preparing the database ...")
         upgrade(settings.database_url)
+        seed(settings.database_url)
         password = ensure_first_admin(settings.database_url)
         if demo:
             from services.demo import load_demo_data
 
-            summary = load_demo_data(settings.database_url)
+            summary = load_demo_data(settings.database_url, settings.pii_key)
             click.echo(f"Jejak: demo data {summary}")
         if not settings.redis_url:
             env["JEJAK_REDIS_URL"] = embedded.start_redis(supervisor, home)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, request
 from flask_babel import Babel
@@ -29,6 +30,15 @@ def _remember_lang(response: Any) -> Any:
     return response
 
 
+def lang_url(locale: str) -> str:
+    """The current page in another language (other query arguments kept)."""
+    args = request.args.to_dict(flat=False)
+    args["lang"] = [locale]
+    return request.base_url.removeprefix(request.host_url.rstrip("/")) + "?" + urlencode(
+        args, doseq=True
+    )
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(
         app,
@@ -36,3 +46,4 @@ def init_app(app: Flask) -> None:
         default_translation_directories=str(TRANSLATIONS),
     )
     app.after_request(_remember_lang)
+    app.jinja_env.globals["lang_url"] = lang_url

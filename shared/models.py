@@ -180,10 +180,22 @@ class Response(Base):
     questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaires.id"))
     status: Mapped[str] = mapped_column(String(16), default="partial")  # partial/complete
     answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Work in progress in the web form; becomes `answers` on the final submit, so editing a
+    # complete response never leaves a half-edited version counted in the indicators.
+    draft: Mapped[dict[str, Any] | None]
     source: Mapped[str] = mapped_column(String(16), default="web")  # web/api/paper
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ResponseEdit(Base):
+    """A client-supplied submission id that edited an existing response (idempotent replays)."""
+
+    __tablename__ = "response_edits"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    response_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("responses.id"), index=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # --- outreach -------------------------------------------------------------------------

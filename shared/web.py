@@ -45,7 +45,9 @@ def settings_of(app: Flask) -> Settings:
     return app.config["JEJAK_SETTINGS"]
 
 
-def create_service_app(name: str, import_name: str, config: dict[str, Any] | None = None) -> Flask:
+def create_service_app(
+    name: str, import_name: str, config: dict[str, Any] | None = None, *, home_page: bool = True
+) -> Flask:
     config = dict(config or {})
     settings: Settings = config.pop("JEJAK_SETTINGS", None) or Settings.from_env()
     settings.check()
@@ -71,7 +73,8 @@ def create_service_app(name: str, import_name: str, config: dict[str, Any] | Non
     app.register_blueprint(swagger_bp)
     app.register_blueprint(auth.bp)
     app.add_url_rule("/healthz", "healthz", healthz)
-    app.add_url_rule("/", "home", home)
+    if home_page:  # services with their own start page register "/" themselves
+        app.add_url_rule("/", "home", home)
     app.register_error_handler(HTTPException, handle_http_error)
     app.context_processor(_layout_context)
     return app
@@ -143,10 +146,15 @@ def handle_http_error(exc: HTTPException) -> Any:
     if not auth.wants_json() and status in (400, 403, 404, 405, 413, 429):
         return render_template("error.html", status=status, message=exc.description), status
     errors = None
-    data = getattr(exc, "data", None)  # webargs puts field messages here
+    data = getattr(exc, "data", None)  # webargs and flask_smorest.abort put details here
     if isinstance(data, dict) and "messages" in data:
         errors = _flatten_field_errors(data["messages"])
-    response = problem(status, exc.name, exc.description if not errors else None, errors)
+    elif isinstance(data, dict) and "errors" in data:
+        errors = data["errors"]
+    detail = data.get("message") if isinstance(data, dict) else None
+    if detail is None and not errors:
+        detail = exc.description
+    response = problem(status, exc.name, detail, errors)
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
     for header, value in exc.get_headers() or []:

@@ -1,4 +1,4 @@
-"""The survey service (DESIGN.md §1)."""
+"""The survey service: roster, questionnaires, waves, the public form and the intake API."""
 
 from __future__ import annotations
 
@@ -10,6 +10,15 @@ from shared.web import create_api, create_service_app
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = create_service_app("survey", __name__, config)
-    create_api(app)
+    from services.survey import admin, form
+    from services.survey.api import alumni, questionnaires, responses, waves
+
+    app = create_service_app("survey", __name__, config, home_page=False)
+    api = create_api(app)
+    for blueprint in (responses.blp, waves.blp, questionnaires.blp, alumni.blp):
+        api.register_blueprint(blueprint)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(form.bp)
+    app.before_request(responses.limit_intake_body)
+    form.init_limiter(app)
     return app

@@ -1,0 +1,101 @@
+"""Questionnaires API: list and read versions; admins add versions (JSON or XLSForm)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields
+from sqlalchemy import select
+
+from services.survey import catalog
+from services.survey.api.responses import survey_error
+from services.survey.questionnaire import DefinitionError, definition_from_xlsform
+from services.survey.waves import SurveyError
+from shared import auth, db
+from shared.models import Questionnaire as QuestionnaireRow
+
+blp = Blueprint("questionnaires", __name__, url_prefix="/api/v1/questionnaires",
+                description="Versioned questionnaire definitions.")
+
+
+class QuestionnaireOut(Schema):
+    id = fields.Integer()
+    key = fields.String()
+    version = fields.Integer()
+    title = fields.String()
+    created_at = fields.DateTime()
+
+
+class QuestionnaireFull(QuestionnaireOut):
+    definition = fields.Dict()
+
+
+class XlsFormIn(Schema):
+    key = fields.String(required=True)
+    version = fields.Integer(required=True)
+
+
+class XlsFormFile(Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+def _store(definition: dict[str, Any]) -> QuestionnaireRow:
+    session = db.session()
+    try:
+        row = catalog.add_version(session, definition)
+    except DefinitionError as exc:
+        abort(422, message=str(exc), errors={"definition": [str(exc)]})
+    except SurveyError as exc:
+        survey_error(exc)
+    auth.audit(session, auth.current_principal().name, "questionnaire.add",
+               f"{row.key} v{row.version}")
+    session.commit()
+    return row
+
+
+@blp.route("")
+class Questionnaires(MethodView):
+    @auth.requires("viewer")
+    @blp.response(200, QuestionnaireOut(many=True))
+    def get(self) -> Any:
+        """Every questionnaire version."""
+        return db.session().scalars(
+            select(QuestionnaireRow).order_by(QuestionnaireRow.key, QuestionnaireRow.version)
+        ).all()
+
+    @auth.requires("admin")
+    @blp.arguments(Schema.from_dict({"definition": fields.Dict(required=True)})())
+    @blp.response(201, QuestionnaireFull)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Add a version from a definition document (validated; 422 names the bad path)."""
+        return _store(body["definition"])
+
+
+@blp.route("/xlsform")
+class XlsForm(MethodView):
+    @auth.requires("admin")
+    @blp.arguments(XlsFormIn, location="form")
+    @blp.arguments(XlsFormFile, location="files")
+    @blp.response(201, QuestionnaireFull)
+    def post(self, form: dict[str, Any], files: dict[str, Any]) -> Any:
+        """Add a version from an ODK/Kobo XLSForm (survey and choices sheets)."""
+        try:
+            definition = definition_from_xlsform(files["file"].stream, key=form["key"],
+                                                 version=form["version"])
+        except DefinitionError as exc:
+            abort(422, message=str(exc), errors={"file": [str(exc)]})
+        return _store(definition)
+
+
+@blp.route("/<int:questionnaire_id>")
+class QuestionnaireById(MethodView):
+    @auth.requires("viewer")
+    @blp.response(200, QuestionnaireFull)
+    def get(self, questionnaire_id: int) -> Any:
+        """One version with its full definition."""
+        row = db.session().get(QuestionnaireRow, questionnaire_id)
+        if row is None:
+            abort(404, message="no questionnaire with this id")
+        return row

@@ -1,0 +1,219 @@
+"""Intake API: POST /survey/api/v1/responses, and staff listing and CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from flask import Response as HttpResponse
+from flask import current_app, request, stream_with_context
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, ValidationError, fields, validates_schema
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from services.survey import intake
+from services.survey.waves import SurveyError, questionnaire, wave_info
+from shared import auth, db
+from shared.models import Alumnus, Cohort, Program, Response, utcnow
+
+INTAKE_MAX_BYTES = 256 * 1024
+blp = Blueprint("responses", __name__, url_prefix="/api/v1/responses",
+                description="Answers from alumni: the intake API and staff listing.")
+
+
+class ResponseIn(Schema):
+    id = fields.UUID(required=True, metadata={"description": "client-chosen UUID; resending "
+                                              "the same id is safe (idempotent)"})
+    wave = fields.String(required=True, metadata={"description": "wave slug"})
+    registration_no = fields.String(metadata={"description": "needs an operator token"})
+    token = fields.String(metadata={"description": "the personal link token"})
+    answers = fields.Dict(keys=fields.String(), required=True,
+                          metadata={"description": "keyed by the questionnaire's keys (f8 …)"})
+    complete = fields.Boolean(load_default=True)
+
+    @validates_schema
+    def one_identity(self, data: dict[str, Any], **_: Any) -> None:
+        if bool(data.get("registration_no")) == bool(data.get("token")):
+            raise ValidationError("give exactly one of registration_no or token",
+                                  "registration_no")
+
+
+class ResponseOut(Schema):
+    id = fields.UUID()
+    wave_id = fields.Integer()
+    alumnus_id = fields.Integer()
+    status = fields.String()
+    source = fields.String()
+    answers = fields.Dict()
+    started_at = fields.DateTime()
+    submitted_at = fields.DateTime(allow_none=True)
+    updated_at = fields.DateTime()
+
+
+class ResponseQuery(Schema):
+    wave = fields.String()
+    program = fields.Integer()
+    cohort = fields.Integer()
+    status = fields.String()
+    page = fields.Integer(load_default=1, validate=lambda n: n >= 1)
+    per_page = fields.Integer(load_default=50, validate=lambda n: 1 <= n <= 500)
+
+
+def limit_intake_body() -> None:
+    """413 before parsing: an answers document is a few KB, never megabytes."""
+    if request.endpoint == "responses.Responses" and request.method == "POST":
+        request.max_content_length = INTAKE_MAX_BYTES
+
+
+def survey_error(exc: SurveyError) -> None:
+    abort(exc.status, message=exc.message, errors={exc.field: [exc.message]})
+
+
+@blp.route("")
+class Responses(MethodView):
+    @auth.public  # a personal token is the credential; registration_no needs an operator
+    @blp.arguments(ResponseIn)
+    @blp.response(201, ResponseOut)
+    @blp.alt_response(200, schema=ResponseOut, description="the same id again: stored copy")
+    @blp.alt_response(422, description="problem+json naming every bad key in `errors`")
+    def post(self, body: dict[str, Any]) -> Any:
+        """Submit (or resubmit) an alumnus's answers for a wave."""
+        session = db.session()
+        wave = wave_info(session, body["wave"])
+        if wave is None:
+            abort(422, message="unknown wave", errors={"wave": ["no wave with this slug"]})
+        refusal = wave.refusal(utcnow())
+        if refusal:
+            abort(409, message=refusal, errors={"wave": [refusal]})
+        try:
+            if body.get("token"):
+                _, respondent = intake.respondent_by_token(
+                    session, current_app.config["SECRET_KEY"], body["token"], wave)
+            else:
+                principal = auth.current_principal()
+                if principal is None:
+                    abort(401, message="registration_no needs an operator token")
+                if not principal.may("operator"):
+                    abort(403)
+                respondent = intake.respondent_by_registration(
+                    session, wave, body["registration_no"])
+            form = questionnaire(session, wave.questionnaire_id)
+            for attempt in range(2):
+                try:
+                    stored, created = intake.submit(
+                        session, submission_id=body["id"], wave=wave, questionnaire=form,
+                        alumnus_id=respondent.alumnus_id, answers=body["answers"],
+                        complete=body["complete"], source="api")
+                    session.commit()
+                    break
+                except IntegrityError:
+                    # A concurrent request with the same id (or alumnus) won; replay it.
+                    session.rollback()
+                    if attempt:
+                        abort(409, message="this id is already used for another response",
+                              errors={"id": ["already used for another response"]})
+        except SurveyError as exc:
+            survey_error(exc)
+        except intake.AnswersInvalid as exc:
+            abort(422, message="some answers are not valid", errors={"answers": exc.errors})
+        return stored, 201 if created else 200
+
+    @auth.requires("operator")
+    @blp.arguments(ResponseQuery, location="query")
+    @blp.response(200, ResponseOut(many=True))
+    def get(self, query: dict[str, Any]) -> Any:
+        """List responses, newest first (filters: wave, program, cohort, status)."""
+        statement = _filtered(query).order_by(Response.updated_at.desc())
+        offset = (query["page"] - 1) * query["per_page"]
+        return db.session().scalars(statement.offset(offset).limit(query["per_page"])).all()
+
+
+@blp.route("/<uuid:response_id>")
+class ResponseById(MethodView):
+    @auth.requires("operator")
+    @blp.response(200, ResponseOut)
+    def get(self, response_id: Any) -> Any:
+        """One response."""
+        found = db.session().get(Response, response_id)
+        if found is None:
+            abort(404, message="no response with this id")
+        return found
+
+
+@blp.route("/export.csv")
+class ResponsesCsv(MethodView):
+    @auth.requires("operator")
+    @blp.arguments(ResponseQuery, location="query")
+    @blp.response(200, description="CSV, one row per response, one column per answer key")
+    def get(self, query: dict[str, Any]) -> Any:
+        """Export responses as CSV (streamed)."""
+        from shared.csvsafe import safe_cell
+
+        session = db.session()
+        statement = (
+            _filtered(query)
+            .add_columns(Alumnus.registration_no, Program.name, Cohort.label)
+            .order_by(Response.submitted_at)
+        )
+        rows = session.execute(statement.execution_options(yield_per=1000))
+        keys = _answer_keys(query)
+
+        def generate() -> Any:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(["response_id", "registration_no", "program", "cohort", "status",
+                             "submitted_at", *keys])
+            for response, registration_no, program, cohort in rows:
+                answers = response.answers or {}
+                writer.writerow([
+                    response.id, safe_cell(registration_no), safe_cell(program),
+                    safe_cell(cohort), response.status,
+                    response.submitted_at.isoformat() if response.submitted_at else "",
+                    *(safe_cell(_cell(answers.get(key))) for key in keys),
+                ])
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+
+        return HttpResponse(stream_with_context(generate()), mimetype="text/csv",
+                            headers={"Content-Disposition": "attachment; filename=responses.csv"})
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ";".join(str(item) for item in value)
+    return str(value)
+
+
+def _answer_keys(query: dict[str, Any]) -> list[str]:
+    if query.get("wave"):
+        wave = wave_info(db.session(), query["wave"])
+        if wave is not None:
+            form = questionnaire(db.session(), wave.questionnaire_id)
+            return [key for section in form.sections for q in section.questions
+                    for key in q.answer_keys]
+    return []
+
+
+def _filtered(query: dict[str, Any]) -> Any:
+    statement = (
+        select(Response)
+        .join(Alumnus, Alumnus.id == Response.alumnus_id)
+        .join(Cohort, Cohort.id == Alumnus.cohort_id)
+        .join(Program, Program.id == Cohort.program_id)
+    )
+    if query.get("wave"):
+        wave = wave_info(db.session(), query["wave"])
+        statement = statement.where(Response.wave_id == (wave.id if wave else -1))
+    if query.get("program"):
+        statement = statement.where(Program.id == query["program"])
+    if query.get("cohort"):
+        statement = statement.where(Cohort.id == query["cohort"])
+    if query.get("status"):
+        statement = statement.where(Response.status == query["status"])
+    return statement

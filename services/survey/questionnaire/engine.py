@@ -1,0 +1,358 @@
+"""Answers against a questionnaire: branching, validation, form parsing, progress.
+
+Answers are one flat JSON object keyed by answer key: a question's key, a matrix cell's row
+key (f1761) or a group's sub-question key (f18b). A multi answer is the list of ticked
+option codes. The web form and the JSON API both end in `validate_answers`, so a rule is
+checked in one place whichever way the answers came in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, NamedTuple
+
+from services.survey.questionnaire.definition import (
+    Condition,
+    MatrixRow,
+    Option,
+    Question,
+    Questionnaire,
+    same_value,
+)
+
+ANSWERS_KEY = "_answers"  # errors about the answers object as a whole
+TRUE_WORDS = {"1", "true", "on", "yes", "ya"}
+FALSE_WORDS = {"0", "false", "off", "no", "tidak"}
+INTEGER_TEXT = re.compile(r"[+-]?\d+")
+# People type Rupiah as "4.500.000", "4,500,000" or "Rp 4 500 000".
+RUPIAH_TEXT = re.compile(r"(?:rp\.?\s*)?(\d{1,3}(?:[.,\s]\d{3})+|\d+)", re.IGNORECASE)
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    answers: dict[str, Any]
+    errors: dict[str, list[str]]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class SectionProgress(NamedTuple):
+    section_key: str
+    answered: int
+    visible_total: int
+
+
+class _Invalid(ValueError):
+    """An answer that cannot be accepted; the message is shown to the person answering."""
+
+
+# --- branching -----------------------------------------------------------------------------
+
+
+def is_visible(question: Question, answers: Mapping[str, Any]) -> bool:
+    """Whether the question's "if" holds for these answers (a question without one: always).
+
+    Pass answers already cleaned of hidden questions (`ValidationResult.answers`, or the
+    answers pruned top to bottom), so a stale answer to a hidden question opens nothing.
+    """
+    return question.condition is None or _holds(question.condition, answers)
+
+
+def _holds(condition: Condition, answers: Mapping[str, Any]) -> bool:
+    if condition.op == "all":
+        return all(_holds(part, answers) for part in condition.parts)
+    if condition.op == "any":
+        return any(_holds(part, answers) for part in condition.parts)
+    answer = answers.get(condition.key)
+    if condition.op == "has":
+        return isinstance(answer, list) and any(same_value(item, condition.values[0])
+                                                for item in answer)
+    matches = any(same_value(answer, value) for value in condition.values)
+    return not matches if condition.op == "ne" else matches
+
+
+def describe(condition: Condition) -> str:
+    """The condition in plain words, for "not applicable" messages."""
+    if condition.op in ("all", "any"):
+        joiner = " and " if condition.op == "all" else " or "
+        return joiner.join(f"({describe(part)})" if part.parts else describe(part)
+                           for part in condition.parts)
+    values = " or ".join(json.dumps(value) for value in condition.values)
+    verb = {"eq": "is", "in": "is", "ne": "is not", "has": "includes"}[condition.op]
+    return f"{condition.key} {verb} {values}"
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+def validate_answers(
+    questionnaire: Questionnaire, answers: Any, *, complete: bool
+) -> ValidationResult:
+    """Check answers top to bottom; never raises, whatever `answers` holds.
+
+    `complete=False` is a partial save: missing answers are fine, wrong ones are not.
+    The cleaned answers keep only valid answers to questions that apply, so they always
+    pass again as a partial save. Errors are keyed by answer key (unknown keys by
+    themselves), or by ANSWERS_KEY when `answers` is not an object.
+    """
+    if not isinstance(answers, Mapping):
+        return ValidationResult({}, {ANSWERS_KEY: ["must be an object keyed by question"]})
+    errors: dict[str, list[str]] = {}
+    for key in answers:
+        if not isinstance(key, str) or key not in questionnaire.by_answer_key:
+            errors.setdefault(str(key), []).append("unknown question")
+    cleaned: dict[str, Any] = {}
+    # Keys whose answer is wrong, or whose question's relevance could not be decided:
+    # a question that branches on one of them is checked for its own value only.
+    doubtful: set[str] = set()
+    for question in questionnaire.answerable:
+        decided = question.condition is None or not question.condition.keys & doubtful
+        applies = is_visible(question, cleaned)
+        for key in question.answer_keys:
+            raw = answers.get(key)
+            if _is_blank(raw):
+                if complete and question.required and applies and decided:
+                    errors[key] = ["is required"]
+                continue
+            if decided and not applies:
+                errors[key] = [f"not applicable: asked only when {describe(question.condition)}"]
+                continue
+            try:
+                value = _clean(question, raw, cleaned)
+            except _Invalid as problem:
+                errors[key] = [str(problem)]
+                doubtful.add(key)
+                continue
+            if decided:
+                cleaned[key] = value
+            else:
+                doubtful.add(key)
+    return ValidationResult(cleaned, errors)
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or value == [] or (isinstance(value, str) and not value.strip())
+
+
+def _clean(question: Question, raw: Any, cleaned: Mapping[str, Any]) -> Any:
+    value = _CLEANERS[question.type](question, raw)
+    if question.lte is not None and question.lte in cleaned and value > cleaned[question.lte]:
+        raise _Invalid(f"must not be more than the answer to {question.lte} "
+                       f"({cleaned[question.lte]})")
+    return value
+
+
+def expectation(question: Question) -> str:
+    """What a valid answer looks like: the message for a wrong type or value."""
+    if question.type in ("single", "multi"):
+        codes = ", ".join(str(option.code) for option in question.options)
+        return (f"must be one of: {codes}" if question.type == "single"
+                else f"must be a list of options from: {codes}")
+    if question.type in ("integer", "currency", "matrix"):
+        what = "a whole number of Rupiah" if question.type == "currency" else "an integer"
+        low, high = question.minimum, question.maximum
+        if low is not None and high is not None:
+            return f"must be {what} between {low} and {high}"
+        if low is not None or high is not None:
+            return f"must be {what} of at least {low}" if low is not None \
+                else f"must be {what} of at most {high}"
+        return f"must be {what}"
+    if question.type == "text":
+        return f"must be text of at most {question.max_length} characters"
+    if question.type == "date":
+        return "must be a date as YYYY-MM-DD"
+    if question.must_be is not None:
+        return f"must be {json.dumps(question.must_be)}"
+    return "must be true or false"
+
+
+def _clean_single(question: Question, raw: Any) -> Any:
+    for option in question.options:
+        if same_value(raw, option.code):
+            return option.code
+    raise _Invalid(expectation(question))
+
+
+def _clean_multi(question: Question, raw: Any) -> list[str]:
+    codes = [option.code for option in question.options]
+    if not isinstance(raw, list) or not all(isinstance(item, str) and item in codes
+                                            for item in raw):
+        raise _Invalid(expectation(question))
+    return [code for code in codes if code in raw]  # form order, each once
+
+
+def _clean_integer(question: Question, raw: Any) -> int:
+    if (type(raw) is not int
+            or (question.minimum is not None and raw < question.minimum)
+            or (question.maximum is not None and raw > question.maximum)):
+        raise _Invalid(expectation(question))
+    return raw
+
+
+def _clean_text(question: Question, raw: Any) -> str:
+    too_long = question.max_length is not None and len(str(raw).strip()) > question.max_length
+    if not isinstance(raw, str) or too_long:
+        raise _Invalid(expectation(question))
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Invalid("contains characters that cannot be stored") from None
+    if "\x00" in raw:  # PostgreSQL JSON cannot hold it
+        raise _Invalid("contains characters that cannot be stored")
+    return raw.strip()
+
+
+def _clean_date(question: Question, raw: Any) -> str:
+    try:
+        if isinstance(raw, str) and ISO_DATE.fullmatch(raw):
+            return date.fromisoformat(raw).isoformat()
+    except ValueError:
+        pass
+    raise _Invalid(expectation(question))
+
+
+def _clean_boolean(question: Question, raw: Any) -> bool:
+    if not isinstance(raw, bool) or (question.must_be is not None and raw != question.must_be):
+        raise _Invalid(expectation(question))
+    return raw
+
+
+_CLEANERS = {
+    "single": _clean_single,
+    "multi": _clean_multi,
+    "integer": _clean_integer,
+    "currency": _clean_integer,
+    "matrix": _clean_integer,
+    "text": _clean_text,
+    "date": _clean_date,
+    "boolean": _clean_boolean,
+}
+
+
+# --- the HTML form -------------------------------------------------------------------------
+
+
+def answers_from_form(
+    questionnaire: Questionnaire, form: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Typed answers from HTML form fields, and the fields that could not be read.
+
+    `form` maps field names to lists of strings (`request.form.to_dict(flat=False)`); a
+    multi answer comes as the repeated field (f4=f401&f4=f404) or as one checkbox per option
+    (f401=on). An empty field is no answer. Fields that are not answer keys (csrf_token,
+    buttons) are ignored. Validate the answers next; the form's own errors win for a key:
+    `validate_answers(questionnaire, answers, complete=...).errors | form_errors`.
+    """
+    answers: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for question in questionnaire.answerable:
+        for key in question.answer_keys:
+            try:
+                value = _read_field(question, key, form)
+            except _Invalid as problem:
+                errors[key] = [str(problem)]
+                continue
+            if value is not None:
+                answers[key] = value
+    return answers, errors
+
+
+def _field_values(form: Mapping[str, Any], name: str) -> list[str]:
+    values = form.get(name, [])
+    if isinstance(values, str):
+        values = [values]
+    return [value.strip() for value in values if isinstance(value, str) and value.strip()]
+
+
+def _read_field(question: Question, key: str, form: Mapping[str, Any]) -> Any:
+    values = _field_values(form, key)
+    if question.type == "multi":
+        ticked = set(values)
+        for option in question.options:
+            # A checkbox named after its option: browsers send only the ticked ones.
+            if any(value.lower() not in FALSE_WORDS
+                   for value in _field_values(form, str(option.code))):
+                ticked.add(str(option.code))
+        # Unknown codes stay in, for validate_answers to name.
+        known = [str(option.code) for option in question.options]
+        return [code for code in known if code in ticked] + sorted(ticked - set(known)) or None
+    if not values:
+        return None
+    if len(values) > 1:
+        raise _Invalid("must be a single value")
+    text = values[0]
+    if question.type == "single":
+        return _read_code(question, text)
+    if question.type in ("integer", "currency", "matrix"):
+        return _read_integer(question, text)
+    if question.type == "boolean":
+        return _read_flag(question, text)
+    return text  # text and date: validate_answers checks them as they are
+
+
+def _read_code(question: Question, text: str) -> Any:
+    for option in question.options:
+        if str(option.code) == text:
+            return option.code
+    raise _Invalid(expectation(question))
+
+
+def _read_integer(question: Question, text: str) -> int:
+    match = (RUPIAH_TEXT if question.type == "currency" else INTEGER_TEXT).fullmatch(text)
+    digits = re.sub(r"[^\d+-]", "", match.group(0)) if match else ""
+    try:
+        return int(digits)
+    except ValueError:  # no number, or more digits than int() will read
+        raise _Invalid(expectation(question)) from None
+
+
+def _read_flag(question: Question, text: str) -> bool:
+    word = text.lower()
+    if word not in TRUE_WORDS | FALSE_WORDS:
+        raise _Invalid(expectation(question))
+    return word in TRUE_WORDS
+
+
+# --- what the answers say ------------------------------------------------------------------
+
+
+def waiting_months(answers: Mapping[str, Any]) -> int | None:
+    """Months from the end of training to the first job (INSTRUMENT.md, last section).
+
+    f502 if f504 = 1, f506 if f504 = 2; defined only for the employed and self-employed
+    (f8 in {1, 3}).
+    """
+    if not any(same_value(answers.get("f8"), status) for status in (1, 3)):
+        return None
+    for found_within_6, key in ((1, "f502"), (2, "f506")):
+        if same_value(answers.get("f504"), found_within_6):
+            months = answers.get(key)
+            return months if type(months) is int else None
+    return None
+
+
+def section_progress(questionnaire: Questionnaire, answers: Any) -> list[SectionProgress]:
+    """Per section: questions answered and questions that apply, for a progress bar.
+
+    A matrix or group counts as one question, answered once any of its cells is.
+    """
+    cleaned = validate_answers(questionnaire, answers, complete=False).answers
+    progress = []
+    for section in questionnaire.sections:
+        applying = [question for question in section.questions if is_visible(question, cleaned)]
+        answered = sum(any(key in cleaned for key in question.answer_keys)
+                       for question in applying)
+        progress.append(SectionProgress(section.key, answered, len(applying)))
+    return progress
+
+
+def label(item: Question | Option | MatrixRow, locale: str) -> str:
+    """The item's label in 'id' or 'en'; Indonesian when there is no English text."""
+    return item.label.get(locale)

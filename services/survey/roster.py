@@ -1,0 +1,415 @@
+"""Reading and checking a roster file (CSV or XLSX): the plain core of the roster import.
+
+`read_rows` turns a file into (line, values) pairs with the columns under their English
+names, whichever language the header used; `parse_row` checks one row and returns either a
+`RosterRow` ready to store or a `Rejection` naming the line, the column and the problem.
+Nothing here touches the database: rules that need other rows or stored data (a
+registration number seen twice, a cohort's training dates) live in `roster_import`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import PurePath
+from typing import IO, Any, TextIO, TypeVar
+
+import phonenumbers
+
+# The columns in the order a roster file lists them, each with its Indonesian header.
+COLUMNS: dict[str, str] = {
+    "registration_no": "no_peserta",
+    "full_name": "nama",
+    "gender": "jenis_kelamin",
+    "birth_date": "tanggal_lahir",
+    "nik": "nik",
+    "program": "kejuruan",
+    "cohort": "angkatan",
+    "training_start": "tanggal_mulai",
+    "training_end": "tanggal_selesai",
+    "phone": "no_hp",
+    "email": "email",
+}
+REQUIRED_COLUMNS = (
+    "registration_no",
+    "full_name",
+    "gender",
+    "program",
+    "cohort",
+    "training_start",
+    "training_end",
+)
+HEADER_ALIASES: dict[str, str] = {
+    alias: column for column, indonesian in COLUMNS.items() for alias in (column, indonesian)
+}
+# Column widths of the alumni, programs and cohorts tables: PostgreSQL refuses longer values,
+# and one such row must not fail the whole chunk it travels in.
+MAX_LENGTHS = {
+    "registration_no": 64,
+    "full_name": 200,
+    "program": 200,
+    "cohort": 100,
+    "email": 254,
+}
+GENDERS = {
+    "L": "L",
+    "P": "P",
+    "M": "L",
+    "F": "P",
+    "LAKI-LAKI": "L",
+    "PEREMPUAN": "P",
+    "MALE": "L",
+    "FEMALE": "P",
+}
+REJECTION_COLUMNS = ("line", "column", "error")
+PHONE_REGION = "ID"
+
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_DAY_FIRST_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+_NIK = re.compile(r"[0-9]{16}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+# Unicode categories Cc (control codes) and Cs (lone surrogates, which no encoder accepts).
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CSV_DELIMITERS = (",", ";", "\t")
+_T = TypeVar("_T")
+
+
+class RosterFileError(ValueError):
+    """The file as a whole cannot be read as a roster (no header, missing columns...)."""
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    """One valid roster line, normalised: gender L/P, phone E.164, email lower case."""
+
+    line: int
+    registration_no: str
+    full_name: str
+    gender: str
+    program: str
+    cohort: str
+    training_start: date
+    training_end: date
+    birth_date: date | None = None
+    nik: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A line that was not imported: where (line as numbered in the file), which column, why."""
+
+    line: int
+    column: str
+    message: str
+    raw: Mapping[str, str] = field(default_factory=dict)
+
+
+class _InvalidValue(ValueError):
+    def __init__(self, column: str, message: str) -> None:
+        super().__init__(message)
+        self.column = column
+        self.message = message
+
+
+# --- reading files ----------------------------------------------------------------------
+
+
+class _Rows(Iterator[tuple[int, dict[str, str]]]):
+    """The rows of a file, with an estimate of their number for progress reports."""
+
+    def __init__(self, rows: Iterator[tuple[int, dict[str, str]]], expected: int) -> None:
+        self._rows = rows
+        self._expected = expected
+
+    def __next__(self) -> tuple[int, dict[str, str]]:
+        return next(self._rows)
+
+    def __length_hint__(self) -> int:
+        return self._expected
+
+
+def read_rows(file: IO[bytes], filename: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (line, values) for each non-blank row of a roster file, header being line 1.
+
+    The format follows the file name's extension (.xlsx, otherwise CSV). Headers are matched
+    case-insensitively in English or Indonesian; columns the roster does not know are kept
+    under their own header so a rejected row can be written back whole. Raises
+    RosterFileError when the file cannot be a roster at all. The iterator's length hint is
+    the expected number of rows (0 when unknown).
+    """
+    if PurePath(filename).suffix.lower() == ".xlsx":
+        return _read_xlsx(file)
+    return _read_csv(file)
+
+
+def normalise_header(header: str) -> str:
+    # "No Peserta", " no-peserta " and "NO_PESERTA" all mean no_peserta.
+    return re.sub(r"[\s\-]+", "_", header.strip().lower())
+
+
+def _columns_of(header: list[str]) -> list[str]:
+    columns: list[str] = []
+    for position, title in enumerate(header, start=1):
+        name = HEADER_ALIASES.get(normalise_header(title), title.strip())
+        if not name:
+            name = f"column_{position}"
+        if name in columns:
+            raise RosterFileError(f"column {name!r} appears more than once in the header")
+        columns.append(name)
+    missing = [column for column in REQUIRED_COLUMNS if column not in columns]
+    if missing:
+        raise RosterFileError(
+            "the header lacks required columns: "
+            + ", ".join(f"{column} ({COLUMNS[column]})" for column in missing)
+        )
+    return columns
+
+
+def _rows_with_header(
+    records: Iterable[tuple[int, list[str]]],
+) -> Iterator[tuple[int, dict[str, str]]]:
+    records = iter(records)
+    for _line, header in records:
+        if any(cell.strip() for cell in header):
+            break
+    else:
+        raise RosterFileError("the file has no header row")
+    columns = _columns_of(header)
+    for line, cells in records:
+        if not any(cell.strip() for cell in cells):
+            continue  # spreadsheets often end in blank rows
+        values = dict(zip(columns, cells, strict=False))
+        for position, cell in enumerate(cells[len(columns) :], start=len(columns) + 1):
+            if cell.strip():  # a value under no header is still part of the row
+                values[f"column_{position}"] = cell
+        yield line, values
+
+
+def _read_csv(file: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
+    expected = 0
+    if file.seekable():
+        start = file.tell()
+        newlines = sum(block.count(b"\n") for block in iter(lambda: file.read(1 << 20), b""))
+        expected = max(newlines - 1, 0)
+        file.seek(start)
+    text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
+    return _Rows(_csv_records(text), expected)
+
+
+def _csv_records(text: TextIO) -> Iterator[tuple[int, dict[str, str]]]:
+    try:
+        first_line = text.readline()
+        # Indonesian Excel writes ";" (the comma is the decimal separator there): the header
+        # line, which holds no decimals, tells which separator the file uses.
+        delimiter = max(_CSV_DELIMITERS, key=first_line.count)
+        lines = _chain_first(first_line, text)
+        reader = csv.reader(lines, delimiter=delimiter)
+
+        def numbered() -> Iterator[tuple[int, list[str]]]:
+            line = 1
+            for cells in reader:
+                yield line, cells
+                # A quoted value may span lines; the next record starts after them.
+                line = reader.line_num + 1
+
+        yield from _rows_with_header(numbered())
+    except UnicodeDecodeError as exc:
+        raise RosterFileError(
+            "the file is not UTF-8 text: save it as 'CSV UTF-8' or as an Excel workbook"
+        ) from exc
+    except csv.Error as exc:
+        raise RosterFileError(f"the CSV file is malformed: {exc}") from exc
+
+
+def _chain_first(first_line: str, text: TextIO) -> Iterator[str]:
+    yield first_line
+    yield from text
+
+
+def _read_xlsx(file: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
+    from openpyxl import load_workbook  # only XLSX imports pay for loading openpyxl
+
+    try:
+        workbook = load_workbook(file, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zipfile, KeyError and XML errors alike
+        raise RosterFileError(f"the file is not a readable Excel workbook: {exc}") from exc
+    sheet = workbook.worksheets[0]
+    expected = max((sheet.max_row or 1) - 1, 0)
+    # Some writers record wrong sheet dimensions, and read-only mode would stop there.
+    sheet.reset_dimensions()
+
+    def records() -> Iterator[tuple[int, list[str]]]:
+        try:
+            for line, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+                yield line, [cell_text(value) for value in row]
+        finally:
+            workbook.close()
+
+    return _Rows(_rows_with_header(records()), expected)
+
+
+def cell_text(value: Any) -> str:
+    """A spreadsheet cell as the text a CSV would hold (dates as YYYY-MM-DD)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        # Numbers typed into Excel arrive as floats: 812345678.0 is the phone 812345678.
+        return str(int(value))
+    return str(value)
+
+
+# --- checking one row -------------------------------------------------------------------
+
+
+def parse_row(line: int, raw: Mapping[str, str]) -> RosterRow | Rejection:
+    """Check one row's values; the first invalid column (in file order) rejects the row."""
+    try:
+        registration_no = _required(raw, "registration_no", _name)
+        full_name = _required(raw, "full_name", _name)
+        gender = _required(raw, "gender", _gender)
+        birth_date = _optional(raw, "birth_date", _date)
+        nik = _optional(raw, "nik", _nik)
+        program = _required(raw, "program", _name)
+        cohort = _required(raw, "cohort", _name)
+        training_start = _required(raw, "training_start", _date)
+        training_end = _required(raw, "training_end", _date)
+        if training_end < training_start:
+            raise _InvalidValue(
+                "training_end",
+                f"training ends ({training_end}) before it starts ({training_start})",
+            )
+        if birth_date is not None and birth_date >= training_start:
+            # Usually day and month swapped, or the training date typed into this column.
+            raise _InvalidValue(
+                "birth_date", f"born ({birth_date}) after training started ({training_start})"
+            )
+        phone = _optional(raw, "phone", _phone)
+        email = _optional(raw, "email", _email)
+    except _InvalidValue as invalid:
+        return Rejection(line, invalid.column, invalid.message, dict(raw))
+    return RosterRow(
+        line=line,
+        registration_no=registration_no,
+        full_name=full_name,
+        gender=gender,
+        program=program,
+        cohort=cohort,
+        training_start=training_start,
+        training_end=training_end,
+        birth_date=birth_date,
+        nik=nik,
+        phone=phone,
+        email=email,
+    )
+
+
+def _value(raw: Mapping[str, str], column: str) -> str | None:
+    value = raw.get(column)
+    value = value.strip() if isinstance(value, str) else ""
+    if not value:
+        return None
+    # PostgreSQL refuses NUL in text, and no roster value has a reason to hold control codes.
+    if _CONTROL_CHARACTER.search(value):
+        raise _InvalidValue(column, "contains a control character")
+    return value
+
+
+def _required(raw: Mapping[str, str], column: str, parse: Callable[[str, str], _T]) -> _T:
+    value = _value(raw, column)
+    if value is None:
+        raise _InvalidValue(column, f"{column} ({COLUMNS[column]}) is required")
+    return parse(column, value)
+
+
+def _optional(raw: Mapping[str, str], column: str, parse: Callable[[str, str], _T]) -> _T | None:
+    value = _value(raw, column)
+    return None if value is None else parse(column, value)
+
+
+def _name(column: str, value: str) -> str:
+    # Runs of spaces are typing noise; collapsing them lets "Teknik  Las" match "Teknik Las".
+    value = " ".join(value.split())
+    limit = MAX_LENGTHS[column]
+    if len(value) > limit:
+        raise _InvalidValue(column, f"longer than {limit} characters")
+    return value
+
+
+def _gender(column: str, value: str) -> str:
+    gender = GENDERS.get(value.upper())
+    if gender is None:
+        raise _InvalidValue(column, f"{value!r} is not a gender: use L or P (or M or F)")
+    return gender
+
+
+def _date(column: str, value: str) -> date:
+    if iso := _ISO_DATE.fullmatch(value):
+        year, month, day = iso.groups()
+    elif day_first := _DAY_FIRST_DATE.fullmatch(value):
+        day, month, year = day_first.groups()
+    else:
+        raise _InvalidValue(column, f"{value!r} is not a date: use YYYY-MM-DD or DD/MM/YYYY")
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        raise _InvalidValue(column, f"{value!r} is not a valid date") from None
+
+
+def _nik(column: str, value: str) -> str:
+    digits = "".join(value.split())
+    if not _NIK.fullmatch(digits):
+        raise _InvalidValue(column, "a NIK has exactly 16 digits")
+    return digits
+
+
+def _phone(column: str, value: str) -> str:
+    try:
+        number = phonenumbers.parse(value, PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise _InvalidValue(column, f"{value!r} is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _email(column: str, value: str) -> str:
+    if len(value) > MAX_LENGTHS[column] or not _EMAIL.fullmatch(value):
+        raise _InvalidValue(column, f"{value!r} is not an email address")
+    # Lower case so one address is stored one way (and an opt-out by address matches it).
+    return value.lower()
+
+
+# --- writing rejections -----------------------------------------------------------------
+
+
+def write_rejections_csv(rejections: Iterable[Rejection], file: TextIO) -> None:
+    """Write rejected rows as CSV: their original values, then line, column and error.
+
+    Known columns keep the roster's order under their English names, so the file can be
+    corrected and imported again as it is (the three extra columns are ignored then).
+    """
+    rejections = list(rejections)
+    extra: dict[str, None] = {}
+    for rejection in rejections:
+        for column in rejection.raw:
+            if column not in COLUMNS and column not in REJECTION_COLUMNS:
+                extra[column] = None
+    present = {column for rejection in rejections for column in rejection.raw}
+    header = [column for column in COLUMNS if column in present or column in REQUIRED_COLUMNS]
+    header += list(extra) + list(REJECTION_COLUMNS)
+    writer = csv.writer(file)
+    writer.writerow(header)
+    for rejection in rejections:
+        outcome = {"line": str(rejection.line), "column": rejection.column}
+        outcome["error"] = rejection.message
+        writer.writerow([outcome[c] if c in outcome else rejection.raw.get(c, "") for c in header])

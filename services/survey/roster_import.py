@@ -1,0 +1,356 @@
+"""The roster import's unit of work: checked rows in, programs, cohorts and alumni upserted.
+
+Rows are taken in chunks and each chunk is one transaction (SQLite holds its write lock for
+a whole transaction, docs/decisions.md §2): a few set-based statements per chunk, never a
+query per row, on SQLite and PostgreSQL alike. Each chunk that changed alumni announces
+them with one `alumni.imported` event written in the same transaction.
+
+Rules that need more than one row or stored data live here: a registration number may
+appear once per file; a cohort's training dates are those of the first row that created
+it; an erased alumnus is never brought back. A blank optional value (birth date, NIK,
+phone, email) keeps what is stored: a roster export lacking phone numbers must not wipe
+the ones collected earlier.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Row, Table, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.survey.roster import Rejection, RosterRow, parse_row, write_rejections_csv
+from shared.db import is_postgres
+from shared.events import publish
+from shared.models import Alumnus, Cohort, Program, utcnow
+from shared.pii import hash_nik, protect_nik
+
+__all__ = ["ImportSummary", "import_roster", "write_rejections_csv"]
+
+ProgressCallback = Callable[[int, int | None], None]
+
+# The stored fields an import may change, compared to decide "unchanged".
+_COMPARED = (
+    "full_name",
+    "gender",
+    "birth_date",
+    "nik_hash",
+    "phone",
+    "email",
+    "cohort_id",
+)
+
+
+@dataclass
+class ImportSummary:
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        return len(self.rejections)
+
+
+@dataclass(frozen=True)
+class _CohortDates:
+    id: int
+    program_name: str
+    label: str
+    training_start: date
+    training_end: date
+
+
+@dataclass
+class _Catalogue:
+    """Programs and cohorts known so far, matched case-insensitively: "OTOMOTIF" is Otomotif.
+
+    Both tables are small (tens of programs, hundreds of cohorts), so they are loaded once
+    and grow as chunks create entries; nothing is queried per row.
+    """
+
+    programs: dict[str, int] = field(default_factory=dict)
+    program_names: dict[int, str] = field(default_factory=dict)
+    cohorts: dict[tuple[int, str], _CohortDates] = field(default_factory=dict)
+
+    def load_programs(self, session: Session, names: Iterable[str] | None = None) -> None:
+        query = select(Program.id, Program.name).order_by(Program.id)
+        if names is not None:
+            query = query.where(Program.name.in_(list(names)))
+        for program_id, name in session.execute(query):
+            self.programs.setdefault(name.casefold(), program_id)
+            self.program_names[program_id] = name
+
+    def load_cohorts(self, session: Session, program_ids: Iterable[int] | None = None) -> None:
+        query = select(Cohort).order_by(Cohort.id)
+        if program_ids is not None:
+            query = query.where(Cohort.program_id.in_(list(program_ids)))
+        for cohort in session.scalars(query):
+            self.cohorts.setdefault(
+                (cohort.program_id, cohort.label.casefold()),
+                _CohortDates(
+                    cohort.id,
+                    self.program_names[cohort.program_id],
+                    cohort.label,
+                    cohort.training_start,
+                    cohort.training_end,
+                ),
+            )
+
+    def program_id(self, row: RosterRow) -> int | None:
+        return self.programs.get(row.program.casefold())
+
+    def cohort(self, row: RosterRow) -> _CohortDates | None:
+        program_id = self.program_id(row)
+        if program_id is None:
+            return None
+        return self.cohorts.get((program_id, row.cohort.casefold()))
+
+
+@dataclass
+class _ChunkOutcome:
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+def import_roster(
+    session_factory: sessionmaker[Session],
+    rows_iter: Iterable[tuple[int, dict[str, str]]],
+    *,
+    pii_key: str,
+    on_progress: ProgressCallback | None = None,
+    chunk_size: int = 2000,
+) -> ImportSummary:
+    """Import (line, values) pairs as `read_rows` yields them; one transaction per chunk.
+
+    `on_progress(rows_done, rows_total)` runs after each committed chunk; the total is None
+    until known (the iterator's length hint, and the exact count at the last chunk). A
+    database error stops the import with the earlier chunks committed; importing the file
+    again is safe, as rows already stored count as unchanged.
+    """
+    expected = operator.length_hint(rows_iter, 0)
+    summary = ImportSummary()
+    catalogue = _Catalogue()
+    first_line_of: dict[str, int] = {}
+    done = 0
+    with session_factory() as session, session.begin():
+        catalogue.load_programs(session)
+        catalogue.load_cohorts(session)
+    for chunk, last in _chunks(iter(rows_iter), chunk_size):
+        # Checking values is CPU work: done before the transaction, which stays short.
+        rows: list[tuple[RosterRow, dict[str, str]]] = []
+        for line, raw in chunk:
+            checked = parse_row(line, raw)
+            if isinstance(checked, Rejection):
+                summary.rejections.append(checked)
+                continue
+            first_line = first_line_of.setdefault(checked.registration_no, line)
+            if first_line != line:
+                summary.rejections.append(
+                    Rejection(
+                        line,
+                        "registration_no",
+                        f"registration_no {checked.registration_no!r} already appears on "
+                        f"line {first_line}",
+                        raw,
+                    )
+                )
+                continue
+            rows.append((checked, raw))
+        with session_factory() as session, session.begin():
+            outcome = _import_chunk(session, rows, catalogue, pii_key)
+        summary.imported += outcome.imported
+        summary.updated += outcome.updated
+        summary.unchanged += outcome.unchanged
+        summary.rejections.extend(outcome.rejections)
+        done += len(chunk)
+        if on_progress is not None:
+            total = done if last else (expected if expected >= done else None)
+            on_progress(done, total)
+    summary.rejections.sort(key=operator.attrgetter("line"))
+    return summary
+
+
+def _chunks(
+    rows: Iterator[tuple[int, dict[str, str]]], size: int
+) -> Iterator[tuple[list[tuple[int, dict[str, str]]], bool]]:
+    """Yield (chunk, is_last): reading one chunk ahead tells when the count is final."""
+    chunk = list(islice(rows, size))
+    while chunk:
+        following = list(islice(rows, size))
+        yield chunk, not following
+        chunk = following
+
+
+def _import_chunk(
+    session: Session,
+    rows: Sequence[tuple[RosterRow, dict[str, str]]],
+    catalogue: _Catalogue,
+    pii_key: str,
+) -> _ChunkOutcome:
+    outcome = _ChunkOutcome()
+    if not rows:
+        return outcome
+    stored = {
+        alumnus.registration_no: alumnus
+        for alumnus in session.execute(
+            select(
+                Alumnus.id,
+                Alumnus.registration_no,
+                Alumnus.erased_at,
+                Alumnus.nik_encrypted,
+                *(getattr(Alumnus, name) for name in _COMPARED),
+            ).where(Alumnus.registration_no.in_([row.registration_no for row, _ in rows]))
+        )
+    }
+    kept: list[tuple[RosterRow, dict[str, str]]] = []
+    for row, raw in rows:
+        alumnus = stored.get(row.registration_no)
+        if alumnus is not None and alumnus.erased_at is not None:
+            outcome.rejections.append(
+                Rejection(
+                    row.line,
+                    "registration_no",
+                    "this alumnus's personal data was erased on request; "
+                    "the row is not imported again",
+                    raw,
+                )
+            )
+        else:
+            kept.append((row, raw))
+    _create_missing_cohorts(session, [row for row, _ in kept], catalogue)
+
+    now = utcnow()
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for row, raw in kept:
+        cohort = catalogue.cohort(row)
+        assert cohort is not None  # created above
+        conflict = _cohort_date_conflict(row, cohort)
+        if conflict is not None:
+            outcome.rejections.append(Rejection(row.line, *conflict, raw))
+            continue
+        alumnus = stored.get(row.registration_no)
+        if alumnus is None:
+            nik_encrypted, nik_hash = protect_nik(row.nik, pii_key) if row.nik else (None, None)
+            inserts.append(
+                {
+                    "registration_no": row.registration_no,
+                    "full_name": row.full_name,
+                    "gender": row.gender,
+                    "birth_date": row.birth_date,
+                    "nik_encrypted": nik_encrypted,
+                    "nik_hash": nik_hash,
+                    "phone": row.phone,
+                    "email": row.email,
+                    "cohort_id": cohort.id,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            continue
+        values = _merged(alumnus, row, cohort.id, pii_key)
+        if all(values[name] == getattr(alumnus, name) for name in _COMPARED):
+            outcome.unchanged += 1
+        else:
+            updates.append({**values, "id": alumnus.id, "updated_at": now})
+
+    changed_ids: list[int] = []
+    if inserts:
+        # A Core insert of the table, not of the ORM class: the ORM's bulk path splits the
+        # rows into one statement per pattern of empty values, ten times slower here.
+        alumni = Alumnus.__table__
+        changed_ids += session.scalars(insert(alumni).returning(alumni.c.id), inserts).all()
+    if updates:
+        session.execute(update(Alumnus), updates)
+        changed_ids += [values["id"] for values in updates]
+    if changed_ids:
+        publish(session, "alumni.imported", {"alumnus_ids": changed_ids})
+    outcome.imported = len(inserts)
+    outcome.updated = len(updates)
+    return outcome
+
+
+def _merged(alumnus: Row[Any], row: RosterRow, cohort_id: int, pii_key: str) -> dict[str, Any]:
+    """The alumnus's stored values after this row: a blank optional value keeps the old one."""
+    values: dict[str, Any] = {
+        "full_name": row.full_name,
+        "gender": row.gender,
+        "cohort_id": cohort_id,
+        "birth_date": row.birth_date if row.birth_date is not None else alumnus.birth_date,
+        "phone": row.phone if row.phone is not None else alumnus.phone,
+        "email": row.email if row.email is not None else alumnus.email,
+        "nik_hash": alumnus.nik_hash,
+        "nik_encrypted": alumnus.nik_encrypted,
+    }
+    # Compared by keyed hash: the ciphertext differs on every encryption (random nonce).
+    if row.nik is not None and hash_nik(row.nik, pii_key) != alumnus.nik_hash:
+        values["nik_encrypted"], values["nik_hash"] = protect_nik(row.nik, pii_key)
+    return values
+
+
+def _create_missing_cohorts(
+    session: Session, rows: Sequence[RosterRow], catalogue: _Catalogue
+) -> None:
+    """Create the programs and cohorts `rows` name that do not exist yet.
+
+    A new cohort takes the training dates of its first row. Inserts skip entries another
+    import created meanwhile, and the catalogue is reloaded from what is actually stored.
+    """
+    new_programs: dict[str, str] = {}
+    for row in rows:
+        if catalogue.program_id(row) is None:
+            new_programs.setdefault(row.program.casefold(), row.program)
+    if new_programs:
+        _insert_skipping_existing(
+            session,
+            Program.__table__,
+            [{"name": name, "created_at": utcnow()} for name in new_programs.values()],
+        )
+        catalogue.load_programs(session, new_programs.values())
+    new_cohorts: dict[tuple[int, str], dict[str, Any]] = {}
+    for row in rows:
+        program_id = catalogue.program_id(row)
+        assert program_id is not None  # created above
+        new_cohorts.setdefault(
+            (program_id, row.cohort.casefold()),
+            {
+                "program_id": program_id,
+                "label": row.cohort,
+                "training_start": row.training_start,
+                "training_end": row.training_end,
+                "created_at": utcnow(),
+            },
+        )
+    for key in [key for key in new_cohorts if key in catalogue.cohorts]:
+        del new_cohorts[key]
+    if new_cohorts:
+        _insert_skipping_existing(session, Cohort.__table__, list(new_cohorts.values()))
+        catalogue.load_cohorts(session, {program_id for program_id, _ in new_cohorts})
+
+
+def _insert_skipping_existing(session: Session, table: Table, values: list[dict[str, Any]]) -> None:
+    statement = pg_insert(table) if is_postgres(session) else sqlite_insert(table)
+    session.execute(statement.on_conflict_do_nothing(), values)
+
+
+def _cohort_date_conflict(row: RosterRow, cohort: _CohortDates) -> tuple[str, str] | None:
+    """(column, message) when the row's training dates are not its cohort's, else None."""
+    if (row.training_start, row.training_end) == (cohort.training_start, cohort.training_end):
+        return None
+    column = "training_start" if row.training_start != cohort.training_start else "training_end"
+    return column, (
+        f"cohort {cohort.label!r} of {cohort.program_name!r} runs from "
+        f"{cohort.training_start} to {cohort.training_end}; this row says "
+        f"{row.training_start} to {row.training_end}"
+    )

@@ -1,0 +1,54 @@
+"""Personal data at rest: the NIK (Indonesian national identity number) is stored encrypted.
+
+Two keys are derived from the one JEJAK_PII_KEY string with HKDF-SHA256, one per purpose,
+so the lookup hash reveals nothing about the encryption key and vice versa:
+
+- AES-256-GCM encrypts the NIK; a random 12-byte nonce is prefixed to the ciphertext.
+- HMAC-SHA256 gives a keyed hash, stable for a given NIK, so rows can be found and
+  compared without decrypting (a plain hash of a 16-digit number is brute-forced at once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from functools import lru_cache
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+NONCE_BYTES = 12
+# Binds a ciphertext to its purpose: a NIK ciphertext pasted into another column won't decrypt.
+_NIK_AAD = b"jejak:nik"
+_ENCRYPTION_PURPOSE = b"jejak/nik/aes-gcm/v1"
+_HASH_PURPOSE = b"jejak/nik/hmac/v1"
+
+
+@lru_cache(maxsize=8)
+def _derived_key(pii_key: str, purpose: bytes) -> bytes:
+    # Cached: an import protects many NIKs with one key, and HKDF per row would be waste.
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
+        pii_key.encode()
+    )
+
+
+def hash_nik(nik: str, key: str) -> str:
+    """The keyed hash (hex) stored beside the ciphertext, for lookups and comparisons."""
+    hash_key = _derived_key(key, _HASH_PURPOSE)
+    return hmac.new(hash_key, nik.encode(), hashlib.sha256).hexdigest()
+
+
+def protect_nik(nik: str, key: str) -> tuple[bytes, str]:
+    """Encrypt `nik` under the PII key: (nonce + ciphertext, keyed hash hex)."""
+    nonce = os.urandom(NONCE_BYTES)
+    cipher = AESGCM(_derived_key(key, _ENCRYPTION_PURPOSE))
+    return nonce + cipher.encrypt(nonce, nik.encode(), _NIK_AAD), hash_nik(nik, key)
+
+
+def reveal_nik(ciphertext: bytes, key: str) -> str:
+    """Decrypt what `protect_nik` stored; raises cryptography's InvalidTag on a wrong key."""
+    cipher = AESGCM(_derived_key(key, _ENCRYPTION_PURPOSE))
+    nonce, sealed = ciphertext[:NONCE_BYTES], ciphertext[NONCE_BYTES:]
+    return cipher.decrypt(nonce, sealed, _NIK_AAD).decode()
