@@ -348,10 +348,13 @@ def up(demo: bool, host: str, port: int) -> None:
         if not settings.redis_url:
             env["JEJAK_REDIS_URL"] = embedded.start_redis(supervisor, home)
             click.echo(f"Jejak: embedded Redis on {env['JEJAK_REDIS_URL']}")
-        supervisor.start("worker", embedded.worker_argv(home), env, home / "worker.log")
-        supervisor.start("web", embedded.web_argv(host, port), env, home / "web.log")
         shown_host = "127.0.0.1" if host == "0.0.0.0" else host
         base = f"http://{shown_host}:{port}"
+        # Links in messages and QR codes must point at this server unless configured.
+        env.setdefault("JEJAK_BASE_URL", base)
+        supervisor.start("worker", embedded.worker_argv(home), env, home / "worker.log")
+        supervisor.start("web", embedded.web_argv(host, port), env, home / "web.log")
+
         if not embedded.wait_for_http(f"{base}/survey/healthz", supervisor):
             raise click.ClickException(f"the web process did not start; see {home / 'web.log'}")
         click.echo(

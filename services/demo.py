@@ -21,13 +21,52 @@ from shared.models import Alumnus, Cohort, Program
 from shared.pii import protect_nik
 
 PROGRAMS = ("Teknik Las", "Otomotif", "Teknik Listrik", "Tata Boga", "Teknologi Informasi")
-FIRST = ("Andi", "Budi", "Citra", "Dewi", "Eka", "Fajar", "Gita", "Hadi", "Indah", "Joko",
-         "Kartika", "Lestari", "Made", "Nur", "Putri", "Rizki", "Sari", "Taufik", "Wulan", "Yusuf")
-LAST = ("Pratama", "Saputra", "Wijaya", "Lestari", "Hidayat", "Nugroho", "Rahmawati",
-        "Siregar", "Syahputra", "Kusuma")
+FIRST = (
+    "Andi",
+    "Budi",
+    "Citra",
+    "Dewi",
+    "Eka",
+    "Fajar",
+    "Gita",
+    "Hadi",
+    "Indah",
+    "Joko",
+    "Kartika",
+    "Lestari",
+    "Made",
+    "Nur",
+    "Putri",
+    "Rizki",
+    "Sari",
+    "Taufik",
+    "Wulan",
+    "Yusuf",
+)
+LAST = (
+    "Pratama",
+    "Saputra",
+    "Wijaya",
+    "Lestari",
+    "Hidayat",
+    "Nugroho",
+    "Rahmawati",
+    "Siregar",
+    "Syahputra",
+    "Kusuma",
+)
 DEMO_WAVE = "tracer-2025"
-COMPETENCIES = ("f1761", "f1763", "f1765", "f1767", "f1769", "f1771", "f1773", "blk_k3_a",
-                "blk_tools_a")
+COMPETENCIES = (
+    "f1761",
+    "f1763",
+    "f1765",
+    "f1767",
+    "f1769",
+    "f1771",
+    "f1773",
+    "blk_k3_a",
+    "blk_tools_a",
+)
 
 
 def demo_answers(rng: random.Random, program_index: int) -> dict[str, Any]:
@@ -44,8 +83,15 @@ def demo_answers(rng: random.Random, program_index: int) -> dict[str, Any]:
         answers["f14"] = rng.choices([1, 2, 3, 4, 5], weights=[25, 30, 25, 12, 8])[0]
         if status == 1:
             answers["f1101"] = rng.choice([3, 3, 3, 6, 1])
-            answers["f5b"] = rng.choice(["PT Pupuk Kaltim", "PT Badak NGL", "CV Maju Jaya",
-                                         "Bengkel Sinar", "PT Kaltim Industrial Estate"])
+            answers["f5b"] = rng.choice(
+                [
+                    "PT Pupuk Kaltim",
+                    "PT Badak NGL",
+                    "CV Maju Jaya",
+                    "Bengkel Sinar",
+                    "PT Kaltim Industrial Estate",
+                ]
+            )
         else:
             answers["f5c"] = rng.choice([1, 2, 4])
         if answers["f14"] in (4, 5):
@@ -59,7 +105,9 @@ def demo_answers(rng: random.Random, program_index: int) -> dict[str, Any]:
         answers["f302"] = rng.randrange(0, 3)
     elif answers["f301"] == 2:
         answers["f303"] = rng.randrange(0, 6)
-    answers["f4"] = rng.sample(["f403", "f404", "f409", "f410", "f411", "f413"], rng.randrange(1, 4))
+    answers["f4"] = rng.sample(
+        ["f403", "f404", "f409", "f410", "f411", "f413"], rng.randrange(1, 4)
+    )
     applied = rng.randrange(0, 15)
     answers["f6"] = applied
     answers["f7"] = rng.randrange(0, applied + 1)
@@ -72,8 +120,12 @@ def demo_answers(rng: random.Random, program_index: int) -> dict[str, Any]:
     answers["blk_cert"] = rng.choices([1, 2, 3], weights=[60, 30, 10])[0]
     if answers["blk_cert"] == 1 and status in (1, 3):
         answers["blk_cert_used"] = rng.choice([1, 2, 3])
-    for item in ("blk_eval_instructor", "blk_eval_facilities", "blk_eval_practice",
-                 "blk_eval_material"):
+    for item in (
+        "blk_eval_instructor",
+        "blk_eval_facilities",
+        "blk_eval_practice",
+        "blk_eval_material",
+    ):
         answers[item] = rng.randint(3, 5)
     return answers
 
@@ -92,8 +144,12 @@ def load_demo_data(database_url: str, pii_key: str, seed: int = 7) -> str:
             members: list[Alumnus] = []
             for c_index in range(2):
                 start = date(2025, 2 + 5 * c_index, 3)
-                cohort = Cohort(program=program, label=f"Angkatan {c_index + 1} 2025",
-                                training_start=start, training_end=start + timedelta(days=60))
+                cohort = Cohort(
+                    program=program,
+                    label=f"Angkatan {c_index + 1} 2025",
+                    training_start=start,
+                    training_end=start + timedelta(days=60),
+                )
                 session.add(cohort)
                 for a_index in range(16):
                     nik = f"6474{rng.randrange(10**11, 10**12)}"
@@ -102,9 +158,11 @@ def load_demo_data(database_url: str, pii_key: str, seed: int = 7) -> str:
                         registration_no=f"BLK-25-{p_index + 1}{c_index + 1}{a_index + 1:03d}",
                         full_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
                         gender=rng.choice("LLP"),
-                        birth_date=date(1995 + rng.randrange(10), rng.randrange(1, 13),
-                                        rng.randrange(1, 28)),
-                        nik_encrypted=nik_encrypted, nik_hash=nik_hash,
+                        birth_date=date(
+                            1995 + rng.randrange(10), rng.randrange(1, 13), rng.randrange(1, 28)
+                        ),
+                        nik_encrypted=nik_encrypted,
+                        nik_hash=nik_hash,
                         phone=f"+62812{rng.randrange(10**7, 10**8)}",
                         email=f"alumni{p_index}{c_index}{a_index}@example.org",
                         cohort=cohort,
@@ -116,7 +174,9 @@ def load_demo_data(database_url: str, pii_key: str, seed: int = 7) -> str:
         questionnaire_row = catalog.ensure_default(session)
         form = load_definition(questionnaire_row.definition)
         wave = waves.create_wave(
-            session, slug=DEMO_WAVE, title="Tracer Study Alumni 2025",
+            session,
+            slug=DEMO_WAVE,
+            title="Tracer Study Alumni 2025",
             questionnaire_id=questionnaire_row.id,
             closes_at=datetime.now(UTC) + timedelta(days=60),
             program_ids=[program.id for program in session.scalars(select(Program))],
@@ -130,15 +190,27 @@ def load_demo_data(database_url: str, pii_key: str, seed: int = 7) -> str:
                 if roll < 0.58:
                     answers = demo_answers(rng, p_index)
                     assert not validate_answers(form, answers, complete=True).errors
-                    intake.submit(session, submission_id=uuid.uuid4(), wave=info,
-                                  questionnaire=form, alumnus_id=alumnus.id, answers=answers,
-                                  source="web")
+                    intake.submit(
+                        session,
+                        submission_id=uuid.uuid4(),
+                        wave=info,
+                        questionnaire=form,
+                        alumnus_id=alumnus.id,
+                        answers=answers,
+                        source="web",
+                    )
                     answered += 1
                 elif roll < 0.66:
-                    intake.save_draft(session, wave=info, questionnaire=form,
-                                      alumnus_id=alumnus.id,
-                                      answers={"consent": True, "f8": rng.choice([1, 5])})
+                    intake.save_draft(
+                        session,
+                        wave=info,
+                        questionnaire=form,
+                        alumnus_id=alumnus.id,
+                        answers={"consent": True, "f8": rng.choice([1, 5])},
+                    )
         session.commit()
         total = sum(len(members) for members in alumni_by_program)
-        return (f"loaded: {len(PROGRAMS)} programs, {len(PROGRAMS) * 2} cohorts, {total} alumni,"
-                f" wave {DEMO_WAVE!r} open with {answered} complete responses")
+        return (
+            f"loaded: {len(PROGRAMS)} programs, {len(PROGRAMS) * 2} cohorts, {total} alumni,"
+            f" wave {DEMO_WAVE!r} open with {answered} complete responses"
+        )

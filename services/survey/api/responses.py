@@ -7,7 +7,7 @@ import io
 from typing import Any
 
 from flask import Response as HttpResponse
-from flask import current_app, request, stream_with_context
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, ValidationError, fields, validates_schema
@@ -17,28 +17,37 @@ from sqlalchemy.exc import IntegrityError
 from services.survey import intake
 from services.survey.waves import SurveyError, questionnaire, wave_info
 from shared import auth, db
+from shared.csvsafe import safe_cell
 from shared.models import Alumnus, Cohort, Program, Response, utcnow
 
 INTAKE_MAX_BYTES = 256 * 1024
-blp = Blueprint("responses", __name__, url_prefix="/api/v1/responses",
-                description="Answers from alumni: the intake API and staff listing.")
+blp = Blueprint(
+    "responses",
+    __name__,
+    url_prefix="/api/v1/responses",
+    description="Answers from alumni: the intake API and staff listing.",
+)
 
 
 class ResponseIn(Schema):
-    id = fields.UUID(required=True, metadata={"description": "client-chosen UUID; resending "
-                                              "the same id is safe (idempotent)"})
+    id = fields.UUID(
+        required=True,
+        metadata={"description": "client-chosen UUID; resending the same id is safe (idempotent)"},
+    )
     wave = fields.String(required=True, metadata={"description": "wave slug"})
     registration_no = fields.String(metadata={"description": "needs an operator token"})
     token = fields.String(metadata={"description": "the personal link token"})
-    answers = fields.Dict(keys=fields.String(), required=True,
-                          metadata={"description": "keyed by the questionnaire's keys (f8 …)"})
+    answers = fields.Dict(
+        keys=fields.String(),
+        required=True,
+        metadata={"description": "keyed by the questionnaire's keys (f8 …)"},
+    )
     complete = fields.Boolean(load_default=True)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def one_identity(self, data: dict[str, Any], **_: Any) -> None:
         if bool(data.get("registration_no")) == bool(data.get("token")):
-            raise ValidationError("give exactly one of registration_no or token",
-                                  "registration_no")
+            raise ValidationError("give exactly one of registration_no or token", "registration_no")
 
 
 class ResponseOut(Schema):
@@ -91,7 +100,8 @@ class Responses(MethodView):
         try:
             if body.get("token"):
                 _, respondent = intake.respondent_by_token(
-                    session, current_app.config["SECRET_KEY"], body["token"], wave)
+                    session, current_app.config["SECRET_KEY"], body["token"], wave
+                )
             else:
                 principal = auth.current_principal()
                 if principal is None:
@@ -99,22 +109,32 @@ class Responses(MethodView):
                 if not principal.may("operator"):
                     abort(403)
                 respondent = intake.respondent_by_registration(
-                    session, wave, body["registration_no"])
+                    session, wave, body["registration_no"]
+                )
             form = questionnaire(session, wave.questionnaire_id)
             for attempt in range(2):
                 try:
                     stored, created = intake.submit(
-                        session, submission_id=body["id"], wave=wave, questionnaire=form,
-                        alumnus_id=respondent.alumnus_id, answers=body["answers"],
-                        complete=body["complete"], source="api")
+                        session,
+                        submission_id=body["id"],
+                        wave=wave,
+                        questionnaire=form,
+                        alumnus_id=respondent.alumnus_id,
+                        answers=body["answers"],
+                        complete=body["complete"],
+                        source="api",
+                    )
                     session.commit()
                     break
                 except IntegrityError:
                     # A concurrent request with the same id (or alumnus) won; replay it.
                     session.rollback()
                     if attempt:
-                        abort(409, message="this id is already used for another response",
-                              errors={"id": ["already used for another response"]})
+                        abort(
+                            409,
+                            message="this id is already used for another response",
+                            errors={"id": ["already used for another response"]},
+                        )
         except SurveyError as exc:
             survey_error(exc)
         except intake.AnswersInvalid as exc:
@@ -150,36 +170,50 @@ class ResponsesCsv(MethodView):
     @blp.response(200, description="CSV, one row per response, one column per answer key")
     def get(self, query: dict[str, Any]) -> Any:
         """Export responses as CSV (streamed)."""
-        from shared.csvsafe import safe_cell
 
-        session = db.session()
         statement = (
             _filtered(query)
             .add_columns(Alumnus.registration_no, Program.name, Cohort.label)
             .order_by(Response.submitted_at)
+            .execution_options(yield_per=1000)
         )
-        rows = session.execute(statement.execution_options(yield_per=1000))
         keys = _answer_keys(query)
+        session_factory = db.get_db().session_factory
 
         def generate() -> Any:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow(["response_id", "registration_no", "program", "cohort", "status",
-                             "submitted_at", *keys])
-            for response, registration_no, program, cohort in rows:
-                answers = response.answers or {}
-                writer.writerow([
-                    response.id, safe_cell(registration_no), safe_cell(program),
-                    safe_cell(cohort), response.status,
-                    response.submitted_at.isoformat() if response.submitted_at else "",
-                    *(safe_cell(_cell(answers.get(key))) for key in keys),
-                ])
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
+            # Its own session: the body is streamed after the request's session is closed.
+            with session_factory() as session:
+                yield from _rows_as_csv(session.execute(statement), keys)
 
-        return HttpResponse(stream_with_context(generate()), mimetype="text/csv",
-                            headers={"Content-Disposition": "attachment; filename=responses.csv"})
+        return HttpResponse(
+            generate(),
+            mimetype="text/csv",
+            headers={"Content-Disposition": "attachment; filename=responses.csv"},
+        )
+
+
+def _rows_as_csv(rows: Any, keys: list[str]) -> Any:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        ["response_id", "registration_no", "program", "cohort", "status", "submitted_at", *keys]
+    )
+    for response, registration_no, program, cohort in rows:
+        answers = response.answers or {}
+        writer.writerow(
+            [
+                response.id,
+                safe_cell(registration_no),
+                safe_cell(program),
+                safe_cell(cohort),
+                response.status,
+                response.submitted_at.isoformat() if response.submitted_at else "",
+                *(safe_cell(_cell(answers.get(key))) for key in keys),
+            ]
+        )
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
 
 
 def _cell(value: Any) -> str:
@@ -195,8 +229,9 @@ def _answer_keys(query: dict[str, Any]) -> list[str]:
         wave = wave_info(db.session(), query["wave"])
         if wave is not None:
             form = questionnaire(db.session(), wave.questionnaire_id)
-            return [key for section in form.sections for q in section.questions
-                    for key in q.answer_keys]
+            return [
+                key for section in form.sections for q in section.questions for key in q.answer_keys
+            ]
     return []
 
 
