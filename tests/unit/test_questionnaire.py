@@ -92,6 +92,8 @@ def test_a_definition_loads_into_frozen_dataclasses() -> None:
         (_definition(_integer("a", options=[{"code": 1, "label": {"id": "x"}}])),
          "sections[0].questions[0].options"),
         (_definition({**_integer("a"), "type": "slider"}), "sections[0].questions[0].type"),
+        (_definition(_integer("bad-key")), "sections[0].questions[0].key"),
+        ({**_definition(_integer("a")), "key": "BLK tracer"}, "key"),
         (_definition(_integer("a", min=5, max=1)), "sections[0].questions[0].max"),
         (_definition(_integer("a", colour="red")), "sections[0].questions[0].colour"),
         (_definition({**_single("a"), "label": {"en": "no Indonesian"}}),
@@ -297,6 +299,18 @@ def test_multi_answers_are_kept_once_in_form_order() -> None:
     assert result.answers == {"f4": ["f401", "f411"]}
 
 
+def test_a_required_group_or_matrix_requires_each_of_its_answers() -> None:
+    questionnaire = load_definition(_definition(
+        _single("a"),
+        {"key": "g", "type": "group", "label": {"id": "g"}, "required": True,
+         "if": {"key": "a", "eq": 1}, "questions": [_integer("g1"), _integer("g2")]},
+        _matrix("m", [{"key": "m1"}, {"key": "m2"}], required=True),
+    ))
+    errors = validate_answers(questionnaire, {"a": 1, "g2": 1, "m1": 3}, complete=True).errors
+    assert errors == {"g1": ["is required"], "m2": ["is required"]}
+    assert validate_answers(questionnaire, {"a": 2, "m1": 1, "m2": 1}, complete=True).ok
+
+
 def test_conditions_all_any_ne_has() -> None:
     questionnaire = load_definition(_definition(
         _single("a"),
@@ -331,7 +345,8 @@ def test_form_fields_become_typed_answers() -> None:
     assert validate_answers(INSTRUMENT, answers, complete=True).errors == {}
 
 
-@pytest.mark.parametrize("typed", ["4500000", "4.500.000", "4,500,000", "rp4.500.000", "Rp 4 500 000"])
+@pytest.mark.parametrize(
+    "typed", ["4500000", "4.500.000", "4,500,000", "rp4.500.000", "Rp 4 500 000"])
 def test_rupiah_is_read_as_people_type_it(typed: str) -> None:
     answers, errors = answers_from_form(INSTRUMENT, {"f505": [typed]})
     assert (answers, errors) == ({"f505": 4_500_000}, {})
@@ -392,7 +407,8 @@ def test_section_progress_counts_only_questions_that_apply() -> None:
     progress = {row.section_key: row[1:] for row in section_progress(INSTRUMENT, EMPLOYED)}
     assert progress["persetujuan"] == (1, 1)
     assert progress["status"] == (1, 1)  # the further-study group does not apply
-    assert progress["pekerjaan"] == (4, 8)  # f504 f502 f505 f14 of f504 f502 f505 f5a2 f1101 f5b f5d f14
+    # answered f504 f502 f505 f14 of f504 f502 f505 f5a2 f1101 f5b f5d f14
+    assert progress["pekerjaan"] == (4, 8)
     assert progress["kompetensi"] == (0, 1)
     studying = {row.section_key: row[1:] for row in section_progress(
         INSTRUMENT, {"f8": 4, "f18c": "D3 Teknik Mesin", "f1761": 4})}

@@ -6,6 +6,7 @@ import io
 from datetime import date, datetime
 from pathlib import Path
 
+import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -234,6 +235,36 @@ def test_phone_forms_normalise_to_one_e164_number(phone: str) -> None:
     row = parsed(phone=phone)
     assert isinstance(row, RosterRow)
     assert row.phone == "+6281234567890"
+
+
+def phonenumbers_reading(value: str) -> str | None:
+    """The phone rule stated plainly: what phonenumbers.parse makes of the value, if valid."""
+    try:
+        number = phonenumbers.parse(value, "ID")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+PHONE_LIKE = st.builds(
+    lambda prefix, groups, separator: prefix + separator.join(groups),
+    st.sampled_from(["0", "+62 ", "62", "00", "+620", "0812", "+62812", "62 813", "0541", "+1 "]),
+    st.lists(st.text("0123456789", min_size=1, max_size=4), min_size=1, max_size=4),
+    st.sampled_from(["", " ", "-", ".", ") "]),
+)
+
+
+@given(PHONE_LIKE)
+def test_phone_numbers_are_read_as_phonenumbers_reads_them(value: str) -> None:
+    # parse_row takes a shortcut for the common Indonesian forms; it must never disagree.
+    row = parsed(phone=value)
+    expected = phonenumbers_reading(value)
+    if expected is None:
+        assert isinstance(row, Rejection) and row.column == "phone"
+    else:
+        assert isinstance(row, RosterRow) and row.phone == expected
 
 
 @pytest.mark.parametrize(

@@ -145,6 +145,8 @@ def test_an_xlsform_can_be_read_from_a_file_object() -> None:
          "survey row 4, column constraint"),
         ([_row("integer", "x", "X", constraint=". <= 1.5")], "survey row 4, column constraint"),
         ([_row("text", "x", "X", constraint=". <= 5")], "survey row 4, column constraint"),
+        ([_row("integer", "x", "X", constraint=". <= ${later}")],
+         "survey row 4, column constraint"),
         ([_row("integer", "x", "X", required="maybe")], "survey row 4, column required"),
         ([_row("integer", "bad-name", "X")], "survey row 4, column name"),
         ([_row("begin_group", "g", "G"), _row("begin_group", "h", "H")],

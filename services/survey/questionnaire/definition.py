@@ -54,7 +54,8 @@ TYPE_REQUIRES: dict[str, set[str]] = {
 }
 TYPED_FIELDS = set().union(*TYPE_FIELDS.values())
 TEXT_MAX_LENGTH = 2000  # when a text question declares none; keeps stored answers bounded
-KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+# \Z because marshmallow's Regexp only anchors the start.
+KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 COMPARISONS = ("eq", "ne", "in", "has")
 COMBINATIONS = ("all", "any")
 
@@ -118,6 +119,8 @@ class MatrixRow:
 
 @dataclass(frozen=True)
 class Question:
+    """A question. On a matrix, `required` and the range apply to every cell."""
+
     key: str
     type: str
     label: LocalText
@@ -348,9 +351,13 @@ class QuestionSchema(Schema):
         if data["type"] == "text":
             data.setdefault("max_length", TEXT_MAX_LENGTH)
         if data["type"] == "group":
-            # Each sub-question carries the group's "if", so it can be judged on its own.
-            data["questions"] = tuple(replace(sub, condition=data.get("condition"))
-                                      for sub in data["questions"])
+            # Each sub-question carries the group's "if" (and "required"), so it can be
+            # judged on its own.
+            data["questions"] = tuple(
+                replace(sub, condition=data.get("condition"),
+                        required=sub.required or data["required"])
+                for sub in data["questions"]
+            )
         return Question(**data)
 
 
@@ -367,7 +374,7 @@ class SectionSchema(Schema):
 
 class QuestionnaireSchema(Schema):
     key = fields.String(required=True, validate=validate.Regexp(
-        r"[a-z0-9][a-z0-9_-]{0,63}", error="must be lowercase letters, digits, '-' or '_'"))
+        r"[a-z0-9][a-z0-9_-]{0,63}\Z", error="must be lowercase letters, digits, '-' or '_'"))
     version = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
     title = fields.Nested(LocalTextSchema, required=True)
     sections = fields.List(fields.Nested(SectionSchema), required=True,

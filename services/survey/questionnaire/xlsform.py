@@ -148,9 +148,7 @@ class _Survey:
         if kind in SKIPPED_TYPES or not kind:
             return None
         self._check_columns(row)
-        name = row.get("name", "")
-        if not KEY.fullmatch(name):
-            raise _RowError("name", f"'{name}' is not a key (a letter, then letters, digits, _)")
+        name = _name(row)
         if kind in ("select_one", "select_multiple") and list_name in self.choices:
             question = self._select(kind, name, list_name)
         elif kind in ("select_one", "select_multiple") and " " not in list_name:
@@ -161,8 +159,8 @@ class _Survey:
         else:
             raise _RowError("type", f"'{row['type']}' is not supported")
         question["label"] = _texts(row, "label") or {"id": name}
-        if _texts(row, "hint"):
-            question["help"] = _texts(row, "hint")
+        if hint := _texts(row, "hint"):
+            question["help"] = hint
         question["required"] = _required(row.get("required", ""))
         conditions = [self.group_condition] if self.group_condition else []
         if row.get("relevant"):
@@ -188,9 +186,7 @@ class _Survey:
         if self.group is not None:
             raise _RowError("type", "groups inside groups are not supported")
         self._check_columns({k: v for k, v in row.items() if k.lower() != "required"})
-        name = row.get("name", "")
-        if not KEY.fullmatch(name):
-            raise _RowError("name", f"'{name}' is not a key (a letter, then letters, digits, _)")
+        name = _name(row)
         self.group = {"key": name, "title": _texts(row, "label") or {"id": name},
                       "questions": []}
         self.sections.append(self.group)
@@ -262,12 +258,12 @@ class _Survey:
             return inner
         if head == "selected":
             _expect(tokens, "(")
-            ref = self._reference(_take(tokens))
+            ref = self._reference(_take(tokens), "relevant")
             _expect(tokens, ",")
             value = self._value(ref, _take(tokens))
             _expect(tokens, ")")
             return {"key": ref, "has" if self.asked[ref][0] == "multi" else "eq": value}
-        ref = self._reference(head)
+        ref = self._reference(head, "relevant")
         operator = _take(tokens)
         if operator not in ("=", "!="):
             raise _RowError("relevant", f"'{operator}' is not supported; use = or !=")
@@ -275,12 +271,12 @@ class _Survey:
             raise _RowError("relevant", f"use selected(${{{ref}}}, ...) for a select_multiple")
         return {"key": ref, "eq" if operator == "=" else "ne": self._value(ref, _take(tokens))}
 
-    def _reference(self, token: str) -> str:
+    def _reference(self, token: str, column: str) -> str:
         match = re.fullmatch(r"\$\{(\w+)\}", token)
         if not match:
-            raise _RowError("relevant", f"expected ${{question}}, found '{token}'")
+            raise _RowError(column, f"expected ${{question}}, found '{token}'")
         if match.group(1) not in self.asked:
-            raise _RowError("relevant", f"{token} is not a question above this row")
+            raise _RowError(column, f"{token} is not a question above this row")
         return match.group(1)
 
     def _value(self, ref: str, token: str) -> Any:
@@ -305,7 +301,7 @@ class _Survey:
                 raise _RowError("constraint", "each part must compare '.' with a number")
             operator, bound = _take(tokens, "constraint"), _take(tokens, "constraint")
             if operator == "<=" and bound.startswith("${"):
-                ref = self._reference(bound)
+                ref = self._reference(bound, "constraint")
                 if self.asked[ref][0] != "integer":
                     raise _RowError("constraint", f"{bound} is not an integer question")
                 question["lte"] = ref
@@ -340,6 +336,13 @@ def _take(tokens: list[str], column: str = "relevant") -> str:
 def _expect(tokens: list[str], wanted: str) -> None:
     if _take(tokens) != wanted:
         raise _RowError("relevant", f"expected '{wanted}'")
+
+
+def _name(row: dict[str, str]) -> str:
+    name = row.get("name", "")
+    if not KEY.fullmatch(name):
+        raise _RowError("name", f"'{name}' is not a key (a letter, then letters, digits, _)")
+    return name
 
 
 def _required(text: str) -> bool:

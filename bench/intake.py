@@ -1,0 +1,668 @@
+"""Benchmark: the survey intake API against a bare Flask JSON endpoint, same gunicorn, one run.
+
+Usage: python bench/intake.py [--duration 15] [--connections 16] [--threads 1]
+       [--alumni 50000] [--warmup 3] [--paced-duration 15] [--profile 0] [--access-log]
+       [--admin-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+       [--redis-url redis://127.0.0.1:6379/14] [--keep-db]
+
+What it does (issue: intake throughput):
+ 1. Creates a fresh PostgreSQL database jejak_bench_<random>, migrates and seeds it, adds
+    programs, cohorts and --alumni alumni, opens one wave over all of them and makes one
+    personal link token per alumnus. Flushes the Redis database of --redis-url.
+ 2. Serves a bare Flask app (`bare_app()` below: parse the JSON body, answer a small JSON)
+    under gunicorn with 2 sync workers and drives it with wrk at full speed.
+ 3. Serves the production entry point `services.cli:service_wsgi('survey')` under the same
+    gunicorn settings and drives POST /survey/api/v1/responses with wrk at full speed: every
+    request a full valid answer set (services.demo.demo_answers), a new UUID and a distinct
+    alumnus (bench/wrk_intake.lua). Each accepted request stores the response and its outbox
+    row in one transaction; the after-commit relay then publishes to Redis (no Celery worker
+    needs to run; the publish is part of the measured cost).
+ 4. Drives the intake at a constant rate of half the rate measured in 3 with an open-loop
+    asyncio loader (wrk cannot pace and wrk2 is not packaged by Debian). Latency is measured
+    from each request's scheduled send time, so a stall of the server (or of the loader)
+    shows up in the percentiles instead of being hidden (no coordinated omission).
+ 5. Compares the ids the load generators saw accepted (201) with the rows in `responses`
+    and the `response.submitted` rows in `outbox`: lost, duplicated, missing events.
+ 6. Prints a summary table; drops the database and flushes Redis.
+
+Targets (issue): intake/bare ratio >= 0.30, p99 <= 50 ms at half the maximum rate. Figures,
+not a CI test; the exit status is 1 only when a row was lost or duplicated. Needs `wrk`
+(`apt-get install wrk`). --profile N then profiles N intake requests in-process (cProfile
+around a Flask test client loop) and prints the top costs.
+
+Module-level imports are kept to the standard library and Flask: gunicorn imports this file
+for the bare app, whose workers then load nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.client
+import json
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify, request
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+LUA_SCRIPT = BENCH_DIR / "wrk_intake.lua"
+ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/14"
+SECRET_KEY = "bench-secret-key-0123456789abcdef"
+PII_KEY = "bench-pii-key-0123456789abcdef"
+WAVE_SLUG = "bench-intake"
+INTAKE_PATH = "/survey/api/v1/responses"
+BARE_PATH = "/bare"
+PROGRAMS = 10
+COHORTS_PER_PROGRAM = 5
+ANSWER_SETS = 500
+TARGET_RATIO = 0.30
+TARGET_P99_MS = 50.0
+
+
+# --- the bare endpoint --------------------------------------------------------------------
+
+
+def bare_app() -> Flask:
+    """gunicorn factory: a JSON POST endpoint that does nothing but parse and answer."""
+    app = Flask("bare")
+
+    @app.post(BARE_PATH)
+    def bare() -> Any:
+        body = request.get_json()
+        return jsonify(id=body["id"], status="ok"), 201
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return jsonify(status="ok")
+
+    return app
+
+
+# --- setup ----------------------------------------------------------------------------------
+
+
+def database_url(admin_url: str, name: str) -> str:
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def create_database(admin_url: str, name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def populate(url: str, alumni: int) -> tuple[int, list[int]]:
+    """Migrate, seed, add the roster and open one wave over it: (wave id, alumnus ids)."""
+    from datetime import date
+
+    from sqlalchemy import insert, select
+
+    from services.cli import seed
+    from services.survey import waves
+    from shared.db import Database
+    from shared.migrate import upgrade
+    from shared.models import Alumnus, Cohort, Program, Questionnaire
+
+    upgrade(url)
+    seed(url)
+    database = Database.for_url(url)
+    with database.engine.begin() as conn:
+        conn.execute(insert(Program), [{"name": f"Program {p + 1}"} for p in range(PROGRAMS)])
+        program_ids = list(conn.scalars(select(Program.id).order_by(Program.id)))
+        conn.execute(insert(Cohort), [
+            {"program_id": pid, "label": f"Angkatan {c + 1}",
+             "training_start": date(2021 + c // 2, 1 + 6 * (c % 2), 1),
+             "training_end": date(2021 + c // 2, 3 + 6 * (c % 2), 28)}
+            for pid in program_ids for c in range(COHORTS_PER_PROGRAM)
+        ])
+        cohort_ids = list(conn.scalars(select(Cohort.id).order_by(Cohort.id)))
+        rng = random.Random(7)
+        rows = [
+            {"registration_no": f"BENCH{i:07d}", "full_name": f"Alumnus {i}",
+             "gender": rng.choice("LP"), "cohort_id": cohort_ids[i % len(cohort_ids)]}
+            for i in range(alumni)
+        ]
+        for start in range(0, len(rows), 10_000):
+            conn.execute(insert(Alumnus), rows[start:start + 10_000])
+    with database.session_factory() as session:
+        questionnaire_id = session.scalar(select(Questionnaire.id).order_by(Questionnaire.id))
+        wave = waves.create_wave(session, slug=WAVE_SLUG, title="Bench intake",
+                                 questionnaire_id=questionnaire_id, program_ids=program_ids)
+        waves.open_wave(session, wave)
+        session.commit()
+        wave_id = wave.id
+        alumnus_ids = list(session.scalars(select(Alumnus.id).order_by(Alumnus.id)))
+    database.engine.dispose()
+    return wave_id, alumnus_ids
+
+
+def make_tokens(wave_id: int, alumnus_ids: list[int]) -> list[str]:
+    from services.survey.links import make_token
+
+    tokens = [make_token(SECRET_KEY, wave_id, alumnus_id) for alumnus_id in alumnus_ids]
+    random.Random(11).shuffle(tokens)
+    return tokens
+
+
+def answer_sets(count: int) -> list[str]:
+    """Compact JSON answer objects (~40 answers each), spread over the programs."""
+    from services.demo import demo_answers
+
+    rng = random.Random(2024)
+    return [json.dumps(demo_answers(rng, i % PROGRAMS), separators=(",", ":"))
+            for i in range(count)]
+
+
+def flush_redis(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+
+
+# --- the server -----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn(target: str, env: dict[str, str], health_path: str, *, access_log: bool,
+             log_path: Path, pythonpath: Path | None = None) -> Iterator[tuple[int, int]]:
+    """Serve `target` with 2 sync workers on a free loopback port: yields (port, master pid)."""
+    port = free_port()
+    argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+            "--workers", "2", "--worker-class", "sync", "--log-level", "warning"]
+    if access_log:
+        argv += ["--access-logfile", "-"]
+    if pythonpath is not None:
+        argv += ["--pythonpath", str(pythonpath)]
+    argv.append(target)
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn {target} exited:\n{log_path.read_text()[-3000:]}")
+            with contextlib.suppress(OSError):
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", health_path)
+                status = conn.getresponse().status
+                conn.close()
+                if status == 200 and len(worker_pids(process.pid)) == 2:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn {target} did not become healthy; see {log_path}")
+            time.sleep(0.2)
+        yield port, process.pid
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def worker_pids(master: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+# --- load generators ------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    name: str
+    duration_s: float
+    requests: int
+    accepted: int  # 201
+    replayed: int = 0  # 200
+    other: int = 0  # any other status
+    errors: int = 0  # socket errors and timeouts
+    p50_ms: float = 0.0
+    p90_ms: float = 0.0
+    p99_ms: float = 0.0
+    max_ms: float = 0.0
+    exhausted: bool = False
+    note: str = ""
+    ids: set[str] = field(default_factory=set)
+
+    @property
+    def rate(self) -> float:
+        return self.accepted / self.duration_s if self.duration_s else 0.0
+
+
+class TokenPool:
+    """Tokens not handed out yet: no two requests of the whole run share an alumnus."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = tokens
+
+    def take(self, count: int) -> list[str]:
+        taken, self.tokens = self.tokens[:count], self.tokens[count:]
+        return taken
+
+    def mark_used_by_wrk(self, offered: list[str], used_per_thread: dict[int, int],
+                         threads: int) -> None:
+        """wrk thread k used offered[k], offered[k+T], ... (`used` of them); keep the rest."""
+        used = {k + j * threads for k, n in used_per_thread.items() for j in range(n)}
+        rest = [token for i, token in enumerate(offered) if i not in used]
+        self.tokens = rest + self.tokens
+
+
+def run_wrk(name: str, port: int, path: str, pool: TokenPool, answers_file: Path,
+            workdir: Path, *, duration: float, connections: int, threads: int) -> Phase:
+    outdir = workdir / name
+    outdir.mkdir()
+    offered = pool.take(len(pool.tokens))
+    tokens_file = outdir / "tokens.txt"
+    tokens_file.write_text("\n".join(offered) + "\n")
+    prefix = secrets.token_hex(4)
+    argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration:g}s",
+            "--timeout", "10s", "-s", str(LUA_SCRIPT), f"http://127.0.0.1:{port}{path}",
+            "--", str(tokens_file), str(answers_file), WAVE_SLUG, prefix, str(outdir),
+            str(threads)]
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 120)
+    line = next((ln for ln in run.stdout.splitlines() if ln.startswith("JEJAK_RESULT ")), None)
+    if run.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({run.returncode}):\n{run.stdout}\n{run.stderr}")
+    result = json.loads(line.removeprefix("JEJAK_RESULT "))
+    pool.mark_used_by_wrk(offered, {t["tid"]: t["used"] for t in result["threads"]}, threads)
+    ids: set[str] = set()
+    for ids_file in outdir.glob("ids-*.txt"):
+        ids.update(ln for ln in ids_file.read_text().split() if ln)
+    errors = sum(result[k] for k in ("connect_errors", "read_errors", "write_errors",
+                                     "timeouts"))
+    return Phase(
+        name=name, duration_s=result["duration_us"] / 1e6, requests=result["requests"],
+        accepted=sum(t["n201"] for t in result["threads"]),
+        replayed=sum(t["n200"] for t in result["threads"]),
+        other=sum(t["other"] for t in result["threads"]), errors=errors,
+        p50_ms=result["p50_us"] / 1000, p90_ms=result["p90_us"] / 1000,
+        p99_ms=result["p99_us"] / 1000, max_ms=result["max_us"] / 1000,
+        exhausted=any(t["exhausted"] for t in result["threads"]), ids=ids,
+        note=f"wrk -t{threads} -c{connections}, closed loop",
+    )
+
+
+def percentile(sorted_values: list[float], pct: float) -> float:
+    if not sorted_values:
+        return 0.0
+    index = min(len(sorted_values) - 1, max(0, round(pct / 100 * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+async def _paced(port: int, path: str, tokens: list[str], answers: list[str], rate: float,
+                 count: int, max_inflight: int) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    host = f"127.0.0.1:{port}"
+    latencies: list[float] = []  # from the scheduled send time to the last byte
+    service: list[float] = []  # from the actual send to the last byte
+    lags: list[float] = []  # actual send minus scheduled send (the loader's own delay)
+    counts = {"accepted": 0, "replayed": 0, "other": 0, "errors": 0, "skipped": 0}
+    ids: set[str] = set()
+    inflight = 0
+
+    async def exchange(payload: bytes) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(payload)
+            return await reader.read()  # gunicorn's sync workers close after each reply
+        finally:
+            writer.close()
+
+    async def one(index: int, scheduled: float) -> None:
+        nonlocal inflight
+        submission_id = str(uuid.uuid4())
+        body = ('{"id":"' + submission_id + '","wave":"' + WAVE_SLUG + '","token":"'
+                + tokens[index] + '","answers":' + answers[index % len(answers)]
+                + ',"complete":true}').encode()
+        head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        sent = loop.time()
+        lags.append(sent - scheduled)
+        try:
+            data = await asyncio.wait_for(exchange(head + body), timeout=10)
+            status = int(data[9:12])
+        except (OSError, ValueError, asyncio.TimeoutError):
+            counts["errors"] += 1
+            return
+        finally:
+            inflight -= 1
+        done = loop.time()
+        latencies.append(done - scheduled)
+        service.append(done - sent)
+        if status == 201:
+            counts["accepted"] += 1
+            ids.add(submission_id)
+        elif status == 200:
+            counts["replayed"] += 1
+            ids.add(submission_id)
+        else:
+            counts["other"] += 1
+
+    tasks = []
+    start = loop.time() + 0.1
+    for index in range(count):
+        scheduled = start + index / rate
+        delay = scheduled - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if inflight >= max_inflight:  # the server fell far behind: say so, do not queue
+            counts["skipped"] += 1
+            continue
+        inflight += 1
+        tasks.append(asyncio.create_task(one(index, scheduled)))
+    await asyncio.gather(*tasks)
+    elapsed = loop.time() - start
+    latencies.sort()
+    service.sort()
+    lags.sort()
+    return {"counts": counts, "ids": ids, "latencies": latencies, "service": service,
+            "lags": lags, "elapsed": elapsed}
+
+
+def run_paced(name: str, port: int, path: str, pool: TokenPool, answers: list[str], *,
+              rate: float, duration: float, max_inflight: int = 256) -> Phase:
+    count = int(rate * duration)
+    tokens = pool.take(count)
+    note = ""
+    if len(tokens) < count:
+        note = f"token pool ran short: {len(tokens)} of {count} requests; raise --alumni. "
+        count = len(tokens)
+    result = asyncio.run(_paced(port, path, tokens, answers, rate, count, max_inflight))
+    counts, lat = result["counts"], result["latencies"]
+    ms = 1000.0
+    note += (f"open loop at {rate:.0f}/s, latency from scheduled send; service time p50/p99 "
+             f"{percentile(result['service'], 50) * ms:.1f}/"
+             f"{percentile(result['service'], 99) * ms:.1f} ms; loader lag p99 "
+             f"{percentile(result['lags'], 99) * ms:.1f} ms; skipped {counts['skipped']}")
+    return Phase(
+        name=name, duration_s=result["elapsed"], requests=count - counts["skipped"],
+        accepted=counts["accepted"], replayed=counts["replayed"], other=counts["other"],
+        errors=counts["errors"] + counts["skipped"],
+        p50_ms=percentile(lat, 50) * ms, p90_ms=percentile(lat, 90) * ms,
+        p99_ms=percentile(lat, 99) * ms, max_ms=(lat[-1] * ms if lat else 0.0),
+        ids=result["ids"], note=note,
+    )
+
+
+# --- accounting -----------------------------------------------------------------------------
+
+
+def account(url: str, wave_id: int, accepted_ids: set[str]) -> dict[str, int]:
+    """Compare what the load generators saw accepted with what PostgreSQL holds."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        stored = {str(v) for v in conn.scalars(
+            text("SELECT id FROM responses WHERE wave_id = :w"), {"w": wave_id})}
+        one = conn.execute(text("""
+            SELECT
+              (SELECT count(*) - count(DISTINCT id) FROM responses) AS dup_ids,
+              (SELECT count(*) FROM (SELECT alumnus_id FROM responses WHERE wave_id = :w
+                 GROUP BY alumnus_id HAVING count(*) > 1) d) AS dup_alumni,
+              (SELECT count(*) FROM outbox WHERE type = 'response.submitted') AS events,
+              (SELECT count(*) FROM outbox WHERE type = 'response.submitted'
+                 AND relayed_at IS NOT NULL) AS relayed,
+              (SELECT count(*) FROM (SELECT payload->>'response_id' FROM outbox
+                 WHERE type = 'response.submitted' GROUP BY 1 HAVING count(*) > 1) d)
+                 AS dup_events,
+              (SELECT count(*) FROM responses r WHERE r.wave_id = :w AND NOT EXISTS (
+                 SELECT 1 FROM outbox o WHERE o.type = 'response.submitted'
+                 AND o.payload->>'response_id' = r.id::text)) AS without_event,
+              (SELECT count(*) FROM response_edits) AS edits
+        """), {"w": wave_id}).one()._asdict()
+    engine.dispose()
+    return {
+        "accepted": len(accepted_ids),
+        "stored": len(stored),
+        "lost": len(accepted_ids - stored),
+        "stored_not_counted": len(stored - accepted_ids),
+        "duplicate_ids": one["dup_ids"],
+        "duplicate_alumni": one["dup_alumni"],
+        "events": one["events"],
+        "duplicate_events": one["dup_events"],
+        "responses_without_event": one["without_event"],
+        "edits": one["edits"],
+        "relayed": one["relayed"],
+    }
+
+
+# --- profile --------------------------------------------------------------------------------
+
+
+def profile_in_process(url: str, redis_url: str, pool: TokenPool, answers: list[str],
+                       count: int) -> None:
+    """cProfile around a Flask test client loop over the production app (same config)."""
+    import cProfile
+    import pstats
+
+    from services.cli import create_service
+    from shared.config import Settings
+
+    settings = Settings.from_env({
+        "JEJAK_ENV": "production", "JEJAK_DATABASE_URL": url, "JEJAK_REDIS_URL": redis_url,
+        "JEJAK_SECRET_KEY": SECRET_KEY, "JEJAK_PII_KEY": PII_KEY,
+        "JEJAK_HOME": tempfile.gettempdir(),
+    })
+    app = create_service("survey", {"JEJAK_SETTINGS": settings})
+    client = app.test_client()
+    tokens = pool.take(count + 50)
+    if len(tokens) < count + 50:
+        print(f"profile: only {len(tokens)} tokens left; raise --alumni")
+        return
+
+    def post(index: int) -> None:
+        body = {"id": str(uuid.uuid4()), "wave": WAVE_SLUG, "token": tokens[index],
+                "answers": json.loads(answers[index % len(answers)]), "complete": True}
+        response = client.post("/api/v1/responses", json=body)
+        assert response.status_code == 201, response.get_data(as_text=True)
+
+    for index in range(50):  # warm caches and the pool
+        post(index)
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    for index in range(50, 50 + count):
+        post(index)
+    profiler.disable()
+    elapsed = time.perf_counter() - started
+    print(f"\nProfile: {count} intake requests in-process (Flask test client, one process), "
+          f"{elapsed / count * 1000:.2f} ms each under cProfile")
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("cumulative").print_stats(40)
+    stats.sort_stats("tottime").print_stats(25)
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def print_table(phases: list[Phase]) -> None:
+    header = (f"{'phase':<22}{'secs':>6}{'requests':>10}{'201':>8}{'200':>6}{'other':>7}"
+              f"{'errors':>7}{'rate/s':>9}{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}{'max ms':>8}")
+    print(header)
+    print("-" * len(header))
+    for p in phases:
+        print(f"{p.name:<22}{p.duration_s:>6.1f}{p.requests:>10}{p.accepted:>8}{p.replayed:>6}"
+              f"{p.other:>7}{p.errors:>7}{p.rate:>9.0f}{p.p50_ms:>8.1f}{p.p90_ms:>8.1f}"
+              f"{p.p99_ms:>8.1f}{p.max_ms:>8.1f}")
+    for p in phases:
+        if p.note:
+            print(f"  {p.name}: {p.note}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=15.0,
+                        help="seconds of each full-speed wrk run (default 15)")
+    parser.add_argument("--paced-duration", type=float, default=15.0,
+                        help="seconds of the constant-rate run at half the intake's maximum")
+    parser.add_argument("--warmup", type=float, default=3.0,
+                        help="seconds of wrk warm-up before each full-speed run (not counted)")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--alumni", type=int, default=50_000)
+    parser.add_argument("--access-log", action="store_true",
+                        help="gunicorn --access-logfile - for both apps (as `jejak web` does)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="afterwards, cProfile N intake requests in-process")
+    parser.add_argument("--admin-url", default=ADMIN_URL)
+    parser.add_argument("--redis-url", default=REDIS_URL)
+    parser.add_argument("--keep-db", action="store_true")
+    args = parser.parse_args(argv)
+    if args.connections < args.threads:
+        parser.error("--connections must be at least --threads")
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk", file=sys.stderr)
+        return 2
+
+    name = f"jejak_bench_{secrets.token_hex(4)}"
+    url = database_url(args.admin_url, name)
+    workdir = Path(tempfile.mkdtemp(prefix="jejak-bench-intake-"))
+    log_path = workdir / "gunicorn.log"
+    env = dict(os.environ, JEJAK_ENV="production", JEJAK_DATABASE_URL=url,
+               JEJAK_REDIS_URL=args.redis_url, JEJAK_SECRET_KEY=SECRET_KEY,
+               JEJAK_PII_KEY=PII_KEY, JEJAK_HOME=str(workdir))
+    flush_redis(args.redis_url)
+    create_database(args.admin_url, name)
+    integrity_ok = True
+    try:
+        started = time.perf_counter()
+        wave_id, alumnus_ids = populate(url, args.alumni)
+        all_tokens = make_tokens(wave_id, alumnus_ids)
+        pool = TokenPool(list(all_tokens))
+        answers = answer_sets(ANSWER_SETS)
+        answers_file = workdir / "answers.txt"
+        answers_file.write_text("\n".join(answers) + "\n")
+        frame = json.dumps({"id": str(uuid.uuid4()), "wave": WAVE_SLUG, "token": all_tokens[0],
+                            "answers": {}, "complete": True}, separators=(",", ":"))
+        body_bytes = sum(len(a) for a in answers) / len(answers) + len(frame) - 2
+        print(f"database {name}: {len(alumnus_ids)} alumni in wave {wave_id}, "
+              f"set up in {time.perf_counter() - started:.1f} s; "
+              f"mean request body {body_bytes:.0f} bytes")
+        print(f"gunicorn: 2 sync workers, access log {'on' if args.access_log else 'off'}; "
+              f"wrk -t{args.threads} -c{args.connections}, {args.duration:g} s per run "
+              f"after {args.warmup:g} s warm-up; machine: {os.cpu_count()} CPUs\n")
+        wrk_opts = {"connections": args.connections, "threads": args.threads}
+        phases: list[Phase] = []
+        accepted_ids: set[str] = set()
+
+        with gunicorn("intake:bare_app()", env, "/healthz", access_log=args.access_log,
+                      log_path=log_path, pythonpath=BENCH_DIR) as (port, _):
+            if args.warmup:
+                run_wrk("bare-warmup", port, BARE_PATH, pool, answers_file, workdir,
+                        duration=args.warmup, **wrk_opts)
+            bare = run_wrk("bare max", port, BARE_PATH, pool, answers_file, workdir,
+                           duration=args.duration, **wrk_opts)
+            phases.append(bare)
+        # The bare app stores nothing: give its tokens back for the intake runs.
+        pool = TokenPool(list(all_tokens))
+
+        with gunicorn("services.cli:service_wsgi('survey')", env, "/survey/healthz",
+                      access_log=args.access_log, log_path=log_path) as (port, _):
+            if args.warmup:
+                warm = run_wrk("intake-warmup", port, INTAKE_PATH, pool, answers_file,
+                               workdir, duration=args.warmup, **wrk_opts)
+                accepted_ids |= warm.ids
+            intake = run_wrk("intake max", port, INTAKE_PATH, pool, answers_file, workdir,
+                             duration=args.duration, **wrk_opts)
+            phases.append(intake)
+            accepted_ids |= intake.ids
+            half = max(1.0, intake.rate / 2)
+            paced = run_paced("intake @ half max", port, INTAKE_PATH, pool, answers,
+                              rate=half, duration=args.paced_duration)
+            phases.append(paced)
+            accepted_ids |= paced.ids
+
+        print()
+        print_table(phases)
+        ratio = intake.rate / bare.rate if bare.rate else 0.0
+        print(f"\nbare endpoint    {bare.rate:8.0f} requests/s")
+        print(f"intake           {intake.rate:8.0f} submissions/s (stored, with outbox row)")
+        print(f"ratio            {ratio:8.2f}   target >= {TARGET_RATIO:.2f}  "
+              f"{'PASS' if ratio >= TARGET_RATIO else 'FAIL'}")
+        print(f"p99 @ {half:.0f}/s     {paced.p99_ms:8.1f} ms target <= {TARGET_P99_MS:.0f} ms  "
+              f"{'PASS' if paced.p99_ms <= TARGET_P99_MS else 'FAIL'}  "
+              f"(p50 {paced.p50_ms:.1f} ms)")
+        if any(p.exhausted for p in phases):
+            print("WARNING: wrk ran out of alumnus tokens; raise --alumni")
+
+        counts = account(url, wave_id, accepted_ids)
+        print("\nIntegrity (all intake phases, warm-up included)")
+        print(f"  accepted by the server (201/200 seen)   {counts['accepted']:>8}")
+        print(f"  responses stored                        {counts['stored']:>8}")
+        print(f"  lost (accepted, not stored)             {counts['lost']:>8}")
+        print(f"  stored, reply not counted (in flight when wrk stopped) "
+              f"{counts['stored_not_counted']}")
+        print(f"  duplicated response ids / alumni        {counts['duplicate_ids']:>4} / "
+              f"{counts['duplicate_alumni']}")
+        print(f"  response.submitted events               {counts['events']:>8}")
+        print(f"  responses with >1 event / without one   {counts['duplicate_events']:>4} / "
+              f"{counts['responses_without_event']}")
+        print(f"  response edits (replays/replacements)   {counts['edits']:>8}")
+        print(f"  events relayed to Redis after commit    {counts['relayed']:>8}")
+        integrity_ok = not (counts["lost"] or counts["duplicate_ids"]
+                            or counts["duplicate_alumni"] or counts["duplicate_events"]
+                            or counts["responses_without_event"]
+                            or counts["events"] != counts["stored"])
+        print(f"  {'OK: nothing lost or duplicated' if integrity_ok else 'FAILED'}")
+
+        if args.profile:
+            profile_in_process(url, args.redis_url, pool, answers, args.profile)
+    finally:
+        with contextlib.suppress(Exception):
+            from shared.db import dispose_all
+
+            dispose_all()
+        if not args.keep_db:
+            drop_database(args.admin_url, name)
+        else:
+            print(f"kept database {name}")
+        flush_redis(args.redis_url)
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if integrity_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
