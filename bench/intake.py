@@ -363,7 +363,7 @@ async def _paced(port: int, path: str, tokens: list[str], answers: list[str], ra
         try:
             data = await asyncio.wait_for(exchange(head + body), timeout=10)
             status = int(data[9:12])
-        except (OSError, ValueError, asyncio.TimeoutError):
+        except (TimeoutError, OSError, ValueError):
             counts["errors"] += 1
             return
         finally:

@@ -18,8 +18,13 @@ import pytest
 CHROMIUM = os.environ.get("JEJAK_CHROMIUM", "/usr/bin/chromium")
 # Flags from the machine notes: no sandbox as root, and no background calls to the internet.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 SECRET = "e2e-secret-key-0123456789"
 
@@ -50,7 +55,10 @@ def jejak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     env.update(JEJAK_HOME=str(home), JEJAK_SECRET_KEY=SECRET)
     process = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "up", "--demo", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     output, password = "", None
     deadline = time.monotonic() + 120
@@ -84,8 +92,13 @@ def browser() -> Iterator[object]:
 @pytest.fixture()
 def phone(browser) -> Iterator[object]:
     """A page the size of a cheap Android phone's screen."""
-    context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2,
-                                  is_mobile=True, has_touch=True, locale="id-ID")
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="id-ID",
+    )
     page = context.new_page()
     yield page
     context.close()

@@ -9,8 +9,9 @@ from services.survey.links import make_token
 from shared.models import Alumnus, OutboxEvent, Response, Wave
 from tests.conftest import TEST_DB
 
-pytestmark = pytest.mark.skipif(TEST_DB != "sqlite",
-                                reason="drives `jejak up` (SQLite); runs in the SQLite pass")
+pytestmark = pytest.mark.skipif(
+    TEST_DB != "sqlite", reason="drives `jejak up` (SQLite); runs in the SQLite pass"
+)
 
 
 def test_employed_alumnus_answers_on_a_phone(jejak, phone) -> None:
@@ -60,13 +61,15 @@ def test_employed_alumnus_answers_on_a_phone(jejak, phone) -> None:
             select(Response).where(Response.wave_id == wave_id, Response.alumnus_id == alumnus_id)
         ).one()
         events = connection.execute(
-            select(OutboxEvent.payload, OutboxEvent.relayed_at)
-            .where(OutboxEvent.type == "response.submitted")
+            select(OutboxEvent.payload, OutboxEvent.relayed_at).where(
+                OutboxEvent.type == "response.submitted"
+            )
         ).all()
     assert response.status == "complete"
     assert response.answers["f505"] == 4_750_000 and response.answers["f502"] == 2
-    mine = [relayed_at for payload, relayed_at in events
-            if payload["response_id"] == str(response.id)]
+    mine = [
+        relayed_at for payload, relayed_at in events if payload["response_id"] == str(response.id)
+    ]
     assert len(mine) == 1
     assert mine[0] is not None  # handed to the broker right after the commit
     engine.dispose()

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from services.survey.links import make_token
 from shared import db
 from shared.models import OutboxEvent, Response
-from tests.integration.survey_fixtures import EMPLOYED, survey  # noqa: F401
+from tests.integration.conftest import EMPLOYED
 
 
 def count(app, model, *where) -> int:
@@ -31,8 +31,12 @@ def test_opening_fixes_the_population_without_erased_alumni(survey) -> None:
 
 def test_first_submission_201_then_replay_200_and_nothing_new(survey_app, survey) -> None:
     client = survey_app.test_client()
-    body = {"id": str(uuid.uuid4()), "wave": "ts-2026", "token": token_for(survey_app, survey, 0),
-            "answers": EMPLOYED}
+    body = {
+        "id": str(uuid.uuid4()),
+        "wave": "ts-2026",
+        "token": token_for(survey_app, survey, 0),
+        "answers": EMPLOYED,
+    }
     first = post(client, body)
     assert first.status_code == 201, first.get_json()
     assert first.get_json()["status"] == "complete"
@@ -46,16 +50,23 @@ def test_first_submission_201_then_replay_200_and_nothing_new(survey_app, survey
 def test_a_new_submission_edits_the_one_response(survey_app, survey) -> None:
     client = survey_app.test_client()
     token = token_for(survey_app, survey, 1)
-    first = post(client, {"id": str(uuid.uuid4()), "wave": "ts-2026", "token": token,
-                          "answers": EMPLOYED})
+    first = post(
+        client, {"id": str(uuid.uuid4()), "wave": "ts-2026", "token": token, "answers": EMPLOYED}
+    )
     edit_id = str(uuid.uuid4())
-    edit = post(client, {"id": edit_id, "wave": "ts-2026", "token": token,
-                         "answers": {"consent": True, "f8": 5, "f1001": 4}})
+    edit = post(
+        client,
+        {
+            "id": edit_id,
+            "wave": "ts-2026",
+            "token": token,
+            "answers": {"consent": True, "f8": 5, "f1001": 4},
+        },
+    )
     assert edit.status_code == 201
     assert edit.get_json()["id"] == first.get_json()["id"]
     assert edit.get_json()["answers"] == {"consent": True, "f8": 5, "f1001": 4}
-    replay = post(client, {"id": edit_id, "wave": "ts-2026", "token": token,
-                           "answers": EMPLOYED})
+    replay = post(client, {"id": edit_id, "wave": "ts-2026", "token": token, "answers": EMPLOYED})
     assert replay.status_code == 200 and replay.get_json()["answers"]["f8"] == 5
     assert count(survey_app, Response) == 1
     assert count(survey_app, OutboxEvent, OutboxEvent.type == "response.submitted") == 2
@@ -64,8 +75,15 @@ def test_a_new_submission_edits_the_one_response(survey_app, survey) -> None:
 def test_422_names_every_bad_key_and_stores_nothing(survey_app, survey) -> None:
     client = survey_app.test_client()
     bad = {"consent": True, "f8": 9, "f999": "x", "f505": -5, "f14": 2, "f6": "many"}
-    response = post(client, {"id": str(uuid.uuid4()), "wave": "ts-2026",
-                             "token": token_for(survey_app, survey, 0), "answers": bad})
+    response = post(
+        client,
+        {
+            "id": str(uuid.uuid4()),
+            "wave": "ts-2026",
+            "token": token_for(survey_app, survey, 0),
+            "answers": bad,
+        },
+    )
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
     errors = response.get_json()["errors"]["answers"]
@@ -76,9 +94,15 @@ def test_422_names_every_bad_key_and_stores_nothing(survey_app, survey) -> None:
 
 
 def test_answer_to_a_question_that_does_not_apply_is_an_error(survey_app, survey) -> None:
-    response = post(survey_app.test_client(), {
-        "id": str(uuid.uuid4()), "wave": "ts-2026", "token": token_for(survey_app, survey, 0),
-        "answers": {"consent": True, "f8": 5, "f505": 3_000_000}})
+    response = post(
+        survey_app.test_client(),
+        {
+            "id": str(uuid.uuid4()),
+            "wave": "ts-2026",
+            "token": token_for(survey_app, survey, 0),
+            "answers": {"consent": True, "f8": 5, "f505": 3_000_000},
+        },
+    )
     assert response.status_code == 422
     assert "f505" in response.get_json()["errors"]["answers"]
 
@@ -88,17 +112,29 @@ def test_envelope_errors_name_the_field(survey_app, survey) -> None:
     missing = post(client, {"wave": "ts-2026", "answers": {}})
     assert missing.status_code == 422
     assert {"id", "registration_no"} <= set(missing.get_json()["errors"])
-    unknown_wave = post(client, {"id": str(uuid.uuid4()), "wave": "nope",
-                                 "token": token_for(survey_app, survey, 0), "answers": {}})
+    unknown_wave = post(
+        client,
+        {
+            "id": str(uuid.uuid4()),
+            "wave": "nope",
+            "token": token_for(survey_app, survey, 0),
+            "answers": {},
+        },
+    )
     assert unknown_wave.status_code == 422 and "wave" in unknown_wave.get_json()["errors"]
-    forged = post(client, {"id": str(uuid.uuid4()), "wave": "ts-2026", "token": "AAAA",
-                           "answers": EMPLOYED})
+    forged = post(
+        client, {"id": str(uuid.uuid4()), "wave": "ts-2026", "token": "AAAA", "answers": EMPLOYED}
+    )
     assert forged.status_code == 404 and "token" in forged.get_json()["errors"]
 
 
 def test_oversized_body_is_413(survey_app, survey) -> None:
-    body = {"id": str(uuid.uuid4()), "wave": "ts-2026", "token": token_for(survey_app, survey, 0),
-            "answers": {"blk_suggestion": "x" * 400_000}}
+    body = {
+        "id": str(uuid.uuid4()),
+        "wave": "ts-2026",
+        "token": token_for(survey_app, survey, 0),
+        "answers": {"blk_suggestion": "x" * 400_000},
+    }
     response = post(survey_app.test_client(), body)
     assert response.status_code == 413
     assert response.mimetype == "application/problem+json"
@@ -107,8 +143,12 @@ def test_oversized_body_is_413(survey_app, survey) -> None:
 
 def test_registration_no_needs_an_operator(survey_app, survey) -> None:
     client = survey_app.test_client()
-    body = {"id": str(uuid.uuid4()), "wave": "ts-2026", "registration_no": "REG-002",
-            "answers": EMPLOYED}
+    body = {
+        "id": str(uuid.uuid4()),
+        "wave": "ts-2026",
+        "registration_no": "REG-002",
+        "answers": EMPLOYED,
+    }
     assert post(client, body).status_code == 401
     assert post(client, body, survey["headers"]["viewer"]).status_code == 403
     assert post(client, body, survey["headers"]["operator"]).status_code == 201
@@ -120,8 +160,15 @@ def test_a_closed_wave_refuses_answers(survey_app, survey) -> None:
     client = survey_app.test_client()
     closed = client.post("/api/v1/waves/ts-2026/close", headers=survey["headers"]["operator"])
     assert closed.status_code == 200 and closed.get_json()["status"] == "closed"
-    response = post(client, {"id": str(uuid.uuid4()), "wave": "ts-2026",
-                             "token": token_for(survey_app, survey, 0), "answers": EMPLOYED})
+    response = post(
+        client,
+        {
+            "id": str(uuid.uuid4()),
+            "wave": "ts-2026",
+            "token": token_for(survey_app, survey, 0),
+            "answers": EMPLOYED,
+        },
+    )
     assert response.status_code == 409
     assert "closed" in response.get_json()["detail"]
     assert count(survey_app, OutboxEvent, OutboxEvent.type == "wave.closed") == 1
@@ -130,21 +177,36 @@ def test_a_closed_wave_refuses_answers(survey_app, survey) -> None:
 def test_partial_then_complete(survey_app, survey) -> None:
     client = survey_app.test_client()
     token = token_for(survey_app, survey, 2)
-    partial = post(client, {"id": str(uuid.uuid4()), "wave": "ts-2026", "token": token,
-                            "answers": {"f8": 1}, "complete": False})
+    partial = post(
+        client,
+        {
+            "id": str(uuid.uuid4()),
+            "wave": "ts-2026",
+            "token": token,
+            "answers": {"f8": 1},
+            "complete": False,
+        },
+    )
     assert partial.status_code == 201 and partial.get_json()["status"] == "partial"
     assert count(survey_app, OutboxEvent, OutboxEvent.type == "response.submitted") == 0
-    done = post(client, {"id": str(uuid.uuid4()), "wave": "ts-2026", "token": token,
-                         "answers": EMPLOYED})
+    done = post(
+        client, {"id": str(uuid.uuid4()), "wave": "ts-2026", "token": token, "answers": EMPLOYED}
+    )
     assert done.get_json()["status"] == "complete"
     assert count(survey_app, OutboxEvent, OutboxEvent.type == "response.submitted") == 1
 
 
 def test_staff_list_fetch_and_export(survey_app, survey) -> None:
     client = survey_app.test_client()
-    created = post(client, {"id": str(uuid.uuid4()), "wave": "ts-2026",
-                            "token": token_for(survey_app, survey, 0),
-                            "answers": {**EMPLOYED, "f5b": "=HYPERLINK(\"x\")"}})
+    created = post(
+        client,
+        {
+            "id": str(uuid.uuid4()),
+            "wave": "ts-2026",
+            "token": token_for(survey_app, survey, 0),
+            "answers": {**EMPLOYED, "f5b": '=HYPERLINK("x")'},
+        },
+    )
     assert created.status_code == 201, created.get_json()
     headers = survey["headers"]["operator"]
     listed = client.get("/api/v1/responses?wave=ts-2026", headers=headers)
@@ -152,8 +214,9 @@ def test_staff_list_fetch_and_export(survey_app, survey) -> None:
     one = client.get(f"/api/v1/responses/{created.get_json()['id']}", headers=headers)
     assert one.status_code == 200
     assert client.get("/api/v1/responses", headers=survey["headers"]["viewer"]).status_code == 403
-    csv_text = client.get("/api/v1/responses/export.csv?wave=ts-2026",
-                          headers=headers).get_data(as_text=True)
+    csv_text = client.get("/api/v1/responses/export.csv?wave=ts-2026", headers=headers).get_data(
+        as_text=True
+    )
     header, row = csv_text.strip().splitlines()
     assert "f505" in header.split(",") and "REG-000" in row
     assert "'=HYPERLINK" in row  # formula neutralised
@@ -172,24 +235,35 @@ def test_questionnaire_versions(survey_app, survey) -> None:
     admin = survey["headers"]["admin"]
     stored = client.get(f"/api/v1/questionnaires/{survey['questionnaire_id']}", headers=admin)
     definition = stored.get_json()["definition"]
-    duplicate = client.post("/api/v1/questionnaires", json={"definition": definition},
-                            headers=admin)
+    duplicate = client.post(
+        "/api/v1/questionnaires", json={"definition": definition}, headers=admin
+    )
     assert duplicate.status_code == 409
-    newer = client.post("/api/v1/questionnaires",
-                        json={"definition": {**definition, "version": 2}}, headers=admin)
+    newer = client.post(
+        "/api/v1/questionnaires", json={"definition": {**definition, "version": 2}}, headers=admin
+    )
     assert newer.status_code == 201 and newer.get_json()["version"] == 2
-    broken = client.post("/api/v1/questionnaires", headers=admin,
-                         json={"definition": {**definition, "version": 3, "sections": "no"}})
+    broken = client.post(
+        "/api/v1/questionnaires",
+        headers=admin,
+        json={"definition": {**definition, "version": 3, "sections": "no"}},
+    )
     assert broken.status_code == 422 and "sections" in broken.get_json()["detail"]
-    operator = client.post("/api/v1/questionnaires", json={"definition": definition},
-                           headers=survey["headers"]["operator"])
+    operator = client.post(
+        "/api/v1/questionnaires",
+        json={"definition": definition},
+        headers=survey["headers"]["operator"],
+    )
     assert operator.status_code == 403
 
 
 def test_waves_api_validates(survey_app, survey) -> None:
     client = survey_app.test_client()
-    bad = client.post("/api/v1/waves", headers=survey["headers"]["operator"],
-                      json={"slug": "Bad Slug!", "title": "", "questionnaire_id": 1})
+    bad = client.post(
+        "/api/v1/waves",
+        headers=survey["headers"]["operator"],
+        json={"slug": "Bad Slug!", "title": "", "questionnaire_id": 1},
+    )
     assert bad.status_code == 422
     assert {"slug", "title"} <= set(bad.get_json()["errors"])
     again = client.post("/api/v1/waves/ts-2026/open", headers=survey["headers"]["operator"])

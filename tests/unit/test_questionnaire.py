@@ -25,14 +25,48 @@ from services.survey.questionnaire import (
 INSTRUMENT = load_definition(default_definition())
 # Every key INSTRUMENT.md names, in its order (f1102, f302, f303 are the follow-ups it cites).
 INSTRUMENT_KEYS = [
-    "consent", "f8", "f504", "f502", "f506", "f505", "f5a2", "f1101", "f1102", "f5b", "f5c",
-    "f5d", "f14", "f301", "f302", "f303", "f4", "f6", "f7", "f7a", "f1001", "f16", "f17",
-    "f18", "f18b", "f18c", "f18d", "blk_cert", "blk_cert_used", "blk_eval", "blk_suggestion",
+    "consent",
+    "f8",
+    "f504",
+    "f502",
+    "f506",
+    "f505",
+    "f5a2",
+    "f1101",
+    "f1102",
+    "f5b",
+    "f5c",
+    "f5d",
+    "f14",
+    "f301",
+    "f302",
+    "f303",
+    "f4",
+    "f6",
+    "f7",
+    "f7a",
+    "f1001",
+    "f16",
+    "f17",
+    "f18",
+    "f18b",
+    "f18c",
+    "f18d",
+    "blk_cert",
+    "blk_cert_used",
+    "blk_eval",
+    "blk_suggestion",
     *[f"f4{n:02d}" for n in (*range(1, 14), 16)],
     *[f"f16{n:02d}" for n in (1, 2, 3, 4, 5, 6, 13)],
     *[f"f17{n}" for n in range(61, 75)],
-    "blk_k3_a", "blk_k3_b", "blk_tools_a", "blk_tools_b",
-    "blk_eval_instructor", "blk_eval_facilities", "blk_eval_practice", "blk_eval_material",
+    "blk_k3_a",
+    "blk_k3_b",
+    "blk_tools_a",
+    "blk_tools_b",
+    "blk_eval_instructor",
+    "blk_eval_facilities",
+    "blk_eval_practice",
+    "blk_eval_material",
 ]
 EMPLOYED = {"consent": True, "f8": 1, "f504": 1, "f502": 3, "f505": 4_500_000, "f14": 2}
 
@@ -42,6 +76,7 @@ def _errors(answers: Any, *, complete: bool = False) -> dict[str, list[str]]:
 
 
 # --- the definition format -------------------------------------------------------------
+
 
 def _definition(*questions: dict[str, Any]) -> dict[str, Any]:
     return {
@@ -53,9 +88,13 @@ def _definition(*questions: dict[str, Any]) -> dict[str, Any]:
 
 
 def _single(key: str, **extra: Any) -> dict[str, Any]:
-    return {"key": key, "type": "single", "label": {"id": key},
-            "options": [{"code": 1, "label": {"id": "Ya"}}, {"code": 2, "label": {"id": "Tidak"}}],
-            **extra}
+    return {
+        "key": key,
+        "type": "single",
+        "label": {"id": key},
+        "options": [{"code": 1, "label": {"id": "Ya"}}, {"code": 2, "label": {"id": "Tidak"}}],
+        **extra,
+    }
 
 
 def _integer(key: str, **extra: Any) -> dict[str, Any]:
@@ -63,20 +102,35 @@ def _integer(key: str, **extra: Any) -> dict[str, Any]:
 
 
 def _multi(key: str, *codes: str, **extra: Any) -> dict[str, Any]:
-    return {"key": key, "type": "multi", "label": {"id": key},
-            "options": [{"code": code, "label": {"id": code}} for code in codes], **extra}
+    return {
+        "key": key,
+        "type": "multi",
+        "label": {"id": key},
+        "options": [{"code": code, "label": {"id": code}} for code in codes],
+        **extra,
+    }
 
 
 def _matrix(key: str, rows: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return {"key": key, "type": "matrix", "label": {"id": key}, "min": 1, "max": 5,
-            "rows": [{**row, "label": {"id": "baris"}} for row in rows], **extra}
+    return {
+        "key": key,
+        "type": "matrix",
+        "label": {"id": key},
+        "min": 1,
+        "max": 5,
+        "rows": [{**row, "label": {"id": "baris"}} for row in rows],
+        **extra,
+    }
 
 
 def test_a_definition_loads_into_frozen_dataclasses() -> None:
-    questionnaire = load_definition(_definition(
-        _single("a"), _integer("b", **{"if": {"key": "a", "eq": 1}}),
-        _matrix("m", [{"key_a": "m1a", "key_b": "m1b"}]),
-    ))
+    questionnaire = load_definition(
+        _definition(
+            _single("a"),
+            _integer("b", **{"if": {"key": "a", "eq": 1}}),
+            _matrix("m", [{"key_a": "m1a", "key_b": "m1b"}]),
+        )
+    )
     assert [q.key for q in questionnaire.sections[0].questions] == ["a", "b", "m"]
     assert questionnaire.by_answer_key["m1b"].key == "m"
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -87,52 +141,96 @@ def test_a_definition_loads_into_frozen_dataclasses() -> None:
     ("definition", "path"),
     [
         ({"key": "test", "version": 1, "sections": []}, "title"),
-        (_definition({"key": "a", "type": "single", "label": {"id": "a"}}),
-         "sections[0].questions[0].options"),
-        (_definition(_integer("a", options=[{"code": 1, "label": {"id": "x"}}])),
-         "sections[0].questions[0].options"),
+        (
+            _definition({"key": "a", "type": "single", "label": {"id": "a"}}),
+            "sections[0].questions[0].options",
+        ),
+        (
+            _definition(_integer("a", options=[{"code": 1, "label": {"id": "x"}}])),
+            "sections[0].questions[0].options",
+        ),
         (_definition({**_integer("a"), "type": "slider"}), "sections[0].questions[0].type"),
         (_definition(_integer("bad-key")), "sections[0].questions[0].key"),
         ({**_definition(_integer("a")), "key": "BLK tracer"}, "key"),
         (_definition(_integer("a", min=5, max=1)), "sections[0].questions[0].max"),
         (_definition(_integer("a", colour="red")), "sections[0].questions[0].colour"),
-        (_definition({**_single("a"), "label": {"en": "no Indonesian"}}),
-         "sections[0].questions[0].label.id"),
-        (_definition(_single("a", options=[{"code": 1, "label": {"id": "x"}},
-                                           {"code": "2", "label": {"id": "y"}}])),
-         "sections[0].questions[0].options"),
-        (_definition(_single("a", options=[{"code": True, "label": {"id": "x"}}])),
-         "sections[0].questions[0].options[0].code"),
+        (
+            _definition({**_single("a"), "label": {"en": "no Indonesian"}}),
+            "sections[0].questions[0].label.id",
+        ),
+        (
+            _definition(
+                _single(
+                    "a",
+                    options=[
+                        {"code": 1, "label": {"id": "x"}},
+                        {"code": "2", "label": {"id": "y"}},
+                    ],
+                )
+            ),
+            "sections[0].questions[0].options",
+        ),
+        (
+            _definition(_single("a", options=[{"code": True, "label": {"id": "x"}}])),
+            "sections[0].questions[0].options[0].code",
+        ),
         (_definition(_multi("a", "a1", "a 2")), "sections[0].questions[0].options"),
-        (_definition(_matrix("m", [{"key": "m1"}, {"key_a": "m2a", "key_b": "m2b"}])),
-         "sections[0].questions[0].rows"),
+        (
+            _definition(_matrix("m", [{"key": "m1"}, {"key_a": "m2a", "key_b": "m2b"}])),
+            "sections[0].questions[0].rows",
+        ),
         (_definition(_matrix("m", [{"key_a": "m1a"}])), "sections[0].questions[0].rows[0]"),
-        (_definition(_matrix("m", [{"key": "m1"}], scale_labels=[
-            {"code": 9, "label": {"id": "x"}}])), "sections[0].questions[0].scale_labels"),
-        (_definition({"key": "g", "type": "group", "label": {"id": "g"},
-                      "questions": [_integer("g1", **{"if": {"key": "g1", "eq": 1}})]}),
-         "sections[0].questions[0].questions"),
+        (
+            _definition(
+                _matrix("m", [{"key": "m1"}], scale_labels=[{"code": 9, "label": {"id": "x"}}])
+            ),
+            "sections[0].questions[0].scale_labels",
+        ),
+        (
+            _definition(
+                {
+                    "key": "g",
+                    "type": "group",
+                    "label": {"id": "g"},
+                    "questions": [_integer("g1", **{"if": {"key": "g1", "eq": 1}})],
+                }
+            ),
+            "sections[0].questions[0].questions",
+        ),
         # keys are unique across the whole definition, whatever declares them
         (_definition(_single("a"), _single("a")), "sections[0].questions[1].key"),
-        (_definition(_single("m1"), _matrix("m", [{"key": "m1"}])),
-         "sections[0].questions[1].rows[0]"),
+        (
+            _definition(_single("m1"), _matrix("m", [{"key": "m1"}])),
+            "sections[0].questions[1].rows[0]",
+        ),
         (_definition(_multi("f4", "f401"), _single("f401")), "sections[0].questions[1].key"),
         (_definition(_single("main")), "sections[0].questions[0].key"),
         # conditions: declared shape, earlier keys, real option codes
-        (_definition(_single("a", **{"if": {"key": "b", "eq": 1}}), _single("b")),
-         "sections[0].questions[0].if"),
-        (_definition(_single("a"), _single("b", **{"if": {"key": "a", "gt": 1}})),
-         "sections[0].questions[1].if"),
-        (_definition(_single("a"), _single("b", **{"if": {"any": []}})),
-         "sections[0].questions[1].if"),
-        (_definition(_single("a"), _single("b", **{"if": {"key": "a", "in": ["1"]}})),
-         "sections[0].questions[1].if"),
-        (_definition(_single("a"), _single("b", **{"if": {"key": "a", "has": 1}})),
-         "sections[0].questions[1].if"),
-        (_definition(_single("a", **{"if": {"key": "a", "eq": 1}})),
-         "sections[0].questions[0].if"),
-        (_definition({"key": "t", "type": "text", "label": {"id": "t"}},
-                     _integer("b", lte="t")), "sections[0].questions[1].lte"),
+        (
+            _definition(_single("a", **{"if": {"key": "b", "eq": 1}}), _single("b")),
+            "sections[0].questions[0].if",
+        ),
+        (
+            _definition(_single("a"), _single("b", **{"if": {"key": "a", "gt": 1}})),
+            "sections[0].questions[1].if",
+        ),
+        (
+            _definition(_single("a"), _single("b", **{"if": {"any": []}})),
+            "sections[0].questions[1].if",
+        ),
+        (
+            _definition(_single("a"), _single("b", **{"if": {"key": "a", "in": ["1"]}})),
+            "sections[0].questions[1].if",
+        ),
+        (
+            _definition(_single("a"), _single("b", **{"if": {"key": "a", "has": 1}})),
+            "sections[0].questions[1].if",
+        ),
+        (_definition(_single("a", **{"if": {"key": "a", "eq": 1}})), "sections[0].questions[0].if"),
+        (
+            _definition({"key": "t", "type": "text", "label": {"id": "t"}}, _integer("b", lte="t")),
+            "sections[0].questions[1].lte",
+        ),
         (_definition(_integer("b", lte="c"), _integer("c")), "sections[0].questions[0].lte"),
     ],
 )
@@ -144,8 +242,10 @@ def test_a_bad_definition_is_rejected_naming_the_path(definition: dict, path: st
 
 
 def test_a_condition_error_names_the_path_inside_the_condition() -> None:
-    definition = _definition(_single("a"), _single("b", **{"if": {"all": [
-        {"key": "a", "eq": 1}, {"key": "a", "eq": []}]}}))
+    definition = _definition(
+        _single("a"),
+        _single("b", **{"if": {"all": [{"key": "a", "eq": 1}, {"key": "a", "eq": []}]}}),
+    )
     with pytest.raises(DefinitionError, match=r"questions\[1\]\.if: all\[1\]: 'eq' takes"):
         load_definition(definition)
 
@@ -158,6 +258,7 @@ def test_a_definition_that_is_not_a_definition_is_rejected(data: Any) -> None:
 
 # --- the default instrument ------------------------------------------------------------
 
+
 def _declared_keys(definition: dict[str, Any]) -> list[str]:
     keys = []
     for section in definition["sections"]:
@@ -165,8 +266,12 @@ def _declared_keys(definition: dict[str, Any]) -> list[str]:
             for item in (question, *question.get("questions", ())):
                 keys.append(item["key"])
                 keys += [o["code"] for o in item.get("options", ()) if item["type"] == "multi"]
-                keys += [row[k] for row in item.get("rows", ())
-                         for k in ("key", "key_a", "key_b") if k in row]
+                keys += [
+                    row[k]
+                    for row in item.get("rows", ())
+                    for k in ("key", "key_a", "key_b")
+                    if k in row
+                ]
     return keys
 
 
@@ -202,6 +307,7 @@ def test_the_default_instrument_keeps_the_required_and_branching_rules() -> None
 
 # --- validation ------------------------------------------------------------------------
 
+
 def test_the_employed_branch_validates_complete() -> None:
     result = validate_answers(INSTRUMENT, EMPLOYED, complete=True)
     assert result.errors == {}
@@ -224,8 +330,11 @@ def test_a_studying_alumnus_answers_the_further_study_group() -> None:
         ({"f8": 1, "f6": True}, "f6", "must be an integer between 0 and 1000"),
         ({"f8": 1, "f6": 2.5}, "f6", "must be an integer between 0 and 1000"),
         ({"f8": 1, "f504": 1, "f502": 121}, "f502", "must be an integer between 0 and 120"),
-        ({"f8": 1, "f505": -1}, "f505",
-         "must be a whole number of Rupiah between 0 and 1000000000"),
+        (
+            {"f8": 1, "f505": -1},
+            "f505",
+            "must be a whole number of Rupiah between 0 and 1000000000",
+        ),
         ({"f8": 9}, "f8", "must be one of: 1, 2, 3, 4, 5"),
         ({"f8": "1"}, "f8", "must be one of: 1, 2, 3, 4, 5"),
         ({"f4": ["f401", "f499"]}, "f4", "must be a list of options from: f401"),
@@ -242,8 +351,11 @@ def test_a_studying_alumnus_answers_the_further_study_group() -> None:
         ({"f8": 2, "f504": 1}, "f504", "not applicable: asked only when f8 is 1 or 3"),
         ({"f8": 1, "f504": 2, "f502": 3}, "f502", "not applicable: asked only when f504 is 1"),
         ({"f8": 3, "f5b": "PT Pupuk"}, "f5b", "not applicable: asked only when f8 is 1"),
-        ({"f8": 1, "blk_cert": 2, "blk_cert_used": 1}, "blk_cert_used",
-         "not applicable: asked only when blk_cert is 1 and f8 is 1 or 3"),
+        (
+            {"f8": 1, "blk_cert": 2, "blk_cert_used": 1},
+            "blk_cert_used",
+            "not applicable: asked only when blk_cert is 1 and f8 is 1 or 3",
+        ),
         ({"f6": 2, "f7": 3}, "f7", "must not be more than the answer to f6 (2)"),
         ({"f6": 2, "f7a": 5}, "f7a", "must not be more than the answer to f6 (2)"),
     ],
@@ -272,7 +384,8 @@ def test_a_partial_save_accepts_missing_answers_but_not_wrong_ones() -> None:
     assert _errors({"f8": 1}) == {}
     assert _errors({"f8": 1, "f6": 5000}) == {"f6": ["must be an integer between 0 and 1000"]}
     assert _errors({"f8": 1}, complete=True) == {
-        "consent": ["is required"], "f504": ["is required"],
+        "consent": ["is required"],
+        "f504": ["is required"],
     }
     assert _errors({}, complete=True) == {"consent": ["is required"], "f8": ["is required"]}
 
@@ -300,24 +413,34 @@ def test_multi_answers_are_kept_once_in_form_order() -> None:
 
 
 def test_a_required_group_or_matrix_requires_each_of_its_answers() -> None:
-    questionnaire = load_definition(_definition(
-        _single("a"),
-        {"key": "g", "type": "group", "label": {"id": "g"}, "required": True,
-         "if": {"key": "a", "eq": 1}, "questions": [_integer("g1"), _integer("g2")]},
-        _matrix("m", [{"key": "m1"}, {"key": "m2"}], required=True),
-    ))
+    questionnaire = load_definition(
+        _definition(
+            _single("a"),
+            {
+                "key": "g",
+                "type": "group",
+                "label": {"id": "g"},
+                "required": True,
+                "if": {"key": "a", "eq": 1},
+                "questions": [_integer("g1"), _integer("g2")],
+            },
+            _matrix("m", [{"key": "m1"}, {"key": "m2"}], required=True),
+        )
+    )
     errors = validate_answers(questionnaire, {"a": 1, "g2": 1, "m1": 3}, complete=True).errors
     assert errors == {"g1": ["is required"], "m2": ["is required"]}
     assert validate_answers(questionnaire, {"a": 2, "m1": 1, "m2": 1}, complete=True).ok
 
 
 def test_conditions_all_any_ne_has() -> None:
-    questionnaire = load_definition(_definition(
-        _single("a"),
-        _multi("b", "b1", "b2"),
-        _integer("c", **{"if": {"any": [{"key": "a", "ne": 1}, {"key": "b", "has": "b2"}]}}),
-        _integer("d", **{"if": {"all": [{"key": "a", "eq": 1}, {"key": "b", "has": "b1"}]}}),
-    ))
+    questionnaire = load_definition(
+        _definition(
+            _single("a"),
+            _multi("b", "b1", "b2"),
+            _integer("c", **{"if": {"any": [{"key": "a", "ne": 1}, {"key": "b", "has": "b2"}]}}),
+            _integer("d", **{"if": {"all": [{"key": "a", "eq": 1}, {"key": "b", "has": "b1"}]}}),
+        )
+    )
     c, d = questionnaire.by_answer_key["c"], questionnaire.by_answer_key["d"]
     assert is_visible(c, {}) and is_visible(c, {"a": 2})  # ne holds while a is unanswered
     assert not is_visible(c, {"a": 1, "b": ["b1"]}) and is_visible(c, {"a": 1, "b": ["b2"]})
@@ -325,18 +448,29 @@ def test_conditions_all_any_ne_has() -> None:
     assert not is_visible(d, {"a": True, "b": ["b1"]})  # true is not the option code 1
     errors = validate_answers(questionnaire, {"a": 1, "c": 1, "d": 1}, complete=False).errors
     assert errors == {
-        "c": ["not applicable: asked only when a is not 1 or b includes \"b2\""],
-        "d": ["not applicable: asked only when a is 1 and b includes \"b1\""],
+        "c": ['not applicable: asked only when a is not 1 or b includes "b2"'],
+        "d": ['not applicable: asked only when a is 1 and b includes "b1"'],
     }
 
 
 # --- the HTML form ---------------------------------------------------------------------
 
+
 def test_form_fields_become_typed_answers() -> None:
     form = {
-        "consent": ["on"], "f8": ["1"], "f504": ["1"], "f502": [" 3 "],
-        "f505": ["Rp 4.500.000"], "f14": ["2"], "f4": ["f404"], "f401": ["on"], "f402": ["off"],
-        "f1761": ["4"], "f18d": [""], "f5b": ["PT Badak NGL"], "csrf_token": ["abc"],
+        "consent": ["on"],
+        "f8": ["1"],
+        "f504": ["1"],
+        "f502": [" 3 "],
+        "f505": ["Rp 4.500.000"],
+        "f14": ["2"],
+        "f4": ["f404"],
+        "f401": ["on"],
+        "f402": ["off"],
+        "f1761": ["4"],
+        "f18d": [""],
+        "f5b": ["PT Badak NGL"],
+        "csrf_token": ["abc"],
         "action": ["submit"],
     }
     answers, errors = answers_from_form(INSTRUMENT, form)
@@ -346,7 +480,8 @@ def test_form_fields_become_typed_answers() -> None:
 
 
 @pytest.mark.parametrize(
-    "typed", ["4500000", "4.500.000", "4,500,000", "rp4.500.000", "Rp 4 500 000"])
+    "typed", ["4500000", "4.500.000", "4,500,000", "rp4.500.000", "Rp 4 500 000"]
+)
 def test_rupiah_is_read_as_people_type_it(typed: str) -> None:
     answers, errors = answers_from_form(INSTRUMENT, {"f505": [typed]})
     assert (answers, errors) == ({"f505": 4_500_000}, {})
@@ -385,6 +520,7 @@ def test_a_form_value_the_form_can_read_is_still_validated() -> None:
 
 # --- what the answers say --------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("answers", "months"),
     [
@@ -410,8 +546,10 @@ def test_section_progress_counts_only_questions_that_apply() -> None:
     # answered f504 f502 f505 f14 of f504 f502 f505 f5a2 f1101 f5b f5d f14
     assert progress["pekerjaan"] == (4, 8)
     assert progress["kompetensi"] == (0, 1)
-    studying = {row.section_key: row[1:] for row in section_progress(
-        INSTRUMENT, {"f8": 4, "f18c": "D3 Teknik Mesin", "f1761": 4})}
+    studying = {
+        row.section_key: row[1:]
+        for row in section_progress(INSTRUMENT, {"f8": 4, "f18c": "D3 Teknik Mesin", "f1761": 4})
+    }
     assert studying["status"] == (2, 2)
     assert studying["pekerjaan"] == (0, 0)
     assert studying["kompetensi"] == (1, 1)

@@ -16,9 +16,18 @@ from services.survey.questionnaire import (
     validate_answers,
 )
 
-SURVEY_HEADER = ["type", "name", "label::Indonesian (id)", "label::English (en)",
-                 "hint::Indonesian (id)", "required", "relevant", "constraint", "appearance",
-                 "$kuid"]
+SURVEY_HEADER = [
+    "type",
+    "name",
+    "label::Indonesian (id)",
+    "label::English (en)",
+    "hint::Indonesian (id)",
+    "required",
+    "relevant",
+    "constraint",
+    "appearance",
+    "$kuid",
+]
 CHOICES = [
     ["list_name", "name", "label::Indonesian (id)", "label::English (en)"],
     ["status", 1, "Bekerja", "Working"],
@@ -32,10 +41,17 @@ GROUP_CONDITION = {"any": [{"key": "f8", "eq": 1}, {"key": "f8", "eq": 3}]}
 
 def _row(type_: str, name: str = "", label: str = "", english: str = "", **cells: str) -> list:
     row = dict.fromkeys(SURVEY_HEADER, "")
-    row.update({"type": type_, "name": name, "label::Indonesian (id)": label,
-                "label::English (en)": english})
-    row.update({column.replace("hint", "hint::Indonesian (id)"): value
-                for column, value in cells.items()})
+    row.update(
+        {
+            "type": type_,
+            "name": name,
+            "label::Indonesian (id)": label,
+            "label::English (en)": english,
+        }
+    )
+    row.update(
+        {column.replace("hint", "hint::Indonesian (id)"): value for column, value in cells.items()}
+    )
     return list(row.values())
 
 
@@ -46,13 +62,26 @@ SURVEY = [
     _row("note", "intro", "Terima kasih"),
     _row("end_group"),
     _row("begin group", "kerja", "Pekerjaan", "Work", relevant="${f8} = 1 or ${f8} = '3'"),
-    _row("integer", "f502", "Berapa bulan?", "How many months?", hint="0 = sebelum selesai",
-         constraint=". >= 0 and . <= 120", appearance="numbers"),
-    _row("select_multiple channels", "f4", "Cara mencari", "How you searched",
-         relevant="${f8} != 2"),
+    _row(
+        "integer",
+        "f502",
+        "Berapa bulan?",
+        "How many months?",
+        hint="0 = sebelum selesai",
+        constraint=". >= 0 and . <= 120",
+        appearance="numbers",
+    ),
+    _row(
+        "select_multiple channels", "f4", "Cara mencari", "How you searched", relevant="${f8} != 2"
+    ),
     _row("decimal", "f505", "Pendapatan", "Income", constraint=". > 0"),
-    _row("text", "komentar", "Komentar", relevant="selected(${f4}, 'online') and "
-         "(${f502} = 0 or selected(${f8}, '1'))", required="TRUE()"),
+    _row(
+        "text",
+        "komentar",
+        "Komentar",
+        relevant="selected(${f4}, 'online') and (${f502} = 0 or selected(${f8}, '1'))",
+        required="TRUE()",
+    ),
     _row("end group"),
     _row("integer", "f6", "Lamaran", "Applications"),
     _row("integer", "f7", "Respons", "Responses", constraint=". <= ${f6}"),
@@ -88,7 +117,9 @@ def test_an_xlsform_becomes_a_definition(tmp_path: Path) -> None:
     assert list(questions) == ["f8", "f502", "f4", "f505", "komentar", "f6", "f7", "mulai"]
 
     assert questions["f8"] == {
-        "key": "f8", "type": "single", "required": True,
+        "key": "f8",
+        "type": "single",
+        "required": True,
         "label": {"id": "Status Anda", "en": "Your status"},
         "options": [
             {"code": 1, "label": {"id": "Bekerja", "en": "Working"}},
@@ -103,22 +134,35 @@ def test_an_xlsform_becomes_a_definition(tmp_path: Path) -> None:
     assert questions["f4"]["if"] == {"all": [GROUP_CONDITION, {"key": "f8", "ne": 2}]}
     assert questions["f505"]["type"] == "integer" and questions["f505"]["min"] == 1
     assert questions["komentar"]["required"] is True
-    assert questions["komentar"]["if"] == {"all": [GROUP_CONDITION, {"all": [
-        {"key": "f4", "has": "f4_online"},
-        {"any": [{"key": "f502", "eq": 0}, {"key": "f8", "eq": 1}]},
-    ]}]}
+    assert questions["komentar"]["if"] == {
+        "all": [
+            GROUP_CONDITION,
+            {
+                "all": [
+                    {"key": "f4", "has": "f4_online"},
+                    {"any": [{"key": "f502", "eq": 0}, {"key": "f8", "eq": 1}]},
+                ]
+            },
+        ]
+    }
     assert questions["f7"]["lte"] == "f6"
-    assert questions["mulai"] == {"key": "mulai", "type": "date", "required": False,
-                                  "label": {"id": "Tanggal mulai"}}
+    assert questions["mulai"] == {
+        "key": "mulai",
+        "type": "date",
+        "required": False,
+        "label": {"id": "Tanggal mulai"},
+    }
 
 
 def test_the_imported_form_validates_answers(tmp_path: Path) -> None:
     questionnaire = load_definition(
-        definition_from_xlsform(_xlsform(tmp_path / "form.xlsx", SURVEY), key="uji", version=1))
+        definition_from_xlsform(_xlsform(tmp_path / "form.xlsx", SURVEY), key="uji", version=1)
+    )
     employed = {"f8": 1, "f502": 0, "f4": ["f4_online"], "komentar": "ok", "f6": 3, "f7": 2}
     assert validate_answers(questionnaire, employed, complete=True).errors == {}
-    errors = validate_answers(questionnaire, {"f8": 2, "f502": 4, "f6": 1, "f7": 2},
-                              complete=True).errors
+    errors = validate_answers(
+        questionnaire, {"f8": 2, "f502": 4, "f6": 1, "f7": 2}, complete=True
+    ).errors
     assert set(errors) == {"f502", "f7"}
     assert errors["f502"][0].startswith("not applicable")
 
@@ -141,20 +185,27 @@ def test_an_xlsform_can_be_read_from_a_file_object() -> None:
         ([_row("integer", "x", "X", relevant="${f8} = 9")], "survey row 4, column relevant"),
         ([_row("integer", "x", "X", relevant="not(${f8} = 1)")], "survey row 4, column relevant"),
         ([_row("integer", "x", "X", relevant="${f8} = 1 and")], "survey row 4, column relevant"),
-        ([_row("integer", "x", "X", constraint="string-length(.) < 5")],
-         "survey row 4, column constraint"),
+        (
+            [_row("integer", "x", "X", constraint="string-length(.) < 5")],
+            "survey row 4, column constraint",
+        ),
         ([_row("integer", "x", "X", constraint=". <= 1.5")], "survey row 4, column constraint"),
         ([_row("text", "x", "X", constraint=". <= 5")], "survey row 4, column constraint"),
-        ([_row("integer", "x", "X", constraint=". <= ${later}")],
-         "survey row 4, column constraint"),
+        (
+            [_row("integer", "x", "X", constraint=". <= ${later}")],
+            "survey row 4, column constraint",
+        ),
         ([_row("integer", "x", "X", required="maybe")], "survey row 4, column required"),
         ([_row("integer", "bad-name", "X")], "survey row 4, column name"),
-        ([_row("begin_group", "g", "G"), _row("begin_group", "h", "H")],
-         "survey row 5, column type"),
+        (
+            [_row("begin_group", "g", "G"), _row("begin_group", "h", "H")],
+            "survey row 5, column type",
+        ),
     ],
 )
-def test_unsupported_constructs_name_the_row_and_column(rows: list, path: str,
-                                                        tmp_path: Path) -> None:
+def test_unsupported_constructs_name_the_row_and_column(
+    rows: list, path: str, tmp_path: Path
+) -> None:
     survey = [_row("select_one status", "f8", "Status"), _row("integer", "f6", "N"), *rows]
     with pytest.raises(DefinitionError) as raised:
         definition_from_xlsform(_xlsform(tmp_path / "form.xlsx", survey), key="uji", version=1)
