@@ -17,6 +17,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api = create_api(app)
     for blueprint in (responses.blp, waves.blp, questionnaires.blp, alumni.blp):
         api.register_blueprint(blueprint)
+    # One definition drives the form, the validation and these docs.
+    from services.survey.questionnaire import default_definition, load_definition
+    from services.survey.questionnaire.openapi import answers_schema
+
+    api.spec.components.schema(
+        "AnswersBlkTracerV1", answers_schema(load_definition(default_definition()))
+    )
     app.register_blueprint(admin.bp)
     app.register_blueprint(form.bp)
     app.before_request(responses.limit_intake_body)

@@ -268,3 +268,11 @@ def test_waves_api_validates(survey_app, survey) -> None:
     assert {"slug", "title"} <= set(bad.get_json()["errors"])
     again = client.post("/api/v1/waves/ts-2026/open", headers=survey["headers"]["operator"])
     assert again.status_code == 409
+
+
+def test_openapi_documents_the_instrument(survey_app) -> None:
+    spec = survey_app.test_client().get("/api/openapi.json").get_json()
+    answers = spec["components"]["schemas"]["AnswersBlkTracerV1"]["properties"]
+    assert answers["f8"]["enum"] == [1, 2, 3, 4, 5]
+    assert answers["f502"]["maximum"] == 120 and "f504" in answers["f502"]["description"]
+    assert "/api/v1/responses" in spec["paths"]

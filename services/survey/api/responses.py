@@ -40,7 +40,10 @@ class ResponseIn(Schema):
     answers = fields.Dict(
         keys=fields.String(),
         required=True,
-        metadata={"description": "keyed by the questionnaire's keys (f8 …)"},
+        metadata={
+            "description": "keyed by the questionnaire's keys (f8 …); for the default "
+            "instrument see the AnswersBlkTracerV1 schema"
+        },
     )
     complete = fields.Boolean(load_default=True)
 
