@@ -246,6 +246,64 @@ def worker_pids(master: int) -> list[int]:
         return []
 
 
+# --- where the CPU went during a phase -------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy() -> int:
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return user + nice + system + irq + softirq + steal
+
+
+def _process_ticks(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            after_comm = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(after_comm[11]) + int(after_comm[12])  # utime, stime
+    return total
+
+
+def _own_seconds() -> float:
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it was waited for
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def db_backend_pids(url: str | None) -> list[int]:
+    """PostgreSQL backends connected to the bench database (the gunicorn workers' pools)."""
+    if url is None:
+        return []
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        pids = list(conn.scalars(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()")))
+    engine.dispose()
+    return pids
+
+
+@contextlib.contextmanager
+def cpu_meter(app_pids: list[int], db_pids: list[int]) -> Iterator[dict[str, float]]:
+    """Cores used while the block runs: machine, app workers, their PG backends, loader."""
+    usage: dict[str, float] = {}
+    wall, machine = time.monotonic(), _machine_busy()
+    app, db, own = _process_ticks(app_pids), _process_ticks(db_pids), _own_seconds()
+    yield usage
+    seconds = max(time.monotonic() - wall, 1e-9)
+    usage["machine"] = (_machine_busy() - machine) / CLOCK_TICKS / seconds
+    usage["app"] = (_process_ticks(app_pids) - app) / CLOCK_TICKS / seconds
+    usage["db"] = (_process_ticks(db_pids) - db) / CLOCK_TICKS / seconds
+    usage["loader"] = (_own_seconds() - own) / seconds
+    usage["other"] = max(0.0, usage["machine"] - usage["app"] - usage["db"] - usage["loader"])
+
+
 # --- load generators ------------------------------------------------------------------------
 
 
@@ -265,6 +323,7 @@ class Phase:
     exhausted: bool = False
     note: str = ""
     ids: set[str] = field(default_factory=set)
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -519,14 +578,21 @@ def profile_in_process(url: str, redis_url: str, pool: TokenPool, answers: list[
 
 
 def print_table(phases: list[Phase]) -> None:
-    header = (f"{'phase':<22}{'secs':>6}{'requests':>10}{'201':>8}{'200':>6}{'other':>7}"
-              f"{'errors':>7}{'rate/s':>9}{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}{'max ms':>8}")
+    header = (f"{'phase':<20}{'secs':>5}{'requests':>9}{'201':>7}{'200':>5}{'other':>6}"
+              f"{'errors':>7}{'rate/s':>8}{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}{'max ms':>8}"
+              f"  {'CPU cores: app/db/load/other':>29}")
     print(header)
     print("-" * len(header))
     for p in phases:
-        print(f"{p.name:<22}{p.duration_s:>6.1f}{p.requests:>10}{p.accepted:>8}{p.replayed:>6}"
-              f"{p.other:>7}{p.errors:>7}{p.rate:>9.0f}{p.p50_ms:>8.1f}{p.p90_ms:>8.1f}"
-              f"{p.p99_ms:>8.1f}{p.max_ms:>8.1f}")
+        cpu = p.cpu
+        cores = (f"{cpu.get('app', 0):.2f}/{cpu.get('db', 0):.2f}/{cpu.get('loader', 0):.2f}/"
+                 f"{cpu.get('other', 0):.2f}")
+        print(f"{p.name:<20}{p.duration_s:>5.1f}{p.requests:>9}{p.accepted:>7}{p.replayed:>5}"
+              f"{p.other:>6}{p.errors:>7}{p.rate:>8.0f}{p.p50_ms:>8.1f}{p.p90_ms:>8.1f}"
+              f"{p.p99_ms:>8.1f}{p.max_ms:>8.1f}  {cores:>29}")
+    print("CPU cores (of the machine's all): app = the 2 gunicorn workers, db = their "
+          "PostgreSQL backends,\nload = wrk or the paced loader, other = everything else "
+          "(Redis, PostgreSQL background, other\nprograms on the machine).")
     for p in phases:
         if p.note:
             print(f"  {p.name}: {p.note}")

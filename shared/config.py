@@ -32,6 +32,14 @@ class Settings:
     quiet_hours: str = "20:00-07:00"
     timezone: str = "Asia/Makassar"
     base_url: str = "http://127.0.0.1:8000"
+    mail_from: str = "Jejak <tracer@localhost>"
+    sms_url: str = ""
+    sms_token: str = ""
+    sms_webhook_secret: str = ""
+    whatsapp_url: str = ""
+    whatsapp_token: str = ""
+    whatsapp_app_secret: str = ""
+    channel_order: tuple[str, ...] = ("email", "whatsapp", "sms")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -49,6 +57,18 @@ class Settings:
             quiet_hours=env.get("JEJAK_QUIET_HOURS", "20:00-07:00"),
             timezone=env.get("JEJAK_TIMEZONE", "Asia/Makassar"),
             base_url=env.get("JEJAK_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+            mail_from=env.get("JEJAK_MAIL_FROM", "Jejak <tracer@localhost>"),
+            sms_url=env.get("JEJAK_SMS_URL", ""),
+            sms_token=env.get("JEJAK_SMS_TOKEN", ""),
+            sms_webhook_secret=env.get("JEJAK_SMS_WEBHOOK_SECRET", ""),
+            whatsapp_url=env.get("JEJAK_WHATSAPP_URL", ""),
+            whatsapp_token=env.get("JEJAK_WHATSAPP_TOKEN", ""),
+            whatsapp_app_secret=env.get("JEJAK_WHATSAPP_APP_SECRET", ""),
+            channel_order=tuple(
+                name.strip()
+                for name in env.get("JEJAK_CHANNEL_ORDER", "email,whatsapp,sms").split(",")
+                if name.strip()
+            ),
         )
 
     def check(self) -> None:
