@@ -211,6 +211,7 @@ class Campaign(Base):
     name: Mapped[str] = mapped_column(String(200))
     segment: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="draft")  # draft/running/paused/done
+    language: Mapped[str] = mapped_column(String(8), default="id")
     launched_at: Mapped[datetime | None]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -247,9 +248,12 @@ class Message(Base):
     alumnus_id: Mapped[int] = mapped_column(ForeignKey("alumni.id"), index=True)
     channel: Mapped[str | None] = mapped_column(String(16))
     address: Mapped[str | None] = mapped_column(String(254))
-    # planned/sending/sent/delivered/failed/cancelled/skipped
+    # planned → queued (handed to a batch) → sending (in the provider's hands) → sent →
+    # delivered; or failed / cancelled / skipped / in_doubt (a worker died mid-send: never
+    # resent, because sending twice is worse than asking staff to check one message).
     status: Mapped[str] = mapped_column(String(16), default="planned")
     due_at: Mapped[datetime]
+    queued_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import redis
 from flask import Blueprint, Flask, jsonify, render_template, request
@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from shared import auth, db, i18n
 from shared.celery_app import celery_init_app
 from shared.config import Settings
+from shared.errors import DomainError
 
 log = logging.getLogger(__name__)
 SERVICES = ("survey", "outreach", "analytics")
@@ -125,6 +126,14 @@ def home() -> Any:
     from flask import current_app
 
     return render_template("service_home.html", service=current_app.config["JEJAK_SERVICE"])
+
+
+def abort_domain(exc: DomainError) -> NoReturn:
+    """Answer a domain error as problem+json naming its field."""
+    from flask_smorest import abort
+
+    abort(exc.status, message=exc.message, errors={exc.field: [exc.message]})
+    raise AssertionError("unreachable")
 
 
 def problem(

@@ -21,7 +21,8 @@ from datetime import date
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Row, String, Table, any_, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -210,7 +211,7 @@ def _import_chunk(
                 Alumnus.erased_at,
                 Alumnus.nik_encrypted,
                 *(getattr(Alumnus, name) for name in _COMPARED),
-            ).where(Alumnus.registration_no.in_([row.registration_no for row, _ in rows]))
+            ).where(_registration_no_in(session, [row.registration_no for row, _ in rows]))
         )
     }
     kept: list[tuple[RosterRow, dict[str, str]]] = []
@@ -273,7 +274,7 @@ def _import_chunk(
         session.execute(insert(alumni), inserts)
         changed_ids += session.scalars(
             select(alumni.c.id).where(
-                alumni.c.registration_no.in_([values["registration_no"] for values in inserts])
+                _registration_no_in(session, [values["registration_no"] for values in inserts])
             )
         )
     if updates:
@@ -284,6 +285,15 @@ def _import_chunk(
     outcome.imported = len(inserts)
     outcome.updated = len(updates)
     return outcome
+
+
+def _registration_no_in(session: Session, numbers: list[str]) -> ColumnElement[bool]:
+    if is_postgres(session):
+        # One array parameter: psycopg converts an IN list of 2,000 parameters more slowly
+        # than PostgreSQL runs the query.
+        numbers_param = bindparam("registration_numbers", numbers, type_=ARRAY(String))
+        return Alumnus.registration_no == any_(numbers_param)
+    return Alumnus.registration_no.in_(numbers)
 
 
 def _merged(alumnus: Row[Any], row: RosterRow, cohort_id: int, pii_key: str) -> dict[str, Any]:

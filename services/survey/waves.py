@@ -11,6 +11,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from services.survey.questionnaire import Questionnaire, load_definition
+from shared.errors import DomainError
 from shared.events import publish
 from shared.models import Alumnus, Cohort, Wave, WaveTarget, utcnow
 from shared.models import Questionnaire as QuestionnaireRow
@@ -18,14 +19,8 @@ from shared.models import Questionnaire as QuestionnaireRow
 WAVE_CACHE_SECONDS = 5.0
 
 
-class SurveyError(Exception):
+class SurveyError(DomainError):
     """A request the survey cannot honour; `field` names what to fix (422 / a form error)."""
-
-    def __init__(self, field: str, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-        self.status = status
 
 
 @dataclass(frozen=True)

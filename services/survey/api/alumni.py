@@ -16,8 +16,9 @@ from services.survey.roster_import import import_roster
 from shared import auth, db
 from shared.models import Alumnus
 
-blp = Blueprint("alumni", __name__, url_prefix="/api/v1/alumni",
-                description="The roster of alumni.")
+blp = Blueprint(
+    "alumni", __name__, url_prefix="/api/v1/alumni", description="The roster of alumni."
+)
 
 
 class ImportFile(Schema):
@@ -64,7 +65,8 @@ class AlumniImport(MethodView):
         upload = files["file"]
         try:
             summary = import_roster(
-                db.get_db().session_factory, read_rows(upload.stream, upload.filename or ""),
+                db.get_db().session_factory,
+                read_rows(upload.stream, upload.filename or ""),
                 pii_key=current_app.config["JEJAK_SETTINGS"].pii_key,
             )
         except RosterFileError as exc:
@@ -72,13 +74,24 @@ class AlumniImport(MethodView):
         buffer = io.StringIO()
         write_rejections_csv(summary.rejections, buffer)
         session = db.session()
-        auth.audit(session, auth.current_principal().name, "alumni.import", upload.filename,
-                   imported=summary.imported, updated=summary.updated,
-                   rejected=summary.rejected)
+        auth.audit(
+            session,
+            auth.current_principal().name,
+            "alumni.import",
+            upload.filename,
+            imported=summary.imported,
+            updated=summary.updated,
+            rejected=summary.rejected,
+        )
         session.commit()
-        return {"imported": summary.imported, "updated": summary.updated,
-                "unchanged": summary.unchanged, "rejected": summary.rejected,
-                "rejections": summary.rejections, "rejected_csv": buffer.getvalue()}
+        return {
+            "imported": summary.imported,
+            "updated": summary.updated,
+            "unchanged": summary.unchanged,
+            "rejected": summary.rejected,
+            "rejections": summary.rejections,
+            "rejected_csv": buffer.getvalue(),
+        }
 
 
 @blp.route("")
@@ -89,7 +102,14 @@ class Alumni(MethodView):
     def get(self, query: dict[str, Any]) -> Any:
         """Alumni on the roster, by registration number."""
         offset = (query["page"] - 1) * query["per_page"]
-        return db.session().scalars(
-            select(Alumnus).where(Alumnus.erased_at.is_(None))
-            .order_by(Alumnus.registration_no).offset(offset).limit(query["per_page"])
-        ).all()
+        return (
+            db.session()
+            .scalars(
+                select(Alumnus)
+                .where(Alumnus.erased_at.is_(None))
+                .order_by(Alumnus.registration_no)
+                .offset(offset)
+                .limit(query["per_page"])
+            )
+            .all()
+        )

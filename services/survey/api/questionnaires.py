@@ -10,14 +10,18 @@ from marshmallow import Schema, fields
 from sqlalchemy import select
 
 from services.survey import catalog
-from services.survey.api.responses import survey_error
 from services.survey.questionnaire import DefinitionError, definition_from_xlsform
 from services.survey.waves import SurveyError
 from shared import auth, db
 from shared.models import Questionnaire as QuestionnaireRow
+from shared.web import abort_domain
 
-blp = Blueprint("questionnaires", __name__, url_prefix="/api/v1/questionnaires",
-                description="Versioned questionnaire definitions.")
+blp = Blueprint(
+    "questionnaires",
+    __name__,
+    url_prefix="/api/v1/questionnaires",
+    description="Versioned questionnaire definitions.",
+)
 
 
 class QuestionnaireOut(Schema):
@@ -48,9 +52,10 @@ def _store(definition: dict[str, Any]) -> QuestionnaireRow:
     except DefinitionError as exc:
         abort(422, message=str(exc), errors={"definition": [str(exc)]})
     except SurveyError as exc:
-        survey_error(exc)
-    auth.audit(session, auth.current_principal().name, "questionnaire.add",
-               f"{row.key} v{row.version}")
+        abort_domain(exc)
+    auth.audit(
+        session, auth.current_principal().name, "questionnaire.add", f"{row.key} v{row.version}"
+    )
     session.commit()
     return row
 
@@ -61,9 +66,13 @@ class Questionnaires(MethodView):
     @blp.response(200, QuestionnaireOut(many=True))
     def get(self) -> Any:
         """Every questionnaire version."""
-        return db.session().scalars(
-            select(QuestionnaireRow).order_by(QuestionnaireRow.key, QuestionnaireRow.version)
-        ).all()
+        return (
+            db.session()
+            .scalars(
+                select(QuestionnaireRow).order_by(QuestionnaireRow.key, QuestionnaireRow.version)
+            )
+            .all()
+        )
 
     @auth.requires("admin")
     @blp.arguments(Schema.from_dict({"definition": fields.Dict(required=True)})())
@@ -82,8 +91,9 @@ class XlsForm(MethodView):
     def post(self, form: dict[str, Any], files: dict[str, Any]) -> Any:
         """Add a version from an ODK/Kobo XLSForm (survey and choices sheets)."""
         try:
-            definition = definition_from_xlsform(files["file"].stream, key=form["key"],
-                                                 version=form["version"])
+            definition = definition_from_xlsform(
+                files["file"].stream, key=form["key"], version=form["version"]
+            )
         except DefinitionError as exc:
             abort(422, message=str(exc), errors={"file": [str(exc)]})
         return _store(definition)

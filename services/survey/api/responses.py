@@ -19,6 +19,7 @@ from services.survey.waves import SurveyError, questionnaire, wave_info
 from shared import auth, db
 from shared.csvsafe import safe_cell
 from shared.models import Alumnus, Cohort, Program, Response, utcnow
+from shared.web import abort_domain
 
 INTAKE_MAX_BYTES = 256 * 1024
 blp = Blueprint(
@@ -80,10 +81,6 @@ def limit_intake_body() -> None:
         request.max_content_length = INTAKE_MAX_BYTES
 
 
-def survey_error(exc: SurveyError) -> None:
-    abort(exc.status, message=exc.message, errors={exc.field: [exc.message]})
-
-
 @blp.route("")
 class Responses(MethodView):
     @auth.public  # a personal token is the credential; registration_no needs an operator
@@ -139,7 +136,7 @@ class Responses(MethodView):
                             errors={"id": ["already used for another response"]},
                         )
         except SurveyError as exc:
-            survey_error(exc)
+            abort_domain(exc)
         except intake.AnswersInvalid as exc:
             abort(422, message="some answers are not valid", errors={"answers": exc.errors})
         return stored, 201 if created else 200

@@ -14,14 +14,19 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from services.survey import waves
-from services.survey.api.responses import survey_error
 from shared import auth, db
 from shared.models import Wave
+from shared.web import abort_domain
 
-blp = Blueprint("waves", __name__, url_prefix="/api/v1/waves",
-                description="Survey waves: a period, a questionnaire version and its targets.")
-SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{1,78}$",
-                       error="lowercase letters, digits and dashes, 2 to 79 characters")
+blp = Blueprint(
+    "waves",
+    __name__,
+    url_prefix="/api/v1/waves",
+    description="Survey waves: a period, a questionnaire version and its targets.",
+)
+SLUG = validate.Regexp(
+    r"^[a-z0-9][a-z0-9-]{1,78}$", error="lowercase letters, digits and dashes, 2 to 79 characters"
+)
 
 
 class WaveIn(Schema):
@@ -84,7 +89,7 @@ class Waves(MethodView):
         try:
             wave = waves.create_wave(session, **body)
         except waves.SurveyError as exc:
-            survey_error(exc)
+            abort_domain(exc)
         auth.audit(session, auth.current_principal().name, "wave.create", wave.slug)
         session.commit()
         return wave
@@ -110,9 +115,8 @@ class OpenWave(MethodView):
         try:
             population = waves.open_wave(session, wave)
         except waves.SurveyError as exc:
-            survey_error(exc)
-        auth.audit(session, auth.current_principal().name, "wave.open", slug,
-                   population=population)
+            abort_domain(exc)
+        auth.audit(session, auth.current_principal().name, "wave.open", slug, population=population)
         session.commit()
         return wave
 
@@ -128,7 +132,7 @@ class CloseWave(MethodView):
         try:
             waves.close_wave(session, wave)
         except waves.SurveyError as exc:
-            survey_error(exc)
+            abort_domain(exc)
         auth.audit(session, auth.current_principal().name, "wave.close", slug)
         session.commit()
         return wave
@@ -148,5 +152,8 @@ class WaveQr(MethodView):
         else:
             code.save(buffer, kind="svg", scale=10, border=4, xmldecl=True)
             mimetype = "image/svg+xml"
-        return HttpResponse(buffer.getvalue(), mimetype=mimetype, headers={
-            "Content-Disposition": f"inline; filename={slug}-qr.{kind}"})
+        return HttpResponse(
+            buffer.getvalue(),
+            mimetype=mimetype,
+            headers={"Content-Disposition": f"inline; filename={slug}-qr.{kind}"},
+        )
