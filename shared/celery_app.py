@@ -17,6 +17,7 @@ EVENTS_QUEUE = "events"
 # Beat jobs. "Due at" times live in the database: these only wake the code that looks.
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "relay-outbox": {"task": "events.relay", "schedule": timedelta(seconds=5)},
+    "outreach-dispatch": {"task": "outreach.dispatch", "schedule": timedelta(seconds=10)},
 }
 
 

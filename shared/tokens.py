@@ -37,3 +37,11 @@ def unseal(secret_key: str, purpose: str, token: str, count: int) -> tuple[int, 
         return struct.unpack(f">{count}Q", packed)
     except (InvalidTag, ValueError, binascii.Error, struct.error):
         return None
+
+
+# Survey links are made by the survey service and by outreach (in messages): one recipe.
+SURVEY_LINK = "survey-link"
+
+
+def survey_link(settings_base_url: str, secret_key: str, wave_id: int, alumnus_id: int) -> str:
+    return f"{settings_base_url}/survey/s/{seal(secret_key, SURVEY_LINK, wave_id, alumnus_id)}"

@@ -1,4 +1,4 @@
-"""The outreach service (DESIGN.md §1)."""
+"""The outreach service: invitations and reminders by email, SMS and WhatsApp, opt-out."""
 
 from __future__ import annotations
 
@@ -10,6 +10,11 @@ from shared.web import create_api, create_service_app
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = create_service_app("outreach", __name__, config)
-    create_api(app)
+    from services.outreach import web
+    from services.outreach.api import campaigns
+
+    app = create_service_app("outreach", __name__, config, home_page=False)
+    api = create_api(app)
+    api.register_blueprint(campaigns.blp)
+    app.register_blueprint(web.bp)
     return app

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+from celery import shared_task
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from services.outreach import delivery, pacing
+from shared.db import get_db
 from shared.events import Event, consumer
 from shared.models import Campaign, CampaignStep, Message
+
+
+@shared_task(name="outreach.dispatch", ignore_result=True)
+def dispatch() -> int:
+    """Beat job: hand every due message to a batch."""
+    settings = current_app.config["JEJAK_SETTINGS"]
+    return delivery.dispatch(get_db().session_factory, current_app.extensions["celery"], settings)
+
+
+@shared_task(name="outreach.send_batch", ignore_result=True)
+def send_batch(message_ids: list[int]) -> dict[str, int]:
+    """Send one batch; ids in, everything re-loaded and re-checked inside."""
+    settings = current_app.config["JEJAK_SETTINGS"]
+    return delivery.send_batch(
+        get_db().session_factory,
+        message_ids,
+        settings,
+        rate_limit=pacing.RateLimit(settings.redis_url),
+    )
 
 
 @consumer("outreach.on_response_submitted")
@@ -21,7 +44,7 @@ def on_response_submitted(db_session: Session, event: Event) -> None:
         update(Message)
         .where(
             Message.alumnus_id == event.payload["alumnus_id"],
-            Message.status == "planned",
+            Message.status.in_(("planned", "queued")),
             Message.campaign_step_id.in_(steps_of_wave),
         )
         .values(status="cancelled", cancel_reason="answered", next_attempt_at=None)

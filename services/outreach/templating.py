@@ -15,8 +15,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 # Autoescape is off: these are plain-text messages (email text part, SMS, WhatsApp).
 _environment = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-VARIABLES = ("name", "program", "cohort", "survey_link", "unsubscribe_link", "wave_title",
-             "centre")
+VARIABLES = ("name", "program", "cohort", "survey_link", "unsubscribe_link", "wave_title", "centre")
 MAX_SMS_LENGTH = 459  # three concatenated GSM segments
 
 
@@ -36,16 +35,20 @@ def render(template: dict[str, Any], language: str, context: dict[str, Any]) -> 
     if not texts.get("body"):
         raise TemplateProblem(f"no message text for language {language!r}")
     try:
-        subject = (_environment.from_string(texts["subject"]).render(context).strip()
-                   if texts.get("subject") else None)
+        subject = (
+            _environment.from_string(texts["subject"]).render(context).strip()
+            if texts.get("subject")
+            else None
+        )
         body = _environment.from_string(texts["body"]).render(context).strip()
     except TemplateError as exc:
         raise TemplateProblem(f"{type(exc).__name__}: {exc}") from exc
     return Rendered(subject, body)
 
 
-def check(template: dict[str, Any], language: str, channel: str,
-          context: dict[str, Any]) -> str | None:
+def check(
+    template: dict[str, Any], language: str, channel: str, context: dict[str, Any]
+) -> str | None:
     """Why this template fails for this recipient on this channel, or None."""
     try:
         rendered = render(template, language, context)
@@ -54,8 +57,10 @@ def check(template: dict[str, Any], language: str, channel: str,
     if channel == "email" and not rendered.subject:
         return "an email needs a subject"
     if channel == "sms" and len(rendered.body) > MAX_SMS_LENGTH:
-        return f"an SMS may have at most {MAX_SMS_LENGTH} characters, this one has " \
-               f"{len(rendered.body)}"
+        return (
+            f"an SMS may have at most {MAX_SMS_LENGTH} characters, this one has "
+            f"{len(rendered.body)}"
+        )
     return None
 
 
@@ -102,10 +107,14 @@ REMINDER = {
     },
 }
 SHORT_REMINDER = {
-    "id": {"body": "Halo {{ name }}, mohon isi survei alumni {{ centre }}: {{ survey_link }} "
-                   "Balas STOP untuk berhenti."},
-    "en": {"body": "Hello {{ name }}, please fill in the {{ centre }} alumni survey: "
-                   "{{ survey_link }} Reply STOP to opt out."},
+    "id": {
+        "body": "Halo {{ name }}, mohon isi survei alumni {{ centre }}: {{ survey_link }} "
+        "Balas STOP untuk berhenti."
+    },
+    "en": {
+        "body": "Hello {{ name }}, please fill in the {{ centre }} alumni survey: "
+        "{{ survey_link }} Reply STOP to opt out."
+    },
 }
 LAST_CALL = {
     "id": {

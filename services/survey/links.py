@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from shared.tokens import SURVEY_LINK as PURPOSE
 from shared.tokens import seal, unseal
-
-PURPOSE = "survey-link"
 
 
 def make_token(secret_key: str, wave_id: int, alumnus_id: int) -> str:

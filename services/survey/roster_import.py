@@ -14,8 +14,10 @@ the ones collected earlier.
 
 from __future__ import annotations
 
+import contextvars
 import operator
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
@@ -147,50 +149,66 @@ def import_roster(
     with session_factory() as session, session.begin():
         catalogue.load_programs(session)
         catalogue.load_cohorts(session)
-    for chunk, last in _chunks(iter(rows_iter), chunk_size):
-        # Checking values is CPU work: done before the transaction, which stays short.
-        rows: list[tuple[RosterRow, dict[str, str]]] = []
-        for line, raw in chunk:
-            checked = parse_row(line, raw)
-            if isinstance(checked, Rejection):
-                summary.rejections.append(checked)
-                continue
-            first_line = first_line_of.setdefault(checked.registration_no, line)
-            if first_line != line:
-                summary.rejections.append(
-                    Rejection(
-                        line,
-                        "registration_no",
-                        f"registration_no {checked.registration_no!r} already appears on "
-                        f"line {first_line}",
-                        raw,
-                    )
-                )
-                continue
-            rows.append((checked, raw))
+
+    def store(rows: list[tuple[RosterRow, dict[str, str]]]) -> _ChunkOutcome:
         with session_factory() as session, session.begin():
-            outcome = _import_chunk(session, rows, catalogue, pii_key)
+            return _import_chunk(session, rows, catalogue, pii_key)
+
+    def collect(writing: Future[_ChunkOutcome], size: int, final: bool) -> None:
+        nonlocal done
+        outcome = writing.result()
         summary.imported += outcome.imported
         summary.updated += outcome.updated
         summary.unchanged += outcome.unchanged
         summary.rejections.extend(outcome.rejections)
-        done += len(chunk)
+        done += size
         if on_progress is not None:
-            total = done if last else (expected if expected >= done else None)
-            on_progress(done, total)
+            on_progress(done, done if final else (expected if expected >= done else None))
+
+    rows_left = iter(rows_iter)
+    # While one chunk is written, the next is read and checked: that CPU work overlaps the
+    # database's, and the transaction stays as short as the writing itself. One chunk at
+    # a time is in flight, so chunks commit in file order. The copied context carries a
+    # Flask app context, if any, for the after-commit event relay.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="roster-import") as writer:
+        in_flight: tuple[Future[_ChunkOutcome], int] | None = None
+        while chunk := list(islice(rows_left, chunk_size)):
+            rows = _checked_rows(chunk, first_line_of, summary.rejections)
+            if in_flight is not None:
+                collect(*in_flight, final=False)
+            in_flight = writer.submit(contextvars.copy_context().run, store, rows), len(chunk)
+        if in_flight is not None:
+            collect(*in_flight, final=True)
     summary.rejections.sort(key=operator.attrgetter("line"))
     return summary
 
 
-def _chunks(
-    rows: Iterator[tuple[int, dict[str, str]]], size: int
-) -> Iterator[tuple[list[tuple[int, dict[str, str]]], bool]]:
-    """Yield (chunk, is_last): reading one chunk ahead tells when the count is final."""
-    chunk = list(islice(rows, size))
-    while chunk:
-        following = list(islice(rows, size))
-        yield chunk, not following
-        chunk = following
+def _checked_rows(
+    chunk: list[tuple[int, dict[str, str]]],
+    first_line_of: dict[str, int],
+    rejections: list[Rejection],
+) -> list[tuple[RosterRow, dict[str, str]]]:
+    """The chunk's valid rows; the others go to `rejections`, a repeated number included."""
+    rows: list[tuple[RosterRow, dict[str, str]]] = []
+    for line, raw in chunk:
+        checked = parse_row(line, raw)
+        if isinstance(checked, Rejection):
+            rejections.append(checked)
+            continue
+        first_line = first_line_of.setdefault(checked.registration_no, line)
+        if first_line != line:
+            rejections.append(
+                Rejection(
+                    line,
+                    "registration_no",
+                    f"registration_no {checked.registration_no!r} already appears on "
+                    f"line {first_line}",
+                    raw,
+                )
+            )
+            continue
+        rows.append((checked, raw))
+    return rows
 
 
 def _import_chunk(

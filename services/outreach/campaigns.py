@@ -1,0 +1,303 @@
+"""Campaigns: who gets which step when (segmentation, planning, launch, pause, resume).
+
+Planning writes one message row per (step, alumnus) under a unique key, so planning twice,
+or resuming, never creates a second message for anybody.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from services.outreach import templating
+from shared.config import Settings
+from shared.db import is_postgres
+from shared.errors import DomainError
+from shared.models import (
+    Alumnus,
+    Campaign,
+    CampaignStep,
+    Cohort,
+    Message,
+    OptOut,
+    Program,
+    Response,
+    Wave,
+    WaveTarget,
+    utcnow,
+)
+from shared.tokens import seal, survey_link
+
+CHANNELS = ("email", "sms", "whatsapp")
+STEP_CHANNELS = (*CHANNELS, "best")
+DISPOSITIONS = ("not_invited", "invited_no_response", "partial")
+CENTRE = "UPTD BLKI Bontang"
+REACHED = ("sending", "sent", "delivered", "in_doubt")
+
+
+class OutreachError(DomainError):
+    """A campaign request that cannot be honoured."""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    alumnus_id: int
+    full_name: str | None
+    email: str | None
+    phone: str | None
+    program: str
+    cohort: str
+
+
+def create_campaign(
+    session: Session,
+    *,
+    name: str,
+    wave_id: int | None,
+    segment: dict[str, Any] | None = None,
+    steps: list[dict[str, Any]] | None = None,
+    language: str = "id",
+    created_by: int | None = None,
+) -> Campaign:
+    """A draft campaign; with no steps, the default invitation-and-reminders sequence."""
+    segment = dict(segment or {})
+    unknown = set(segment.get("dispositions") or []) - set(DISPOSITIONS)
+    if unknown:
+        raise OutreachError("segment", f"unknown dispositions {sorted(unknown)}")
+    if wave_id is None and segment.get("dispositions"):
+        raise OutreachError("segment", "dispositions need a wave")
+    if wave_id is not None and session.get(Wave, wave_id) is None:
+        raise OutreachError("wave_id", "no wave with this id")
+    if steps is None:
+        if wave_id is None:
+            raise OutreachError("steps", "a broadcast needs its message")
+        steps = [
+            {"day_offset": day, "channel": channel, "template": template}
+            for day, channel, template in templating.DEFAULT_SEQUENCE
+        ]
+    if not steps:
+        raise OutreachError("steps", "give at least one step")
+    campaign = Campaign(
+        name=name,
+        wave_id=wave_id,
+        kind="survey" if wave_id else "broadcast",
+        segment=segment,
+        language=language,
+        created_by=created_by,
+    )
+    session.add(campaign)
+    for position, step in enumerate(steps):
+        if step.get("channel") not in STEP_CHANNELS:
+            raise OutreachError(
+                f"steps.{position}.channel", f"must be one of {', '.join(STEP_CHANNELS)}"
+            )
+        if int(step.get("day_offset", 0)) < 0:
+            raise OutreachError(f"steps.{position}.day_offset", "must be 0 or more")
+        campaign.steps.append(
+            CampaignStep(
+                position=position,
+                day_offset=int(step.get("day_offset", 0)),
+                channel=step["channel"],
+                template=step["template"],
+            )
+        )
+    session.flush()
+    return campaign
+
+
+def recipients(session: Session, campaign: Campaign) -> list[Recipient]:
+    """The segment, evaluated now: alumni of the wave's targets (or the roster)."""
+    segment = campaign.segment or {}
+    query = (
+        select(
+            Alumnus.id, Alumnus.full_name, Alumnus.email, Alumnus.phone, Program.name, Cohort.label
+        )
+        .join(Cohort, Cohort.id == Alumnus.cohort_id)
+        .join(Program, Program.id == Cohort.program_id)
+        .where(Alumnus.erased_at.is_(None), Alumnus.consent_withdrawn_at.is_(None))
+    )
+    if segment.get("program_ids"):
+        query = query.where(Program.id.in_(segment["program_ids"]))
+    if segment.get("cohort_ids"):
+        query = query.where(Cohort.id.in_(segment["cohort_ids"]))
+    if segment.get("genders"):
+        query = query.where(Alumnus.gender.in_(segment["genders"]))
+    if campaign.wave_id is not None:
+        query = query.join(
+            WaveTarget,
+            and_(WaveTarget.alumnus_id == Alumnus.id, WaveTarget.wave_id == campaign.wave_id),
+        )
+        answered = exists().where(
+            Response.alumnus_id == Alumnus.id,
+            Response.wave_id == campaign.wave_id,
+            Response.status == "complete",
+        )
+        query = query.where(~answered)  # nobody is reminded of a survey they answered
+        wanted = segment.get("dispositions") or []
+        if wanted:
+            query = query.where(or_(*(_disposition(campaign, name) for name in wanted)))
+    return [Recipient(*row) for row in session.execute(query.order_by(Alumnus.id))]
+
+
+def _disposition(campaign: Campaign, name: str) -> Any:
+    reached = exists().where(
+        Message.alumnus_id == Alumnus.id,
+        Message.status.in_(REACHED),
+        Message.campaign_step_id.in_(
+            select(CampaignStep.id)
+            .join(Campaign, Campaign.id == CampaignStep.campaign_id)
+            .where(Campaign.wave_id == campaign.wave_id)
+        ),
+    )
+    started = exists().where(
+        Response.alumnus_id == Alumnus.id,
+        Response.wave_id == campaign.wave_id,
+        Response.status == "partial",
+    )
+    if name == "not_invited":
+        return ~reached
+    if name == "invited_no_response":
+        return and_(reached, ~started)
+    return started
+
+
+def resolve_channel(
+    step_channel: str, recipient: Recipient, order: tuple[str, ...]
+) -> tuple[str, str] | None:
+    """(channel, address) for a step, or None when the alumnus has no contact for it."""
+    contacts = {"email": recipient.email, "sms": recipient.phone, "whatsapp": recipient.phone}
+    for channel in order if step_channel == "best" else (step_channel,):
+        if contacts.get(channel):
+            return channel, contacts[channel]
+    return None
+
+
+def message_context(
+    recipient: Recipient,
+    campaign: Campaign,
+    wave_title: str | None,
+    settings: Settings,
+    channel: str,
+) -> dict[str, Any]:
+    """What a template may use, for one recipient."""
+    link = ""
+    if campaign.wave_id is not None:
+        link = survey_link(
+            settings.base_url, settings.secret_key, campaign.wave_id, recipient.alumnus_id
+        )
+    return {
+        "name": recipient.full_name or "",
+        "program": recipient.program,
+        "cohort": recipient.cohort,
+        "survey_link": link,
+        "unsubscribe_link": unsubscribe_url(settings, recipient.alumnus_id, channel),
+        "wave_title": wave_title or "",
+        "centre": CENTRE,
+    }
+
+
+def unsubscribe_url(settings: Settings, alumnus_id: int, channel: str) -> str:
+    token = seal(settings.secret_key, "unsubscribe", alumnus_id, CHANNELS.index(channel))
+    return f"{settings.base_url}/outreach/u/{token}"
+
+
+def template_problems(
+    session: Session, campaign: Campaign, settings: Settings
+) -> list[dict[str, Any]]:
+    """Every (recipient, step) whose template fails, with the reason; empty when all render."""
+    wave_title = session.scalar(select(Wave.title).where(Wave.id == campaign.wave_id))
+    problems: list[dict[str, Any]] = []
+    for recipient in recipients(session, campaign):
+        for step in campaign.steps:
+            resolved = resolve_channel(step.channel, recipient, settings.channel_order)
+            if resolved is None:
+                continue
+            context = message_context(recipient, campaign, wave_title, settings, resolved[0])
+            reason = templating.check(step.template, campaign.language, resolved[0], context)
+            if reason:
+                problems.append(
+                    {
+                        "alumnus_id": recipient.alumnus_id,
+                        "name": recipient.full_name,
+                        "step": step.position,
+                        "channel": resolved[0],
+                        "reason": reason,
+                    }
+                )
+                if len(problems) >= 100:
+                    return problems
+    return problems
+
+
+def launch(
+    session: Session, campaign: Campaign, settings: Settings, now: datetime | None = None
+) -> int:
+    """Check every template, then plan the messages; returns how many were planned."""
+    if campaign.status != "draft":
+        raise OutreachError("status", f"the campaign is {campaign.status}, not draft", 409)
+    problems = template_problems(session, campaign, settings)
+    if problems:
+        first = problems[0]
+        raise OutreachError(
+            "template",
+            f"{len(problems)} message(s) would fail; first: step {first['step'] + 1} for "
+            f"{first['name']} ({first['channel']}): {first['reason']}",
+        )
+    campaign.status = "running"
+    campaign.launched_at = now or utcnow()
+    return plan(session, campaign, settings)
+
+
+def plan(session: Session, campaign: Campaign, settings: Settings) -> int:
+    """One message row per (step, recipient); rows that exist already are left alone."""
+    start = campaign.launched_at or utcnow()
+    opted_out = {
+        (channel, address)
+        for channel, address in session.execute(select(OptOut.channel, OptOut.address))
+    }
+    rows: list[dict[str, Any]] = []
+    for recipient in recipients(session, campaign):
+        for step in campaign.steps:
+            resolved = resolve_channel(step.channel, recipient, settings.channel_order)
+            row = {
+                "campaign_step_id": step.id,
+                "alumnus_id": recipient.alumnus_id,
+                "due_at": start + timedelta(days=step.day_offset),
+                "status": "planned",
+                "attempts": 0,
+                "created_at": utcnow(),
+                "channel": None,
+                "address": None,
+                "cancel_reason": None,
+            }
+            if resolved is None:
+                row.update(status="skipped", cancel_reason="no_contact")
+            else:
+                row.update(channel=resolved[0], address=resolved[1])
+                if resolved in opted_out:
+                    row.update(status="skipped", cancel_reason="opted_out")
+            rows.append(row)
+    if not rows:
+        return 0
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    for start_at in range(0, len(rows), 1000):
+        session.execute(insert(Message).on_conflict_do_nothing(), rows[start_at : start_at + 1000])
+    return len(rows)
+
+
+def pause(campaign: Campaign) -> None:
+    if campaign.status != "running":
+        raise OutreachError("status", f"the campaign is {campaign.status}, not running", 409)
+    campaign.status = "paused"
+
+
+def resume(campaign: Campaign) -> None:
+    if campaign.status != "paused":
+        raise OutreachError("status", f"the campaign is {campaign.status}, not paused", 409)
+    campaign.status = "running"
