@@ -14,16 +14,18 @@ from __future__ import annotations
 import argparse
 import cProfile
 import csv
+import os
 import pstats
 import random
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from services.survey.roster import COLUMNS, read_rows
 from services.survey.roster_import import ImportSummary, import_roster
@@ -182,7 +184,38 @@ def generate_roster(path: Path, rows: int, seed: int = 20261127) -> None:
             )
 
 
-def timed_import(database: Database, path: Path, chunk_size: int) -> tuple[ImportSummary, float]:
+@dataclass(frozen=True)
+class Run:
+    summary: ImportSummary
+    seconds: float
+    client_cpu: float  # this process, all threads
+    server_cpu: float | None  # the PostgreSQL backends of the bench database
+
+
+def server_cpu_seconds(admin: Engine, name: str) -> float | None:
+    """CPU used so far by the backends serving database `name`; None unless the server is local.
+
+    On a shared machine wall time swings with other load; CPU seconds show what the import
+    itself costs, on both sides of the connection.
+    """
+    with admin.connect() as connection:
+        pids = connection.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :name"), {"name": name}
+        ).all()
+    ticks = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = stat.rsplit(")", 1)[1].split()  # the fields after "(command)", from state on
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def timed_import(database: Database, admin: Engine, name: str, path: Path, chunk_size: int) -> Run:
+    server_before = server_cpu_seconds(admin, name)
+    cpu_before = time.process_time()
     started = time.perf_counter()
     with path.open("rb") as file:
         summary = import_roster(
@@ -191,14 +224,23 @@ def timed_import(database: Database, path: Path, chunk_size: int) -> tuple[Impor
             pii_key=PII_KEY,
             chunk_size=chunk_size,
         )
-    return summary, time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    client_cpu = time.process_time() - cpu_before
+    server_after = server_cpu_seconds(admin, name)
+    server_cpu = None
+    if server_before is not None and server_after is not None:
+        server_cpu = server_after - server_before
+    return Run(summary, seconds, client_cpu, server_cpu)
 
 
-def report(title: str, summary: ImportSummary, seconds: float, rows: int) -> None:
+def report(title: str, run: Run, rows: int) -> None:
+    summary = run.summary
+    server = "?" if run.server_cpu is None else f"{run.server_cpu:.1f}s"
     print(
-        f"{title}: rows={rows} seconds={seconds:.2f} rows/s={rows / seconds:,.0f} "
+        f"{title}: rows={rows} seconds={run.seconds:.2f} rows/s={rows / run.seconds:,.0f} "
         f"imported={summary.imported} updated={summary.updated} "
-        f"unchanged={summary.unchanged} rejected={summary.rejected}"
+        f"unchanged={summary.unchanged} rejected={summary.rejected} "
+        f"(cpu: python {run.client_cpu:.1f}s, postgres {server}; load {os.getloadavg()[0]:.1f})"
     )
 
 
@@ -226,12 +268,12 @@ def main() -> int:
             profiler = cProfile.Profile() if args.profile else None
             if profiler is not None:
                 profiler.enable()
-            summary, seconds = timed_import(database, path, args.chunk_size)
+            run = timed_import(database, admin, name, path, args.chunk_size)
             if profiler is not None:
                 profiler.disable()
-            report("first import ", summary, seconds, args.rows)
-            summary, seconds = timed_import(database, path, args.chunk_size)
-            report("second import", summary, seconds, args.rows)
+            report("first import ", run, args.rows)
+            run = timed_import(database, admin, name, path, args.chunk_size)
+            report("second import", run, args.rows)
             if profiler is not None:
                 pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
         finally:

@@ -27,8 +27,9 @@ What it does (issue: intake throughput):
 
 Targets (issue): intake/bare ratio >= 0.30, p99 <= 50 ms at half the maximum rate. Figures,
 not a CI test; the exit status is 1 only when a row was lost or duplicated. Needs `wrk`
-(`apt-get install wrk`). --profile N then profiles N intake requests in-process (cProfile
-around a Flask test client loop) and prints the top costs.
+(`apt-get install wrk`). --profile N then looks inside N intake requests in-process (Flask
+test client): the statements one request sends, CPU per request with and without the
+after-commit relay, and cProfile's top functions by CPU time.
 
 Module-level imports are kept to the standard library and Flask: gunicorn imports this file
 for the bare app, whose workers then load nothing else.
@@ -275,10 +276,8 @@ def _own_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def db_backend_pids(url: str | None) -> list[int]:
+def db_backend_pids(url: str) -> list[int]:
     """PostgreSQL backends connected to the bench database (the gunicorn workers' pools)."""
-    if url is None:
-        return []
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
@@ -291,16 +290,22 @@ def db_backend_pids(url: str | None) -> list[int]:
 
 
 @contextlib.contextmanager
-def cpu_meter(app_pids: list[int], db_pids: list[int]) -> Iterator[dict[str, float]]:
-    """Cores used while the block runs: machine, app workers, their PG backends, loader."""
+def cpu_meter(app_pids: list[int], db_pids: Any) -> Iterator[dict[str, float]]:
+    """Cores used while the block runs: machine, app workers, their PG backends, loader.
+
+    `db_pids()` is asked before and after: a backend that appears meanwhile was started
+    during the block, so all of its CPU counts.
+    """
     usage: dict[str, float] = {}
+    db_before = {pid: _process_ticks([pid]) for pid in db_pids()}
     wall, machine = time.monotonic(), _machine_busy()
-    app, db, own = _process_ticks(app_pids), _process_ticks(db_pids), _own_seconds()
+    app, own = _process_ticks(app_pids), _own_seconds()
     yield usage
     seconds = max(time.monotonic() - wall, 1e-9)
+    db_ticks = sum(_process_ticks([pid]) - db_before.get(pid, 0) for pid in db_pids())
     usage["machine"] = (_machine_busy() - machine) / CLOCK_TICKS / seconds
     usage["app"] = (_process_ticks(app_pids) - app) / CLOCK_TICKS / seconds
-    usage["db"] = (_process_ticks(db_pids) - db) / CLOCK_TICKS / seconds
+    usage["db"] = max(0, db_ticks) / CLOCK_TICKS / seconds
     usage["loader"] = (_own_seconds() - own) / seconds
     usage["other"] = max(0.0, usage["machine"] - usage["app"] - usage["db"] - usage["loader"])
 
@@ -330,6 +335,13 @@ class Phase:
     def rate(self) -> float:
         return self.accepted / self.duration_s if self.duration_s else 0.0
 
+    @property
+    def cpu_ms(self) -> float:
+        """CPU of the app workers and their PostgreSQL backends per accepted request."""
+        if not self.rate or not self.cpu:
+            return 0.0
+        return (self.cpu["app"] + self.cpu["db"]) * 1000 / self.rate
+
 
 class TokenPool:
     """Tokens not handed out yet: no two requests of the whole run share an alumnus."""
@@ -350,36 +362,49 @@ class TokenPool:
 
 
 def run_wrk(name: str, port: int, path: str, pool: TokenPool, answers_file: Path,
-            workdir: Path, *, duration: float, connections: int, threads: int) -> Phase:
+            workdir: Path, *, duration: float, connections: int, threads: int,
+            reuse_tokens: bool = False) -> Phase:
+    """Full speed for `duration`; every token once unless `reuse_tokens` (the bare app)."""
     outdir = Path(tempfile.mkdtemp(dir=workdir))
-    offered = pool.take(len(pool.tokens))
+    offered = list(pool.tokens) if reuse_tokens else pool.take(len(pool.tokens))
     tokens_file = outdir / "tokens.txt"
     tokens_file.write_text("\n".join(offered) + "\n")
     prefix = secrets.token_hex(4)
     argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration:g}s",
             "--timeout", "10s", "-s", str(LUA_SCRIPT), f"http://127.0.0.1:{port}{path}",
             "--", str(tokens_file), str(answers_file), WAVE_SLUG, prefix, str(outdir),
-            str(threads)]
+            str(threads), "cycle" if reuse_tokens else "once"]
     run = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 120)
     line = next((ln for ln in run.stdout.splitlines() if ln.startswith("JEJAK_RESULT ")), None)
     if run.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({run.returncode}):\n{run.stdout}\n{run.stderr}")
     result = json.loads(line.removeprefix("JEJAK_RESULT "))
-    pool.mark_used_by_wrk(offered, {t["tid"]: t["used"] for t in result["threads"]}, threads)
+    if not reuse_tokens:
+        pool.mark_used_by_wrk(offered, {t["tid"]: t["used"] for t in result["threads"]},
+                              threads)
     ids: set[str] = set()
     for ids_file in outdir.glob("ids-*.txt"):
         ids.update(ln for ln in ids_file.read_text().split() if ln)
     errors = sum(result[k] for k in ("connect_errors", "read_errors", "write_errors",
                                      "timeouts"))
+    refusals = [f.read_text().strip() for f in sorted(outdir.glob("error-*.txt"))]
+    note = f"wrk -t{threads} -c{connections}, closed loop"
+    if refusals:
+        note += f"; first refusal: {refusals[0][:300]}"
+    if reuse_tokens:  # responses were not parsed: wrk counts statuses > 399 as errors
+        other = result["status_errors"]
+        accepted, replayed = result["requests"] - other, 0
+        note += "; replies not parsed (201 = no error status)"
+    else:
+        accepted = sum(t["n201"] for t in result["threads"])
+        replayed = sum(t["n200"] for t in result["threads"])
+        other = sum(t["other"] for t in result["threads"])
     return Phase(
         name=name, duration_s=result["duration_us"] / 1e6, requests=result["requests"],
-        accepted=sum(t["n201"] for t in result["threads"]),
-        replayed=sum(t["n200"] for t in result["threads"]),
-        other=sum(t["other"] for t in result["threads"]), errors=errors,
+        accepted=accepted, replayed=replayed, other=other, errors=errors,
         p50_ms=result["p50_us"] / 1000, p90_ms=result["p90_us"] / 1000,
         p99_ms=result["p99_us"] / 1000, max_ms=result["max_us"] / 1000,
-        exhausted=any(t["exhausted"] for t in result["threads"]), ids=ids,
-        note=f"wrk -t{threads} -c{connections}, closed loop",
+        exhausted=any(t["exhausted"] for t in result["threads"]), ids=ids, note=note,
     )
 
 
@@ -533,12 +558,20 @@ def account(url: str, wave_id: int, accepted_ids: set[str]) -> dict[str, int]:
 
 def profile_in_process(url: str, redis_url: str, pool: TokenPool, answers: list[str],
                        count: int) -> None:
-    """cProfile around a Flask test client loop over the production app (same config)."""
+    """Where an intake request's time goes, in-process on the production app (same config).
+
+    Prints the statements one request sends, the CPU per request with and without the
+    after-commit relay (the relay is switched off by hiding the app's Celery extension, as
+    events.py does without a broker), then cProfile's top functions for the full request.
+    """
     import cProfile
     import pstats
 
+    from sqlalchemy import event
+
     from services.cli import create_service
     from shared.config import Settings
+    from shared.db import get_db
 
     settings = Settings.from_env({
         "JEJAK_ENV": "production", "JEJAK_DATABASE_URL": url, "JEJAK_REDIS_URL": redis_url,
@@ -547,31 +580,76 @@ def profile_in_process(url: str, redis_url: str, pool: TokenPool, answers: list[
     })
     app = create_service("survey", {"JEJAK_SETTINGS": settings})
     client = app.test_client()
-    tokens = pool.take(count + 50)
-    if len(tokens) < count + 50:
-        print(f"profile: only {len(tokens)} tokens left; raise --alumni")
+    warm = 30
+    needed = 3 * (count + warm) + 3
+    taken = pool.take(needed)
+    if len(taken) < needed:
+        print(f"profile: {needed} tokens needed, {len(taken)} left; raise --alumni")
         return
+    tokens = iter(taken)
 
-    def post(index: int) -> None:
-        body = {"id": str(uuid.uuid4()), "wave": WAVE_SLUG, "token": tokens[index],
-                "answers": json.loads(answers[index % len(answers)]), "complete": True}
+    def post() -> None:
+        index = random.randrange(len(answers))
+        body = {"id": str(uuid.uuid4()), "wave": WAVE_SLUG, "token": next(tokens),
+                "answers": json.loads(answers[index]), "complete": True}
         response = client.post("/api/v1/responses", json=body)
         assert response.status_code == 201, response.get_data(as_text=True)
 
-    for index in range(50):  # warm caches and the pool
-        post(index)
-    profiler = cProfile.Profile()
-    started = time.perf_counter()
+    def cpu_per_request() -> tuple[float, float]:
+        for _ in range(warm):  # caches, pool, prepared statements
+            post()
+        cpu, wall = time.process_time(), time.perf_counter()
+        for _ in range(count):
+            post()
+        return ((time.process_time() - cpu) * 1000 / count,
+                (time.perf_counter() - wall) * 1000 / count)
+
+    with app.app_context():
+        engine = get_db().engine
+    statements: list[str] = []
+
+    listeners = {
+        "before_cursor_execute": lambda *a: statements.append(" ".join(a[2].split())[:90]),
+        "begin": lambda _conn: statements.append("BEGIN"),
+        "commit": lambda _conn: statements.append("COMMIT"),
+    }
+    for name, listener in listeners.items():
+        event.listen(engine, name, listener)
+    post()
+    statements.clear()
+    post()
+    for name, listener in listeners.items():
+        event.remove(engine, name, listener)
+    print(f"\nProfile (in-process, Flask test client, {count} requests per line)")
+    print(f"  statements of one request ({len(statements)}, pool pre-ping not shown):")
+    for statement in statements:
+        print(f"    {statement}")
+    full = cpu_per_request()
+    celery = app.extensions.pop("celery")
+    bare_relay = cpu_per_request()
+    app.extensions["celery"] = celery
+    print(f"  CPU per request, full intake:                {full[0]:6.2f} ms (wall {full[1]:.2f})")
+    print(f"  CPU per request, without after-commit relay: {bare_relay[0]:6.2f} ms "
+          f"(wall {bare_relay[1]:.2f}): the relay is {1 - bare_relay[0] / full[0]:.0%}")
+    bare_client = bare_app().test_client()
+    body = {"id": str(uuid.uuid4()), "wave": WAVE_SLUG, "token": "x" * 44,
+            "answers": json.loads(answers[0]), "complete": True}
+    cpu = time.process_time()
+    for _ in range(count):
+        bare_client.post(BARE_PATH, json=body)
+    print(f"  CPU per request, bare endpoint:              "
+          f"{(time.process_time() - cpu) * 1000 / count:6.2f} ms")
+    print("  cProfile of the full request, CPU time (time.process_time), not wall time:")
+    profiler = cProfile.Profile(time.process_time)
     profiler.enable()
-    for index in range(50, 50 + count):
-        post(index)
+    for _ in range(count):
+        post()
     profiler.disable()
-    elapsed = time.perf_counter() - started
-    print(f"\nProfile: {count} intake requests in-process (Flask test client, one process), "
-          f"{elapsed / count * 1000:.2f} ms each under cProfile")
     stats = pstats.Stats(profiler)
-    stats.sort_stats("cumulative").print_stats(40)
-    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(r"(services|shared|celery/app/base|kombu/messaging"
+                                                r"|sqlalchemy/orm/session|pool/base|webargs/core"
+                                                r"|marshmallow/schema)", 30)
+    stats.sort_stats("tottime").print_stats(15)
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -580,7 +658,7 @@ def profile_in_process(url: str, redis_url: str, pool: TokenPool, answers: list[
 def print_table(phases: list[Phase]) -> None:
     header = (f"{'phase':<20}{'secs':>5}{'requests':>9}{'201':>7}{'200':>5}{'other':>6}"
               f"{'errors':>7}{'rate/s':>8}{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}{'max ms':>8}"
-              f"  {'CPU cores: app/db/load/other':>29}")
+              f"  {'CPU cores: app/db/load/other':>29}{'ms/req':>7}")
     print(header)
     print("-" * len(header))
     for p in phases:
@@ -589,10 +667,11 @@ def print_table(phases: list[Phase]) -> None:
                  f"{cpu.get('other', 0):.2f}")
         print(f"{p.name:<20}{p.duration_s:>5.1f}{p.requests:>9}{p.accepted:>7}{p.replayed:>5}"
               f"{p.other:>6}{p.errors:>7}{p.rate:>8.0f}{p.p50_ms:>8.1f}{p.p90_ms:>8.1f}"
-              f"{p.p99_ms:>8.1f}{p.max_ms:>8.1f}  {cores:>29}")
-    print("CPU cores (of the machine's all): app = the 2 gunicorn workers, db = their "
-          "PostgreSQL backends,\nload = wrk or the paced loader, other = everything else "
-          "(Redis, PostgreSQL background, other\nprograms on the machine).")
+              f"{p.p99_ms:>8.1f}{p.max_ms:>8.1f}  {cores:>29}{p.cpu_ms:>7.2f}")
+    print(f"CPU cores used during the phase (the machine has {os.cpu_count()}): app = the 2 "
+          "gunicorn workers, db = their\nPostgreSQL backends, load = wrk or the paced loader, "
+          "other = everything else (Redis, PostgreSQL\nbackground work, other programs on the "
+          "machine). ms/req = (app + db) CPU per accepted request.")
     for p in phases:
         if p.note:
             print(f"  {p.name}: {p.note}")
@@ -641,6 +720,7 @@ def main(argv: list[str] | None = None) -> int:
         wave_id, alumnus_ids = populate(url, args.alumni)
         all_tokens = make_tokens(wave_id, alumnus_ids)
         pool = TokenPool(list(all_tokens))
+        bare_pool = TokenPool(list(all_tokens))
         answers = answer_sets(ANSWER_SETS)
         answers_file = workdir / "answers.txt"
         answers_file.write_text("\n".join(answers) + "\n")
@@ -659,7 +739,7 @@ def main(argv: list[str] | None = None) -> int:
         intake_runs: list[Phase] = []
         accepted_ids: set[str] = set()
 
-        def measured(run: Any, app_pids: list[int], db_pids: list[int]) -> Phase:
+        def measured(run: Any, app_pids: list[int], db_pids: Any) -> Phase:
             with cpu_meter(app_pids, db_pids) as cpu:
                 phase = run()
             phase.cpu = cpu
@@ -678,12 +758,12 @@ def main(argv: list[str] | None = None) -> int:
                 tag = f" #{round_no}" if args.rounds > 1 else ""
                 if round_no == 1 and args.warmup:
                     # The bare app stores nothing, so it may reuse every token.
-                    run_wrk("bare warm-up", bare_port, BARE_PATH, TokenPool(list(all_tokens)),
-                            answers_file, workdir, duration=args.warmup, **wrk_opts)
+                    run_wrk("bare warm-up", bare_port, BARE_PATH, bare_pool, answers_file,
+                            workdir, duration=args.warmup, reuse_tokens=True, **wrk_opts)
                 bare_runs.append(measured(lambda t=tag: run_wrk(
-                    "bare max" + t, bare_port, BARE_PATH, TokenPool(list(all_tokens)),
-                    answers_file, workdir, duration=args.duration, **wrk_opts),
-                    worker_pids(bare_master), []))
+                    "bare max" + t, bare_port, BARE_PATH, bare_pool, answers_file, workdir,
+                    duration=args.duration, reuse_tokens=True, **wrk_opts),
+                    worker_pids(bare_master), list))
                 if round_no == 1 and args.warmup:
                     warm = run_wrk("intake warm-up", port, INTAKE_PATH, pool, answers_file,
                                    workdir, duration=args.warmup, **wrk_opts)
@@ -691,14 +771,15 @@ def main(argv: list[str] | None = None) -> int:
                 intake_runs.append(measured(lambda t=tag: run_wrk(
                     "intake max" + t, port, INTAKE_PATH, pool, answers_file, workdir,
                     duration=args.duration, **wrk_opts),
-                    worker_pids(master), db_backend_pids(url)))
+                    worker_pids(master), lambda: db_backend_pids(url)))
                 accepted_ids |= intake_runs[-1].ids
             bare_rate = statistics.median(p.rate for p in bare_runs)
             intake_rate = statistics.median(p.rate for p in intake_runs)
             half = max(1.0, intake_rate / 2)
             paced = measured(lambda: run_paced(
                 "intake @ half max", port, INTAKE_PATH, pool, answers, rate=half,
-                duration=args.paced_duration), worker_pids(master), db_backend_pids(url))
+                duration=args.paced_duration), worker_pids(master),
+                lambda: db_backend_pids(url))
             accepted_ids |= paced.ids
 
         print()
@@ -713,6 +794,13 @@ def main(argv: list[str] | None = None) -> int:
                 if b.rate))
         print(f"ratio            {ratio:8.2f}   target >= {TARGET_RATIO:.2f}  "
               f"{'PASS' if ratio >= TARGET_RATIO else 'FAIL'}")
+        bare_cpu = statistics.median(p.cpu_ms for p in bare_runs)
+        intake_cpu = statistics.median(p.cpu_ms for p in intake_runs)
+        if intake_cpu:
+            print(f"CPU per request  bare {bare_cpu:.2f} ms, intake {intake_cpu:.2f} ms "
+                  f"(app + db): CPU-normalised ratio ~{bare_cpu / intake_cpu:.2f}\n"
+                  "                 (roughly the ratio had both runs had the same CPU; read it "
+                  "when other programs\n                 share the machine)")
         print(f"p99 @ {half:.0f}/s {paced.p99_ms:12.1f} ms target <= {TARGET_P99_MS:.0f} ms  "
               f"{'PASS' if paced.p99_ms <= TARGET_P99_MS else 'FAIL'}  "
               f"(p50 {paced.p50_ms:.1f} ms, open loop)")
@@ -735,7 +823,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  events relayed to Redis after commit    {counts['relayed']:>8}")
         integrity_ok = not (counts["lost"] or counts["duplicate_ids"]
                             or counts["duplicate_alumni"] or counts["duplicate_events"]
-                            or counts["responses_without_event"]
+                            or counts["responses_without_event"] or counts["edits"]
                             or counts["events"] != counts["stored"])
         print(f"  {'OK: nothing lost or duplicated' if integrity_ok else 'FAILED'}")
 

@@ -1,6 +1,6 @@
 -- wrk script for bench/intake.py: every request is a new, valid submission.
 --
---   wrk -t T -c C -d D -s bench/wrk_intake.lua URL -- TOKENS ANSWERS SLUG PREFIX OUTDIR T
+--   wrk -t T -c C -d D -s bench/wrk_intake.lua URL -- TOKENS ANSWERS SLUG PREFIX OUTDIR T MODE
 --
 -- TOKENS  file with one personal link token per line (distinct alumni); thread k of T
 --         uses lines k+1, k+1+T, k+1+2T, ... so no two requests share an alumnus.
@@ -8,11 +8,14 @@
 -- SLUG    the wave slug.
 -- PREFIX  8 hex digits, new for every run: ids are PREFIX-<thread>-4000-8000-<counter>,
 --         unique by construction across threads and runs.
--- OUTDIR  each thread appends the id of every 200/201 response to OUTDIR/ids-<k>.txt.
+-- OUTDIR  each thread appends the id of every 200/201 response to OUTDIR/ids-<k>.txt
+--         and writes its first other response (status and body) to OUTDIR/error-<k>.txt.
 -- T       the thread count (same as -t).
---
--- When a thread runs out of tokens it sends requests with an invalid token (404, stored
--- nowhere), stops itself and reports `exhausted`; bench/intake.py then says so.
+-- MODE    "once": each token is used once (the intake). When a thread runs out of tokens it
+--         sends a request with an invalid token (404, stored nowhere), stops itself and
+--         reports `exhausted`; bench/intake.py then says so. "cycle": tokens are reused
+--         and responses are not parsed (the bare endpoint, which stores nothing); wrk's
+--         status-error count (status > 399) then tells the refusals.
 
 local threads = {}
 local counter = 0
@@ -42,8 +45,15 @@ function init(args)
    end
    answers = read_lines(args[2])
    slug = args[3]
+   cycle = args[7] == "cycle"
+   if cycle then
+      -- Nothing to account for: let wrk skip parsing headers and bodies, so the load
+      -- generator takes as little CPU from the server as it can.
+      response = nil
+   end
    prefix = args[4]
-   ids_file = io.open(args[5] .. "/ids-" .. tid .. ".txt", "w")
+   outdir = args[5]
+   ids_file = io.open(outdir .. "/ids-" .. tid .. ".txt", "w")
    ids_file:setvbuf("line")
    used = 0
    exhausted = 0
@@ -55,7 +65,7 @@ end
 
 function request()
    used = used + 1
-   local token = tokens[used]
+   local token = tokens[cycle and ((used - 1) % #tokens) + 1 or used]
    if token == nil then
       exhausted = 1
       token = "exhausted"
@@ -74,6 +84,11 @@ function response(status, _, body)
       ids_file:write(id or "?", "\n")
    else
       nother = nother + 1
+      if nother == 1 then  -- keep the first refusal for the report
+         local f = io.open(outdir .. "/error-" .. tid .. ".txt", "w")
+         f:write(status, " ", string.sub(body or "", 1, 500), "\n")
+         f:close()
+      end
    end
 end
 

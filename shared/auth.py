@@ -153,28 +153,35 @@ def current_principal() -> Principal | None:
     return principal
 
 
+# The guard reads in its own short session: on SQLite every transaction holds the write
+# lock, and the request's session must not start (and hold it) before the view needs it.
+
+
 def _principal_from_bearer() -> Principal | None:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
     digest = token_digest(header.removeprefix("Bearer ").strip())
-    token = db.session().scalar(
-        select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
-    )
-    if token is None:
-        return None
-    return Principal(name=f"token:{token.name}#{token.id}", role=token.role, user_id=token.user_id)
+    with db.get_db().session_factory() as lookup:
+        token = lookup.scalar(
+            select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+        )
+        if token is None:
+            return None
+        return Principal(name=f"token:{token.name}#{token.id}", role=token.role,
+                         user_id=token.user_id)
 
 
 def _principal_from_session() -> Principal | None:
     user_id = session.get("user_id")
     if user_id is None:
         return None
-    user = db.session().get(User, user_id)
-    if user is None or not user.active:
-        session.clear()
-        return None
-    return Principal(name=user.username, role=user.role, user_id=user.id)
+    with db.get_db().session_factory() as lookup:
+        user = lookup.get(User, user_id)
+        if user is None or not user.active:
+            session.clear()
+            return None
+        return Principal(name=user.username, role=user.role, user_id=user.id)
 
 
 def guard() -> Any:

@@ -10,6 +10,9 @@ loses none. Consumers are wrapped by `consumer(...)`, which records (consumer, e
 from __future__ import annotations
 
 import logging
+import os
+import queue
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from celery import Celery, shared_task
-from flask import current_app, has_app_context
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -111,18 +114,58 @@ def publish(session: Session, event_type: str, payload: dict[str, Any]) -> uuid.
     return event_id
 
 
+class BackgroundRelay:
+    """Relays committed events from a thread of the producing process, in batches.
+
+    The request that committed only drops the event ids into a queue: publishing to the
+    broker (and marking the rows relayed) happens beside it, many events per transaction.
+    If the process dies first, the beat relay sends what is left.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[Flask, list[uuid.UUID]]] = queue.SimpleQueue()
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, app: Flask, ids: list[uuid.UUID]) -> None:
+        if self._pid != os.getpid():  # first use, or a forked child: threads do not fork
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._queue = queue.SimpleQueue()
+                    threading.Thread(target=self._run, name="jejak-relay", daemon=True).start()
+                    self._pid = os.getpid()
+        self._queue.put((app, ids))
+
+    def _run(self) -> None:
+        while True:
+            app, ids = self._queue.get()
+            batches: dict[Flask, list[uuid.UUID]] = {app: list(ids)}
+            while sum(map(len, batches.values())) < RELAY_BATCH:
+                try:
+                    more_app, more_ids = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                batches.setdefault(more_app, []).extend(more_ids)
+            for batch_app, batch_ids in batches.items():
+                try:
+                    with batch_app.app_context():
+                        relay(get_db().session_factory, batch_app.extensions["celery"],
+                              ids=batch_ids)
+                except Exception:  # the events are committed; the beat relay retries
+                    log.warning("relay of %d events failed; beat will retry", len(batch_ids),
+                                exc_info=True)
+
+
+background_relay = BackgroundRelay()
+
+
 @sa_event.listens_for(Session, "after_commit")
 def _relay_after_commit(session: Session) -> None:
     pending = session.info.pop(_PENDING_KEY, None)
     if not pending or not has_app_context():
         return  # without an app there is no broker configured; the beat relay will send it
-    celery: Celery | None = current_app.extensions.get("celery")
-    if celery is None:
-        return
-    try:
-        relay(get_db().session_factory, celery, ids=pending)
-    except Exception:  # the commit stands; the beat relay retries
-        log.warning("after-commit relay failed; the beat relay will retry", exc_info=True)
+    if "celery" in current_app.extensions:
+        background_relay.submit(current_app._get_current_object(), pending)  # type: ignore[attr-defined]
 
 
 @sa_event.listens_for(Session, "after_rollback")
@@ -155,17 +198,20 @@ def relay(
         if is_postgres(db_session):
             query = query.with_for_update(skip_locked=True)
         relayed = 0
-        for row in db_session.scalars(query):
-            event = Event(row.id, row.type, row.payload, row.created_at)
-            try:
-                for task_name in CONTRACTS[row.type].subscribers:
-                    celery.send_task(task_name, args=[event.to_message()], retry=False)
-            except Exception as exc:  # broker unreachable: keep this and later rows
-                row.attempts += 1
-                log.warning("relay of %s %s failed: %s", row.type, row.id, exc)
-                break
-            row.relayed_at = utcnow()
-            relayed += 1
+        # One broker connection for the whole batch (a publish per task would reconnect).
+        with celery.producer_or_acquire() as producer:
+            for row in db_session.scalars(query):
+                event = Event(row.id, row.type, row.payload, row.created_at)
+                try:
+                    for task_name in CONTRACTS[row.type].subscribers:
+                        celery.send_task(task_name, args=[event.to_message()], retry=False,
+                                         producer=producer)
+                except Exception as exc:  # broker unreachable: keep this and later rows
+                    row.attempts += 1
+                    log.warning("relay of %s %s failed: %s", row.type, row.id, exc)
+                    break
+                row.relayed_at = utcnow()
+                relayed += 1
         return relayed
 
 

@@ -34,6 +34,11 @@ def _derived_key(pii_key: str, purpose: bytes) -> bytes:
     )
 
 
+@lru_cache(maxsize=8)
+def _cipher(pii_key: str) -> AESGCM:
+    return AESGCM(_derived_key(pii_key, _ENCRYPTION_PURPOSE))
+
+
 def hash_nik(nik: str, key: str) -> str:
     """The keyed hash (hex) stored beside the ciphertext, for lookups and comparisons."""
     hash_key = _derived_key(key, _HASH_PURPOSE)
@@ -43,12 +48,10 @@ def hash_nik(nik: str, key: str) -> str:
 def protect_nik(nik: str, key: str) -> tuple[bytes, str]:
     """Encrypt `nik` under the PII key: (nonce + ciphertext, keyed hash hex)."""
     nonce = os.urandom(NONCE_BYTES)
-    cipher = AESGCM(_derived_key(key, _ENCRYPTION_PURPOSE))
-    return nonce + cipher.encrypt(nonce, nik.encode(), _NIK_AAD), hash_nik(nik, key)
+    return nonce + _cipher(key).encrypt(nonce, nik.encode(), _NIK_AAD), hash_nik(nik, key)
 
 
 def reveal_nik(ciphertext: bytes, key: str) -> str:
     """Decrypt what `protect_nik` stored; raises cryptography's InvalidTag on a wrong key."""
-    cipher = AESGCM(_derived_key(key, _ENCRYPTION_PURPOSE))
     nonce, sealed = ciphertext[:NONCE_BYTES], ciphertext[NONCE_BYTES:]
-    return cipher.decrypt(nonce, sealed, _NIK_AAD).decode()
+    return _cipher(key).decrypt(nonce, sealed, _NIK_AAD).decode()

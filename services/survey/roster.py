@@ -68,8 +68,8 @@ GENDERS = {
 REJECTION_COLUMNS = ("line", "column", "error")
 PHONE_REGION = "ID"
 
-_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_DAY_FIRST_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_DAY_FIRST_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
 _NIK = re.compile(r"[0-9]{16}")
 # A national number after the trunk prefix 0 or +62; one starting 0 again is left to the parser.
 _INDONESIAN_PHONE = re.compile(r"(?:\+62|0)([1-9][0-9]{6,16})")
@@ -85,7 +85,7 @@ class RosterFileError(ValueError):
     """The file as a whole cannot be read as a roster (no header, missing columns...)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RosterRow:
     """One valid roster line, normalised: gender L/P, phone E.164, email lower case."""
 
@@ -103,7 +103,7 @@ class RosterRow:
     email: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rejection:
     """A line that was not imported: where (line as numbered in the file), which column, why."""
 
@@ -179,19 +179,27 @@ def _rows_with_header(
 ) -> Iterator[tuple[int, dict[str, str]]]:
     records = iter(records)
     for _line, header in records:
-        if any(cell.strip() for cell in header):
+        if "".join(header).strip():
             break
     else:
         raise RosterFileError("the file has no header row")
     columns = _columns_of(header)
     for line, cells in records:
-        if not any(cell.strip() for cell in cells):
+        if not "".join(cells).strip():
             continue  # spreadsheets often end in blank rows
         values = dict(zip(columns, cells, strict=False))
-        for position, cell in enumerate(cells[len(columns) :], start=len(columns) + 1):
-            if cell.strip():  # a value under no header is still part of the row
-                values[f"column_{position}"] = cell
+        if len(cells) > len(columns):
+            values.update(_beyond_header(cells, len(columns)))
         yield line, values
+
+
+def _beyond_header(cells: list[str], width: int) -> dict[str, str]:
+    # A value under no header is still part of the row, kept for the rejections file.
+    return {
+        f"column_{position}": cell
+        for position, cell in enumerate(cells[width:], start=width + 1)
+        if cell.strip()
+    }
 
 
 def _read_csv(file: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
@@ -201,18 +209,17 @@ def _read_csv(file: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
         newlines = sum(block.count(b"\n") for block in iter(lambda: file.read(1 << 20), b""))
         expected = max(newlines - 1, 0)
         file.seek(start)
+    return _Rows(_csv_records(file), expected)
+
+
+def _csv_records(file: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
     text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
-    return _Rows(_csv_records(text), expected)
-
-
-def _csv_records(text: TextIO) -> Iterator[tuple[int, dict[str, str]]]:
     try:
         first_line = text.readline()
         # Indonesian Excel writes ";" (the comma is the decimal separator there): the header
         # line, which holds no decimals, tells which separator the file uses.
         delimiter = max(_CSV_DELIMITERS, key=first_line.count)
-        lines = _chain_first(first_line, text)
-        reader = csv.reader(lines, delimiter=delimiter)
+        reader = csv.reader(_chain_first(first_line, text), delimiter=delimiter)
 
         def numbered() -> Iterator[tuple[int, list[str]]]:
             line = 1
@@ -228,6 +235,9 @@ def _csv_records(text: TextIO) -> Iterator[tuple[int, dict[str, str]]]:
         ) from exc
     except csv.Error as exc:
         raise RosterFileError(f"the CSV file is malformed: {exc}") from exc
+    finally:
+        # The caller owns the file: a collected wrapper would close it.
+        text.detach()
 
 
 def _chain_first(first_line: str, text: TextIO) -> Iterator[str]:
@@ -422,6 +432,6 @@ def write_rejections_csv(rejections: Iterable[Rejection], file: TextIO) -> None:
     writer = csv.writer(file)
     writer.writerow(header)
     for rejection in rejections:
-        outcome = {"line": str(rejection.line), "column": rejection.column}
-        outcome["error"] = rejection.message
-        writer.writerow([outcome[c] if c in outcome else rejection.raw.get(c, "") for c in header])
+        values = {**rejection.raw, "line": str(rejection.line), "column": rejection.column}
+        values["error"] = rejection.message
+        writer.writerow([values.get(column, "") for column in header])

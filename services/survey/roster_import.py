@@ -93,15 +93,15 @@ class _Catalogue:
             self.program_names[program_id] = name
 
     def load_cohorts(self, session: Session, program_ids: Iterable[int] | None = None) -> None:
-        query = select(Cohort).order_by(Cohort.id)
+        query = select(Cohort, Program.name).join(Cohort.program).order_by(Cohort.id)
         if program_ids is not None:
             query = query.where(Cohort.program_id.in_(list(program_ids)))
-        for cohort in session.scalars(query):
+        for cohort, program_name in session.execute(query):
             self.cohorts.setdefault(
                 (cohort.program_id, cohort.label.casefold()),
                 _CohortDates(
                     cohort.id,
-                    self.program_names[cohort.program_id],
+                    program_name,
                     cohort.label,
                     cohort.training_start,
                     cohort.training_end,
@@ -137,9 +137,9 @@ def import_roster(
     """Import (line, values) pairs as `read_rows` yields them; one transaction per chunk.
 
     `on_progress(rows_done, rows_total)` runs after each committed chunk; the total is None
-    until known (the iterator's length hint, and the exact count at the last chunk). A
-    database error stops the import with the earlier chunks committed; importing the file
-    again is safe, as rows already stored count as unchanged.
+    until known (the iterator's length hint, and the exact count at the last chunk). An
+    error (a database failure, a file unreadable halfway) stops the import with the earlier
+    chunks committed; importing the file again is safe, as stored rows count as unchanged.
     """
     expected = operator.length_hint(rows_iter, 0)
     summary = ImportSummary()
@@ -353,20 +353,19 @@ def _create_missing_cohorts(
         catalogue.load_programs(session, new_programs.values())
     new_cohorts: dict[tuple[int, str], dict[str, Any]] = {}
     for row in rows:
+        if catalogue.cohort(row) is not None:
+            continue
         program_id = catalogue.program_id(row)
         assert program_id is not None  # created above
-        new_cohorts.setdefault(
-            (program_id, row.cohort.casefold()),
-            {
+        key = (program_id, row.cohort.casefold())
+        if key not in new_cohorts:
+            new_cohorts[key] = {
                 "program_id": program_id,
                 "label": row.cohort,
                 "training_start": row.training_start,
                 "training_end": row.training_end,
                 "created_at": utcnow(),
-            },
-        )
-    for key in [key for key in new_cohorts if key in catalogue.cohorts]:
-        del new_cohorts[key]
+            }
     if new_cohorts:
         _insert_skipping_existing(session, Cohort.__table__, list(new_cohorts.values()))
         catalogue.load_cohorts(session, {program_id for program_id, _ in new_cohorts})

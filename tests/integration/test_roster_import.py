@@ -12,8 +12,9 @@ from sqlalchemy import select, update
 from services.survey.roster import COLUMNS, read_rows
 from services.survey.roster_import import ImportSummary, import_roster, write_rejections_csv
 from shared.db import Database
-from shared.models import Alumnus, Cohort, OutboxEvent, Program, utcnow
+from shared.models import Alumnus, Cohort, OutboxEvent, ProcessedEvent, Program, utcnow
 from shared.pii import reveal_nik
+from tests.conftest import wait_for
 
 PII_KEY = "test-pii-key-0123456789"
 
@@ -229,3 +230,27 @@ def test_rejected_rows_round_trip_as_csv_and_import_once_fixed(
     fixed = out.getvalue().replace("peserta2@,", "peserta2@example.com,").replace(",123,", ",,")
     again = run_import(clean_db, fixed.encode())
     assert counts(again) == (2, 0, 0, 0)
+
+
+def test_inside_an_app_each_chunk_event_is_relayed_as_it_commits(
+    survey_app, clean_db: Database, celery_worker
+) -> None:
+    # Chunks are written on a helper thread: the app context must travel with them, or the
+    # after-commit relay would not run and, with no beat here, the events would never leave.
+    with survey_app.app_context():
+        run_import(clean_db, roster_csv([roster_row(n) for n in range(1, 6)]), chunk_size=2)
+    with clean_db.session_factory() as session:
+        events = session.scalars(select(OutboxEvent)).all()
+    assert len(events) == 3
+    assert all(event.relayed_at is not None for event in events)
+
+    def consumed() -> bool:
+        with clean_db.session_factory() as session:
+            done = session.scalars(
+                select(ProcessedEvent.event_id).where(
+                    ProcessedEvent.consumer == "outreach.on_alumni_imported"
+                )
+            ).all()
+        return set(done) == {event.id for event in events}
+
+    wait_for(consumed)

@@ -91,6 +91,14 @@ def test_line_numbers_count_blank_lines_and_multiline_values() -> None:
     assert [line for line, _ in read_csv(data)] == [2, 4, 6]
 
 
+def test_reading_leaves_the_callers_file_open() -> None:
+    file = io.BytesIO(csv_bytes(list(COLUMNS), list(GOOD.values())))
+    rows = read_rows(file, "roster.csv")
+    assert list(rows) == [(2, GOOD)]
+    del rows
+    assert not file.closed
+
+
 def test_unknown_columns_are_kept_for_the_rejections_file() -> None:
     data = csv_bytes([*COLUMNS, "Keterangan"], [*GOOD.values(), "pindah"])
     assert read_csv(data) == [(2, {**GOOD, "Keterangan": "pindah"})]
@@ -194,6 +202,7 @@ def test_a_good_row_is_normalised() -> None:
         ("gender", "X", "not a gender"),
         ("birth_date", "5 Maret 1999", "not a date"),
         ("birth_date", "1999-02-30", "not a valid date"),
+        ("birth_date", "\u0661\u0669\u0669\u0669-03-05", "not a date"),
         ("birth_date", "2024-02-01", "after training started"),
         ("nik", "647401050399", "16 digits"),
         ("nik", "647401050399000A", "16 digits"),

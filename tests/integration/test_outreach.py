@@ -1,0 +1,251 @@
+"""Outreach end to end on the real database: plan, send, stop at the answer, pause, opt out."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+import mailbox
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from services.outreach import campaigns, delivery
+from services.survey.links import make_token
+from shared import db
+from shared.models import Campaign, Message, OptOut, utcnow
+from tests.integration.conftest import EMPLOYED
+
+
+@pytest.fixture()
+def quiet_free(settings):
+    """Settings without quiet hours, so tests do not depend on the time of day."""
+    return dataclasses.replace(settings, quiet_hours="", sms_webhook_secret="sms-secret")
+
+
+@pytest.fixture()
+def outreach(outreach_app, survey, quiet_free):
+    outreach_app.config["JEJAK_SETTINGS"] = quiet_free
+    return outreach_app
+
+
+def create(client, survey, **extra):
+    body = {"name": "Undangan", "wave_id": survey["wave_id"], **extra}
+    return client.post("/api/v1/campaigns", json=body, headers=survey["headers"]["operator"])
+
+
+def messages(app, *where):
+    with app.app_context():
+        return db.session().scalars(select(Message).where(*where).order_by(Message.id)).all()
+
+
+def run_due(app, settings, when=None):
+    """What beat and the workers do: dispatch what is due, send each batch."""
+    with app.app_context():
+        factory = db.get_db().session_factory
+        sent = []
+
+        class Recorder:
+            def send_task(self, name, args):
+                sent.append(args[0])
+
+        delivery.dispatch(factory, Recorder(), settings, now=when)
+        for batch in sent:
+            delivery.send_batch(factory, batch, settings,
+                                now=(lambda: when) if when else utcnow)
+        return sum(len(batch) for batch in sent)
+
+
+def maildir(settings):
+    return mailbox.Maildir(str(settings.home / "mail"), create=True)
+
+
+def test_default_sequence_plans_one_message_per_step_and_alumnus(outreach, survey) -> None:
+    client = outreach.test_client()
+    created = create(client, survey)
+    assert created.status_code == 201, created.get_json()
+    steps = created.get_json()["steps"]
+    assert [(s["day_offset"], s["channel"]) for s in steps] == [
+        (0, "email"), (4, "email"), (11, "whatsapp"), (25, "sms"), (40, "email")]
+    campaign_id = created.get_json()["id"]
+    launched = client.post(f"/api/v1/campaigns/{campaign_id}/launch",
+                           headers=survey["headers"]["operator"])
+    assert launched.status_code == 200, launched.get_json()
+    # 5 targets × 5 steps; nobody has an email address, so the email steps are skipped
+    planned = messages(outreach)
+    assert len(planned) == 25
+    assert {m.cancel_reason for m in planned if m.channel is None} == {"no_contact"}
+    # planning again (as a resume or a retry would) adds nobody
+    with outreach.app_context():
+        session = db.session()
+        campaign = session.get(Campaign, campaign_id)
+        campaigns.plan(session, campaign, outreach.config["JEJAK_SETTINGS"])
+        session.commit()
+    assert len(messages(outreach)) == 25
+
+
+def test_a_broken_template_blocks_the_launch_and_says_why(outreach, survey) -> None:
+    client = outreach.test_client()
+    created = create(client, survey, steps=[{
+        "day_offset": 0, "channel": "sms",
+        "template": {"id": {"body": "Halo {{ nama_lengkap }}"}}}])
+    response = client.post(f"/api/v1/campaigns/{created.get_json()['id']}/launch",
+                           headers=survey["headers"]["operator"])
+    assert response.status_code == 422
+    assert "nama_lengkap" in response.get_json()["detail"]
+    assert "Alumnus 0" in response.get_json()["detail"]
+    assert messages(outreach) == []
+
+
+def test_templates_cannot_reach_python_internals(outreach, survey) -> None:
+    client = outreach.test_client()
+    created = create(client, survey, steps=[{"day_offset": 0, "channel": "sms", "template": {
+        "id": {"body": "{{ name.__class__.__mro__[1].__subclasses__() }}"}}}])
+    response = client.post(f"/api/v1/campaigns/{created.get_json()['id']}/launch",
+                           headers=survey["headers"]["operator"])
+    assert response.status_code == 422
+    assert "unsafe" in response.get_json()["detail"].lower()
+
+
+def sms_campaign(client, survey, day_offsets=(0, 4)):
+    created = create(client, survey, steps=[
+        {"day_offset": day, "channel": "sms",
+         "template": {"id": {"body": "Halo {{ name }}, isi survei: {{ survey_link }}"}}}
+        for day in day_offsets])
+    campaign_id = created.get_json()["id"]
+    launched = client.post(f"/api/v1/campaigns/{campaign_id}/launch",
+                           headers=survey["headers"]["operator"])
+    assert launched.status_code == 200, launched.get_json()
+    return campaign_id
+
+
+def sms_log(settings):
+    path = settings.home / "outbox" / "sms.log"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_due_messages_go_out_once_and_stop_at_the_answer(outreach, survey, survey_app,
+                                                         quiet_free) -> None:
+    before = len(sms_log(quiet_free))
+    client = outreach.test_client()
+    campaign_id = sms_campaign(client, survey)
+    assert run_due(outreach, quiet_free) == 5          # day 0: one SMS per target
+    assert run_due(outreach, quiet_free) == 0          # nothing is due twice
+    log = sms_log(quiet_free)[before:]
+    assert len(log) == 5 and len({entry["to"] for entry in log}) == 5
+    assert "/survey/s/" in log[0]["text"]
+
+    # Alumnus 0 answers; the consumer of response.submitted cancels their day-4 reminder.
+    from services.outreach.tasks import on_response_submitted
+
+    token = make_token(survey_app.config["SECRET_KEY"], survey["wave_id"], survey["alumni"][0][0])
+    answered = survey_app.test_client().post("/api/v1/responses", json={
+        "id": str(uuid.uuid4()), "wave": "ts-2026", "token": token, "answers": EMPLOYED})
+    assert answered.status_code == 201
+    from shared.events import Event
+    from shared.models import OutboxEvent
+
+    with outreach.app_context():
+        row = db.session().scalar(select(OutboxEvent).where(
+            OutboxEvent.type == "response.submitted"))
+        message = Event(row.id, row.type, row.payload, row.created_at).to_message()
+    with outreach.app_context():  # as the worker runs it: its own unit of work
+        on_response_submitted.run(message)
+    later = utcnow() + timedelta(days=5)
+    assert run_due(outreach, quiet_free, when=later) == 4   # the other four get the reminder
+    cancelled = messages(outreach, Message.cancel_reason == "answered")
+    assert [m.alumnus_id for m in cancelled] == [survey["alumni"][0][0]]
+    status = client.get(f"/api/v1/campaigns/{campaign_id}/status",
+                        headers=survey["headers"]["operator"]).get_json()
+    assert [(s["sent"], s["cancelled_answered"]) for s in status["steps"]] == [(5, 0), (4, 1)]
+    assert status["responses_by_step"] == {"1": 1}
+
+
+def test_pause_and_resume_never_resend(outreach, survey, quiet_free) -> None:
+    client = outreach.test_client()
+    campaign_id = sms_campaign(client, survey, day_offsets=(0,))
+    headers = survey["headers"]["operator"]
+    assert client.post(f"/api/v1/campaigns/{campaign_id}/pause", headers=headers).status_code == 200
+    assert run_due(outreach, quiet_free) == 0
+    assert client.post(f"/api/v1/campaigns/{campaign_id}/resume",
+                       headers=headers).status_code == 200
+    assert run_due(outreach, quiet_free) == 5
+    assert client.post(f"/api/v1/campaigns/{campaign_id}/pause", headers=headers).status_code == 200
+    assert client.post(f"/api/v1/campaigns/{campaign_id}/resume",
+                       headers=headers).status_code == 200
+    assert run_due(outreach, quiet_free) == 0
+    assert len(messages(outreach, Message.status == "sent")) == 5
+
+
+def test_quiet_hours_defer_sending(outreach, survey, quiet_free) -> None:
+    client = outreach.test_client()
+    sms_campaign(client, survey, day_offsets=(0,))
+    always_quiet = dataclasses.replace(quiet_free, quiet_hours="00:00-23:59")
+    assert run_due(outreach, always_quiet) == 0
+    assert len(messages(outreach, Message.status == "planned")) == 5
+
+
+def test_unsubscribe_link_is_honoured_by_later_campaigns(outreach, survey, quiet_free) -> None:
+    client = outreach.test_client()
+    alumnus_id = survey["alumni"][1][0]
+    url = campaigns.unsubscribe_url(quiet_free, alumnus_id, "sms").split("/outreach")[1]
+    page = client.get(url)
+    assert page.status_code == 200
+    assert client.post(url).status_code == 200   # one click, no login
+    assert client.post(url).status_code == 200   # twice is fine, still one record
+    with outreach.app_context():
+        rows = db.session().scalars(select(OptOut)).all()
+    assert [(r.channel, r.alumnus_id, r.source) for r in rows] == [("sms", alumnus_id, "link")]
+    sms_campaign(client, survey, day_offsets=(0,))
+    skipped = messages(outreach, Message.cancel_reason == "opted_out")
+    assert [m.alumnus_id for m in skipped] == [alumnus_id]
+    assert client.get("/u/forged-token").status_code == 404
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def test_sms_webhook_updates_status_and_honours_stop(outreach, survey, quiet_free) -> None:
+    client = outreach.test_client()
+    sms_campaign(client, survey, day_offsets=(0, 4))
+    run_due(outreach, quiet_free)
+    first = messages(outreach, Message.status == "sent")[0]
+    report = json.dumps({"type": "status", "id": first.provider_message_id,
+                         "reference": str(first.id), "status": "delivered"}).encode()
+    assert client.post("/webhooks/sms", data=report,
+                       headers={"X-Signature": "sha256=" + "0" * 64}).status_code == 401
+    assert client.post("/webhooks/sms", data=report,
+                       headers={"X-Signature": sign("sms-secret", report)}).status_code == 200
+    assert messages(outreach, Message.id == first.id)[0].status == "delivered"
+    stop = json.dumps({"type": "inbound", "from": first.address, "text": "berhenti"}).encode()
+    assert client.post("/webhooks/sms", data=stop,
+                       headers={"X-Signature": sign("sms-secret", stop)}).status_code == 200
+    pending = messages(outreach, Message.alumnus_id == first.alumnus_id,
+                       Message.status == "planned")
+    assert pending == []
+    with outreach.app_context():
+        assert db.session().scalar(select(func.count()).select_from(OptOut)) >= 1
+
+
+def test_campaign_pages_render(outreach, survey) -> None:
+    client = outreach.test_client()
+    campaign_id = create(client, survey).get_json()["id"]
+    import re
+
+    from shared.auth import create_user
+
+    with outreach.app_context():
+        create_user(db.session(), "opr", "rahasia-operator", "operator")
+        db.session().commit()
+    login = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)
+    client.post("/login", data={"username": "opr", "password": "rahasia-operator",
+                                "csrf_token": token})
+    index = client.get("/")
+    assert index.status_code == 200 and "Undangan" in index.get_data(as_text=True)
+    detail = client.get(f"/campaigns/{campaign_id}")
+    assert detail.status_code == 200 and "Alumnus" in detail.get_data(as_text=True)
