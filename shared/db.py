@@ -42,11 +42,11 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    kwargs: dict[str, object] = {"pool_pre_ping": True}
+    # No pre-ping: it costs a round trip per checkout. A connection that died with the
+    # server fails one request and SQLAlchemy then refreshes the whole pool.
+    kwargs: dict[str, object] = {"pool_recycle": 1800, "pool_size": 5, "max_overflow": 10}
     if not pool:
         kwargs = {"poolclass": NullPool}
-    else:
-        kwargs.update(pool_size=5, max_overflow=10)
     return create_engine(url, **kwargs)
 
 

@@ -11,11 +11,14 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.survey.links import read_token
 from services.survey.questionnaire import Questionnaire, is_visible, validate_answers
 from services.survey.waves import SurveyError, WaveInfo
+from shared.db import is_postgres
 from shared.events import publish
 from shared.models import Alumnus, Response, ResponseEdit, WaveTarget, utcnow
 
@@ -93,42 +96,52 @@ def submit(
     A new submission for an alumnus who already answered replaces the earlier answers: one
     response per alumnus per wave.
     """
+    result = validate_answers(questionnaire, answers, complete=complete)
+    now = utcnow()
+    if not result.errors:
+        # The common case, a first submission, is one INSERT that does nothing on conflict.
+        status = "complete" if complete else "partial"
+        values = {"id": submission_id, "wave_id": wave.id, "alumnus_id": alumnus_id,
+                  "questionnaire_id": wave.questionnaire_id, "answers": result.answers,
+                  "source": source, "status": status, "started_at": now, "updated_at": now,
+                  "submitted_at": now if complete else None}
+        insert = pg_insert if is_postgres(session) else sqlite_insert
+        inserted = session.execute(
+            insert(Response).values(**values).on_conflict_do_nothing().returning(Response.id)
+        ).first()
+        if inserted is not None:
+            response = Response(**values)  # what was stored, for the reply (not re-read)
+            if complete:
+                _announce(session, response)
+            return response, True
+    # A replay, an edit of an earlier response, or invalid answers.
     existing = response_of(session, wave.id, alumnus_id)
     if existing is not None and (
         existing.id == submission_id or session.get(ResponseEdit, submission_id) is not None
     ):
         return existing, False
-    result = validate_answers(questionnaire, answers, complete=complete)
     if result.errors:
         raise AnswersInvalid(result.errors)
-    now = utcnow()
     if existing is None:
-        response = Response(
-            id=submission_id, wave_id=wave.id, alumnus_id=alumnus_id,
-            questionnaire_id=wave.questionnaire_id, answers=result.answers, source=source,
-            status="complete" if complete else "partial", started_at=now,
-            submitted_at=now if complete else None,
-        )
-        session.add(response)
-    else:
-        if existing.status == "complete" and not complete:
-            raise SurveyError("complete", "a complete response can only be replaced by a "
-                              "complete one")
-        response = existing
-        response.answers = result.answers
-        response.draft = None
-        response.status = "complete" if complete else "partial"
-        response.source = source
-        if complete:
-            response.submitted_at = now
-        session.add(ResponseEdit(id=submission_id, response_id=existing.id, received_at=now))
+        # The id is taken by another alumnus's response.
+        raise SurveyError("id", "this id is already used for another response", 409)
+    if existing.status == "complete" and not complete:
+        raise SurveyError("complete", "a complete response can only be replaced by a "
+                          "complete one")
+    response = existing
+    response.answers = result.answers
+    response.draft = None
+    response.status = "complete" if complete else "partial"
+    response.source = source
+    if complete:
+        response.submitted_at = now
+    session.add(ResponseEdit(id=submission_id, response_id=existing.id, received_at=now))
     if complete:
         _announce(session, response)
     return response, True
 
 
 def _announce(session: Session, response: Response) -> None:
-    session.flush()
     publish(session, "response.submitted", {
         "response_id": str(response.id), "wave_id": response.wave_id,
         "alumnus_id": response.alumnus_id,

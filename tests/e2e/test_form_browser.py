@@ -7,7 +7,7 @@ from sqlalchemy import create_engine, select
 
 from services.survey.links import make_token
 from shared.models import Alumnus, OutboxEvent, Response, Wave
-from tests.conftest import TEST_DB
+from tests.conftest import TEST_DB, wait_for
 
 pytestmark = pytest.mark.skipif(
     TEST_DB != "sqlite", reason="drives `jejak up` (SQLite); runs in the SQLite pass"
@@ -60,16 +60,18 @@ def test_employed_alumnus_answers_on_a_phone(jejak, phone) -> None:
         response = connection.execute(
             select(Response).where(Response.wave_id == wave_id, Response.alumnus_id == alumnus_id)
         ).one()
-        events = connection.execute(
-            select(OutboxEvent.payload, OutboxEvent.relayed_at).where(
-                OutboxEvent.type == "response.submitted"
-            )
-        ).all()
     assert response.status == "complete"
     assert response.answers["f505"] == 4_750_000 and response.answers["f502"] == 2
-    mine = [
-        relayed_at for payload, relayed_at in events if payload["response_id"] == str(response.id)
-    ]
-    assert len(mine) == 1
-    assert mine[0] is not None  # handed to the broker right after the commit
+
+    def my_events() -> list:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(OutboxEvent.payload, OutboxEvent.relayed_at).where(
+                    OutboxEvent.type == "response.submitted"
+                )
+            ).all()
+        return [relayed for payload, relayed in rows if payload["response_id"] == str(response.id)]
+
+    assert len(my_events()) == 1  # one event for the one response
+    wait_for(lambda: my_events()[0] is not None, timeout=15)  # handed to the broker
     engine.dispose()

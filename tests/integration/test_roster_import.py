@@ -232,7 +232,7 @@ def test_rejected_rows_round_trip_as_csv_and_import_once_fixed(
     assert counts(again) == (2, 0, 0, 0)
 
 
-def test_inside_an_app_each_chunk_event_is_relayed_as_it_commits(
+def test_inside_an_app_each_chunk_event_reaches_its_subscriber(
     survey_app, clean_db: Database, celery_worker
 ) -> None:
     # Chunks are written on a helper thread: the app context must travel with them, or the
@@ -240,9 +240,8 @@ def test_inside_an_app_each_chunk_event_is_relayed_as_it_commits(
     with survey_app.app_context():
         run_import(clean_db, roster_csv([roster_row(n) for n in range(1, 6)]), chunk_size=2)
     with clean_db.session_factory() as session:
-        events = session.scalars(select(OutboxEvent)).all()
-    assert len(events) == 3
-    assert all(event.relayed_at is not None for event in events)
+        event_ids = set(session.scalars(select(OutboxEvent.id)))
+    assert len(event_ids) == 3
 
     def consumed() -> bool:
         with clean_db.session_factory() as session:
@@ -250,7 +249,7 @@ def test_inside_an_app_each_chunk_event_is_relayed_as_it_commits(
                 select(ProcessedEvent.event_id).where(
                     ProcessedEvent.consumer == "outreach.on_alumni_imported"
                 )
-            ).all()
-        return set(done) == {event.id for event in events}
+            )
+            return set(done) == event_ids
 
     wait_for(consumed)
