@@ -47,34 +47,41 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def jejak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    home = tmp_path_factory.mktemp("jejak-up")
-    port = free_port()
+def start_jejak(home: Path, port: int, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    """Run `jejak up` as a user would; return the process and what it printed until ready."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JEJAK_")}
     env.update(JEJAK_HOME=str(home), JEJAK_SECRET_KEY=SECRET)
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "up", "--demo", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        [sys.executable, "-m", "services.cli", "up", "--port", str(port), *extra],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    output, password = "", None
+    output = ""
     deadline = time.monotonic() + 120
     while "Press Ctrl-C" not in output:
         line = process.stdout.readline()
         if not line and process.poll() is not None:
             raise AssertionError(f"jejak up exited early:\n{output}")
         output += line
-        if "admin / " in line:
-            password = line.split("admin / ")[1].split()[0]
         assert time.monotonic() < deadline, output
+    return process, output
+
+
+def stop_jejak(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    rest, _ = process.communicate(timeout=60)
+    return rest
+
+
+@pytest.fixture(scope="session")
+def jejak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    home = tmp_path_factory.mktemp("jejak-up")
+    port = free_port()
+    process, output = start_jejak(home, port, "--demo")
+    password = output.split("admin / ")[1].split()[0] if "admin / " in output else None
     try:
         yield Running(f"http://127.0.0.1:{port}", home, password)
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=60)
+        stop_jejak(process)
 
 
 @pytest.fixture(scope="session")

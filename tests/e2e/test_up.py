@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import TEST_DB
+from tests.e2e.conftest import free_port, start_jejak, stop_jejak
 
 pytestmark = pytest.mark.skipif(
     TEST_DB != "sqlite", reason="jejak up is the embedded SQLite default; runs in the SQLite pass"
 )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def descendants(pid: int) -> set[int]:
@@ -61,36 +52,13 @@ def get(url: str) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-def start(home: Path, port: int) -> tuple[subprocess.Popen[str], str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JEJAK_")}
-    env["JEJAK_HOME"] = str(home)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "up", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output = ""
-    deadline = time.monotonic() + 90
-    while "Press Ctrl-C" not in output:
-        line = process.stdout.readline()
-        if not line and process.poll() is not None:
-            raise AssertionError(f"jejak up exited early:\n{output}")
-        output += line
-        assert time.monotonic() < deadline, output
-    return process, output
 
 
-def stop(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGTERM)
-    rest, _ = process.communicate(timeout=60)
-    return rest
 
 
 def test_up_serves_all_three_services_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
-    process, output = start(tmp_path, port)
+    process, output = start_jejak(tmp_path, port)
     children = descendants(process.pid)
     try:
         assert "admin / " in output  # the first start prints the admin login
@@ -105,16 +73,16 @@ def test_up_serves_all_three_services_and_stops_cleanly(tmp_path: Path) -> None:
         status, page = get(f"http://127.0.0.1:{port}/analytics/login?lang=en")
         assert status == 200 and "Password" in page
     finally:
-        tail = stop(process)
+        tail = stop_jejak(process)
     assert process.returncode == 0, tail
     leftovers = {pid for pid in children if alive(pid)}
     assert leftovers == set(), f"processes left behind: {leftovers}"
 
     # Started again in the same folder, it keeps the data: no second admin is created.
-    process, output = start(tmp_path, port)
+    process, output = start_jejak(tmp_path, port)
     try:
         assert "admin / " not in output
         assert "created on first start" in output
     finally:
-        stop(process)
+        stop_jejak(process)
     assert (tmp_path / "jejak.db").exists() and (tmp_path / "jejak.aof").exists()

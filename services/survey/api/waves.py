@@ -104,36 +104,23 @@ class WaveBySlug(MethodView):
         return _wave(slug)
 
 
-@blp.route("/<slug>/open")
-class OpenWave(MethodView):
+@blp.route("/<slug>/<any(open, close):action>")
+class WaveAction(MethodView):
     @auth.requires("operator")
     @blp.response(200, WaveOut)
-    def post(self, slug: str) -> Any:
-        """Open the wave: fixes its target alumni (the population) and emits wave.opened."""
+    def post(self, slug: str, action: str) -> Any:
+        """Open the wave (fixes its target alumni, the population, and emits wave.opened) or
+        close it (it refuses answers from then on)."""
         session = db.session()
         wave = _wave(slug)
         try:
-            population = waves.open_wave(session, wave)
+            population = waves.open_wave(session, wave) if action == "open" else None
+            if action == "close":
+                waves.close_wave(session, wave)
         except waves.SurveyError as exc:
             abort_domain(exc)
-        auth.audit(session, auth.current_principal().name, "wave.open", slug, population=population)
-        session.commit()
-        return wave
-
-
-@blp.route("/<slug>/close")
-class CloseWave(MethodView):
-    @auth.requires("operator")
-    @blp.response(200, WaveOut)
-    def post(self, slug: str) -> Any:
-        """Close the wave: it refuses answers from now on."""
-        session = db.session()
-        wave = _wave(slug)
-        try:
-            waves.close_wave(session, wave)
-        except waves.SurveyError as exc:
-            abort_domain(exc)
-        auth.audit(session, auth.current_principal().name, "wave.close", slug)
+        auth.audit(session, auth.current_principal().name, f"wave.{action}", slug,
+                   population=population)
         session.commit()
         return wave
 
