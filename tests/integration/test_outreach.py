@@ -249,3 +249,20 @@ def test_campaign_pages_render(outreach, survey) -> None:
     assert index.status_code == 200 and "Undangan" in index.get_data(as_text=True)
     detail = client.get(f"/campaigns/{campaign_id}")
     assert detail.status_code == 200 and "Alumnus" in detail.get_data(as_text=True)
+
+
+def test_a_broadcast_reaches_the_roster_segment(outreach, survey, quiet_free) -> None:
+    client = outreach.test_client()
+    before = len(sms_log(quiet_free))
+    created = client.post("/api/v1/campaigns", headers=survey["headers"]["operator"], json={
+        "name": "Lowongan las", "wave_id": None, "segment": {"genders": ["L"]},
+        "steps": [{"day_offset": 0, "channel": "sms", "template": {
+            "id": {"body": "Halo {{ name }}, ada lowongan juru las di Bontang."}}}]})
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["kind"] == "broadcast"
+    campaign_id = created.get_json()["id"]
+    assert client.post(f"/api/v1/campaigns/{campaign_id}/launch",
+                       headers=survey["headers"]["operator"]).status_code == 200
+    assert run_due(outreach, quiet_free) == 3  # the men among the 5 living alumni: 0, 2, 4
+    texts = [entry["text"] for entry in sms_log(quiet_free)[before:]]
+    assert texts == [f"Halo Alumnus {n}, ada lowongan juru las di Bontang." for n in (0, 2, 4)]
