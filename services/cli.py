@@ -271,6 +271,22 @@ def _length_hint(rows: object) -> int:
     return operator.length_hint(rows, 0)
 
 
+@main.group("analytics")
+def analytics_group() -> None:
+    """Indicators."""
+
+
+@analytics_group.command("refresh")
+def analytics_refresh() -> None:
+    """Recompute every wave's indicators now (beat also does it nightly at 02:00 WITA)."""
+    from services.analytics.refresh import refresh_all
+    from shared.db import Database
+
+    settings = _settings()
+    results = refresh_all(Database.for_url(settings.database_url).session_factory)
+    click.echo(f"refreshed {len(results)} wave(s)")
+
+
 @main.command("demo-data")
 def demo_data() -> None:
     """Load demonstration data: a roster, an open wave and answers (once)."""
