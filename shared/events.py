@@ -22,7 +22,7 @@ from typing import Any
 from celery import Celery, shared_task
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import event as sa_event
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -109,7 +109,10 @@ def publish(session: Session, event_type: str, payload: dict[str, Any]) -> uuid.
     """Write an event to the outbox in the caller's transaction; relayed after commit."""
     check_contract(event_type, payload)
     event_id = uuid.uuid4()
-    session.add(OutboxEvent(id=event_id, type=event_type, payload=payload, created_at=utcnow()))
+    # A Core insert, not session.add: no unit-of-work bookkeeping on every request.
+    session.execute(insert(OutboxEvent), {"id": event_id, "type": event_type,
+                                          "payload": payload, "created_at": utcnow(),
+                                          "attempts": 0})
     session.info.setdefault(_PENDING_KEY, []).append(event_id)
     return event_id
 
