@@ -36,7 +36,8 @@ def free_port() -> int:
 
 @dataclass
 class Rule:
-    """Answer `code` (and for HTTP, `body`) instead of accepting, while the rule lasts."""
+    """Answer `code` instead of accepting while the rule lasts (HTTP peers: `extra` fills the
+    error body, e.g. `error=131026`)."""
 
     code: int
     match: str | None = None  # an address; None matches everyone
@@ -70,6 +71,11 @@ class _Faults:
             self.rules.append(rule)
         return rule
 
+    def lift(self, rule: Rule) -> None:
+        """End one rule (the outage is over)."""
+        with self.lock:
+            self.rules.remove(rule)
+
     def heal(self) -> None:
         with self.lock:
             self.rules.clear()
@@ -96,7 +102,8 @@ class Mail:
     subject: str
     message_id: str
     body: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # decoded, as a mail program shows them
+    raw: bytes  # the message as it came over the wire
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,7 @@ class _SinkHandler:
             message_id=str(parsed.get("Message-ID", "")),
             body=body.get_content() if body is not None else "",
             headers={key: str(value) for key, value in parsed.items()},
+            raw=envelope.original_content or envelope.content,
         )
         # The message has fully arrived: count it before the (slow) answer, as a real
         # server that crashes or is cut off after receiving the data would have it.
@@ -199,30 +207,6 @@ class SmtpSink(_Faults):
             return Counter(mail.rcpt for mail in self.mails)
 
 
-class CountingSink:
-    """An SMTP sink that only counts (for the benchmark: as little work per mail as it can)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.port = free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    @property
-    def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001
-        self.count += len(envelope.rcpt_tos)
-        return "250 OK"
-
-    def __enter__(self) -> CountingSink:
-        self.controller.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.controller.stop()
-
-
 # ---------------------------------------------------------------------------------------
 # HTTP providers
 
@@ -249,6 +233,8 @@ class _LoopbackHttp(_Faults):
         peer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the real providers do
+
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)

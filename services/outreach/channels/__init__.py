@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from services.outreach.channels.base import Channel, Outcome, Outgoing
+from services.outreach.channels.email import MaildirEmail, SmtpEmail
+from services.outreach.channels.sms import HttpSms, LogSms
+from services.outreach.channels.whatsapp import CloudWhatsApp, LogWhatsApp
 from shared.config import Settings
 
 
 def channel_for(name: str, settings: Settings) -> Channel:
     """The configured provider for a channel, or the embedded file writer under var/."""
-    from services.outreach.channels.email import SmtpEmail
-    from services.outreach.channels.files import JsonLines, MaildirEmail
-    from services.outreach.channels.http import CloudWhatsApp, HttpSms
-
     if name == "email":
         if settings.smtp_url:
             return SmtpEmail(settings.smtp_url, settings.mail_from, settings.secret_key)
@@ -19,11 +18,11 @@ def channel_for(name: str, settings: Settings) -> Channel:
     if name == "sms":
         if settings.sms_url:
             return HttpSms(settings.sms_url, settings.sms_token)
-        return JsonLines(settings.home, "sms")
+        return LogSms(settings.home)
     if name == "whatsapp":
         if settings.whatsapp_url:
             return CloudWhatsApp(settings.whatsapp_url, settings.whatsapp_token)
-        return JsonLines(settings.home, "whatsapp")
+        return LogWhatsApp(settings.home)
     raise ValueError(f"unknown channel {name!r}")
 
 

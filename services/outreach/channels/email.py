@@ -1,130 +1,227 @@
-"""Email over SMTP: STARTTLS or SSL, one connection per batch, one-click unsubscribe headers."""
+"""Email: over SMTP in production, into a maildir under var/ in embedded mode."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import hmac
+import mailbox
+import re
 import smtplib
 import ssl
 from collections.abc import Sequence
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from services.outreach.channels.base import Outcome, Outgoing
+from services.outreach.channels.base import Outcome, Outgoing, permanent, transient
 
 TIMEOUT = 20.0
+# Quoted-printable/base64 bodies: any relay takes them, with or without 8BITMIME.
+MAIL_POLICY = policy.SMTP.clone(cte_type="7bit")
+# Maildir files use Unix line ends (mailbox would turn CRLF into CR CR LF).
+MAILDIR_POLICY = MAIL_POLICY.clone(linesep="\n")
+_OUR_MESSAGE_ID = re.compile(r"<?jejak\.(\d+)\.([0-9a-f]{8})@", re.IGNORECASE)
 
 
 def _mac(secret_key: str, message_id: int) -> str:
-    return hmac.new(secret_key.encode(), f"mail:{message_id}".encode(),
-                    hashlib.sha256).hexdigest()[:8]
+    digest = hmac.new(secret_key.encode(), f"message-id:{message_id}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:8]
+
+
+def _domain(mail_from: str) -> str:
+    return parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
 
 
 def message_id_header(message_id: int, mail_from: str, secret_key: str) -> str:
-    """A Message-ID a bounce can be traced back to (and that cannot be guessed)."""
-    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "jejak.local"
-    return f"<jejak.{message_id}.{_mac(secret_key, message_id)}@{domain}>"
+    """`<jejak.{id}.{hmac8}@{domain}>`: a bounce quoting it leads back to the message.
+
+    The MAC keeps a forged or mistyped bounce from failing somebody else's message.
+    """
+    return f"<jejak.{message_id}.{_mac(secret_key, message_id)}@{_domain(mail_from)}>"
 
 
 def message_id_from_header(value: str, secret_key: str) -> int | None:
-    """The message a Message-ID (or a bounce quoting it) belongs to, if it is ours."""
-    local = value.strip().strip("<>").partition("@")[0]
-    parts = local.split(".")
-    if len(parts) != 3 or parts[0] != "jejak" or not parts[1].isdigit():
-        return None
-    message_id = int(parts[1])
-    return message_id if hmac.compare_digest(parts[2], _mac(secret_key, message_id)) else None
+    """The message id in one of our Message-IDs (also inside References), if it verifies."""
+    for match in _OUR_MESSAGE_ID.finditer(value or ""):
+        message_id = int(match.group(1))
+        if hmac.compare_digest(match.group(2).lower(), _mac(secret_key, message_id)):
+            return message_id
+    return None
 
 
 def build_email(message: Outgoing, mail_from: str, secret_key: str) -> EmailMessage:
-    email = EmailMessage()
+    email = EmailMessage(policy=MAIL_POLICY)
     email["From"] = mail_from
     email["To"] = message.address
     email["Subject"] = message.subject or ""
-    email["Date"] = formatdate(localtime=False)
+    email["Date"] = formatdate(usegmt=True)
     email["Message-ID"] = message_id_header(message.message_id, mail_from, secret_key)
-    if message.unsubscribe_url:
+    if message.unsubscribe_url:  # RFC 8058 one-click, which Gmail and Yahoo ask bulk senders for
         email["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
         email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    email.set_content(message.body)
+    email.set_content(message.body, charset="utf-8")
     if message.html:
-        email.add_alternative(message.html, subtype="html")
+        email.add_alternative(message.html, subtype="html", charset="utf-8")
     return email
 
 
 class SmtpEmail:
-    """`smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://…:465` (SSL)."""
+    """`smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://…:465` (SSL).
+
+    One connection serves every message until close(), reopened once when the server has
+    dropped it. A channel instance lives for one batch: after the server could not be
+    reached (or refused our login), the rest of its messages are transient at once rather
+    than each waiting out a timeout or repeating a refused password.
+    """
 
     name = "email"
 
     def __init__(self, url: str, mail_from: str, secret_key: str, *,
                  ssl_context: ssl.SSLContext | None = None, timeout: float = TIMEOUT) -> None:
         parts = urlsplit(url)
-        if parts.scheme not in ("smtp", "smtps"):
-            raise ValueError("JEJAK_SMTP_URL must start with smtp:// or smtps://")
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("JEJAK_SMTP_URL must look like smtp://host:587 or smtps://host:465")
         self.use_ssl = parts.scheme == "smtps"
-        self.host = parts.hostname or "localhost"
+        self.host = parts.hostname
         self.port = parts.port or (465 if self.use_ssl else 587)
         self.user = unquote(parts.username) if parts.username else None
-        self.password = unquote(parts.password) if parts.password else None
+        self.password = unquote(parts.password) if parts.password else ""
         self.mail_from = mail_from
+        self.sender = parseaddr(mail_from)[1]
         self.secret_key = secret_key
         self.ssl_context = ssl_context or ssl.create_default_context()
         self.timeout = timeout
         self.connection: smtplib.SMTP | None = None
-
-    def _connect(self) -> smtplib.SMTP:
-        if self.use_ssl:
-            connection: smtplib.SMTP = smtplib.SMTP_SSL(
-                self.host, self.port, timeout=self.timeout, context=self.ssl_context)
-        else:
-            connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-            connection.ehlo()
-            if connection.has_extn("starttls"):
-                connection.starttls(context=self.ssl_context)
-                connection.ehlo()
-        if self.user:
-            connection.login(self.user, self.password or "")
-        return connection
+        self.failed: str | None = None
 
     def send(self, batch: Sequence[Outgoing]) -> list[Outcome]:
         return [self._send_one(message) for message in batch]
-
-    def _send_one(self, message: Outgoing) -> Outcome:
-        email = build_email(message, self.mail_from, self.secret_key)
-        for attempt in range(2):  # reconnect once if the server dropped the connection
-            try:
-                if self.connection is None:
-                    self.connection = self._connect()
-                self.connection.send_message(email)
-                return Outcome("sent", provider_id=email["Message-ID"])
-            except smtplib.SMTPServerDisconnected as exc:
-                self.connection = None
-                if attempt:
-                    return Outcome("transient", reason=f"smtp disconnected: {exc}"[:200])
-            except smtplib.SMTPRecipientsRefused as exc:
-                code, text = next(iter(exc.recipients.values()))
-                return _classify(code, text)
-            except smtplib.SMTPResponseException as exc:
-                if exc.smtp_code >= 500:
-                    return _classify(exc.smtp_code, exc.smtp_error)
-                self.close()
-                return _classify(exc.smtp_code, exc.smtp_error)
-            except (OSError, smtplib.SMTPException) as exc:
-                self.close()
-                return Outcome("transient", reason=f"smtp unreachable: {exc}"[:200])
-        return Outcome("transient", reason="smtp unreachable")
 
     def close(self) -> None:
         if self.connection is not None:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 self.connection.quit()
             self.connection = None
+        self.failed = None
+
+    def _send_one(self, message: Outgoing) -> Outcome:
+        if self.failed:
+            return transient(self.failed)
+        if not message.address.isascii():
+            return permanent("address is not ASCII (SMTPUTF8 is not used)")
+        payload = build_email(message, self.mail_from, self.secret_key).as_bytes()
+        try:
+            return self._transact(message, payload)
+        except (OSError, smtplib.SMTPException) as exc:
+            # Once the data is on the wire the server may hold the message: never resend here.
+            self._discard()
+            return transient(f"smtp connection lost: {_describe(exc)}")
+
+    def _transact(self, message: Outgoing, payload: bytes) -> Outcome:
+        for attempt in (1, 2):
+            connection = self.connection or self._open()
+            if connection is None:
+                return transient(self.failed or "smtp connect failed")
+            try:
+                code, text = connection.mail(self.sender)
+            except smtplib.SMTPServerDisconnected:
+                code, text = 421, b"connection closed"
+            # MAIL FROM is the first word on a kept connection: a server that closed it
+            # while idle fails here, before anything of this message was sent.
+            if code == 421 and attempt == 1:
+                self._discard()
+                continue
+            break
+        if code != 250:
+            return self._refused(code, text)
+        code, text = connection.rcpt(message.address)
+        if code not in (250, 251):
+            return self._refused(code, text)
+        try:
+            code, text = connection.data(payload)
+        except smtplib.SMTPDataError as exc:  # refused before the message was sent
+            code, text = exc.smtp_code, exc.smtp_error
+        if code != 250:
+            return self._refused(code, text)
+        return Outcome("sent", provider_id=message_id_header(
+            message.message_id, self.mail_from, self.secret_key))
+
+    def _open(self) -> smtplib.SMTP | None:
+        # EHLO with our own domain: the default, socket.getfqdn(), can stall on reverse DNS.
+        local_name = _domain(self.mail_from)
+        connection: smtplib.SMTP | None = None
+        try:
+            if self.use_ssl:
+                connection = smtplib.SMTP_SSL(self.host, self.port, local_name,
+                                              timeout=self.timeout, context=self.ssl_context)
+            else:
+                connection = smtplib.SMTP(self.host, self.port, local_name, timeout=self.timeout)
+            connection.ehlo()
+            encrypted = self.use_ssl
+            if not encrypted and connection.has_extn("starttls"):
+                connection.starttls(context=self.ssl_context)
+                connection.ehlo()
+                encrypted = True
+            if self.user:
+                if not encrypted:
+                    raise smtplib.SMTPException(
+                        "server offers no STARTTLS; the password is not sent in clear")
+                connection.login(self.user, self.password)
+        except (OSError, smtplib.SMTPException) as exc:
+            if connection is not None:
+                connection.close()
+            self.failed = f"smtp connect failed: {_describe(exc)}"
+            return None
+        self.connection = connection
+        return connection
+
+    def _refused(self, code: int, text: bytes | str) -> Outcome:
+        if code == 421:  # the server is closing this connection
+            self._discard()
+        elif self.connection is not None:
+            try:
+                self.connection.rset()  # the next message starts a clean transaction
+            except (OSError, smtplib.SMTPException):
+                self._discard()
+        detail = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+        reason = f"smtp {code} {detail}".strip()
+        return permanent(reason) if 500 <= code < 600 else transient(reason)
+
+    def _discard(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(OSError):
+                self.connection.close()
+            self.connection = None
 
 
-def _classify(code: int, text: bytes | str) -> Outcome:
-    detail = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
-    kind = "permanent" if code >= 500 else "transient"
-    return Outcome(kind, reason=f"smtp {code} {detail}"[:200])
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        detail = exc.smtp_error
+        text = detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
+        return f"{exc.smtp_code} {text}"
+    return str(exc) or type(exc).__name__
+
+
+class MaildirEmail:
+    """The embedded default: each message a file in `home/mail`, readable by any mail tool."""
+
+    name = "email"
+
+    def __init__(self, home: Path, mail_from: str, secret_key: str) -> None:
+        self.maildir = mailbox.Maildir(str(Path(home) / "mail"), create=True)
+        self.mail_from = mail_from
+        self.secret_key = secret_key
+
+    def send(self, batch: Sequence[Outgoing]) -> list[Outcome]:
+        outcomes = []
+        for message in batch:
+            email = build_email(message, self.mail_from, self.secret_key)
+            self.maildir.add(email.as_bytes(policy=MAILDIR_POLICY))
+            outcomes.append(Outcome("sent", provider_id=str(email["Message-ID"])))
+        return outcomes
+
+    def close(self) -> None:
+        return None
