@@ -136,6 +136,9 @@ def celery_worker(worker_app):
     from celery.contrib.testing.worker import start_worker
 
     celery = worker_app.extensions["celery"]
+    # Tasks left in Redis by earlier tests (relayed events nobody consumed) would act on
+    # this test's rows: the ids restart after clean_db.
+    celery.control.purge()
     with start_worker(
         celery,
         pool="threads",
