@@ -37,11 +37,13 @@ import uuid
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from services.analytics.cells import CellKey  # noqa: E402
 from services.analytics.refresh import (  # noqa: E402
+    REFRESH_WORK_MEM,
     fill_cell,
     fill_statement,
     full_refresh,
@@ -75,9 +77,6 @@ def populate(engine: Engine, responses: int, programs: int, cohorts_per_program:
     """Fill the bench database; returns the wave id."""
     targets = math.ceil(responses / RESPONSE_SHARE)
     cohorts = programs * cohorts_per_program
-    from shared.db import make_engine  # noqa: F401  (same engine settings as the app)
-    from sqlalchemy.orm import Session
-
     with Session(engine) as session, session.begin():
         questionnaire_id = catalog.ensure_default(session).id
     f4_sets = "ARRAY[" + ", ".join(f"'{item}'" for item in _F4_SETS) + "]"
@@ -247,6 +246,8 @@ def populate(engine: Engine, responses: int, programs: int, cohorts_per_program:
     for name, sql in steps:
         started = time.perf_counter()
         with engine.begin() as connection:
+            # Bulk load into a fresh database: skip the foreign-key triggers (superuser).
+            connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
             for statement in sql.split(";\n"):
                 if statement.strip():
                     connection.exec_driver_sql(statement)
@@ -266,6 +267,18 @@ def plain_scan(engine: Engine, wave_id: int) -> float:
             "SELECT status, count(*) FROM responses WHERE wave_id = :wave GROUP BY status"
         ), {"wave": wave_id}).all()
     return time.perf_counter() - started
+
+
+def explain(engine: Engine, wave_id: int) -> str:
+    """EXPLAIN ANALYZE of the full-refresh statement, in the refresh's own settings."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"SET LOCAL work_mem = '{REFRESH_WORK_MEM}'")
+        connection.exec_driver_sql("SET LOCAL jit = off")
+        sql = str(fill_statement().params(wave_id=wave_id).compile(
+            connection, compile_kwargs={"literal_binds": True}))
+        plan = connection.exec_driver_sql(
+            "EXPLAIN (ANALYZE, BUFFERS) " + sql.replace("%", "%%"), ()).scalars()
+        return "\n".join(plan)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -351,28 +364,24 @@ def main() -> int:
         print(f"targets {counts[0]:,}, responses {counts[1]:,} ({counts[2]:,} complete), "
               f"messages {counts[3]:,}; responses table {counts[4]}, answers ~{counts[5]} B")
         if args.explain:
-            with database.engine.connect() as connection:
-                compiled = fill_statement(wave_id).compile(
-                    connection, compile_kwargs={"render_postcompile": True})
-                plan = connection.exec_driver_sql(
-                    f"EXPLAIN (ANALYZE, BUFFERS) {compiled.string}", compiled.params).scalars()
-                print("\n".join(plan))
+            print(explain(database.engine, wave_id))
 
-        # Warm both, then alternate.
+        # Warm both, then alternate; tracemalloc slows Python down, so memory is measured
+        # in a run of its own.
         plain_scan(database.engine, wave_id)
         full_refresh(database.session_factory, wave_id)
         scans: list[float] = []
         refreshes: list[float] = []
-        peak = 0
         for _ in range(args.rounds):
             scans.append(plain_scan(database.engine, wave_id))
-            tracemalloc.start()
             started = time.perf_counter()
             snapshot = full_refresh(database.session_factory, wave_id)
             refreshes.append(time.perf_counter() - started)
-            peak = max(peak, tracemalloc.get_traced_memory()[1])
-            tracemalloc.stop()
             assert snapshot is not None
+        tracemalloc.start()
+        full_refresh(database.session_factory, wave_id)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
         scan, refresh = statistics.median(scans), statistics.median(refreshes)
         with database.session_factory() as session:
             cells = len(snapshot.data["cells"])

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Celery, Task
+from celery.schedules import crontab
 from flask import Flask
 
 from shared.config import Settings
@@ -18,6 +19,8 @@ EVENTS_QUEUE = "events"
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "relay-outbox": {"task": "events.relay", "schedule": timedelta(seconds=5)},
     "outreach-dispatch": {"task": "outreach.dispatch", "schedule": timedelta(seconds=10)},
+    # Celery's timezone is the centre's (Asia/Makassar): 02:00 WITA, after the day's answers.
+    "analytics-nightly": {"task": "analytics.refresh", "schedule": crontab(hour=2, minute=0)},
 }
 
 

@@ -95,6 +95,10 @@ def clean_db(settings: Settings) -> Database:
     with database.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
+    # Tasks an earlier test left in the broker would act on this test's rows (ids restart).
+    broker = redis.Redis.from_url(settings.redis_url)
+    broker.delete("survey", "outreach", "analytics", "events", "unacked", "unacked_index")
+    broker.close()
     return database
 
 

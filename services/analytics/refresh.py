@@ -4,8 +4,12 @@ One statement fills every cell of a wave (DESIGN.md §7): the answer counters an
 complete responses grouped by cell, the waiting-time and income value-frequency tables, and
 the AAPOR disposition of every other target, as branches of one UNION ALL. One statement is
 one consistent read on both databases, so a cell never counts a target twice or not at all
-while responses arrive. `Cell.of_response` is the reference for every answer field; the
-SQL twins of its `type(value) is int` tests are `JsonInteger` and `JsonArray` below.
+while responses arrive. `Cell.of_response` is the reference for every answer field; the SQL
+twins of its `type(value) is int` and `code in f4` tests are `AnswerCode`, `AnswerRaw` +
+`AnswerTyped` and `ArrayHasString` below, compiled per dialect (jsonb operators on
+PostgreSQL, json_type/json_extract/json_each on SQLite); the rest of the statement is the
+same Core expression on both. tests/integration/test_analytics_cells.py checks the two
+against each other on random data, awkward JSON values included.
 
 Dispositions (INDICATORS.md, exactly one per target, first rule that applies):
 
@@ -18,10 +22,13 @@ Dispositions (INDICATORS.md, exactly one per target, first rule that applies):
 5. non-contact (NC): a message of the wave was sent or delivered;
 6. unknown (UH): anything else (no message yet, planned, in doubt, skipped, cancelled…).
 
-Snapshots: readers take the newest row (highest id) of the wave. A full refresh writes one new
-row in one transaction; a live update (response submitted, message status) copies the newest
-row, recomputes the one cell of the alumnus with the same SQL restricted to that cell, and
-writes a new row. The last `KEEP_SNAPSHOTS` rows per wave are kept.
+Snapshots: readers take the newest row (highest id) of the wave; a row is never changed once
+written. A full refresh writes one new row in one transaction, so a refresh that fails midway
+leaves the previous row in place. A live update (response submitted, message status)
+recomputes the alumnus's one cell with the same statement restricted to that cell and writes
+a copy of the newest row with that cell replaced; recomputing from the tables (never adding
+to the old figures) is what makes a redelivered or reordered event harmless. The last
+`KEEP_SNAPSHOTS` rows per wave are kept.
 
 Serialisation. PostgreSQL: a full refresh takes `pg_try_advisory_xact_lock(REFRESH, wave)`
 and gives up (returns None) when another refresh of the wave holds it; every writer of a
@@ -31,10 +38,14 @@ refresh never overwrites a live update it did not see. SQLite: every transaction
 BEGIN IMMEDIATE (shared.db), which already serialises all writers; a second full refresh
 waits for the first (up to the busy timeout) and then skips, because a refresh of the wave
 finished after it was asked for (`_overtaken`), which is what the PostgreSQL lock gives.
+Readers on SQLite begin the same way, so they wait for a running refresh instead of reading
+the previous snapshot beside it; at the sizes SQLite serves that is milliseconds.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,10 +54,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
+    Boolean,
     ColumnElement,
+    Integer,
     Select,
+    String,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -54,6 +70,8 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
+    true,
     union_all,
     update,
 )
@@ -91,6 +109,7 @@ from shared.models import (
     Program,
     RefreshRun,
     Response,
+    UTCDateTime,
     Wave,
     WaveTarget,
     utcnow,
@@ -106,14 +125,8 @@ LOCK_SNAPSHOT = 0x4A4A0002  # one writer of a wave's snapshots at a time: waited
 # the template. Only the first kind says the alumnus cannot be reached.
 TRANSIENT_FAILURE_PREFIXES = ("gave up after", "template:")
 CONTACTED_STATUSES = ("sent", "delivered")
+REFRESH_WORK_MEM = "128MB"  # PostgreSQL, full refresh transactions only
 
-# The answer keys read as integers, and the one read as an array (f4, job search channels).
-_INTEGER_KEYS = (
-    "f8", "f504", "f502", "f506", "f505", "f14", "f5a2", "blk_cert",
-    *(key for pair in COMPETENCIES for key in pair),
-    *TRAINING_EVAL_ITEMS,
-)
-_ARRAY_KEY = "f4"
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_]+$")  # keys are rendered into the SQL text
 # Kinds of rows in the fill statement, and the disposition codes of the `d` rows.
 _ANSWERS, _WAITING, _INCOME, _DISPOSITION = 0, 1, 2, 3
@@ -121,90 +134,138 @@ _DISPOSITION_CODES = {1: "partial", 2: "refusal", 3: "unreachable", 4: "non_cont
                       5: "unknown"}
 
 
-# --- the SQL twins of `type(answers.get(key)) is int` -------------------------------------
+# --- the SQL twins of `type(answers.get(key)) is int` and of `code in answers["f4"]` -------
+#
+# Answers are read out of the JSON in a subquery kept apart by OFFSET 0, so each key is
+# looked up once per response (a flattened subquery would repeat the lookup in every
+# aggregate that uses it; on PostgreSQL one lookup costs about 0.4 µs). On PostgreSQL that
+# subquery is computed by the parallel workers of the scan.
 
 
-class JsonInteger(ColumnElement[Any]):
-    """`document[key]` when it is a JSON integer, else NULL (a string, 1.0, true: NULL).
+class AnswerCode(ColumnElement[Any]):
+    """The answer when it is a JSON integer among `codes`, else NULL (cells._code).
 
-    PostgreSQL gives a numeric (a JSON integer of any size; no cast can fail), SQLite an
-    integer. Both read the stored JSON exactly as Python's json module reads it back.
+    PostgreSQL compares the jsonb value's text: an integer 1 prints as `1`, while 1.0, "1"
+    and true print as `1.0`, `"1"` and `true`, exactly as Python's json module reads them
+    back as float, str and bool. SQLite asks json_type for 'integer'.
     """
 
     inherit_cache = True
-    type = BigInteger()
+    type = Integer()
     _traverse_internals = [
         ("document", InternalTraversal.dp_clauseelement),
         ("key", InternalTraversal.dp_string),
+        ("codes", InternalTraversal.dp_plain_obj),
     ]
 
-    def __init__(self, document: ColumnElement[Any], key: str) -> None:
-        if not _KEY_PATTERN.match(key):
-            raise ValueError(f"answer key {key!r} cannot be rendered into SQL")
-        self.document = document
-        self.key = key
+    def __init__(self, document: ColumnElement[Any], key: str, codes: tuple[int, ...]) -> None:
+        self.document, self.key, self.codes = document, _checked(key), tuple(map(int, codes))
 
 
-class JsonArray(ColumnElement[Any]):
-    """`document[key]` when it is a JSON array (jsonb / JSON text), else NULL."""
+class AnswerRaw(ColumnElement[Any]):
+    """First step of reading an integer (kind "integer") or array (kind "array") answer.
+
+    PostgreSQL: the jsonb value itself, typed by `AnswerTyped` one subquery up (so the
+    lookup is not repeated for each test); SQLite: already the typed value.
+    """
 
     inherit_cache = True
-    _traverse_internals = JsonInteger._traverse_internals
+    _traverse_internals = [
+        ("document", InternalTraversal.dp_clauseelement),
+        ("key", InternalTraversal.dp_string),
+        ("kind", InternalTraversal.dp_string),
+    ]
 
-    def __init__(self, document: ColumnElement[Any], key: str) -> None:
-        if not _KEY_PATTERN.match(key):
-            raise ValueError(f"answer key {key!r} cannot be rendered into SQL")
-        self.document = document
-        self.key = key
+    def __init__(self, document: ColumnElement[Any], key: str, kind: str) -> None:
+        self.document, self.key, self.kind = document, _checked(key), kind
+
+
+class AnswerTyped(ColumnElement[Any]):
+    """Second step: the integer (any size; a numeric on PostgreSQL) or the array, or NULL."""
+
+    inherit_cache = True
+    _traverse_internals = [
+        ("raw", InternalTraversal.dp_clauseelement),
+        ("kind", InternalTraversal.dp_string),
+    ]
+
+    def __init__(self, raw: ColumnElement[Any], kind: str) -> None:
+        self.raw, self.kind = raw, kind
+        self.type = BigInteger() if kind == "integer" else JSON()
 
 
 class ArrayHasString(ColumnElement[bool]):
-    """True when the JSON array holds the string `value` (Python: `value in array`)."""
+    """True when the JSON array (from AnswerTyped) holds the string `value`."""
 
     inherit_cache = True
+    type = Boolean()
     _traverse_internals = [
         ("array", InternalTraversal.dp_clauseelement),
         ("value", InternalTraversal.dp_string),
     ]
 
     def __init__(self, array: ColumnElement[Any], value: str) -> None:
-        if not _KEY_PATTERN.match(value):
-            raise ValueError(f"option code {value!r} cannot be rendered into SQL")
-        self.array = array
-        self.value = value
+        self.array, self.value = array, _checked(value)
 
 
-@compiles(JsonInteger, "postgresql")
-def _json_integer_pg(element: JsonInteger, compiler: Any, **kw: Any) -> str:
-    field = f"({compiler.process(element.document, **kw)} -> '{element.key}')"
-    # jsonb keeps a number's scale: 1.0 has scale 1 and reads back as a float, 1 as an int.
-    return (f"CASE WHEN jsonb_typeof({field}) = 'number' AND scale({field}::numeric) = 0 "
-            f"THEN {field}::numeric END")
+def _checked(name: str) -> str:
+    # Keys and option codes are rendered into the SQL text; they come from cells.py.
+    if not _KEY_PATTERN.match(name):
+        raise ValueError(f"{name!r} cannot be rendered into SQL")
+    return name
 
 
-@compiles(JsonInteger, "sqlite")
-def _json_integer_sqlite(element: JsonInteger, compiler: Any, **kw: Any) -> str:
-    document, path = compiler.process(element.document, **kw), f"'$.\"{element.key}\"'"
-    return (f"CASE WHEN json_type({document}, {path}) = 'integer' "
+def _sqlite_path(key: str) -> str:
+    return f"'$.\"{key}\"'"
+
+
+@compiles(AnswerCode, "postgresql")
+def _answer_code_pg(element: AnswerCode, compiler: Any, **kw: Any) -> str:
+    document = compiler.process(element.document, **kw)
+    whens = " ".join(f"WHEN '{code}' THEN {code}" for code in element.codes)
+    return f"CASE ({document} -> '{element.key}')::text {whens} END"
+
+
+@compiles(AnswerCode, "sqlite")
+def _answer_code_sqlite(element: AnswerCode, compiler: Any, **kw: Any) -> str:
+    document, path = compiler.process(element.document, **kw), _sqlite_path(element.key)
+    codes = ", ".join(map(str, element.codes))
+    return (f"CASE WHEN json_type({document}, {path}) = 'integer' AND "
+            f"json_extract({document}, {path}) IN ({codes}) "
             f"THEN json_extract({document}, {path}) END")
 
 
-@compiles(JsonArray, "postgresql")
-def _json_array_pg(element: JsonArray, compiler: Any, **kw: Any) -> str:
-    field = f"({compiler.process(element.document, **kw)} -> '{element.key}')"
-    return f"CASE WHEN jsonb_typeof({field}) = 'array' THEN {field} END"
+@compiles(AnswerRaw, "postgresql")
+def _answer_raw_pg(element: AnswerRaw, compiler: Any, **kw: Any) -> str:
+    return f"({compiler.process(element.document, **kw)} -> '{element.key}')"
 
 
-@compiles(JsonArray, "sqlite")
-def _json_array_sqlite(element: JsonArray, compiler: Any, **kw: Any) -> str:
-    document, path = compiler.process(element.document, **kw), f"'$.\"{element.key}\"'"
-    return (f"CASE WHEN json_type({document}, {path}) = 'array' "
+@compiles(AnswerRaw, "sqlite")
+def _answer_raw_sqlite(element: AnswerRaw, compiler: Any, **kw: Any) -> str:
+    document, path = compiler.process(element.document, **kw), _sqlite_path(element.key)
+    json_type = "integer" if element.kind == "integer" else "array"
+    return (f"CASE WHEN json_type({document}, {path}) = '{json_type}' "
             f"THEN json_extract({document}, {path}) END")
+
+
+@compiles(AnswerTyped, "postgresql")
+def _answer_typed_pg(element: AnswerTyped, compiler: Any, **kw: Any) -> str:
+    raw = compiler.process(element.raw, **kw)
+    if element.kind == "integer":
+        # jsonb keeps a number's scale: 1.0 has scale 1 (Python reads it as a float).
+        return (f"CASE WHEN jsonb_typeof({raw}) = 'number' AND scale({raw}::numeric) = 0 "
+                f"THEN {raw}::numeric END")
+    return f"CASE WHEN jsonb_typeof({raw}) = 'array' THEN {raw} END"
+
+
+@compiles(AnswerTyped, "sqlite")
+def _answer_typed_sqlite(element: AnswerTyped, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.raw, **kw)
 
 
 @compiles(ArrayHasString, "postgresql")
 def _array_has_string_pg(element: ArrayHasString, compiler: Any, **kw: Any) -> str:
-    # jsonb `?` matches string elements of an array only; the operand is an array or NULL.
+    # jsonb `?` on an array matches its string elements only.
     return f"({compiler.process(element.array, **kw)} ? '{element.value}')"
 
 
@@ -214,166 +275,243 @@ def _array_has_string_sqlite(element: ArrayHasString, compiler: Any, **kw: Any) 
             f"AS element WHERE element.type = 'text' AND element.value = '{element.value}')")
 
 
+class MeasureList(ColumnElement[Any]):
+    """The answer rows' measures as one JSON array, so the other rows need no padding."""
+
+    inherit_cache = True
+    _traverse_internals = [("measures", InternalTraversal.dp_clauseelement_list)]
+
+    def __init__(self, *measures: ColumnElement[Any]) -> None:
+        self.measures = list(measures)
+        self.type = JSON()
+
+
+@compiles(MeasureList, "postgresql")
+def _measure_list_pg(element: MeasureList, compiler: Any, **kw: Any) -> str:
+    return f"json_build_array({', '.join(compiler.process(m, **kw) for m in element.measures)})"
+
+
+@compiles(MeasureList, "sqlite")
+def _measure_list_sqlite(element: MeasureList, compiler: Any, **kw: Any) -> str:
+    return f"json_array({', '.join(compiler.process(m, **kw) for m in element.measures)})"
+
+
 # --- filling cells -------------------------------------------------------------------------
+
+# Answers read as codes (NULL unless a JSON integer among them), as integers, as an array.
+_CODE_KEYS: tuple[tuple[str, tuple[int, ...]], ...] = (
+    ("f8", STATUS_CODES),
+    ("f504", (1, 2)),  # found the first job within 6 months (1) or after (2)
+    ("f14", RELEVANCE_CODES),
+    ("f5a2", LOCATION_CODES),
+    ("blk_cert", CERTIFICATE_CODES),
+    *((key, RATINGS) for pair in COMPETENCIES for key in pair),
+    *((key, RATINGS) for key in TRAINING_EVAL_ITEMS),
+)
+_INTEGER_KEYS = ("f502", "f506", "f505")  # waiting months (two questions), income
+_ARRAY_KEY = "f4"  # job search channels
 
 
 def fill_cells(session: Session, wave_id: int) -> dict[CellKey, Cell]:
     """Every cell of the wave (program × cohort × gender of its targets), from one statement."""
-    return _fill(session, wave_id, None)
+    return _fill(session, _statement(one_cell=False), {"wave_id": wave_id})
 
 
 def fill_cell(session: Session, wave_id: int, key: CellKey) -> Cell:
-    """One cell, with the same statement restricted to the cell's targets."""
-    return _fill(session, wave_id, key).get(key, Cell())
+    """One cell, from the same statement restricted to the cell's targets."""
+    cells = _fill(session, _statement(one_cell=True), {"wave_id": wave_id, **key._asdict()})
+    return cells.get(key, Cell())
 
 
-def _fill(session: Session, wave_id: int, only: CellKey | None) -> dict[CellKey, Cell]:
-    cells: dict[CellKey, Cell] = {}
-    for row in session.execute(fill_statement(wave_id, only)):
-        kind, program_id, cohort_id, gender, value, *measures = row
-        key = CellKey(int(program_id), int(cohort_id), str(gender))
-        cell = cells.get(key)
-        if cell is None:
-            cell = cells[key] = Cell()
-        if kind == _ANSWERS:
-            _apply_measures(cell, measures)
-        elif kind == _WAITING:
-            cell.waiting_months[int(value)] = int(measures[0])
-        elif kind == _INCOME:
-            cell.income[int(value)] = int(measures[0])
-        else:
-            setattr(cell, _DISPOSITION_CODES[int(value)], int(measures[0]))
-    return cells
+def fill_statement(*, one_cell: bool = False) -> Select[Any]:
+    """The statement behind fill_cells (one_cell: fill_cell), for EXPLAIN.
 
-
-def fill_statement(wave_id: int, only: CellKey | None = None) -> Select[Any]:
-    """The one statement that fills the wave's cells (or one cell): see the module doc.
-
-    Columns: kind, program_id, cohort_id, gender, value, then the measures of `_MEASURES`
-    for answer rows; value-table and disposition rows carry their count in the first one.
+    Parameters: wave_id; with one_cell also program_id, cohort_id, gender. Columns: kind,
+    program_id, cohort_id, gender, value, count, measures. Answer rows (kind 0): count is
+    the respondents, measures a JSON array of the `_MEASURES` aggregates. Value-table rows
+    (1 waiting months, 2 income): how many have that value. Disposition rows (3): how many
+    targets have the disposition coded in value.
     """
-    targets = WaveTarget.__table__
+    return _statement(one_cell)
+
+
+def _fill(session: Session, statement: Select[Any], params: dict[str, Any]) -> dict[CellKey, Cell]:
+    cells: dict[tuple[Any, Any, Any], tuple[CellKey, Cell]] = {}
+    # Not streamed: PostgreSQL runs no parallel workers for a cursor's query. Seven columns a
+    # row keep the buffered result small (a row per distinct income of every cell).
+    for kind, program_id, cohort_id, gender, value, count, measures in session.execute(
+            statement, params):
+        found = cells.get((program_id, cohort_id, gender))
+        if found is None:
+            found = cells[program_id, cohort_id, gender] = (
+                CellKey(int(program_id), int(cohort_id), str(gender)), Cell())
+        cell = found[1]
+        if kind == _WAITING:
+            cell.waiting_months[int(value)] = count
+        elif kind == _INCOME:
+            cell.income[int(value)] = count
+        elif kind == _ANSWERS:
+            _apply_measures(cell, json.loads(measures) if isinstance(measures, str)
+                            else measures)
+        else:
+            setattr(cell, _DISPOSITION_CODES[int(value)], count)
+    return dict(cells.values())
+
+
+@functools.cache
+def _statement(one_cell: bool) -> Select[Any]:
+    # Built once per shape; the values are bound at execution, so SQLAlchemy's compiled
+    # cache serves every later call (building it takes longer than a one-cell query).
+    wave_targets = WaveTarget.__table__
     responses = Response.__table__
-    in_scope = [targets.c.wave_id == wave_id]
-    if only is not None:
-        in_scope += [targets.c.program_id == only.program_id,
-                     targets.c.cohort_id == only.cohort_id,
-                     targets.c.gender == only.gender]
-    cell_columns = (targets.c.program_id, targets.c.cohort_id, targets.c.gender)
-    response_of_target = and_(responses.c.wave_id == targets.c.wave_id,
+    wave_id = bindparam("wave_id", type_=Integer())
+    in_scope = [wave_targets.c.wave_id == wave_id]
+    if one_cell:
+        in_scope += [wave_targets.c.program_id == bindparam("program_id", type_=Integer()),
+                     wave_targets.c.cohort_id == bindparam("cohort_id", type_=Integer()),
+                     wave_targets.c.gender == bindparam("gender", type_=String())]
+    scoped = select(wave_targets.c.alumnus_id, wave_targets.c.program_id,
+                    wave_targets.c.cohort_id, wave_targets.c.gender).where(*in_scope)
+    # One cell: its targets are found once and read by the three branches (materialised:
+    # without an index on the cell columns each lookup is a scan of the wave's targets).
+    targets = (scoped.cte("targets_of_cell").prefix_with("MATERIALIZED", dialect="postgresql")
+               if one_cell else scoped.subquery("targets_of_wave"))
+    response_of_target = and_(responses.c.wave_id == wave_id,
                               responses.c.alumnus_id == targets.c.alumnus_id)
 
-    def answers() -> Any:
-        # OFFSET 0 keeps both planners from inlining this subquery: each answer is then read
-        # out of the JSON once per response, not once for every aggregate that uses it.
-        return (
-            select(*cell_columns,
-                   *(JsonInteger(responses.c.answers, key).label(key) for key in _INTEGER_KEYS),
-                   JsonArray(responses.c.answers, _ARRAY_KEY).label(_ARRAY_KEY))
+    def answers(codes: Sequence[tuple[str, tuple[int, ...]]], integers: Sequence[str],
+                array: str | None) -> Any:
+        read = (
+            select(
+                *_cell_of(targets),
+                *(AnswerCode(responses.c.answers, key, values).label(key)
+                  for key, values in codes),
+                *(AnswerRaw(responses.c.answers, key, "integer").label(key)
+                  for key in integers),
+                *((AnswerRaw(responses.c.answers, array, "array").label(array),)
+                  if array else ()),
+            )
             .select_from(targets.join(responses, response_of_target))
-            .where(*in_scope, responses.c.status == "complete")
+            .where(responses.c.status == "complete")
             .offset(0)
             .subquery()
         )
+        typed = {key: AnswerTyped(read.c[key], "integer") for key in integers}
+        employed = read.c.f8.in_(EMPLOYED_STATUSES)
+        # engine.waiting_months: f502 when f504 = 1, f506 when f504 = 2, employed only.
+        waiting = case((employed, case((read.c.f504 == 1, typed["f502"]),
+                                       (read.c.f504 == 2, typed["f506"]))))
+        income = case((and_(employed, typed["f505"] > 0), typed["f505"]))
+        return select(*_cell_of(read), *(read.c[key] for key, _ in codes),
+                      employed.label("employed"), waiting.label("waiting"),
+                      income.label("income"),
+                      *((AnswerTyped(read.c[array], "array").label(array),) if array else ()))
 
-    padding = [null()] * (len(_MEASURES) - 1)
-
-    aggregated = answers()
-    measures = [expression(aggregated.c).label(name) for name, expression in _MEASURES]
+    # The answers are read once, into a CTE both aggregates below scan (PostgreSQL and SQLite
+    # materialise a CTE used twice); a second read would cost as much as the first.
+    answered = answers(_CODE_KEYS, _INTEGER_KEYS, _ARRAY_KEY).cte(
+        "answers_of_cell" if one_cell else "answers_of_wave")
     answer_rows = (
-        select(literal(_ANSWERS).label("kind"), *_cell_of(aggregated),
-               null().label("value"), *measures)
-        .group_by(*_cell_of(aggregated))
+        select(literal(_ANSWERS).label("kind"), *_cell_of(answered), null().label("value"),
+               func.count().label("count"),
+               MeasureList(*(expression(answered.c) for _, expression in _MEASURES))
+               .label("measures"))
+        .group_by(*_cell_of(answered))
     )
 
-    def table_rows(kind: int, value_of: Any) -> Select[Any]:
-        source = answers()
-        value = value_of(source.c)
-        return (
-            select(literal(kind), *_cell_of(source), value, func.count(), *padding)
-            .where(value.is_not(None))
-            .group_by(*_cell_of(source), value)
-        )
+    # Both value tables from one scan: each response once per table.
+    table_kinds = union_all(select(literal(_WAITING).label("table_kind")),
+                            select(literal(_INCOME).label("table_kind"))).subquery()
+    table_value = case((table_kinds.c.table_kind == _WAITING, answered.c.waiting),
+                       else_=answered.c.income)
+    table_rows = (
+        select(table_kinds.c.table_kind, *_cell_of(answered), table_value, func.count(), null())
+        .select_from(answered.join(table_kinds, true()))
+        .where(table_value.is_not(None))
+        .group_by(table_kinds.c.table_kind, *_cell_of(answered), table_value)
+    )
 
-    waiting_rows = table_rows(_WAITING, _waiting_months)
-    income_rows = table_rows(_INCOME, _income)
-
-    messages = _messages_by_alumnus(wave_id, in_scope)
-    disposition = _disposition(messages)
-    disposition_rows = (
-        select(literal(_DISPOSITION), *cell_columns, disposition, func.count(), *padding)
+    # Targets without a complete response, with counts of the wave's messages to each.
+    messages = Message.__table__
+    steps_of_wave = (select(CampaignStep.id).join(Campaign, Campaign.id == CampaignStep.campaign_id)
+                     .where(Campaign.wave_id == wave_id))
+    failed_for_good = and_(
+        messages.c.status == "failed",
+        *(func.coalesce(messages.c.failed_reason, "").not_like(f"{prefix}%")
+          for prefix in TRANSIENT_FAILURE_PREFIXES),
+    )
+    alumni = Alumnus.__table__
+    withdrawn = alumni.c.consent_withdrawn_at.is_not(None)
+    open_targets = (
+        select(targets.c.alumnus_id, *_cell_of(targets), responses.c.id.label("response_id"),
+               withdrawn.label("withdrawn"),
+               func.count(messages.c.id).label("messages"),
+               _count(failed_for_good).label("failed_for_good"),
+               _count(messages.c.status.in_(CONTACTED_STATUSES)).label("contacted"))
         .select_from(
-            targets.join(Alumnus.__table__, Alumnus.id == targets.c.alumnus_id)
+            targets.join(alumni, alumni.c.id == targets.c.alumnus_id)
             .outerjoin(responses, response_of_target)
-            .outerjoin(messages, messages.c.alumnus_id == targets.c.alumnus_id)
+            .outerjoin(messages, and_(messages.c.alumnus_id == targets.c.alumnus_id,
+                                      messages.c.campaign_step_id.in_(steps_of_wave)))
         )
-        .where(*in_scope, or_(responses.c.id.is_(None), responses.c.status != "complete"))
-        .group_by(*cell_columns, disposition)
+        .where(or_(responses.c.id.is_(None), responses.c.status != "complete"))
+        .group_by(targets.c.alumnus_id, *_cell_of(targets), responses.c.id, withdrawn)
+        .subquery("open_targets")
     )
-    return union_all(answer_rows, waiting_rows, income_rows, disposition_rows)  # type: ignore[return-value]
+    disposition = _disposition(open_targets)
+    disposition_rows = (
+        select(literal(_DISPOSITION), *_cell_of(open_targets), disposition, func.count(),
+               null())
+        .group_by(*_cell_of(open_targets), disposition)
+    )
+    return union_all(answer_rows, table_rows, disposition_rows)  # type: ignore[return-value]
 
 
 def _cell_of(source: Any) -> tuple[Any, Any, Any]:
     return source.c.program_id, source.c.cohort_id, source.c.gender
 
 
-def _employed(a: Any) -> ColumnElement[bool]:
-    return a.f8.in_(EMPLOYED_STATUSES)
-
-
-def _waiting_months(a: Any) -> ColumnElement[Any]:
-    # engine.waiting_months: f502 when f504 = 1, f506 when f504 = 2, for the employed only.
-    return case((_employed(a), case((a.f504 == 1, a.f502), (a.f504 == 2, a.f506))))
-
-
-def _income(a: Any) -> ColumnElement[Any]:
-    return case((and_(_employed(a), a.f505 > 0), a.f505))
-
-
 def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-    return func.count(case((condition, 1)))
-
-
-def _sum(condition: ColumnElement[bool], value: ColumnElement[Any]) -> ColumnElement[Any]:
-    return func.sum(case((condition, value)))
+    return func.count().filter(condition)
 
 
 def _both_rated(a: Any, a_key: str, b_key: str) -> ColumnElement[bool]:
-    return and_(a[a_key].in_(RATINGS), a[b_key].in_(RATINGS))
+    return and_(a[a_key].is_not(None), a[b_key].is_not(None))
 
 
-# (name, expression over the answers subquery's columns) for the answer rows, in order.
+# (name, aggregate over the answers subquery's columns) for the answer rows, in order. The
+# code columns are already NULL unless they hold one of their codes.
 _MEASURES: list[tuple[str, Any]] = [
     ("respondents", lambda a: func.count()),
     *((f"status_{code}", lambda a, code=code: _count(a.f8 == code)) for code in STATUS_CODES),
-    ("employed_within_6_months", lambda a: _count(_waiting_months(a) <= 6)),
-    ("relevance_answered", lambda a: _count(and_(_employed(a), a.f14.in_(RELEVANCE_CODES)))),
-    ("relevant", lambda a: _count(and_(_employed(a), a.f14.in_(RELEVANT_CODES)))),
-    ("location_answered", lambda a: _count(and_(_employed(a), a.f5a2.in_(LOCATION_CODES)))),
-    ("local", lambda a: _count(and_(_employed(a), a.f5a2 == LOCAL_CODE))),
-    ("certificate_answered", lambda a: _count(a.blk_cert.in_(CERTIFICATE_CODES))),
+    ("employed_within_6_months", lambda a: _count(a.waiting <= 6)),
+    ("relevance_answered", lambda a: _count(and_(a.employed, a.f14.is_not(None)))),
+    ("relevant", lambda a: _count(and_(a.employed, a.f14.in_(RELEVANT_CODES)))),
+    ("location_answered", lambda a: _count(and_(a.employed, a.f5a2.is_not(None)))),
+    ("local", lambda a: _count(and_(a.employed, a.f5a2 == LOCAL_CODE))),
+    ("certificate_answered", lambda a: func.count(a.blk_cert)),
     ("certified", lambda a: _count(a.blk_cert == CERTIFIED_CODE)),
     *(item for a_key, b_key in COMPETENCIES for item in (
         (f"competency_answered.{a_key}",
          lambda a, a_key=a_key, b_key=b_key: _count(_both_rated(a, a_key, b_key))),
         (f"competency_a_sum.{a_key}",
-         lambda a, a_key=a_key, b_key=b_key: _sum(_both_rated(a, a_key, b_key), a[a_key])),
+         lambda a, a_key=a_key, b_key=b_key: func.sum(a[a_key]).filter(a[b_key].is_not(None))),
         (f"competency_b_sum.{a_key}",
-         lambda a, a_key=a_key, b_key=b_key: _sum(_both_rated(a, a_key, b_key), a[b_key])),
+         lambda a, a_key=a_key, b_key=b_key: func.sum(a[b_key]).filter(a[a_key].is_not(None))),
     )),
     *(item for key in TRAINING_EVAL_ITEMS for item in (
-        (f"training_eval_answered.{key}", lambda a, key=key: _count(a[key].in_(RATINGS))),
-        (f"training_eval_sum.{key}", lambda a, key=key: _sum(a[key].in_(RATINGS), a[key])),
+        (f"training_eval_answered.{key}", lambda a, key=key: func.count(a[key])),
+        (f"training_eval_sum.{key}", lambda a, key=key: func.sum(a[key])),
     )),
     *((f"channels.{code}",
-       lambda a, code=code: _count(and_(_employed(a), ArrayHasString(a.f4, code))))
+       lambda a, code=code: _count(and_(a.employed, ArrayHasString(a[_ARRAY_KEY], code))))
       for code in JOB_SEARCH_CHANNELS),
 ]
 
 
 def _apply_measures(cell: Cell, measures: Sequence[Any]) -> None:
     for (name, _), raw in zip(_MEASURES, measures, strict=True):
-        value = int(raw or 0)  # SUM of nothing is NULL; PostgreSQL sums numerics as Decimal
+        value = int(raw or 0)  # SUM of nothing is NULL
         if name.startswith("status_"):
             if value:
                 cell.status[int(name.removeprefix("status_"))] = value
@@ -385,45 +523,17 @@ def _apply_measures(cell: Cell, measures: Sequence[Any]) -> None:
             setattr(cell, name, value)
 
 
-def _messages_by_alumnus(wave_id: int, in_scope: list[Any]) -> Any:
-    messages = Message.__table__
-    failed_for_good = and_(
-        messages.c.status == "failed",
-        *(func.coalesce(messages.c.failed_reason, "").not_like(f"{prefix}%")
-          for prefix in TRANSIENT_FAILURE_PREFIXES),
-    )
-    query = (
-        select(
-            messages.c.alumnus_id,
-            func.count().label("messages"),
-            _count(failed_for_good).label("failed_for_good"),
-            _count(messages.c.status.in_(CONTACTED_STATUSES)).label("contacted"),
-        )
-        .select_from(
-            messages.join(CampaignStep.__table__, CampaignStep.id == messages.c.campaign_step_id)
-            .join(Campaign.__table__, Campaign.id == CampaignStep.campaign_id)
-        )
-        .where(Campaign.wave_id == wave_id)
-        .group_by(messages.c.alumnus_id)
-    )
-    if len(in_scope) > 1:  # one cell: only its targets' messages, not the wave's
-        query = query.where(messages.c.alumnus_id.in_(
-            select(WaveTarget.alumnus_id).where(*in_scope)))
-    return query.subquery("messages_of_wave")
-
-
-def _disposition(messages_of_wave: Any) -> ColumnElement[Any]:
-    targets = WaveTarget.__table__
-    messages = messages_of_wave.c
+def _disposition(open_targets: Any) -> ColumnElement[Any]:
+    target = open_targets.c
     refused = or_(
-        Alumnus.consent_withdrawn_at.is_not(None),
-        targets.c.alumnus_id.in_(select(OptOut.alumnus_id).where(OptOut.alumnus_id.is_not(None))),
+        target.withdrawn,
+        target.alumnus_id.in_(select(OptOut.alumnus_id).where(OptOut.alumnus_id.is_not(None))),
     )
     return case(
-        (Response.__table__.c.id.is_not(None), 1),  # a response, not complete: partial
+        (target.response_id.is_not(None), 1),  # a response, not complete: partial
         (refused, 2),
-        (and_(messages.messages > 0, messages.failed_for_good == messages.messages), 3),
-        (messages.contacted > 0, 4),
+        (and_(target.messages > 0, target.failed_for_good == target.messages), 3),
+        (target.contacted > 0, 4),
         else_=5,
     ).label("value")
 
@@ -483,14 +593,16 @@ def refresh_all(session_factory: sessionmaker[Session]) -> list[RefreshOutcome]:
             for wave_id, slug in waves]
 
 
-def update_alumnus_cell(
-    session: Session, wave_id: int, alumnus_id: int
-) -> IndicatorSnapshot | None:
+def update_alumnus_cell(session: Session, wave_id: int, alumnus_id: int) -> int | None:
     """Recompute the cell of one targeted alumnus in a new copy of the newest snapshot.
 
-    In the caller's transaction (the event consumer's). With no snapshot yet, a full
-    refresh is written instead. None when nothing changed: the alumnus is not a target of
-    the wave, or their cell came out as it was.
+    In the caller's transaction (the event consumer's); returns the new snapshot's id. With
+    no snapshot yet, a full refresh is written instead. None when nothing changed: the
+    alumnus is not a target of the wave, or their cell came out as it was.
+
+    The copy is made by the database (jsonb_set / json_set on the stored document): a
+    snapshot of a large wave is megabytes, and parsing and re-sending it from Python would
+    cost several times the one-cell recompute.
     """
     _lock_snapshots(session, wave_id)
     target = session.execute(
@@ -500,8 +612,7 @@ def update_alumnus_cell(
     if target is None:
         return None  # answers from outside the population are counted nowhere
     latest = session.execute(
-        select(IndicatorSnapshot.id, IndicatorSnapshot.responses_included,
-               IndicatorSnapshot.data)
+        select(IndicatorSnapshot.id, IndicatorSnapshot.responses_included)
         .where(IndicatorSnapshot.wave_id == wave_id)
         .order_by(IndicatorSnapshot.id.desc()).limit(1)
     ).first()
@@ -509,24 +620,15 @@ def update_alumnus_cell(
         run = RefreshRun(wave_id=wave_id, kind="full", status="running", started_at=utcnow())
         session.add(run)
         session.flush()
-        return _write_full_snapshot(session, wave_id, run.id)
+        return _write_full_snapshot(session, wave_id, run.id).id
     key = CellKey(*target)
     cell = fill_cell(session, wave_id, key).to_json()
-    cells: list[dict[str, Any]] = list(latest.data.get("cells", []))
-    position = next((index for index, row in enumerate(cells)
-                     if (row["program_id"], row["cohort_id"], row["gender"]) == key), None)
-    previous = cells[position]["cell"] if position is not None else {}
+    dialect = session.get_bind().dialect.name
+    found = session.execute(_CELL_IN_SNAPSHOT[dialect], {
+        "snapshot_id": latest.id, **key._asdict()}).first()
+    previous = _as_dict(found.cell) if found is not None else {}
     if previous == cell:
         return None
-    replacement = {**key._asdict(), "cell": cell}
-    if position is None:
-        cells.append(replacement)
-    else:
-        cells[position] = replacement
-    labels = _copy_labels(latest.data.get("labels", {}))
-    if (str(key.program_id) not in labels["programs"]
-            or str(key.cohort_id) not in labels["cohorts"]):
-        _add_labels(session, labels, [key])
     now = utcnow()
     run = RefreshRun(wave_id=wave_id, kind="live", status="done", started_at=now,
                      finished_at=now,
@@ -534,16 +636,83 @@ def update_alumnus_cell(
                             f"{key.gender}, from snapshot {latest.id}")
     session.add(run)
     session.flush()
+    responses_included = (latest.responses_included - int(previous.get("respondents", 0))
+                          + int(cell.get("respondents", 0)))
+    if found is None:  # a cell the snapshot lacks (targets added since): append it
+        snapshot_id = _append_cell(session, wave_id, latest.id, key, cell, run.id, now,
+                                   responses_included)
+    else:
+        snapshot_id = session.scalar(_COPY_REPLACING_CELL[dialect], {
+            "snapshot_id": latest.id, "position": int(found.position), "run_id": run.id,
+            "computed_at": now, "responses_included": responses_included,
+            "cell": json.dumps(cell)})
+    _prune(session, wave_id)
+    return snapshot_id
+
+
+# The two statements of a live update that differ by dialect: where the cell sits in the
+# stored document, and an in-database copy of the document with that cell replaced.
+_CELL_IN_SNAPSHOT = {
+    "postgresql": text(
+        "SELECT element.position - 1 AS position, element.value -> 'cell' AS cell "
+        "FROM indicator_snapshots, "
+        "jsonb_array_elements(indicator_snapshots.data -> 'cells') "
+        "WITH ORDINALITY AS element(value, position) "
+        "WHERE indicator_snapshots.id = :snapshot_id "
+        "AND (element.value ->> 'program_id')::int = :program_id "
+        "AND (element.value ->> 'cohort_id')::int = :cohort_id "
+        "AND element.value ->> 'gender' = :gender"
+    ).columns(position=Integer(), cell=JSON()),
+    "sqlite": text(
+        "SELECT CAST(element.key AS INTEGER) AS position, "
+        "json_extract(element.value, '$.cell') AS cell "
+        "FROM indicator_snapshots, json_each(indicator_snapshots.data, '$.cells') AS element "
+        "WHERE indicator_snapshots.id = :snapshot_id "
+        "AND json_extract(element.value, '$.program_id') = :program_id "
+        "AND json_extract(element.value, '$.cohort_id') = :cohort_id "
+        "AND json_extract(element.value, '$.gender') = :gender"
+    ).columns(position=Integer(), cell=JSON()),
+}
+_COPY_REPLACING_CELL = {
+    "postgresql": text(
+        "INSERT INTO indicator_snapshots "
+        "(wave_id, refresh_run_id, computed_at, responses_included, data) "
+        "SELECT wave_id, :run_id, :computed_at, :responses_included, "
+        "jsonb_set(data, ARRAY['cells', CAST(:position AS text), 'cell'], "
+        "CAST(:cell AS jsonb)) "
+        "FROM indicator_snapshots WHERE id = :snapshot_id RETURNING id"
+    ).bindparams(bindparam("computed_at", type_=UTCDateTime())),
+    "sqlite": text(
+        "INSERT INTO indicator_snapshots "
+        "(wave_id, refresh_run_id, computed_at, responses_included, data) "
+        "SELECT wave_id, :run_id, :computed_at, :responses_included, "
+        "json_set(data, '$.cells[' || :position || '].cell', json(:cell)) "
+        "FROM indicator_snapshots WHERE id = :snapshot_id RETURNING id"
+    ).bindparams(bindparam("computed_at", type_=UTCDateTime())),
+}
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    # SQLite's json_extract hands back JSON text for an object.
+    return json.loads(value) if isinstance(value, str) else dict(value or {})
+
+
+def _append_cell(session: Session, wave_id: int, snapshot_id: int, key: CellKey,
+                 cell: dict[str, Any], run_id: int, now: datetime,
+                 responses_included: int) -> int:
+    data = session.scalar(select(IndicatorSnapshot.data)
+                          .where(IndicatorSnapshot.id == snapshot_id)) or {}
+    labels = _copy_labels(data.get("labels", {}))
+    _add_labels(session, labels, [key])
     snapshot = IndicatorSnapshot(
-        wave_id=wave_id, refresh_run_id=run.id, computed_at=now,
-        responses_included=latest.responses_included - int(previous.get("respondents", 0))
-        + int(cell.get("respondents", 0)),
-        data={"cells": cells, "labels": labels},
+        wave_id=wave_id, refresh_run_id=run_id, computed_at=now,
+        responses_included=responses_included,
+        data={"cells": [*data.get("cells", []), {**key._asdict(), "cell": cell}],
+              "labels": labels},
     )
     session.add(snapshot)
     session.flush()
-    _prune(session, wave_id)
-    return snapshot
+    return snapshot.id
 
 
 def message_wave(session: Session, message_id: int) -> int | None:
@@ -601,6 +770,12 @@ def _lock_snapshots(session: Session, wave_id: int) -> None:
 
 def _write_full_snapshot(session: Session, wave_id: int, run_id: int) -> IndicatorSnapshot:
     _lock_snapshots(session, wave_id)
+    if is_postgres(session):
+        # For this transaction only. The planner sizes the answers aggregate (80 counters a
+        # group) for far more groups than there are cells and would sort on disk under the
+        # 4 MB default; JIT-compiling the statement costs more than it saves.
+        session.execute(text(f"SET LOCAL work_mem = '{REFRESH_WORK_MEM}'"))
+        session.execute(text("SET LOCAL jit = off"))
     cells = fill_cells(session, wave_id)
     keys = sorted(cells)
     labels: dict[str, dict[str, str]] = {"programs": {}, "cohorts": {}}

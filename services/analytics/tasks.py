@@ -1,17 +1,50 @@
-"""Analytics' Celery tasks: consumers of survey and outreach events."""
+"""Analytics' Celery tasks: consumers of survey and outreach events, and the refresh."""
 
 from __future__ import annotations
 
+from celery import shared_task
 from sqlalchemy.orm import Session
 
+from services.analytics.refresh import (
+    full_refresh,
+    message_wave,
+    refresh_all,
+    update_alumnus_cell,
+)
+from shared.db import get_db
 from shared.events import Event, consumer
 
 
 @consumer("analytics.on_response_submitted")
 def on_response_submitted(db_session: Session, event: Event) -> None:
-    return None
+    """A complete response (new or edited): recompute the alumnus's cell."""
+    update_alumnus_cell(db_session, int(event.payload["wave_id"]),
+                        int(event.payload["alumnus_id"]))
 
 
 @consumer("analytics.on_message_status")
 def on_message_status(db_session: Session, event: Event) -> None:
-    return None
+    """A message sent, delivered or failed: the alumnus's disposition may have changed."""
+    wave_id = message_wave(db_session, int(event.payload["message_id"]))
+    if wave_id is None:  # a broadcast: no wave, no disposition
+        return
+    update_alumnus_cell(db_session, wave_id, int(event.payload["alumnus_id"]))
+
+
+@shared_task(name="analytics.refresh", ignore_result=True)
+def refresh(wave_id: int | None = None, run_id: int | None = None) -> list[int | None]:
+    """Full refresh of one wave, or of every open and closed wave (the nightly beat job).
+
+    Returns the new snapshot ids (None: skipped, another refresh of the wave was running).
+    Not retried on failure: the run row records the error and the next night tries again.
+    """
+    session_factory = get_db().session_factory
+    if wave_id is None:
+        return [outcome.snapshot.id if outcome.snapshot else None
+                for outcome in refresh_all(session_factory)]
+    snapshot = full_refresh(session_factory, wave_id, run_id=run_id)
+    return [snapshot.id if snapshot else None]
+
+
+# The report task lives beside its writers; importing it registers `analytics.export`.
+from services.analytics.reports import tasks as _report_tasks  # noqa: E402, F401

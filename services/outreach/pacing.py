@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from datetime import datetime, timedelta
 from datetime import time as clock
 from zoneinfo import ZoneInfo
@@ -56,25 +57,41 @@ def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
     return base * (rng or random).uniform(0.5, 1.5)
 
 
+# A sliding one-second window in a Redis sorted set, checked and updated atomically with
+# Redis's own clock, so workers on several hosts share one limit and no two-second
+# boundary lets twice the rate through.
+_SLIDING_WINDOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, now - window)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000) + 1000)
+  return '0'
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return tostring(tonumber(oldest[2]) + window - now)
+"""
+
+
 class RateLimit:
-    """At most `RATE_PER_SECOND[channel]` sends per second, across all workers."""
+    """At most `RATE_PER_SECOND[channel]` sends in any one second, across all workers."""
 
     def __init__(self, redis_url: str, rates: dict[str, int] | None = None) -> None:
-        self.client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+        self.client = redis.Redis.from_url(redis_url, socket_connect_timeout=2,
+                                           socket_timeout=2)
         self.rates = rates or RATE_PER_SECOND
+        self.script = self.client.register_script(_SLIDING_WINDOW)
 
     def wait(self, channel: str) -> None:
         limit = self.rates.get(channel, 10)
         while True:
-            second = int(time.time())
-            key = f"jejak:rate:{channel}:{second}"
             try:
-                pipe = self.client.pipeline()
-                pipe.incr(key)
-                pipe.expire(key, 2)
-                count = pipe.execute()[0]
+                wait = float(self.script(keys=[f"jejak:rate:{channel}"],
+                                         args=[1.0, limit, uuid.uuid4().hex]))
             except redis.RedisError:
                 return  # no Redis, no counter: sending slower is not worth failing for
-            if count <= limit:
+            if wait <= 0:
                 return
-            time.sleep(max(0.0, second + 1 - time.time()) + 0.001)
+            time.sleep(wait + 0.001)

@@ -61,9 +61,17 @@ class _Faults:
         self.rules: list[Rule] = []
         self.lock = threading.Lock()
 
-    def fail(self, code: int, *, to: str | None = None, times: int | None = None,
-             seconds: float | None = None, stage: str = "DATA", close: bool = False,
-             **extra: Any) -> Rule:
+    def fail(
+        self,
+        code: int,
+        *,
+        to: str | None = None,
+        times: int | None = None,
+        seconds: float | None = None,
+        stage: str = "DATA",
+        close: bool = False,
+        **extra: Any,
+    ) -> Rule:
         """Answer `code` to `to` (or anyone) `times` times, for `seconds`, or until healed."""
         until = time.monotonic() + seconds if seconds is not None else None
         rule = Rule(code, to, times, until, stage, close, extra)
@@ -118,14 +126,14 @@ class _SinkHandler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         refused = self.sink._refuse(server, address, "RCPT")
         if refused:
             return refused
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001
+    async def handle_DATA(self, server, session, envelope):
         rcpt = envelope.rcpt_tos[0] if envelope.rcpt_tos else ""
         refused = self.sink._refuse(server, rcpt, "DATA")
         if refused:
@@ -169,11 +177,25 @@ class SmtpSink(_Faults):
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
 
-    def fail(self, code: int, *, to: str | None = None, times: int | None = None,  # type: ignore[override]
-             seconds: float | None = None, stage: str = "DATA", close: bool | None = None) -> Rule:
+    def fail(
+        self,
+        code: int,
+        *,
+        to: str | None = None,
+        times: int | None = None,  # type: ignore[override]
+        seconds: float | None = None,
+        stage: str = "DATA",
+        close: bool | None = None,
+    ) -> Rule:
         """Answer `code` at RCPT or DATA; a 421 also closes the connection, as servers do."""
-        return super().fail(code, to=to, times=times, seconds=seconds, stage=stage,
-                            close=code == 421 if close is None else close)
+        return super().fail(
+            code,
+            to=to,
+            times=times,
+            seconds=seconds,
+            stage=stage,
+            close=code == 421 if close is None else close,
+        )
 
     def _refuse(self, server: Any, address: str, stage: str) -> str | None:
         rule = self.take(address, stage)
@@ -183,8 +205,11 @@ class SmtpSink(_Faults):
             self.refusals.append(Refusal(time.time(), stage, rule.code, address))
         if rule.close:  # after the answer has been written
             asyncio.get_running_loop().call_later(0.02, server.transport.close)
-        text = {421: "4.3.2 Service shutting down", 451: "4.3.0 Try again later",
-                550: "5.1.1 Mailbox unavailable"}.get(rule.code, "Refused on demand")
+        text = {
+            421: "4.3.2 Service shutting down",
+            451: "4.3.0 Try again later",
+            550: "5.1.1 Mailbox unavailable",
+        }.get(rule.code, "Refused on demand")
         return f"{rule.code} {text}"
 
     def __enter__(self) -> SmtpSink:
@@ -269,7 +294,7 @@ class _LoopbackHttp(_Faults):
     def _answer(self, request: Request) -> tuple[int, dict[str, Any]]:
         raise NotImplementedError
 
-    def __enter__(self):  # noqa: ANN204
+    def __enter__(self):
         self.thread.start()
         return self
 
@@ -290,8 +315,9 @@ class SmsGateway(_LoopbackHttp):
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return HTTPStatus.UNAUTHORIZED, {"error": "bad token"}
         body = request.body
-        if not all(isinstance(body.get(key), str) and body[key] for key in
-                   ("to", "text", "reference")):
+        if not all(
+            isinstance(body.get(key), str) and body[key] for key in ("to", "text", "reference")
+        ):
             return HTTPStatus.BAD_REQUEST, {"error": "to, text and reference are required"}
         rule = self.take(body["to"])
         if rule is not None:
@@ -317,9 +343,13 @@ class WhatsAppCloud(_LoopbackHttp):
             return HTTPStatus.UNAUTHORIZED, _meta_error(190, "Invalid OAuth access token.")
         body = request.body
         template = body.get("template") or {}
-        if (body.get("messaging_product") != "whatsapp" or body.get("type") != "template"
-                or not template.get("name") or not (template.get("language") or {}).get("code")
-                or not str(body.get("to", "")).isdigit()):
+        if (
+            body.get("messaging_product") != "whatsapp"
+            or body.get("type") != "template"
+            or not template.get("name")
+            or not (template.get("language") or {}).get("code")
+            or not str(body.get("to", "")).isdigit()
+        ):
             return HTTPStatus.BAD_REQUEST, _meta_error(100, "Invalid parameter")
         rule = self.take("+" + body["to"])
         if rule is not None:
@@ -337,6 +367,12 @@ class WhatsAppCloud(_LoopbackHttp):
 
 
 def _meta_error(code: int, message: str) -> dict[str, Any]:
-    return {"error": {"message": message, "type": "OAuthException", "code": code,
-                      "error_data": {"messaging_product": "whatsapp", "details": message},
-                      "fbtrace_id": uuid.uuid4().hex[:16]}}
+    return {
+        "error": {
+            "message": message,
+            "type": "OAuthException",
+            "code": code,
+            "error_data": {"messaging_product": "whatsapp", "details": message},
+            "fbtrace_id": uuid.uuid4().hex[:16],
+        }
+    }

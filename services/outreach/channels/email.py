@@ -19,8 +19,10 @@ from urllib.parse import unquote, urlsplit
 from services.outreach.channels.base import Outcome, Outgoing, permanent, transient
 
 TIMEOUT = 20.0
-# Quoted-printable/base64 bodies: any relay takes them, with or without 8BITMIME.
-MAIL_POLICY = policy.SMTP.clone(cte_type="7bit")
+# Quoted-printable/base64 bodies: any relay takes them, with or without 8BITMIME. Lines up
+# to RFC 5322's 998 characters, so a long List-Unsubscribe URL is not folded into encoded
+# words that mail providers cannot read as a URI.
+MAIL_POLICY = policy.SMTP.clone(cte_type="7bit", max_line_length=998)
 # Maildir files use Unix line ends (mailbox would turn CRLF into CR CR LF).
 MAILDIR_POLICY = MAIL_POLICY.clone(linesep="\n")
 _OUR_MESSAGE_ID = re.compile(r"<?jejak\.(\d+)\.([0-9a-f]{8})@", re.IGNORECASE)

@@ -1,0 +1,369 @@
+"""Indicators API: the figures of a wave from its newest snapshot, refreshes, minimum wages.
+
+Figures come from `indicators.compute` (and `breakdown`) over the cells of the wave's newest
+snapshot, filtered by program, cohort and gender. Staff see every figure with its small_n
+mark; public and exported reports suppress small groups (`indicators.suppress_small`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import RAISE, Schema, fields, validate
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.analytics.cells import Cell, CellKey, cells_from_json
+from services.analytics.indicators import BREAKDOWNS, breakdown, compute
+from services.analytics.indicators import select as select_cells
+from services.analytics.refresh import minimum_wage_of, wave_year
+from shared import auth, db
+from shared.models import IndicatorSnapshot, MinimumWage, RefreshRun, Wave, utcnow
+
+blp = Blueprint(
+    "indicators",
+    __name__,
+    url_prefix="/api/v1",
+    description="Indicators of a wave (INDICATORS.md), their refresh, and the minimum wage "
+    "(UMK) per year that above_minimum_wage compares incomes with.",
+)
+GENDERS = ("L", "P")  # laki-laki, perempuan
+
+
+# --- schemas ---------------------------------------------------------------------------
+
+
+class IndicatorsQuery(Schema):
+    class Meta:
+        unknown = RAISE  # a misspelt filter must not silently return the whole wave
+
+    wave = fields.String(required=True, validate=validate.Length(1, 80),
+                         metadata={"description": "the wave's slug"})
+    program = fields.Integer(validate=validate.Range(min=1),
+                             metadata={"description": "only this program (kejuruan) id"})
+    cohort = fields.Integer(validate=validate.Range(min=1),
+                            metadata={"description": "only this cohort (angkatan) id"})
+    gender = fields.String(validate=validate.OneOf(GENDERS),
+                           metadata={"description": "only L (laki-laki) or P (perempuan)"})
+    fpc = fields.Boolean(load_default=False, metadata={
+        "description": "narrow the intervals of respondents' shares by the finite-population "
+                       "correction sqrt((N − n) / (N − 1))"})
+    by = fields.String(validate=validate.OneOf(tuple(BREAKDOWNS)), metadata={
+        "description": "also give the indicators of each program, cohort or gender"})
+
+
+class ShareOut(Schema):
+    value = fields.Float(allow_none=True, metadata={"description": "count / n"})
+    n = fields.Integer(metadata={"description": "the base (denominator)"})
+    count = fields.Integer(allow_none=True, metadata={"description": "the numerator"})
+    ci_low = fields.Float(allow_none=True, metadata={"description": "95 % Wilson interval"})
+    ci_high = fields.Float(allow_none=True)
+    weighted = fields.Float(allow_none=True, metadata={
+        "description": "weighted by N_h / n_h per program × cohort"})
+    small_n = fields.Boolean(metadata={"description": "n below 5"})
+
+
+class StatisticOut(Schema):
+    value = fields.Float(allow_none=True)
+    n = fields.Integer()
+    small_n = fields.Boolean()
+
+
+class CompetencyGapOut(StatisticOut):
+    mean_a = fields.Float(allow_none=True, metadata={"description": "level after training"})
+    mean_b = fields.Float(allow_none=True, metadata={"description": "level the job needs"})
+
+
+class DispositionsOut(Schema):
+    complete = fields.Integer()
+    partial = fields.Integer()
+    refusal = fields.Integer()
+    non_contact = fields.Integer()
+    unknown = fields.Integer()
+    unreachable = fields.Integer()
+
+
+class IndicatorsOut(Schema):
+    targets = fields.Integer(metadata={"description": "population N"})
+    respondents = fields.Integer(metadata={"description": "complete responses n"})
+    unreachable = fields.Integer(metadata={"description": "U"})
+    employed = fields.Integer(metadata={"description": "respondents with f8 in {1, 3}"})
+    status_answered = fields.Integer()
+    small_n = fields.Boolean(metadata={"description": "fewer than 5 respondents"})
+    weight_coverage = fields.Float(allow_none=True)
+    minimum_wage = fields.Integer(allow_none=True)
+    fpc = fields.Boolean()
+    dispositions = fields.Nested(DispositionsOut)
+    response_rate = fields.Nested(ShareOut)
+    net_response_rate = fields.Nested(ShareOut)
+    status_share = fields.Dict(keys=fields.String(), values=fields.Nested(ShareOut),
+                               metadata={"description": "by f8 code 1–5"})
+    absorption_rate = fields.Nested(ShareOut)
+    employed_within_6_months = fields.Nested(ShareOut)
+    waiting_months_median = fields.Nested(StatisticOut)
+    waiting_months_mean = fields.Nested(StatisticOut)
+    waiting_bins = fields.Dict(keys=fields.String(), values=fields.Integer())
+    income_median = fields.Nested(StatisticOut)
+    above_minimum_wage = fields.Nested(ShareOut)
+    relevance_share = fields.Nested(ShareOut)
+    local_absorption = fields.Nested(ShareOut)
+    certificate_share = fields.Nested(ShareOut)
+    competency_gap = fields.Dict(keys=fields.String(), values=fields.Nested(CompetencyGapOut))
+    training_eval = fields.Dict(keys=fields.String(), values=fields.Nested(StatisticOut))
+    job_search_channels = fields.Dict(keys=fields.String(), values=fields.Nested(ShareOut))
+
+
+class MinimumWageOut(Schema):
+    year = fields.Integer()
+    amount = fields.Integer(metadata={"description": "rupiah per month"})
+    source = fields.String()
+    updated_at = fields.DateTime(dump_only=True)
+
+
+class GroupOut(Schema):
+    key = fields.Raw(metadata={"description": "program or cohort id, or the gender"})
+    label = fields.String(allow_none=True)
+    indicators = fields.Nested(IndicatorsOut)
+
+
+class FiltersOut(Schema):
+    program = fields.Integer(allow_none=True)
+    cohort = fields.Integer(allow_none=True)
+    gender = fields.String(allow_none=True)
+
+
+class IndicatorsResponse(Schema):
+    wave = fields.String()
+    snapshot_id = fields.Integer()
+    computed_at = fields.DateTime(metadata={"description": "when the snapshot was written"})
+    responses_included = fields.Integer(metadata={
+        "description": "complete responses of the wave's targets in the snapshot"})
+    filters = fields.Nested(FiltersOut)
+    minimum_wage = fields.Nested(MinimumWageOut, allow_none=True, metadata={
+        "description": "the UMK of the wave's year; null: not set (above_minimum_wage has "
+                       "no count)"})
+    minimum_wage_year = fields.Integer()
+    indicators = fields.Nested(IndicatorsOut, metadata={"description": "of the selection"})
+    by = fields.String(allow_none=True)
+    breakdown = fields.List(fields.Nested(GroupOut), allow_none=True)
+
+
+class RefreshIn(Schema):
+    wave = fields.String(load_default=None, validate=validate.Length(1, 80), metadata={
+        "description": "the wave's slug; empty: every open and closed wave"})
+
+
+class RefreshQueued(Schema):
+    task_id = fields.String()
+    run_id = fields.Integer(allow_none=True, metadata={
+        "description": "poll GET /refresh/{run_id}; empty when refreshing every wave"})
+    wave = fields.String(allow_none=True)
+
+
+class RefreshRunOut(Schema):
+    id = fields.Integer()
+    wave_id = fields.Integer(allow_none=True)
+    kind = fields.String(metadata={"description": "full or live"})
+    status = fields.String(metadata={
+        "description": "queued, running, done, skipped (another refresh ran) or failed"})
+    started_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+    detail = fields.String(allow_none=True)
+
+
+class MinimumWageIn(Schema):
+    year = fields.Integer(required=True, validate=validate.Range(2000, 2100))
+    amount = fields.Integer(required=True, validate=validate.Range(min=1),
+                            metadata={"description": "rupiah per month"})
+    source = fields.String(required=True, validate=validate.Length(1, 300), metadata={
+        "description": "where the figure comes from, e.g. the governor's decree"})
+
+
+# --- snapshots, parsed once per process ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SnapshotView:
+    id: int
+    computed_at: datetime
+    responses_included: int
+    cells: list[tuple[CellKey, Cell]]
+    labels: dict[str, dict[str, str]]
+
+
+# Snapshot rows are never changed once written, so a parsed copy never goes stale. The key
+# holds more than the id: a database (or a SQLite file rebuilt) can hand out an id again.
+_ParsedKey = tuple[str, int, int, datetime]
+_PARSED: OrderedDict[_ParsedKey, tuple[list[tuple[CellKey, Cell]], dict[str, Any]]] = (
+    OrderedDict())
+_PARSED_LOCK = threading.Lock()
+_PARSED_KEEP = 8
+
+
+def newest_snapshot(session: Session, wave_id: int) -> SnapshotView | None:
+    """The newest snapshot of the wave with its cells; the JSON is parsed once per process."""
+    header = session.execute(
+        select(IndicatorSnapshot.id, IndicatorSnapshot.computed_at,
+               IndicatorSnapshot.responses_included)
+        .where(IndicatorSnapshot.wave_id == wave_id)
+        .order_by(IndicatorSnapshot.id.desc()).limit(1)
+    ).first()
+    if header is None:
+        return None
+    key = (str(session.get_bind().url), wave_id, header.id, header.computed_at)
+    with _PARSED_LOCK:
+        parsed = _PARSED.get(key)
+        if parsed is not None:
+            _PARSED.move_to_end(key)
+    if parsed is None:
+        data = session.scalar(select(IndicatorSnapshot.data)
+                              .where(IndicatorSnapshot.id == header.id)) or {}
+        parsed = (cells_from_json(data.get("cells", [])), data.get("labels", {}))
+        with _PARSED_LOCK:
+            _PARSED[key] = parsed
+            while len(_PARSED) > _PARSED_KEEP:
+                _PARSED.popitem(last=False)
+    cells, labels = parsed
+    return SnapshotView(header.id, header.computed_at, header.responses_included, cells,
+                        labels)
+
+
+def _wave(session: Session, slug: str) -> Wave:
+    wave = session.scalar(select(Wave).where(Wave.slug == slug))
+    if wave is None:
+        abort(404, message="no wave with this slug", errors={"wave": ["no wave with this slug"]})
+    return wave
+
+
+def _label(labels: dict[str, dict[str, str]], by: str, key: int | str) -> str | None:
+    if by == "gender":
+        return str(key)
+    return labels.get("programs" if by == "program" else "cohorts", {}).get(str(key))
+
+
+# --- routes ----------------------------------------------------------------------------------
+
+
+@blp.route("/indicators")
+class Indicators(MethodView):
+    @auth.requires("viewer")
+    @blp.arguments(IndicatorsQuery, location="query", unknown=RAISE)
+    @blp.response(200, IndicatorsResponse)
+    @blp.alt_response(404, description="no such wave, or its indicators are not computed yet")
+    @blp.alt_response(422, description="problem+json naming the bad query argument")
+    def get(self, query: dict[str, Any]) -> Any:
+        """Every indicator of a wave, or of part of it, from its newest snapshot."""
+        session = db.session()
+        wave = _wave(session, query["wave"])
+        snapshot = newest_snapshot(session, wave.id)
+        if snapshot is None:
+            message = "the indicators of this wave have not been computed yet; refresh it"
+            abort(404, message=message, errors={"wave": [message]})
+        timezone = current_app.config["JEJAK_SETTINGS"].timezone
+        wage = minimum_wage_of(session, wave, timezone)
+        amount = wage.amount if wage is not None else None
+        chosen = select_cells(snapshot.cells, program=query.get("program"),
+                              cohort=query.get("cohort"), gender=query.get("gender"))
+        by = query.get("by")
+        groups = None
+        if by is not None:
+            groups = [
+                {"key": key, "label": _label(snapshot.labels, by, key), "indicators": figures}
+                for key, figures in breakdown(chosen, by, minimum_wage=amount,
+                                              fpc=query["fpc"]).items()
+            ]
+        return {
+            "wave": wave.slug,
+            "snapshot_id": snapshot.id,
+            "computed_at": snapshot.computed_at,
+            "responses_included": snapshot.responses_included,
+            "filters": {name: query.get(name) for name in ("program", "cohort", "gender")},
+            "minimum_wage": wage,
+            "minimum_wage_year": wave_year(wave, timezone),
+            "indicators": compute(chosen, minimum_wage=amount, fpc=query["fpc"]),
+            "by": by,
+            "breakdown": groups,
+        }
+
+
+@blp.route("/refresh")
+class Refresh(MethodView):
+    @auth.requires("operator")
+    @blp.arguments(RefreshIn)
+    @blp.response(202, RefreshQueued)
+    @blp.alt_response(503, description="the task queue is unavailable")
+    def post(self, body: dict[str, Any]) -> Any:
+        """Queue a full refresh of one wave (or of every open and closed wave)."""
+        session = db.session()
+        principal = auth.current_principal()
+        wave = _wave(session, body["wave"]) if body["wave"] else None
+        run = None
+        if wave is not None:
+            run = RefreshRun(wave_id=wave.id, kind="full", status="queued", started_at=utcnow())
+            session.add(run)
+            session.flush()
+        auth.audit(session, principal.name, "analytics.refresh",
+                   wave.slug if wave else "all waves")
+        session.commit()
+        try:
+            result = current_app.extensions["celery"].send_task(
+                "analytics.refresh",
+                kwargs={"wave_id": wave.id if wave else None, "run_id": run.id if run else None},
+                retry=False,
+            )
+        except Exception as exc:  # broker down: say so now rather than queue forever
+            if run is not None:
+                run.status, run.finished_at = "failed", utcnow()
+                run.detail = f"could not queue the refresh: {exc}"[:2000]
+                session.commit()
+            abort(503, message="the task queue is unavailable; try again shortly")
+        return {"task_id": result.id, "run_id": run.id if run else None,
+                "wave": wave.slug if wave else None}
+
+
+@blp.route("/refresh/<int:run_id>")
+class RefreshRunById(MethodView):
+    @auth.requires("viewer")
+    @blp.response(200, RefreshRunOut)
+    def get(self, run_id: int) -> Any:
+        """One refresh run: queued, running, done, skipped or failed."""
+        run = db.session().get(RefreshRun, run_id)
+        if run is None:
+            abort(404, message="no refresh run with this id")
+        return run
+
+
+@blp.route("/minimum-wages")
+class MinimumWages(MethodView):
+    @auth.requires("viewer")
+    @blp.response(200, MinimumWageOut(many=True))
+    def get(self) -> Any:
+        """The minimum wage (UMK Kota Bontang) of each year, newest first."""
+        return db.session().scalars(select(MinimumWage).order_by(MinimumWage.year.desc())).all()
+
+    @auth.requires("admin")
+    @blp.arguments(MinimumWageIn)
+    @blp.response(200, MinimumWageOut)
+    def put(self, body: dict[str, Any]) -> Any:
+        """Set the minimum wage of a year (creates or replaces it)."""
+        session = db.session()
+        wage = session.get(MinimumWage, body["year"])
+        previous = wage.amount if wage is not None else None
+        if wage is None:
+            wage = MinimumWage(year=body["year"], amount=body["amount"], source=body["source"],
+                               updated_at=utcnow())
+            session.add(wage)
+        else:
+            wage.amount, wage.source, wage.updated_at = body["amount"], body["source"], utcnow()
+        auth.audit(session, auth.current_principal().name, "minimum_wage.set",
+                   str(body["year"]), amount=body["amount"], previous=previous,
+                   source=body["source"])
+        session.commit()
+        return wage

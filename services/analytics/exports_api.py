@@ -1,0 +1,148 @@
+"""Exports API: ask for a report file, poll its progress, download it.
+
+Aggregate reports (xlsx, pdf, csv) hold only suppressed indicators: any staff member may
+make and fetch them. raw_xlsx holds every answer with registration numbers (personal
+data): operators only, to make and to download, and every download is audited.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from flask import current_app, send_file, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from services.analytics.refresh import latest_snapshot
+from services.analytics.reports.kinds import AGGREGATE_KINDS, KINDS, MEDIA_TYPES, download_name
+from shared import auth, db
+from shared.errors import DomainError
+from shared.models import Cohort, Export, Program, Wave, utcnow
+from shared.web import abort_domain
+
+PERSONAL_DATA_ROLE = "operator"
+
+blp = Blueprint(
+    "exports",
+    __name__,
+    url_prefix="/api/v1/exports",
+    description="Report files made in the background: the indicator workbook, the PDF "
+    "report, indicator tables as CSV, and the raw responses (operators only).",
+)
+
+
+class ExportIn(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(tuple(KINDS)),
+                         metadata={"description": "raw_xlsx: every response, personal data"})
+    wave = fields.String(required=True, validate=validate.Length(1, 80),
+                         metadata={"description": "the wave's slug"})
+    program = fields.Integer(load_default=None, metadata={"description": "kejuruan id"})
+    cohort = fields.Integer(load_default=None, metadata={"description": "angkatan id"})
+    gender = fields.String(load_default=None, validate=validate.OneOf(("L", "P")))
+
+
+class ExportOut(Schema):
+    id = fields.UUID()
+    kind = fields.String()
+    params = fields.Dict()
+    status = fields.String(metadata={"description": "queued, running, done or failed"})
+    progress = fields.Integer(metadata={"description": "percent"})
+    error = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+    file_url = fields.Method("_file_url", allow_none=True)
+
+    def _file_url(self, export: Export) -> str | None:
+        if export.status != "done":
+            return None
+        return url_for("exports.ExportFile", export_id=export.id)
+
+
+def _export(export_id: uuid.UUID) -> Export:
+    found = db.session().get(Export, export_id)
+    if found is None:
+        abort(404, message="no export with this id")
+    return found
+
+
+def _refuse_personal_data(kind: str) -> None:
+    principal = auth.current_principal()
+    if kind not in AGGREGATE_KINDS and not principal.may(PERSONAL_DATA_ROLE):
+        abort(403, message="raw responses hold personal data: operators only")
+
+
+@blp.route("")
+class Exports(MethodView):
+    @auth.requires("viewer")
+    @blp.arguments(ExportIn)
+    @blp.response(202, ExportOut)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Queue an export; poll it, then fetch its file."""
+        _refuse_personal_data(body["kind"])
+        session = db.session()
+        wave = session.scalar(select(Wave).where(Wave.slug == body["wave"]))
+        if wave is None:
+            abort_domain(DomainError("wave", "no wave with this slug"))
+        if body["program"] is not None and session.get(Program, body["program"]) is None:
+            abort_domain(DomainError("program", "no program with this id"))
+        if body["cohort"] is not None and session.get(Cohort, body["cohort"]) is None:
+            abort_domain(DomainError("cohort", "no cohort with this id"))
+        if body["kind"] in AGGREGATE_KINDS and latest_snapshot(session, wave.id) is None:
+            abort_domain(DomainError(
+                "wave", "the indicators of this wave have not been computed yet"))
+        principal = auth.current_principal()
+        params = {"wave": wave.slug, "wave_id": wave.id,
+                  **{name: body[name] for name in ("program", "cohort", "gender")
+                     if body[name] is not None}}
+        export = Export(kind=body["kind"], params=params, created_by=principal.user_id)
+        session.add(export)
+        session.flush()
+        auth.audit(session, principal.name, "export.create", str(export.id),
+                   kind=export.kind, **params)
+        session.commit()
+        try:
+            current_app.extensions["celery"].send_task(
+                "analytics.export", args=[str(export.id)], retry=False)
+        except Exception as exc:  # broker down: say so now rather than queue forever
+            export.status, export.error, export.finished_at = (
+                "failed", f"could not queue the export: {exc}", utcnow())
+            session.commit()
+            abort(503, message="the task queue is unavailable; try again shortly")
+        return export
+
+
+@blp.route("/<uuid:export_id>")
+class ExportById(MethodView):
+    @auth.requires("viewer")
+    @blp.response(200, ExportOut)
+    def get(self, export_id: uuid.UUID) -> Any:
+        """Status and progress of one export."""
+        return _export(export_id)
+
+
+@blp.route("/<uuid:export_id>/file")
+class ExportFile(MethodView):
+    @auth.requires("viewer")
+    @blp.response(200, content_type="application/octet-stream")
+    @blp.alt_response(409, description="the export is not done (yet)")
+    def get(self, export_id: uuid.UUID) -> Any:
+        """The export's file, once it is done (409 before)."""
+        export = _export(export_id)
+        _refuse_personal_data(export.kind)
+        if export.status != "done" or not export.path:
+            abort(409, message=f"the export is {export.status}, not done")
+        path = Path(export.path)
+        if not path.is_file():
+            abort(410, message="the export's file is no longer there; export again")
+        if export.kind not in AGGREGATE_KINDS:
+            session = db.session()
+            auth.audit(session, auth.current_principal().name, "export.download",
+                       str(export.id), kind=export.kind)
+            session.commit()
+        return send_file(path, mimetype=MEDIA_TYPES[path.suffix.lstrip(".")],
+                         as_attachment=True, max_age=0,
+                         download_name=download_name(export.kind, export.params))

@@ -1,0 +1,297 @@
+"""What every report shows, whatever its format: groups, indicator names, labels.
+
+Exported reports suppress the shares, means and medians of small groups (INDICATORS.md):
+`report_groups` is the one place the writers get indicators from, and it passes every table
+through `suppress_small`, so no writer can forget to.
+
+Answer labels (status names, competencies, job-search channels…) come from the wave's
+questionnaire definition (`answer_labels`), so the reports say what the form said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from services.analytics.cells import (
+    COMPETENCIES,
+    JOB_SEARCH_CHANNELS,
+    STATUS_CODES,
+    TRAINING_EVAL_ITEMS,
+    Cell,
+    CellKey,
+)
+from services.analytics.indicators import (
+    SMALL_N,
+    WAITING_BINS,
+    breakdown,
+    compute,
+    suppress_small,
+)
+
+CENTRE_NAME = "UPTD BLKI Bontang"
+GENDER_NAMES = {"L": "Laki-laki", "P": "Perempuan"}
+OVERALL = "Semua"
+BREAKDOWN_NAMES = {"program": "Kejuruan", "cohort": "Angkatan", "gender": "Jenis kelamin"}
+WAITING_BIN_NAMES = {"<=3": "0-3 bulan", "4-6": "4-6 bulan", "7-12": "7-12 bulan",
+                     ">12": "lebih dari 12 bulan"}
+# AAPOR dispositions in report order: (key in `dispositions`, Indonesian name, AAPOR code).
+DISPOSITIONS = (
+    ("complete", "Lengkap", "I"),
+    ("partial", "Sebagian (mulai, belum selesai)", "P"),
+    ("refusal", "Menolak / menarik persetujuan", "R"),
+    ("non_contact", "Dihubungi, tidak merespons", "NC"),
+    ("unknown", "Belum diketahui", "UH"),
+    ("unreachable", "Tidak terjangkau (semua pesan gagal permanen)", "U"),
+)
+SUPPRESSED_NOTE = f"n < {SMALL_N}: tidak ditampilkan"
+NOTES = (
+    f"Kelompok atau angka dengan dasar kurang dari {SMALL_N} responden tidak ditampilkan "
+    "persentase, rata-rata dan mediannya (kerahasiaan dan keandalan); jumlahnya tetap.",
+    "Alumni yang tidak merespons tidak pernah dihitung sebagai tidak bekerja: setiap "
+    "persentase dihitung atas responden yang menjawab pertanyaan yang bersangkutan.",
+    "Interval kepercayaan 95% dengan metode Wilson. Nilai tertimbang mengoreksi perbedaan "
+    "tingkat respons antar kejuruan x angkatan (bobot N_h / n_h).",
+)
+
+# Units say how a figure is shown: a share (0-1), months, Rupiah, a 1-5 rating, a
+# competency gap (mean B - mean A), or a plain count.
+SHARE, MONTHS, RUPIAH, RATING, GAP, COUNT = "share", "months", "rupiah", "rating", "gap", "count"
+
+
+@dataclass(frozen=True)
+class WaveInfo:
+    """The wave as the reports name it; times are shown in the centre's time zone."""
+
+    slug: str
+    title: str
+    computed_at: datetime | None = None  # of the snapshot the figures come from
+    timezone: str = "Asia/Makassar"
+    scope: str = ""  # the filters in words; empty: every targeted alumnus
+    minimum_wage_year: int | None = None
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(ZoneInfo(self.timezone))
+
+    @property
+    def scope_text(self) -> str:
+        return self.scope or "Semua alumni sasaran"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One line of an indicator table: where it sits in `compute`'s output, and its name."""
+
+    path: tuple[str, ...]
+    name: str
+    unit: str
+
+    def of(self, indicators: Mapping[str, Any]) -> Any:
+        node: Any = indicators
+        for step in self.path:
+            node = node.get(step) if isinstance(node, Mapping) else None
+        return node
+
+
+@dataclass(frozen=True)
+class IndicatorGroup:
+    """A sheet of the workbook: a theme of INDICATORS.md and its figures."""
+
+    key: str
+    title: str  # also the sheet name: at most 31 characters, none of []:*?/\
+    figures: tuple[Figure, ...]
+
+
+@dataclass(frozen=True)
+class ReportGroup:
+    """The indicators of one group of alumni (suppressed for export)."""
+
+    breakdown: str  # OVERALL or a BREAKDOWN_NAMES value
+    name: str
+    indicators: dict[str, Any]
+
+
+def answer_labels(definition: Mapping[str, Any] | None, locale: str = "id") -> dict[str, str]:
+    """Labels of the questionnaire: "f8.1" for an option, "f1761" for a matrix row (by its
+    key, or its A key for an A/B row), "f8" for a question."""
+    labels: dict[str, str] = {}
+
+    def text(label: Any) -> str:
+        if isinstance(label, Mapping):
+            return str(label.get(locale) or label.get("id") or "")
+        return str(label or "")
+
+    def visit(question: Mapping[str, Any]) -> None:
+        key = question.get("key")
+        if key is None:
+            return
+        labels[key] = text(question.get("label"))
+        for option in question.get("options", ()):
+            labels[f"{key}.{option.get('code')}"] = text(option.get("label"))
+        for row in question.get("rows", ()):
+            row_key = row.get("key") or row.get("key_a")
+            if row_key:
+                labels[row_key] = text(row.get("label"))
+        for sub in question.get("questions", ()):
+            visit(sub)
+
+    for section in (definition or {}).get("sections", ()):
+        for question in section.get("questions", ()):
+            visit(question)
+    return labels
+
+
+def answer_keys(definition: Mapping[str, Any] | None) -> list[str]:
+    """Every answer key of the questionnaire in form order (a matrix: each cell's key)."""
+    keys: list[str] = []
+
+    def visit(question: Mapping[str, Any]) -> None:
+        if question.get("type") == "matrix":
+            for row in question.get("rows", ()):
+                keys.extend(row[name] for name in ("key", "key_a", "key_b") if row.get(name))
+        elif question.get("type") == "group":
+            for sub in question.get("questions", ()):
+                visit(sub)
+        elif question.get("key"):
+            keys.append(question["key"])
+
+    for section in (definition or {}).get("sections", ()):
+        for question in section.get("questions", ()):
+            visit(question)
+    return list(dict.fromkeys(keys))
+
+
+def _answer(labels: Mapping[str, Any], key: str, fallback: str | None = None) -> str:
+    return labels.get("answers", {}).get(key) or fallback or key
+
+
+def program_name(labels: Mapping[str, Any], program_id: int | str) -> str:
+    return labels.get("programs", {}).get(str(program_id)) or f"Kejuruan #{program_id}"
+
+
+def cohort_name(labels: Mapping[str, Any], cohort_id: int | str) -> str:
+    return labels.get("cohorts", {}).get(str(cohort_id)) or f"Angkatan #{cohort_id}"
+
+
+def gender_name(gender: str) -> str:
+    return GENDER_NAMES.get(gender, gender)
+
+
+KEY_FIGURES = (
+    Figure(("response_rate",), "Tingkat respons (n / N)", SHARE),
+    Figure(("net_response_rate",), "Tingkat respons bersih (n / (N - U))", SHARE),
+    Figure(("absorption_rate",), "Tingkat keterserapan (bekerja + wiraswasta)", SHARE),
+    Figure(("employed_within_6_months",), "Terserap dalam 6 bulan", SHARE),
+    Figure(("waiting_months_median",), "Median masa tunggu (bulan)", MONTHS),
+    Figure(("income_median",), "Median pendapatan per bulan (Rp)", RUPIAH),
+    Figure(("above_minimum_wage",), "Pendapatan setara/di atas UMK", SHARE),
+    Figure(("relevance_share",), "Pekerjaan erat dengan pelatihan", SHARE),
+    Figure(("local_absorption",), "Bekerja di Kota Bontang", SHARE),
+    Figure(("certificate_share",), "Memiliki sertifikat kompetensi", SHARE),
+)
+
+
+def indicator_groups(labels: Mapping[str, Any]) -> list[IndicatorGroup]:
+    """The themes of INDICATORS.md, one workbook sheet each, with Indonesian names."""
+    by_path = {figure.path[0]: figure for figure in KEY_FIGURES}
+    return [
+        IndicatorGroup("status", "Status alumni", tuple(
+            Figure(("status_share", str(code)), _answer(labels, f"f8.{code}", f"Status {code}"),
+                   SHARE)
+            for code in STATUS_CODES
+        )),
+        IndicatorGroup("absorption", "Keterserapan & masa tunggu", (
+            by_path["absorption_rate"],
+            by_path["employed_within_6_months"],
+            by_path["waiting_months_median"],
+            Figure(("waiting_months_mean",), "Rata-rata masa tunggu (bulan)", MONTHS),
+            *(Figure(("waiting_bins", label), f"Masa tunggu {WAITING_BIN_NAMES[label]}", COUNT)
+              for label, _ in WAITING_BINS),
+        )),
+        IndicatorGroup("income", "Pendapatan & UMK", (
+            by_path["income_median"], by_path["above_minimum_wage"],
+        )),
+        IndicatorGroup("relevance", "Relevansi & lokasi kerja", (
+            by_path["relevance_share"], by_path["local_absorption"],
+        )),
+        IndicatorGroup("certificates", "Sertifikat", (by_path["certificate_share"],)),
+        IndicatorGroup("competency", "Kesenjangan kompetensi", tuple(
+            Figure(("competency_gap", a_key), _answer(labels, a_key), GAP)
+            for a_key, _ in COMPETENCIES
+        )),
+        IndicatorGroup("training_eval", "Evaluasi pelatihan", tuple(
+            Figure(("training_eval", item), _answer(labels, item), RATING)
+            for item in TRAINING_EVAL_ITEMS
+        )),
+        IndicatorGroup("channels", "Saluran pencarian kerja", tuple(
+            Figure(("job_search_channels", code), _answer(labels, f"f4.{code}"), SHARE)
+            for code in JOB_SEARCH_CHANNELS
+        )),
+        IndicatorGroup("dispositions", "Disposisi & respons", (
+            Figure(("targets",), "Populasi sasaran (N)", COUNT),
+            *(Figure(("dispositions", key), f"{name} ({code})", COUNT)
+              for key, name, code in DISPOSITIONS),
+            by_path["response_rate"],
+            by_path["net_response_rate"],
+        )),
+    ]
+
+
+def report_groups(
+    cells: Iterable[tuple[CellKey, Cell]],
+    labels: Mapping[str, Any],
+    minimum_wage: int | None,
+    *,
+    breakdowns: Iterable[str] = ("program", "cohort", "gender"),
+) -> list[ReportGroup]:
+    """Every alumnus of the cells, then each program, cohort and gender: suppressed."""
+    keyed = list(cells)
+    groups = [ReportGroup(OVERALL, "Semua responden",
+                          suppress_small(compute(keyed, minimum_wage=minimum_wage)))]
+    # A cohort label ("Angkatan 1") repeats across programs: name its program too.
+    program_of_cohort = {key.cohort_id: key.program_id for key, _ in keyed}
+    for by in breakdowns:
+        for value, indicators in breakdown(keyed, by, minimum_wage=minimum_wage).items():
+            if by == "program":
+                name = program_name(labels, value)
+            elif by == "cohort":
+                name = (f"{cohort_name(labels, value)} "
+                        f"({program_name(labels, program_of_cohort[int(value)])})")
+            else:
+                name = gender_name(str(value))
+            groups.append(ReportGroup(BREAKDOWN_NAMES[by], name, suppress_small(indicators)))
+    return groups
+
+
+def scope_in_words(
+    labels: Mapping[str, Any],
+    *,
+    program: int | None = None,
+    cohort: int | None = None,
+    gender: str | None = None,
+) -> str:
+    parts = []
+    if program is not None:
+        parts.append(f"Kejuruan: {program_name(labels, program)}")
+    if cohort is not None:
+        parts.append(f"Angkatan: {cohort_name(labels, cohort)}")
+    if gender is not None:
+        parts.append(f"Jenis kelamin: {gender_name(gender)}")
+    return "; ".join(parts)
+
+
+def figure_note(figure: Figure, indicators: Mapping[str, Any]) -> str:
+    """Why a figure shows no number, or ""; the same words in every format."""
+    node = figure.of(indicators)
+    if not isinstance(node, Mapping) or node.get("value") is not None:
+        return ""
+    if figure.path == ("above_minimum_wage",) and indicators.get("minimum_wage") is None:
+        return "UMK tahun gelombang belum diatur"
+    if not node.get("n"):
+        return "tidak ada data"
+    if node.get("small_n") or indicators.get("small_n"):
+        return SUPPRESSED_NOTE
+    return ""

@@ -1,0 +1,187 @@
+"""One export, start to finish: the work behind the task `analytics.export`.
+
+Ids in, everything re-loaded inside (DESIGN.md §2). The Export row moves queued → running →
+done or failed; `progress` is committed in its own short transactions as the file grows, so
+the page polling it sees it move. The file is written beside its final name and renamed
+when complete: a download never gets half a file.
+
+A redelivered task (acks_late: the worker died mid-export) finds the row `running` and
+starts over; one that finds it done or failed does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.analytics.cells import Cell, CellKey, cells_from_json
+from services.analytics.indicators import select as select_cells
+from services.analytics.refresh import latest_snapshot, minimum_wage_of, wave_year
+from services.analytics.reports.content import (
+    WaveInfo,
+    answer_labels,
+    report_groups,
+    scope_in_words,
+)
+from services.analytics.reports.indicator_csv import write_report_csv
+from services.analytics.reports.kinds import KINDS, export_path
+from services.analytics.reports.pdf import write_pdf
+from services.analytics.reports.xlsx import write_raw_responses, write_workbook
+from shared.config import Settings
+from shared.models import Export, Questionnaire, Wave, utcnow
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("queued", "running")
+ERROR_LIMIT = 2_000
+
+
+class ExportError(Exception):
+    """An export that cannot be made as asked; the message is shown to staff."""
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """What the aggregate writers need, read in one short transaction."""
+
+    cells: list[tuple[CellKey, Cell]]
+    labels: dict[str, Any]
+    wave: WaveInfo
+    minimum_wage: int | None
+
+
+def load_report_input(session: Session, params: dict[str, Any], timezone: str) -> ReportInput:
+    """The newest snapshot of the wave, filtered as asked, with its labels and UMK."""
+    wave = _wave(session, params)
+    snapshot = latest_snapshot(session, wave.id)
+    if snapshot is None:
+        raise ExportError("the indicators of this wave have not been computed yet "
+                          "(jejak analytics refresh)")
+    cells = select_cells(cells_from_json(snapshot.data.get("cells", [])),
+                         program=params.get("program"), cohort=params.get("cohort"),
+                         gender=params.get("gender"))
+    definition = session.scalar(select(Questionnaire.definition)
+                                .where(Questionnaire.id == wave.questionnaire_id))
+    snapshot_labels = snapshot.data.get("labels", {})
+    labels = {"programs": dict(snapshot_labels.get("programs", {})),
+              "cohorts": dict(snapshot_labels.get("cohorts", {})),
+              "answers": answer_labels(definition)}
+    wage = minimum_wage_of(session, wave, timezone)
+    info = WaveInfo(
+        slug=wave.slug, title=wave.title, computed_at=snapshot.computed_at, timezone=timezone,
+        scope=scope_in_words(labels, program=params.get("program"),
+                             cohort=params.get("cohort"), gender=params.get("gender")),
+        minimum_wage_year=wave_year(wave, timezone),
+    )
+    return ReportInput(cells, labels, info, wage.amount if wage is not None else None)
+
+
+def run_export(session_factory: sessionmaker[Session], export_id: uuid.UUID,
+               settings: Settings) -> str:
+    """Make the export's file; returns the status it ended in."""
+    with session_factory() as session:
+        export = session.get(Export, export_id)
+        if export is None:
+            log.warning("export %s: no such export", export_id)
+            return "missing"
+        if export.status not in ACTIVE:
+            return export.status
+        export.status, export.progress, export.error = "running", 0, None
+        kind, params = export.kind, dict(export.params)
+        session.commit()
+    if kind not in KINDS:
+        return _finish(session_factory, export_id, "failed", error=f"unknown kind {kind!r}")
+
+    target = export_path(settings.home, export_id, kind)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    progress = _ProgressWriter(session_factory, export_id)
+    try:
+        _write(session_factory, kind, params, partial, settings, progress)
+        os.replace(partial, target)
+    except ExportError as exc:
+        partial.unlink(missing_ok=True)
+        return _finish(session_factory, export_id, "failed", error=str(exc))
+    except Exception as exc:  # the row must say it failed, whatever broke
+        log.exception("export %s (%s) failed", export_id, kind)
+        partial.unlink(missing_ok=True)
+        return _finish(session_factory, export_id, "failed",
+                       error=f"{type(exc).__name__}: {exc}")
+    return _finish(session_factory, export_id, "done", path=target)
+
+
+def _write(session_factory: sessionmaker[Session], kind: str, params: dict[str, Any],
+           out: Path, settings: Settings, progress: _ProgressWriter) -> None:
+    if kind == "raw_xlsx":
+        with session_factory() as session:
+            wave = _wave(session, params)
+            write_raw_responses(session, wave.id, out, progress,
+                                program=params.get("program"), cohort=params.get("cohort"),
+                                gender=params.get("gender"), timezone=settings.timezone)
+        return
+    with session_factory() as session:
+        report = load_report_input(session, params, settings.timezone)
+    # The read transaction is over: nothing is held while the file is written.
+    progress(10)
+    if kind == "xlsx":
+        write_workbook(report.cells, report.labels, report.wave, report.minimum_wage, out,
+                       on_progress=progress)
+    elif kind == "pdf":
+        write_pdf(report.cells, report.labels, report.wave, report.minimum_wage, out,
+                  on_progress=progress)
+    else:
+        groups = report_groups(report.cells, report.labels, report.minimum_wage)
+        progress(60)
+        # utf-8-sig: Excel reads the BOM and shows names with accents correctly.
+        with open(out, "w", encoding="utf-8-sig", newline="") as file:
+            write_report_csv(groups, file)
+
+
+def _wave(session: Session, params: dict[str, Any]) -> Wave:
+    wave = None
+    if params.get("wave_id") is not None:
+        wave = session.get(Wave, params["wave_id"])
+    elif params.get("wave"):
+        wave = session.scalar(select(Wave).where(Wave.slug == params["wave"]))
+    if wave is None:
+        raise ExportError(f"no wave {params.get('wave') or params.get('wave_id')!r}")
+    return wave
+
+
+class _ProgressWriter:
+    """`progress(percent)`: commits a higher percentage in its own short transaction."""
+
+    def __init__(self, session_factory: sessionmaker[Session], export_id: uuid.UUID) -> None:
+        self.session_factory = session_factory
+        self.export_id = export_id
+        self.percent = 0
+
+    def __call__(self, percent: int) -> None:
+        percent = max(0, min(99, int(percent)))  # 100 is for done, with the file in place
+        if percent <= self.percent:
+            return
+        self.percent = percent
+        with self.session_factory() as session:
+            session.execute(update(Export)
+                            .where(Export.id == self.export_id, Export.status == "running")
+                            .values(progress=percent))
+            session.commit()
+
+
+def _finish(session_factory: sessionmaker[Session], export_id: uuid.UUID, status: str, *,
+            path: Path | None = None, error: str | None = None) -> str:
+    values: dict[str, Any] = {"status": status, "finished_at": utcnow(),
+                              "error": error[:ERROR_LIMIT] if error else None}
+    if status == "done":
+        values.update(progress=100, path=str(path))
+    with session_factory() as session:
+        session.execute(update(Export).where(Export.id == export_id).values(**values))
+        session.commit()
+    return status

@@ -1,0 +1,89 @@
+"""Indicator tables as CSV: one row per indicator (and code), with n, count and interval.
+
+Text goes through `safe_cell` (formula injection). Numbers are written as numbers: they
+come from the indicator maths, never from a person, and `safe_cell` would turn a negative
+competency gap such as -0.5 into the text "'-0.5".
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, TextIO
+
+from services.analytics.reports.content import ReportGroup
+from shared.csvsafe import safe_cell
+
+FIGURE_COLUMNS = ("value", "n", "count", "ci_low", "ci_high", "weighted", "small_n",
+                  "mean_a", "mean_b")
+COLUMNS = ("indicator", "code", *FIGURE_COLUMNS)
+GROUP_COLUMNS = ("breakdown", "group", *COLUMNS)
+# Tables of figures keyed by a code, in the order `compute` documents them.
+_CODED = ("status_share", "competency_gap", "training_eval", "job_search_channels")
+_FIGURES = ("response_rate", "net_response_rate", "absorption_rate",
+            "employed_within_6_months", "waiting_months_median", "waiting_months_mean",
+            "income_median", "above_minimum_wage", "relevance_share", "local_absorption",
+            "certificate_share")
+_COUNTS = ("targets", "respondents", "unreachable", "employed", "status_answered")
+
+
+def indicator_rows(indicators: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """The rows of one group's indicators (a `compute` or `suppress_small` result)."""
+    for name in _COUNTS:
+        yield {"indicator": name, "code": "", "count": indicators.get(name)}
+    yield {"indicator": "weight_coverage", "code": "",
+           "value": indicators.get("weight_coverage")}
+    yield {"indicator": "minimum_wage", "code": "", "value": indicators.get("minimum_wage")}
+    for code, count in indicators.get("dispositions", {}).items():
+        yield {"indicator": "dispositions", "code": code, "count": count,
+               "n": indicators.get("targets")}
+    for name in _FIGURES:
+        if name in indicators:
+            yield {"indicator": name, "code": "", **_figures(indicators[name])}
+    bins = indicators.get("waiting_bins", {})
+    for label, count in bins.items():
+        yield {"indicator": "waiting_bins", "code": label, "count": count,
+               "n": sum(bins.values())}
+    for name in _CODED:
+        for code, figure in indicators.get(name, {}).items():
+            yield {"indicator": name, "code": code, **_figures(figure)}
+
+
+def write_indicator_csv(indicators: Mapping[str, Any], out: TextIO) -> int:
+    """One group's indicators as CSV (header included); returns the number of rows."""
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    rows = 0
+    for row in indicator_rows(indicators):
+        writer.writerow([_cell(row.get(column)) for column in COLUMNS])
+        rows += 1
+    return rows
+
+
+def write_report_csv(groups: Iterable[ReportGroup], out: TextIO) -> int:
+    """Every group of a report in one CSV: the group's breakdown and name lead each row."""
+    writer = csv.writer(out)
+    writer.writerow(GROUP_COLUMNS)
+    rows = 0
+    for group in groups:
+        for row in indicator_rows(group.indicators):
+            writer.writerow([_cell(group.breakdown), _cell(group.name),
+                             *(_cell(row.get(column)) for column in COLUMNS)])
+            rows += 1
+    return rows
+
+
+def _figures(node: Any) -> dict[str, Any]:
+    if not isinstance(node, Mapping):
+        return {}
+    return {column: node[column] for column in FIGURE_COLUMNS if column in node}
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return value
+    return safe_cell(value)
