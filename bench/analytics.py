@@ -1,7 +1,7 @@
 """Benchmark: indicator refresh over 1,000,000 responses on PostgreSQL, and the live update.
 
 Usage: python bench/analytics.py [--responses N] [--programs P] [--cohorts-per-program C]
-       [--live-samples 200] [--rounds 3] [--keep-db] [--reuse-db NAME]
+       [--live-samples 200] [--rounds 3] [--explain] [--keep-db] [--reuse-db NAME]
        [--admin-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
 Makes a fresh database `jejak_bench_<random>`, migrates it (shared.migrate.upgrade), fills
@@ -15,7 +15,7 @@ log-normal around the Bontang UMK, ~45 answer keys per response), then prints:
 - live-update work per new response: the one-cell recompute (`fill_cell`) for
   `--live-samples` random alumni, p50/p95/max; target p95 ≤ 50 ms. Also the whole consumer
   transaction (`update_alumnus_cell`: recompute + copy the snapshot + write it), which grows
-  with the number of cells in the snapshot, not with the number of responses.
+  with the size of the snapshot (cells × distinct incomes per cell), not with the wave.
 - peak memory of this process (tracemalloc peak during the refresh, and ru_maxrss).
 
 Then the same live-update figures again with the index the one-cell query would want
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import random
 import resource
 import statistics
@@ -361,6 +362,8 @@ def main() -> int:
                 "pg_size_pretty(pg_total_relation_size('responses')), "
                 "(SELECT avg(pg_column_size(answers))::int FROM responses)"
             )).one()
+        print("load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+              + f" on {os.cpu_count()} CPUs (other work on the machine moves every figure)")
         print(f"targets {counts[0]:,}, responses {counts[1]:,} ({counts[2]:,} complete), "
               f"messages {counts[3]:,}; responses table {counts[4]}, answers ~{counts[5]} B")
         if args.explain:
@@ -393,6 +396,7 @@ def main() -> int:
         print(f"ratio                 {refresh / scan:6.2f} ×   (target ≤ 3)")
         print(f"snapshot: {cells:,} cells, {snapshot.responses_included:,} responses, "
               f"{size / 1e6:.2f} MB stored (jsonb)")
+        print("load average now: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
         print(f"peak Python memory during a refresh (tracemalloc) {peak / 1e6:.1f} MB; "
               f"process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:.0f} MB")
 

@@ -155,7 +155,7 @@ def celery_worker(worker_app):
         yield worker
 
 
-def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05):
     """Poll until predicate() is truthy; return its value or fail with a clear message."""
     import time
 

@@ -445,8 +445,9 @@ def test_rate_limit_holds_in_any_one_second_window(
     # Checked where the limiter acts (less 50 ms for the moment a thread gets to note it):
     # at the sink each arrival also carries its own SMTP transaction's latency (30-300 ms
     # here under load, more for a batch's first message, which opens the connection), so
-    # even an exact limiter shows 6 or 7 in some sink-side second. The per-clock-second
-    # counter lets 10 go within about 0.6 s, started a third into a second.
+    # even an exact limiter shows 6 or 7 in some sink-side second. A per-clock-second
+    # counter (INCR jejak:rate:<channel>:<second>, the first version) let 10 go within
+    # about 0.6 s here, started a third into a second.
     assert busiest_window(released, 0.95) <= 5, sorted(released)
 
 
