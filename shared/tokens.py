@@ -11,11 +11,13 @@ import base64
 import binascii
 import hashlib
 import struct
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 
+@lru_cache(maxsize=16)
 def _cipher(secret_key: str, purpose: str) -> AESSIV:
     # 64 bytes for AES-256-SIV; one key per purpose, none equal to the session key.
     return AESSIV(hashlib.sha512(f"jejak-{purpose}\x00{secret_key}".encode()).digest())

@@ -8,6 +8,7 @@ in ten thousand messages.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
@@ -29,6 +30,12 @@ class TemplateProblem(ValueError):
     """A template that does not render; says which part and why."""
 
 
+@lru_cache(maxsize=256)
+def _compiled(source: str) -> Any:
+    # A campaign renders the same few sources for every recipient: compile each once.
+    return _environment.from_string(source)
+
+
 def render(template: dict[str, Any], language: str, context: dict[str, Any]) -> Rendered:
     """Render a step template {"id": {"subject", "body"}, "en": {...}} for one recipient."""
     texts = template.get(language) or template.get("id") or {}
@@ -36,11 +43,11 @@ def render(template: dict[str, Any], language: str, context: dict[str, Any]) -> 
         raise TemplateProblem(f"no message text for language {language!r}")
     try:
         subject = (
-            _environment.from_string(texts["subject"]).render(context).strip()
+            _compiled(texts["subject"]).render(context).strip()
             if texts.get("subject")
             else None
         )
-        body = _environment.from_string(texts["body"]).render(context).strip()
+        body = _compiled(texts["body"]).render(context).strip()
     except TemplateError as exc:
         raise TemplateProblem(f"{type(exc).__name__}: {exc}") from exc
     return Rendered(subject, body)
