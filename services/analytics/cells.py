@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
-from services.survey.questionnaire.engine import waiting_months
+from shared.instrument import waiting_months
 
 STATUS_CODES = (1, 2, 3, 4, 5)  # f8
 EMPLOYED_STATUSES = (1, 3)  # bekerja, wiraswasta

@@ -23,6 +23,7 @@ from services.survey.questionnaire.definition import (
     Questionnaire,
     same_value,
 )
+from shared.instrument import waiting_months  # noqa: F401  (public name of the engine)
 
 ANSWERS_KEY = "_answers"  # errors about the answers object as a whole
 TRUE_WORDS = {"1", "true", "on", "yes", "ya"}
@@ -321,21 +322,6 @@ def _read_flag(question: Question, text: str) -> bool:
 
 
 # --- what the answers say ------------------------------------------------------------------
-
-
-def waiting_months(answers: Mapping[str, Any]) -> int | None:
-    """Months from the end of training to the first job (INSTRUMENT.md, last section).
-
-    f502 if f504 = 1, f506 if f504 = 2; defined only for the employed and self-employed
-    (f8 in {1, 3}).
-    """
-    if not any(same_value(answers.get("f8"), status) for status in (1, 3)):
-        return None
-    for found_within_6, key in ((1, "f502"), (2, "f506")):
-        if same_value(answers.get("f504"), found_within_6):
-            months = answers.get(key)
-            return months if type(months) is int else None
-    return None
 
 
 def section_progress(questionnaire: Questionnaire, answers: Any) -> list[SectionProgress]:
