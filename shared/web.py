@@ -7,7 +7,6 @@ Each service's `create_app(config)` calls `create_service_app` and adds its own 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any, NoReturn
 
 import redis
@@ -15,6 +14,7 @@ from flask import Blueprint, Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
+from marshmallow import Schema, fields, validate
 from sqlalchemy import text
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
@@ -25,7 +25,6 @@ from shared.config import Settings
 from shared.errors import DomainError
 
 log = logging.getLogger(__name__)
-SERVICES = ("survey", "outreach", "analytics")
 PROBLEM_JSON = "application/problem+json"
 
 shared_bp = Blueprint(
@@ -79,6 +78,19 @@ def create_service_app(
     app.register_error_handler(HTTPException, handle_http_error)
     app.context_processor(_layout_context)
     return app
+
+
+class Page(Schema):
+    """?page=&per_page= for every list endpoint."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+
+
+def page_of(statement: Any, query: dict[str, Any]) -> Any:
+    """The rows of one page of `statement`, as Page's arguments ask."""
+    offset = (query["page"] - 1) * query["per_page"]
+    return db.session().scalars(statement.offset(offset).limit(query["per_page"])).all()
 
 
 def create_api(app: Flask) -> Api:
@@ -195,5 +207,3 @@ def _layout_context() -> dict[str, Any]:
         "current_locale": str(get_locale()),
     }
 
-
-TEMPLATES = Path(__file__).parent / "templates"

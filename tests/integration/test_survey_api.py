@@ -276,3 +276,13 @@ def test_openapi_documents_the_instrument(survey_app) -> None:
     assert answers["f8"]["enum"] == [1, 2, 3, 4, 5]
     assert answers["f502"]["maximum"] == 120 and "f504" in answers["f502"]["description"]
     assert "/api/v1/responses" in spec["paths"]
+
+
+def test_alumni_list_pages(survey_app, survey) -> None:
+    client = survey_app.test_client()
+    headers = survey["headers"]["operator"]
+    first = client.get("/api/v1/alumni?per_page=2", headers=headers).get_json()
+    second = client.get("/api/v1/alumni?per_page=2&page=2", headers=headers).get_json()
+    assert [a["registration_no"] for a in first + second] == [
+        "REG-000", "REG-001", "REG-002", "REG-003"]
+    assert client.get("/api/v1/alumni?page=0", headers=headers).status_code == 422

@@ -15,6 +15,7 @@ from services.survey.roster import RosterFileError, read_rows, write_rejections_
 from services.survey.roster_import import import_roster
 from shared import auth, db
 from shared.models import Alumnus
+from shared.web import Page, page_of
 
 blp = Blueprint(
     "alumni", __name__, url_prefix="/api/v1/alumni", description="The roster of alumni."
@@ -48,11 +49,6 @@ class AlumnusOut(Schema):
     cohort_id = fields.Integer()
     phone = fields.String()
     email = fields.String()
-
-
-class Page(Schema):
-    page = fields.Integer(load_default=1, validate=lambda n: n >= 1)
-    per_page = fields.Integer(load_default=100, validate=lambda n: 1 <= n <= 1000)
 
 
 @blp.route("/import")
@@ -101,15 +97,9 @@ class Alumni(MethodView):
     @blp.response(200, AlumnusOut(many=True))
     def get(self, query: dict[str, Any]) -> Any:
         """Alumni on the roster, by registration number."""
-        offset = (query["page"] - 1) * query["per_page"]
-        return (
-            db.session()
-            .scalars(
-                select(Alumnus)
-                .where(Alumnus.erased_at.is_(None))
-                .order_by(Alumnus.registration_no)
-                .offset(offset)
-                .limit(query["per_page"])
-            )
-            .all()
+        return page_of(
+            select(Alumnus)
+            .where(Alumnus.erased_at.is_(None))
+            .order_by(Alumnus.registration_no),
+            query,
         )

@@ -10,7 +10,7 @@ from flask import Response as HttpResponse
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
-from marshmallow import Schema, ValidationError, fields, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -19,7 +19,7 @@ from services.survey.waves import SurveyError, questionnaire, wave_info
 from shared import auth, db
 from shared.csvsafe import safe_cell
 from shared.models import Alumnus, Cohort, Program, Response, utcnow
-from shared.web import abort_domain
+from shared.web import Page, abort_domain, page_of
 
 INTAKE_MAX_BYTES = 256 * 1024
 blp = Blueprint(
@@ -70,13 +70,12 @@ RESPONSE_IN = ResponseIn()
 RESPONSE_OUT = ResponseOut()
 
 
-class ResponseQuery(Schema):
+class ResponseQuery(Page):
     wave = fields.String()
     program = fields.Integer()
     cohort = fields.Integer()
     status = fields.String()
-    page = fields.Integer(load_default=1, validate=lambda n: n >= 1)
-    per_page = fields.Integer(load_default=50, validate=lambda n: 1 <= n <= 500)
+    per_page = fields.Integer(load_default=50, validate=validate.Range(1, 500))
 
 
 def limit_intake_body() -> None:
@@ -152,9 +151,7 @@ class Responses(MethodView):
     @blp.response(200, ResponseOut(many=True))
     def get(self, query: dict[str, Any]) -> Any:
         """List responses, newest first (filters: wave, program, cohort, status)."""
-        statement = _filtered(query).order_by(Response.updated_at.desc())
-        offset = (query["page"] - 1) * query["per_page"]
-        return db.session().scalars(statement.offset(offset).limit(query["per_page"])).all()
+        return page_of(_filtered(query).order_by(Response.updated_at.desc()), query)
 
 
 @blp.route("/<uuid:response_id>")
