@@ -158,6 +158,9 @@ class WaveTarget(Base):
     """An alumnus targeted by a wave, fixed when the wave opens."""
 
     __tablename__ = "wave_targets"
+    # Analytics' one-cell recompute (live update) finds a cell's targets through it.
+    __table_args__ = (Index("ix_wave_targets_cell", "wave_id", "program_id", "cohort_id",
+                            "gender", postgresql_include=["alumnus_id"]),)
     wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"), primary_key=True)
     alumnus_id: Mapped[int] = mapped_column(ForeignKey("alumni.id"), primary_key=True, index=True)
     # Copied at opening so breakdowns stay stable if the roster changes later.
@@ -321,6 +324,28 @@ class IndicatorSnapshot(Base):
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
     responses_included: Mapped[int] = mapped_column(Integer, default=0)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class IndicatorCell(Base):
+    """One cell of a snapshot as a live update recomputed it; it replaces the snapshot's copy.
+
+    At most one row per cell of a snapshot: a live update deletes the cell's row and inserts
+    a new one (a new id) in one transaction, so readers see the old or the new cell, never a
+    mix, and a reader's cache keyed by the row id never goes stale. Deleted with the snapshot.
+    """
+
+    __tablename__ = "indicator_cells"
+    __table_args__ = (UniqueConstraint("snapshot_id", "program_id", "cohort_id", "gender",
+                                       name="uq_indicator_cells_snapshot_cell"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("indicator_snapshots.id"))
+    program_id: Mapped[int] = mapped_column(Integer)
+    cohort_id: Mapped[int] = mapped_column(Integer)
+    gender: Mapped[str] = mapped_column(String(1))
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cell: Mapped[dict[str, Any]] = mapped_column(default=dict)  # Cell.to_json()
+    # {"program": name, "cohort": label} for a cell the snapshot's labels lack, else null.
+    labels: Mapped[dict[str, Any] | None]
 
 
 class Export(Base):

@@ -1,16 +1,13 @@
-"""Indicators API: the figures of a wave from its newest snapshot, refreshes, minimum wages.
+"""Indicators API: the figures of a wave from its current snapshot, refreshes, minimum wages.
 
 Figures come from `indicators.compute` (and `breakdown`) over the cells of the wave's newest
-snapshot, filtered by program, cohort and gender. Staff see every figure with its small_n
-mark; public and exported reports suppress small groups (`indicators.suppress_small`).
+snapshot with its live-updated cells (`snapshots.read_snapshot`), filtered by program,
+cohort and gender. Staff see every figure with its small_n mark; public and exported
+reports suppress small groups (`indicators.suppress_small`).
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from flask import current_app
@@ -20,12 +17,12 @@ from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.analytics.cells import Cell, CellKey, cells_from_json
 from services.analytics.indicators import BREAKDOWNS, breakdown, compute
 from services.analytics.indicators import select as select_cells
 from services.analytics.refresh import minimum_wage_of, wave_year
+from services.analytics.snapshots import read_snapshot
 from shared import auth, db
-from shared.models import IndicatorSnapshot, MinimumWage, RefreshRun, Wave, utcnow
+from shared.models import MinimumWage, RefreshRun, Wave, utcnow
 
 blp = Blueprint(
     "indicators",
@@ -186,55 +183,6 @@ class MinimumWageIn(Schema):
         "description": "where the figure comes from, e.g. the governor's decree"})
 
 
-# --- snapshots, parsed once per process ----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SnapshotView:
-    id: int
-    computed_at: datetime
-    responses_included: int
-    cells: list[tuple[CellKey, Cell]]
-    labels: dict[str, dict[str, str]]
-
-
-# Snapshot rows are never changed once written, so a parsed copy never goes stale. The key
-# holds more than the id: a database (or a SQLite file rebuilt) can hand out an id again.
-_ParsedKey = tuple[str, int, int, datetime]
-_PARSED: OrderedDict[_ParsedKey, tuple[list[tuple[CellKey, Cell]], dict[str, Any]]] = (
-    OrderedDict())
-_PARSED_LOCK = threading.Lock()
-_PARSED_KEEP = 8
-
-
-def newest_snapshot(session: Session, wave_id: int) -> SnapshotView | None:
-    """The newest snapshot of the wave with its cells; the JSON is parsed once per process."""
-    header = session.execute(
-        select(IndicatorSnapshot.id, IndicatorSnapshot.computed_at,
-               IndicatorSnapshot.responses_included)
-        .where(IndicatorSnapshot.wave_id == wave_id)
-        .order_by(IndicatorSnapshot.id.desc()).limit(1)
-    ).first()
-    if header is None:
-        return None
-    key = (str(session.get_bind().url), wave_id, header.id, header.computed_at)
-    with _PARSED_LOCK:
-        parsed = _PARSED.get(key)
-        if parsed is not None:
-            _PARSED.move_to_end(key)
-    if parsed is None:
-        data = session.scalar(select(IndicatorSnapshot.data)
-                              .where(IndicatorSnapshot.id == header.id)) or {}
-        parsed = (cells_from_json(data.get("cells", [])), data.get("labels", {}))
-        with _PARSED_LOCK:
-            _PARSED[key] = parsed
-            while len(_PARSED) > _PARSED_KEEP:
-                _PARSED.popitem(last=False)
-    cells, labels = parsed
-    return SnapshotView(header.id, header.computed_at, header.responses_included, cells,
-                        labels)
-
-
 def _wave(session: Session, slug: str) -> Wave:
     wave = session.scalar(select(Wave).where(Wave.slug == slug))
     if wave is None:
@@ -262,7 +210,7 @@ class Indicators(MethodView):
         """Every indicator of a wave, or of part of it, from its newest snapshot."""
         session = db.session()
         wave = _wave(session, query["wave"])
-        snapshot = newest_snapshot(session, wave.id)
+        snapshot = read_snapshot(session, wave.id)
         if snapshot is None:
             message = "the indicators of this wave have not been computed yet; refresh it"
             abort(404, message=message, errors={"wave": [message]})

@@ -45,12 +45,12 @@ from services.analytics.cells import (
     TRAINING_EVAL_ITEMS,
     Cell,
     CellKey,
-    cells_from_json,
 )
 from services.analytics.indicators import WAITING_BINS, breakdown, compute, suppress_small
 from services.analytics.indicators import select as select_cells
-from services.analytics.refresh import latest_snapshot, minimum_wage_of, wave_year
+from services.analytics.refresh import minimum_wage_of, wave_year
 from services.analytics.reports.content import answer_labels
+from services.analytics.snapshots import read_snapshot
 from shared import auth, db
 from shared.db import is_postgres
 from shared.models import IndicatorSnapshot, Questionnaire, Response, Wave, WaveTarget
@@ -202,22 +202,13 @@ def cumulative_by_day(
     return series
 
 
-def trend_statement() -> Select[Any]:
-    """Every wave with a snapshot and its newest snapshot's data, oldest wave first.
-
-    "Newest" as `refresh.latest_snapshot` reads it: the highest id of the wave.
-    """
-    snapshots, waves = IndicatorSnapshot.__table__, Wave.__table__
-    ranked = select(
-        snapshots.c.wave_id,
-        snapshots.c.data,
-        func.row_number().over(partition_by=snapshots.c.wave_id,
-                               order_by=snapshots.c.id.desc()).label("newness"),
-    ).subquery("ranked")
+def trend_waves_statement() -> Select[Any]:
+    """Every wave with a snapshot, oldest wave first."""
+    waves = Wave.__table__
     return (
-        select(waves.c.id, waves.c.slug, waves.c.title, ranked.c.data)
-        .join_from(waves, ranked, ranked.c.wave_id == waves.c.id)
-        .where(ranked.c.newness == 1)
+        select(waves.c.id, waves.c.slug, waves.c.title)
+        .where(select(IndicatorSnapshot.id).where(IndicatorSnapshot.wave_id == waves.c.id)
+               .exists())
         .order_by(func.coalesce(waves.c.opened_at, waves.c.created_at), waves.c.id)
     )
 
@@ -230,12 +221,14 @@ class TrendPoint:
 
 
 def wave_trend(session: Session, filters: Filters) -> list[TrendPoint]:
-    """Each wave's overall indicators (filtered), from its newest snapshot."""
+    """Each wave's overall indicators (filtered), from its current figures (read_snapshot)."""
     points = []
-    for _wave_id, slug, title, data in session.execute(trend_statement()):
-        cells = filters.of(cells_from_json((data or {}).get("cells", [])))
+    for wave_id, slug, title in session.execute(trend_waves_statement()):
+        snapshot = read_snapshot(session, wave_id)
+        if snapshot is None:  # its snapshots were deleted meanwhile
+            continue
         points.append(TrendPoint(slug, title, suppress_small(
-            compute(cells, minimum_wage=None, fpc=filters.fpc))))
+            compute(filters.of(snapshot.cells), minimum_wage=None, fpc=filters.fpc))))
     return points
 
 
@@ -349,7 +342,7 @@ def build_page(
     session: Session, wave: Wave, filters: Filters, *, timezone: str, locale: str
 ) -> dict[str, Any]:
     """Everything the template shows for one wave (plain data, charts as markup)."""
-    snapshot = latest_snapshot(session, wave.id)
+    snapshot = read_snapshot(session, wave.id)
     wage = minimum_wage_of(session, wave, timezone)
     page: dict[str, Any] = {"snapshot": snapshot, "minimum_wage": wage,
                             "wage_year": wave_year(wave, timezone)}
@@ -357,11 +350,9 @@ def build_page(
         return page
     questionnaire = session.get(Questionnaire, wave.questionnaire_id)
     answers = answer_labels(questionnaire.definition if questionnaire else None, locale)
-    data = snapshot.data or {}
-    cells = cells_from_json(data.get("cells", []))
-    names = {int(key): name for key, name in data.get("labels", {}).get("programs", {}).items()}
-    cohort_labels = {int(key): label
-                     for key, label in data.get("labels", {}).get("cohorts", {}).items()}
+    cells = snapshot.cells
+    names = {int(key): name for key, name in snapshot.labels["programs"].items()}
+    cohort_labels = {int(key): label for key, label in snapshot.labels["cohorts"].items()}
 
     def program_name(program_id: int) -> str:
         return names.get(program_id, f"#{program_id}")

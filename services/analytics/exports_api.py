@@ -17,8 +17,8 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from services.analytics.refresh import latest_snapshot
 from services.analytics.reports.kinds import AGGREGATE_KINDS, KINDS, MEDIA_TYPES, download_name
+from services.analytics.snapshots import read_snapshot
 from shared import auth, db
 from shared.errors import DomainError
 from shared.models import Cohort, Export, Program, Wave, utcnow
@@ -91,7 +91,7 @@ class Exports(MethodView):
             abort_domain(DomainError("program", "no program with this id"))
         if body["cohort"] is not None and session.get(Cohort, body["cohort"]) is None:
             abort_domain(DomainError("cohort", "no cohort with this id"))
-        if body["kind"] in AGGREGATE_KINDS and latest_snapshot(session, wave.id) is None:
+        if body["kind"] in AGGREGATE_KINDS and read_snapshot(session, wave.id) is None:
             abort_domain(DomainError(
                 "wave", "the indicators of this wave have not been computed yet"))
         principal = auth.current_principal()

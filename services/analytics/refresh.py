@@ -22,13 +22,14 @@ Dispositions (INDICATORS.md, exactly one per target, first rule that applies):
 5. non-contact (NC): a message of the wave was sent or delivered;
 6. unknown (UH): anything else (no message yet, planned, in doubt, skipped, cancelled…).
 
-Snapshots: readers take the newest row (highest id) of the wave; a row is never changed once
-written. A full refresh writes one new row in one transaction, so a refresh that fails midway
-leaves the previous row in place. A live update (response submitted, message status)
-recomputes the alumnus's one cell with the same statement restricted to that cell and writes
-a copy of the newest row with that cell replaced; recomputing from the tables (never adding
-to the old figures) is what makes a redelivered or reordered event harmless. The last
-`KEEP_SNAPSHOTS` rows per wave are kept.
+Snapshots (read through `snapshots.read_snapshot`): a full refresh writes one new
+indicator_snapshots row holding every cell, in one transaction, so a refresh that fails
+midway leaves the previous row in place; the row is never changed once written. A live
+update (response submitted, message status) recomputes the alumnus's one cell with the same
+statement restricted to that cell and replaces that cell's indicator_cells row of the newest
+snapshot: the work is one cell, whatever the size of the wave. Recomputing from the tables
+(never adding to the old figures) is what makes a redelivered or reordered event harmless.
+The last `KEEP_SNAPSHOTS` snapshots per wave are kept, with their cell rows.
 
 Serialisation. PostgreSQL: a full refresh takes `pg_try_advisory_xact_lock(REFRESH, wave)`
 and gives up (returns None) when another refresh of the wave holds it; every writer of a
@@ -66,6 +67,7 @@ from sqlalchemy import (
     case,
     delete,
     func,
+    insert,
     literal,
     null,
     or_,
@@ -102,6 +104,7 @@ from shared.models import (
     Campaign,
     CampaignStep,
     Cohort,
+    IndicatorCell,
     IndicatorSnapshot,
     Message,
     MinimumWage,
@@ -109,7 +112,6 @@ from shared.models import (
     Program,
     RefreshRun,
     Response,
-    UTCDateTime,
     Wave,
     WaveTarget,
     utcnow,
@@ -594,15 +596,16 @@ def refresh_all(session_factory: sessionmaker[Session]) -> list[RefreshOutcome]:
 
 
 def update_alumnus_cell(session: Session, wave_id: int, alumnus_id: int) -> int | None:
-    """Recompute the cell of one targeted alumnus in a new copy of the newest snapshot.
+    """Recompute the cell of one targeted alumnus and store it as the snapshot's live cell.
 
-    In the caller's transaction (the event consumer's); returns the new snapshot's id. With
-    no snapshot yet, a full refresh is written instead. None when nothing changed: the
-    alumnus is not a target of the wave, or their cell came out as it was.
+    In the caller's transaction (the event consumer's). Returns the id of the new
+    indicator_cells row; with no snapshot of the wave yet, a full refresh is written
+    instead and its snapshot id returned. None when nothing changed: the alumnus is not a
+    target of the wave, or their cell came out as its live row already holds it.
 
-    The copy is made by the database (jsonb_set / json_set on the stored document): a
-    snapshot of a large wave is megabytes, and parsing and re-sending it from Python would
-    cost several times the one-cell recompute.
+    The work is one cell whatever the size of the wave: recompute it (the fill statement
+    restricted to the cell, through ix_wave_targets_cell), then replace the cell's row
+    (delete + insert: a new id, which is how readers' caches see the change).
     """
     _lock_snapshots(session, wave_id)
     target = session.execute(
@@ -611,108 +614,39 @@ def update_alumnus_cell(session: Session, wave_id: int, alumnus_id: int) -> int 
     ).first()
     if target is None:
         return None  # answers from outside the population are counted nowhere
-    latest = session.execute(
-        select(IndicatorSnapshot.id, IndicatorSnapshot.responses_included)
-        .where(IndicatorSnapshot.wave_id == wave_id)
-        .order_by(IndicatorSnapshot.id.desc()).limit(1)
-    ).first()
-    if latest is None:
+    snapshot_id = session.scalar(
+        select(func.max(IndicatorSnapshot.id)).where(IndicatorSnapshot.wave_id == wave_id))
+    if snapshot_id is None:
         run = RefreshRun(wave_id=wave_id, kind="full", status="running", started_at=utcnow())
         session.add(run)
         session.flush()
         return _write_full_snapshot(session, wave_id, run.id).id
     key = CellKey(*target)
     cell = fill_cell(session, wave_id, key).to_json()
-    dialect = session.get_bind().dialect.name
-    found = session.execute(_CELL_IN_SNAPSHOT[dialect], {
-        "snapshot_id": latest.id, **key._asdict()}).first()
-    previous = _as_dict(found.cell) if found is not None else {}
-    if previous == cell:
-        return None
-    now = utcnow()
-    run = RefreshRun(wave_id=wave_id, kind="live", status="done", started_at=now,
-                     finished_at=now,
-                     detail=f"alumnus {alumnus_id}: cell {key.program_id}/{key.cohort_id}/"
-                            f"{key.gender}, from snapshot {latest.id}")
-    session.add(run)
-    session.flush()
-    responses_included = (latest.responses_included - int(previous.get("respondents", 0))
-                          + int(cell.get("respondents", 0)))
-    if found is None:  # a cell the snapshot lacks (targets added since): append it
-        snapshot_id = _append_cell(session, wave_id, latest.id, key, cell, run.id, now,
-                                   responses_included)
-    else:
-        snapshot_id = session.scalar(_COPY_REPLACING_CELL[dialect], {
-            "snapshot_id": latest.id, "position": int(found.position), "run_id": run.id,
-            "computed_at": now, "responses_included": responses_included,
-            "cell": json.dumps(cell)})
-    _prune(session, wave_id)
-    return snapshot_id
-
-
-# The two statements of a live update that differ by dialect: where the cell sits in the
-# stored document, and an in-database copy of the document with that cell replaced.
-_CELL_IN_SNAPSHOT = {
-    "postgresql": text(
-        "SELECT element.position - 1 AS position, element.value -> 'cell' AS cell "
-        "FROM indicator_snapshots, "
-        "jsonb_array_elements(indicator_snapshots.data -> 'cells') "
-        "WITH ORDINALITY AS element(value, position) "
-        "WHERE indicator_snapshots.id = :snapshot_id "
-        "AND (element.value ->> 'program_id')::int = :program_id "
-        "AND (element.value ->> 'cohort_id')::int = :cohort_id "
-        "AND element.value ->> 'gender' = :gender"
-    ).columns(position=Integer(), cell=JSON()),
-    "sqlite": text(
-        "SELECT CAST(element.key AS INTEGER) AS position, "
-        "json_extract(element.value, '$.cell') AS cell "
-        "FROM indicator_snapshots, json_each(indicator_snapshots.data, '$.cells') AS element "
-        "WHERE indicator_snapshots.id = :snapshot_id "
-        "AND json_extract(element.value, '$.program_id') = :program_id "
-        "AND json_extract(element.value, '$.cohort_id') = :cohort_id "
-        "AND json_extract(element.value, '$.gender') = :gender"
-    ).columns(position=Integer(), cell=JSON()),
-}
-_COPY_REPLACING_CELL = {
-    "postgresql": text(
-        "INSERT INTO indicator_snapshots "
-        "(wave_id, refresh_run_id, computed_at, responses_included, data) "
-        "SELECT wave_id, :run_id, :computed_at, :responses_included, "
-        "jsonb_set(data, ARRAY['cells', CAST(:position AS text), 'cell'], "
-        "CAST(:cell AS jsonb)) "
-        "FROM indicator_snapshots WHERE id = :snapshot_id RETURNING id"
-    ).bindparams(bindparam("computed_at", type_=UTCDateTime())),
-    "sqlite": text(
-        "INSERT INTO indicator_snapshots "
-        "(wave_id, refresh_run_id, computed_at, responses_included, data) "
-        "SELECT wave_id, :run_id, :computed_at, :responses_included, "
-        "json_set(data, '$.cells[' || :position || '].cell', json(:cell)) "
-        "FROM indicator_snapshots WHERE id = :snapshot_id RETURNING id"
-    ).bindparams(bindparam("computed_at", type_=UTCDateTime())),
-}
+    in_cell = and_(IndicatorCell.snapshot_id == snapshot_id,
+                   IndicatorCell.program_id == key.program_id,
+                   IndicatorCell.cohort_id == key.cohort_id, IndicatorCell.gender == key.gender)
+    previous = session.execute(select(IndicatorCell.id, IndicatorCell.cell)
+                               .where(in_cell)).first()
+    if previous is not None:
+        if _as_dict(previous.cell) == cell:
+            return None
+        session.execute(delete(IndicatorCell).where(IndicatorCell.id == previous.id))
+    # Labels ride along, so a cell the snapshot lacks (targets added since) is named; the
+    # snapshot's own labels win for the cells it has.
+    labels = {
+        "program": session.scalar(select(Program.name).where(Program.id == key.program_id)),
+        "cohort": session.scalar(select(Cohort.label).where(Cohort.id == key.cohort_id)),
+    }
+    return session.scalar(
+        insert(IndicatorCell).values(
+            snapshot_id=snapshot_id, program_id=key.program_id, cohort_id=key.cohort_id,
+            gender=key.gender, computed_at=utcnow(), cell=cell, labels=labels,
+        ).returning(IndicatorCell.id))
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
-    # SQLite's json_extract hands back JSON text for an object.
     return json.loads(value) if isinstance(value, str) else dict(value or {})
-
-
-def _append_cell(session: Session, wave_id: int, snapshot_id: int, key: CellKey,
-                 cell: dict[str, Any], run_id: int, now: datetime,
-                 responses_included: int) -> int:
-    data = session.scalar(select(IndicatorSnapshot.data)
-                          .where(IndicatorSnapshot.id == snapshot_id)) or {}
-    labels = _copy_labels(data.get("labels", {}))
-    _add_labels(session, labels, [key])
-    snapshot = IndicatorSnapshot(
-        wave_id=wave_id, refresh_run_id=run_id, computed_at=now,
-        responses_included=responses_included,
-        data={"cells": [*data.get("cells", []), {**key._asdict(), "cell": cell}],
-              "labels": labels},
-    )
-    session.add(snapshot)
-    session.flush()
-    return snapshot.id
 
 
 def message_wave(session: Session, message_id: int) -> int | None:
@@ -722,14 +656,6 @@ def message_wave(session: Session, message_id: int) -> int | None:
         .join(CampaignStep, CampaignStep.campaign_id == Campaign.id)
         .join(Message, Message.campaign_step_id == CampaignStep.id)
         .where(Message.id == message_id)
-    )
-
-
-def latest_snapshot(session: Session, wave_id: int) -> IndicatorSnapshot | None:
-    """The snapshot readers use: the newest one written for the wave."""
-    return session.scalar(
-        select(IndicatorSnapshot).where(IndicatorSnapshot.wave_id == wave_id)
-        .order_by(IndicatorSnapshot.id.desc()).limit(1)
     )
 
 
@@ -829,6 +755,10 @@ def _prune(session: Session, wave_id: int) -> None:
     )
     if oldest_kept is None:
         return
+    session.execute(delete(IndicatorCell).where(IndicatorCell.snapshot_id.in_(
+        select(IndicatorSnapshot.id).where(IndicatorSnapshot.wave_id == wave_id,
+                                           IndicatorSnapshot.id < oldest_kept))))
+    # Live runs: written by live updates before they wrote indicator_cells rows.
     dropped_runs = select(IndicatorSnapshot.refresh_run_id).where(
         IndicatorSnapshot.wave_id == wave_id, IndicatorSnapshot.id < oldest_kept,
         IndicatorSnapshot.refresh_run_id.is_not(None),

@@ -40,8 +40,8 @@ import pytest
 from sqlalchemy import func, select
 
 import services.analytics.refresh as refresh_module
-from services.analytics.cells import cells_from_json
 from services.analytics.refresh import KEEP_SNAPSHOTS, full_refresh, refresh_all
+from services.analytics.snapshots import read_snapshot
 from services.survey import catalog
 from services.survey.links import make_token
 from shared import db
@@ -53,6 +53,7 @@ from shared.models import (
     Campaign,
     CampaignStep,
     Cohort,
+    IndicatorCell,
     IndicatorSnapshot,
     Message,
     OptOut,
@@ -377,9 +378,7 @@ def test_refresh_api_queues_the_task_a_real_worker_runs(analytics_app, wave,
 
 
 def _cells_by_key(session, wave_id: int) -> dict[Any, Any]:
-    snapshot = session.scalar(select(IndicatorSnapshot).where(IndicatorSnapshot.wave_id == wave_id)
-                              .order_by(IndicatorSnapshot.id.desc()).limit(1))
-    return dict(cells_from_json(snapshot.data["cells"]))
+    return dict(read_snapshot(session, wave_id).cells)
 
 
 def test_a_submitted_response_updates_one_cell_through_a_real_worker(
@@ -544,12 +543,15 @@ def test_a_live_update_is_idempotent_and_adds_a_cell_the_snapshot_lacks(analytic
         ids = (newcomer.id, outsider.id, cohort.id)
     with sessions() as session, session.begin():
         assert update_alumnus_cell(session, wave["id"], ids[1]) is None  # not a target
-        new_id = update_alumnus_cell(session, wave["id"], ids[0])
+        assert update_alumnus_cell(session, wave["id"], ids[0]) is not None
     with sessions() as session, session.begin():
         assert update_alumnus_cell(session, wave["id"], ids[0]) is None  # nothing changed
     with sessions() as session:
-        snapshot = session.get(IndicatorSnapshot, new_id)
-        assert snapshot.id > first.id and snapshot.responses_included == 11
-        assert len(snapshot.data["cells"]) == 9
-        assert snapshot.data["labels"]["cohorts"][str(ids[2])] == "Angkatan B3"
-        assert session.scalar(select(func.count()).select_from(IndicatorSnapshot)) == 2
+        view = read_snapshot(session, wave["id"])
+        assert view.id == first.id and view.responses_included == 11
+        assert len(view.cells) == 9 and view.live_cells == 1
+        assert dict(view.cells)[(wave["programs"]["B"], ids[2], "L")].respondents == 1
+        assert view.labels["cohorts"][str(ids[2])] == "Angkatan B3"
+        # One row for the one cell: the snapshot itself was not copied.
+        assert session.scalar(select(func.count()).select_from(IndicatorSnapshot)) == 1
+        assert session.scalar(select(func.count()).select_from(IndicatorCell)) == 1

@@ -21,9 +21,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.analytics.cells import Cell, CellKey, cells_from_json
+from services.analytics.cells import Cell, CellKey
 from services.analytics.indicators import select as select_cells
-from services.analytics.refresh import latest_snapshot, minimum_wage_of, wave_year
+from services.analytics.refresh import minimum_wage_of, wave_year
 from services.analytics.reports.content import (
     WaveInfo,
     answer_labels,
@@ -34,6 +34,7 @@ from services.analytics.reports.indicator_csv import write_report_csv
 from services.analytics.reports.kinds import KINDS, export_path
 from services.analytics.reports.pdf import write_pdf
 from services.analytics.reports.xlsx import write_raw_responses, write_workbook
+from services.analytics.snapshots import read_snapshot
 from shared.config import Settings
 from shared.models import Export, Questionnaire, Wave, utcnow
 
@@ -60,18 +61,17 @@ class ReportInput:
 def load_report_input(session: Session, params: dict[str, Any], timezone: str) -> ReportInput:
     """The newest snapshot of the wave, filtered as asked, with its labels and UMK."""
     wave = _wave(session, params)
-    snapshot = latest_snapshot(session, wave.id)
+    snapshot = read_snapshot(session, wave.id)
     if snapshot is None:
         raise ExportError("the indicators of this wave have not been computed yet "
                           "(jejak analytics refresh)")
-    cells = select_cells(cells_from_json(snapshot.data.get("cells", [])),
+    cells = select_cells(snapshot.cells,
                          program=params.get("program"), cohort=params.get("cohort"),
                          gender=params.get("gender"))
     definition = session.scalar(select(Questionnaire.definition)
                                 .where(Questionnaire.id == wave.questionnaire_id))
-    snapshot_labels = snapshot.data.get("labels", {})
-    labels = {"programs": dict(snapshot_labels.get("programs", {})),
-              "cohorts": dict(snapshot_labels.get("cohorts", {})),
+    labels = {"programs": dict(snapshot.labels["programs"]),
+              "cohorts": dict(snapshot.labels["cohorts"]),
               "answers": answer_labels(definition)}
     wage = minimum_wage_of(session, wave, timezone)
     info = WaveInfo(
