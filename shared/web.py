@@ -10,11 +10,12 @@ import logging
 from typing import Any, NoReturn
 
 import redis
-from flask import Blueprint, Flask, jsonify, render_template, request
+from flask import Blueprint, Flask, g, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
 from marshmallow import Schema, fields, validate
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
@@ -76,6 +77,7 @@ def create_service_app(
     if home_page:  # services with their own start page register "/" themselves
         app.add_url_rule("/", "home", home)
     app.register_error_handler(HTTPException, handle_http_error)
+    register_database_outage_handler(app)
     app.context_processor(_layout_context)
     return app
 
@@ -181,6 +183,40 @@ def handle_http_error(exc: HTTPException) -> Any:
     for header, value in exc.get_headers() or []:
         if header.lower() == "retry-after":
             response.headers[header] = value
+    return response
+
+
+# Seconds a client should wait after a 503 for a database outage: a PostgreSQL restart or
+# failover takes a few seconds; intake clients resend the same id, which is safe.
+DATABASE_RETRY_AFTER = 5
+
+
+def register_database_outage_handler(app: Flask) -> None:
+    """Answer 503 + Retry-After when the database cannot be reached, in every service.
+
+    SQLAlchemy has already invalidated the dead connection (and, on a disconnect, every
+    pooled connection older than it) before the error reaches here, so the next request
+    opens a fresh one: the service recovers by itself when the database is back, with no
+    pre-ping round trip on every request. Nothing is half-stored: the request's transaction
+    never committed. OperationalError also covers SQLite's "database is locked" after the
+    busy timeout, for which "try again shortly" is the right answer too.
+    """
+    app.register_error_handler(sa_exc.OperationalError, handle_database_outage)
+    app.register_error_handler(sa_exc.InterfaceError, handle_database_outage)
+    app.register_error_handler(sa_exc.TimeoutError, handle_database_outage)  # pool exhausted
+
+
+def handle_database_outage(exc: Exception) -> Any:
+    log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    # The page layout names the signed-in user; do not ask the database who that is.
+    g.setdefault("jejak_principal", None)
+    message = _("The database cannot be reached. Try again in a minute.")
+    if auth.wants_json():
+        response = problem(503, "Service Unavailable", message)
+    else:
+        response = make_response(render_template("error.html", status=503, message=message), 503)
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
     return response
 
 
