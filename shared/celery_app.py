@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import time
+import uuid
 from datetime import timedelta
 from typing import Any
 
+import redis
 from celery import Celery, Task
+from celery.beat import PersistentScheduler
 from celery.schedules import crontab
 from flask import Flask
 
@@ -37,6 +44,93 @@ def broker_url(redis_url: str) -> str:
     return redis_url
 
 
+log = logging.getLogger(__name__)
+
+# Compare-and-renew / compare-and-release, so a beat never extends or drops another's lease.
+_RENEW_LEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
+_RELEASE_LEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+class LeaderScheduler(PersistentScheduler):
+    """Celery beat that sends only while it holds a lease in Redis (docs/decisions.md).
+
+    Two beats (a second `jejak beat` container, or `jejak worker --beat` beside one) both
+    keep their schedule moving, but only the holder of the lease sends: every scheduled job
+    runs once per tick. The leader renews the lease well before it expires; a standby checks
+    every second and takes over within LEASE_SECONDS when the leader dies (at once when it
+    stops cleanly, because it releases the lease). While Redis is down nobody leads, which
+    costs nothing: nothing could be sent anyway.
+    """
+
+    LEASE_KEY = "jejak:beat:leader"
+    LEASE_SECONDS = 30.0
+    STANDBY_POLL_SECONDS = 1.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._identity = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._leading: bool | None = None  # not decided yet
+        self._checked_at = float("-inf")
+        self._lease_client: redis.Redis | None = None
+        super().__init__(*args, **kwargs)
+
+    def _client(self) -> redis.Redis:
+        if self._lease_client is None:
+            url = str(self.app.conf.broker_url).replace("redis+socket://", "unix://", 1)
+            self._lease_client = redis.Redis.from_url(url, socket_connect_timeout=2,
+                                                      socket_timeout=2)
+        return self._lease_client
+
+    def leading(self) -> bool:
+        """Renew (or try to take) the lease when it is time to; True while we hold it."""
+        now = time.monotonic()
+        recheck = self.LEASE_SECONDS / 3 if self._leading else self.STANDBY_POLL_SECONDS
+        if self._leading is not None and now - self._checked_at < recheck:
+            return self._leading
+        try:
+            held = bool(self._client().eval(_RENEW_LEASE, 1, self.LEASE_KEY, self._identity,
+                                            int(self.LEASE_SECONDS * 1000)))
+        except redis.RedisError as exc:
+            held = False
+            if self._leading:
+                log.warning("beat: cannot renew the leader lease (%s); pausing", exc)
+        self._checked_at = now
+        if held != self._leading:
+            log.warning("beat %s: %s", self._identity,
+                        "leading: sending scheduled jobs" if held
+                        else "standing by: another beat leads")
+        self._leading = held
+        return held
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        self.leading()
+        delay = super().tick(*args, **kwargs)
+        return min(delay, self.LEASE_SECONDS / 3 if self._leading else self.STANDBY_POLL_SECONDS)
+
+    def apply_entry(self, entry: Any, producer: Any = None) -> None:
+        # The entry was already moved to its next run: a standby follows the schedule
+        # without sending, so on takeover it sends what is due from then on, not a backlog.
+        if self.leading():
+            super().apply_entry(entry, producer=producer)
+
+    def close(self) -> None:
+        try:
+            if self._leading:
+                self._client().eval(_RELEASE_LEASE, 1, self.LEASE_KEY, self._identity)
+        except redis.RedisError:
+            pass  # it expires by itself
+        finally:
+            super().close()
+
+
 def celery_init_app(app: Flask, settings: Settings) -> Celery:
     class FlaskTask(Task):
         def __call__(self, *args: object, **kwargs: object) -> object:
@@ -64,6 +158,7 @@ def celery_init_app(app: Flask, settings: Settings) -> Celery:
         task_default_queue=EVENTS_QUEUE,
         timezone=settings.timezone,
         beat_schedule=dict(BEAT_SCHEDULE),
+        beat_scheduler="shared.celery_app:LeaderScheduler",
         worker_hijack_root_logger=False,
     )
     celery.conf.update(app.config.get("CELERY", {}))
@@ -72,4 +167,4 @@ def celery_init_app(app: Flask, settings: Settings) -> Celery:
     return celery
 
 
-__all__ = ["celery_init_app", "route_task", "broker_url", "SERVICE_QUEUES"]
+__all__ = ["celery_init_app", "route_task", "broker_url", "SERVICE_QUEUES", "LeaderScheduler"]
