@@ -21,14 +21,15 @@ lint: install
 	$(BIN)/ruff check .
 
 # The suite runs twice: on SQLite with an embedded Redis (the default a centre runs),
-# then the database-touching tests again on PostgreSQL with the system Redis.
+# then the database-touching tests again on PostgreSQL with the system Redis. tests/faults
+# start private Redis and PostgreSQL servers of their own, which they stop and restart.
 test: lint test-sqlite test-postgres
 
 test-sqlite: install
 	JEJAK_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider
 
 test-postgres: install
-	JEJAK_TEST_DB=postgresql $(BIN)/pytest -q -p no:cacheprovider -m "not sqlite_only" tests/integration tests/e2e
+	JEJAK_TEST_DB=postgresql $(BIN)/pytest -q -p no:cacheprovider -m "not sqlite_only" tests/integration tests/faults tests/e2e
 
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -o shared/translations/messages.pot .
