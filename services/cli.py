@@ -82,6 +82,9 @@ def _settings() -> Settings:
 @click.group()
 def main() -> None:
     """Jejak: tracer studies for vocational training centres."""
+    from shared import logs
+
+    logs.install()  # every command, app or not: no phone or email in any log line
 
 
 @main.group()

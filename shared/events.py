@@ -53,6 +53,13 @@ CONTRACTS: dict[str, Contract] = {
     ),
     "wave.opened": Contract(fields=("wave_id",), subscribers=("outreach.on_wave_opened",)),
     "wave.closed": Contract(fields=("wave_id",), subscribers=("outreach.on_wave_closed",)),
+    # Data-subject rights (services/survey/privacy.py): outreach stops what is pending.
+    "alumnus.erased": Contract(
+        fields=("alumnus_id",), subscribers=("outreach.on_alumnus_erased",)
+    ),
+    "alumnus.consent_withdrawn": Contract(
+        fields=("alumnus_id",), subscribers=("outreach.on_consent_withdrawn",)
+    ),
     "message.status": Contract(
         fields=("message_id", "alumnus_id", "status"),
         subscribers=("survey.on_message_status", "analytics.on_message_status"),

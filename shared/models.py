@@ -115,7 +115,10 @@ class Alumnus(Base):
     phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"), index=True)
+    # Consent withdrawn (UU PDP): no more messages; answers stay, shown without identity.
     consent_withdrawn_at: Mapped[datetime | None]
+    consent_withdrawn_source: Mapped[str | None] = mapped_column(String(32))  # staff/api
+    # Erased on request: identifiers blanked, registration_no a tombstone (shared.pii).
     erased_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -396,12 +399,16 @@ class ApiToken(Base):
 
 
 class AuditEntry(Base):
-    """Append-only: who did what, when and from where."""
+    """Append-only: who did what, when and from where.
+
+    The application only inserts (shared.auth.audit); the database refuses UPDATE (and, on
+    PostgreSQL, DELETE) with a trigger made by migration c6e1c0de0006.
+    """
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(String(120))
+    actor: Mapped[str] = mapped_column(String(120), index=True)
     action: Mapped[str] = mapped_column(String(64), index=True)
     target: Mapped[str | None] = mapped_column(String(200))
     ip: Mapped[str | None] = mapped_column(String(64))

@@ -24,6 +24,8 @@ NONCE_BYTES = 12
 _NIK_AAD = b"jejak:nik"
 _ENCRYPTION_PURPOSE = b"jejak/nik/aes-gcm/v1"
 _HASH_PURPOSE = b"jejak/nik/hmac/v1"
+_TOMBSTONE_PURPOSE = b"jejak/registration-no/tombstone/v1"
+TOMBSTONE_PREFIX = "erased:"
 
 
 @lru_cache(maxsize=8)
@@ -55,3 +57,12 @@ def reveal_nik(ciphertext: bytes, key: str) -> str:
     """Decrypt what `protect_nik` stored; raises cryptography's InvalidTag on a wrong key."""
     nonce, sealed = ciphertext[:NONCE_BYTES], ciphertext[NONCE_BYTES:]
     return _cipher(key).decrypt(nonce, sealed, _NIK_AAD).decode()
+
+
+def tombstone(registration_no: str, key: str) -> str:
+    """What an erased alumnus's registration number becomes: opaque without the PII key,
+    yet the same for the same number, so a later import of an old roster file recognises
+    the erased person and refuses to bring them back (docs/decisions.md)."""
+    tombstone_key = _derived_key(key, _TOMBSTONE_PURPOSE)
+    digest = hmac.new(tombstone_key, registration_no.encode(), hashlib.sha256).hexdigest()
+    return TOMBSTONE_PREFIX + digest[:48]  # 192 bits; fits registration_no's 64 characters

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
 
-from shared import auth, db, i18n
+from shared import auth, db, i18n, logs
 from shared.celery_app import celery_init_app
 from shared.config import Settings
 from shared.errors import DomainError
@@ -49,6 +49,7 @@ def settings_of(app: Flask) -> Settings:
 def create_service_app(
     name: str, import_name: str, config: dict[str, Any] | None = None, *, home_page: bool = True
 ) -> Flask:
+    logs.install()  # before anything logs: no phone or email reaches any handler
     config = dict(config or {})
     settings: Settings = config.pop("JEJAK_SETTINGS", None) or Settings.from_env()
     settings.check()

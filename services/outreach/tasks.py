@@ -7,7 +7,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from services.outreach import delivery, pacing
+from services.outreach import delivery, pacing, privacy
 from shared.db import get_db
 from shared.events import Event, consumer
 from shared.models import Campaign, CampaignStep, Message
@@ -66,3 +66,13 @@ def on_wave_opened(db_session: Session, event: Event) -> None:
 @consumer("outreach.on_wave_closed")
 def on_wave_closed(db_session: Session, event: Event) -> None:
     return None
+
+
+@consumer("outreach.on_alumnus_erased")
+def on_alumnus_erased(db_session: Session, event: Event) -> None:
+    privacy.forget_alumnus(db_session, event.payload["alumnus_id"])
+
+
+@consumer("outreach.on_consent_withdrawn")
+def on_consent_withdrawn(db_session: Session, event: Event) -> None:
+    privacy.stop_messages(db_session, event.payload["alumnus_id"], "consent_withdrawn")

@@ -11,11 +11,11 @@ from shared.web import create_api, create_service_app
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     from services.survey import admin, form
-    from services.survey.api import alumni, questionnaires, responses, waves
+    from services.survey.api import alumni, audit, questionnaires, responses, waves
 
     app = create_service_app("survey", __name__, config, home_page=False)
     api = create_api(app)
-    for blueprint in (responses.blp, waves.blp, questionnaires.blp, alumni.blp):
+    for blueprint in (responses.blp, waves.blp, questionnaires.blp, alumni.blp, audit.blp):
         api.register_blueprint(blueprint)
     # One definition drives the form, the validation and these docs.
     from services.survey.questionnaire import default_definition, load_definition

@@ -1,9 +1,11 @@
-"""Survey admin pages for staff: waves, roster import, the open link's QR code."""
+"""Survey admin pages for staff: waves, roster import, the open link's QR code, alumni and
+their data-subject rights (export, consent withdrawal, erasure), the audit log."""
 
 from __future__ import annotations
 
+import json
 import uuid
-from datetime import datetime, time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,13 +22,13 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
-from services.survey import waves
+from services.survey import privacy, waves
 from services.survey.roster import RosterFileError, read_rows, write_rejections_csv
 from services.survey.roster_import import import_roster
-from shared import auth, db
-from shared.models import Program, Wave
+from shared import audit_log, auth, db
+from shared.models import Alumnus, Cohort, Message, Program, Response, Wave
 from shared.models import Questionnaire as QuestionnaireRow
 
 bp = Blueprint("admin", __name__)
@@ -156,3 +158,150 @@ def rejected_download(name: str) -> Any:
         abort(404)
     return send_file(path, mimetype="text/csv", as_attachment=True,
                      download_name="rejected-rows.csv")
+
+
+# --- alumni and their rights (UU PDP) -------------------------------------------------------
+
+PAGE_SIZE = 50
+
+
+def _page_number() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+@bp.route("/alumni")
+@auth.requires("operator")
+def alumni_list() -> Any:
+    session = db.session()
+    search = request.args.get("q", "").strip()[:100]
+    query = (select(Alumnus, Cohort.label, Program.name)
+             .join(Cohort, Cohort.id == Alumnus.cohort_id)
+             .join(Program, Program.id == Cohort.program_id))
+    if search:
+        needle = search.lower()
+        query = query.where(or_(
+            func.lower(Alumnus.registration_no).contains(needle, autoescape=True),
+            func.lower(Alumnus.full_name).contains(needle, autoescape=True)))
+    page = _page_number()
+    rows = session.execute(query.order_by(Alumnus.registration_no)
+                           .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
+    return render_template("survey/alumni.html", rows=rows[:PAGE_SIZE], search=search,
+                           page=page, has_next=len(rows) > PAGE_SIZE)
+
+
+def _alumnus_or_404(alumnus_id: int) -> Alumnus:
+    alumnus = db.session().get(Alumnus, alumnus_id)
+    if alumnus is None:
+        abort(404)
+    return alumnus
+
+
+@bp.route("/alumni/<int:alumnus_id>")
+@auth.requires("operator")
+def alumnus_detail(alumnus_id: int) -> Any:
+    session = db.session()
+    alumnus = _alumnus_or_404(alumnus_id)
+    cohort = session.get(Cohort, alumnus.cohort_id)
+    counts = {
+        "responses": session.scalar(select(func.count()).select_from(Response)
+                                    .where(Response.alumnus_id == alumnus_id)),
+        "messages": session.scalar(select(func.count()).select_from(Message)
+                                   .where(Message.alumnus_id == alumnus_id)),
+        "pending": session.scalar(select(func.count()).select_from(Message)
+                                  .where(Message.alumnus_id == alumnus_id,
+                                         Message.status.in_(("planned", "queued")))),
+    }
+    return render_template("survey/alumnus.html", alumnus=alumnus, cohort=cohort,
+                           counts=counts, is_admin=auth.current_principal().may("admin"))
+
+
+@bp.route("/alumni/<int:alumnus_id>/export.json")
+@auth.requires("admin")
+def alumnus_export(alumnus_id: int) -> Any:
+    session = db.session()
+    try:
+        document = privacy.export_alumnus(session, alumnus_id, pii_key=_settings().pii_key)
+    except privacy.PrivacyError as exc:
+        abort(exc.status, exc.message)
+    auth.audit(session, auth.current_principal().name, "alumnus.export", f"alumnus:{alumnus_id}")
+    session.commit()
+    response = current_app.response_class(
+        json.dumps(document, ensure_ascii=False, indent=2), mimetype="application/json")
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=jejak-alumnus-{alumnus_id}.json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/alumni/<int:alumnus_id>/consent-withdrawal", methods=["POST"])
+@auth.requires("operator")
+def alumnus_withdraw_consent(alumnus_id: int) -> Any:
+    session = db.session()
+    try:
+        recorded = privacy.withdraw_consent(session, alumnus_id, source="staff")
+    except privacy.PrivacyError as exc:
+        if exc.status == 404:
+            abort(404)
+        flash(exc.message, "error")
+        return redirect(url_for(".alumnus_detail", alumnus_id=alumnus_id))
+    auth.audit(session, auth.current_principal().name, "alumnus.consent_withdraw",
+               f"alumnus:{alumnus_id}", recorded=recorded)
+    session.commit()
+    flash(_("Consent withdrawal recorded. No more messages go to this alumnus.")
+          if recorded else _("Consent had already been withdrawn."), "ok")
+    return redirect(url_for(".alumnus_detail", alumnus_id=alumnus_id))
+
+
+@bp.route("/alumni/<int:alumnus_id>/erase", methods=["GET", "POST"])
+@auth.requires("admin")
+def alumnus_erase(alumnus_id: int) -> Any:
+    session = db.session()
+    alumnus = _alumnus_or_404(alumnus_id)
+    if request.method == "GET" or alumnus.erased_at is not None:
+        return render_template("survey/erase.html", alumnus=alumnus, error=None)
+    # The confirmation step: the admin types the registration number of the person.
+    if request.form.get("confirm", "").strip() != alumnus.registration_no:
+        return render_template(
+            "survey/erase.html", alumnus=alumnus,
+            error=_("Type the registration number exactly to confirm."),
+        ), 422
+    erasure = privacy.erase_alumnus(session, alumnus_id, pii_key=_settings().pii_key)
+    auth.audit(session, auth.current_principal().name, "alumnus.erase", f"alumnus:{alumnus_id}",
+               already_erased=erasure.already_erased,
+               responses_deidentified=erasure.responses_deidentified,
+               answers_removed=erasure.answers_removed)
+    session.commit()
+    flash(_("Personal data erased. The answers stay in the indicators without identity."), "ok")
+    return redirect(url_for(".alumnus_detail", alumnus_id=alumnus_id))
+
+
+# --- the audit log ------------------------------------------------------------------------
+
+
+def _day(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+@bp.route("/audit")
+@auth.requires("admin")
+def audit_page() -> Any:
+    session = db.session()
+    filters = {"actor": request.args.get("actor", "").strip()[:120] or None,
+               "action": request.args.get("action", "").strip()[:64] or None,
+               "since": _day("since"), "until": _day("until")}
+    page = _page_number()
+    rows = session.scalars(
+        audit_log.entries(**filters, timezone=_settings().timezone)
+        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
+    ).all()
+    return render_template(
+        "survey/audit.html", entries=rows[:PAGE_SIZE], filters=filters, page=page,
+        has_next=len(rows) > PAGE_SIZE, actions=audit_log.known_actions(session),
+        zone=ZoneInfo(_settings().timezone),
+    )

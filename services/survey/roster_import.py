@@ -33,7 +33,7 @@ from services.survey.roster import Rejection, RosterRow, parse_row, write_reject
 from shared.db import is_postgres
 from shared.events import publish
 from shared.models import Alumnus, Cohort, Program, utcnow
-from shared.pii import hash_nik, protect_nik
+from shared.pii import hash_nik, protect_nik, tombstone
 
 __all__ = ["ImportSummary", "import_roster", "write_rejections_csv"]
 
@@ -220,8 +220,12 @@ def _import_chunk(
     outcome = _ChunkOutcome()
     if not rows:
         return outcome
+    # An erased alumnus's registration number is a tombstone (services/survey/privacy.py):
+    # look those up too, so an old roster file cannot bring the person back.
+    numbers = [row.registration_no for row, _ in rows]
+    erased_as = {tombstone(number, pii_key): number for number in numbers}
     stored = {
-        alumnus.registration_no: alumnus
+        erased_as.get(alumnus.registration_no, alumnus.registration_no): alumnus
         for alumnus in session.execute(
             select(
                 Alumnus.id,
@@ -229,7 +233,7 @@ def _import_chunk(
                 Alumnus.erased_at,
                 Alumnus.nik_encrypted,
                 *(getattr(Alumnus, name) for name in _COMPARED),
-            ).where(_registration_no_in(session, [row.registration_no for row, _ in rows]))
+            ).where(_registration_no_in(session, [*numbers, *erased_as]))
         )
     }
     kept: list[tuple[RosterRow, dict[str, str]]] = []
