@@ -781,6 +781,7 @@ def main(argv: list[str] | None = None) -> int:
                 duration=args.paced_duration), worker_pids(master),
                 lambda: db_backend_pids(url))
             accepted_ids |= paced.ids
+            time.sleep(0.5)  # the relay's last batch (it gathers events for 50 ms) goes out
 
         print()
         print_table(phases)

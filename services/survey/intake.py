@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Executable, bindparam, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -19,7 +19,7 @@ from services.survey.links import read_token
 from services.survey.questionnaire import Questionnaire, is_visible, validate_answers
 from services.survey.waves import SurveyError, WaveInfo
 from shared.db import is_postgres
-from shared.events import publish
+from shared.events import OUTBOX, outbox_row, publish, relay_after_commit
 from shared.models import Alumnus, Response, ResponseEdit, WaveTarget, utcnow
 
 
@@ -62,10 +62,52 @@ _TARGETED_ALUMNUS = (
     .where(Alumnus.id == bindparam("alumnus_id"), WaveTarget.wave_id == bindparam("wave_id"),
            Alumnus.erased_at.is_(None))
 )
-_INSERT_NEW_RESPONSE = {
-    dialect: insert(Response).on_conflict_do_nothing().returning(Response.id)
-    for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+_RESPONSES = Response.__table__
+_RESPONSE_COLUMNS = ("id", "wave_id", "alumnus_id", "questionnaire_id", "answers", "source",
+                     "status", "started_at", "updated_at", "submitted_at")
+_EVENT_COLUMNS = ("id", "type", "payload", "created_at", "attempts")
+
+
+def _first_response_statements() -> tuple[dict[str, Executable], Executable]:
+    """Store a first response if the wave targets this (not erased) alumnus: per dialect,
+    and on PostgreSQL with its outbox row in the same statement.
+
+    `INSERT … SELECT <values> WHERE EXISTS (target) ON CONFLICT DO NOTHING RETURNING id`: the
+    target check and the replay check cost no extra round trip. The outbox row rides along
+    in a data-modifying CTE (inserted only when the response was); SQLite has no such CTE,
+    and there `publish` adds the row in a second statement (no network to save there).
+    """
+    values = {name: bindparam(name, type_=_RESPONSES.c[name].type) for name in _RESPONSE_COLUMNS}
+    targeted = exists().where(
+        WaveTarget.wave_id == values["wave_id"], WaveTarget.alumnus_id == values["alumnus_id"],
+        Alumnus.id == WaveTarget.alumnus_id, Alumnus.erased_at.is_(None),
+    )
+    new_row = select(*values.values()).where(targeted)
+    per_dialect: dict[str, Executable] = {
+        dialect: insert(_RESPONSES).from_select(list(values), new_row).on_conflict_do_nothing()
+        .returning(_RESPONSES.c.id)
+        for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+    }
+    stored = per_dialect["postgresql"].cte("stored")
+    event = {name: bindparam(f"event_{name}", type_=OUTBOX.c[name].type) for name in _EVENT_COLUMNS}
+    with_event = (
+        pg_insert(OUTBOX).from_select(list(event), select(*event.values()).select_from(stored))
+        .returning(OUTBOX.c.id)
+    )
+    return per_dialect, with_event
+
+
+_STORE_FIRST, _STORE_FIRST_WITH_EVENT = _first_response_statements()
+
+
+def alumnus_of_token(secret_key: str, token: str, wave: WaveInfo) -> int:
+    """The alumnus a personal link token names, for this wave (no database look-up)."""
+    ids = read_token(secret_key, token)
+    if ids is None:
+        raise SurveyError("token", "this link is not valid", 404)
+    if ids[0] != wave.id:
+        raise SurveyError("token", "this link belongs to another survey wave")
+    return ids[1]
 
 
 def respondent_by_token(session: Session, secret_key: str, token: str,
@@ -81,6 +123,13 @@ def respondent_by_token(session: Session, secret_key: str, token: str,
     if row is None:
         raise SurveyError("token", "this link is not valid", 404)
     return wave_id, Respondent(alumnus_id, row.full_name)
+
+
+class NotTargeted(SurveyError):
+    """The wave does not target this alumnus (or the alumnus was erased)."""
+
+    def __init__(self) -> None:
+        super().__init__("alumnus", "this alumnus is not part of this survey wave", 404)
 
 
 def response_of(session: Session, wave_id: int, alumnus_id: int) -> Response | None:
@@ -104,25 +153,21 @@ def submit(
 
     A replay (the same submission id again) returns what is stored and changes nothing.
     A new submission for an alumnus who already answered replaces the earlier answers: one
-    response per alumnus per wave.
+    response per alumnus per wave. Raises NotTargeted when the wave does not target the
+    alumnus, before looking at the answers, so callers need not check that first.
     """
     result = validate_answers(questionnaire, answers, complete=complete)
     now = utcnow()
     if not result.errors:
-        # The common case, a first submission, is one INSERT that does nothing on conflict.
-        status = "complete" if complete else "partial"
-        values = {"id": submission_id, "wave_id": wave.id, "alumnus_id": alumnus_id,
-                  "questionnaire_id": wave.questionnaire_id, "answers": result.answers,
-                  "source": source, "status": status, "started_at": now, "updated_at": now,
-                  "submitted_at": now if complete else None}
-        statement = _INSERT_NEW_RESPONSE["postgresql" if is_postgres(session) else "sqlite"]
-        inserted = session.execute(statement, values).first()
-        if inserted is not None:
-            response = Response(**values)  # what was stored, for the reply (not re-read)
-            if complete:
-                _announce(session, response)
+        # The common case, a first submission: one statement, no look-up before it.
+        response = _store_first(session, submission_id, wave, alumnus_id, result.answers,
+                                complete, source, now)
+        if response is not None:
             return response, True
-    # A replay, an edit of an earlier response, or invalid answers.
+    # A replay, an edit of an earlier response, invalid answers, or not a target at all.
+    if session.execute(_TARGETED_ALUMNUS, {"alumnus_id": alumnus_id, "wave_id": wave.id}
+                       ).first() is None:
+        raise NotTargeted()
     existing = response_of(session, wave.id, alumnus_id)
     if existing is not None and (
         existing.id == submission_id or session.get(ResponseEdit, submission_id) is not None
@@ -149,11 +194,38 @@ def submit(
     return response, True
 
 
+def _store_first(session: Session, submission_id: uuid.UUID, wave: WaveInfo, alumnus_id: int,
+                 answers: dict[str, Any], complete: bool, source: str,
+                 now: datetime) -> Response | None:
+    """Insert the alumnus's first response (with its event when complete), or None when
+    there already is one, the id is taken, or the wave does not target the alumnus."""
+    values = {"id": submission_id, "wave_id": wave.id, "alumnus_id": alumnus_id,
+              "questionnaire_id": wave.questionnaire_id, "answers": answers, "source": source,
+              "status": "complete" if complete else "partial", "started_at": now,
+              "updated_at": now, "submitted_at": now if complete else None}
+    response = Response(**values)  # what is stored, for the reply (not re-read)
+    if complete and is_postgres(session):
+        event = outbox_row("response.submitted", _submitted_payload(response))
+        params = values | {f"event_{name}": value for name, value in event.items()}
+        if session.execute(_STORE_FIRST_WITH_EVENT, params).first() is None:
+            return None
+        relay_after_commit(session, event["id"])
+        return response
+    statement = _STORE_FIRST["postgresql" if is_postgres(session) else "sqlite"]
+    if session.execute(statement, values).first() is None:
+        return None
+    if complete:
+        _announce(session, response)
+    return response
+
+
+def _submitted_payload(response: Response) -> dict[str, Any]:
+    return {"response_id": str(response.id), "wave_id": response.wave_id,
+            "alumnus_id": response.alumnus_id}
+
+
 def _announce(session: Session, response: Response) -> None:
-    publish(session, "response.submitted", {
-        "response_id": str(response.id), "wave_id": response.wave_id,
-        "alumnus_id": response.alumnus_id,
-    })
+    publish(session, "response.submitted", _submitted_payload(response))
 
 
 def prune(questionnaire: Questionnaire, answers: dict[str, Any]) -> dict[str, Any]:

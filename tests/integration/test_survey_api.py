@@ -128,6 +128,22 @@ def test_envelope_errors_name_the_field(survey_app, survey) -> None:
     assert forged.status_code == 404 and "token" in forged.get_json()["errors"]
 
 
+def test_a_link_for_someone_the_wave_does_not_target_is_404_and_stores_nothing(
+    survey_app, survey
+) -> None:
+    # A genuine token (the key signed it) for the erased alumnus, whom the wave excludes:
+    # the one-statement insert stores nothing and the answer is the forged-link one.
+    client = survey_app.test_client()
+    token = token_for(survey_app, survey, 5)
+    for answers in (EMPLOYED, {"f8": "not a code"}):
+        refused = post(
+            client, {"id": str(uuid.uuid4()), "wave": "ts-2026", "token": token, "answers": answers}
+        )
+        assert refused.status_code == 404 and "token" in refused.get_json()["errors"]
+    assert count(survey_app, Response) == 0
+    assert count(survey_app, OutboxEvent, OutboxEvent.type == "response.submitted") == 0
+
+
 def test_oversized_body_is_413(survey_app, survey) -> None:
     body = {
         "id": str(uuid.uuid4()),

@@ -38,8 +38,9 @@ class ResponseIn(Schema):
     wave = fields.String(required=True, metadata={"description": "wave slug"})
     registration_no = fields.String(metadata={"description": "needs an operator token"})
     token = fields.String(metadata={"description": "the personal link token"})
+    # No `keys=fields.String()`: JSON object keys are strings already, and a key field
+    # costs a deserialisation per answer on the hottest endpoint.
     answers = fields.Dict(
-        keys=fields.String(),
         required=True,
         metadata={
             "description": "keyed by the questionnaire's keys (f8 …); for the default "
@@ -104,8 +105,9 @@ class Responses(MethodView):
             abort(409, message=refusal, errors={"wave": [refusal]})
         try:
             if body.get("token"):
-                _, respondent = intake.respondent_by_token(
-                    session, current_app.config["SECRET_KEY"], body["token"], wave
+                # Read, not looked up: submit checks that the wave targets this alumnus.
+                alumnus_id = intake.alumnus_of_token(
+                    current_app.config["SECRET_KEY"], body["token"], wave
                 )
             else:
                 principal = auth.current_principal()
@@ -113,9 +115,9 @@ class Responses(MethodView):
                     abort(401, message="registration_no needs an operator token")
                 if not principal.may("operator"):
                     abort(403)
-                respondent = intake.respondent_by_registration(
+                alumnus_id = intake.respondent_by_registration(
                     session, wave, body["registration_no"]
-                )
+                ).alumnus_id
             form = questionnaire(session, wave.questionnaire_id)
             for attempt in range(2):
                 try:
@@ -124,7 +126,7 @@ class Responses(MethodView):
                         submission_id=body["id"],
                         wave=wave,
                         questionnaire=form,
-                        alumnus_id=respondent.alumnus_id,
+                        alumnus_id=alumnus_id,
                         answers=body["answers"],
                         complete=body["complete"],
                         source="api",
@@ -140,6 +142,10 @@ class Responses(MethodView):
                             message="this id is already used for another response",
                             errors={"id": ["already used for another response"]},
                         )
+        except intake.NotTargeted as exc:
+            if body.get("token"):  # a link for someone the wave does not target (any more)
+                abort_domain(SurveyError("token", "this link is not valid", 404))
+            abort_domain(exc)
         except SurveyError as exc:
             abort_domain(exc)
         except intake.AnswersInvalid as exc:
