@@ -24,10 +24,10 @@ PHONE_MASK = "[phone]"
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 # Indonesian mobiles however written (+62 812-3456-7890, 6281234567890, 0812 3456 7890) and
 # any international number in E.164 (+ and 8–15 digits). Not inside a longer run of word
-# characters, so ids, hashes and timestamps stay readable.
+# characters, a decimal or a hyphenated id, so ids, hashes and timings stay readable.
 _PHONE = re.compile(
-    r"(?<![\w+])(?:"
-    r"(?:\+62|62|0)[\s.-]?8\d(?:[\s.-]?\d){6,11}"
+    r"(?<![\w+.-])(?:"
+    r"(?:\(?\+62\)?|62|0)[\s.-]?8\d(?:[\s.-]?\d){6,11}"
     r"|\+[1-9](?:[\s.-]?\d){7,14}"
     r")(?![\w])"
 )

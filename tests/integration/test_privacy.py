@@ -4,6 +4,7 @@ withdrawal honoured by outreach, the audit log (admin page, API, append-only in 
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import uuid
 from datetime import timedelta
@@ -362,3 +363,41 @@ def test_erasure_masks_provider_replies(survey_app, outreach, survey, person,
         details = db.session().scalars(select(DeliveryAttempt.detail).where(
             DeliveryAttempt.message_id == message_id)).all()
     assert details == ["550 <[email]> at [phone]: no such user"]
+
+
+def test_the_listed_actions_are_audited(survey_app, outreach_app, analytics_app, survey,
+                                        settings, monkeypatch, tmp_path) -> None:
+    """Issue 6 point 4: imports, exports, campaign launches, settings and token changes
+    (logins and erasures are checked above)."""
+    from click.testing import CliRunner
+
+    from services.cli import main
+
+    operator, admin = survey["headers"]["operator"], survey["headers"]["admin"]
+    survey_client = survey_app.test_client()
+    assert survey_client.post(
+        "/api/v1/alumni/import", headers=operator, content_type="multipart/form-data",
+        data={"file": (io.BytesIO(roster_csv([roster_row(1)])), "roster.csv")},
+    ).status_code == 200
+    assert survey_client.get("/api/v1/responses/export.csv?wave=ts-2026",
+                             headers=operator).status_code == 200
+    outreach_app.config["JEJAK_SETTINGS"] = dataclasses.replace(settings, quiet_hours="")
+    sms_campaign(outreach_app.test_client(), survey, day_offsets=(0,))
+    monkeypatch.setattr(analytics_app.extensions["celery"], "send_task", lambda *a, **k: None)
+    analytics_client = analytics_app.test_client()
+    assert analytics_client.post("/api/v1/exports", headers=operator, json={
+        "kind": "raw_xlsx", "wave": "ts-2026"}).status_code == 202
+    assert analytics_client.put("/api/v1/minimum-wages", headers=admin, json={
+        "year": 2026, "amount": 3_600_000, "source": "SK Gubernur"}).status_code == 200
+    created = CliRunner().invoke(main, ["token", "create", "--role", "viewer", "--name", "ci"],
+                                 env={"JEJAK_DATABASE_URL": settings.database_url,
+                                      "JEJAK_HOME": str(tmp_path)})
+    assert created.exit_code == 0, created.output
+
+    with survey_app.app_context():
+        entries = {entry.action: entry for entry in db.session().scalars(select(AuditEntry))}
+    assert {"alumni.import", "export.responses_csv", "campaign.create", "campaign.launch",
+            "export.create", "minimum_wage.set", "token.create"} <= entries.keys()
+    assert entries["minimum_wage.set"].details["amount"] == 3_600_000
+    assert entries["token.create"].actor == "cli" and entries["token.create"].target == "ci"
+    assert entries["campaign.launch"].ip == "127.0.0.1"

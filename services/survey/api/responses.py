@@ -187,6 +187,12 @@ class ResponsesCsv(MethodView):
             .execution_options(yield_per=1000)
         )
         keys = _answer_keys(query)
+        # Registration numbers and every answer: personal data, so the download is audited.
+        session = db.session()
+        auth.audit(session, auth.current_principal().name, "export.responses_csv",
+                   query.get("wave"), **{name: query[name] for name in ("program", "cohort",
+                                                                        "status") if name in query})
+        session.commit()
         session_factory = db.get_db().session_factory
 
         def generate() -> Any:
