@@ -19,6 +19,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from shared import auth, db, i18n, logs
 from shared.celery_app import celery_init_app
@@ -42,6 +43,24 @@ swagger_bp = Blueprint(
 )
 
 
+# Ids are 32-bit integers in PostgreSQL; a larger one names no row.
+MAX_ROW_ID = 2**31 - 1
+
+
+def row_id(**kwargs: Any) -> fields.Integer:
+    """An id in a query or body, bounded so a huge number is a 422, not a driver overflow."""
+    return fields.Integer(validate=validate.Range(1, MAX_ROW_ID), **kwargs)
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` bounded to a database integer: a larger id names no row (404), whereas
+    handing it to the driver fails with an overflow (500)."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def settings_of(app: Flask) -> Settings:
     return app.config["JEJAK_SETTINGS"]
 
@@ -54,6 +73,7 @@ def create_service_app(
     settings: Settings = config.pop("JEJAK_SETTINGS", None) or Settings.from_env()
     settings.check()
     app = Flask(import_name)
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
     app.config.update(settings.flask_config())
     app.config.update(config)
     app.config["JEJAK_SERVICE"] = name
@@ -86,7 +106,7 @@ def create_service_app(
 class Page(Schema):
     """?page=&per_page= for every list endpoint."""
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(1, MAX_ROW_ID))
     per_page = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 
 
@@ -158,11 +178,21 @@ def problem(
     if detail:
         body["detail"] = detail
     if errors:
-        body["errors"] = errors
+        body["errors"] = _string_keys(errors)
     response = jsonify(body)
     response.status_code = status
     response.mimetype = PROBLEM_JSON
     return response
+
+
+def _string_keys(value: Any) -> Any:
+    # marshmallow keys errors by None (a nameless multipart part) or by list index; JSON's
+    # sorted keys cannot mix those with strings, and the error answer must not fail itself.
+    if isinstance(value, dict):
+        return {str(key): _string_keys(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_string_keys(inner) for inner in value]
+    return value
 
 
 def handle_http_error(exc: HTTPException) -> Any:

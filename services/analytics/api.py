@@ -23,6 +23,7 @@ from services.analytics.refresh import minimum_wage_of, wave_year
 from services.analytics.snapshots import read_snapshot
 from shared import auth, db
 from shared.models import MinimumWage, RefreshRun, Wave, utcnow
+from shared.web import row_id
 
 blp = Blueprint(
     "indicators",
@@ -43,9 +44,9 @@ class IndicatorsQuery(Schema):
 
     wave = fields.String(required=True, validate=validate.Length(1, 80),
                          metadata={"description": "the wave's slug"})
-    program = fields.Integer(validate=validate.Range(min=1),
+    program = row_id(
                              metadata={"description": "only this program (kejuruan) id"})
-    cohort = fields.Integer(validate=validate.Range(min=1),
+    cohort = row_id(
                             metadata={"description": "only this cohort (angkatan) id"})
     gender = fields.String(validate=validate.OneOf(GENDERS),
                            metadata={"description": "only L (laki-laki) or P (perempuan)"})
@@ -177,7 +178,8 @@ class RefreshRunOut(Schema):
 
 class MinimumWageIn(Schema):
     year = fields.Integer(required=True, validate=validate.Range(2000, 2100))
-    amount = fields.Integer(required=True, validate=validate.Range(min=1),
+    # Bounded so an absurd figure is a 422, not a database overflow.
+    amount = fields.Integer(required=True, validate=validate.Range(1, 1_000_000_000),
                             metadata={"description": "rupiah per month"})
     source = fields.String(required=True, validate=validate.Length(1, 300), metadata={
         "description": "where the figure comes from, e.g. the governor's decree"})

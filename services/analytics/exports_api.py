@@ -22,7 +22,7 @@ from services.analytics.snapshots import read_snapshot
 from shared import auth, db
 from shared.errors import DomainError
 from shared.models import Cohort, Export, Program, Wave, utcnow
-from shared.web import abort_domain
+from shared.web import abort_domain, row_id
 
 PERSONAL_DATA_ROLE = "operator"
 
@@ -40,8 +40,8 @@ class ExportIn(Schema):
                          metadata={"description": "raw_xlsx: every response, personal data"})
     wave = fields.String(required=True, validate=validate.Length(1, 80),
                          metadata={"description": "the wave's slug"})
-    program = fields.Integer(load_default=None, metadata={"description": "kejuruan id"})
-    cohort = fields.Integer(load_default=None, metadata={"description": "angkatan id"})
+    program = row_id(load_default=None, metadata={"description": "kejuruan id"})
+    cohort = row_id(load_default=None, metadata={"description": "angkatan id"})
     gender = fields.String(load_default=None, validate=validate.OneOf(("L", "P")))
 
 

@@ -242,7 +242,10 @@ def _csv_records(file: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
 
 def _chain_first(first_line: str, text: TextIO) -> Iterator[str]:
     yield first_line
-    yield from text
+    # Not `yield from text`: closing this generator would then close the wrapper, which by
+    # then is detached (ValueError at garbage collection) and must never close the file.
+    for line in text:  # noqa: UP028
+        yield line
 
 
 def _read_xlsx(file: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from services.outreach import campaigns, delivery, reports
 from shared import auth, db
 from shared.models import Campaign
-from shared.web import abort_domain
+from shared.web import abort_domain, row_id
 
 blp = Blueprint(
     "campaigns",
@@ -39,8 +39,8 @@ class StepIn(Schema):
 
 
 class SegmentIn(Schema):
-    program_ids = fields.List(fields.Integer(), load_default=list)
-    cohort_ids = fields.List(fields.Integer(), load_default=list)
+    program_ids = fields.List(row_id(), load_default=list)
+    cohort_ids = fields.List(row_id(), load_default=list)
     genders = fields.List(fields.String(validate=validate.OneOf(("L", "P"))), load_default=list)
     dispositions = fields.List(
         fields.String(validate=validate.OneOf(campaigns.DISPOSITIONS)), load_default=list
@@ -49,7 +49,7 @@ class SegmentIn(Schema):
 
 class CampaignIn(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 200))
-    wave_id = fields.Integer(load_default=None, metadata={"description": "empty: a broadcast"})
+    wave_id = row_id(load_default=None, metadata={"description": "empty: a broadcast"})
     segment = fields.Nested(SegmentIn, load_default=dict)
     steps = fields.List(
         fields.Nested(StepIn),
@@ -83,7 +83,7 @@ class CampaignOut(Schema):
 
 
 class PreviewQuery(Schema):
-    alumnus_id = fields.Integer(load_default=None)
+    alumnus_id = row_id(load_default=None)
 
 
 def _campaign(campaign_id: int) -> Campaign:

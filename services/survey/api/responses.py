@@ -19,7 +19,7 @@ from services.survey.waves import SurveyError, questionnaire, wave_info
 from shared import auth, db
 from shared.csvsafe import safe_cell
 from shared.models import Alumnus, Cohort, Program, Response, utcnow
-from shared.web import Page, abort_domain, page_of
+from shared.web import Page, abort_domain, page_of, row_id
 
 INTAKE_MAX_BYTES = 256 * 1024
 blp = Blueprint(
@@ -73,8 +73,8 @@ RESPONSE_OUT = ResponseOut()
 
 class ResponseQuery(Page):
     wave = fields.String()
-    program = fields.Integer()
-    cohort = fields.Integer()
+    program = row_id()
+    cohort = row_id()
     status = fields.String()
     per_page = fields.Integer(load_default=50, validate=validate.Range(1, 500))
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from services.survey import waves
 from shared import auth, db
 from shared.models import Wave
-from shared.web import abort_domain
+from shared.web import abort_domain, row_id
 
 blp = Blueprint(
     "waves",
@@ -32,11 +32,11 @@ SLUG = validate.Regexp(
 class WaveIn(Schema):
     slug = fields.String(required=True, validate=SLUG)
     title = fields.String(required=True, validate=validate.Length(1, 200))
-    questionnaire_id = fields.Integer(required=True)
+    questionnaire_id = row_id(required=True)
     opens_at = fields.AwareDateTime(load_default=None)
     closes_at = fields.AwareDateTime(load_default=None)
-    program_ids = fields.List(fields.Integer(), load_default=list)
-    cohort_ids = fields.List(fields.Integer(), load_default=list)
+    program_ids = fields.List(row_id(), load_default=list)
+    cohort_ids = fields.List(row_id(), load_default=list)
 
 
 class WaveOut(Schema):
