@@ -29,6 +29,8 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -206,6 +208,50 @@ def guard() -> Any:
     return None
 
 
+# --- rate limits -----------------------------------------------------------------------
+
+# One limiter for every service; its counters live in Redis, so a limit holds across every
+# web process and every service. Limits come from Settings (JEJAK_RATE_LIMIT_*), read per
+# request, so a test or a deployment changes them without touching code.
+limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="fixed-window")
+
+
+def configured_limit(name: str) -> Callable[[], str]:
+    """The limit string of Settings.rate_limit_<name>, for @limiter.limit."""
+
+    def value() -> str:
+        return getattr(current_app.config["JEJAK_SETTINGS"], f"rate_limit_{name}") or "1/second"
+
+    return value
+
+
+def limit_is_off(name: str) -> Callable[[], bool]:
+    """exempt_when for a limit the configuration left empty (JEJAK_RATE_LIMIT_X=)."""
+
+    def off() -> bool:
+        return not getattr(current_app.config["JEJAK_SETTINGS"], f"rate_limit_{name}")
+
+    return off
+
+
+def limiter_storage_uri(redis_url: str) -> str:
+    """flask-limiter (the limits library) spells a unix-socket Redis as redis+unix://."""
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url.removeprefix("unix://")
+    return redis_url or "memory://"
+
+
+def init_limiter(app: Flask) -> None:
+    settings = app.config["JEJAK_SETTINGS"]
+    app.config.setdefault("RATELIMIT_STORAGE_URI", limiter_storage_uri(settings.redis_url))
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", "jejak-limit")
+    # Retry-After (and X-RateLimit-*) on limited routes: a refused client knows when to retry.
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # A Redis outage must not turn away alumni: limits pause, answers still arrive.
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    limiter.init_app(app)
+
+
 # --- login and logout ------------------------------------------------------------------
 
 bp = Blueprint("auth", __name__)
@@ -220,6 +266,9 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
+# Per address, before any password is checked: the lockout guards one account, this guards
+# against one address trying many accounts.
+@limiter.limit(configured_limit("login"), methods=["POST"], exempt_when=limit_is_off("login"))
 def login() -> Any:
     from flask_wtf.csrf import validate_csrf
     from wtforms import ValidationError

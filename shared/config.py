@@ -40,6 +40,11 @@ class Settings:
     whatsapp_token: str = ""
     whatsapp_app_secret: str = ""
     channel_order: tuple[str, ...] = ("email", "whatsapp", "sms")
+    # Rate limits (the `limits` notation: "10 per minute;100 per hour"); empty turns one off.
+    rate_limit_login: str = "10 per minute;100 per hour"
+    rate_limit_identify: str = "10 per minute;40 per hour"
+    rate_limit_intake: str = "20 per minute;200 per hour"
+    rate_limit_intake_ip: str = "600 per minute"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -69,6 +74,10 @@ class Settings:
                 for name in env.get("JEJAK_CHANNEL_ORDER", "email,whatsapp,sms").split(",")
                 if name.strip()
             ),
+            rate_limit_login=env.get("JEJAK_RATE_LIMIT_LOGIN", cls.rate_limit_login),
+            rate_limit_identify=env.get("JEJAK_RATE_LIMIT_IDENTIFY", cls.rate_limit_identify),
+            rate_limit_intake=env.get("JEJAK_RATE_LIMIT_INTAKE", cls.rate_limit_intake),
+            rate_limit_intake_ip=env.get("JEJAK_RATE_LIMIT_INTAKE_IP", cls.rate_limit_intake_ip),
         )
 
     def check(self) -> None:

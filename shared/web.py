@@ -10,7 +10,16 @@ import logging
 from typing import Any, NoReturn
 
 import redis
-from flask import Blueprint, Flask, g, jsonify, make_response, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+)
 from flask_babel import gettext as _
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
@@ -91,6 +100,7 @@ def create_service_app(
     i18n.init_app(app)
     CSRFProtect(app)
     app.before_request(auth.guard)
+    auth.init_limiter(app)
     app.register_blueprint(shared_bp)
     app.register_blueprint(swagger_bp)
     app.register_blueprint(auth.bp)
@@ -100,7 +110,43 @@ def create_service_app(
     app.register_error_handler(HTTPException, handle_http_error)
     register_database_outage_handler(app)
     app.context_processor(_layout_context)
+    app.after_request(security_headers)
     return app
+
+
+# No inline script anywhere (the pages load their scripts from /_jejak/), no inline style
+# (the SVG charts use presentation attributes, not `style`): an injected tag or handler does
+# not run even where escaping were to fail. img data: is for the Swagger UI's icons.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# The Swagger UI (a vendored React bundle) sets style attributes itself; it shows no data.
+DOCS_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",  # survey links carry tokens: never leak them off-site
+    "X-Frame-Options": "DENY",  # frame-ancestors for browsers without CSP level 2
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def security_headers(response: Any) -> Any:
+    """after_request for every service: CSP, nosniff, referrer policy, no framing."""
+    docs = (request.endpoint or "").startswith("api-docs.")
+    response.headers.setdefault(
+        "Content-Security-Policy", DOCS_CONTENT_SECURITY_POLICY if docs else CONTENT_SECURITY_POLICY
+    )
+    for header, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(header, value)
+    if settings_of(current_app).env == "production":
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    # Pages and answers with personal data stay out of shared caches and the back button.
+    if response.mimetype in ("text/html", "application/json", PROBLEM_JSON):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 class Page(Schema):

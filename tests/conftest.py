@@ -107,7 +107,9 @@ def clean_db(settings: Settings) -> Database:
 
 
 def app_config(settings: Settings, **extra: object) -> dict[str, object]:
-    return {"JEJAK_SETTINGS": settings, "TESTING": True, **extra}
+    # Rate-limit counters per app: one test's logins must not use up the next test's.
+    limits = f"jejak-limit-{uuid.uuid4().hex[:8]}"
+    return {"JEJAK_SETTINGS": settings, "TESTING": True, "RATELIMIT_KEY_PREFIX": limits, **extra}
 
 
 @pytest.fixture()

@@ -27,5 +27,4 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(form.bp)
     app.before_request(responses.limit_intake_body)
-    form.init_limiter(app)
     return app

@@ -17,8 +17,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from sqlalchemy.exc import IntegrityError
 
 from services.survey import intake
@@ -30,9 +28,6 @@ from shared import auth, db
 from shared.models import utcnow
 
 bp = Blueprint("form", __name__)
-# Counters live in Redis, so the limits hold across every web process.
-limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="fixed-window")
-IDENTIFY_LIMIT = "10 per minute;40 per hour"
 
 
 def _secret() -> str:
@@ -156,7 +151,8 @@ def thanks(token: str) -> Any:
 
 @bp.route("/w/<slug>", methods=["GET", "POST"])
 @auth.public
-@limiter.limit(IDENTIFY_LIMIT, methods=["POST"])
+@auth.limiter.limit(auth.configured_limit("identify"), methods=["POST"],
+                    exempt_when=auth.limit_is_off("identify"))
 def open_link(slug: str) -> Any:
     """An open link (QR code at events): identify with registration number and birth date."""
     session = db.session()
@@ -180,19 +176,3 @@ def open_link(slug: str) -> Any:
             return redirect(url_for(".personal", token=token))
     return render_template("survey/identify.html", wave=wave, error=error), (
         422 if error else 200)
-
-
-def storage_uri(redis_url: str) -> str:
-    """flask-limiter (the limits library) spells a unix-socket Redis as redis+unix://."""
-    if redis_url.startswith("unix://"):
-        return "redis+unix://" + redis_url.removeprefix("unix://")
-    return redis_url
-
-
-def init_limiter(app: Any) -> None:
-    settings = app.config["JEJAK_SETTINGS"]
-    app.config.setdefault("RATELIMIT_STORAGE_URI", storage_uri(settings.redis_url))
-    app.config.setdefault("RATELIMIT_KEY_PREFIX", "jejak-limit")
-    # A Redis outage must not turn away alumni: limits pause, answers still arrive.
-    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
-    limiter.init_app(app)

@@ -79,6 +79,23 @@ class ResponseQuery(Page):
     per_page = fields.Integer(load_default=50, validate=validate.Range(1, 500))
 
 
+def _personal_token() -> str | None:
+    body = request.get_json(silent=True)
+    token = body.get("token") if isinstance(body, dict) else None
+    return token if isinstance(token, str) and token else None
+
+
+def _token_key() -> str:
+    # A digest, so the Redis keys never hold a working survey link.
+    return "intake-token:" + auth.token_digest(_personal_token() or "")
+
+
+def _not_personal(name: str) -> Any:
+    """Staff (a valid bearer token) and registration_no calls are not the public intake."""
+    off = auth.limit_is_off(name)
+    return lambda: off() or _personal_token() is None or auth.current_principal() is not None
+
+
 def limit_intake_body() -> None:
     """413 before parsing: an answers document is a few KB, never megabytes."""
     if request.endpoint == "responses.Responses" and request.method == "POST":
@@ -88,6 +105,10 @@ def limit_intake_body() -> None:
 @blp.route("")
 class Responses(MethodView):
     @auth.public  # a personal token is the credential; registration_no needs an operator
+    # Public intake is limited per personal token and per address (docs/security.md).
+    @auth.limiter.limit(auth.configured_limit("intake"), key_func=_token_key,
+                        exempt_when=_not_personal("intake"))
+    @auth.limiter.limit(auth.configured_limit("intake_ip"), exempt_when=_not_personal("intake_ip"))
     # Schema instances, not classes: webargs would build a new schema object per request
     # (about 2 ms of CPU on the hottest endpoint).
     @blp.arguments(RESPONSE_IN)
