@@ -213,7 +213,20 @@ def guard() -> Any:
 # One limiter for every service; its counters live in Redis, so a limit holds across every
 # web process and every service. Limits come from Settings (JEJAK_RATE_LIMIT_*), read per
 # request, so a test or a deployment changes them without touching code.
-limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="fixed-window")
+def limit_key(value: str) -> str:
+    """A counter's key: the value, in the app's JEJAK_LIMIT_SCOPE (tests give each app one).
+
+    The limiter is one object shared by every app in the process, and flask-limiter keeps
+    the key prefix of the first app it saw, so the scope is part of the key instead.
+    """
+    return f"{current_app.config.get('JEJAK_LIMIT_SCOPE', '')}{value}"
+
+
+def client_address() -> str:
+    return limit_key(get_remote_address())
+
+
+limiter = Limiter(key_func=client_address, default_limits=[], strategy="fixed-window")
 
 
 def configured_limit(name: str) -> Callable[[], str]:

@@ -309,7 +309,10 @@ def _flatten_field_errors(messages: dict[str, Any]) -> dict[str, Any]:
 def _layout_context() -> dict[str, Any]:
     from flask_babel import get_locale
 
-    principal = auth.current_principal() if request else None
+    # Only the principal the guard already found: looking it up here, after a public view
+    # began its transaction, would wait on that transaction's SQLite write lock (a signed-in
+    # operator opening the open link hung for the busy timeout, then failed).
+    principal = g.get("jejak_principal") if request else None
     return {
         "principal": principal,
         "services": [

@@ -108,8 +108,8 @@ def clean_db(settings: Settings) -> Database:
 
 def app_config(settings: Settings, **extra: object) -> dict[str, object]:
     # Rate-limit counters per app: one test's logins must not use up the next test's.
-    limits = f"jejak-limit-{uuid.uuid4().hex[:8]}"
-    return {"JEJAK_SETTINGS": settings, "TESTING": True, "RATELIMIT_KEY_PREFIX": limits, **extra}
+    scope = f"test-{uuid.uuid4().hex[:8]}:"
+    return {"JEJAK_SETTINGS": settings, "TESTING": True, "JEJAK_LIMIT_SCOPE": scope, **extra}
 
 
 @pytest.fixture()

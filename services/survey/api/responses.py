@@ -87,7 +87,7 @@ def _personal_token() -> str | None:
 
 def _token_key() -> str:
     # A digest, so the Redis keys never hold a working survey link.
-    return "intake-token:" + auth.token_digest(_personal_token() or "")
+    return auth.limit_key("intake-token:" + auth.token_digest(_personal_token() or ""))
 
 
 def _not_personal(name: str) -> Any:

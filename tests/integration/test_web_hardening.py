@@ -1,0 +1,260 @@
+"""Web hardening through the real apps: security headers, cookie flags, CSRF, rate limits.
+
+The rate limits count in the real Redis of the fixtures (embedded or system, db 5), with
+limits made small through Settings, as JEJAK_RATE_LIMIT_* would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from html.parser import HTMLParser
+
+import pytest
+
+from services.survey.links import make_token
+from shared import db
+from shared.auth import create_token, create_user
+from shared.config import Settings
+from tests.conftest import app_config
+from tests.integration.conftest import EMPLOYED
+
+
+@pytest.fixture()
+def staff(survey_app) -> dict[str, str]:
+    with survey_app.app_context():
+        session = db.session()
+        create_user(session, "adi", "kata-sandi-adi", "admin")
+        tokens = {role: create_token(session, role) for role in ("viewer", "operator", "admin")}
+        session.commit()
+    return tokens
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def login(client, username: str = "adi", password: str = "kata-sandi-adi", **kwargs):
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": token}, **kwargs)
+
+
+def app_with(name: str, settings: Settings, **changes: object):
+    from services.cli import create_service
+
+    return create_service(name, app_config(dataclasses.replace(settings, **changes)))
+
+
+# --- headers and cookies ---------------------------------------------------------------
+
+
+def test_every_answer_carries_the_security_headers(survey_app, outreach_app, analytics_app,
+                                                    staff) -> None:
+    bearer = {"Authorization": f"Bearer {staff['admin']}"}
+    for app, paths in ((survey_app, ["/login", "/", "/api/v1/alumni", "/api/v1/nothing",
+                                     "/w/no-such-wave", "/healthz"]),
+                       (outreach_app, ["/login", "/", "/api/v1/campaigns"]),
+                       (analytics_app, ["/login", "/api/v1/indicators?wave=x"])):
+        client = app.test_client()
+        for path in paths:
+            response = client.get(path, headers=bearer)
+            response.close()  # ends the request: on SQLite its session holds the write lock
+            csp = response.headers["Content-Security-Policy"]
+            assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp, path
+            assert "script-src 'self';" in csp and "unsafe-inline" not in csp, path
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+            assert response.headers["Referrer-Policy"] == "same-origin"
+            assert response.headers["X-Frame-Options"] == "DENY"
+            assert "Strict-Transport-Security" not in response.headers  # not over plain http
+
+
+def test_pages_have_no_inline_script_or_handler(survey_app, staff) -> None:
+    client = survey_app.test_client()
+    login(client)
+    for path in ("/login", "/", "/import", "/api/docs"):
+        html = client.get(path).get_data(as_text=True)
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), path
+        assert not re.search(r"\son[a-z]+\s*=", html, re.IGNORECASE), path
+        assert "javascript:" not in html, path
+
+
+def test_session_cookie_is_httponly_lax_and_secure_in_production(
+    survey_app, settings, staff, monkeypatch
+) -> None:
+    cookie = login(survey_app.test_client()).headers["Set-Cookie"]
+    assert "jejak_session=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # development runs on plain http
+    # Production: Settings.check() would refuse SQLite; the cookie flags are what is tested.
+    monkeypatch.setattr(Settings, "check", lambda self: None)
+    production = app_with("survey", settings, env="production",
+                          secret_key="s" * 32, pii_key=settings.pii_key)
+    client = production.test_client()
+    response = login(client, base_url="https://localhost")
+    assert response.status_code == 302
+    cookie = response.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert client.get("/login", base_url="https://localhost").headers[
+        "Strict-Transport-Security"].startswith("max-age=")
+
+
+# --- CSRF ------------------------------------------------------------------------------
+
+
+class _Forms(HTMLParser):
+    """POST forms of a page: their action and whether they carry a csrf_token field."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, object]] = []
+        self._open: dict[str, object] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "form" and (values.get("method") or "get").lower() == "post":
+            self._open = {"action": values.get("action"), "csrf": False}
+            self.forms.append(self._open)
+        elif tag == "input" and self._open is not None and values.get("name") == "csrf_token":
+            self._open["csrf"] = bool(values.get("value"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._open = None
+
+
+def post_forms(html: str) -> list[dict[str, object]]:
+    parser = _Forms()
+    parser.feed(html)
+    return parser.forms
+
+
+def test_every_staff_form_carries_the_csrf_token_and_a_post_without_it_is_refused(
+    survey_app, outreach_app, analytics_app, survey, staff
+) -> None:
+    seen = 0
+    for app, pages in ((survey_app, ["/", "/import"]), (outreach_app, ["/"]),
+                       (analytics_app, ["/?wave=ts-2026"])):
+        client = app.test_client()
+        login(client)
+        for page in pages:
+            response = client.get(page)
+            assert response.status_code == 200, page
+            for form in post_forms(response.get_data(as_text=True)):
+                seen += 1
+                assert form["csrf"], f"{page}: the form to {form['action']} has no CSRF token"
+                if form["action"] and "logout" not in str(form["action"]):
+                    refused = client.post(str(form["action"]), data={})
+                    assert refused.status_code == 400, f"{form['action']} took a POST without it"
+        assert client.post("/logout").status_code == 400  # still signed in after that
+        assert client.get(pages[0]).status_code == 200
+    assert seen >= 6
+    login_form = post_forms(survey_app.test_client().get("/login").get_data(as_text=True))
+    assert login_form and all(form["csrf"] for form in login_form)
+    assert login(survey_app.test_client()).status_code == 302
+    no_token = survey_app.test_client().post(
+        "/login", data={"username": "adi", "password": "kata-sandi-adi"})
+    assert no_token.status_code == 400
+
+
+def test_bearer_calls_need_no_csrf_token(outreach_app, staff) -> None:
+    # A bearer token is not sent by a browser on its own: nothing for a forged page to ride.
+    response = outreach_app.test_client().post(
+        "/api/v1/campaigns", json={}, headers={"Authorization": f"Bearer {staff['operator']}"})
+    assert response.status_code == 422
+
+
+# --- rate limits -----------------------------------------------------------------------
+
+
+def assert_limited(response) -> None:
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_login_is_rate_limited_per_address(survey_app, settings, staff) -> None:
+    app = app_with("survey", settings, rate_limit_login="3 per minute")
+    client = app.test_client()
+    here = {"REMOTE_ADDR": "198.51.100.7"}
+    for _ in range(3):
+        assert login(client, "nobody", "wrong", environ_base=here).status_code == 401
+    page = login(client, "adi", "kata-sandi-adi", environ_base=here)  # right, but too many
+    assert_limited(page)
+    assert "text/html" in page.content_type
+    api = client.post("/login", data={}, headers={"Accept": "application/json"},
+                      environ_base=here)
+    assert_limited(api)
+    assert api.mimetype == "application/problem+json" and api.get_json()["status"] == 429
+    other = login(client, "adi", "kata-sandi-adi", environ_base={"REMOTE_ADDR": "198.51.100.8"})
+    assert other.status_code == 302
+
+
+def test_open_link_identification_is_rate_limited(survey, settings) -> None:
+    app = app_with("survey", settings, rate_limit_identify="2 per minute")
+    client = app.test_client()
+    here = {"REMOTE_ADDR": "198.51.100.9"}
+    guess = {"registration_no": "GUESS", "birth_date": "2000-01-01"}
+    assert [client.post("/w/ts-2026", data=guess, environ_base=here).status_code
+            for _ in range(2)] == [422, 422]
+    assert_limited(client.post("/w/ts-2026", data=guess, environ_base=here))
+    limited = client.post("/w/ts-2026", data=guess, environ_base=here,
+                          headers={"Accept": "application/json"})
+    assert_limited(limited)
+    assert limited.mimetype == "application/problem+json"
+    assert client.get("/w/ts-2026", environ_base=here).status_code == 200  # reading is free
+
+
+def test_public_intake_is_rate_limited_per_personal_token_not_for_staff(
+    survey, settings
+) -> None:
+    app = app_with("survey", settings, rate_limit_intake="2 per minute")
+    client = app.test_client()
+
+    def submit(index: int, **extra: object):
+        body = {"id": str(uuid.uuid4()), "wave": "ts-2026", "answers": EMPLOYED, **extra}
+        if "registration_no" not in extra:
+            body["token"] = make_token(app.config["SECRET_KEY"], survey["wave_id"],
+                                       survey["alumni"][index][0])
+        return client.post("/api/v1/responses", json=body, headers=extra.pop("headers", {}))
+
+    assert [submit(0).status_code for _ in range(2)] == [201, 201]
+    limited = submit(0)
+    assert_limited(limited)
+    assert limited.mimetype == "application/problem+json"
+    assert limited.get_json()["status"] == 429
+    assert submit(1).status_code == 201  # another alumnus's link has its own count
+    operator = survey["headers"]["operator"]
+    for _ in range(3):  # staff entering paper forms are not the public intake
+        response = client.post("/api/v1/responses", headers=operator, json={
+            "id": str(uuid.uuid4()), "wave": "ts-2026", "registration_no": "REG-002",
+            "answers": EMPLOYED})
+        assert response.status_code == 201, response.get_json()
+
+
+def test_public_intake_is_rate_limited_per_address(survey, settings) -> None:
+    app = app_with("survey", settings, rate_limit_intake_ip="3 per minute")
+    client = app.test_client()
+    here = {"REMOTE_ADDR": "198.51.100.11"}
+    codes = []
+    for index in range(4):
+        token = make_token(app.config["SECRET_KEY"], survey["wave_id"],
+                           survey["alumni"][index][0])
+        codes.append(client.post("/api/v1/responses", environ_base=here, json={
+            "id": str(uuid.uuid4()), "wave": "ts-2026", "token": token,
+            "answers": EMPLOYED}).status_code)
+    assert codes == [201, 201, 201, 429]
+
+
+def test_an_empty_limit_turns_it_off(survey, settings) -> None:
+    app = app_with("survey", settings, rate_limit_identify="")
+    client = app.test_client()
+    guess = {"registration_no": "GUESS", "birth_date": "2000-01-01"}
+    assert {client.post("/w/ts-2026", data=guess).status_code for _ in range(12)} == {422}
+
+
+def test_limits_come_from_the_environment() -> None:
+    settings = Settings.from_env({"JEJAK_RATE_LIMIT_LOGIN": "5 per minute",
+                                  "JEJAK_RATE_LIMIT_INTAKE_IP": ""})
+    assert settings.rate_limit_login == "5 per minute"
+    assert settings.rate_limit_intake_ip == ""
+    assert Settings.from_env({}).rate_limit_identify == "10 per minute;40 per hour"
