@@ -12,10 +12,16 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-# Autoescape is off: these are plain-text messages (email text part, SMS, WhatsApp).
+# Autoescape is off: these are plain-text messages (email text part, SMS, WhatsApp); no
+# HTML part is sent, so a name like "<script>" arrives as text. The sandbox refuses `_`
+# attributes, function internals and methods that change data (docs/security.md); the
+# default globals (range, cycler, joiner, lipsum, namespace, dict) are removed too: a
+# message needs only the variables in VARIABLES.
 _environment = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+_environment.globals.clear()
 VARIABLES = ("name", "program", "cohort", "survey_link", "unsubscribe_link", "wave_title", "centre")
 MAX_SMS_LENGTH = 459  # three concatenated GSM segments
 
@@ -48,6 +54,8 @@ def render(template: dict[str, Any], language: str, context: dict[str, Any]) -> 
             else None
         )
         body = _compiled(texts["body"]).render(context).strip()
+    except SecurityError as exc:
+        raise TemplateProblem(f"not allowed in a message template: {exc}") from exc
     except TemplateError as exc:
         raise TemplateProblem(f"{type(exc).__name__}: {exc}") from exc
     return Rendered(subject, body)

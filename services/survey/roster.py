@@ -15,10 +15,11 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import PurePath
 from typing import IO, Any, TextIO, TypeVar
 
 import phonenumbers
+
+from shared.uploads import UploadRejected, check_spreadsheet
 
 # The columns in the order a roster file lists them, each with its Indonesian header.
 COLUMNS: dict[str, str] = {
@@ -146,7 +147,11 @@ def read_rows(file: IO[bytes], filename: str) -> Iterator[tuple[int, dict[str, s
     RosterFileError when the file cannot be a roster at all. The iterator's length hint is
     the expected number of rows (0 when unknown).
     """
-    if PurePath(filename).suffix.lower() == ".xlsx":
+    try:  # by content, before any parser (shared/uploads.py: type, zip bombs, damage)
+        kind = check_spreadsheet(file, filename)
+    except UploadRejected as exc:
+        raise RosterFileError(str(exc)) from exc
+    if kind == "xlsx":
         return _read_xlsx(file)
     return _read_csv(file)
 
