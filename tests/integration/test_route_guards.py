@@ -50,6 +50,15 @@ PUBLIC: dict[tuple[str, str], str] = {
 # changes to settings (reading them is harmless).
 ADMIN_PATH = re.compile(r"/(users|tokens|keys|erase|erasure|audit)\b")
 SETTINGS_PATH = re.compile(r"/(settings|minimum-wages)\b")
+# Outside analytics a viewer may read only these (GET), none holding personal data
+# (tests/integration/test_personal_data_exposure.py reads them as a viewer): an API client of
+# the indicators learns the wave slugs and the questionnaire's codes here.
+VIEWER_READS: dict[tuple[str, str], str] = {
+    ("survey", "waves.Waves"): "wave slugs, titles, dates and counts",
+    ("survey", "waves.WaveBySlug"): "one wave, as above",
+    ("survey", "questionnaires.Questionnaires"): "the instruments (questions, codes)",
+    ("survey", "questionnaires.QuestionnaireById"): "one instrument",
+}
 SERVICES = ("survey", "outreach", "analytics")
 WALKED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -64,7 +73,7 @@ def policy_floor(service: str, method: str, rule: str, endpoint: str) -> str:
         return "admin"
     if endpoint == "auth.logout":
         return "viewer"
-    if service == "analytics":
+    if service == "analytics" or (method == "GET" and (service, endpoint) in VIEWER_READS):
         return "viewer"
     return "operator"
 
@@ -217,11 +226,13 @@ def test_every_guarded_route_refuses_lower_roles_with_403_and_matches_the_policy
     assert not failures, "routes whose roles are wrong:\n" + "\n".join(failures)
 
 
-def test_a_viewer_reaches_analytics_only(apps, credentials) -> None:
+def test_a_viewer_reaches_analytics_and_the_reviewed_reads_only(apps, credentials) -> None:
     viewer = {"Authorization": f"Bearer {credentials['tokens']['viewer']}"}
     reached = []
     for app, call in walk(apps):
         if call.service == "analytics" or call.endpoint == "auth.logout":
+            continue
+        if call.method == "GET" and (call.service, call.endpoint) in VIEWER_READS:
             continue
         if is_public(call.service, call.endpoint, call.method):
             continue

@@ -62,7 +62,7 @@ def _store(definition: dict[str, Any]) -> QuestionnaireRow:
 
 @blp.route("")
 class Questionnaires(MethodView):
-    @auth.requires("operator")  # viewers see analytics only (docs/security.md)
+    @auth.requires("viewer")
     @blp.response(200, QuestionnaireOut(many=True))
     def get(self) -> Any:
         """Every questionnaire version."""
@@ -101,7 +101,7 @@ class XlsForm(MethodView):
 
 @blp.route("/<int:questionnaire_id>")
 class QuestionnaireById(MethodView):
-    @auth.requires("operator")
+    @auth.requires("viewer")
     @blp.response(200, QuestionnaireFull)
     def get(self, questionnaire_id: int) -> Any:
         """One version with its full definition."""

@@ -74,7 +74,7 @@ def _wave(slug: str) -> Wave:
 
 @blp.route("")
 class Waves(MethodView):
-    @auth.requires("operator")  # viewers see analytics only (docs/security.md)
+    @auth.requires("viewer")
     @blp.response(200, WaveOut(many=True))
     def get(self) -> Any:
         """All waves, newest first."""
@@ -97,7 +97,7 @@ class Waves(MethodView):
 
 @blp.route("/<slug>")
 class WaveBySlug(MethodView):
-    @auth.requires("operator")
+    @auth.requires("viewer")
     @blp.response(200, WaveOut)
     def get(self, slug: str) -> Any:
         """One wave with its counts."""
