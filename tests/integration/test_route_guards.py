@@ -97,7 +97,19 @@ class Call:
         return f"{self.service} {self.method} {self.rule} ({self.endpoint})"
 
 
-DUMMY = {"int": 1, "uuid": uuid.UUID("00000000-0000-4000-8000-000000000001"), "path": "x/y"}
+DUMMY = {"int": 1, "uuid": uuid.UUID("00000000-0000-4000-8000-000000000001")}
+
+
+def _dummy_for(converter: Any) -> Any:
+    """The first dummy value this converter accepts (also for converters added later)."""
+    for value in (*DUMMY.values(), "x1"):
+        try:
+            text = converter.to_url(value)
+        except (ValueError, TypeError):
+            continue
+        if re.fullmatch(converter.regex, text):
+            return value
+    raise AssertionError(f"no dummy value for {type(converter).__name__}: add one to DUMMY")
 
 
 def _paths(app: Flask, rule: Rule) -> Iterator[str]:
@@ -107,8 +119,7 @@ def _paths(app: Flask, rule: Rule) -> Iterator[str]:
         if isinstance(converter, AnyConverter):
             values: list[Any] = sorted(converter.items)
         else:
-            kind = type(converter).__name__.removesuffix("Converter").lower()
-            values = [DUMMY.get({"integer": "int", "unicode": "string"}.get(kind, kind), "x1")]
+            values = [_dummy_for(converter)]
         choices = [{**chosen, name: value} for chosen in choices for value in values]
     adapter = app.url_map.bind("localhost")
     for arguments in choices:
