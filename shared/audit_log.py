@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session
 
 from shared.models import AuditEntry
 
+# Days outside these bounds filter nothing out, and would overflow datetime arithmetic.
+_FIRST_DAY, _LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
+
 
 def entries(
     *,
@@ -35,6 +38,8 @@ def entries(
                                 AuditEntry.action.startswith(action.rstrip(".") + ".",
                                                              autoescape=True)))
     zone = ZoneInfo(timezone)
+    since = since if since is not None and since > _FIRST_DAY else None
+    until = until if until is not None and until < _LAST_DAY else None
     if since is not None:
         query = query.where(AuditEntry.at >= datetime.combine(since, time(), tzinfo=zone))
     if until is not None:

@@ -401,3 +401,29 @@ def test_the_listed_actions_are_audited(survey_app, outreach_app, analytics_app,
     assert entries["minimum_wage.set"].details["amount"] == 3_600_000
     assert entries["token.create"].actor == "cli" and entries["token.create"].target == "ci"
     assert entries["campaign.launch"].ip == "127.0.0.1"
+
+
+def test_audit_dates_at_the_ends_of_the_calendar_filter_nothing(survey_app, survey) -> None:
+    admin = survey["headers"]["admin"]
+    client = survey_app.test_client()
+    for query in ("since=0001-01-01", "until=9999-12-31", "since=0001-01-01&until=9999-12-31"):
+        response = client.get(f"/api/v1/audit?{query}", headers=admin)
+        assert response.status_code == 200, (query, response.get_json())
+
+
+def test_erasure_reaches_outreach_through_a_real_worker(survey_app, outreach, survey, person,
+                                                       celery_worker) -> None:
+    from tests.conftest import wait_for
+
+    sms_campaign(outreach.test_client(), survey, day_offsets=(4,))
+    assert survey_app.test_client().post(f"/api/v1/alumni/{person}/erase",
+                                         headers=survey["headers"]["admin"]).status_code == 200
+
+    def cancelled() -> list[tuple[str, str | None, str | None]]:
+        with outreach.app_context():
+            rows = db.session().execute(select(Message.status, Message.cancel_reason,
+                                               Message.address)
+                                        .where(Message.alumnus_id == person)).all()
+            return [tuple(row) for row in rows if row.status == "cancelled"]
+
+    assert wait_for(cancelled) == [("cancelled", "erased", None)]
