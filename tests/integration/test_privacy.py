@@ -139,6 +139,11 @@ def test_export_erase_export_round_trip(survey_app, outreach, survey, person, qu
     assert {m["address"] for m in second["messages"]} == {None}
     # Nothing goes out to the erased alumnus later, even when the reminder is due.
     assert run_due(outreach, quiet_free, when=utcnow() + timedelta(days=5)) == 4
+    # The operators' responses CSV keeps the answer, without the person.
+    csv_text = client.get("/api/v1/responses/export.csv?wave=ts-2026",
+                          headers=survey["headers"]["operator"]).get_data(as_text=True)
+    assert len(csv_text.strip().splitlines()) == 2
+    assert "REG-000" not in csv_text and "erased:" not in csv_text
     # The indicators still count the anonymised answer.
     after = full_refresh(db.get_db(survey_app).session_factory, survey["wave_id"])
     assert after.responses_included == 1

@@ -11,7 +11,7 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy import select
+from sqlalchemy import case, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from services.survey import intake
@@ -203,7 +203,12 @@ class ResponsesCsv(MethodView):
 
         statement = (
             _filtered(query)
-            .add_columns(Alumnus.registration_no, Program.name, Cohort.label)
+            # Erased alumni and those who withdrew consent keep their answers, not their
+            # identity (as in analytics' raw workbook).
+            .add_columns(case((or_(Alumnus.erased_at.is_not(None),
+                                   Alumnus.consent_withdrawn_at.is_not(None)), None),
+                              else_=Alumnus.registration_no),
+                         Program.name, Cohort.label)
             .order_by(Response.submitted_at)
             .execution_options(yield_per=1000)
         )
