@@ -27,6 +27,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -248,6 +249,16 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("campaign_step_id", "alumnus_id", name="uq_messages_step_alumnus"),
         Index("ix_messages_status_due", "status", "due_at"),
+        # Dispatch walks the planned messages in due order: a partial index keeps that walk
+        # to the rows still to send, so queueing N messages costs O(N), not a sort of N per
+        # batch (docs/decisions.md, "Outreach at scale").
+        Index(
+            "ix_messages_planned_due",
+            "due_at",
+            "id",
+            postgresql_where=text("status = 'planned'"),
+            sqlite_where=text("status = 'planned'"),
+        ),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     campaign_step_id: Mapped[int] = mapped_column(ForeignKey("campaign_steps.id"))

@@ -10,7 +10,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -111,13 +124,12 @@ def create_campaign(
     return campaign
 
 
-def recipients(session: Session, campaign: Campaign) -> list[Recipient]:
-    """The segment, evaluated now: alumni of the wave's targets (or the roster)."""
+def _segment(campaign: Campaign, *columns: Any) -> Select[Any]:
+    """`columns` of the segment's alumni, evaluated now: the wave's targets (or the roster)."""
     segment = campaign.segment or {}
     query = (
-        select(
-            Alumnus.id, Alumnus.full_name, Alumnus.email, Alumnus.phone, Program.name, Cohort.label
-        )
+        select(*columns)
+        .select_from(Alumnus)
         .join(Cohort, Cohort.id == Alumnus.cohort_id)
         .join(Program, Program.id == Cohort.program_id)
         .where(Alumnus.erased_at.is_(None), Alumnus.consent_withdrawn_at.is_(None))
@@ -142,6 +154,15 @@ def recipients(session: Session, campaign: Campaign) -> list[Recipient]:
         wanted = segment.get("dispositions") or []
         if wanted:
             query = query.where(or_(*(_disposition(campaign, name) for name in wanted)))
+    return query
+
+
+def recipients(session: Session, campaign: Campaign) -> list[Recipient]:
+    """The segment, evaluated now, one Recipient per alumnus (for previews and checks)."""
+    query = _segment(
+        campaign,
+        Alumnus.id, Alumnus.full_name, Alumnus.email, Alumnus.phone, Program.name, Cohort.label,
+    )
     return [Recipient(*row) for row in session.execute(query.order_by(Alumnus.id))]
 
 
@@ -178,6 +199,19 @@ def resolve_channel(
     return None
 
 
+def _resolved_channel(step_channel: str, order: tuple[str, ...]) -> tuple[Any, Any]:
+    """`resolve_channel` as SQL: (channel, address) expressions, NULL without a contact."""
+    contacts = {"email": Alumnus.email, "sms": Alumnus.phone, "whatsapp": Alumnus.phone}
+    names = [name for name in (order if step_channel == "best" else (step_channel,))
+             if name in contacts]
+    if not names:
+        return null(), null()
+    has = {name: and_(contacts[name].is_not(None), contacts[name] != "") for name in names}
+    channel = case(*((has[name], literal(name, String)) for name in names), else_=null())
+    address = case(*((has[name], contacts[name]) for name in names), else_=null())
+    return channel, address
+
+
 def message_context(
     recipient: Recipient,
     campaign: Campaign,
@@ -210,28 +244,76 @@ def unsubscribe_url(settings: Settings, alumnus_id: int, channel: str) -> str:
 def template_problems(
     session: Session, campaign: Campaign, settings: Settings
 ) -> list[dict[str, Any]]:
-    """Every (recipient, step) whose template fails, with the reason; empty when all render."""
+    """Every (recipient, step) whose template fails, with the reason; empty when all render.
+
+    Rendering every step for every recipient took most of a 100,000-recipient launch. What
+    can differ between recipients is the length of their name, program and cohort (and
+    whether a name is empty): links have a fixed length. So each (step, channel) that some
+    recipient gets is rendered twice, with the longest and the shortest of those values
+    among its recipients (one aggregate query per step). Only when one of those fails are
+    that step's recipients rendered one by one, to say exactly who fails and why. A
+    template that fails on content rather than length (say, a condition on one name) is
+    still caught at send time: that message is `failed` with the reason, never sent blank.
+    """
     wave_title = session.scalar(select(Wave.title).where(Wave.id == campaign.wave_id))
     problems: list[dict[str, Any]] = []
-    for recipient in recipients(session, campaign):
-        for step in campaign.steps:
-            resolved = resolve_channel(step.channel, recipient, settings.channel_order)
+    name = func.length(func.coalesce(Alumnus.full_name, ""))
+    program, cohort = func.length(Program.name), func.length(Cohort.label)
+    for step in campaign.steps:
+        channel, _address = _resolved_channel(step.channel, settings.channel_order)
+        extremes = session.execute(
+            _segment(
+                campaign, channel.label("channel"), func.max(Alumnus.id),
+                func.max(name), func.max(program), func.max(cohort),
+                func.min(name), func.min(program), func.min(cohort),
+            ).group_by(channel)
+        ).all()
+        for resolved, last_id, *lengths in extremes:
             if resolved is None:
-                continue
-            context = message_context(recipient, campaign, wave_title, settings, resolved[0])
-            reason = templating.check(step.template, campaign.language, resolved[0], context)
-            if reason:
-                problems.append(
-                    {
-                        "alumnus_id": recipient.alumnus_id,
-                        "name": recipient.full_name,
-                        "step": step.position,
-                        "channel": resolved[0],
-                        "reason": reason,
-                    }
+                continue  # no contact for this step: skipped, nothing rendered
+            longest, shortest = lengths[:3], lengths[3:]
+            if any(
+                templating.check(
+                    step.template, campaign.language, resolved,
+                    message_context(
+                        Recipient(last_id, "N" * size[0], None, None, "P" * size[1],
+                                  "C" * size[2]),
+                        campaign, wave_title, settings, resolved,
+                    ),
                 )
-                if len(problems) >= 100:
-                    return problems
+                for size in (longest, shortest)
+            ):
+                problems += _step_problems(session, campaign, step, resolved, wave_title,
+                                           settings, 100 - len(problems))
+            if len(problems) >= 100:
+                return problems
+    return problems
+
+
+def _step_problems(
+    session: Session, campaign: Campaign, step: CampaignStep, channel: str,
+    wave_title: str | None, settings: Settings, limit: int,
+) -> list[dict[str, Any]]:
+    """The exact check: render one step for each of its recipients on `channel`."""
+    problems: list[dict[str, Any]] = []
+    for recipient in recipients(session, campaign):
+        resolved = resolve_channel(step.channel, recipient, settings.channel_order)
+        if resolved is None or resolved[0] != channel:
+            continue
+        context = message_context(recipient, campaign, wave_title, settings, channel)
+        reason = templating.check(step.template, campaign.language, channel, context)
+        if reason:
+            problems.append(
+                {
+                    "alumnus_id": recipient.alumnus_id,
+                    "name": recipient.full_name,
+                    "step": step.position,
+                    "channel": channel,
+                    "reason": reason,
+                }
+            )
+            if len(problems) >= limit:
+                break
     return problems
 
 
@@ -255,40 +337,56 @@ def launch(
 
 
 def plan(session: Session, campaign: Campaign, settings: Settings) -> int:
-    """One message row per (step, recipient); rows that exist already are left alone."""
+    """One message row per (step, recipient); rows that exist already are left alone.
+
+    One `INSERT … SELECT … ON CONFLICT DO NOTHING` per step, the same on SQLite and
+    PostgreSQL: no recipient passes through Python, and the unique key (step, alumnus)
+    makes planning twice (a resume, a retry) add nobody. Returns how many (step, recipient)
+    pairs the plan covers, whether their rows were made now or before.
+    """
     start = campaign.launched_at or utcnow()
-    opted_out = {
-        (channel, address)
-        for channel, address in session.execute(select(OptOut.channel, OptOut.address))
-    }
-    rows: list[dict[str, Any]] = []
-    for recipient in recipients(session, campaign):
-        for step in campaign.steps:
-            resolved = resolve_channel(step.channel, recipient, settings.channel_order)
-            row = {
-                "campaign_step_id": step.id,
-                "alumnus_id": recipient.alumnus_id,
-                "due_at": start + timedelta(days=step.day_offset),
-                "status": "planned",
-                "attempts": 0,
-                "created_at": utcnow(),
-                "channel": None,
-                "address": None,
-                "cancel_reason": None,
-            }
-            if resolved is None:
-                row.update(status="skipped", cancel_reason="no_contact")
-            else:
-                row.update(channel=resolved[0], address=resolved[1])
-                if resolved in opted_out:
-                    row.update(status="skipped", cancel_reason="opted_out")
-            rows.append(row)
-    if not rows:
-        return 0
     insert = pg_insert if is_postgres(session) else sqlite_insert
-    for start_at in range(0, len(rows), 1000):
-        session.execute(insert(Message).on_conflict_do_nothing(), rows[start_at : start_at + 1000])
-    return len(rows)
+    for step in campaign.steps:
+        channel, address = _resolved_channel(step.channel, settings.channel_order)
+        resolved = _segment(
+            campaign,
+            Alumnus.id.label("alumnus_id"), channel.label("channel"), address.label("address"),
+        ).subquery("resolved")
+        # Opt-outs by (channel, address), as sending checks them again (with the alumnus).
+        opted_out = and_(OptOut.channel == resolved.c.channel,
+                         OptOut.address == resolved.c.address)
+        reason = case(
+            (resolved.c.channel.is_(None), literal("no_contact", String)),
+            (OptOut.id.is_not(None), literal("opted_out", String)),
+            else_=null(),
+        )
+        rows = (
+            select(
+                literal(step.id, Integer), resolved.c.alumnus_id, resolved.c.channel,
+                resolved.c.address,
+                case((reason.is_(None), literal("planned", String)),
+                     else_=literal("skipped", String)),
+                reason,
+                literal(start + timedelta(days=step.day_offset), Message.due_at.type),
+                literal(0, Integer),
+                literal(utcnow(), Message.created_at.type),
+            )
+            .select_from(resolved.outerjoin(OptOut, opted_out))
+            .where(true())  # SQLite reads "ON CONFLICT" after a join as the join's ON without it
+            .order_by(resolved.c.alumnus_id)
+        )
+        session.execute(
+            insert(Message)
+            .from_select(
+                ["campaign_step_id", "alumnus_id", "channel", "address", "status",
+                 "cancel_reason", "due_at", "attempts", "created_at"],
+                rows,
+            )
+            .on_conflict_do_nothing()
+        )
+    people = session.scalar(select(func.count()).select_from(
+        _segment(campaign, Alumnus.id).subquery()))
+    return (people or 0) * len(campaign.steps)
 
 
 def pause(campaign: Campaign) -> None:

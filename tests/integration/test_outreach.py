@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from services.outreach import campaigns, delivery
 from services.survey.links import make_token
 from shared import db
-from shared.models import Campaign, Message, OptOut, utcnow
+from shared.models import Alumnus, Campaign, Message, OptOut, utcnow
 from tests.integration.conftest import EMPLOYED
 
 
@@ -97,6 +97,27 @@ def test_a_broken_template_blocks_the_launch_and_says_why(outreach, survey) -> N
     assert response.status_code == 422
     assert "nama_lengkap" in response.get_json()["detail"]
     assert "Alumnus 0" in response.get_json()["detail"]
+    assert messages(outreach) == []
+
+
+def test_a_too_long_sms_for_one_recipient_is_named(outreach, survey) -> None:
+    # Launch checks each step with the longest and the shortest names rather than every
+    # recipient; when that fails, it names exactly who fails, and only them.
+    alumnus_id = survey["alumni"][2][0]
+    with outreach.app_context():
+        session = db.session()
+        session.get(Alumnus, alumnus_id).full_name = "Alumnus Dengan Nama Yang Sangat Panjang " * 2
+        session.commit()
+    client = outreach.test_client()
+    created = create(client, survey, steps=[{
+        "day_offset": 0, "channel": "sms",
+        "template": {"id": {"body": "{{ name }} " + "x" * 360 + " {{ survey_link }}"}}}])
+    response = client.post(f"/api/v1/campaigns/{created.get_json()['id']}/launch",
+                           headers=survey["headers"]["operator"])
+    assert response.status_code == 422
+    detail = response.get_json()["detail"]
+    assert detail.startswith("1 message(s) would fail") and "Sangat Panjang" in detail
+    assert "at most 459 characters" in detail
     assert messages(outreach) == []
 
 

@@ -15,8 +15,15 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # Partial: only the messages still to send, walked in due order by dispatch.
+    op.create_index(
+        "ix_messages_planned_due",
+        "messages",
+        ["due_at", "id"],
+        postgresql_where=sa.text("status = 'planned'"),
+        sqlite_where=sa.text("status = 'planned'"),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_messages_planned_due", table_name="messages")
