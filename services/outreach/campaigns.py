@@ -214,17 +214,15 @@ def _resolved_channel(step_channel: str, order: tuple[str, ...]) -> tuple[Any, A
 
 def message_context(
     recipient: Recipient,
-    campaign: Campaign,
+    wave_id: int | None,
     wave_title: str | None,
     settings: Settings,
     channel: str,
 ) -> dict[str, Any]:
     """What a template may use, for one recipient."""
     link = ""
-    if campaign.wave_id is not None:
-        link = survey_link(
-            settings.base_url, settings.secret_key, campaign.wave_id, recipient.alumnus_id
-        )
+    if wave_id is not None:
+        link = survey_link(settings.base_url, settings.secret_key, wave_id, recipient.alumnus_id)
     return {
         "name": recipient.full_name or "",
         "program": recipient.program,
@@ -278,7 +276,7 @@ def template_problems(
                     message_context(
                         Recipient(last_id, "N" * size[0], None, None, "P" * size[1],
                                   "C" * size[2]),
-                        campaign, wave_title, settings, resolved,
+                        campaign.wave_id, wave_title, settings, resolved,
                     ),
                 )
                 for size in (longest, shortest)
@@ -300,7 +298,7 @@ def _step_problems(
         resolved = resolve_channel(step.channel, recipient, settings.channel_order)
         if resolved is None or resolved[0] != channel:
             continue
-        context = message_context(recipient, campaign, wave_title, settings, channel)
+        context = message_context(recipient, campaign.wave_id, wave_title, settings, channel)
         reason = templating.check(step.template, campaign.language, channel, context)
         if reason:
             problems.append(

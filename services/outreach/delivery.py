@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from celery import Celery
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import Integer, exists, insert, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.outreach import pacing, templating
@@ -40,7 +40,8 @@ from shared.models import (
 )
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 100
+BATCH_SIZE = 100  # ids per send_batch task
+QUEUE_CHUNK = 1000  # ids queued per dispatch transaction
 STALE_QUEUE = timedelta(minutes=15)  # a batch task that never ran (lost with Redis)
 STUCK_SENDING = timedelta(minutes=10)  # longer than any single send can take
 
@@ -51,7 +52,14 @@ def dispatch(
     settings: Settings,
     now: datetime | None = None,
 ) -> int:
-    """Queue due messages in batches and hand each batch to `outreach.send_batch`."""
+    """Queue due messages in batches and hand each batch to `outreach.send_batch`.
+
+    Linear in the messages due: the planned ones are walked in (due_at, id) order along the
+    partial index `ix_messages_planned_due`, a thousand per transaction, each walk resuming
+    after the last row it saw (so rows it passes over, of a paused campaign or waiting for
+    a retry, are not read again); on PostgreSQL `FOR UPDATE SKIP LOCKED` lets two
+    dispatchers share the work without waiting on each other.
+    """
     now = now or utcnow()
     with session_factory() as session, session.begin():
         session.execute(
@@ -65,43 +73,50 @@ def dispatch(
     quiet = pacing.parse_quiet_hours(settings.quiet_hours)
     if pacing.in_quiet_hours(now, quiet, settings.timezone):
         return 0
+    running = (
+        select(CampaignStep.id)
+        .join(Campaign, Campaign.id == CampaignStep.campaign_id)
+        .where(Campaign.status == "running")
+    )
+    planned = [
+        Message.status == "planned",
+        Message.due_at <= now,
+        or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+        Message.campaign_step_id.in_(running),
+    ]
+    # A batch task that never ran (lost with Redis): handed out again, still `queued`.
+    stale = [
+        Message.status == "queued",
+        Message.queued_at < now - STALE_QUEUE,
+        Message.campaign_step_id.in_(running),
+    ]
     queued = 0
-    while True:
-        with session_factory() as session, session.begin():
-            due = (
-                select(Message.id)
-                .join(CampaignStep, CampaignStep.id == Message.campaign_step_id)
-                .join(Campaign, Campaign.id == CampaignStep.campaign_id)
-                .where(
-                    Campaign.status == "running",
-                    or_(
-                        and_(
-                            Message.status == "planned",
-                            Message.due_at <= now,
-                            or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
-                        ),
-                        and_(Message.status == "queued", Message.queued_at < now - STALE_QUEUE),
-                    ),
-                )
-                .order_by(Message.due_at, Message.id)
-                .limit(BATCH_SIZE)
-            )
-            if is_postgres(session):
-                due = due.with_for_update(skip_locked=True, of=Message)
-            ids = list(session.scalars(due))
-            if ids:
-                session.execute(
-                    update(Message)
-                    .where(Message.id.in_(ids))
+    for where in (planned, stale):
+        after: tuple[datetime, int] | None = None
+        while True:
+            with session_factory() as session, session.begin():
+                due = select(Message.id).where(*where)
+                if after is not None:
+                    due = due.where(tuple_(Message.due_at, Message.id) > tuple_(
+                        literal(after[0], Message.due_at.type), literal(after[1], Integer)))
+                due = due.order_by(Message.due_at, Message.id).limit(QUEUE_CHUNK)
+                if is_postgres(session):
+                    due = due.with_for_update(skip_locked=True)
+                rows = session.execute(
+                    update(Message.__table__)
+                    .where(Message.id.in_(due.scalar_subquery()), *where[:1])
                     .values(status="queued", queued_at=now)
-                )
-        if not ids:
-            return queued
-        # After the commit: if this publish fails, the stale-queue sweep re-sends the ids.
-        celery.send_task("outreach.send_batch", args=[ids])
-        queued += len(ids)
-        if len(ids) < BATCH_SIZE:
-            return queued
+                    .returning(Message.due_at, Message.id)
+                ).all()
+            ids = sorted(row.id for row in rows)
+            # After the commit: if a publish fails, the stale-queue sweep re-sends its ids.
+            for first in range(0, len(ids), BATCH_SIZE):
+                celery.send_task("outreach.send_batch", args=[ids[first : first + BATCH_SIZE]])
+            queued += len(ids)
+            if len(rows) < QUEUE_CHUNK:
+                break
+            after = max((row.due_at, row.id) for row in rows)
+    return queued
 
 
 @dataclass
@@ -134,128 +149,202 @@ def send_batch(
     rate_limit: pacing.RateLimit | None = None,
     now: Callable[[], datetime] = utcnow,
 ) -> dict[str, int]:
-    """Send the queued messages among `message_ids`; returns counts by outcome."""
+    """Send the queued messages among `message_ids`; returns counts by outcome.
+
+    Exactly once, message by message:
+    1. claim: one conditional UPDATE moves it `queued` → `sending` only if, at that moment,
+       it is still queued, its campaign runs, and the alumnus has not opted out, answered,
+       withdrawn consent or been erased; committed BEFORE anything goes to the provider.
+       A message that is not `queued` is never claimed, so a duplicate task, a second
+       worker or a restart finds nothing to send;
+    2. send it;
+    3. record the outcome (`sent`, a retry, `failed`), committed in the same transaction
+       as the next message's claim (or alone after the last one): one commit per message.
+    Only one message of a batch is ever `sending`. If the worker dies between 1 and 3 its
+    outcome is unknown: it stays `sending` until dispatch marks it `in_doubt`, never resent.
+    """
     own_channels = channels is None
     channels = channels or Channels(settings)
     counts: dict[str, int] = {}
+    quiet = pacing.parse_quiet_hours(settings.quiet_hours)
     try:
-        # Grouped by channel so one SMTP connection serves all the batch's emails.
         with session_factory() as session:
-            order = session.execute(
-                select(Message.id, Message.channel)
-                .where(Message.id.in_(message_ids), Message.status == "queued")
-                .order_by(Message.channel, Message.id)
-            ).all()
-        for message_id, _channel in order:
-            result = _send_one(session_factory, message_id, settings, channels, rate_limit, now)
-            counts[result] = counts.get(result, 0) + 1
+            with session.begin():
+                # Grouped by channel so one SMTP connection serves all the batch's emails.
+                batch = session.execute(
+                    _BATCH.where(Message.id.in_(message_ids), Message.status == "queued")
+                    .order_by(Message.channel, Message.id)
+                ).all()
+            pending: _Sent | None = None
+            try:
+                for row in batch:
+                    quiet_now = pacing.in_quiet_hours(now(), quiet, settings.timezone)
+                    if rate_limit is not None and not quiet_now:
+                        rate_limit.wait(row.channel)
+                    moment = now()
+                    with session.begin():
+                        recorded = _record(session, pending, moment) if pending else None
+                        claimed = _claim(session, row, settings, moment, quiet_now)
+                    pending = None
+                    for result in (recorded, claimed):
+                        if isinstance(result, str):
+                            counts[result] = counts.get(result, 0) + 1
+                    if isinstance(claimed, tuple):
+                        outgoing, attempts = claimed
+                        pending = _Sent(row.id, row.alumnus_id, attempts,
+                                        _send(channels, outgoing))
+            finally:
+                if pending is not None:  # the last one, or the one before a failure
+                    with session.begin():
+                        result = _record(session, pending, now())
+                    counts[result] = counts.get(result, 0) + 1
     finally:
         if own_channels:
             channels.close()
     return counts
 
 
-def _send_one(
-    session_factory: sessionmaker[Session],
-    message_id: int,
-    settings: Settings,
-    channels: Channels,
-    rate_limit: pacing.RateLimit | None,
-    now: Callable[[], datetime],
-) -> str:
-    with session_factory() as session, session.begin():
-        claimed = _claim(session, message_id, settings, now())
-        if isinstance(claimed, str):
-            return claimed
-        outgoing = claimed
-    if rate_limit is not None:
-        rate_limit.wait(outgoing.channel)
+# Everything a batch needs to render its messages, read once.
+_BATCH = (
+    select(
+        Message.id, Message.channel, Message.address, Message.alumnus_id,
+        CampaignStep.template, Campaign.id.label("campaign_id"), Campaign.language,
+        Campaign.wave_id, Alumnus.full_name, Program.name.label("program"),
+        Cohort.label.label("cohort"), Wave.title.label("wave_title"),
+    )
+    .join(CampaignStep, CampaignStep.id == Message.campaign_step_id)
+    .join(Campaign, Campaign.id == CampaignStep.campaign_id)
+    .join(Alumnus, Alumnus.id == Message.alumnus_id)
+    .join(Cohort, Cohort.id == Alumnus.cohort_id)
+    .join(Program, Program.id == Cohort.program_id)
+    .outerjoin(Wave, Wave.id == Campaign.wave_id)
+)
+_messages = Message.__table__
+
+
+def _still_wanted(row: Any) -> list[Any]:
+    """The last-moment checks, as conditions of the claim itself."""
+    return [
+        _messages.c.id == row.id,
+        _messages.c.status == "queued",
+        exists().where(Campaign.id == row.campaign_id, Campaign.status == "running"),
+        exists().where(
+            Alumnus.id == row.alumnus_id,
+            Alumnus.erased_at.is_(None),
+            Alumnus.consent_withdrawn_at.is_(None),
+        ),
+        ~exists().where(
+            OptOut.channel == row.channel,
+            or_(OptOut.address == row.address, OptOut.alumnus_id == row.alumnus_id),
+        ),
+        ~exists().where(
+            Response.wave_id == row.wave_id,  # NULL for a broadcast: never true
+            Response.alumnus_id == row.alumnus_id,
+            Response.status == "complete",
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A message handed to its channel, whose outcome is not recorded yet."""
+
+    message_id: int
+    alumnus_id: int
+    attempts: int
+    outcome: Outcome
+
+
+def _send(channels: Channels, outgoing: Outgoing) -> Outcome:
     try:
-        outcome = channels.get(outgoing.channel).send([outgoing])[0]
+        return channels.get(outgoing.channel).send([outgoing])[0]
     except Exception as exc:  # a channel bug must not leave the message "sending"
         log.exception("channel %s raised", outgoing.channel)
-        outcome = Outcome("transient", reason=f"{type(exc).__name__}: {exc}"[:200])
-    with session_factory() as session, session.begin():
-        return _record(session, message_id, outcome, now())
+        return Outcome("transient", reason=f"{type(exc).__name__}: {exc}"[:200])
 
 
 def _claim(
-    session: Session, message_id: int, settings: Settings, moment: datetime
-) -> Outgoing | str:
-    """Re-check right before sending; mark the message `sending` and render it."""
-    row = session.execute(
-        select(Message, CampaignStep, Campaign, Alumnus, Program.name, Cohort.label, Wave.title)
-        .join(CampaignStep, CampaignStep.id == Message.campaign_step_id)
-        .join(Campaign, Campaign.id == CampaignStep.campaign_id)
-        .join(Alumnus, Alumnus.id == Message.alumnus_id)
-        .join(Cohort, Cohort.id == Alumnus.cohort_id)
-        .join(Program, Program.id == Cohort.program_id)
-        .outerjoin(Wave, Wave.id == Campaign.wave_id)
-        .where(Message.id == message_id, Message.status == "queued")
-    ).first()
-    if row is None:
-        return "gone"  # sent, cancelled or taken by another task meanwhile
-    message, step, campaign, alumnus, program, cohort, wave_title = row
-    quiet = pacing.parse_quiet_hours(settings.quiet_hours)
-    if campaign.status != "running" or pacing.in_quiet_hours(moment, quiet, settings.timezone):
-        message.status, message.queued_at = "planned", None  # back in line, sent later
-        return "deferred"
-    stop = _stop_reason(session, message, campaign, alumnus)
-    if stop:
-        message.status = "skipped" if stop == "opted_out" else "cancelled"
-        message.cancel_reason = stop
-        return stop
-    recipient = Recipient(
-        alumnus.id, alumnus.full_name, alumnus.email, alumnus.phone, program, cohort
-    )
-    context = message_context(recipient, campaign, wave_title, settings, message.channel)
+    session: Session, row: Any, settings: Settings, moment: datetime, quiet_now: bool
+) -> tuple[Outgoing, int] | str:
+    """Mark the message `sending` if it may still go, and render it; or say why not."""
+    if quiet_now:
+        return _put_back(session, row.id)
+    recipient = Recipient(row.alumnus_id, row.full_name, None, None, row.program, row.cohort)
+    context = message_context(recipient, row.wave_id, row.wave_title, settings, row.channel)
     try:
-        rendered = templating.render(step.template, campaign.language, context)
+        rendered = templating.render(row.template, row.language, context)
     except templating.TemplateProblem as exc:
-        message.status, message.failed_reason = "failed", f"template: {exc}"[:500]
-        return "failed"
-    claimed = session.execute(
-        update(Message)
-        .where(Message.id == message_id, Message.status == "queued")
-        .values(status="sending", attempts=Message.attempts + 1, queued_at=moment)
-        .returning(Message.id)
-    ).first()
-    if claimed is None:
-        return "gone"
+        failed = session.execute(
+            update(_messages).where(*_still_wanted(row))
+            .values(status="failed", failed_reason=f"template: {exc}"[:500])
+        )
+        return "failed" if failed.rowcount == 1 else _why_not(session, row)
+    attempts = session.execute(
+        update(_messages).where(*_still_wanted(row))
+        .values(status="sending", attempts=_messages.c.attempts + 1, queued_at=moment)
+        .returning(_messages.c.attempts)
+    ).scalar()
+    if attempts is None:
+        return _why_not(session, row)
     return Outgoing(
-        message_id=message_id,
-        channel=message.channel,
-        address=message.address,
+        message_id=row.id,
+        channel=row.channel,
+        address=row.address,
         body=rendered.body,
         subject=rendered.subject,
         unsubscribe_url=context["unsubscribe_link"],
         template_name=templating.WHATSAPP_TEMPLATE,
         template_params=(context["name"], context["survey_link"] or context["centre"]),
-        language=campaign.language,
+        language=row.language,
+    ), attempts
+
+
+def _put_back(session: Session, message_id: int) -> str:
+    session.execute(
+        update(_messages)
+        .where(_messages.c.id == message_id, _messages.c.status == "queued")
+        .values(status="planned", queued_at=None)
     )
+    return "deferred"  # back in line, sent later
 
 
-def _stop_reason(
-    session: Session, message: Message, campaign: Campaign, alumnus: Alumnus
-) -> str | None:
-    if alumnus.erased_at is not None or alumnus.consent_withdrawn_at is not None:
-        return "erased" if alumnus.erased_at else "consent_withdrawn"
+def _why_not(session: Session, row: Any) -> str:
+    """The claim found the message unwanted (rare): say why, and settle it."""
+    if session.scalar(select(Message.status).where(Message.id == row.id)) != "queued":
+        return "gone"  # sent, cancelled or taken by another task meanwhile
+    stop = _stop_reason(session, row)
+    if stop is None:  # the campaign is paused (or the check changed meanwhile): later
+        return _put_back(session, row.id)
+    session.execute(
+        update(_messages)
+        .where(_messages.c.id == row.id, _messages.c.status == "queued")
+        .values(status="skipped" if stop == "opted_out" else "cancelled", cancel_reason=stop)
+    )
+    return stop
+
+
+def _stop_reason(session: Session, row: Any) -> str | None:
+    erased, withdrawn = session.execute(
+        select(Alumnus.erased_at, Alumnus.consent_withdrawn_at).where(Alumnus.id == row.alumnus_id)
+    ).one()
+    if erased is not None or withdrawn is not None:
+        return "erased" if erased else "consent_withdrawn"
     opted_out = session.scalar(
         select(
             exists().where(
-                OptOut.channel == message.channel,
-                or_(OptOut.address == message.address, OptOut.alumnus_id == alumnus.id),
+                OptOut.channel == row.channel,
+                or_(OptOut.address == row.address, OptOut.alumnus_id == row.alumnus_id),
             )
         )
     )
     if opted_out:
         return "opted_out"
-    if campaign.wave_id is not None:
+    if row.wave_id is not None:
         answered = session.scalar(
             select(
                 exists().where(
-                    Response.wave_id == campaign.wave_id,
-                    Response.alumnus_id == alumnus.id,
+                    Response.wave_id == row.wave_id,
+                    Response.alumnus_id == row.alumnus_id,
                     Response.status == "complete",
                 )
             )
@@ -265,37 +354,36 @@ def _stop_reason(
     return None
 
 
-def _record(session: Session, message_id: int, outcome: Outcome, moment: datetime) -> str:
-    message = session.get(Message, message_id)
-    session.add(
-        DeliveryAttempt(
-            message_id=message_id,
-            attempted_at=moment,
-            outcome=outcome.kind,
-            detail=(outcome.reason or "")[:500],
-        )
+def _record(session: Session, sent: _Sent, moment: datetime) -> str:
+    outcome = sent.outcome
+    session.execute(
+        insert(DeliveryAttempt.__table__),
+        {"message_id": sent.message_id, "attempted_at": moment, "outcome": outcome.kind,
+         "detail": (outcome.reason or "")[:500]},
     )
     if outcome.kind == "sent":
-        message.status, message.sent_at = "sent", moment
-        message.provider_message_id = outcome.provider_id
-    elif outcome.kind == "transient" and message.attempts < pacing.MAX_ATTEMPTS:
-        message.status, message.queued_at = "planned", None
-        message.next_attempt_at = moment + pacing.backoff(message.attempts)
-        message.failed_reason = outcome.reason
+        values: dict[str, Any] = {"status": "sent", "sent_at": moment,
+                                  "provider_message_id": outcome.provider_id}
+    elif outcome.kind == "transient" and sent.attempts < pacing.MAX_ATTEMPTS:
+        session.execute(
+            update(_messages).where(_messages.c.id == sent.message_id)
+            .values(status="planned", queued_at=None, failed_reason=outcome.reason,
+                    next_attempt_at=moment + pacing.backoff(sent.attempts))
+        )
         return "retry"
+    elif outcome.kind == "transient":
+        values = {"status": "failed", "failed_reason":
+                  f"gave up after {sent.attempts} attempts: {outcome.reason}"[:500]}
     else:
-        message.status = "failed"
-        message.failed_reason = (outcome.reason or outcome.kind)[:500]
-        if outcome.kind == "transient":
-            message.failed_reason = f"gave up after {message.attempts} attempts: {outcome.reason}"[
-                :500
-            ]
+        values = {"status": "failed", "failed_reason": (outcome.reason or outcome.kind)[:500]}
+    session.execute(update(_messages).where(_messages.c.id == sent.message_id).values(**values))
     publish(
         session,
         "message.status",
-        {"message_id": message_id, "alumnus_id": message.alumnus_id, "status": message.status},
+        {"message_id": sent.message_id, "alumnus_id": sent.alumnus_id,
+         "status": values["status"]},
     )
-    return message.status
+    return values["status"]
 
 
 def counts_by_status(session: Session, campaign_id: int) -> list[dict[str, Any]]:

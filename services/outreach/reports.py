@@ -32,7 +32,9 @@ def preview(
                 }
             )
             continue
-        context = campaigns.message_context(person, campaign, wave_title, settings, resolved[0])
+        context = campaigns.message_context(
+            person, campaign.wave_id, wave_title, settings, resolved[0]
+        )
         try:
             rendered = templating.render(step.template, campaign.language, context)
             steps.append(

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -54,12 +55,14 @@ def message_id_from_header(value: str, secret_key: str) -> int | None:
     return None
 
 
-def build_email(message: Outgoing, mail_from: str, secret_key: str) -> EmailMessage:
+def build_email(
+    message: Outgoing, mail_from: str, secret_key: str, date: str | None = None
+) -> EmailMessage:
     email = EmailMessage(policy=MAIL_POLICY)
     email["From"] = mail_from
     email["To"] = message.address
     email["Subject"] = message.subject or ""
-    email["Date"] = formatdate(usegmt=True)
+    email["Date"] = date or formatdate(usegmt=True)
     email["Message-ID"] = message_id_header(message.message_id, mail_from, secret_key)
     if message.unsubscribe_url:  # RFC 8058 one-click, which Gmail and Yahoo ask bulk senders for
         email["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
@@ -68,6 +71,71 @@ def build_email(message: Outgoing, mail_from: str, secret_key: str) -> EmailMess
     if message.html:
         email.add_alternative(message.html, subtype="html", charset="utf-8")
     return email
+
+
+# What email_bytes writes itself: exactly the bytes EmailMessage would make of such a message
+# (tests/unit/test_email_bytes.py compares them), for a fraction of the CPU. Anything else
+# (non-ASCII, HTML, odd addresses, text that looks like an encoded word) goes the long way.
+_PLAIN_DOMAIN = r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\Z"
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]+@" + _PLAIN_DOMAIN)
+_PLAIN_TEXT = re.compile(r"[!-~]+( [!-~]+)*\Z")  # printable ASCII words, single spaces
+_PLAIN_URL = re.compile(r"[!-~]{1,900}\Z")
+
+
+@lru_cache(maxsize=8)
+def _from_line(mail_from: str) -> bytes | None:
+    """The From header line as EmailMessage writes it, when it is one plain ASCII line."""
+    if not mail_from.isascii() or not re.match(_PLAIN_DOMAIN, _domain(mail_from)):
+        return None
+    email = EmailMessage(policy=MAIL_POLICY)
+    email["From"] = mail_from
+    line = email.as_bytes().split(b"\r\n\r\n", 1)[0] + b"\r\n"
+    return line if line.count(b"\r\n") == 1 and len(line) <= 1000 else None
+
+
+def email_bytes(
+    message: Outgoing, mail_from: str, secret_key: str, date: str | None = None
+) -> bytes:
+    """The message as it goes over SMTP.
+
+    A plain-text ASCII email (every one the default templates make) is written directly:
+    building and flattening an EmailMessage was about a third of the CPU of a send.
+    """
+    from_line = _from_line(mail_from)
+    subject = message.subject or ""
+    unsubscribe = message.unsubscribe_url
+    if (
+        from_line is not None
+        and message.html is None
+        and _PLAIN_ADDRESS.match(message.address)
+        and _PLAIN_TEXT.match(subject)
+        and len(subject) <= 900
+        and "=?" not in subject
+        and (unsubscribe is None or _PLAIN_URL.match(unsubscribe))
+        and message.body.isascii()
+    ):
+        lines = message.body.encode("ascii").splitlines()
+        if all(len(line) <= 998 for line in lines):
+            head = [
+                from_line.decode("ascii").rstrip("\r\n"),
+                f"To: {message.address}",
+                f"Subject: {subject}",
+                f"Date: {date or formatdate(usegmt=True)}",
+                f"Message-ID: {message_id_header(message.message_id, mail_from, secret_key)}",
+            ]
+            if unsubscribe:
+                head += [f"List-Unsubscribe: <{unsubscribe}>",
+                         "List-Unsubscribe-Post: List-Unsubscribe=One-Click"]
+            head += ['Content-Type: text/plain; charset="utf-8"',
+                     "Content-Transfer-Encoding: 7bit", "MIME-Version: 1.0", "", ""]
+            return "\r\n".join(head).encode("ascii") + b"\r\n".join(lines) + b"\r\n"
+    return build_email(message, mail_from, secret_key, date).as_bytes()
+
+
+@lru_cache(maxsize=1)
+def _default_ssl_context() -> ssl.SSLContext:
+    # Loading the system CA store takes ~40 ms; a channel lives for one batch, so share one.
+    return ssl.create_default_context()
 
 
 class SmtpEmail:
@@ -94,10 +162,14 @@ class SmtpEmail:
         self.mail_from = mail_from
         self.sender = parseaddr(mail_from)[1]
         self.secret_key = secret_key
-        self.ssl_context = ssl_context or ssl.create_default_context()
+        self._ssl_context = ssl_context
         self.timeout = timeout
         self.connection: smtplib.SMTP | None = None
         self.failed: str | None = None
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        return self._ssl_context or _default_ssl_context()
 
     def send(self, batch: Sequence[Outgoing]) -> list[Outcome]:
         return [self._send_one(message) for message in batch]
@@ -114,7 +186,7 @@ class SmtpEmail:
             return transient(self.failed)
         if not message.address.isascii():
             return permanent("address is not ASCII (SMTPUTF8 is not used)")
-        payload = build_email(message, self.mail_from, self.secret_key).as_bytes()
+        payload = email_bytes(message, self.mail_from, self.secret_key)
         try:
             return self._transact(message, payload)
         except (OSError, smtplib.SMTPException) as exc:
