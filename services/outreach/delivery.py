@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from celery import Celery
-from sqlalchemy import Integer, exists, insert, literal, or_, select, tuple_, update
+from sqlalchemy import Integer, bindparam, exists, insert, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.outreach import pacing, templating
@@ -95,27 +95,29 @@ def dispatch(
         after: tuple[datetime, int] | None = None
         while True:
             with session_factory() as session, session.begin():
-                due = select(Message.id).where(*where)
+                due = select(Message.due_at, Message.id).where(*where)
                 if after is not None:
                     due = due.where(tuple_(Message.due_at, Message.id) > tuple_(
                         literal(after[0], Message.due_at.type), literal(after[1], Integer)))
                 due = due.order_by(Message.due_at, Message.id).limit(QUEUE_CHUNK)
                 if is_postgres(session):
                     due = due.with_for_update(skip_locked=True)
-                rows = session.execute(
-                    update(Message.__table__)
-                    .where(Message.id.in_(due.scalar_subquery()), *where[:1])
-                    .values(status="queued", queued_at=now)
-                    .returning(Message.due_at, Message.id)
-                ).all()
-            ids = sorted(row.id for row in rows)
+                rows = session.execute(due).all()
+                ids = []
+                if rows:  # the status again: SQLite locks nothing while selecting
+                    ids = sorted(session.scalars(
+                        update(Message.__table__)
+                        .where(Message.id.in_([row.id for row in rows]), where[0])
+                        .values(status="queued", queued_at=now)
+                        .returning(Message.id)
+                    ))
             # After the commit: if a publish fails, the stale-queue sweep re-sends its ids.
             for first in range(0, len(ids), BATCH_SIZE):
                 celery.send_task("outreach.send_batch", args=[ids[first : first + BATCH_SIZE]])
             queued += len(ids)
             if len(rows) < QUEUE_CHUNK:
                 break
-            after = max((row.due_at, row.id) for row in rows)
+            after = (rows[-1].due_at, rows[-1].id)
     return queued
 
 
@@ -220,29 +222,69 @@ _BATCH = (
     .outerjoin(Wave, Wave.id == Campaign.wave_id)
 )
 _messages = Message.__table__
+# The claim: `queued` → `sending` only if the message may still go at this very moment.
+# Built once with bound parameters (building the statement per message cost more CPU than
+# running it); the row's own values fill them in: see _claim_params.
+_STILL_WANTED = (
+    _messages.c.id == bindparam("m_id"),
+    _messages.c.status == "queued",
+    exists().where(Campaign.id == bindparam("c_id"), Campaign.status == "running"),
+    exists().where(
+        Alumnus.id == bindparam("a_id"),
+        Alumnus.erased_at.is_(None),
+        Alumnus.consent_withdrawn_at.is_(None),
+    ),
+    ~exists().where(
+        OptOut.channel == bindparam("m_channel"),
+        or_(OptOut.address == bindparam("m_address"), OptOut.alumnus_id == bindparam("a_id")),
+    ),
+    ~exists().where(
+        Response.wave_id == bindparam("w_id"),  # NULL for a broadcast: never true
+        Response.alumnus_id == bindparam("a_id"),
+        Response.status == "complete",
+    ),
+)
+_CLAIM = (
+    update(_messages)
+    .where(*_STILL_WANTED)
+    .values(status="sending", attempts=_messages.c.attempts + 1, queued_at=bindparam("at"))
+    .returning(_messages.c.attempts)
+)
+_FAIL_TEMPLATE = (
+    update(_messages).where(*_STILL_WANTED).values(status="failed", failed_reason=bindparam("why"))
+)
+_PUT_BACK = (
+    update(_messages)
+    .where(_messages.c.id == bindparam("m_id"), _messages.c.status == "queued")
+    .values(status="planned", queued_at=None)
+)
+_STOP = (
+    update(_messages)
+    .where(_messages.c.id == bindparam("m_id"), _messages.c.status == "queued")
+    .values(status=bindparam("new_status"), cancel_reason=bindparam("why"))
+)
+_ATTEMPT = insert(DeliveryAttempt.__table__)
+_SENT = (
+    update(_messages)
+    .where(_messages.c.id == bindparam("m_id"))
+    .values(status="sent", sent_at=bindparam("at"), provider_message_id=bindparam("provider_id"))
+)
+_RETRY = (
+    update(_messages)
+    .where(_messages.c.id == bindparam("m_id"))
+    .values(status="planned", queued_at=None, failed_reason=bindparam("why"),
+            next_attempt_at=bindparam("retry_at"))
+)
+_FAILED = (
+    update(_messages)
+    .where(_messages.c.id == bindparam("m_id"))
+    .values(status="failed", failed_reason=bindparam("why"))
+)
 
 
-def _still_wanted(row: Any) -> list[Any]:
-    """The last-moment checks, as conditions of the claim itself."""
-    return [
-        _messages.c.id == row.id,
-        _messages.c.status == "queued",
-        exists().where(Campaign.id == row.campaign_id, Campaign.status == "running"),
-        exists().where(
-            Alumnus.id == row.alumnus_id,
-            Alumnus.erased_at.is_(None),
-            Alumnus.consent_withdrawn_at.is_(None),
-        ),
-        ~exists().where(
-            OptOut.channel == row.channel,
-            or_(OptOut.address == row.address, OptOut.alumnus_id == row.alumnus_id),
-        ),
-        ~exists().where(
-            Response.wave_id == row.wave_id,  # NULL for a broadcast: never true
-            Response.alumnus_id == row.alumnus_id,
-            Response.status == "complete",
-        ),
-    ]
+def _claim_params(row: Any) -> dict[str, Any]:
+    return {"m_id": row.id, "c_id": row.campaign_id, "a_id": row.alumnus_id,
+            "m_channel": row.channel, "m_address": row.address, "w_id": row.wave_id}
 
 
 @dataclass(frozen=True)
@@ -275,15 +317,10 @@ def _claim(
         rendered = templating.render(row.template, row.language, context)
     except templating.TemplateProblem as exc:
         failed = session.execute(
-            update(_messages).where(*_still_wanted(row))
-            .values(status="failed", failed_reason=f"template: {exc}"[:500])
+            _FAIL_TEMPLATE, {**_claim_params(row), "why": f"template: {exc}"[:500]}
         )
         return "failed" if failed.rowcount == 1 else _why_not(session, row)
-    attempts = session.execute(
-        update(_messages).where(*_still_wanted(row))
-        .values(status="sending", attempts=_messages.c.attempts + 1, queued_at=moment)
-        .returning(_messages.c.attempts)
-    ).scalar()
+    attempts = session.execute(_CLAIM, {**_claim_params(row), "at": moment}).scalar()
     if attempts is None:
         return _why_not(session, row)
     return Outgoing(
@@ -300,11 +337,7 @@ def _claim(
 
 
 def _put_back(session: Session, message_id: int) -> str:
-    session.execute(
-        update(_messages)
-        .where(_messages.c.id == message_id, _messages.c.status == "queued")
-        .values(status="planned", queued_at=None)
-    )
+    session.execute(_PUT_BACK, {"m_id": message_id})
     return "deferred"  # back in line, sent later
 
 
@@ -315,11 +348,8 @@ def _why_not(session: Session, row: Any) -> str:
     stop = _stop_reason(session, row)
     if stop is None:  # the campaign is paused (or the check changed meanwhile): later
         return _put_back(session, row.id)
-    session.execute(
-        update(_messages)
-        .where(_messages.c.id == row.id, _messages.c.status == "queued")
-        .values(status="skipped" if stop == "opted_out" else "cancelled", cancel_reason=stop)
-    )
+    new_status = "skipped" if stop == "opted_out" else "cancelled"
+    session.execute(_STOP, {"m_id": row.id, "new_status": new_status, "why": stop})
     return stop
 
 
@@ -356,34 +386,25 @@ def _stop_reason(session: Session, row: Any) -> str | None:
 
 def _record(session: Session, sent: _Sent, moment: datetime) -> str:
     outcome = sent.outcome
-    session.execute(
-        insert(DeliveryAttempt.__table__),
-        {"message_id": sent.message_id, "attempted_at": moment, "outcome": outcome.kind,
-         "detail": (outcome.reason or "")[:500]},
-    )
+    session.execute(_ATTEMPT, {"message_id": sent.message_id, "attempted_at": moment,
+                               "outcome": outcome.kind, "detail": (outcome.reason or "")[:500]})
     if outcome.kind == "sent":
-        values: dict[str, Any] = {"status": "sent", "sent_at": moment,
-                                  "provider_message_id": outcome.provider_id}
+        status = "sent"
+        session.execute(_SENT, {"m_id": sent.message_id, "at": moment,
+                                "provider_id": outcome.provider_id})
     elif outcome.kind == "transient" and sent.attempts < pacing.MAX_ATTEMPTS:
-        session.execute(
-            update(_messages).where(_messages.c.id == sent.message_id)
-            .values(status="planned", queued_at=None, failed_reason=outcome.reason,
-                    next_attempt_at=moment + pacing.backoff(sent.attempts))
-        )
+        session.execute(_RETRY, {"m_id": sent.message_id, "why": outcome.reason,
+                                 "retry_at": moment + pacing.backoff(sent.attempts)})
         return "retry"
-    elif outcome.kind == "transient":
-        values = {"status": "failed", "failed_reason":
-                  f"gave up after {sent.attempts} attempts: {outcome.reason}"[:500]}
     else:
-        values = {"status": "failed", "failed_reason": (outcome.reason or outcome.kind)[:500]}
-    session.execute(update(_messages).where(_messages.c.id == sent.message_id).values(**values))
-    publish(
-        session,
-        "message.status",
-        {"message_id": sent.message_id, "alumnus_id": sent.alumnus_id,
-         "status": values["status"]},
-    )
-    return values["status"]
+        status = "failed"
+        why = outcome.reason or outcome.kind
+        if outcome.kind == "transient":
+            why = f"gave up after {sent.attempts} attempts: {outcome.reason}"
+        session.execute(_FAILED, {"m_id": sent.message_id, "why": why[:500]})
+    publish(session, "message.status",
+            {"message_id": sent.message_id, "alumnus_id": sent.alumnus_id, "status": status})
+    return status
 
 
 def counts_by_status(session: Session, campaign_id: int) -> list[dict[str, Any]]:

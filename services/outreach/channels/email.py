@@ -34,6 +34,7 @@ def _mac(secret_key: str, message_id: int) -> str:
     return digest.hexdigest()[:8]
 
 
+@lru_cache(maxsize=8)
 def _domain(mail_from: str) -> str:
     return parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
 
