@@ -316,11 +316,12 @@ def _claim(
     try:
         rendered = templating.render(row.template, row.language, context)
     except templating.TemplateProblem as exc:
-        failed = session.execute(
+        failed = session.connection().execute(
             _FAIL_TEMPLATE, {**_claim_params(row), "why": f"template: {exc}"[:500]}
         )
         return "failed" if failed.rowcount == 1 else _why_not(session, row)
-    attempts = session.execute(_CLAIM, {**_claim_params(row), "at": moment}).scalar()
+    claim = session.connection().execute(_CLAIM, {**_claim_params(row), "at": moment})
+    attempts = claim.scalar()
     if attempts is None:
         return _why_not(session, row)
     return Outgoing(
@@ -337,7 +338,7 @@ def _claim(
 
 
 def _put_back(session: Session, message_id: int) -> str:
-    session.execute(_PUT_BACK, {"m_id": message_id})
+    session.connection().execute(_PUT_BACK, {"m_id": message_id})
     return "deferred"  # back in line, sent later
 
 
@@ -349,7 +350,9 @@ def _why_not(session: Session, row: Any) -> str:
     if stop is None:  # the campaign is paused (or the check changed meanwhile): later
         return _put_back(session, row.id)
     new_status = "skipped" if stop == "opted_out" else "cancelled"
-    session.execute(_STOP, {"m_id": row.id, "new_status": new_status, "why": stop})
+    session.connection().execute(
+        _STOP, {"m_id": row.id, "new_status": new_status, "why": stop}
+    )
     return stop
 
 
@@ -386,22 +389,23 @@ def _stop_reason(session: Session, row: Any) -> str | None:
 
 def _record(session: Session, sent: _Sent, moment: datetime) -> str:
     outcome = sent.outcome
-    session.execute(_ATTEMPT, {"message_id": sent.message_id, "attempted_at": moment,
-                               "outcome": outcome.kind, "detail": (outcome.reason or "")[:500]})
+    db = session.connection()  # Core statements on the session's connection: less overhead
+    db.execute(_ATTEMPT, {"message_id": sent.message_id, "attempted_at": moment,
+                          "outcome": outcome.kind, "detail": (outcome.reason or "")[:500]})
     if outcome.kind == "sent":
         status = "sent"
-        session.execute(_SENT, {"m_id": sent.message_id, "at": moment,
-                                "provider_id": outcome.provider_id})
+        db.execute(_SENT, {"m_id": sent.message_id, "at": moment,
+                           "provider_id": outcome.provider_id})
     elif outcome.kind == "transient" and sent.attempts < pacing.MAX_ATTEMPTS:
-        session.execute(_RETRY, {"m_id": sent.message_id, "why": outcome.reason,
-                                 "retry_at": moment + pacing.backoff(sent.attempts)})
+        db.execute(_RETRY, {"m_id": sent.message_id, "why": outcome.reason,
+                            "retry_at": moment + pacing.backoff(sent.attempts)})
         return "retry"
     else:
         status = "failed"
         why = outcome.reason or outcome.kind
         if outcome.kind == "transient":
             why = f"gave up after {sent.attempts} attempts: {outcome.reason}"
-        session.execute(_FAILED, {"m_id": sent.message_id, "why": why[:500]})
+        db.execute(_FAILED, {"m_id": sent.message_id, "why": why[:500]})
     publish(session, "message.status",
             {"message_id": sent.message_id, "alumnus_id": sent.alumnus_id, "status": status})
     return status
