@@ -197,6 +197,79 @@ def token_create(role: str, name: str) -> None:
     click.echo(value)
 
 
+@token.command("list")
+def token_list() -> None:
+    """List API tokens (never their values): id, name, role, created, revoked."""
+    from sqlalchemy import select
+
+    from shared.db import Database
+    from shared.models import ApiToken
+
+    settings = _settings()
+    with Database.for_url(settings.database_url).session_factory() as db_session:
+        for row in db_session.scalars(select(ApiToken).order_by(ApiToken.id)):
+            revoked = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
+            click.echo(f"{row.id}\t{row.name}\t{row.role}\t{row.created_at:%Y-%m-%d}\t{revoked}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke an API token by id (see `jejak token list`): it stops working at once."""
+    from shared.auth import audit
+    from shared.db import Database
+    from shared.models import ApiToken, utcnow
+
+    settings = _settings()
+    with Database.for_url(settings.database_url).session_factory() as db_session:
+        row = db_session.get(ApiToken, token_id)
+        if row is None:
+            raise click.ClickException(f"no API token with id {token_id}")
+        if row.revoked_at is None:
+            row.revoked_at = utcnow()
+            audit(db_session, "cli", "token.revoke", row.name, token_id=token_id, role=row.role)
+            db_session.commit()
+    click.echo(f"revoked token {token_id} ({row.name})")
+
+
+@main.group()
+def keys() -> None:
+    """Key rotation (docs/security.md)."""
+
+
+@keys.command("rotate-pii")
+@click.option("--forget-erasure-tombstones", is_flag=True,
+              help="Rotate even though erased alumni exist (see docs/security.md).")
+def keys_rotate_pii(forget_erasure_tombstones: bool) -> None:
+    """Re-encrypt every NIK from JEJAK_PII_KEY_PREVIOUS to JEJAK_PII_KEY."""
+    from shared.auth import audit
+    from shared.db import Database
+    from shared.keys import RotationError, erased_tombstones, rotate_pii_key
+
+    settings = _settings()
+    previous = os.environ.get("JEJAK_PII_KEY_PREVIOUS", "")
+    database = Database.for_url(settings.database_url)
+    with database.session_factory() as db_session:
+        tombstones = erased_tombstones(db_session)
+    if tombstones and not forget_erasure_tombstones:
+        # A tombstone is an HMAC of the erased number under the old key: it cannot be
+        # re-keyed, so after rotation an old roster file could bring those people back.
+        raise click.ClickException(
+            f"{tombstones} erased alumni are recognised by tombstones keyed with the old key; "
+            "after rotation an old roster file would re-import them. Remove old roster files, "
+            "then run again with --forget-erasure-tombstones (docs/security.md).")
+    try:
+        summary = rotate_pii_key(database.session_factory, previous, settings.pii_key)
+    except RotationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with database.session_factory() as db_session:
+        audit(db_session, "cli", "keys.rotate_pii", None, rotated=summary.rotated,
+              already_new=summary.already_new)
+        db_session.commit()
+    click.echo(f"rotated {summary.rotated} NIK(s); {summary.already_new} already under the "
+               "new key")
+
+
 @main.group()
 def user() -> None:
     """Staff accounts."""
