@@ -22,7 +22,7 @@ from services.analytics import refresh
 from services.analytics.reports.xlsx import write_raw_responses
 from services.outreach import templating
 from services.outreach.channels.base import Outgoing
-from services.outreach.channels.email import build_email
+from services.outreach.channels.email import build_email, email_bytes
 from services.survey.links import make_token
 from shared import db, uploads
 from shared.auth import create_user
@@ -173,13 +173,17 @@ def test_a_rendered_email_is_plain_text_with_the_name_as_written() -> None:
     assert [part.get_content_type() for part in email.walk()] == ["text/plain"]
 
 
-def test_a_name_cannot_add_mail_headers() -> None:
+def test_a_name_or_address_cannot_add_mail_headers() -> None:
     rendered = templating.render({"id": {"subject": "Halo {{ name }}", "body": "x"}}, "id",
                                  {"name": "Budi\r\nBcc: victim@example.com"})
-    with pytest.raises(ValueError):
-        build_email(Outgoing(message_id=1, channel="email", address="a@example.com",
-                             body=rendered.body, subject=rendered.subject),
-                    "Jejak <tracer@localhost>", "secret-key-0123456789").as_bytes()
+    for address, subject in (("a@example.com", rendered.subject),
+                             ("a@example.com\r\nBcc: victim@example.com", "Halo")):
+        message = Outgoing(message_id=1, channel="email", address=address, body=rendered.body,
+                           subject=subject)
+        for write in (lambda m: build_email(m, "Jejak <tracer@localhost>", "k" * 20).as_bytes(),
+                      lambda m: email_bytes(m, "Jejak <tracer@localhost>", "k" * 20)):
+            with pytest.raises(ValueError):  # refused: the message fails, no header is added
+                write(message)
 
 
 # --- message templates: the sandbox ------------------------------------------------------
