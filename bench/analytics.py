@@ -12,15 +12,20 @@ log-normal around the Bontang UMK, ~45 answer keys per response), then prints:
 - full refresh (`services.analytics.refresh.full_refresh`, the code the nightly job runs)
   against one plain GROUP BY scan of the same wave's responses, in the same run: median of
   `--rounds` alternated runs, both warm. Target (issue): refresh ≤ 3 × the scan.
-- live-update work per new response: the one-cell recompute (`fill_cell`) for
-  `--live-samples` random alumni, p50/p95/max; target p95 ≤ 50 ms. Also the whole consumer
-  transaction (`update_alumnus_cell`: recompute + copy the snapshot + write it), which grows
-  with the size of the snapshot (cells × distinct incomes per cell), not with the wave.
+- live-update work per new response: the one-cell recompute (`fill_cell`) and the whole
+  consumer transaction (`update_alumnus_cell`: recompute + replace the cell's
+  indicator_cells row) for `--live-samples` random alumni, each after an UPDATE that changes
+  the alumnus's answers, p50/p95/max; target p95 ≤ 50 ms.
+- the indicators API (`GET /api/v1/indicators` through the Flask test client, the app
+  reading the bench database as in production): the whole wave, `by=program`, `by=cohort`,
+  `by=gender` and one program, `--api-requests` each, p50/p95; both the answer reused while
+  the figures stay the same ("warm") and the first answer after a live update changed a
+  cell ("after a change"). Target p95 ≤ 100 ms.
 - peak memory of this process (tracemalloc peak during the refresh, and ru_maxrss).
 
-Then the same live-update figures again with the index the one-cell query would want
-(created in the bench database only; adding it to the schema is a migration, not ours), and
-the database is dropped (unless --keep-db). Figures, not a pass/fail test.
+With --reuse-db the database is migrated to head first (a database filled before a
+migration gets it). The database is dropped at the end (unless --keep-db or --reuse-db).
+Figures, not a pass/fail test.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import random
 import resource
 import statistics
 import sys
+import tempfile
 import time
 import tracemalloc
 import uuid
@@ -58,11 +64,6 @@ from shared.models import IndicatorSnapshot, WaveTarget  # noqa: E402
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 RESPONSE_SHARE = 0.75  # targets with a response (complete or partial)
 COMPLETE_SHARE = 0.9  # of those, complete
-# The index the one-cell recompute would use (reported, not added: migrations are not ours).
-CELL_INDEX = (
-    "CREATE INDEX ix_wave_targets_cell ON wave_targets "
-    "(wave_id, program_id, cohort_id, gender) INCLUDE (alumnus_id)"
-)
 
 # Employers and channel sets the answers pick from (services/demo.py shapes).
 _F4_SETS = (
@@ -287,6 +288,22 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
 
 
+def change_answers(database: Database, wave_id: int, alumnus_id: int) -> None:
+    """What a submitted edit does to the tables: the alumnus's f8 flips (1 <-> 5)."""
+    with database.session_factory() as session, session.begin():
+        session.execute(text(
+            "UPDATE responses SET answers = answers || jsonb_build_object('f8', "
+            "CASE WHEN answers->>'f8' = '1' THEN 5 ELSE 1 END), updated_at = now() "
+            "WHERE wave_id = :wave AND alumnus_id = :alumnus"),
+            {"wave": wave_id, "alumnus": alumnus_id})
+
+
+def report(name: str, values: list[float]) -> None:
+    print(f"  {name:<44} p50 {statistics.median(values) * 1000:7.1f} ms   "
+          f"p95 {percentile(values, 0.95) * 1000:7.1f} ms   "
+          f"max {max(values) * 1000:7.1f} ms   (n = {len(values)})", flush=True)
+
+
 def live_figures(database: Database, wave_id: int, samples: int, rng: random.Random) -> None:
     with database.session_factory() as session:
         alumni = list(session.scalars(select(WaveTarget.alumnus_id)
@@ -301,27 +318,65 @@ def live_figures(database: Database, wave_id: int, samples: int, rng: random.Ran
     recompute: list[float] = []
     whole: list[float] = []
     for alumnus_id in chosen:
+        change_answers(database, wave_id, alumnus_id)
         with database.session_factory() as session:
             started = time.perf_counter()
             fill_cell(session, wave_id, keys[alumnus_id])
             recompute.append(time.perf_counter() - started)
             session.rollback()
-        with database.session_factory() as session, session.begin():
-            # Make the cell differ from the snapshot's, so a new snapshot is written.
-            session.execute(text(
-                "UPDATE responses SET answers = answers || jsonb_build_object('f8', "
-                "CASE WHEN answers->>'f8' = '1' THEN 5 ELSE 1 END) "
-                "WHERE wave_id = :wave AND alumnus_id = :alumnus"),
-                {"wave": wave_id, "alumnus": alumnus_id})
+        change_answers(database, wave_id, alumnus_id)  # back, so the cell differs again
         with database.session_factory() as session, session.begin():
             started = time.perf_counter()
             update_alumnus_cell(session, wave_id, alumnus_id)
             whole.append(time.perf_counter() - started)
-    for name, values in (("one-cell recompute (fill_cell)", recompute),
-                         ("whole live update (update_alumnus_cell)", whole)):
-        print(f"  {name:<42} p50 {statistics.median(values) * 1000:7.1f} ms   "
-              f"p95 {percentile(values, 0.95) * 1000:7.1f} ms   "
-              f"max {max(values) * 1000:7.1f} ms   (n = {len(values)})")
+    report("one-cell recompute (fill_cell)", recompute)
+    report("whole live update (update_alumnus_cell)", whole)
+
+
+API_QUERIES = ("", "&by=program", "&by=cohort", "&by=gender", "&program=3")
+
+
+def api_figures(database: Database, url: str, wave_id: int, requests: int,
+                rng: random.Random) -> None:
+    """GET /api/v1/indicators through the Flask test client, warm and after a change."""
+    from services.analytics import create_app  # the app, configured as in production
+    from shared.auth import create_token
+    from shared.config import Settings
+
+    with tempfile.TemporaryDirectory(prefix="jejak_bench_home_") as home:
+        app = create_app({"JEJAK_SETTINGS": Settings(home=Path(home), database_url=url)})
+        with database.session_factory() as session, session.begin():
+            token = create_token(session, "viewer", "bench")
+            slug = session.scalar(text("SELECT slug FROM waves WHERE id = :id"),
+                                  {"id": wave_id})
+            alumni = list(session.scalars(select(WaveTarget.alumnus_id)
+                                          .where(WaveTarget.wave_id == wave_id)))
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def get(query: str) -> float:
+            started = time.perf_counter()
+            answer = client.get(f"/api/v1/indicators?wave={slug}{query}", headers=headers)
+            elapsed = time.perf_counter() - started
+            assert answer.status_code == 200, answer.get_data()[:300]
+            return elapsed
+
+        first = {query: get(query) for query in API_QUERIES}  # parses the snapshot once
+        print("  first request of the process (parses the snapshot): " + ", ".join(
+            f"{query.lstrip('&') or 'whole wave'} {value * 1000:.0f} ms"
+            for query, value in first.items()))
+        for query in API_QUERIES:
+            report(f"warm: {query.lstrip('&') or 'whole wave'}",
+                   [get(query) for _ in range(requests)])
+        for query in API_QUERIES:
+            after: list[float] = []
+            for _ in range(max(5, requests // 4)):
+                alumnus_id = rng.choice(alumni)
+                change_answers(database, wave_id, alumnus_id)
+                with database.session_factory() as session, session.begin():
+                    update_alumnus_cell(session, wave_id, alumnus_id)
+                after.append(get(query))
+            report(f"after a change: {query.lstrip('&') or 'whole wave'}", after)
 
 
 def main() -> int:
@@ -331,6 +386,7 @@ def main() -> int:
     parser.add_argument("--cohorts-per-program", type=int, default=25)
     parser.add_argument("--live-samples", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--api-requests", type=int, default=40)
     parser.add_argument("--seed", type=float, default=0.42)
     parser.add_argument("--admin-url", default=ADMIN_URL)
     parser.add_argument("--keep-db", action="store_true")
@@ -353,6 +409,7 @@ def main() -> int:
             wave_id = populate(database.engine, args.responses, args.programs,
                                args.cohorts_per_program, args.seed)
         else:
+            upgrade(url)  # a database filled before the newest migration gets it
             wave_id = 1
         with database.engine.connect() as connection:
             counts = connection.execute(text(
@@ -401,15 +458,10 @@ def main() -> int:
               f"process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:.0f} MB")
 
         rng = random.Random(7)
-        print(f"\nlive update, {args.live_samples} random alumni, schema as migrated:")
+        print(f"\nlive update, {args.live_samples} random alumni:")
         live_figures(database, wave_id, args.live_samples, rng)
-        with database.engine.begin() as connection:
-            connection.exec_driver_sql(CELL_INDEX)
-            connection.exec_driver_sql("ANALYZE wave_targets")
-        print(f"live update again with the index a migration could add:\n  {CELL_INDEX}")
-        live_figures(database, wave_id, args.live_samples, rng)
-        with database.engine.begin() as connection:
-            connection.exec_driver_sql("DROP INDEX ix_wave_targets_cell")
+        print(f"\nindicators API, {args.api_requests} requests each (Flask test client):")
+        api_figures(database, url, wave_id, args.api_requests, rng)
     finally:
         Database.for_url(url).engine.dispose()
         if not args.keep_db and not args.reuse_db:

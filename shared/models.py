@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +23,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -360,6 +362,57 @@ class IndicatorCell(Base):
     cell: Mapped[dict[str, Any]] = mapped_column(default=dict)  # Cell.to_json()
     # {"program": name, "cohort": label} for a cell the snapshot's labels lack, else null.
     labels: Mapped[dict[str, Any] | None]
+
+
+class IndicatorAnswer(Base):
+    """A complete response's answers as the indicators read them: analytics' narrow copy.
+
+    One row per complete response, written from the response's JSON by the fill of its
+    cell (a live update) or of its wave (a full refresh), which first re-project every row
+    whose response changed since (another id or updated_at, or no longer complete). The
+    indicators then aggregate small integers instead of reading ~31 keys out of each JSON
+    document. Codes are NULL unless the answer is a JSON integer among the item's codes.
+    """
+
+    __tablename__ = "indicator_answers"
+    wave_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    alumnus_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # Which version of which response this row was projected from.
+    response_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    response_updated_at: Mapped[datetime]
+    f8: Mapped[int | None] = mapped_column(SmallInteger)
+    f504: Mapped[int | None] = mapped_column(SmallInteger)
+    f14: Mapped[int | None] = mapped_column(SmallInteger)
+    f5a2: Mapped[int | None] = mapped_column(SmallInteger)
+    blk_cert: Mapped[int | None] = mapped_column(SmallInteger)
+    f1761: Mapped[int | None] = mapped_column(SmallInteger)
+    f1762: Mapped[int | None] = mapped_column(SmallInteger)
+    f1763: Mapped[int | None] = mapped_column(SmallInteger)
+    f1764: Mapped[int | None] = mapped_column(SmallInteger)
+    f1765: Mapped[int | None] = mapped_column(SmallInteger)
+    f1766: Mapped[int | None] = mapped_column(SmallInteger)
+    f1767: Mapped[int | None] = mapped_column(SmallInteger)
+    f1768: Mapped[int | None] = mapped_column(SmallInteger)
+    f1769: Mapped[int | None] = mapped_column(SmallInteger)
+    f1770: Mapped[int | None] = mapped_column(SmallInteger)
+    f1771: Mapped[int | None] = mapped_column(SmallInteger)
+    f1772: Mapped[int | None] = mapped_column(SmallInteger)
+    f1773: Mapped[int | None] = mapped_column(SmallInteger)
+    f1774: Mapped[int | None] = mapped_column(SmallInteger)
+    blk_k3_a: Mapped[int | None] = mapped_column(SmallInteger)
+    blk_k3_b: Mapped[int | None] = mapped_column(SmallInteger)
+    blk_tools_a: Mapped[int | None] = mapped_column(SmallInteger)
+    blk_tools_b: Mapped[int | None] = mapped_column(SmallInteger)
+    blk_eval_instructor: Mapped[int | None] = mapped_column(SmallInteger)
+    blk_eval_facilities: Mapped[int | None] = mapped_column(SmallInteger)
+    blk_eval_practice: Mapped[int | None] = mapped_column(SmallInteger)
+    blk_eval_material: Mapped[int | None] = mapped_column(SmallInteger)
+    # Employed (f8 in 1, 3) only: months to the first job; income (f505 > 0). Numeric: a
+    # JSON integer may be of any size.
+    waiting: Mapped[Decimal | None] = mapped_column(Numeric())
+    income: Mapped[Decimal | None] = mapped_column(Numeric())
+    # Bit i set: f4 (a JSON array) holds the i-th job search channel's code.
+    channels: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Export(Base):

@@ -8,6 +8,8 @@ reports suppress small groups (`indicators.suppress_small`).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from flask import current_app
@@ -20,7 +22,7 @@ from sqlalchemy.orm import Session
 from services.analytics.indicators import BREAKDOWNS, breakdown, compute
 from services.analytics.indicators import select as select_cells
 from services.analytics.refresh import minimum_wage_of, wave_year
-from services.analytics.snapshots import read_snapshot
+from services.analytics.snapshots import SnapshotView, read_snapshot
 from shared import auth, db
 from shared.models import MinimumWage, RefreshRun, Wave, utcnow
 from shared.web import row_id
@@ -218,29 +220,70 @@ class Indicators(MethodView):
             abort(404, message=message, errors={"wave": [message]})
         timezone = current_app.config["JEJAK_SETTINGS"].timezone
         wage = minimum_wage_of(session, wave, timezone)
-        amount = wage.amount if wage is not None else None
-        chosen = select_cells(snapshot.cells, program=query.get("program"),
-                              cohort=query.get("cohort"), gender=query.get("gender"))
-        by = query.get("by")
-        groups = None
-        if by is not None:
-            groups = [
-                {"key": key, "label": _label(snapshot.labels, by, key), "indicators": figures}
-                for key, figures in breakdown(chosen, by, minimum_wage=amount,
-                                              fpc=query["fpc"]).items()
-            ]
-        return {
-            "wave": wave.slug,
-            "snapshot_id": snapshot.id,
-            "computed_at": snapshot.computed_at,
-            "responses_included": snapshot.responses_included,
-            "filters": {name: query.get(name) for name in ("program", "cohort", "gender")},
-            "minimum_wage": wage,
-            "minimum_wage_year": wave_year(wave, timezone),
-            "indicators": compute(chosen, minimum_wage=amount, fpc=query["fpc"]),
-            "by": by,
-            "breakdown": groups,
-        }
+        # Everything the answer depends on besides the figures (the view object itself).
+        key = (str(session.get_bind().url), wave.id, wave.slug, wave_year(wave, timezone),
+               tuple(sorted(query.items())),
+               None if wage is None else (wage.amount, wage.source, wage.updated_at))
+        body = _cached_answer(key, snapshot)
+        if body is None:
+            body = current_app.json.dumps(IndicatorsResponse().dump(
+                _answer(wave, snapshot, wage, query, timezone)))
+            _remember_answer(key, snapshot, body)
+        return current_app.response_class(body, mimetype="application/json")
+
+
+def _answer(wave: Wave, snapshot: SnapshotView, wage: MinimumWage | None,
+            query: dict[str, Any], timezone: str) -> dict[str, Any]:
+    amount = wage.amount if wage is not None else None
+    chosen = select_cells(snapshot.cells, program=query.get("program"),
+                          cohort=query.get("cohort"), gender=query.get("gender"))
+    by = query.get("by")
+    groups = None
+    if by is not None:
+        groups = [
+            {"key": key, "label": _label(snapshot.labels, by, key), "indicators": figures}
+            for key, figures in breakdown(chosen, by, minimum_wage=amount,
+                                          fpc=query["fpc"]).items()
+        ]
+    return {
+        "wave": wave.slug,
+        "snapshot_id": snapshot.id,
+        "computed_at": snapshot.computed_at,
+        "responses_included": snapshot.responses_included,
+        "filters": {name: query.get(name) for name in ("program", "cohort", "gender")},
+        "minimum_wage": wage,
+        "minimum_wage_year": wave_year(wave, timezone),
+        "indicators": compute(chosen, minimum_wage=amount, fpc=query["fpc"]),
+        "by": by,
+        "breakdown": groups,
+    }
+
+
+# Answers already serialised, per query, for the view they were computed from. A large
+# wave's figures take from a quarter of a second (the whole wave) to over a second (by
+# cohort: a thousand groups) to compute and serialise; the view object stays the same until
+# a refresh or a live update changes a cell (read_snapshot then hands out a new one), so an
+# answer is reused exactly as long as it is right.
+_ANSWERS: OrderedDict[tuple[Any, ...], tuple[SnapshotView, str]] = OrderedDict()
+_ANSWERS_LOCK = threading.Lock()
+_ANSWERS_KEEP = 64
+
+
+def _cached_answer(key: tuple[Any, ...], snapshot: SnapshotView) -> str | None:
+    with _ANSWERS_LOCK:
+        found = _ANSWERS.get(key)
+        if found is None or found[0] is not snapshot:
+            return None
+        _ANSWERS.move_to_end(key)
+        return found[1]
+
+
+def _remember_answer(key: tuple[Any, ...], snapshot: SnapshotView, body: str) -> None:
+    with _ANSWERS_LOCK:
+        _ANSWERS[key] = (snapshot, body)
+        _ANSWERS.move_to_end(key)
+        while len(_ANSWERS) > _ANSWERS_KEEP:
+            _ANSWERS.popitem(last=False)
 
 
 @blp.route("/refresh")

@@ -4,12 +4,21 @@ One statement fills every cell of a wave (DESIGN.md §7): the answer counters an
 complete responses grouped by cell, the waiting-time and income value-frequency tables, and
 the AAPOR disposition of every other target, as branches of one UNION ALL. One statement is
 one consistent read on both databases, so a cell never counts a target twice or not at all
-while responses arrive. `Cell.of_response` is the reference for every answer field; the SQL
-twins of its `type(value) is int` and `code in f4` tests are `AnswerCode`, `AnswerRaw` +
-`AnswerTyped` and `ArrayHasString` below, compiled per dialect (jsonb operators on
-PostgreSQL, json_type/json_extract/json_each on SQLite); the rest of the statement is the
-same Core expression on both. tests/integration/test_analytics_cells.py checks the two
-against each other on random data, awkward JSON values included.
+while responses arrive.
+
+The answers are not read out of each response's JSON by that statement but out of
+indicator_answers, analytics' narrow projection: one row per complete response with its
+~31 coded answers as small integers. Every fill first reconciles the projection for its
+scope (the wave, or the one cell), set-based: rows whose response is gone, no longer
+complete or changed since (another id or updated_at) are deleted, and every complete
+response without a row is projected from its JSON. A full refresh therefore reads the JSON
+of the responses that changed since the previous fill only, and the time it takes counts
+that work. `Cell.of_response` is the reference for every projected column; the SQL twins of
+its `type(value) is int` and `code in f4` tests are `AnswerCode`, `AnswerRaw` + `AnswerTyped`
+and `ArrayHasString` below, compiled per dialect (jsonb operators on PostgreSQL,
+json_type/json_extract/json_each on SQLite); the rest is the same Core expression on both.
+tests/integration/test_analytics_cells.py checks the two against each other on random data,
+awkward JSON values included, also after edits, replacements and deletions.
 
 Dispositions (INDICATORS.md, exactly one per target, first rule that applies):
 
@@ -47,6 +56,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -104,6 +114,7 @@ from shared.models import (
     Campaign,
     CampaignStep,
     Cohort,
+    IndicatorAnswer,
     IndicatorCell,
     IndicatorSnapshot,
     Message,
@@ -315,14 +326,36 @@ _ARRAY_KEY = "f4"  # job search channels
 
 
 def fill_cells(session: Session, wave_id: int) -> dict[CellKey, Cell]:
-    """Every cell of the wave (program × cohort × gender of its targets), from one statement."""
+    """Every cell of the wave (program × cohort × gender of its targets), from one statement.
+
+    First brings the wave's indicator_answers up to date (`reconcile_answers`), in the
+    caller's transaction; the caller serialises writers (`_lock_snapshots`).
+    """
+    reconcile_answers(session, wave_id)
     return _fill(session, _statement(one_cell=False), {"wave_id": wave_id})
 
 
 def fill_cell(session: Session, wave_id: int, key: CellKey) -> Cell:
-    """One cell, from the same statement restricted to the cell's targets."""
-    cells = _fill(session, _statement(one_cell=True), {"wave_id": wave_id, **key._asdict()})
+    """One cell, from the same statement restricted to the cell's targets (and the same
+    reconciliation, restricted to the responses of the cell's targets)."""
+    params = {"wave_id": wave_id, **key._asdict()}
+    reconcile_answers(session, wave_id, key)
+    cells = _fill(session, _statement(one_cell=True), params)
     return cells.get(key, Cell())
+
+
+def reconcile_answers(session: Session, wave_id: int, key: CellKey | None = None) -> None:
+    """Make indicator_answers match the complete responses of the wave (or of one cell).
+
+    Set-based, two statements: delete the rows whose response is gone, no longer complete,
+    or changed since (another id or updated_at), then project every complete response that
+    has no row. Unchanged responses are not read beyond their id, status and updated_at.
+    """
+    params: dict[str, Any] = {"wave_id": wave_id}
+    if key is not None:
+        params.update(key._asdict())
+    for statement in _reconcile_statements(key is not None):
+        session.execute(statement, params)
 
 
 def fill_statement(*, one_cell: bool = False) -> Select[Any]:
@@ -380,39 +413,18 @@ def _statement(one_cell: bool) -> Select[Any]:
                if one_cell else scoped.subquery("targets_of_wave"))
     response_of_target = and_(responses.c.wave_id == wave_id,
                               responses.c.alumnus_id == targets.c.alumnus_id)
-
-    def answers(codes: Sequence[tuple[str, tuple[int, ...]]], integers: Sequence[str],
-                array: str | None) -> Any:
-        read = (
-            select(
-                *_cell_of(targets),
-                *(AnswerCode(responses.c.answers, key, values).label(key)
-                  for key, values in codes),
-                *(AnswerRaw(responses.c.answers, key, "integer").label(key)
-                  for key in integers),
-                *((AnswerRaw(responses.c.answers, array, "array").label(array),)
-                  if array else ()),
-            )
-            .select_from(targets.join(responses, response_of_target))
-            .where(responses.c.status == "complete")
-            .offset(0)
-            .subquery()
-        )
-        typed = {key: AnswerTyped(read.c[key], "integer") for key in integers}
-        employed = read.c.f8.in_(EMPLOYED_STATUSES)
-        # engine.waiting_months: f502 when f504 = 1, f506 when f504 = 2, employed only.
-        waiting = case((employed, case((read.c.f504 == 1, typed["f502"]),
-                                       (read.c.f504 == 2, typed["f506"]))))
-        income = case((and_(employed, typed["f505"] > 0), typed["f505"]))
-        return select(*_cell_of(read), *(read.c[key] for key, _ in codes),
-                      employed.label("employed"), waiting.label("waiting"),
-                      income.label("income"),
-                      *((AnswerTyped(read.c[array], "array").label(array),) if array else ()))
-
-    # The answers are read once, into a CTE both aggregates below scan (PostgreSQL and SQLite
-    # materialise a CTE used twice); a second read would cost as much as the first.
-    answered = answers(_CODE_KEYS, _INTEGER_KEYS, _ARRAY_KEY).cte(
-        "answers_of_cell" if one_cell else "answers_of_wave")
+    # The complete responses' coded answers, from analytics' projection (reconciled first).
+    # Read once, into a CTE both aggregates below scan (PostgreSQL and SQLite materialise a
+    # CTE used twice).
+    projected = IndicatorAnswer.__table__
+    answered = (
+        select(*_cell_of(targets), *(projected.c[key] for key, _ in _CODE_KEYS),
+               projected.c.f8.in_(EMPLOYED_STATUSES).label("employed"),
+               projected.c.waiting, projected.c.income, projected.c.channels)
+        .select_from(targets.join(projected, and_(
+            projected.c.wave_id == wave_id, projected.c.alumnus_id == targets.c.alumnus_id)))
+        .cte("answers_of_cell" if one_cell else "answers_of_wave")
+    )
     answer_rows = (
         select(literal(_ANSWERS).label("kind"), *_cell_of(answered), null().label("value"),
                func.count().label("count"),
@@ -469,6 +481,76 @@ def _statement(one_cell: bool) -> Select[Any]:
     return union_all(answer_rows, table_rows, disposition_rows)  # type: ignore[return-value]
 
 
+# Bit of each job search channel in indicator_answers.channels.
+_CHANNEL_BITS = {code: 1 << index for index, code in enumerate(JOB_SEARCH_CHANNELS)}
+
+
+def _projection(scope: Sequence[ColumnElement[bool]]) -> Select[Any]:
+    """indicator_answers rows of the complete responses in scope, read from their JSON.
+
+    Each key is looked up once per response, in a subquery kept apart by OFFSET 0 (see
+    AnswerCode); `Cell.of_response` is the reference for every column.
+    """
+    responses = Response.__table__
+    read = (
+        select(
+            responses.c.wave_id, responses.c.alumnus_id, responses.c.id.label("response_id"),
+            responses.c.updated_at.label("response_updated_at"),
+            *(AnswerCode(responses.c.answers, key, values).label(key)
+              for key, values in _CODE_KEYS),
+            *(AnswerRaw(responses.c.answers, key, "integer").label(key)
+              for key in _INTEGER_KEYS),
+            AnswerRaw(responses.c.answers, _ARRAY_KEY, "array").label(_ARRAY_KEY),
+        )
+        .where(responses.c.status == "complete", *scope)
+        .offset(0)
+        .subquery()
+    )
+    typed = {key: AnswerTyped(read.c[key], "integer") for key in _INTEGER_KEYS}
+    employed = read.c.f8.in_(EMPLOYED_STATUSES)
+    # engine.waiting_months: f502 when f504 = 1, f506 when f504 = 2, employed only.
+    waiting = case((employed, case((read.c.f504 == 1, typed["f502"]),
+                                   (read.c.f504 == 2, typed["f506"]))))
+    income = case((and_(employed, typed["f505"] > 0), typed["f505"]))
+    ticked = AnswerTyped(read.c[_ARRAY_KEY], "array")
+    channels = functools.reduce(operator.add, (
+        case((ArrayHasString(ticked, code), bit), else_=0)
+        for code, bit in _CHANNEL_BITS.items()))
+    return select(read.c.wave_id, read.c.alumnus_id, read.c.response_id,
+                  read.c.response_updated_at, *(read.c[key] for key, _ in _CODE_KEYS),
+                  waiting.label("waiting"), income.label("income"),
+                  channels.label("channels"))
+
+
+_PROJECTED_COLUMNS = ("wave_id", "alumnus_id", "response_id", "response_updated_at",
+                      *(key for key, _ in _CODE_KEYS), "waiting", "income", "channels")
+
+
+@functools.cache
+def _reconcile_statements(one_cell: bool) -> tuple[Any, Any]:
+    responses, projected = Response.__table__, IndicatorAnswer.__table__
+    wave_targets = WaveTarget.__table__
+    wave_id = bindparam("wave_id", type_=Integer())
+    cell_alumni = select(wave_targets.c.alumnus_id).where(
+        wave_targets.c.wave_id == wave_id,
+        wave_targets.c.program_id == bindparam("program_id", type_=Integer()),
+        wave_targets.c.cohort_id == bindparam("cohort_id", type_=Integer()),
+        wave_targets.c.gender == bindparam("gender", type_=String()))
+    current = select(responses.c.id).where(
+        responses.c.id == projected.c.response_id, responses.c.status == "complete",
+        responses.c.updated_at == projected.c.response_updated_at)
+    stale = delete(projected).where(
+        projected.c.wave_id == wave_id, ~current.exists(),
+        *((projected.c.alumnus_id.in_(cell_alumni),) if one_cell else ()))
+    projected_already = select(projected.c.alumnus_id).where(
+        projected.c.wave_id == responses.c.wave_id,
+        projected.c.alumnus_id == responses.c.alumnus_id)
+    missing = insert(projected).from_select(list(_PROJECTED_COLUMNS), _projection([
+        responses.c.wave_id == wave_id, ~projected_already.exists(),
+        *((responses.c.alumnus_id.in_(cell_alumni),) if one_cell else ())]))
+    return stale, missing
+
+
 def _cell_of(source: Any) -> tuple[Any, Any, Any]:
     return source.c.program_id, source.c.cohort_id, source.c.gender
 
@@ -506,8 +588,8 @@ _MEASURES: list[tuple[str, Any]] = [
         (f"training_eval_sum.{key}", lambda a, key=key: func.sum(a[key])),
     )),
     *((f"channels.{code}",
-       lambda a, code=code: _count(and_(a.employed, ArrayHasString(a[_ARRAY_KEY], code))))
-      for code in JOB_SEARCH_CHANNELS),
+       lambda a, bit=bit: _count(and_(a.employed, a.channels.op("&")(bit) != 0)))
+      for code, bit in _CHANNEL_BITS.items()),
 ]
 
 

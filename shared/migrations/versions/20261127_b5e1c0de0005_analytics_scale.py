@@ -3,6 +3,8 @@
 The one-cell recompute of a live update finds the cell's targets through
 ix_wave_targets_cell instead of scanning the wave's targets, and writes the recomputed
 cell as one row of indicator_cells instead of a copy of the whole snapshot.
+indicator_answers: analytics' narrow projection of the coded answers of each complete
+response, which the indicator statements aggregate instead of the answers' JSON.
 
 Revision ID: b5e1c0de0005
 Revises: a4e1c0de0004
@@ -24,6 +26,43 @@ def upgrade() -> None:
         batch_op.create_index('ix_wave_targets_cell',
                               ['wave_id', 'program_id', 'cohort_id', 'gender'], unique=False,
                               postgresql_include=['alumnus_id'])
+    op.create_table('indicator_answers',
+    sa.Column('wave_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('alumnus_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('response_id', sa.Uuid(), nullable=False),
+    sa.Column('response_updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('f8', sa.SmallInteger(), nullable=True),
+    sa.Column('f504', sa.SmallInteger(), nullable=True),
+    sa.Column('f14', sa.SmallInteger(), nullable=True),
+    sa.Column('f5a2', sa.SmallInteger(), nullable=True),
+    sa.Column('blk_cert', sa.SmallInteger(), nullable=True),
+    sa.Column('f1761', sa.SmallInteger(), nullable=True),
+    sa.Column('f1762', sa.SmallInteger(), nullable=True),
+    sa.Column('f1763', sa.SmallInteger(), nullable=True),
+    sa.Column('f1764', sa.SmallInteger(), nullable=True),
+    sa.Column('f1765', sa.SmallInteger(), nullable=True),
+    sa.Column('f1766', sa.SmallInteger(), nullable=True),
+    sa.Column('f1767', sa.SmallInteger(), nullable=True),
+    sa.Column('f1768', sa.SmallInteger(), nullable=True),
+    sa.Column('f1769', sa.SmallInteger(), nullable=True),
+    sa.Column('f1770', sa.SmallInteger(), nullable=True),
+    sa.Column('f1771', sa.SmallInteger(), nullable=True),
+    sa.Column('f1772', sa.SmallInteger(), nullable=True),
+    sa.Column('f1773', sa.SmallInteger(), nullable=True),
+    sa.Column('f1774', sa.SmallInteger(), nullable=True),
+    sa.Column('blk_k3_a', sa.SmallInteger(), nullable=True),
+    sa.Column('blk_k3_b', sa.SmallInteger(), nullable=True),
+    sa.Column('blk_tools_a', sa.SmallInteger(), nullable=True),
+    sa.Column('blk_tools_b', sa.SmallInteger(), nullable=True),
+    sa.Column('blk_eval_instructor', sa.SmallInteger(), nullable=True),
+    sa.Column('blk_eval_facilities', sa.SmallInteger(), nullable=True),
+    sa.Column('blk_eval_practice', sa.SmallInteger(), nullable=True),
+    sa.Column('blk_eval_material', sa.SmallInteger(), nullable=True),
+    sa.Column('waiting', sa.Numeric(), nullable=True),
+    sa.Column('income', sa.Numeric(), nullable=True),
+    sa.Column('channels', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('wave_id', 'alumnus_id', name=op.f('pk_indicator_answers'))
+    )
     op.create_table('indicator_cells',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('snapshot_id', sa.Integer(), nullable=False),
@@ -41,5 +80,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('indicator_cells')
+    op.drop_table('indicator_answers')
     with op.batch_alter_table('wave_targets', schema=None) as batch_op:
         batch_op.drop_index('ix_wave_targets_cell')
