@@ -19,6 +19,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.analytics.cells import Cell, CellKey
 from services.analytics.indicators import BREAKDOWNS, breakdown, compute
 from services.analytics.indicators import select as select_cells
 from services.analytics.refresh import minimum_wage_of, wave_year
@@ -242,8 +243,8 @@ def _answer(wave: Wave, snapshot: SnapshotView, wage: MinimumWage | None,
     if by is not None:
         groups = [
             {"key": key, "label": _label(snapshot.labels, by, key), "indicators": figures}
-            for key, figures in breakdown(chosen, by, minimum_wage=amount,
-                                          fpc=query["fpc"]).items()
+            for key, figures in breakdown(chosen, by, minimum_wage=amount, fpc=query["fpc"],
+                                          figures=_group_figures).items()
         ]
     return {
         "wave": wave.slug,
@@ -253,7 +254,7 @@ def _answer(wave: Wave, snapshot: SnapshotView, wage: MinimumWage | None,
         "filters": {name: query.get(name) for name in ("program", "cohort", "gender")},
         "minimum_wage": wage,
         "minimum_wage_year": wave_year(wave, timezone),
-        "indicators": compute(chosen, minimum_wage=amount, fpc=query["fpc"]),
+        "indicators": _group_figures(chosen, minimum_wage=amount, fpc=query["fpc"]),
         "by": by,
         "breakdown": groups,
     }
@@ -267,6 +268,31 @@ def _answer(wave: Wave, snapshot: SnapshotView, wage: MinimumWage | None,
 _ANSWERS: OrderedDict[tuple[Any, ...], tuple[SnapshotView, str]] = OrderedDict()
 _ANSWERS_LOCK = threading.Lock()
 _ANSWERS_KEEP = 64
+
+
+# The figures of one group of cells, reused while the group holds the very same cell
+# objects: read_snapshot keeps the parsed cells a live update did not touch, so after one
+# cell changed only the groups holding it are computed again (by cohort: one of a thousand).
+_GROUPS: OrderedDict[tuple[Any, ...], tuple[tuple[Cell, ...], dict[str, Any]]] = OrderedDict()
+_GROUPS_KEEP = 4096
+
+
+def _group_figures(keyed: list[tuple[CellKey, Cell]], *, minimum_wage: int | None,
+                   fpc: bool) -> dict[str, Any]:
+    key = (minimum_wage, fpc, tuple(cell_key for cell_key, _ in keyed))
+    cells = tuple(cell for _, cell in keyed)
+    with _ANSWERS_LOCK:
+        found = _GROUPS.get(key)
+        if found is not None and all(a is b for a, b in zip(found[0], cells, strict=True)):
+            _GROUPS.move_to_end(key)
+            return found[1]
+    figures = compute(keyed, minimum_wage=minimum_wage, fpc=fpc)
+    with _ANSWERS_LOCK:
+        # Holding the cells keeps their ids from being reused by other objects.
+        _GROUPS[key] = (cells, figures)
+        while len(_GROUPS) > _GROUPS_KEEP:
+            _GROUPS.popitem(last=False)
+    return figures
 
 
 def _cached_answer(key: tuple[Any, ...], snapshot: SnapshotView) -> str | None:

@@ -64,15 +64,19 @@ def breakdown(
     *,
     minimum_wage: int | None,
     fpc: bool = False,
+    figures: Callable[..., dict[str, Any]] | None = None,
 ) -> dict[int | str, dict[str, Any]]:
-    """The indicators of each program, cohort or gender among the cells, in key order."""
+    """The indicators of each program, cohort or gender among the cells, in key order.
+
+    `figures`: what computes one group (default `compute`; the API passes a memoised one).
+    """
     if by not in BREAKDOWNS:
         raise ValueError(f"cannot break down by {by!r}; choose from {', '.join(BREAKDOWNS)}")
     groups: dict[int | str, list[tuple[CellKey, Cell]]] = {}
     for key, cell in cells:
         groups.setdefault(getattr(key, BREAKDOWNS[by]), []).append((key, cell))
     return {
-        value: compute(group, minimum_wage=minimum_wage, fpc=fpc)
+        value: (figures or compute)(group, minimum_wage=minimum_wage, fpc=fpc)
         for value, group in sorted(groups.items())
     }
 
@@ -96,14 +100,15 @@ def compute(
     narrowed by sqrt((N − n) / (N − 1)) for this group's N targets and n respondents.
     """
     keyed = list(cells)
-    total = merge(cell for _, cell in keyed)
     strata = _strata(keyed)
+    total = merge(strata)  # the same sums as merging the cells, over fewer tables
+    weights = _weights(strata)
     correction = (
         finite_population_correction(total.targets, total.respondents) if fpc else 1.0
     )
 
     def share(count_of: Count, base_of: Count) -> dict[str, Any]:
-        return _share(total, strata, count_of, base_of, correction)
+        return _share(total, weights, count_of, base_of, correction)
 
     def respondents(cell: Cell) -> int:
         return cell.respondents
@@ -123,7 +128,7 @@ def compute(
                              if income >= threshold),
             with_income,
         )
-    covered = sum(stratum.targets for stratum in strata if stratum.respondents)
+    covered = sum(targets for targets, _ in weights.values())
     return {
         "targets": total.targets,
         "respondents": total.respondents,
@@ -204,8 +209,19 @@ def _strata(cells: Iterable[tuple[CellKey, Cell]]) -> list[Cell]:
     return [merge(group) for group in by_stratum.values()]
 
 
+def _weights(strata: list[Cell]) -> dict[int, tuple[int, Cell]]:
+    """Per stratum with respondents (by position): its N_h, and the stratum itself.
+
+    The weights w = N_h / n_h of `_weighted_share` scaled to integers; computed once per
+    `compute`, every share uses them.
+    """
+    return {index: (stratum.targets, stratum) for index, stratum in enumerate(strata)
+            if stratum.respondents}
+
+
 def _share(
-    total: Cell, strata: list[Cell], count_of: Count, base_of: Count, correction: float
+    total: Cell, weights: dict[int, tuple[int, Cell]], count_of: Count, base_of: Count,
+    correction: float,
 ) -> dict[str, Any]:
     count, base = count_of(total), base_of(total)
     interval = wilson_interval(count, base, correction=correction)
@@ -215,22 +231,24 @@ def _share(
         "count": count,
         "ci_low": interval[0] if interval else None,
         "ci_high": interval[1] if interval else None,
-        "weighted": _weighted_share(strata, count_of, base_of),
+        "weighted": _weighted_share(weights, count_of, base_of),
         "small_n": base < SMALL_N,
     }
 
 
-def _weighted_share(strata: list[Cell], count_of: Count, base_of: Count) -> float | None:
+def _weighted_share(weights: dict[int, tuple[int, Cell]], count_of: Count,
+                    base_of: Count) -> float | None:
     """Σ w·y / Σ w over respondents in the base, w = N_h / n_h.
 
-    Every weight is scaled by the same lcm of the n_h, which cancels in the ratio: the sums
-    stay exact integers and the one division rounds once.
+    Exact: Σ_h (N_h / n_h)·c_h / Σ_h (N_h / n_h)·b_h as one fraction, summed with integer
+    numerators over the lcm of the n_h (strata without respondents carry no weight), so
+    the sums stay exact integers and the one division rounds once.
     """
-    weighted = [stratum for stratum in strata if stratum.respondents]  # others carry none
-    scale = math.lcm(*(stratum.respondents for stratum in weighted))
+    strata = list(weights.values())
+    scale = math.lcm(*(stratum.respondents for _, stratum in strata))
     numerator = denominator = 0
-    for stratum in weighted:
-        weight = stratum.targets * (scale // stratum.respondents)
+    for targets, stratum in strata:
+        weight = targets * (scale // stratum.respondents)
         numerator += weight * count_of(stratum)
         denominator += weight * base_of(stratum)
     return numerator / denominator if denominator else None
