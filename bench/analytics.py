@@ -321,7 +321,7 @@ def live_figures(database: Database, wave_id: int, samples: int, rng: random.Ran
         change_answers(database, wave_id, alumnus_id)
         with database.session_factory() as session:
             started = time.perf_counter()
-            fill_cell(session, wave_id, keys[alumnus_id])
+            fill_cell(session, wave_id, keys[alumnus_id], alumnus_id=alumnus_id)
             recompute.append(time.perf_counter() - started)
             session.rollback()
         change_answers(database, wave_id, alumnus_id)  # back, so the cell differs again
