@@ -56,7 +56,8 @@ CONTRACTS: dict[str, Contract] = {
     "wave.closed": Contract(fields=("wave_id",), subscribers=("outreach.on_wave_closed",)),
     # Data-subject rights (services/survey/privacy.py): outreach stops what is pending.
     "alumnus.erased": Contract(
-        fields=("alumnus_id",), subscribers=("outreach.on_alumnus_erased",)
+        fields=("alumnus_id",),
+        subscribers=("outreach.on_alumnus_erased", "analytics.on_alumnus_erased"),
     ),
     "alumnus.consent_withdrawn": Contract(
         fields=("alumnus_id",), subscribers=("outreach.on_consent_withdrawn",)

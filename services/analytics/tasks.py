@@ -11,6 +11,7 @@ from services.analytics.refresh import (
     refresh_all,
     update_alumnus_cell,
 )
+from services.analytics.reports.privacy import remove_raw_exports_of
 from shared.db import get_db
 from shared.events import Event, consumer
 
@@ -29,6 +30,12 @@ def on_message_status(db_session: Session, event: Event) -> None:
     if wave_id is None:  # a broadcast: no wave, no disposition
         return
     update_alumnus_cell(db_session, wave_id, int(event.payload["alumnus_id"]))
+
+
+@consumer("analytics.on_alumnus_erased")
+def on_alumnus_erased(db_session: Session, event: Event) -> None:
+    """Raw-response workbooks made before the erasure still name the person: remove them."""
+    remove_raw_exports_of(db_session, int(event.payload["alumnus_id"]))
 
 
 @shared_task(name="analytics.refresh", ignore_result=True)

@@ -8,6 +8,7 @@ import io
 import json
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text, update
@@ -61,12 +62,12 @@ def person(survey_app, survey, settings) -> int:
     return alumnus_id
 
 
-def run_consumer(app, event_type: str) -> None:
+def run_consumer(app, event_type: str, consumer=None) -> None:
     """What the worker does with the event: the consumer in its own unit of work."""
     from services.outreach import tasks
 
-    consumer = {"alumnus.erased": tasks.on_alumnus_erased,
-                "alumnus.consent_withdrawn": tasks.on_consent_withdrawn}[event_type]
+    consumer = consumer or {"alumnus.erased": tasks.on_alumnus_erased,
+                            "alumnus.consent_withdrawn": tasks.on_consent_withdrawn}[event_type]
     with app.app_context():
         rows = db.session().scalars(select(OutboxEvent).where(OutboxEvent.type == event_type))
         messages = [Event(row.id, row.type, row.payload, row.created_at).to_message()
@@ -432,3 +433,33 @@ def test_erasure_reaches_outreach_through_a_real_worker(survey_app, outreach, su
             return [tuple(row) for row in rows if row.status == "cancelled"]
 
     assert wait_for(cancelled) == [("cancelled", "erased", None)]
+
+
+def test_raw_workbooks_made_before_an_erasure_are_removed(survey_app, analytics_app, survey,
+                                                         person, monkeypatch) -> None:
+    from services.analytics import tasks as analytics_tasks
+    from services.analytics.reports.privacy import REMOVED
+    from tests.integration.test_reports import run
+
+    token = make_token(survey_app.config["SECRET_KEY"], survey["wave_id"], person)
+    assert survey_app.test_client().post("/api/v1/responses", json={
+        "id": str(uuid.uuid4()), "wave": "ts-2026", "token": token,
+        "answers": EMPLOYED}).status_code == 201
+    monkeypatch.setattr(analytics_app.extensions["celery"], "send_task", lambda *a, **k: None)
+    client, operator = analytics_app.test_client(), survey["headers"]["operator"]
+    created = client.post("/api/v1/exports", headers=operator,
+                          json={"kind": "raw_xlsx", "wave": "ts-2026"}).get_json()
+    export = run(analytics_app, uuid.UUID(created["id"]))
+    assert export.status == "done"
+    path = export.path
+    assert client.get(f"/api/v1/exports/{created['id']}/file",
+                      headers=operator).status_code == 200
+
+    assert survey_app.test_client().post(f"/api/v1/alumni/{person}/erase",
+                                         headers=survey["headers"]["admin"]).status_code == 200
+    run_consumer(analytics_app, "alumnus.erased", analytics_tasks.on_alumnus_erased)
+    polled = client.get(f"/api/v1/exports/{created['id']}", headers=operator).get_json()
+    assert (polled["status"], polled["error"]) == ("failed", REMOVED)
+    assert client.get(f"/api/v1/exports/{created['id']}/file",
+                      headers=operator).status_code == 409
+    assert not Path(path).exists()
