@@ -621,10 +621,11 @@ def profile_in_process(url: str, redis_url: str, pool: TokenPool, answers: list[
     for name, listener in listeners.items():
         event.remove(engine, name, listener)
     print(f"\nProfile (in-process, Flask test client, {count} requests per line)")
-    print(f"  statements of one request ({len(statements)}, pool pre-ping not shown):")
+    print(f"  statements of one request ({len(statements)}):")
     for statement in statements:
         print(f"    {statement}")
     full = cpu_per_request()
+    time.sleep(0.3)  # the background relay sends its last batch (it gathers for 100 ms)
     celery = app.extensions.pop("celery")
     bare_relay = cpu_per_request()
     app.extensions["celery"] = celery
@@ -784,7 +785,7 @@ def main(argv: list[str] | None = None) -> int:
                 duration=args.paced_duration), worker_pids(master),
                 lambda: db_backend_pids(url))
             accepted_ids |= paced.ids
-            time.sleep(0.5)  # the relay's last batch (it gathers events for 50 ms) goes out
+            time.sleep(0.5)  # the relay's last batch (it gathers events for 100 ms) goes out
 
         print()
         print_table(phases)

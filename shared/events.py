@@ -72,7 +72,7 @@ RELAY_BATCH = 500
 # The background relay waits this long after the first event to gather more: a relay run
 # costs a few milliseconds of CPU (a transaction and one broker publish per subscriber)
 # whether it carries one event or hundreds, so under load this is what keeps intake cheap.
-RELAY_LINGER = timedelta(milliseconds=50)
+RELAY_LINGER = timedelta(milliseconds=100)
 # The beat relay leaves fresh rows to the after-commit relay, so the two rarely race.
 BEAT_RELAY_GRACE = timedelta(seconds=3)
 _PENDING_KEY = "jejak_outbox_pending"
