@@ -146,6 +146,11 @@ def celery_init_app(app: Flask, settings: Settings) -> Celery:
             "visibility_timeout": 3600,
             "socket_connect_timeout": 2,
             "socket_timeout": 5,
+            # One connection attempt when a publisher (the relay) finds no connection: kombu
+            # would otherwise retry for broker_connection_timeout (about 6 s on a refused
+            # port), holding the relay's transaction, and on SQLite the write lock every
+            # request waits for. The worker's own reconnect loop passes its retries itself.
+            "max_retries": 0,
         },
         task_serializer="json",
         accept_content=["json"],

@@ -1,0 +1,128 @@
+"""(a) Intake under load while Redis is stopped for 10 s and restarted (issue 7, point 1a).
+
+Real gunicorn serves the survey service and a real `jejak worker --beat` consumes every
+queue, both on a private Redis the test stops (SIGTERM, as a service manager does) for ten
+seconds while four clients keep submitting, then starts again on the same port and data.
+What must hold: intake keeps accepting (every request 201; the outbox holds the events), every
+accepted response is stored, and every event reaches each subscriber exactly once (its
+processed_events row; the analytics consumer's effect counts each response once) after the
+beat relay sweeps what the after-commit relay could not send.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from shared.auth import create_token
+from shared.events import CONTRACTS
+from shared.models import OutboxEvent, ProcessedEvent, Response
+from tests.conftest import wait_for
+from tests.faults.conftest import (
+    Answer,
+    gunicorn,
+    make_roster,
+    post_json,
+    service_env,
+    submission,
+    wait_healthy,
+    worker,
+)
+
+pytestmark = pytest.mark.timeout(180)
+
+OUTAGE_SECONDS = 10.0
+
+
+def test_intake_keeps_accepting_while_redis_is_down(
+    settings, clean_db, analytics_app, private_redis, processes, tmp_path
+) -> None:
+    factory = clean_db.session_factory
+    roster = make_roster(factory, 500)
+    with factory() as session, session.begin():
+        viewer = {"Authorization": f"Bearer {create_token(session, 'viewer')}"}
+    env = service_env(tmp_path, settings.database_url, private_redis.url)
+    web, base = gunicorn(tmp_path, env)
+    processes.append(web.start())
+    consumer = worker(tmp_path, env, beat=True)
+    processes.append(consumer.start())
+    wait_healthy(base, "survey", web)
+    consumer.wait_for_log(" ready.")
+    endpoint = f"{base}/survey/api/v1/responses"
+
+    ids = [uuid.uuid4() for _ in roster.alumni]
+    answers: list[tuple[int, float, Answer]] = []
+    next_index = itertools.count()
+    stop = threading.Event()
+
+    def client() -> None:
+        while not stop.is_set():
+            index = next(next_index)
+            if index >= len(ids):
+                return
+            started = time.monotonic()
+            answers.append((index, started,
+                            post_json(endpoint, submission(roster, index, ids[index]))))
+            time.sleep(0.1)
+
+    clients = [threading.Thread(target=client) for _ in range(4)]
+    for thread in clients:
+        thread.start()
+    try:
+        wait_for(lambda: len(answers) >= 20, timeout=60)
+        private_redis.stop()
+        down_from = time.monotonic()
+        time.sleep(OUTAGE_SECONDS)
+        down_until = time.monotonic()
+        private_redis.start()
+        wait_for(lambda: sum(started > down_until for _, started, _ in answers) >= 20, timeout=60)
+    finally:
+        stop.set()
+        for thread in clients:
+            thread.join(timeout=60)
+
+    bad = [(answer.status, answer.body[:300]) for _, _, answer in answers if answer.status != 201]
+    assert not bad, bad
+    during = [answer for _, started, answer in answers if down_from < started < down_until]
+    assert len(during) >= 20, f"only {len(during)} submissions while Redis was down"
+    accepted = {ids[index] for index, _, _ in answers}
+
+    subscribers = CONTRACTS["response.submitted"].subscribers
+
+    def delivered() -> bool:
+        with factory() as session:
+            events = set(session.scalars(select(OutboxEvent.id).where(
+                OutboxEvent.type == "response.submitted", OutboxEvent.relayed_at.is_not(None))))
+            if len(events) < len(accepted):
+                return False
+            return all(
+                set(session.scalars(select(ProcessedEvent.event_id)
+                                    .where(ProcessedEvent.consumer == name))) >= events
+                for name in subscribers)
+
+    wait_for(delivered, timeout=90, interval=0.5)
+    with factory() as session:
+        stored = set(session.scalars(select(Response.id)))
+        events = list(session.scalars(
+            select(OutboxEvent).where(OutboxEvent.type == "response.submitted")))
+        unrelayed_attempts = sum(event.attempts for event in events)
+        processed = session.execute(
+            select(ProcessedEvent.consumer, func.count())
+            .where(ProcessedEvent.consumer.in_(subscribers)).group_by(ProcessedEvent.consumer)
+        ).all()
+    assert stored == accepted
+    assert sorted(event.payload["response_id"] for event in events) == sorted(map(str, stored))
+    assert dict(processed) == {name: len(stored) for name in subscribers}
+    # The analytics consumer's effect: each response counted once, none twice.
+    indicators = analytics_app.test_client().get(
+        f"/api/v1/indicators?wave={roster.slug}", headers=viewer).get_json()
+    assert indicators["responses_included"] == len(stored)
+    print(f"\nRedis down {down_until - down_from:.1f}s: {len(answers)} submissions all 201, "
+          f"{len(during)} during the outage (slowest {max(a.seconds for a in during):.2f}s); "
+          f"failed relay attempts {unrelayed_attempts}; each event applied once by "
+          f"{len(subscribers)} consumers")
