@@ -363,6 +363,33 @@ def analytics_refresh() -> None:
     click.echo(f"refreshed {len(results)} wave(s)")
 
 
+@main.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(path: Path) -> None:
+    """Write a backup of the database to PATH (a new file; docs/operations.md)."""
+    from shared.backup import BackupError, backup
+
+    settings = _settings()
+    try:
+        click.echo(backup(settings.database_url, path))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a database that already holds data.")
+def restore_command(path: Path, force: bool) -> None:
+    """Restore the database from a backup made by `jejak backup` (stop the services first)."""
+    from shared.backup import BackupError, restore
+
+    settings = _settings()
+    try:
+        click.echo(restore(settings.database_url, path, force=force))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @main.command("demo-data")
 def demo_data() -> None:
     """Load demonstration data: a roster, an open wave and answers (once)."""
