@@ -40,20 +40,34 @@ def _root_redirect(environ: dict[str, Any], start_response: Any) -> Any:
     return NotFound()(environ, start_response)
 
 
-def compose(names: tuple[str, ...] = SERVICES, config: dict[str, Any] | None = None) -> Any:
-    """Mount each service under its own prefix, as the gateway does in production."""
+def compose(names: tuple[str, ...] = SERVICES, config: dict[str, Any] | None = None,
+            proxy_hops: int = 1) -> Any:
+    """Mount each service under its own prefix, as the gateway does in production.
+
+    `proxy_hops` proxies in front are trusted for X-Forwarded-*: the client address the
+    rate limits count by comes from there. With none in front (0), those headers are the
+    client's own words and are ignored.
+    """
     mounts = {f"/{name}": create_service(name, config) for name in names}
-    return ProxyFix(DispatcherMiddleware(_root_redirect, mounts), x_for=1, x_proto=1, x_host=1)
+    dispatcher = DispatcherMiddleware(_root_redirect, mounts)
+    if not proxy_hops:
+        return dispatcher
+    return ProxyFix(dispatcher, x_for=proxy_hops, x_proto=proxy_hops, x_host=proxy_hops)
+
+
+def _proxy_hops(default: int) -> int:
+    return int(os.environ.get("JEJAK_PROXY_HOPS", default))
 
 
 def embedded_wsgi() -> Any:
-    """gunicorn entry point of `jejak up`: all three services in one process."""
-    return compose()
+    """gunicorn entry point of `jejak up`: all three services in one process, reached
+    directly by browsers (no proxy unless JEJAK_PROXY_HOPS says so)."""
+    return compose(proxy_hops=_proxy_hops(0))
 
 
 def service_wsgi(name: str) -> Any:
-    """gunicorn entry point of one service container (docker-compose)."""
-    return compose((name,))
+    """gunicorn entry point of one service container (docker-compose), behind nginx."""
+    return compose((name,), proxy_hops=_proxy_hops(1))
 
 
 def create_worker_app(queues: tuple[str, ...], config: dict[str, Any] | None = None) -> Flask:

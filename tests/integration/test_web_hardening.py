@@ -258,3 +258,23 @@ def test_limits_come_from_the_environment() -> None:
     assert settings.rate_limit_login == "5 per minute"
     assert settings.rate_limit_intake_ip == ""
     assert Settings.from_env({}).rate_limit_identify == "10 per minute;40 per hour"
+
+
+@pytest.mark.parametrize(("hops", "limited"), [(0, True), (1, False)])
+def test_forwarded_addresses_are_trusted_only_behind_a_proxy(
+    survey, settings, hops: int, limited: bool
+) -> None:
+    """`jejak up` (no proxy) ignores X-Forwarded-For, so a client cannot pick an address
+    per request to dodge the limit; behind nginx (one hop) that header is the address."""
+    from werkzeug.test import Client
+
+    from services.cli import compose
+
+    config = app_config(dataclasses.replace(settings, rate_limit_identify="2 per minute"))
+    client = Client(compose(("survey",), config, proxy_hops=hops))
+    guess = {"registration_no": "GUESS", "birth_date": "2000-01-01"}
+    codes = [client.post("/survey/w/ts-2026", data=guess,
+                         headers={"X-Forwarded-For": f"192.0.2.{n}"}).status_code
+             for n in range(4)]
+    assert (429 in codes) is limited, codes
+
