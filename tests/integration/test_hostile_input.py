@@ -95,7 +95,10 @@ def test_staff_pages_and_the_dashboard_escape_names(survey_app, outreach_app, an
                                                     hostile) -> None:
     with analytics_app.app_context():
         assert refresh.full_refresh(db.get_db().session_factory, hostile["wave_id"]) is not None
-    for app, pages in ((survey_app, ["/"]), (outreach_app, ["/"]),
+    alumnus_id = hostile["alumni"][0][0]
+    survey_pages = ["/", "/alumni", "/alumni?q=Budi", f"/alumni/{alumnus_id}",
+                    f"/alumni/{alumnus_id}/erase", "/audit"]
+    for app, pages in ((survey_app, survey_pages), (outreach_app, ["/"]),
                        (analytics_app, ["/?wave=ts-2026", "/?wave=ts-2026&lang=en"])):
         client = app.test_client()
         assert login(client, "adi", "kata-sandi-adi").status_code == 302
@@ -103,6 +106,10 @@ def test_staff_pages_and_the_dashboard_escape_names(survey_app, outreach_app, an
             response = client.get(page)
             assert response.status_code == 200, page
             assert_escaped(response.get_data(as_text=True), f"{app.name} {page}")
+    staff = survey_app.test_client()
+    login(staff, "adi", "kata-sandi-adi")
+    for page in ("/alumni", f"/alumni/{alumnus_id}"):
+        assert "Budi &lt;script&gt;" in staff.get(page).get_data(as_text=True), page
     dashboard = analytics_app.test_client()
     login(dashboard, "adi", "kata-sandi-adi")
     assert "Las &lt;script&gt;" in dashboard.get("/?wave=ts-2026").get_data(as_text=True)

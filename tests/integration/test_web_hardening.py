@@ -133,7 +133,10 @@ def test_every_staff_form_carries_the_csrf_token_and_a_post_without_it_is_refuse
     survey_app, outreach_app, analytics_app, survey, staff
 ) -> None:
     seen = 0
-    for app, pages in ((survey_app, ["/", "/import"]), (outreach_app, ["/"]),
+    person = survey["alumni"][0][0]
+    survey_pages = ["/", "/import", "/alumni", f"/alumni/{person}", f"/alumni/{person}/erase",
+                    "/audit"]
+    for app, pages in ((survey_app, survey_pages), (outreach_app, ["/"]),
                        (analytics_app, ["/?wave=ts-2026"])):
         client = app.test_client()
         login(client)
@@ -148,7 +151,7 @@ def test_every_staff_form_carries_the_csrf_token_and_a_post_without_it_is_refuse
                     assert refused.status_code == 400, f"{form['action']} took a POST without it"
         assert client.post("/logout").status_code == 400  # still signed in after that
         assert client.get(pages[0]).status_code == 200
-    assert seen >= 6
+    assert seen >= 8
     login_form = post_forms(survey_app.test_client().get("/login").get_data(as_text=True))
     assert login_form and all(form["csrf"] for form in login_form)
     assert login(survey_app.test_client()).status_code == 302
