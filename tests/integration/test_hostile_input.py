@@ -370,3 +370,18 @@ def test_an_upload_over_the_size_limit_is_413_problem_json(survey_app, survey) -
     assert response.get_json()["status"] == 413
     with survey_app.app_context():
         assert db.session().scalar(select(Alumnus).where(Alumnus.registration_no == "a")) is None
+
+
+def test_an_xlsform_upload_is_checked_the_same_way(survey_app, survey) -> None:
+    client = survey_app.test_client()
+
+    def upload(content: bytes, filename: str):
+        return client.post("/api/v1/questionnaires/xlsform", headers=survey["headers"]["admin"],
+                           content_type="multipart/form-data",
+                           data={"key": "blk", "version": "9", "file": (io.BytesIO(content),
+                                                                        filename)})
+
+    assert_refused(upload(zip_bomb(16), "form.xlsx"), "zip bomb")
+    assert_refused(upload(b"type,name\ntext,q1\n", "form.csv"), "Excel workbook")
+    assert_refused(upload(b"type,name\n", "form.xlsx"), "not an Excel workbook")
+

@@ -14,6 +14,7 @@ from services.survey.questionnaire import DefinitionError, definition_from_xlsfo
 from services.survey.waves import SurveyError
 from shared import auth, db
 from shared.models import Questionnaire as QuestionnaireRow
+from shared.uploads import UploadRejected, check_spreadsheet
 from shared.web import abort_domain
 
 blp = Blueprint(
@@ -90,9 +91,15 @@ class XlsForm(MethodView):
     @blp.response(201, QuestionnaireFull)
     def post(self, form: dict[str, Any], files: dict[str, Any]) -> Any:
         """Add a version from an ODK/Kobo XLSForm (survey and choices sheets)."""
+        upload = files["file"]
+        try:  # by content first: openpyxl would inflate a zip bomb (shared/uploads.py)
+            if check_spreadsheet(upload.stream, upload.filename or "") != "xlsx":
+                raise UploadRejected("an XLSForm is an Excel workbook (.xlsx)")
+        except UploadRejected as exc:
+            abort(422, message=str(exc), errors={"file": [str(exc)]})
         try:
             definition = definition_from_xlsform(
-                files["file"].stream, key=form["key"], version=form["version"]
+                upload.stream, key=form["key"], version=form["version"]
             )
         except DefinitionError as exc:
             abort(422, message=str(exc), errors={"file": [str(exc)]})
