@@ -247,6 +247,11 @@ def limit_is_off(name: str) -> Callable[[], bool]:
     return off
 
 
+def failed_attempt(response: Any) -> bool:
+    """deduct_when for sign-in and identification: a redirect is a success, not counted."""
+    return response.status_code != 302
+
+
 def limiter_storage_uri(redis_url: str) -> str:
     """flask-limiter (the limits library) spells a unix-socket Redis as redis+unix://."""
     if redis_url.startswith("unix://"):
@@ -280,8 +285,10 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @public
 # Per address, before any password is checked: the lockout guards one account, this guards
-# against one address trying many accounts.
-@limiter.limit(configured_limit("login"), methods=["POST"], exempt_when=limit_is_off("login"))
+# against one address trying many accounts. Only failures count: a training room signing in
+# behind one address is not what is being stopped.
+@limiter.limit(configured_limit("login"), methods=["POST"], exempt_when=limit_is_off("login"),
+               deduct_when=failed_attempt)
 def login() -> Any:
     from flask_wtf.csrf import validate_csrf
     from wtforms import ValidationError

@@ -151,8 +151,9 @@ def thanks(token: str) -> Any:
 
 @bp.route("/w/<slug>", methods=["GET", "POST"])
 @auth.public
+# Only failed identifications count (guessing): alumni at an event share one Wi-Fi address.
 @auth.limiter.limit(auth.configured_limit("identify"), methods=["POST"],
-                    exempt_when=auth.limit_is_off("identify"))
+                    exempt_when=auth.limit_is_off("identify"), deduct_when=auth.failed_attempt)
 def open_link(slug: str) -> Any:
     """An open link (QR code at events): identify with registration number and birth date."""
     session = db.session()

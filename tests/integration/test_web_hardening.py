@@ -207,6 +207,17 @@ def test_open_link_identification_is_rate_limited(survey, settings) -> None:
     assert client.get("/w/ts-2026", environ_base=here).status_code == 200  # reading is free
 
 
+def test_successful_identifications_and_logins_are_not_counted(survey, settings, staff) -> None:
+    """An event's Wi-Fi or a training room is one address: only failures use up a limit."""
+    app = app_with("survey", settings, rate_limit_identify="2 per minute",
+                   rate_limit_login="2 per minute")
+    client = app.test_client()
+    right = {"registration_no": "REG-000", "birth_date": "2000-01-01"}
+    assert [client.post("/w/ts-2026", data=right).status_code for _ in range(4)] == [302] * 4
+    for _ in range(4):
+        assert login(app.test_client()).status_code == 302
+
+
 def test_public_intake_is_rate_limited_per_personal_token_not_for_staff(
     survey, settings
 ) -> None:
