@@ -291,9 +291,9 @@ def _import_chunk(
     changed_ids: list[int] = []
     alumni = Alumnus.__table__
     if inserts:
-        # Plain executemany, then one query for the new ids: with RETURNING, SQLAlchemy sends
-        # one statement with a bind parameter per value, which psycopg converts slowly.
-        session.execute(insert(alumni), inserts)
+        # Then one query for the new ids: with RETURNING, SQLAlchemy sends one statement
+        # with a bind parameter per value, which psycopg converts slowly.
+        _insert_alumni(session, inserts)
         changed_ids += session.scalars(
             select(alumni.c.id).where(
                 _registration_no_in(session, [values["registration_no"] for values in inserts])
@@ -307,6 +307,22 @@ def _import_chunk(
     outcome.imported = len(inserts)
     outcome.updated = len(updates)
     return outcome
+
+
+def _insert_alumni(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert new alumni in the session's transaction: COPY on PostgreSQL, executemany on
+    SQLite. Every column but the id is given (no Python-side defaults to fill in), so both
+    store the same rows; COPY spares most of the client and server CPU of an executemany
+    (100,000 rows: 5.8 → 4.3 s in Python, 2.6 → 2.0 s in PostgreSQL, bench/README.md)."""
+    if not is_postgres(session):
+        session.execute(insert(Alumnus.__table__), rows)
+        return
+    columns = list(rows[0])
+    with session.connection().connection.cursor() as cursor, cursor.copy(
+        f"COPY alumni ({', '.join(columns)}) FROM STDIN"
+    ) as copy:
+        for values in rows:
+            copy.write_row([values[name] for name in columns])
 
 
 def _registration_no_in(session: Session, numbers: list[str]) -> ColumnElement[bool]:
