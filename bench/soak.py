@@ -357,21 +357,29 @@ def sample_memory(root: int) -> dict[int, tuple[str, float]]:
 # --- the end: drain and count ----------------------------------------------------------------
 
 
+def unprocessed_deliveries(connection: Any) -> int:
+    """(event, subscriber) pairs of the contract with no processed_events row."""
+    from shared.events import CONTRACTS
+    from shared.models import OutboxEvent, ProcessedEvent
+
+    missing = 0
+    for event_type, contract in CONTRACTS.items():
+        for consumer in contract.subscribers:
+            done = select(ProcessedEvent.event_id).where(ProcessedEvent.consumer == consumer)
+            missing += connection.scalar(select(func.count()).where(
+                OutboxEvent.type == event_type, OutboxEvent.id.not_in(done)))
+    return missing
+
+
 def drained(engine: Any, redis_url: str) -> dict[str, int]:
     """What is still in flight; all zero once the system is quiet."""
     import redis
 
-    from shared.events import CONTRACTS
-    from shared.models import Message, OutboxEvent, ProcessedEvent, RefreshRun
+    from shared.models import Message, OutboxEvent, RefreshRun
 
     with engine.connect() as connection:
         unrelayed = connection.scalar(select(func.count()).where(OutboxEvent.relayed_at.is_(None)))
-        unprocessed = 0
-        for event_type, contract in CONTRACTS.items():
-            for consumer in contract.subscribers:
-                done = select(ProcessedEvent.event_id).where(ProcessedEvent.consumer == consumer)
-                unprocessed += connection.scalar(select(func.count()).where(
-                    OutboxEvent.type == event_type, OutboxEvent.id.not_in(done)))
+        unprocessed = unprocessed_deliveries(connection)
         in_flight = connection.scalar(select(func.count()).where(
             Message.status.in_(("queued", "sending"))))
         refreshing = connection.scalar(select(func.count()).where(
@@ -385,7 +393,8 @@ def drained(engine: Any, redis_url: str) -> dict[str, int]:
 
 
 def integrity(soak: Soak, sink: MessageSink) -> dict[str, int]:
-    from shared.models import Message, Response
+    from shared.events import CONTRACTS
+    from shared.models import Message, OutboxEvent, ProcessedEvent, Response
 
     engine = soak.engine
     with engine.connect() as connection:
@@ -407,6 +416,13 @@ def integrity(soak: Soak, sink: MessageSink) -> dict[str, int]:
         sent_ids = [row[0] for row in connection.execute(
             select(Message.provider_message_id).where(
                 Message.channel == "email", Message.status.in_(("sent", "delivered"))))]
+    with engine.connect() as connection:
+        events = dict(list(connection.execute(
+            select(OutboxEvent.type, func.count()).group_by(OutboxEvent.type))))
+        processed = connection.scalar(select(func.count()).select_from(ProcessedEvent))
+        never_processed = unprocessed_deliveries(connection)
+    deliveries = sum(count * len(CONTRACTS[kind].subscribers) for kind, count in events.items()
+                     if kind in CONTRACTS)
     lost_api = sum(1 for response_id, _, _ in soak.accepted_ids
                    if response_id.replace("-", "") not in stored)
     lost_forms = sum(1 for key in soak.accepted_forms if key not in complete)
@@ -417,10 +433,14 @@ def integrity(soak: Soak, sink: MessageSink) -> dict[str, int]:
         "lost: accepted API submissions not stored": lost_api,
         "lost: finished forms without a complete response": lost_forms,
         "lost: sent emails that never reached the sink": lost_emails,
+        "lost: event deliveries (event, subscriber) never processed": never_processed,
         "duplicated: responses for one (wave, alumnus)": twice_responses,
         "duplicated: messages for one (step, alumnus)": twice_messages,
         "duplicated: Message-IDs at the sink more than once": sum(
             1 for count in arrived.values() if count > 1),
+        "events in the outbox": sum(events.values()),
+        "event deliveries due (events × subscribers)": deliveries,
+        "event deliveries processed": processed,
         "emails at the sink": sum(arrived.values()),
         "emails sent (database)": len(sent_ids),
         **{f"messages {status}": count for status, count in sorted(message_statuses.items())},
