@@ -19,3 +19,8 @@ def safe_cell(value: object) -> str:
     text = "" if value is None else str(value)
     # A leading apostrophe makes Excel and LibreOffice show the text instead of running it.
     return "'" + text if is_formula_like(text) else text
+
+
+def restore_cell(text: str) -> str:
+    """Undo `safe_cell`, so a file Jejak wrote (a rejections report) imports as it was."""
+    return text[1:] if text.startswith("'") and is_formula_like(text[1:]) else text

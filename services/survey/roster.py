@@ -19,6 +19,7 @@ from typing import IO, Any, TextIO, TypeVar
 
 import phonenumbers
 
+from shared.csvsafe import restore_cell, safe_cell
 from shared.uploads import UploadRejected, check_spreadsheet
 
 # The columns in the order a roster file lists them, each with its Indonesian header.
@@ -336,7 +337,7 @@ def parse_row(line: int, raw: Mapping[str, str]) -> RosterRow | Rejection:
 
 def _value(raw: Mapping[str, str], column: str) -> str | None:
     value = raw.get(column)
-    value = value.strip() if isinstance(value, str) else ""
+    value = restore_cell(value.strip()) if isinstance(value, str) else ""
     if not value:
         return None
     # PostgreSQL refuses NUL in text, and no roster value has a reason to hold control codes.
@@ -468,4 +469,5 @@ def write_rejections_csv(rejections: Iterable[Rejection], file: TextIO) -> None:
     for rejection in rejections:
         values = {**rejection.raw, "line": str(rejection.line), "column": rejection.column}
         values["error"] = rejection.message
-        writer.writerow([values.get(column, "") for column in header])
+        # Alumni typed these values: a spreadsheet must not run them (the parser undoes this).
+        writer.writerow([safe_cell(values.get(column, "")) for column in header])

@@ -346,3 +346,19 @@ def test_rejections_csv_round_trips_through_read_rows() -> None:
     [(line, values)] = read_csv(out.getvalue().encode())
     assert line == 2
     assert values == {**raw, "line": "5", "column": "gender", "error": rejection.message}
+
+
+def test_rejections_csv_is_inert_in_a_spreadsheet_and_imports_again_as_it_was() -> None:
+    # A typed formula must not run when staff open the report; +62 phones must survive.
+    raw = {**GOOD, "full_name": "=HYPERLINK(\"http://x\")", "phone": "+62 812-3456-7890",
+           "gender": "X"}
+    rejection = parse_row(7, raw)
+    assert isinstance(rejection, Rejection)
+    out = io.StringIO()
+    write_rejections_csv([rejection], out)
+    assert "'=HYPERLINK" in out.getvalue() and "'+62 812" in out.getvalue()
+    [(_line, values)] = read_csv(out.getvalue().encode())
+    fixed = parse_row(2, {**values, "gender": "L"})
+    assert not isinstance(fixed, Rejection)
+    assert fixed.full_name == raw["full_name"]
+    assert fixed.phone == "+6281234567890"
