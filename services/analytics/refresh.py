@@ -473,11 +473,16 @@ def _statement(one_cell: bool) -> Select[Any]:
                _count(messages.c.status.in_(CONTACTED_STATUSES)).label("contacted"))
         .select_from(
             targets.join(alumni, alumni.c.id == targets.c.alumnus_id)
+            .outerjoin(projected, and_(projected.c.wave_id == wave_id,
+                                       projected.c.alumnus_id == targets.c.alumnus_id))
             .outerjoin(responses, response_of_target)
             .outerjoin(messages, and_(messages.c.alumnus_id == targets.c.alumnus_id,
                                       messages.c.campaign_step_id.in_(steps_of_wave)))
         )
-        .where(or_(responses.c.id.is_(None), responses.c.status != "complete"))
+        # Complete means projected, in both branches: the cell's targets are counted once
+        # even if a response completed without its event reaching this (live) fill, and
+        # the responses are read for the open targets only.
+        .where(projected.c.alumnus_id.is_(None))
         .group_by(targets.c.alumnus_id, *_cell_of(targets), responses.c.id, withdrawn)
         .subquery("open_targets")
     )
