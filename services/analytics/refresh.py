@@ -465,6 +465,19 @@ def _statement(one_cell: bool) -> Select[Any]:
     )
     alumni = Alumnus.__table__
     withdrawn = alumni.c.consent_withdrawn_at.is_not(None)
+    # Open: without a complete response. One cell: without an indicator_answers row, as the
+    # answers branch counts them, so each target is counted once even if a response
+    # completed without its event reaching this (live) fill, and the responses are read
+    # for the open targets only. The wave: by the responses' status (the same targets, the
+    # projection having just been reconciled; a join with the projection misleads the
+    # planner's estimates into nested loops over 433,000 targets at 1M).
+    scope = targets.join(alumni, alumni.c.id == targets.c.alumnus_id)
+    if one_cell:
+        scope = scope.outerjoin(projected, and_(projected.c.wave_id == wave_id,
+                                                projected.c.alumnus_id == targets.c.alumnus_id))
+        is_open = projected.c.alumnus_id.is_(None)
+    else:
+        is_open = or_(responses.c.id.is_(None), responses.c.status != "complete")
     open_targets = (
         select(targets.c.alumnus_id, *_cell_of(targets), responses.c.id.label("response_id"),
                withdrawn.label("withdrawn"),
@@ -472,17 +485,11 @@ def _statement(one_cell: bool) -> Select[Any]:
                _count(failed_for_good).label("failed_for_good"),
                _count(messages.c.status.in_(CONTACTED_STATUSES)).label("contacted"))
         .select_from(
-            targets.join(alumni, alumni.c.id == targets.c.alumnus_id)
-            .outerjoin(projected, and_(projected.c.wave_id == wave_id,
-                                       projected.c.alumnus_id == targets.c.alumnus_id))
-            .outerjoin(responses, response_of_target)
+            scope.outerjoin(responses, response_of_target)
             .outerjoin(messages, and_(messages.c.alumnus_id == targets.c.alumnus_id,
                                       messages.c.campaign_step_id.in_(steps_of_wave)))
         )
-        # Complete means projected, in both branches: the cell's targets are counted once
-        # even if a response completed without its event reaching this (live) fill, and
-        # the responses are read for the open targets only.
-        .where(projected.c.alumnus_id.is_(None))
+        .where(is_open)
         .group_by(targets.c.alumnus_id, *_cell_of(targets), responses.c.id, withdrawn)
         .subquery("open_targets")
     )
