@@ -227,26 +227,20 @@ class Indicators(MethodView):
                None if wage is None else (wage.amount, wage.source, wage.updated_at))
         body = _cached_answer(key, snapshot)
         if body is None:
-            body = current_app.json.dumps(IndicatorsResponse().dump(
-                _answer(wave, snapshot, wage, query, timezone)))
+            body = current_app.json.dumps(_answer(wave, snapshot, wage, query, timezone))
             _remember_answer(key, snapshot, body)
         return current_app.response_class(body, mimetype="application/json")
 
 
 def _answer(wave: Wave, snapshot: SnapshotView, wage: MinimumWage | None,
             query: dict[str, Any], timezone: str) -> dict[str, Any]:
+    """The answer, serialised by IndicatorsResponse except the figures, which come
+    serialised (by IndicatorsOut, as the nested field would) from `_group_figures`."""
     amount = wage.amount if wage is not None else None
     chosen = select_cells(snapshot.cells, program=query.get("program"),
                           cohort=query.get("cohort"), gender=query.get("gender"))
     by = query.get("by")
-    groups = None
-    if by is not None:
-        groups = [
-            {"key": key, "label": _label(snapshot.labels, by, key), "indicators": figures}
-            for key, figures in breakdown(chosen, by, minimum_wage=amount, fpc=query["fpc"],
-                                          figures=_group_figures).items()
-        ]
-    return {
+    answer = IndicatorsResponse().dump({
         "wave": wave.slug,
         "snapshot_id": snapshot.id,
         "computed_at": snapshot.computed_at,
@@ -254,10 +248,19 @@ def _answer(wave: Wave, snapshot: SnapshotView, wage: MinimumWage | None,
         "filters": {name: query.get(name) for name in ("program", "cohort", "gender")},
         "minimum_wage": wage,
         "minimum_wage_year": wave_year(wave, timezone),
-        "indicators": _group_figures(chosen, minimum_wage=amount, fpc=query["fpc"]),
+        "indicators": None,
         "by": by,
-        "breakdown": groups,
-    }
+        "breakdown": None,
+    })
+    answer["indicators"] = _group_figures(chosen, minimum_wage=amount, fpc=query["fpc"])
+    if by is not None:
+        answer["breakdown"] = [
+            GroupOut().dump({"key": key, "label": _label(snapshot.labels, by, key),
+                             "indicators": None}) | {"indicators": figures}
+            for key, figures in breakdown(chosen, by, minimum_wage=amount, fpc=query["fpc"],
+                                          figures=_group_figures).items()
+        ]
+    return answer
 
 
 # Answers already serialised, per query, for the view they were computed from. A large
@@ -270,9 +273,10 @@ _ANSWERS_LOCK = threading.Lock()
 _ANSWERS_KEEP = 64
 
 
-# The figures of one group of cells, reused while the group holds the very same cell
-# objects: read_snapshot keeps the parsed cells a live update did not touch, so after one
-# cell changed only the groups holding it are computed again (by cohort: one of a thousand).
+# The figures of one group of cells (computed and serialised), reused while the group holds
+# the very same cell objects: read_snapshot keeps the parsed cells a live update did not
+# touch, so after one cell changed only the groups holding it are computed again (by
+# cohort: one of a thousand).
 _GROUPS: OrderedDict[tuple[Any, ...], tuple[tuple[Cell, ...], dict[str, Any]]] = OrderedDict()
 _GROUPS_KEEP = 4096
 
@@ -286,7 +290,7 @@ def _group_figures(keyed: list[tuple[CellKey, Cell]], *, minimum_wage: int | Non
         if found is not None and all(a is b for a, b in zip(found[0], cells, strict=True)):
             _GROUPS.move_to_end(key)
             return found[1]
-    figures = compute(keyed, minimum_wage=minimum_wage, fpc=fpc)
+    figures = IndicatorsOut().dump(compute(keyed, minimum_wage=minimum_wage, fpc=fpc))
     with _ANSWERS_LOCK:
         # Holding the cells keeps their ids from being reused by other objects.
         _GROUPS[key] = (cells, figures)
