@@ -254,9 +254,10 @@ def _answer(wave: Wave, snapshot: SnapshotView, wage: MinimumWage | None,
     })
     answer["indicators"] = _group_figures(chosen, minimum_wage=amount, fpc=query["fpc"])
     if by is not None:
+        # As GroupOut dumps a group (key: raw, label: a string or None), without building
+        # a schema per group.
         answer["breakdown"] = [
-            GroupOut().dump({"key": key, "label": _label(snapshot.labels, by, key),
-                             "indicators": None}) | {"indicators": figures}
+            {"key": key, "label": _label(snapshot.labels, by, key), "indicators": figures}
             for key, figures in breakdown(chosen, by, minimum_wage=amount, fpc=query["fpc"],
                                           figures=_group_figures).items()
         ]
