@@ -100,25 +100,24 @@ def _first_response_statements() -> tuple[dict[str, Executable], Executable]:
 _STORE_FIRST, _STORE_FIRST_WITH_EVENT = _first_response_statements()
 
 
-def alumnus_of_token(secret_key: str, token: str, wave: WaveInfo) -> int:
-    """The alumnus a personal link token names, for this wave (no database look-up)."""
+def _token_ids(secret_key: str, token: str, wave: WaveInfo | None) -> tuple[int, int]:
     ids = read_token(secret_key, token)
     if ids is None:
         raise SurveyError("token", "this link is not valid", 404)
-    if ids[0] != wave.id:
+    if wave is not None and wave.id != ids[0]:
         raise SurveyError("token", "this link belongs to another survey wave")
-    return ids[1]
+    return ids
+
+
+def alumnus_of_token(secret_key: str, token: str, wave: WaveInfo) -> int:
+    """The alumnus a personal link token names, for this wave (no database look-up)."""
+    return _token_ids(secret_key, token, wave)[1]
 
 
 def respondent_by_token(session: Session, secret_key: str, token: str,
                         wave: WaveInfo | None = None) -> tuple[int, Respondent]:
     """(wave_id, respondent) for a personal link token."""
-    ids = read_token(secret_key, token)
-    if ids is None:
-        raise SurveyError("token", "this link is not valid", 404)
-    wave_id, alumnus_id = ids
-    if wave is not None and wave.id != wave_id:
-        raise SurveyError("token", "this link belongs to another survey wave")
+    wave_id, alumnus_id = _token_ids(secret_key, token, wave)
     row = session.execute(_TARGETED_ALUMNUS, {"alumnus_id": alumnus_id, "wave_id": wave_id}).first()
     if row is None:
         raise SurveyError("token", "this link is not valid", 404)
