@@ -28,6 +28,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "outreach-dispatch": {"task": "outreach.dispatch", "schedule": timedelta(seconds=10)},
     # Celery's timezone is the centre's (Asia/Makassar): 02:00 WITA, after the day's answers.
     "analytics-nightly": {"task": "analytics.refresh", "schedule": crontab(hour=2, minute=0)},
+    # Events a subscriber never got (a task lost between Redis and a worker): shared.events.
+    "redeliver-events": {"task": "events.redeliver", "schedule": timedelta(seconds=60)},
 }
 
 
@@ -42,6 +44,12 @@ def broker_url(redis_url: str) -> str:
     if redis_url.startswith("unix://"):
         return "redis+socket://" + redis_url.removeprefix("unix://")
     return redis_url
+
+
+def broker_client(celery: Celery) -> redis.Redis:
+    """A plain redis-py client on the broker (for leases and queue lengths); close it."""
+    url = str(celery.conf.broker_url).replace("redis+socket://", "unix://", 1)
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
 
 
 log = logging.getLogger(__name__)
@@ -84,9 +92,7 @@ class LeaderScheduler(PersistentScheduler):
 
     def _client(self) -> redis.Redis:
         if self._lease_client is None:
-            url = str(self.app.conf.broker_url).replace("redis+socket://", "unix://", 1)
-            self._lease_client = redis.Redis.from_url(url, socket_connect_timeout=2,
-                                                      socket_timeout=2)
+            self._lease_client = broker_client(self.app)
         return self._lease_client
 
     def leading(self) -> bool:
@@ -172,4 +178,5 @@ def celery_init_app(app: Flask, settings: Settings) -> Celery:
     return celery
 
 
-__all__ = ["celery_init_app", "route_task", "broker_url", "SERVICE_QUEUES", "LeaderScheduler"]
+__all__ = ["celery_init_app", "route_task", "broker_url", "broker_client", "SERVICE_QUEUES",
+           "LeaderScheduler"]

@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.celery_app import broker_client, route_task
 from shared.db import get_db, is_postgres, unit_of_work
 from shared.models import OutboxEvent, ProcessedEvent, utcnow
 
@@ -314,3 +315,67 @@ def consumer(name: str) -> Callable[[Callable[[Session, Event], None]], Any]:
         return task
 
     return register
+
+
+# --- redelivery: the outbox as the safety net under the broker ------------------------------
+
+# Redis hands a task to a worker with BRPOP, which removes it from the queue: when the
+# connection breaks while the reply is on its way (Redis stopped, a network cut), the task
+# is gone, and no visibility timeout brings it back (tests/faults/test_redis_outage.py saw
+# it). The outbox knows better: an event relayed REDELIVER_AFTER ago that a subscriber has
+# not applied, while that subscriber's queue is empty (else it may simply be waiting), is
+# sent to it again; the consumer ignores it if it was applied meanwhile. Each (subscriber,
+# event) is redelivered at most REDELIVER_MAX times, counted in Redis, so an event a
+# consumer keeps failing on does not start a new retry chain every minute.
+REDELIVER_AFTER = timedelta(minutes=2)
+REDELIVER_HORIZON = timedelta(days=1)
+REDELIVER_MAX = 3
+
+
+def redeliver(
+    session_factory: sessionmaker[Session], celery: Celery, *, now: datetime | None = None,
+    limit: int = RELAY_BATCH,
+) -> int:
+    """Send relayed events a subscriber has not applied to it again; return how many."""
+    now = now or utcnow()
+    subscribers = sorted({name for contract in CONTRACTS.values() for name in contract.subscribers})
+    client = broker_client(celery)
+    sent = 0
+    try:
+        for task_name in subscribers:
+            if client.llen(route_task(task_name)["queue"]):
+                continue
+            types = [name for name, contract in CONTRACTS.items()
+                     if task_name in contract.subscribers]
+            applied = select(ProcessedEvent.event_id).where(
+                ProcessedEvent.consumer == task_name, ProcessedEvent.event_id == OUTBOX.c.id)
+            with session_factory() as db_session:
+                rows = db_session.execute(
+                    select(OUTBOX.c.id, OUTBOX.c.type, OUTBOX.c.payload, OUTBOX.c.created_at)
+                    .where(OUTBOX.c.type.in_(types),
+                           OUTBOX.c.relayed_at <= now - REDELIVER_AFTER,
+                           OUTBOX.c.relayed_at > now - REDELIVER_HORIZON,
+                           ~applied.exists())
+                    .order_by(OUTBOX.c.relayed_at).limit(limit)
+                ).all()
+            messages = []
+            for row in rows:
+                key = f"jejak:redelivered:{task_name}:{row.id}"
+                if client.incr(key) <= REDELIVER_MAX:
+                    messages.append(Event(row.id, row.type, row.payload, row.created_at)
+                                    .to_message())
+                client.expire(key, int(REDELIVER_HORIZON.total_seconds()))
+            if messages:
+                log.warning("redelivering %d events to %s: not applied %s after relay",
+                            len(messages), task_name, REDELIVER_AFTER)
+                celery.send_task(task_name, args=[messages], retry=False)
+                sent += len(messages)
+    finally:
+        client.close()
+    return sent
+
+
+@shared_task(name="events.redeliver", ignore_result=True)
+def redeliver_outbox() -> int:
+    """Beat job: redeliver what a subscriber never got (see `redeliver`)."""
+    return redeliver(get_db().session_factory, current_app.extensions["celery"])
