@@ -333,8 +333,12 @@ def post_json(url: str, body: dict[str, object], timeout: float = 20) -> Answer:
     """POST JSON and return the answer whatever its status (a timeout fails the test)."""
     import json
 
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    return fetch(urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                        headers={"Content-Type": "application/json"}), timeout)
+
+
+def fetch(request: urllib.request.Request, timeout: float = 20) -> Answer:
+    """Send `request`; the answer whatever its status (a timeout fails the test)."""
     started = time.monotonic()
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:

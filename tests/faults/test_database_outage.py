@@ -14,6 +14,7 @@ import itertools
 import json
 import threading
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from shared.migrate import upgrade
 from shared.models import OutboxEvent, Response
 from tests.faults.conftest import (
     Answer,
+    fetch,
     gunicorn,
     make_roster,
     post_json,
@@ -79,7 +81,11 @@ def test_postgresql_restart_during_intake(pg_cluster, private_redis, processes, 
         _wait(lambda: sum(s.answer.status == 201 for s in sent) >= 20, "20 answers before")
         pg_cluster.stop()
         down_from = time.monotonic()
-        time.sleep(OUTAGE_SECONDS)
+        time.sleep(1)
+        # A phone opening its personal link meanwhile gets a page, not a stack trace.
+        page = fetch(urllib.request.Request(f"{base}/survey/s/{roster.tokens[-1]}",
+                                            headers={"Accept": "text/html"}))
+        time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down_from)))
         down_until = time.monotonic()
         pg_cluster.start()
         up_from = time.monotonic()
@@ -102,6 +108,10 @@ def test_postgresql_restart_during_intake(pg_cluster, private_redis, processes, 
         assert item.answer.headers["Content-Type"].startswith("application/problem+json")
         assert int(item.answer.headers["Retry-After"]) > 0
         assert json.loads(item.answer.body)["status"] == 503
+
+    assert page.status == 503 and page.headers["Content-Type"].startswith("text/html")
+    assert int(page.headers["Retry-After"]) > 0
+    assert "Basis data tidak dapat dihubungi" in page.body.decode(), page.body[:500]
 
     # The client resends what got 503 (same id: safe); the database is back, so it is stored.
     refused = sorted({s.index for s in sent if s.answer.status == 503})
