@@ -185,7 +185,7 @@ def send_batch(
                         rate_limit.wait(row.channel)
                     moment = now()
                     with session.begin():
-                        recorded = _record(session, pending, moment) if pending else None
+                        recorded = _record(session, pending) if pending else None
                         claimed = _claim(session, row, settings, moment, quiet_now)
                     pending = None
                     for result in (recorded, claimed):
@@ -193,12 +193,12 @@ def send_batch(
                             counts[result] = counts.get(result, 0) + 1
                     if isinstance(claimed, tuple):
                         outgoing, attempts = claimed
-                        pending = _Sent(row.id, row.alumnus_id, attempts,
-                                        _send(channels, outgoing))
+                        outcome = _send(channels, outgoing)
+                        pending = _Sent(row.id, row.alumnus_id, attempts, outcome, now())
             finally:
                 if pending is not None:  # the last one, or the one before a failure
                     with session.begin():
-                        result = _record(session, pending, now())
+                        result = _record(session, pending)
                     counts[result] = counts.get(result, 0) + 1
     finally:
         if own_channels:
@@ -295,6 +295,7 @@ class _Sent:
     alumnus_id: int
     attempts: int
     outcome: Outcome
+    at: datetime  # when the channel answered: the attempt's time, whenever it is recorded
 
 
 def _send(channels: Channels, outgoing: Outgoing) -> Outcome:
@@ -387,8 +388,8 @@ def _stop_reason(session: Session, row: Any) -> str | None:
     return None
 
 
-def _record(session: Session, sent: _Sent, moment: datetime) -> str:
-    outcome = sent.outcome
+def _record(session: Session, sent: _Sent) -> str:
+    outcome, moment = sent.outcome, sent.at
     db = session.connection()  # Core statements on the session's connection: less overhead
     db.execute(_ATTEMPT, {"message_id": sent.message_id, "attempted_at": moment,
                           "outcome": outcome.kind, "detail": (outcome.reason or "")[:500]})

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from services.outreach import campaigns, delivery
 from services.survey.links import make_token
 from shared import db
-from shared.models import Alumnus, Campaign, Message, OptOut, utcnow
+from shared.models import Alumnus, Campaign, CampaignStep, Message, OptOut, utcnow
 from tests.integration.conftest import EMPLOYED
 
 
@@ -199,6 +199,42 @@ def test_pause_and_resume_never_resend(outreach, survey, quiet_free) -> None:
                        headers=headers).status_code == 200
     assert run_due(outreach, quiet_free) == 0
     assert len(messages(outreach, Message.status == "sent")) == 5
+
+
+def test_dispatch_walks_past_paused_and_waiting_messages(
+    outreach, survey, quiet_free, monkeypatch
+) -> None:
+    # Dispatch queues a chunk per transaction and resumes after the last row it saw: with
+    # chunks of 3, the planned rows of a paused campaign and one waiting for its retry lie
+    # across several chunks; every other due message is handed out exactly once.
+    client = outreach.test_client()
+    headers = survey["headers"]["operator"]
+    paused = sms_campaign(client, survey, day_offsets=(0,))
+    assert client.post(f"/api/v1/campaigns/{paused}/pause", headers=headers).status_code == 200
+    sms_campaign(client, survey, day_offsets=(0, 0))
+    with outreach.app_context():
+        session = db.session()
+        waiting = session.scalars(select(Message).where(Message.status == "planned")
+                                  .order_by(Message.id.desc())).first()
+        waiting.next_attempt_at = utcnow() + timedelta(hours=1)
+        session.commit()
+        waiting_id = waiting.id
+    monkeypatch.setattr(delivery, "QUEUE_CHUNK", 3)
+    batches = []
+
+    class Recorder:
+        def send_task(self, name, args):
+            batches.append(args[0])
+
+    with outreach.app_context():
+        assert delivery.dispatch(db.get_db().session_factory, Recorder(), quiet_free) == 9
+    handed = [message_id for batch in batches for message_id in batch]
+    queued = messages(outreach, Message.status == "queued")
+    assert sorted(handed) == [m.id for m in queued] and len(queued) == 9
+    planned = messages(outreach, Message.status == "planned")
+    assert {m.id for m in planned} - {waiting_id} == {
+        m.id for m in messages(outreach, Message.campaign_step_id.in_(
+            select(CampaignStep.id).where(CampaignStep.campaign_id == paused)))}
 
 
 def test_quiet_hours_defer_sending(outreach, survey, quiet_free) -> None:
