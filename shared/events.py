@@ -324,20 +324,21 @@ def consumer(name: str) -> Callable[[Callable[[Session, Event], None]], Any]:
 # is gone, and no visibility timeout brings it back (tests/faults/test_redis_outage.py saw
 # it). The outbox knows better: an event relayed REDELIVER_AFTER ago that a subscriber has
 # not applied, while that subscriber's queue is empty (else it may simply be waiting), is
-# sent to it again; the consumer ignores it if it was applied meanwhile. Each (subscriber,
-# event) is redelivered at most REDELIVER_MAX times, counted in Redis, so an event a
-# consumer keeps failing on does not start a new retry chain every minute.
+# sent to it again; the consumer ignores it if it was applied meanwhile. A watermark per
+# subscriber in Redis (relayed_at up to which everything was checked) keeps each sweep to
+# the events relayed since the last one, and sends each missing event again once.
 REDELIVER_AFTER = timedelta(minutes=2)
-REDELIVER_HORIZON = timedelta(days=1)
-REDELIVER_MAX = 3
+REDELIVER_HORIZON = timedelta(days=1)  # how far back a sweep without a watermark looks
+REDELIVER_SCAN = 5000
+_CHECKED_KEY = "jejak:redeliver:checked:"
 
 
 def redeliver(
     session_factory: sessionmaker[Session], celery: Celery, *, now: datetime | None = None,
-    limit: int = RELAY_BATCH,
 ) -> int:
     """Send relayed events a subscriber has not applied to it again; return how many."""
     now = now or utcnow()
+    upper = now - REDELIVER_AFTER
     subscribers = sorted({name for contract in CONTRACTS.values() for name in contract.subscribers})
     client = broker_client(celery)
     sent = 0
@@ -345,31 +346,36 @@ def redeliver(
         for task_name in subscribers:
             if client.llen(route_task(task_name)["queue"]):
                 continue
+            checked = client.get(_CHECKED_KEY + task_name)
+            lower = now - REDELIVER_HORIZON
+            if checked:
+                lower = max(lower, datetime.fromisoformat(checked.decode()))
             types = [name for name, contract in CONTRACTS.items()
                      if task_name in contract.subscribers]
             applied = select(ProcessedEvent.event_id).where(
                 ProcessedEvent.consumer == task_name, ProcessedEvent.event_id == OUTBOX.c.id)
             with session_factory() as db_session:
                 rows = db_session.execute(
-                    select(OUTBOX.c.id, OUTBOX.c.type, OUTBOX.c.payload, OUTBOX.c.created_at)
-                    .where(OUTBOX.c.type.in_(types),
-                           OUTBOX.c.relayed_at <= now - REDELIVER_AFTER,
-                           OUTBOX.c.relayed_at > now - REDELIVER_HORIZON,
-                           ~applied.exists())
-                    .order_by(OUTBOX.c.relayed_at).limit(limit)
+                    select(OUTBOX.c.id, OUTBOX.c.type, OUTBOX.c.payload, OUTBOX.c.created_at,
+                           OUTBOX.c.relayed_at)
+                    .where(OUTBOX.c.type.in_(types), OUTBOX.c.relayed_at >= lower,
+                           OUTBOX.c.relayed_at <= upper, ~applied.exists())
+                    .order_by(OUTBOX.c.relayed_at).limit(REDELIVER_SCAN)
                 ).all()
-            messages = []
-            for row in rows:
-                key = f"jejak:redelivered:{task_name}:{row.id}"
-                if client.incr(key) <= REDELIVER_MAX:
-                    messages.append(Event(row.id, row.type, row.payload, row.created_at)
-                                    .to_message())
-                client.expire(key, int(REDELIVER_HORIZON.total_seconds()))
-            if messages:
+            if rows:
                 log.warning("redelivering %d events to %s: not applied %s after relay",
-                            len(messages), task_name, REDELIVER_AFTER)
-                celery.send_task(task_name, args=[messages], retry=False)
-                sent += len(messages)
+                            len(rows), task_name, REDELIVER_AFTER)
+                for start in range(0, len(rows), RELAY_BATCH):
+                    messages = [Event(row.id, row.type, row.payload, row.created_at).to_message()
+                                for row in rows[start:start + RELAY_BATCH]]
+                    celery.send_task(task_name, args=[messages], retry=False)
+                sent += len(rows)
+            # A full scan may have stopped inside a batch sharing one relayed_at: resume there
+            # (a few events may go twice; applying is idempotent). Else everything up to
+            # `upper` is checked; a hair after it, so the next sweep does not see it again.
+            full = len(rows) == REDELIVER_SCAN
+            mark = rows[-1].relayed_at if full else upper + timedelta(microseconds=1)
+            client.set(_CHECKED_KEY + task_name, mark.isoformat())
     finally:
         client.close()
     return sent
