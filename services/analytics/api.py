@@ -8,6 +8,7 @@ reports suppress small groups (`indicators.suppress_small`).
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -227,12 +228,13 @@ class Indicators(MethodView):
                None if wage is None else (wage.amount, wage.source, wage.updated_at))
         body = _cached_answer(key, snapshot)
         if body is None:
-            body = current_app.json.dumps(_answer(wave, snapshot, wage, query, timezone))
+            body = current_app.json.dumps(_answer(key[0], wave, snapshot, wage, query,
+                                                  timezone))
             _remember_answer(key, snapshot, body)
         return current_app.response_class(body, mimetype="application/json")
 
 
-def _answer(wave: Wave, snapshot: SnapshotView, wage: MinimumWage | None,
+def _answer(database: str, wave: Wave, snapshot: SnapshotView, wage: MinimumWage | None,
             query: dict[str, Any], timezone: str) -> dict[str, Any]:
     """The answer, serialised by IndicatorsResponse except the figures, which come
     serialised (by IndicatorsOut, as the nested field would) from `_group_figures`."""
@@ -252,14 +254,15 @@ def _answer(wave: Wave, snapshot: SnapshotView, wage: MinimumWage | None,
         "by": by,
         "breakdown": None,
     })
-    answer["indicators"] = _group_figures(chosen, minimum_wage=amount, fpc=query["fpc"])
+    figures = functools.partial(_group_figures, snapshot=(database, wave.id, snapshot.id))
+    answer["indicators"] = figures(chosen, minimum_wage=amount, fpc=query["fpc"])
     if by is not None:
         # As GroupOut dumps a group (key: raw, label: a string or None), without building
         # a schema per group.
         answer["breakdown"] = [
             {"key": key, "label": _label(snapshot.labels, by, key), "indicators": figures}
             for key, figures in breakdown(chosen, by, minimum_wage=amount, fpc=query["fpc"],
-                                          figures=_group_figures).items()
+                                          figures=figures).items()
         ]
     return answer
 
@@ -283,8 +286,9 @@ _GROUPS_KEEP = 4096
 
 
 def _group_figures(keyed: list[tuple[CellKey, Cell]], *, minimum_wage: int | None,
-                   fpc: bool) -> dict[str, Any]:
-    key = (minimum_wage, fpc, tuple(cell_key for cell_key, _ in keyed))
+                   fpc: bool, snapshot: tuple[str, int, int]) -> dict[str, Any]:
+    """`snapshot`: (database, wave id, snapshot id) the cells come from."""
+    key = (snapshot, minimum_wage, fpc, tuple(cell_key for cell_key, _ in keyed))
     cells = tuple(cell for _, cell in keyed)
     with _ANSWERS_LOCK:
         found = _GROUPS.get(key)
@@ -295,9 +299,27 @@ def _group_figures(keyed: list[tuple[CellKey, Cell]], *, minimum_wage: int | Non
     with _ANSWERS_LOCK:
         # Holding the cells keeps their ids from being reused by other objects.
         _GROUPS[key] = (cells, figures)
+        _forget_older(_GROUPS, snapshot, lambda entry_key: entry_key[0])
         while len(_GROUPS) > _GROUPS_KEEP:
             _GROUPS.popitem(last=False)
     return figures
+
+
+def _forget_older(entries: OrderedDict[Any, Any], snapshot: tuple[str, int, int],
+                  snapshot_of: Any) -> None:
+    """Drop the entries of the wave's older snapshots: they hold that snapshot's parsed
+    cells (a large wave's are over a hundred megabytes), which no reader needs any more."""
+    database, wave_id, snapshot_id = snapshot
+    if _LATEST.get((database, wave_id)) == snapshot_id:
+        return
+    _LATEST[database, wave_id] = snapshot_id
+    for entry_key in [entry_key for entry_key in entries
+                      if snapshot_of(entry_key)[:2] == (database, wave_id)
+                      and snapshot_of(entry_key)[2] != snapshot_id]:
+        del entries[entry_key]
+
+
+_LATEST: dict[tuple[str, int], int] = {}  # per (database, wave): the snapshot last stored
 
 
 def _cached_answer(key: tuple[Any, ...], snapshot: SnapshotView) -> str | None:
@@ -311,6 +333,9 @@ def _cached_answer(key: tuple[Any, ...], snapshot: SnapshotView) -> str | None:
 
 def _remember_answer(key: tuple[Any, ...], snapshot: SnapshotView, body: str) -> None:
     with _ANSWERS_LOCK:
+        for older in [entry_key for entry_key, (view, _) in _ANSWERS.items()
+                      if entry_key[:2] == key[:2] and view.id < snapshot.id]:
+            del _ANSWERS[older]  # its view holds an older snapshot's parsed cells
         _ANSWERS[key] = (snapshot, body)
         _ANSWERS.move_to_end(key)
         while len(_ANSWERS) > _ANSWERS_KEEP:

@@ -555,3 +555,23 @@ def test_a_live_update_is_idempotent_and_adds_a_cell_the_snapshot_lacks(analytic
         # One row for the one cell: the snapshot itself was not copied.
         assert session.scalar(select(func.count()).select_from(IndicatorSnapshot)) == 1
         assert session.scalar(select(func.count()).select_from(IndicatorCell)) == 1
+
+
+def test_the_api_keeps_nothing_of_a_replaced_snapshot(analytics_app, wave) -> None:
+    """Cached answers and group figures hold parsed cells: once a newer snapshot of the wave
+    is read, the older snapshot's entries go (a large wave's cells are many megabytes)."""
+    from services.analytics import api
+
+    for cache in (api._GROUPS, api._ANSWERS, api._LATEST):  # earlier tests' databases
+        cache.clear()
+    sessions = factory(analytics_app)
+    client = analytics_app.test_client()
+    first = full_refresh(sessions, wave["id"])
+    assert indicators(client, wave, by="program").status_code == 200
+    second = full_refresh(sessions, wave["id"])
+    body = indicators(client, wave, by="cohort").get_json()
+    assert body["snapshot_id"] == second.id
+    kept = {key[0][2] for key in api._GROUPS if key[0][1] == wave["id"]}
+    assert kept == {second.id} and first.id != second.id
+    assert {view.id for key, (view, _) in api._ANSWERS.items() if key[1] == wave["id"]} == {
+        second.id}
