@@ -432,8 +432,8 @@ def main() -> int:
         plain_scan(database.engine, wave_id)
         started = time.perf_counter()
         full_refresh(database.session_factory, wave_id)
-        print(f"warm-up full refresh {time.perf_counter() - started:6.1f} s (the first after "
-              "a fill projects every response into indicator_answers)", flush=True)
+        print(f"warm-up full refresh {time.perf_counter() - started:6.1f} s (right after a "
+              "fill it also projects every response into indicator_answers)", flush=True)
         with database.engine.connect().execution_options(
                 isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("ANALYZE indicator_answers")  # as autovacuum would

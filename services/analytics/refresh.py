@@ -737,15 +737,15 @@ def update_alumnus_cell(session: Session, wave_id: int, alumnus_id: int) -> int 
     in_cell = and_(IndicatorCell.snapshot_id == snapshot_id,
                    IndicatorCell.program_id == key.program_id,
                    IndicatorCell.cohort_id == key.cohort_id, IndicatorCell.gender == key.gender)
-    previous = session.execute(select(IndicatorCell.id, IndicatorCell.cell)
-                               .where(in_cell)).first()
+    previous = session.execute(select(IndicatorCell.id, IndicatorCell.cell,
+                                      IndicatorCell.labels).where(in_cell)).first()
     if previous is not None:
         if _as_dict(previous.cell) == cell:
             return None
         session.execute(delete(IndicatorCell).where(IndicatorCell.id == previous.id))
     # Labels ride along, so a cell the snapshot lacks (targets added since) is named; the
-    # snapshot's own labels win for the cells it has.
-    labels = {
+    # snapshot's own labels win for the cells it has. Looked up for a cell's first row.
+    labels = previous.labels if previous is not None and previous.labels else {
         "program": session.scalar(select(Program.name).where(Program.id == key.program_id)),
         "cohort": session.scalar(select(Cohort.label).where(Cohort.id == key.cohort_id)),
     }
