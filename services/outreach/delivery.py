@@ -234,9 +234,12 @@ _STILL_WANTED = (
         Alumnus.erased_at.is_(None),
         Alumnus.consent_withdrawn_at.is_(None),
     ),
+    # Two lookups, each on its own index (an OR in one would scan the channel's opt-outs).
     ~exists().where(
-        OptOut.channel == bindparam("m_channel"),
-        or_(OptOut.address == bindparam("m_address"), OptOut.alumnus_id == bindparam("a_id")),
+        OptOut.channel == bindparam("m_channel"), OptOut.address == bindparam("m_address")
+    ),
+    ~exists().where(
+        OptOut.alumnus_id == bindparam("a_id"), OptOut.channel == bindparam("m_channel")
     ),
     ~exists().where(
         Response.wave_id == bindparam("w_id"),  # NULL for a broadcast: never true
