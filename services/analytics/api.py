@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 from flask import current_app
@@ -20,7 +21,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.analytics.cells import Cell, CellKey
+from services.analytics.cells import Cell, CellKey, merge, replaced
 from services.analytics.indicators import BREAKDOWNS, breakdown, compute
 from services.analytics.indicators import select as select_cells
 from services.analytics.refresh import minimum_wage_of, wave_year
@@ -295,7 +296,9 @@ def _group_figures(keyed: list[tuple[CellKey, Cell]], *, minimum_wage: int | Non
         if found is not None and all(a is b for a, b in zip(found[0], cells, strict=True)):
             _GROUPS.move_to_end(key)
             return found[1]
-    figures = IndicatorsOut().dump(compute(keyed, minimum_wage=minimum_wage, fpc=fpc))
+    figures = IndicatorsOut().dump(compute(
+        keyed, minimum_wage=minimum_wage, fpc=fpc,
+        merged=functools.partial(_merged, snapshot=snapshot)))
     with _ANSWERS_LOCK:
         # Holding the cells keeps their ids from being reused by other objects.
         _GROUPS[key] = (cells, figures)
@@ -305,21 +308,58 @@ def _group_figures(keyed: list[tuple[CellKey, Cell]], *, minimum_wage: int | Non
     return figures
 
 
+# Sums of cells (a stratum's, a selection's total), reused while their parts are the very
+# same objects; a sum whose parts changed in a few places is the previous sum of as many
+# parts with the difference applied (`cells.replaced`): after a live update the whole wave's
+# total costs one cell, not 650,000 income-table entries.
+_MERGES: OrderedDict[tuple[Any, ...], tuple[tuple[Cell, ...], Cell]] = OrderedDict()
+_LAST_MERGE: dict[tuple[Any, ...], tuple[tuple[Cell, ...], Cell]] = {}
+_MERGES_KEEP = 8192
+
+
+def _merged(parts: Sequence[Cell], *, snapshot: tuple[str, int, int]) -> Cell:
+    parts = tuple(parts)
+    key = (snapshot, tuple(map(id, parts)))
+    size = (snapshot, len(parts))
+    with _ANSWERS_LOCK:
+        found = _MERGES.get(key)
+        if found is not None and all(a is b for a, b in zip(found[0], parts, strict=True)):
+            _MERGES.move_to_end(key)
+            return found[1]
+        previous = _LAST_MERGE.get(size)
+    changed = ([index for index, (a, b) in enumerate(zip(previous[0], parts, strict=True))
+                if a is not b] if previous is not None else None)
+    if changed is not None and len(changed) * 10 <= len(parts):
+        total = replaced(previous[1], (previous[0][index] for index in changed),
+                         (parts[index] for index in changed))
+    else:
+        total = merge(parts)
+    with _ANSWERS_LOCK:
+        _MERGES[key] = _LAST_MERGE[size] = (parts, total)
+        _forget_older(_MERGES, snapshot, lambda entry_key: entry_key[0])
+        for older in [entry for entry in _LAST_MERGE if entry[0] != snapshot
+                      and entry[0][:2] == snapshot[:2]]:
+            del _LAST_MERGE[older]
+        while len(_MERGES) > _MERGES_KEEP:
+            _MERGES.popitem(last=False)
+    return total
+
+
 def _forget_older(entries: OrderedDict[Any, Any], snapshot: tuple[str, int, int],
                   snapshot_of: Any) -> None:
     """Drop the entries of the wave's older snapshots: they hold that snapshot's parsed
     cells (a large wave's are over a hundred megabytes), which no reader needs any more."""
     database, wave_id, snapshot_id = snapshot
-    if _LATEST.get((database, wave_id)) == snapshot_id:
+    if _LATEST.get((id(entries), database, wave_id)) == snapshot_id:
         return
-    _LATEST[database, wave_id] = snapshot_id
+    _LATEST[id(entries), database, wave_id] = snapshot_id
     for entry_key in [entry_key for entry_key in entries
                       if snapshot_of(entry_key)[:2] == (database, wave_id)
                       and snapshot_of(entry_key)[2] != snapshot_id]:
         del entries[entry_key]
 
 
-_LATEST: dict[tuple[str, int], int] = {}  # per (database, wave): the snapshot last stored
+_LATEST: dict[tuple[int, str, int], int] = {}  # per (cache, database, wave): last snapshot
 
 
 def _cached_answer(key: tuple[Any, ...], snapshot: SnapshotView) -> str | None:

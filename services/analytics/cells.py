@@ -219,6 +219,19 @@ def merge(cells: Iterable[Cell]) -> Cell:
     return total
 
 
+def replaced(total: Cell, removed: Iterable[Cell], added: Iterable[Cell]) -> Cell:
+    """A new cell: `total` with the `removed` cells taken out and the `added` ones put in
+    (each removed cell must have been summed into `total`). Exactly the sum a merge of the
+    new parts gives, at the cost of the parts that changed."""
+    result = Cell(**{name: (dict(value) if isinstance(value := getattr(total, name), dict)
+                            else value) for name in _FIELD_NAMES})
+    for cell in removed:
+        _accumulate(result, cell, -1)
+    for cell in added:
+        _accumulate(result, cell, 1)
+    return result
+
+
 def cells_to_json(cells: Iterable[tuple[CellKey, Cell]]) -> list[dict[str, Any]]:
     """Keyed cells as a JSON-ready list, the form a snapshot row stores them in."""
     return [{**key._asdict(), "cell": cell.to_json()} for key, cell in cells]

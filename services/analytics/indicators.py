@@ -10,7 +10,7 @@ and the response rates.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from services.analytics.cells import (
@@ -82,7 +82,8 @@ def breakdown(
 
 
 def compute(
-    cells: KeyedCells, *, minimum_wage: int | None, fpc: bool = False
+    cells: KeyedCells, *, minimum_wage: int | None, fpc: bool = False,
+    merged: Callable[[Sequence[Cell]], Cell] = merge,
 ) -> dict[str, Any]:
     """Every indicator for the union of the cells, JSON-ready (string keys).
 
@@ -98,10 +99,12 @@ def compute(
     `minimum_wage` is the one configured for the wave's year (None: not configured, then
     above_minimum_wage has no count). With `fpc`, intervals of respondents' shares are
     narrowed by sqrt((N − n) / (N − 1)) for this group's N targets and n respondents.
+    `merged`: how a list of cells is summed (default `merge`; the API passes a memoised one,
+    whose results must then be left unchanged, as here).
     """
     keyed = list(cells)
-    strata = _strata(keyed)
-    total = merge(strata)  # the same sums as merging the cells, over fewer tables
+    strata = _strata(keyed, merged)
+    total = merged(strata)  # the same sums as merging the cells, over fewer tables
     weights = _weights(strata)
     correction = (
         finite_population_correction(total.targets, total.respondents) if fpc else 1.0
@@ -201,12 +204,13 @@ def suppress_small(indicators: Mapping[str, Any]) -> dict[str, Any]:
     return suppressed(indicators)
 
 
-def _strata(cells: Iterable[tuple[CellKey, Cell]]) -> list[Cell]:
+def _strata(cells: Iterable[tuple[CellKey, Cell]],
+            merged: Callable[[Sequence[Cell]], Cell] = merge) -> list[Cell]:
     # Weighting cells are program × cohort: gender is a reporting split, not a stratum.
     by_stratum: dict[tuple[int, int], list[Cell]] = {}
     for key, cell in cells:
         by_stratum.setdefault((key.program_id, key.cohort_id), []).append(cell)
-    return [merge(group) for group in by_stratum.values()]
+    return [merged(group) for group in by_stratum.values()]
 
 
 def _weights(strata: list[Cell]) -> dict[int, tuple[int, Cell]]:

@@ -438,3 +438,30 @@ def test_merge_is_a_sum(groups: list[list[dict[str, Any]]]) -> None:
     assert merge([merge([a, b]), c]) == merge([a, merge([b, c])]) == merge([a, b, c])
     assert merge([a, b, c]) == cell_of([answers for group in groups for answers in group])
     assert merge([a]) == a and merge([]) == Cell()
+
+
+@settings(max_examples=50, deadline=None)
+@given(groups=st.lists(st.lists(plausible_answers, max_size=3), min_size=12, max_size=12),
+       fresh=st.lists(st.lists(plausible_answers, max_size=3), min_size=1, max_size=1))
+def test_replaced_equals_merging_the_new_parts(groups: list[list[dict[str, Any]]],
+                                               fresh: list[list[dict[str, Any]]]) -> None:
+    from services.analytics.cells import replaced
+
+    parts = [cell_of(group) for group in groups]
+    total = merge(parts)
+    new_parts = [*parts[:5], cell_of(fresh[0]), *parts[6:]]
+    assert replaced(total, [parts[5]], [new_parts[5]]) == merge(new_parts)
+    assert total == merge(parts)  # left as it was
+
+
+def test_the_api_merges_incrementally_and_exactly() -> None:
+    """The API's memoised sum of many parts, after one part changed, equals a fresh merge."""
+    from services.analytics import api
+
+    scope = ("test://merges", 1, 1)
+    parts = [Cell.of_response({"f8": 1, "f505": 3_000_000 + index, "f504": 1, "f502": 2})
+             for index in range(30)]
+    assert api._merged(parts, snapshot=scope) == merge(parts)
+    changed = [*parts[:7], Cell.of_response({"f8": 5}), *parts[8:]]
+    assert api._merged(changed, snapshot=scope) == merge(changed)
+    assert api._merged(changed, snapshot=scope) is api._merged(changed, snapshot=scope)
