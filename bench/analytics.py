@@ -462,7 +462,7 @@ def main() -> int:
               f"{size / 1e6:.2f} MB stored (jsonb)")
         print("load average now: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
         # Where a refresh's time goes, each part in its own transaction (rolled back).
-        for name, part in (
+        for label, part in (
                 ("reconcile indicator_answers (nothing changed)",
                  lambda session: reconcile_answers(session, wave_id)),
                 ("the fill statement alone",
@@ -472,7 +472,7 @@ def main() -> int:
                 session.execute(text("SET LOCAL jit = off"))
                 started = time.perf_counter()
                 part(session)
-                print(f"  {name:<48} {time.perf_counter() - started:6.2f} s", flush=True)
+                print(f"  {label:<48} {time.perf_counter() - started:6.2f} s", flush=True)
                 session.rollback()
         # The same refresh when every response must be read from its JSON again (as every
         # refresh did before indicator_answers): the projection emptied first.
