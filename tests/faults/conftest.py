@@ -12,12 +12,14 @@ every child and nothing outlives the test.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -347,3 +349,42 @@ def fetch(request: urllib.request.Request, timeout: float = 20) -> Answer:
     except urllib.error.HTTPError as error:
         return Answer(error.code, dict(error.headers.items()), error.read(),
                       time.monotonic() - started)
+
+
+@dataclass
+class Sent:
+    """One submission a load client made: which alumnus, when it left, what came back."""
+
+    index: int
+    started: float
+    answer: Answer
+
+
+@contextlib.contextmanager
+def submitting(endpoint: str, roster: Roster, ids: list[uuid.UUID],
+               clients: int = 4, pause: float = 0.1) -> Iterator[list[Sent]]:
+    """Submit one answer per alumnus from `clients` threads until the block ends (or the
+    roster runs out); the list fills as answers arrive, so the block can watch it."""
+    sent: list[Sent] = []
+    next_index = itertools.count()
+    stop = threading.Event()
+
+    def client() -> None:
+        while not stop.is_set():
+            index = next(next_index)
+            if index >= len(ids):
+                return
+            started = time.monotonic()
+            sent.append(Sent(index, started, post_json(
+                endpoint, submission(roster, index, ids[index]))))
+            time.sleep(pause)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield sent
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)

@@ -10,13 +10,10 @@ response), and the same gunicorn workers serve 201s again once the database is b
 
 from __future__ import annotations
 
-import itertools
 import json
-import threading
 import time
 import urllib.request
 import uuid
-from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import create_engine, func, select
@@ -26,26 +23,19 @@ from sqlalchemy.pool import NullPool
 from shared.migrate import upgrade
 from shared.models import OutboxEvent, Response
 from tests.faults.conftest import (
-    Answer,
     fetch,
     gunicorn,
     make_roster,
     post_json,
     service_env,
     submission,
+    submitting,
     wait_healthy,
 )
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.timeout(150)]
 
 OUTAGE_SECONDS = 3.0
-
-
-@dataclass
-class Sent:
-    index: int
-    started: float
-    answer: Answer
 
 
 def test_postgresql_restart_during_intake(pg_cluster, private_redis, processes, tmp_path) -> None:
@@ -60,24 +50,7 @@ def test_postgresql_restart_during_intake(pg_cluster, private_redis, processes, 
     endpoint = f"{base}/survey/api/v1/responses"
 
     ids = [uuid.uuid4() for _ in roster.alumni]
-    sent: list[Sent] = []
-    next_index = itertools.count()
-    stop = threading.Event()
-
-    def client() -> None:
-        while not stop.is_set():
-            index = next(next_index)
-            if index >= len(ids):
-                return
-            started = time.monotonic()
-            answer = post_json(endpoint, submission(roster, index, ids[index]))
-            sent.append(Sent(index, started, answer))
-            time.sleep(0.1)
-
-    clients = [threading.Thread(target=client) for _ in range(4)]
-    for thread in clients:
-        thread.start()
-    try:
+    with submitting(endpoint, roster, ids) as sent:
         _wait(lambda: sum(s.answer.status == 201 for s in sent) >= 20, "20 answers before")
         pg_cluster.stop()
         down_from = time.monotonic()
@@ -91,10 +64,6 @@ def test_postgresql_restart_during_intake(pg_cluster, private_redis, processes, 
         up_from = time.monotonic()
         _wait(lambda: sum(s.answer.status == 201 and s.started > up_from for s in sent) >= 20,
               "20 answers after the restart")
-    finally:
-        stop.set()
-        for thread in clients:
-            thread.join(timeout=60)
 
     statuses = {s.answer.status for s in sent}
     assert statuses <= {201, 503}, [(s.answer.status, s.answer.body[:300]) for s in sent

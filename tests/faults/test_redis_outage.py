@@ -14,8 +14,6 @@ moved forward, as test_outreach_peers plays dispatch).
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import threading
 import time
 import uuid
 from datetime import timedelta
@@ -30,12 +28,10 @@ from shared.models import OutboxEvent, ProcessedEvent, Response, utcnow
 from shared.web import create_service_app
 from tests.conftest import app_config, wait_for
 from tests.faults.conftest import (
-    Answer,
     gunicorn,
     make_roster,
-    post_json,
     service_env,
-    submission,
+    submitting,
     wait_healthy,
     worker,
 )
@@ -62,35 +58,15 @@ def test_intake_keeps_accepting_while_redis_is_down(
     endpoint = f"{base}/survey/api/v1/responses"
 
     ids = [uuid.uuid4() for _ in roster.alumni]
-    answers: list[tuple[int, float, Answer]] = []
-    next_index = itertools.count()
-    stop = threading.Event()
-
-    def client() -> None:
-        while not stop.is_set():
-            index = next(next_index)
-            if index >= len(ids):
-                return
-            started = time.monotonic()
-            answers.append((index, started,
-                            post_json(endpoint, submission(roster, index, ids[index]))))
-            time.sleep(0.1)
-
-    clients = [threading.Thread(target=client) for _ in range(4)]
-    for thread in clients:
-        thread.start()
-    try:
-        wait_for(lambda: len(answers) >= 20, timeout=60)
+    with submitting(endpoint, roster, ids) as sent:
+        wait_for(lambda: len(sent) >= 20, timeout=60)
         private_redis.stop()
         down_from = time.monotonic()
         time.sleep(OUTAGE_SECONDS)
         down_until = time.monotonic()
         private_redis.start()
-        wait_for(lambda: sum(started > down_until for _, started, _ in answers) >= 20, timeout=60)
-    finally:
-        stop.set()
-        for thread in clients:
-            thread.join(timeout=60)
+        wait_for(lambda: sum(s.started > down_until for s in sent) >= 20, timeout=60)
+    answers = [(s.index, s.started, s.answer) for s in sent]
 
     bad = [(answer.status, answer.body[:300]) for _, _, answer in answers if answer.status != 201]
     assert not bad, bad
