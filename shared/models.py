@@ -250,7 +250,23 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("campaign_step_id", "alumnus_id", name="uq_messages_step_alumnus"),
-        Index("ix_messages_status_due", "status", "due_at"),
+        # The two sweeps (stale `queued`, stuck `sending`) look only for rows in flight; the
+        # webhooks only for rows with a provider id. Partial, so the claim and the outcome of
+        # each send, two updates of a row in a large table, each add fewer index entries
+        # (docs/decisions.md, "Partial indexes on messages").
+        Index(
+            "ix_messages_in_flight",
+            "status",
+            "queued_at",
+            postgresql_where=text("status IN ('queued', 'sending')"),
+            sqlite_where=text("status IN ('queued', 'sending')"),
+        ),
+        Index(
+            "ix_messages_provider_message_id",
+            "provider_message_id",
+            postgresql_where=text("provider_message_id IS NOT NULL"),
+            sqlite_where=text("provider_message_id IS NOT NULL"),
+        ),
         # Dispatch walks the planned messages in due order: a partial index keeps that walk
         # to the rows still to send, so queueing N messages costs O(N), not a sort of N per
         # batch (docs/decisions.md, "Outreach at scale").
@@ -279,7 +295,7 @@ class Message(Base):
     delivered_at: Mapped[datetime | None]
     failed_reason: Mapped[str | None] = mapped_column(String(500))
     cancel_reason: Mapped[str | None] = mapped_column(String(32))
-    provider_message_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
