@@ -57,6 +57,7 @@ from services.analytics.refresh import (  # noqa: E402
     reconcile_answers,
     update_alumnus_cell,
 )
+from services.analytics.snapshots import read_snapshot  # noqa: E402
 from services.survey import catalog  # noqa: E402
 from shared.db import Database  # noqa: E402
 from shared.migrate import upgrade  # noqa: E402
@@ -393,6 +394,9 @@ def main() -> int:
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--reuse-db", help="an already filled bench database: skip the fill")
     parser.add_argument("--explain", action="store_true", help="print the refresh plan")
+    parser.add_argument("--api-only", action="store_true",
+                        help="measure only the indicators API (one refresh first if the wave "
+                             "has no snapshot yet)")
     args = parser.parse_args()
 
     admin = create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
@@ -426,6 +430,13 @@ def main() -> int:
               f"messages {counts[3]:,}; responses table {counts[4]}, answers ~{counts[5]} B")
         if args.explain:
             print(explain(database.engine, wave_id))
+        if args.api_only:
+            with database.session_factory() as session:
+                if read_snapshot(session, wave_id) is None:
+                    full_refresh(database.session_factory, wave_id)
+            print(f"\nindicators API, {args.api_requests} requests each (Flask test client):")
+            api_figures(database, url, wave_id, args.api_requests, random.Random(7))
+            return 0
 
         # Warm both, then alternate; tracemalloc slows Python down, so memory is measured
         # in a run of its own.

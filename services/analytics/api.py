@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import current_app
@@ -22,7 +22,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.analytics.cells import Cell, CellKey, merge, replaced
-from services.analytics.indicators import BREAKDOWNS, breakdown, compute
+from services.analytics.indicators import (
+    BREAKDOWNS,
+    StratumKey,
+    WeightedSums,
+    breakdown,
+    compute,
+    weighted_sums,
+    weighted_sums_replaced,
+)
 from services.analytics.indicators import select as select_cells
 from services.analytics.refresh import minimum_wage_of, wave_year
 from services.analytics.snapshots import SnapshotView, read_snapshot
@@ -229,16 +237,18 @@ class Indicators(MethodView):
                None if wage is None else (wage.amount, wage.source, wage.updated_at))
         body = _cached_answer(key, snapshot)
         if body is None:
-            body = current_app.json.dumps(_answer(key[0], wave, snapshot, wage, query,
-                                                  timezone))
+            body = _answer(key[0], wave, snapshot, wage, query, timezone)
             _remember_answer(key, snapshot, body)
         return current_app.response_class(body, mimetype="application/json")
 
 
 def _answer(database: str, wave: Wave, snapshot: SnapshotView, wage: MinimumWage | None,
-            query: dict[str, Any], timezone: str) -> dict[str, Any]:
-    """The answer, serialised by IndicatorsResponse except the figures, which come
-    serialised (by IndicatorsOut, as the nested field would) from `_group_figures`."""
+            query: dict[str, Any], timezone: str) -> str:
+    """The answer as JSON text: serialised by IndicatorsResponse except the figures, which
+    come as JSON text (IndicatorsOut, as the nested field would dump them) from
+    `_group_figures` and are spliced in. The text is what `app.json.dumps` of the whole
+    answer gives; a breakdown by cohort holds a thousand groups, and dumping them all again
+    after one changed took longer than computing the changed one."""
     amount = wage.amount if wage is not None else None
     chosen = select_cells(snapshot.cells, program=query.get("program"),
                           cohort=query.get("cohort"), gender=query.get("gender"))
@@ -255,17 +265,27 @@ def _answer(database: str, wave: Wave, snapshot: SnapshotView, wage: MinimumWage
         "by": by,
         "breakdown": None,
     })
-    figures = functools.partial(_group_figures, snapshot=(database, wave.id, snapshot.id))
-    answer["indicators"] = figures(chosen, minimum_wage=amount, fpc=query["fpc"])
+    dumps = current_app.json.dumps
+    figures = functools.partial(_group_figures, snapshot=(database, wave.id, snapshot.id),
+                                dumps=dumps)
+    overall = figures(chosen, minimum_wage=amount, fpc=query["fpc"])
+    groups = "null"
     if by is not None:
-        # As GroupOut dumps a group (key: raw, label: a string or None), without building
-        # a schema per group.
-        answer["breakdown"] = [
-            {"key": key, "label": _label(snapshot.labels, by, key), "indicators": figures}
-            for key, figures in breakdown(chosen, by, minimum_wage=amount, fpc=query["fpc"],
-                                          figures=figures).items()
-        ]
-    return answer
+        # As GroupOut dumps a group (key: raw, label: a string or None) and dumps() writes
+        # it: keys sorted, the default separators.
+        groups = "[" + ", ".join(
+            f'{{"indicators": {text}, "key": {dumps(key)}, '
+            f'"label": {dumps(_label(snapshot.labels, by, key))}}}'
+            for key, text in breakdown(chosen, by, minimum_wage=amount, fpc=query["fpc"],
+                                       figures=figures).items()) + "]"
+    # Top-level keys are sorted and nothing nested has these keys, and an encoded string
+    # cannot hold an unescaped quote: each placeholder occurs once.
+    body = dumps(answer)
+    for name, text in (("indicators", overall), ("breakdown", groups)):
+        placeholder = f'"{name}": null'
+        assert body.count(placeholder) == 1
+        body = body.replace(placeholder, f'"{name}": {text}')
+    return body
 
 
 # Answers already serialised, per query, for the view they were computed from. A large
@@ -278,16 +298,17 @@ _ANSWERS_LOCK = threading.Lock()
 _ANSWERS_KEEP = 64
 
 
-# The figures of one group of cells (computed and serialised), reused while the group holds
-# the very same cell objects: read_snapshot keeps the parsed cells a live update did not
-# touch, so after one cell changed only the groups holding it are computed again (by
-# cohort: one of a thousand).
-_GROUPS: OrderedDict[tuple[Any, ...], tuple[tuple[Cell, ...], dict[str, Any]]] = OrderedDict()
+# The figures of one group of cells (computed and serialised to JSON text), reused while
+# the group holds the very same cell objects: read_snapshot keeps the parsed cells a live
+# update did not touch, so after one cell changed only the groups holding it are computed
+# again (by cohort: one of a thousand).
+_GROUPS: OrderedDict[tuple[Any, ...], tuple[tuple[Cell, ...], str]] = OrderedDict()
 _GROUPS_KEEP = 4096
 
 
 def _group_figures(keyed: list[tuple[CellKey, Cell]], *, minimum_wage: int | None,
-                   fpc: bool, snapshot: tuple[str, int, int]) -> dict[str, Any]:
+                   fpc: bool, snapshot: tuple[str, int, int],
+                   dumps: Callable[[Any], str]) -> str:
     """`snapshot`: (database, wave id, snapshot id) the cells come from."""
     key = (snapshot, minimum_wage, fpc, tuple(cell_key for cell_key, _ in keyed))
     cells = tuple(cell for _, cell in keyed)
@@ -296,9 +317,10 @@ def _group_figures(keyed: list[tuple[CellKey, Cell]], *, minimum_wage: int | Non
         if found is not None and all(a is b for a, b in zip(found[0], cells, strict=True)):
             _GROUPS.move_to_end(key)
             return found[1]
-    figures = IndicatorsOut().dump(compute(
+    figures = dumps(IndicatorsOut().dump(compute(
         keyed, minimum_wage=minimum_wage, fpc=fpc,
-        merged=functools.partial(_merged, snapshot=snapshot)))
+        merged=functools.partial(_merged, snapshot=snapshot),
+        weighted=functools.partial(_weighted, snapshot=snapshot))))
     with _ANSWERS_LOCK:
         # Holding the cells keeps their ids from being reused by other objects.
         _GROUPS[key] = (cells, figures)
@@ -306,6 +328,38 @@ def _group_figures(keyed: list[tuple[CellKey, Cell]], *, minimum_wage: int | Non
         while len(_GROUPS) > _GROUPS_KEEP:
             _GROUPS.popitem(last=False)
     return figures
+
+
+# The weighted sums of a group's strata (the 25 weighted shares over up to a thousand
+# strata, `indicators.WeightedSums`), per group, updated by the difference of the strata
+# that changed (`weighted_sums_replaced`, exact: sums of fractions): after a live update the
+# whole wave's weighted shares cost one stratum, not a thousand (nor 650,000 income-table
+# entries for above_minimum_wage).
+_WEIGHTED: OrderedDict[tuple[Any, ...], tuple[tuple[Cell, ...], WeightedSums]] = OrderedDict()
+_WEIGHTED_KEEP = 4096
+
+
+def _weighted(strata: Sequence[tuple[StratumKey, Cell]], minimum_wage: int | None, *,
+              snapshot: tuple[str, int, int]) -> WeightedSums:
+    key = (snapshot, minimum_wage, tuple(stratum_key for stratum_key, _ in strata))
+    parts = tuple(stratum for _, stratum in strata)
+    with _ANSWERS_LOCK:
+        previous = _WEIGHTED.get(key)
+    changed = ([index for index, (a, b) in enumerate(zip(previous[0], parts, strict=True))
+                if a is not b] if previous is not None else None)
+    if changed is not None and len(changed) * 10 <= len(parts):
+        sums = (previous[1] if not changed else weighted_sums_replaced(
+            previous[1], (previous[0][index] for index in changed),
+            (parts[index] for index in changed), minimum_wage))
+    else:
+        sums = weighted_sums(parts, minimum_wage)
+    with _ANSWERS_LOCK:
+        _WEIGHTED[key] = (parts, sums)
+        _WEIGHTED.move_to_end(key)
+        _forget_older(_WEIGHTED, snapshot, lambda entry_key: entry_key[0])
+        while len(_WEIGHTED) > _WEIGHTED_KEEP:
+            _WEIGHTED.popitem(last=False)
+    return sums
 
 
 # Sums of cells (a stratum's, a selection's total), reused while their parts are the very

@@ -9,9 +9,11 @@ and the response rates.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal
+from fractions import Fraction
+from typing import Any, Literal, NamedTuple
 
 from services.analytics.cells import (
     COMPETENCIES,
@@ -84,6 +86,7 @@ def breakdown(
 def compute(
     cells: KeyedCells, *, minimum_wage: int | None, fpc: bool = False,
     merged: Callable[[Sequence[Cell]], Cell] = merge,
+    weighted: Weighted | None = None,
 ) -> dict[str, Any]:
     """Every indicator for the union of the cells, JSON-ready (string keys).
 
@@ -100,38 +103,24 @@ def compute(
     above_minimum_wage has no count). With `fpc`, intervals of respondents' shares are
     narrowed by sqrt((N − n) / (N − 1)) for this group's N targets and n respondents.
     `merged`: how a list of cells is summed (default `merge`; the API passes a memoised one,
-    whose results must then be left unchanged, as here).
+    whose results must then be left unchanged, as here). `weighted`: how the weighted sums
+    of the strata are found (default `weighted_sums`; the API passes a memoised one).
     """
     keyed = list(cells)
     strata = _strata(keyed, merged)
-    total = merged(strata)  # the same sums as merging the cells, over fewer tables
-    weights = _weights(strata)
+    total = merged([stratum for _, stratum in strata])  # as merging the cells, fewer tables
+    sums = (weighted or _fresh_weighted)(strata, minimum_wage)
     correction = (
         finite_population_correction(total.targets, total.respondents) if fpc else 1.0
     )
-
-    def share(count_of: Count, base_of: Count) -> dict[str, Any]:
-        return _share(total, weights, count_of, base_of, correction)
-
-    def respondents(cell: Cell) -> int:
-        return cell.respondents
-
-    def employed(cell: Cell) -> int:
-        return cell.employed
-
-    def with_income(cell: Cell) -> int:
-        return sum(cell.income.values())
-
+    parts = weighted_parts(minimum_wage)
+    shares = {
+        path: _share(total, count_of, base_of, correction,
+                     _ratio(sums.sums[2 * index], sums.sums[2 * index + 1]))
+        for index, (path, count_of, base_of) in enumerate(parts)
+    }
     if minimum_wage is None:
-        above_minimum_wage = _share_without_count(with_income(total))
-    else:
-        threshold = minimum_wage
-        above_minimum_wage = share(
-            lambda cell: sum(count for income, count in cell.income.items()
-                             if income >= threshold),
-            with_income,
-        )
-    covered = sum(targets for targets, _ in weights.values())
+        shares["above_minimum_wage", None] = _share_without_count(_with_income(total))
     return {
         "targets": total.targets,
         "respondents": total.respondents,
@@ -139,7 +128,7 @@ def compute(
         "employed": total.employed,
         "status_answered": total.status_answered,
         "small_n": total.respondents < SMALL_N,
-        "weight_coverage": proportion(covered, total.targets),
+        "weight_coverage": proportion(sums.covered, total.targets),
         "minimum_wage": minimum_wage,
         "fpc": fpc,
         "dispositions": {
@@ -148,27 +137,20 @@ def compute(
         },
         "response_rate": _rate(total.respondents, total.targets),
         "net_response_rate": _rate(total.respondents, total.targets - total.unreachable),
-        # Over all respondents, as absorption_rate: a missing status stays in the base.
-        "status_share": {
-            str(code): share(lambda cell, code=code: cell.status.get(code, 0), respondents)
-            for code in STATUS_CODES
-        },
-        "absorption_rate": share(employed, respondents),
-        "employed_within_6_months": share(
-            lambda cell: cell.employed_within_6_months, respondents
-        ),
+        "status_share": {str(code): shares["status_share", str(code)]
+                         for code in STATUS_CODES},
+        "absorption_rate": shares["absorption_rate", None],
+        "employed_within_6_months": shares["employed_within_6_months", None],
         "waiting_months_median": _statistic(
             median(total.waiting_months), sum(total.waiting_months.values())
         ),
         "waiting_months_mean": _table_mean(total.waiting_months),
         "waiting_bins": _waiting_bins(total.waiting_months),
-        "income_median": _statistic(median(total.income), with_income(total)),
-        "above_minimum_wage": above_minimum_wage,
-        "relevance_share": share(lambda cell: cell.relevant, lambda cell: cell.relevance_answered),
-        "local_absorption": share(lambda cell: cell.local, lambda cell: cell.location_answered),
-        "certificate_share": share(
-            lambda cell: cell.certified, lambda cell: cell.certificate_answered
-        ),
+        "income_median": _statistic(median(total.income), _with_income(total)),
+        "above_minimum_wage": shares["above_minimum_wage", None],
+        "relevance_share": shares["relevance_share", None],
+        "local_absorption": shares["local_absorption", None],
+        "certificate_share": shares["certificate_share", None],
         "competency_gap": {a_key: _competency_gap(total, a_key) for a_key, _ in COMPETENCIES},
         "training_eval": {
             item: _statistic(
@@ -178,13 +160,126 @@ def compute(
             )
             for item in TRAINING_EVAL_ITEMS
         },
-        # "Share of respondents with f8 ∈ {1,3} who ticked": the base is every employed
-        # respondent, a blank f4 included (f14 and f5a2 say "who answered"; this does not).
-        "job_search_channels": {
-            code: share(lambda cell, code=code: cell.channels.get(code, 0), employed)
-            for code in JOB_SEARCH_CHANNELS
-        },
+        "job_search_channels": {code: shares["job_search_channels", code]
+                                for code in JOB_SEARCH_CHANNELS},
     }
+
+
+# --- weighted shares -----------------------------------------------------------------------
+
+StratumKey = tuple[int, int]  # (program_id, cohort_id)
+
+
+class WeightedSums(NamedTuple):
+    """Over the strata with respondents, exactly: Σ_h (N_h / n_h)·count_h and
+    Σ_h (N_h / n_h)·base_h of every share of `weighted_parts` in turn (count, base, count,
+    ...), and Σ_h N_h (weight_coverage's numerator).
+
+    Sums of fractions, so a stratum's part can be taken out and put back in exactly: the API
+    updates a group's sums by the difference of the strata a live update changed
+    (`weighted_sums_replaced`) instead of summing a thousand strata again.
+    """
+
+    sums: tuple[Fraction, ...]
+    covered: int
+
+
+Weighted = Callable[[Sequence[tuple[StratumKey, Cell]], int | None], WeightedSums]
+
+
+def _respondents(cell: Cell) -> int:
+    return cell.respondents
+
+
+def _employed(cell: Cell) -> int:
+    return cell.employed
+
+
+def _with_income(cell: Cell) -> int:
+    return sum(cell.income.values())
+
+
+# The shares with a weighted figure, (path in the answer, count, base), in a fixed order.
+# Status shares are over all respondents, as absorption_rate: a missing status stays in the
+# base. Job-search channels: "share of respondents with f8 ∈ {1,3} who ticked": the base is
+# every employed respondent, a blank f4 included (f14 and f5a2 say "who answered").
+_SHARES: tuple[tuple[tuple[str, str | None], Count, Count], ...] = (
+    *((("status_share", str(code)),
+       lambda cell, code=code: cell.status.get(code, 0), _respondents)
+      for code in STATUS_CODES),
+    (("absorption_rate", None), _employed, _respondents),
+    (("employed_within_6_months", None), lambda cell: cell.employed_within_6_months,
+     _respondents),
+    (("relevance_share", None), lambda cell: cell.relevant,
+     lambda cell: cell.relevance_answered),
+    (("local_absorption", None), lambda cell: cell.local, lambda cell: cell.location_answered),
+    (("certificate_share", None), lambda cell: cell.certified,
+     lambda cell: cell.certificate_answered),
+    *((("job_search_channels", code), lambda cell, code=code: cell.channels.get(code, 0),
+       _employed)
+      for code in JOB_SEARCH_CHANNELS),
+)
+
+
+@functools.lru_cache(maxsize=64)
+def weighted_parts(
+    minimum_wage: int | None,
+) -> tuple[tuple[tuple[str, str | None], Count, Count], ...]:
+    """The shares with a weighted figure for this minimum wage (above_minimum_wage has one
+    only when a minimum wage is configured)."""
+    if minimum_wage is None:
+        return _SHARES
+
+    def above(cell: Cell) -> int:
+        return sum(count for income, count in cell.income.items() if income >= minimum_wage)
+
+    return (*_SHARES, (("above_minimum_wage", None), above, _with_income))
+
+
+def weighted_sums(strata: Iterable[Cell], minimum_wage: int | None) -> WeightedSums:
+    """The weighted sums of these strata, w_h = N_h / n_h (strata without respondents carry
+    no weight). Summed as integer numerators over the lcm of the n_h, one fraction each."""
+    parts = weighted_parts(minimum_wage)
+    answered = [stratum for stratum in strata if stratum.respondents]
+    scale = math.lcm(*(stratum.respondents for stratum in answered))
+    numerators = [0] * (2 * len(parts))
+    for stratum in answered:
+        weight = stratum.targets * (scale // stratum.respondents)
+        for index, (_, count_of, base_of) in enumerate(parts):
+            numerators[2 * index] += weight * count_of(stratum)
+            numerators[2 * index + 1] += weight * base_of(stratum)
+    return WeightedSums(tuple(Fraction(numerator, scale) for numerator in numerators),
+                        sum(stratum.targets for stratum in answered))
+
+
+def weighted_sums_replaced(sums: WeightedSums, removed: Iterable[Cell],
+                           added: Iterable[Cell], minimum_wage: int | None) -> WeightedSums:
+    """`sums` with the `removed` strata taken out and the `added` ones put in (each removed
+    stratum must have been summed into `sums`): exactly `weighted_sums` of the new strata,
+    at the cost of the strata that changed."""
+    parts = weighted_parts(minimum_wage)
+    result, covered = list(sums.sums), sums.covered
+    for sign, strata in ((-1, removed), (1, added)):
+        for stratum in strata:
+            if not stratum.respondents:
+                continue
+            weight = Fraction(sign * stratum.targets, stratum.respondents)
+            for index, (_, count_of, base_of) in enumerate(parts):
+                result[2 * index] += weight * count_of(stratum)
+                result[2 * index + 1] += weight * base_of(stratum)
+            covered += sign * stratum.targets
+    return WeightedSums(tuple(result), covered)
+
+
+def _fresh_weighted(strata: Sequence[tuple[StratumKey, Cell]],
+                    minimum_wage: int | None) -> WeightedSums:
+    return weighted_sums((stratum for _, stratum in strata), minimum_wage)
+
+
+def _ratio(numerator: Fraction, denominator: Fraction) -> float | None:
+    """Σ w·y / Σ w over respondents in the base, rounded once (float() of an exact fraction
+    is correctly rounded, as the integer division of the lcm-scaled sums was)."""
+    return float(numerator / denominator) if denominator else None
 
 
 def suppress_small(indicators: Mapping[str, Any]) -> dict[str, Any]:
@@ -205,28 +300,16 @@ def suppress_small(indicators: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _strata(cells: Iterable[tuple[CellKey, Cell]],
-            merged: Callable[[Sequence[Cell]], Cell] = merge) -> list[Cell]:
+            merged: Callable[[Sequence[Cell]], Cell] = merge) -> list[tuple[StratumKey, Cell]]:
     # Weighting cells are program × cohort: gender is a reporting split, not a stratum.
-    by_stratum: dict[tuple[int, int], list[Cell]] = {}
+    by_stratum: dict[StratumKey, list[Cell]] = {}
     for key, cell in cells:
         by_stratum.setdefault((key.program_id, key.cohort_id), []).append(cell)
-    return [merged(group) for group in by_stratum.values()]
+    return [(key, merged(group)) for key, group in by_stratum.items()]
 
 
-def _weights(strata: list[Cell]) -> dict[int, tuple[int, Cell]]:
-    """Per stratum with respondents (by position): its N_h, and the stratum itself.
-
-    The weights w = N_h / n_h of `_weighted_share` scaled to integers; computed once per
-    `compute`, every share uses them.
-    """
-    return {index: (stratum.targets, stratum) for index, stratum in enumerate(strata)
-            if stratum.respondents}
-
-
-def _share(
-    total: Cell, weights: dict[int, tuple[int, Cell]], count_of: Count, base_of: Count,
-    correction: float,
-) -> dict[str, Any]:
+def _share(total: Cell, count_of: Count, base_of: Count, correction: float,
+           weighted: float | None) -> dict[str, Any]:
     count, base = count_of(total), base_of(total)
     interval = wilson_interval(count, base, correction=correction)
     return {
@@ -235,27 +318,9 @@ def _share(
         "count": count,
         "ci_low": interval[0] if interval else None,
         "ci_high": interval[1] if interval else None,
-        "weighted": _weighted_share(weights, count_of, base_of),
+        "weighted": weighted,
         "small_n": base < SMALL_N,
     }
-
-
-def _weighted_share(weights: dict[int, tuple[int, Cell]], count_of: Count,
-                    base_of: Count) -> float | None:
-    """Σ w·y / Σ w over respondents in the base, w = N_h / n_h.
-
-    Exact: Σ_h (N_h / n_h)·c_h / Σ_h (N_h / n_h)·b_h as one fraction, summed with integer
-    numerators over the lcm of the n_h (strata without respondents carry no weight), so
-    the sums stay exact integers and the one division rounds once.
-    """
-    strata = list(weights.values())
-    scale = math.lcm(*(stratum.respondents for _, stratum in strata))
-    numerator = denominator = 0
-    for targets, stratum in strata:
-        weight = targets * (scale // stratum.respondents)
-        numerator += weight * count_of(stratum)
-        denominator += weight * base_of(stratum)
-    return numerator / denominator if denominator else None
 
 
 def _rate(respondents: int, base: int) -> dict[str, Any]:

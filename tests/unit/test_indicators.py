@@ -21,6 +21,7 @@ decimals, and are cross-checked below by `wilson_roots`, which solves that quadr
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from typing import Any
@@ -465,3 +466,56 @@ def test_the_api_merges_incrementally_and_exactly() -> None:
     changed = [*parts[:7], Cell.of_response({"f8": 5}), *parts[8:]]
     assert api._merged(changed, snapshot=scope) == merge(changed)
     assert api._merged(changed, snapshot=scope) is api._merged(changed, snapshot=scope)
+
+
+def stratum_of(responses: list[dict[str, Any]], open_targets: int) -> Cell:
+    """A stratum with these complete responses and `open_targets` more targets (N ≠ n)."""
+    cell = cell_of(responses)
+    cell.partial = open_targets
+    return cell
+
+
+strata_lists = st.lists(st.tuples(st.lists(plausible_answers, max_size=3), st.integers(0, 7)),
+                        min_size=12, max_size=12)
+
+
+@settings(max_examples=50, deadline=None)
+@given(groups=strata_lists, fresh=st.tuples(st.lists(plausible_answers, max_size=3),
+                                            st.integers(0, 7)),
+       minimum_wage=st.none() | st.sampled_from([1, 3_600_000]))
+def test_weighted_sums_replaced_equal_summing_the_new_strata(
+        groups: list[tuple[list[dict[str, Any]], int]],
+        fresh: tuple[list[dict[str, Any]], int], minimum_wage: int | None) -> None:
+    from services.analytics.indicators import weighted_sums, weighted_sums_replaced
+
+    strata = [stratum_of(*group) for group in groups]
+    sums = weighted_sums(strata, minimum_wage)
+    new_strata = [*strata[:5], stratum_of(*fresh), *strata[6:]]
+    updated = weighted_sums_replaced(sums, [strata[5]], [new_strata[5]], minimum_wage)
+    assert updated == weighted_sums(new_strata, minimum_wage)
+    # And the figures: the memoised sums give every weighted share of a fresh compute.
+    keyed = [(CellKey(1, index, "L"), stratum) for index, stratum in enumerate(new_strata)]
+    assert compute(keyed, minimum_wage=minimum_wage,
+                   weighted=lambda _strata, wage: updated) == compute(
+        keyed, minimum_wage=minimum_wage)
+
+
+def test_the_api_weights_incrementally_and_exactly() -> None:
+    """The API's memoised weighted sums of many strata, after one stratum changed, equal a
+    fresh sum, and so do the figures computed with them."""
+    from services.analytics import api
+    from services.analytics.indicators import weighted_sums
+
+    scope = ("test://weighted", 1, 1)
+    strata = [stratum_of([{"f8": 1 + index % 5, "f505": 3_000_000 + index, "f504": 1,
+                           "f502": 2, "f4": ["f401"]}] * (1 + index % 3), index % 4)
+              for index in range(30)]
+    keyed = [((1, index), stratum) for index, stratum in enumerate(strata)]
+    assert api._weighted(keyed, 3_600_000, snapshot=scope) == weighted_sums(strata, 3_600_000)
+    changed = [*keyed[:7], ((1, 7), stratum_of([{"f8": 5}], 3)), *keyed[8:]]
+    changed_strata = [stratum for _, stratum in changed]
+    assert (api._weighted(changed, 3_600_000, snapshot=scope)
+            == weighted_sums(changed_strata, 3_600_000))
+    as_cells = [(CellKey(1, index, "P"), stratum) for (_, index), stratum in changed]
+    assert compute(as_cells, minimum_wage=3_600_000, weighted=functools.partial(
+        api._weighted, snapshot=scope)) == compute(as_cells, minimum_wage=3_600_000)
