@@ -317,10 +317,11 @@ def _group_figures(keyed: list[tuple[CellKey, Cell]], *, minimum_wage: int | Non
         if found is not None and all(a is b for a, b in zip(found[0], cells, strict=True)):
             _GROUPS.move_to_end(key)
             return found[1]
+    group = key[3]
     figures = dumps(IndicatorsOut().dump(compute(
         keyed, minimum_wage=minimum_wage, fpc=fpc,
-        merged=functools.partial(_merged, snapshot=snapshot),
-        weighted=functools.partial(_weighted, snapshot=snapshot))))
+        merged=functools.partial(_merged, snapshot=snapshot, group=group),
+        weighted=functools.partial(_weighted, snapshot=snapshot, group=group))))
     with _ANSWERS_LOCK:
         # Holding the cells keeps their ids from being reused by other objects.
         _GROUPS[key] = (cells, figures)
@@ -340,8 +341,10 @@ _WEIGHTED_KEEP = 4096
 
 
 def _weighted(strata: Sequence[tuple[StratumKey, Cell]], minimum_wage: int | None, *,
-              snapshot: tuple[str, int, int]) -> WeightedSums:
-    key = (snapshot, minimum_wage, tuple(stratum_key for stratum_key, _ in strata))
+              snapshot: tuple[str, int, int], group: tuple[CellKey, ...]) -> WeightedSums:
+    """`group`: the keys of the group's cells (a gender's strata have the same keys as the
+    whole wave's, not the same cells)."""
+    key = (snapshot, minimum_wage, group)
     parts = tuple(stratum for _, stratum in strata)
     with _ANSWERS_LOCK:
         previous = _WEIGHTED.get(key)
@@ -364,17 +367,21 @@ def _weighted(strata: Sequence[tuple[StratumKey, Cell]], minimum_wage: int | Non
 
 # Sums of cells (a stratum's, a selection's total), reused while their parts are the very
 # same objects; a sum whose parts changed in a few places is the previous sum of as many
-# parts with the difference applied (`cells.replaced`): after a live update the whole wave's
-# total costs one cell, not 650,000 income-table entries.
+# parts in the same group with the difference applied (`cells.replaced`): after a live
+# update the whole wave's total costs one cell, not 650,000 income-table entries.
 _MERGES: OrderedDict[tuple[Any, ...], tuple[tuple[Cell, ...], Cell]] = OrderedDict()
-_LAST_MERGE: dict[tuple[Any, ...], tuple[tuple[Cell, ...], Cell]] = {}
+_LAST_MERGE: OrderedDict[tuple[Any, ...], tuple[tuple[Cell, ...], Cell]] = OrderedDict()
 _MERGES_KEEP = 8192
 
 
-def _merged(parts: Sequence[Cell], *, snapshot: tuple[str, int, int]) -> Cell:
+def _merged(parts: Sequence[Cell], *, snapshot: tuple[str, int, int],
+            group: tuple[CellKey, ...] = ()) -> Cell:
+    """`group`: the keys of the cells of the group being computed; the previous sum is
+    looked for among that group's sums of as many parts (the whole wave's total and a
+    gender's have as many parts, and nothing else in common)."""
     parts = tuple(parts)
     key = (snapshot, tuple(map(id, parts)))
-    size = (snapshot, len(parts))
+    size = (snapshot, group, len(parts))
     with _ANSWERS_LOCK:
         found = _MERGES.get(key)
         if found is not None and all(a is b for a, b in zip(found[0], parts, strict=True)):
@@ -390,12 +397,11 @@ def _merged(parts: Sequence[Cell], *, snapshot: tuple[str, int, int]) -> Cell:
         total = merge(parts)
     with _ANSWERS_LOCK:
         _MERGES[key] = _LAST_MERGE[size] = (parts, total)
-        _forget_older(_MERGES, snapshot, lambda entry_key: entry_key[0])
-        for older in [entry for entry in _LAST_MERGE if entry[0] != snapshot
-                      and entry[0][:2] == snapshot[:2]]:
-            del _LAST_MERGE[older]
-        while len(_MERGES) > _MERGES_KEEP:
-            _MERGES.popitem(last=False)
+        _LAST_MERGE.move_to_end(size)
+        for entries in (_MERGES, _LAST_MERGE):
+            _forget_older(entries, snapshot, lambda entry_key: entry_key[0])
+            while len(entries) > _MERGES_KEEP:
+                entries.popitem(last=False)
     return total
 
 

@@ -511,11 +511,13 @@ def test_the_api_weights_incrementally_and_exactly() -> None:
                            "f502": 2, "f4": ["f401"]}] * (1 + index % 3), index % 4)
               for index in range(30)]
     keyed = [((1, index), stratum) for index, stratum in enumerate(strata)]
-    assert api._weighted(keyed, 3_600_000, snapshot=scope) == weighted_sums(strata, 3_600_000)
+    group = tuple(CellKey(1, index, "P") for index in range(30))
+    assert (api._weighted(keyed, 3_600_000, snapshot=scope, group=group)
+            == weighted_sums(strata, 3_600_000))
     changed = [*keyed[:7], ((1, 7), stratum_of([{"f8": 5}], 3)), *keyed[8:]]
     changed_strata = [stratum for _, stratum in changed]
-    assert (api._weighted(changed, 3_600_000, snapshot=scope)
+    assert (api._weighted(changed, 3_600_000, snapshot=scope, group=group)
             == weighted_sums(changed_strata, 3_600_000))
     as_cells = [(CellKey(1, index, "P"), stratum) for (_, index), stratum in changed]
     assert compute(as_cells, minimum_wage=3_600_000, weighted=functools.partial(
-        api._weighted, snapshot=scope)) == compute(as_cells, minimum_wage=3_600_000)
+        api._weighted, snapshot=scope, group=group)) == compute(as_cells, minimum_wage=3_600_000)
