@@ -24,7 +24,7 @@ from services.outreach.campaigns import Recipient, message_context
 from services.outreach.channels import Channel, Outcome, Outgoing, channel_for
 from shared.config import Settings
 from shared.db import is_postgres
-from shared.events import publish
+from shared.events import OUTBOX, outbox_row, publish, relay_after_commit
 from shared.models import (
     Alumnus,
     Campaign,
@@ -285,6 +285,26 @@ _FAILED = (
 )
 
 
+
+def _recorded_with(outcome_update: Any) -> Any:
+    """PostgreSQL: the attempt, the outcome and its `message.status` event in ONE statement
+    (two data-modifying CTEs before the update): one round trip instead of three."""
+    attempt = insert(DeliveryAttempt.__table__).values(
+        message_id=bindparam("m_id"), attempted_at=bindparam("at"),
+        outcome=bindparam("kind"), detail=bindparam("detail"),
+    )
+    event = insert(OUTBOX).values(
+        id=bindparam("ev_id", type_=OUTBOX.c.id.type), type=bindparam("ev_type"),
+        payload=bindparam("ev_payload", type_=OUTBOX.c.payload.type),
+        created_at=bindparam("ev_at"), attempts=0,
+    )
+    return outcome_update.add_cte(attempt.cte("attempt")).add_cte(event.cte("event"))
+
+
+_PG_SENT = _recorded_with(_SENT)
+_PG_FAILED = _recorded_with(_FAILED)
+
+
 def _claim_params(row: Any) -> dict[str, Any]:
     return {"m_id": row.id, "c_id": row.campaign_id, "a_id": row.alumnus_id,
             "m_channel": row.channel, "m_address": row.address, "w_id": row.wave_id}
@@ -394,24 +414,47 @@ def _stop_reason(session: Session, row: Any) -> str | None:
 def _record(session: Session, sent: _Sent) -> str:
     outcome, moment = sent.outcome, sent.at
     db = session.connection()  # Core statements on the session's connection: less overhead
-    db.execute(_ATTEMPT, {"message_id": sent.message_id, "attempted_at": moment,
-                          "outcome": outcome.kind, "detail": (outcome.reason or "")[:500]})
-    if outcome.kind == "sent":
-        status = "sent"
-        db.execute(_SENT, {"m_id": sent.message_id, "at": moment,
-                           "provider_id": outcome.provider_id})
-    elif outcome.kind == "transient" and sent.attempts < pacing.MAX_ATTEMPTS:
+    if outcome.kind == "transient" and sent.attempts < pacing.MAX_ATTEMPTS:
+        db.execute(_ATTEMPT, {"message_id": sent.message_id, "attempted_at": moment,
+                              "outcome": outcome.kind, "detail": (outcome.reason or "")[:500]})
         db.execute(_RETRY, {"m_id": sent.message_id, "why": outcome.reason,
                             "retry_at": moment + pacing.backoff(sent.attempts)})
         return "retry"
-    else:
-        status = "failed"
-        why = outcome.reason or outcome.kind
-        if outcome.kind == "transient":
-            why = f"gave up after {sent.attempts} attempts: {outcome.reason}"
-        db.execute(_FAILED, {"m_id": sent.message_id, "why": why[:500]})
+    status, params = _final_status(sent)
+    if db.dialect.name == "postgresql":
+        return _record_in_one(session, db, sent, status, params)
+    db.execute(_ATTEMPT, {"message_id": sent.message_id, "attempted_at": moment,
+                          "outcome": outcome.kind, "detail": (outcome.reason or "")[:500]})
+    db.execute(_SENT if status == "sent" else _FAILED, {**params, "m_id": sent.message_id,
+                                                        "at": moment})
     publish(session, "message.status",
             {"message_id": sent.message_id, "alumnus_id": sent.alumnus_id, "status": status})
+    return status
+
+
+def _final_status(sent: _Sent) -> tuple[str, dict[str, Any]]:
+    """`sent` or `failed`, and the parameters of its update."""
+    outcome = sent.outcome
+    if outcome.kind == "sent":
+        return "sent", {"provider_id": outcome.provider_id}
+    why = outcome.reason or outcome.kind
+    if outcome.kind == "transient":
+        why = f"gave up after {sent.attempts} attempts: {outcome.reason}"
+    return "failed", {"why": why[:500]}
+
+
+def _record_in_one(
+    session: Session, db: Any, sent: _Sent, status: str, params: dict[str, Any]
+) -> str:
+    """What `_record` writes for a final outcome, as one statement (PostgreSQL)."""
+    event = outbox_row("message.status", {"message_id": sent.message_id,
+                                          "alumnus_id": sent.alumnus_id, "status": status})
+    db.execute(_PG_SENT if status == "sent" else _PG_FAILED, {
+        **params, "m_id": sent.message_id, "at": sent.at, "kind": sent.outcome.kind,
+        "detail": (sent.outcome.reason or "")[:500], "ev_id": event["id"],
+        "ev_type": event["type"], "ev_payload": event["payload"], "ev_at": event["created_at"],
+    })
+    relay_after_commit(session, event["id"])
     return status
 
 
