@@ -27,6 +27,17 @@ MAIL_POLICY = policy.SMTP.clone(cte_type="7bit", max_line_length=998)
 # Maildir files use Unix line ends (mailbox would turn CRLF into CR CR LF).
 MAILDIR_POLICY = MAIL_POLICY.clone(linesep="\n")
 _OUR_MESSAGE_ID = re.compile(r"<?jejak\.(\d+)\.([0-9a-f]{8})@", re.IGNORECASE)
+# An address made only of these needs no parsing to be put in MAIL FROM / RCPT TO: no
+# spaces, brackets, quotes, comments or line breaks.
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
+
+
+def envelope_address(address: str) -> str:
+    """`<address>` for MAIL FROM / RCPT TO: what `smtplib.quoteaddr` returns, without its
+    full RFC 822 parse (~0.1 ms per call, twice per message) when the address is plain."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
 
 
 def _mac(secret_key: str, message_id: int) -> str:
@@ -162,6 +173,7 @@ class SmtpEmail:
         self.password = unquote(parts.password) if parts.password else ""
         self.mail_from = mail_from
         self.sender = parseaddr(mail_from)[1]
+        self._mail_from_command = "FROM:" + envelope_address(self.sender)
         self.secret_key = secret_key
         self._ssl_context = ssl_context
         self.timeout = timeout
@@ -201,7 +213,9 @@ class SmtpEmail:
             if connection is None:
                 return transient(self.failed or "smtp connect failed")
             try:
-                code, text = connection.mail(self.sender)
+                # smtplib's mail()/rcpt() without their address parsing (no ESMTP options).
+                connection.putcmd("mail", self._mail_from_command)
+                code, text = connection.getreply()
             except smtplib.SMTPServerDisconnected:
                 code, text = 421, b"connection closed"
             # MAIL FROM is the first word on a kept connection: a server that closed it
@@ -212,7 +226,8 @@ class SmtpEmail:
             break
         if code != 250:
             return self._refused(code, text)
-        code, text = connection.rcpt(message.address)
+        connection.putcmd("rcpt", "TO:" + envelope_address(message.address))
+        code, text = connection.getreply()
         if code not in (250, 251):
             return self._refused(code, text)
         try:
