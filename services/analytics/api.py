@@ -333,9 +333,9 @@ def _group_figures(keyed: list[tuple[CellKey, Cell]], *, minimum_wage: int | Non
 
 # The weighted sums of a group's strata (the 25 weighted shares over up to a thousand
 # strata, `indicators.WeightedSums`), per group, updated by the difference of the strata
-# that changed (`weighted_sums_replaced`, exact: sums of fractions): after a live update the
-# whole wave's weighted shares cost one stratum, not a thousand (nor 650,000 income-table
-# entries for above_minimum_wage).
+# that changed (`weighted_sums_replaced`, exact: integers over a common denominator): after
+# a live update the whole wave's weighted shares cost one stratum, not a thousand (nor
+# 650,000 income-table entries for above_minimum_wage).
 _WEIGHTED: OrderedDict[tuple[Any, ...], tuple[tuple[Cell, ...], WeightedSums]] = OrderedDict()
 _WEIGHTED_KEEP = 4096
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from fractions import Fraction
 from typing import Any, Literal, NamedTuple
 
 from services.analytics.cells import (
@@ -116,7 +115,7 @@ def compute(
     parts = weighted_parts(minimum_wage)
     shares = {
         path: _share(total, count_of, base_of, correction,
-                     _ratio(sums.sums[2 * index], sums.sums[2 * index + 1]))
+                     _ratio(sums.numerators[2 * index], sums.numerators[2 * index + 1]))
         for index, (path, count_of, base_of) in enumerate(parts)
     }
     if minimum_wage is None:
@@ -175,12 +174,16 @@ class WeightedSums(NamedTuple):
     Σ_h (N_h / n_h)·base_h of every share of `weighted_parts` in turn (count, base, count,
     ...), and Σ_h N_h (weight_coverage's numerator).
 
-    Sums of fractions, so a stratum's part can be taken out and put back in exactly: the API
-    updates a group's sums by the difference of the strata a live update changed
-    (`weighted_sums_replaced`) instead of summing a thousand strata again.
+    Exact fractions, `numerators[i] / scale`, over their least common denominator (so equal
+    sums compare equal), so a stratum's part can be taken out and put back in exactly: the
+    API updates a group's sums by the difference of the strata a live update changed
+    (`weighted_sums_replaced`) instead of summing a thousand strata again. Plain integers
+    rather than Fraction objects: a breakdown by cohort keeps 50,000 of them, and the
+    garbage collector walks every object that is not a plain number.
     """
 
-    sums: tuple[Fraction, ...]
+    numerators: tuple[int, ...]
+    scale: int
     covered: int
 
 
@@ -248,8 +251,7 @@ def weighted_sums(strata: Iterable[Cell], minimum_wage: int | None) -> WeightedS
         for index, (_, count_of, base_of) in enumerate(parts):
             numerators[2 * index] += weight * count_of(stratum)
             numerators[2 * index + 1] += weight * base_of(stratum)
-    return WeightedSums(tuple(Fraction(numerator, scale) for numerator in numerators),
-                        sum(stratum.targets for stratum in answered))
+    return _reduced(numerators, scale, sum(stratum.targets for stratum in answered))
 
 
 def weighted_sums_replaced(sums: WeightedSums, removed: Iterable[Cell],
@@ -258,17 +260,29 @@ def weighted_sums_replaced(sums: WeightedSums, removed: Iterable[Cell],
     stratum must have been summed into `sums`): exactly `weighted_sums` of the new strata,
     at the cost of the strata that changed."""
     parts = weighted_parts(minimum_wage)
-    result, covered = list(sums.sums), sums.covered
+    numerators, scale, covered = list(sums.numerators), sums.scale, sums.covered
     for sign, strata in ((-1, removed), (1, added)):
         for stratum in strata:
             if not stratum.respondents:
                 continue
-            weight = Fraction(sign * stratum.targets, stratum.respondents)
+            wider = math.lcm(scale, stratum.respondents)
+            if wider != scale:
+                numerators = [numerator * (wider // scale) for numerator in numerators]
+                scale = wider
+            weight = sign * stratum.targets * (scale // stratum.respondents)
             for index, (_, count_of, base_of) in enumerate(parts):
-                result[2 * index] += weight * count_of(stratum)
-                result[2 * index + 1] += weight * base_of(stratum)
+                numerators[2 * index] += weight * count_of(stratum)
+                numerators[2 * index + 1] += weight * base_of(stratum)
             covered += sign * stratum.targets
-    return WeightedSums(tuple(result), covered)
+    return _reduced(numerators, scale, covered)
+
+
+def _reduced(numerators: list[int], scale: int, covered: int) -> WeightedSums:
+    # Divided by their common factor, the scale is the least common denominator of the
+    # sums: it stays bounded by the lcm of the strata's n_h however many updates came.
+    common = math.gcd(scale, *numerators)
+    return WeightedSums(tuple(numerator // common for numerator in numerators),
+                        scale // common, covered)
 
 
 def _fresh_weighted(strata: Sequence[tuple[StratumKey, Cell]],
@@ -276,10 +290,10 @@ def _fresh_weighted(strata: Sequence[tuple[StratumKey, Cell]],
     return weighted_sums((stratum for _, stratum in strata), minimum_wage)
 
 
-def _ratio(numerator: Fraction, denominator: Fraction) -> float | None:
-    """Σ w·y / Σ w over respondents in the base, rounded once (float() of an exact fraction
-    is correctly rounded, as the integer division of the lcm-scaled sums was)."""
-    return float(numerator / denominator) if denominator else None
+def _ratio(numerator: int, denominator: int) -> float | None:
+    """Σ w·y / Σ w over respondents in the base: both over the same scale, so one integer
+    division, rounded once."""
+    return numerator / denominator if denominator else None
 
 
 def suppress_small(indicators: Mapping[str, Any]) -> dict[str, Any]:

@@ -578,3 +578,24 @@ def test_the_api_keeps_nothing_of_a_replaced_snapshot(analytics_app, wave) -> No
     assert kept == {second.id} and first.id != second.id
     assert {view.id for key, (view, _) in api._ANSWERS.items() if key[1] == wave["id"]} == {
         second.id}
+
+
+def test_a_large_snapshot_is_parsed_into_a_frozen_heap(analytics_app, wave,
+                                                        monkeypatch) -> None:
+    """Past FREEZE_CELLS cells the parsed snapshot is left out of later garbage collections
+    (gc.freeze); the figures are the same."""
+    import gc
+
+    from services.analytics import snapshots
+
+    full_refresh(factory(analytics_app), wave["id"])
+    client = analytics_app.test_client()
+    before = indicators(client, wave, by="cohort").get_json()
+    snapshots.forget_parsed()
+    monkeypatch.setattr(snapshots, "FREEZE_CELLS", 1)
+    try:
+        after = indicators(client, wave, by="cohort").get_json()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    assert after == before
