@@ -178,6 +178,7 @@ def send_batch(
                     .order_by(Message.channel, Message.id)
                 ).all()
             pending: _Sent | None = None
+            one_statement = is_postgres(session)  # data-modifying CTEs: PostgreSQL only
             try:
                 for row in batch:
                     quiet_now = pacing.in_quiet_hours(now(), quiet, settings.timezone)
@@ -185,8 +186,15 @@ def send_batch(
                         rate_limit.wait(row.channel)
                     moment = now()
                     with session.begin():
-                        recorded = _record(session, pending) if pending else None
-                        claimed = _claim(session, row, settings, moment, quiet_now)
+                        recorded, carried = None, None
+                        if pending and one_statement and not quiet_now and _is_final(pending):
+                            # Written by the claim's own statement (or before a template
+                            # failure): the same transaction, one round trip fewer.
+                            carried = _outcome_params(session, pending)
+                            recorded = carried["r_status"]
+                        elif pending:
+                            recorded = _record(session, pending)
+                        claimed = _claim(session, row, settings, moment, quiet_now, carried)
                     pending = None
                     for result in (recorded, claimed):
                         if isinstance(result, str):
@@ -286,23 +294,37 @@ _FAILED = (
 
 
 
-def _recorded_with(outcome_update: Any) -> Any:
-    """PostgreSQL: the attempt, the outcome and its `message.status` event in ONE statement
-    (two data-modifying CTEs before the update): one round trip instead of three."""
+def _outcome_ctes(status: str) -> tuple[Any, Any, Any]:
+    """PostgreSQL: the delivery attempt, the `message.status` event and the outcome update of
+    a message (`r_*` parameters), as three data-modifying CTEs."""
     attempt = insert(DeliveryAttempt.__table__).values(
-        message_id=bindparam("m_id"), attempted_at=bindparam("at"),
-        outcome=bindparam("kind"), detail=bindparam("detail"),
+        message_id=bindparam("r_id"), attempted_at=bindparam("r_at"),
+        outcome=bindparam("r_kind"), detail=bindparam("r_detail"),
     )
     event = insert(OUTBOX).values(
         id=bindparam("ev_id", type_=OUTBOX.c.id.type), type=bindparam("ev_type"),
         payload=bindparam("ev_payload", type_=OUTBOX.c.payload.type),
         created_at=bindparam("ev_at"), attempts=0,
     )
-    return outcome_update.add_cte(attempt.cte("attempt")).add_cte(event.cte("event"))
+    if status == "sent":
+        values = {"sent_at": bindparam("r_at"), "provider_message_id": bindparam("r_provider_id")}
+    else:
+        values = {"failed_reason": bindparam("r_why")}
+    outcome = (update(_messages).where(_messages.c.id == bindparam("r_id"))
+               .values(status=literal(status), **values))
+    return attempt.cte("attempt"), event.cte("event"), outcome.cte("outcome")
 
 
-_PG_SENT = _recorded_with(_SENT)
-_PG_FAILED = _recorded_with(_FAILED)
+def _with_outcome(statement: Any, status: str) -> Any:
+    for cte in _outcome_ctes(status):
+        statement = statement.add_cte(cte)
+    return statement
+
+
+# One statement, one round trip: the previous message's outcome alone (the last of a batch),
+# or in front of the next message's claim (different rows, one transaction as before).
+_PG_RECORD = {status: _with_outcome(select(literal(1)), status) for status in ("sent", "failed")}
+_PG_RECORD_AND_CLAIM = {status: _with_outcome(_CLAIM, status) for status in ("sent", "failed")}
 
 
 def _claim_params(row: Any) -> dict[str, Any]:
@@ -330,9 +352,12 @@ def _send(channels: Channels, outgoing: Outgoing) -> Outcome:
 
 
 def _claim(
-    session: Session, row: Any, settings: Settings, moment: datetime, quiet_now: bool
+    session: Session, row: Any, settings: Settings, moment: datetime, quiet_now: bool,
+    carried: dict[str, Any] | None = None,
 ) -> tuple[Outgoing, int] | str:
-    """Mark the message `sending` if it may still go, and render it; or say why not."""
+    """Mark the message `sending` if it may still go, and render it; or say why not.
+    `carried`: the previous message's outcome (`_outcome_params`), written in the same
+    statement as the claim (PostgreSQL)."""
     if quiet_now:
         return _put_back(session, row.id)
     recipient = Recipient(row.alumnus_id, row.full_name, None, None, row.program, row.cohort)
@@ -340,11 +365,17 @@ def _claim(
     try:
         rendered = templating.render(row.template, row.language, context)
     except templating.TemplateProblem as exc:
+        if carried is not None:
+            session.connection().execute(_PG_RECORD[carried["r_status"]], carried)
         failed = session.connection().execute(
             _FAIL_TEMPLATE, {**_claim_params(row), "why": f"template: {exc}"[:500]}
         )
         return "failed" if failed.rowcount == 1 else _why_not(session, row)
-    claim = session.connection().execute(_CLAIM, {**_claim_params(row), "at": moment})
+    if carried is None:
+        claim = session.connection().execute(_CLAIM, {**_claim_params(row), "at": moment})
+    else:
+        claim = session.connection().execute(_PG_RECORD_AND_CLAIM[carried["r_status"]],
+                                              {**carried, **_claim_params(row), "at": moment})
     attempts = claim.scalar()
     if attempts is None:
         return _why_not(session, row)
@@ -414,15 +445,17 @@ def _stop_reason(session: Session, row: Any) -> str | None:
 def _record(session: Session, sent: _Sent) -> str:
     outcome, moment = sent.outcome, sent.at
     db = session.connection()  # Core statements on the session's connection: less overhead
-    if outcome.kind == "transient" and sent.attempts < pacing.MAX_ATTEMPTS:
+    if not _is_final(sent):
         db.execute(_ATTEMPT, {"message_id": sent.message_id, "attempted_at": moment,
                               "outcome": outcome.kind, "detail": (outcome.reason or "")[:500]})
         db.execute(_RETRY, {"m_id": sent.message_id, "why": outcome.reason,
                             "retry_at": moment + pacing.backoff(sent.attempts)})
         return "retry"
-    status, params = _final_status(sent)
     if db.dialect.name == "postgresql":
-        return _record_in_one(session, db, sent, status, params)
+        record = _outcome_params(session, sent)
+        db.execute(_PG_RECORD[record["r_status"]], record)
+        return record["r_status"]
+    status, params = _final_status(sent)
     db.execute(_ATTEMPT, {"message_id": sent.message_id, "attempted_at": moment,
                           "outcome": outcome.kind, "detail": (outcome.reason or "")[:500]})
     db.execute(_SENT if status == "sent" else _FAILED, {**params, "m_id": sent.message_id,
@@ -430,6 +463,11 @@ def _record(session: Session, sent: _Sent) -> str:
     publish(session, "message.status",
             {"message_id": sent.message_id, "alumnus_id": sent.alumnus_id, "status": status})
     return status
+
+
+def _is_final(sent: _Sent) -> bool:
+    """Sent or failed for good, not a retry."""
+    return sent.outcome.kind != "transient" or sent.attempts >= pacing.MAX_ATTEMPTS
 
 
 def _final_status(sent: _Sent) -> tuple[str, dict[str, Any]]:
@@ -443,19 +481,18 @@ def _final_status(sent: _Sent) -> tuple[str, dict[str, Any]]:
     return "failed", {"why": why[:500]}
 
 
-def _record_in_one(
-    session: Session, db: Any, sent: _Sent, status: str, params: dict[str, Any]
-) -> str:
-    """What `_record` writes for a final outcome, as one statement (PostgreSQL)."""
+def _outcome_params(session: Session, sent: _Sent) -> dict[str, Any]:
+    """The `r_*`/`ev_*` parameters of `_outcome_ctes` for a final outcome; the event is
+    relayed after the commit, as `publish` does."""
+    status, params = _final_status(sent)
     event = outbox_row("message.status", {"message_id": sent.message_id,
                                           "alumnus_id": sent.alumnus_id, "status": status})
-    db.execute(_PG_SENT if status == "sent" else _PG_FAILED, {
-        **params, "m_id": sent.message_id, "at": sent.at, "kind": sent.outcome.kind,
-        "detail": (sent.outcome.reason or "")[:500], "ev_id": event["id"],
-        "ev_type": event["type"], "ev_payload": event["payload"], "ev_at": event["created_at"],
-    })
     relay_after_commit(session, event["id"])
-    return status
+    return {"r_status": status, "r_id": sent.message_id, "r_at": sent.at,
+            "r_kind": sent.outcome.kind, "r_detail": (sent.outcome.reason or "")[:500],
+            "r_provider_id": params.get("provider_id"), "r_why": params.get("why"),
+            "ev_id": event["id"], "ev_type": event["type"], "ev_payload": event["payload"],
+            "ev_at": event["created_at"]}
 
 
 def counts_by_status(session: Session, campaign_id: int) -> list[dict[str, Any]]:
