@@ -813,6 +813,12 @@ def _write_full_snapshot(session: Session, wave_id: int, run_id: int) -> Indicat
         # 4 MB default; JIT-compiling the statement costs more than it saves.
         session.execute(text(f"SET LOCAL work_mem = '{REFRESH_WORK_MEM}'"))
         session.execute(text("SET LOCAL jit = off"))
+        # Whole-wave work joins every row, so hash joins are right; and the statistics of
+        # indicator_answers are stale while this very refresh fills it (empty when last
+        # analysed). The planner then chose a nested-loop anti-join that re-scans the
+        # growing table per response: the first refresh of 200,000 responses took 5 min,
+        # not 5 s. Measured at 1M in steady state: no slower (16.8 s against 17.4 s).
+        session.execute(text("SET LOCAL enable_nestloop = off"))
     cells = fill_cells(session, wave_id)
     keys = sorted(cells)
     labels: dict[str, dict[str, str]] = {"programs": {}, "cohorts": {}}
