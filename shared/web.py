@@ -7,7 +7,7 @@ Each service's `create_app(config)` calls `create_service_app` and adds its own 
 from __future__ import annotations
 
 import logging
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import redis
 from flask import (
@@ -34,6 +34,8 @@ from shared import auth, db, i18n, logs
 from shared.celery_app import celery_init_app
 from shared.config import Settings
 from shared.errors import DomainError
+
+_Row = TypeVar("_Row")
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -207,6 +209,16 @@ def home() -> Any:
     from flask import current_app
 
     return render_template("service_home.html", service=current_app.config["JEJAK_SERVICE"])
+
+
+def get_or_404(model: type[_Row], row_id: Any, what: str) -> _Row:
+    """The row with this primary key, or a 404 problem+json saying which kind was missing."""
+    from flask_smorest import abort
+
+    found = db.session().get(model, row_id)
+    if found is None:
+        abort(404, message=f"no {what} with this id")
+    return found
 
 
 def abort_domain(exc: DomainError) -> NoReturn:

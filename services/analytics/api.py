@@ -36,7 +36,7 @@ from services.analytics.refresh import minimum_wage_of, wave_year
 from services.analytics.snapshots import SnapshotView, read_snapshot
 from shared import auth, db
 from shared.models import MinimumWage, RefreshRun, Wave, utcnow
-from shared.web import row_id
+from shared.web import get_or_404, row_id
 
 blp = Blueprint(
     "indicators",
@@ -483,10 +483,7 @@ class RefreshRunById(MethodView):
     @blp.response(200, RefreshRunOut)
     def get(self, run_id: int) -> Any:
         """One refresh run: queued, running, done, skipped or failed."""
-        run = db.session().get(RefreshRun, run_id)
-        if run is None:
-            abort(404, message="no refresh run with this id")
-        return run
+        return get_or_404(RefreshRun, run_id, "refresh run")
 
 
 @blp.route("/minimum-wages")

@@ -22,7 +22,7 @@ from services.analytics.snapshots import read_snapshot
 from shared import auth, db
 from shared.errors import DomainError
 from shared.models import Cohort, Export, Program, Wave, utcnow
-from shared.web import abort_domain, row_id
+from shared.web import abort_domain, get_or_404, row_id
 
 PERSONAL_DATA_ROLE = "operator"
 
@@ -63,10 +63,7 @@ class ExportOut(Schema):
 
 
 def _export(export_id: uuid.UUID) -> Export:
-    found = db.session().get(Export, export_id)
-    if found is None:
-        abort(404, message="no export with this id")
-    return found
+    return get_or_404(Export, export_id, "export")
 
 
 def _refuse_personal_data(kind: str) -> None:

@@ -6,14 +6,14 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from services.outreach import campaigns, delivery, reports
 from shared import auth, db
 from shared.models import Campaign
-from shared.web import abort_domain, row_id
+from shared.web import abort_domain, get_or_404, row_id
 
 blp = Blueprint(
     "campaigns",
@@ -87,10 +87,7 @@ class PreviewQuery(Schema):
 
 
 def _campaign(campaign_id: int) -> Campaign:
-    found = db.session().get(Campaign, campaign_id)
-    if found is None:
-        abort(404, message="no campaign with this id")
-    return found
+    return get_or_404(Campaign, campaign_id, "campaign")
 
 
 def _settings() -> Any:

@@ -15,7 +15,7 @@ from services.survey.waves import SurveyError
 from shared import auth, db
 from shared.models import Questionnaire as QuestionnaireRow
 from shared.uploads import UploadRejected, check_spreadsheet
-from shared.web import abort_domain
+from shared.web import abort_domain, get_or_404
 
 blp = Blueprint(
     "questionnaires",
@@ -112,7 +112,4 @@ class QuestionnaireById(MethodView):
     @blp.response(200, QuestionnaireFull)
     def get(self, questionnaire_id: int) -> Any:
         """One version with its full definition."""
-        row = db.session().get(QuestionnaireRow, questionnaire_id)
-        if row is None:
-            abort(404, message="no questionnaire with this id")
-        return row
+        return get_or_404(QuestionnaireRow, questionnaire_id, "questionnaire")

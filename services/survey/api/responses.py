@@ -19,7 +19,7 @@ from services.survey.waves import SurveyError, questionnaire, wave_info
 from shared import auth, db
 from shared.csvsafe import safe_cell
 from shared.models import Alumnus, Cohort, Program, Response, utcnow
-from shared.web import Page, abort_domain, page_of, row_id
+from shared.web import Page, abort_domain, get_or_404, page_of, row_id
 
 INTAKE_MAX_BYTES = 256 * 1024
 blp = Blueprint(
@@ -187,10 +187,7 @@ class ResponseById(MethodView):
     @blp.response(200, ResponseOut)
     def get(self, response_id: Any) -> Any:
         """One response."""
-        found = db.session().get(Response, response_id)
-        if found is None:
-            abort(404, message="no response with this id")
-        return found
+        return get_or_404(Response, response_id, "response")
 
 
 @blp.route("/export.csv")
