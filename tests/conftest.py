@@ -7,10 +7,12 @@ local PostgreSQL and the system Redis. A server that is not there fails the run 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -143,16 +145,23 @@ def worker_app(settings: Settings, clean_db: Database):
 @pytest.fixture()
 def celery_worker(worker_app):
     """A real Celery worker (in a thread) consuming every queue from the real Redis."""
-    from celery.contrib.testing.worker import start_worker
-
     celery = worker_app.extensions["celery"]
     # Tasks left in Redis by earlier tests (relayed events nobody consumed) would act on
     # this test's rows: the ids restart after clean_db.
     celery.control.purge()
+    with running_worker(celery) as worker:
+        yield worker
+
+
+@contextlib.contextmanager
+def running_worker(celery: Any, concurrency: int = 2) -> Iterator[Any]:
+    """A real Celery worker, in threads of this process, consuming every queue."""
+    from celery.contrib.testing.worker import start_worker
+
     with start_worker(
         celery,
         pool="threads",
-        concurrency=2,
+        concurrency=concurrency,
         perform_ping_check=False,
         queues=["survey", "outreach", "analytics", "events"],
         loglevel="WARNING",

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from services.survey.links import make_token
 from shared.events import CONTRACTS, redeliver
 from shared.models import OutboxEvent, ProcessedEvent, utcnow
-from tests.conftest import wait_for
+from tests.conftest import running_worker, wait_for
 from tests.faults.conftest import EMPLOYED, make_roster
 
 pytestmark = pytest.mark.timeout(90)
@@ -59,11 +59,8 @@ def test_a_relayed_event_no_subscriber_got_is_redelivered_once(
     assert redeliver(factory, celery, now=utcnow()) == 1  # outreach's only
     broker.delete("analytics")
     assert redeliver(factory, celery, now=utcnow()) == 1  # now analytics' too
-    from celery.contrib.testing.worker import start_worker
 
-    with start_worker(celery, pool="threads", concurrency=1, perform_ping_check=False,
-                      queues=["survey", "outreach", "analytics", "events"], loglevel="WARNING",
-                      shutdown_timeout=20):
+    with running_worker(celery, concurrency=1):
         def applied() -> set[str]:
             with factory() as session:
                 return set(session.scalars(select(ProcessedEvent.consumer)

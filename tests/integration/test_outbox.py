@@ -12,7 +12,7 @@ from services import embedded
 from shared import db, events
 from shared.config import Settings
 from shared.models import AuditEntry, OutboxEvent, ProcessedEvent
-from tests.conftest import app_config, wait_for
+from tests.conftest import app_config, running_worker, wait_for
 
 SUBSCRIBERS = ("survey.test_ping", "analytics.test_ping")
 
@@ -108,7 +108,6 @@ def test_a_redelivered_event_is_applied_once(survey_app, celery_worker) -> None:
 def test_commit_succeeds_with_redis_down_and_event_arrives_after(
     settings: Settings, clean_db, tmp_path
 ) -> None:
-    from celery.contrib.testing.worker import start_worker
 
     from services.cli import SERVICES, create_worker_app
     from services.survey import create_app
@@ -131,15 +130,7 @@ def test_commit_succeeds_with_redis_down_and_event_arrives_after(
         embedded.start_redis(supervisor, tmp_path)  # Redis is back, same socket
         worker_app = create_worker_app(SERVICES, app_config(own))
         celery = worker_app.extensions["celery"]
-        with start_worker(
-            celery,
-            pool="threads",
-            concurrency=2,
-            perform_ping_check=False,
-            queues=["survey", "outreach", "analytics", "events"],
-            loglevel="WARNING",
-            shutdown_timeout=20,
-        ):
+        with running_worker(celery):
             # The beat job (events.relay), sent through the broker as beat does.
             time.sleep(events.BEAT_RELAY_GRACE.total_seconds())
             celery.send_task("events.relay")

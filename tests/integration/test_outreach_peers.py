@@ -32,7 +32,7 @@ from services.outreach import campaigns, delivery, pacing
 from services.survey import catalog, waves
 from services.survey.links import make_token
 from shared.models import Alumnus, Campaign, Cohort, Message, Program, utcnow
-from tests.conftest import wait_for
+from tests.conftest import running_worker, wait_for
 from tests.integration.conftest import EMPLOYED
 from tests.integration.peers import SmsGateway, SmtpSink, WhatsAppCloud
 
@@ -214,20 +214,11 @@ def worker(worker_app, peer_settings):
     with create_app becomes current: request this fixture after any survey_app or
     outreach_app, or its tasks run in that app's context (and settings).
     """
-    from celery.contrib.testing.worker import start_worker
 
     worker_app.config["JEJAK_SETTINGS"] = peer_settings
     celery = worker_app.extensions["celery"]
     celery.set_default()
-    with start_worker(
-        celery,
-        pool="threads",
-        concurrency=2,
-        perform_ping_check=False,
-        queues=["outreach", "events", "survey", "analytics"],
-        loglevel="WARNING",
-        shutdown_timeout=20,
-    ):
+    with running_worker(celery):
         yield worker_app
 
 
