@@ -31,6 +31,7 @@ Figures, not a pass/fail test.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import random
@@ -41,6 +42,7 @@ import tempfile
 import time
 import tracemalloc
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, delete, func, select, text
@@ -381,6 +383,34 @@ def api_figures(database: Database, url: str, wave_id: int, requests: int,
             report(f"after a change: {query.lstrip('&') or 'whole wave'}", after)
 
 
+@contextlib.contextmanager
+def bench_database(args: argparse.Namespace) -> Iterator[tuple[Database, str, int]]:
+    """(database, url, wave id): a new database made, migrated and filled, or `--reuse-db`;
+    dropped at the end unless `--keep-db` or reused. Shared by bench/analytics_export.py."""
+    admin = create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
+    name = args.reuse_db or f"jejak_bench_{uuid.uuid4().hex[:10]}"
+    url = args.admin_url.rsplit("/", 1)[0] + f"/{name}"
+    if not args.reuse_db:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        database = Database.for_url(url)
+        upgrade(url)  # a reused database filled before the newest migration gets it too
+        wave_id = 1
+        if not args.reuse_db:
+            print(f"database {name}: filling {args.responses:,} responses "
+                  f"({args.programs} programs × {args.cohorts_per_program} cohorts)", flush=True)
+            wave_id = populate(database.engine, args.responses, args.programs,
+                               args.cohorts_per_program, args.seed)
+        yield database, url, wave_id
+    finally:
+        Database.for_url(url).engine.dispose()
+        if not args.keep_db and not args.reuse_db:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--responses", type=int, default=1_000_000)
@@ -399,23 +429,7 @@ def main() -> int:
                              "has no snapshot yet)")
     args = parser.parse_args()
 
-    admin = create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
-    name = args.reuse_db or f"jejak_bench_{uuid.uuid4().hex[:10]}"
-    url = args.admin_url.rsplit("/", 1)[0] + f"/{name}"
-    if not args.reuse_db:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        database = Database.for_url(url)
-        if not args.reuse_db:
-            upgrade(url)
-            print(f"database {name}: filling {args.responses:,} responses "
-                  f"({args.programs} programs × {args.cohorts_per_program} cohorts)")
-            wave_id = populate(database.engine, args.responses, args.programs,
-                               args.cohorts_per_program, args.seed)
-        else:
-            upgrade(url)  # a database filled before the newest migration gets it
-            wave_id = 1
+    with bench_database(args) as (database, url, wave_id):
         with database.engine.connect() as connection:
             counts = connection.execute(text(
                 "SELECT (SELECT count(*) FROM wave_targets), (SELECT count(*) FROM responses), "
@@ -501,12 +515,6 @@ def main() -> int:
         live_figures(database, wave_id, args.live_samples, rng)
         print(f"\nindicators API, {args.api_requests} requests each (Flask test client):")
         api_figures(database, url, wave_id, args.api_requests, rng)
-    finally:
-        Database.for_url(url).engine.dispose()
-        if not args.keep_db and not args.reuse_db:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
     return 0
 
 

@@ -21,20 +21,18 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analytics import ADMIN_URL, populate  # noqa: E402  (bench/analytics.py, beside this)
+from analytics import ADMIN_URL, bench_database  # noqa: E402  (bench/analytics.py, beside this)
 
 from services.analytics.refresh import full_refresh  # noqa: E402
 from services.analytics.reports.export import run_export  # noqa: E402
 from shared.config import Settings  # noqa: E402
 from shared.db import Database  # noqa: E402
-from shared.migrate import upgrade  # noqa: E402
 from shared.models import Export, Response, Wave  # noqa: E402
 
 
@@ -75,20 +73,7 @@ def main() -> int:
     parser.add_argument("--reuse-db", help="an already filled bench database: skip the fill")
     args = parser.parse_args()
 
-    admin = create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
-    name = args.reuse_db or f"jejak_bench_{uuid.uuid4().hex[:10]}"
-    url = args.admin_url.rsplit("/", 1)[0] + f"/{name}"
-    if not args.reuse_db:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        database = Database.for_url(url)
-        if not args.reuse_db:
-            upgrade(url)
-            print(f"database {name}: filling {args.responses:,} responses "
-                  f"({args.programs} programs × {args.cohorts_per_program} cohorts)", flush=True)
-            populate(database.engine, args.responses, args.programs,
-                     args.cohorts_per_program, args.seed)
+    with bench_database(args) as (database, url, _wave_id):
         with database.session_factory() as session:
             slug = session.scalar(select(Wave.slug).order_by(Wave.id).limit(1))
             responses = session.scalar(select(func.count()).select_from(Response))
@@ -107,12 +92,6 @@ def main() -> int:
                 for kind in ("xlsx", "pdf", "csv"):
                     timed_export(database, settings, kind, slug)
         print(f"\nprocess peak RSS (ru_maxrss) {peak_rss_mb():.0f} MB   (target ≤ 500 MB at 1M)")
-    finally:
-        Database.for_url(url).engine.dispose()
-        if not args.keep_db and not args.reuse_db:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
     return 0
 
 
