@@ -275,6 +275,34 @@ def plain_scan(engine: Engine, wave_id: int) -> float:
     return time.perf_counter() - started
 
 
+# What any full recompute has to read at least once, each as one plain GROUP BY scan that
+# reads the table itself (index scans off): the floor under a full refresh, whatever its SQL.
+FLOOR_SCANS = {
+    "responses, reading the heap (the baseline's rows)":
+        "SELECT status, count(*) FROM responses WHERE wave_id = :wave GROUP BY status",
+    "indicator_answers (the narrow projection), by f8":
+        "SELECT f8, count(*) FROM indicator_answers WHERE wave_id = :wave GROUP BY f8",
+    "wave_targets of the wave, by gender":
+        "SELECT gender, count(*) FROM wave_targets WHERE wave_id = :wave GROUP BY gender",
+    "messages (for the dispositions), by status":
+        "SELECT status, count(*) FROM messages GROUP BY status",
+}
+
+
+def floor_scans(engine: Engine, wave_id: int) -> dict[str, float]:
+    """Seconds of each FLOOR_SCANS statement, warm (run twice, the second one timed)."""
+    timings = {}
+    for label, sql in FLOOR_SCANS.items():
+        for _ in range(2):
+            with engine.begin() as connection:
+                for setting in ("enable_indexscan", "enable_indexonlyscan", "enable_bitmapscan"):
+                    connection.exec_driver_sql(f"SET LOCAL {setting} = off")
+                started = time.perf_counter()
+                connection.execute(text(sql), {"wave": wave_id}).all()
+                timings[label] = time.perf_counter() - started
+    return timings
+
+
 def explain(engine: Engine, wave_id: int) -> str:
     """EXPLAIN ANALYZE of the full-refresh statement, in the refresh's own settings."""
     with engine.begin() as connection:
@@ -424,6 +452,8 @@ def main() -> int:
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--reuse-db", help="an already filled bench database: skip the fill")
     parser.add_argument("--explain", action="store_true", help="print the refresh plan")
+    parser.add_argument("--scans-only", action="store_true",
+                        help="only the baseline and the floor scans (no refresh)")
     parser.add_argument("--api-only", action="store_true",
                         help="measure only the indicators API (one refresh first if the wave "
                              "has no snapshot yet)")
@@ -444,6 +474,12 @@ def main() -> int:
               f"messages {counts[3]:,}; responses table {counts[4]}, answers ~{counts[5]} B")
         if args.explain:
             print(explain(database.engine, wave_id))
+        if args.scans_only:
+            scan = min(plain_scan(database.engine, wave_id) for _ in range(4))
+            print(f"plain GROUP BY scan (the baseline), best of 4: {scan:.3f} s")
+            for label, seconds in floor_scans(database.engine, wave_id).items():
+                print(f"  {label:<52} {seconds:6.3f} s  ({seconds / scan:5.1f} ×)")
+            return 0
         if args.api_only:
             with database.session_factory() as session:
                 if read_snapshot(session, wave_id) is None:
@@ -483,6 +519,12 @@ def main() -> int:
         print(f"full refresh          median {refresh:6.3f} s   "
               f"{[round(s, 3) for s in refreshes]}")
         print(f"ratio                 {refresh / scan:6.2f} ×   (target ≤ 3)")
+        floors = floor_scans(database.engine, wave_id)
+        print("what a full recompute must read, each once (plain GROUP BY, the table itself):")
+        for label, seconds in floors.items():
+            print(f"  {label:<52} {seconds:6.3f} s  ({seconds / scan:5.1f} × the baseline)")
+        total = sum(floors.values())
+        print(f"  {'together':<52} {total:6.3f} s  ({total / scan:5.1f} × the baseline)")
         print(f"snapshot: {cells:,} cells, {snapshot.responses_included:,} responses, "
               f"{size / 1e6:.2f} MB stored (jsonb)")
         print("load average now: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))

@@ -17,8 +17,8 @@ What it does (issue: intake throughput):
     alumnus (bench/wrk_intake.lua). Each accepted request stores the response and its outbox
     row in one transaction; after commit the worker's background relay thread publishes the
     events to Redis in batches (no Celery worker needs to run; the relay's CPU is counted
-    with the gunicorn workers'). The per-token intake rate limit stays on (each token is
-    used once); the per-address one is off, as wrk sends everything from one address.
+    with the gunicorn workers'). The intake's rate limits stay as in production (per token
+    and per address; they count replays, edits and refusals, not first submissions).
  4. Drives the intake at a constant rate of half the rate measured in 3 with an open-loop
     asyncio loader (wrk cannot pace and wrk2 is not packaged by Debian). Latency is measured
     from each request's scheduled send time, so a stall of the server (or of the loader)
@@ -205,11 +205,14 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def gunicorn(target: str, env: dict[str, str], health_path: str, *, access_log: bool,
-             log_path: Path, pythonpath: Path | None = None) -> Iterator[tuple[int, int]]:
-    """Serve `target` with 2 sync workers on a free loopback port: yields (port, master pid)."""
+             log_path: Path, threads: int = 1,
+             pythonpath: Path | None = None) -> Iterator[tuple[int, int]]:
+    """Serve `target` with 2 workers (sync, or gthread with `threads` > 1) on a free
+    loopback port: yields (port, master pid)."""
     port = free_port()
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-            "--workers", "2", "--worker-class", "sync", "--log-level", "warning"]
+            "--workers", "2", "--log-level", "warning"]
+    argv += ["--worker-class", "sync"] if threads == 1 else ["--threads", str(threads)]
     if access_log:
         argv += ["--access-logfile", "-"]
     if pythonpath is not None:
@@ -578,7 +581,7 @@ def profile_in_process(url: str, redis_url: str, pool: TokenPool, answers: list[
     settings = Settings.from_env({
         "JEJAK_ENV": "production", "JEJAK_DATABASE_URL": url, "JEJAK_REDIS_URL": redis_url,
         "JEJAK_SECRET_KEY": SECRET_KEY, "JEJAK_PII_KEY": PII_KEY,
-        "JEJAK_HOME": tempfile.gettempdir(), "JEJAK_RATE_LIMIT_INTAKE_IP": "",  # as the servers
+        "JEJAK_HOME": tempfile.gettempdir(),
     })
     app = create_service("survey", {"JEJAK_SETTINGS": settings})
     client = app.test_client()
@@ -694,6 +697,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--alumni", type=int, default=50_000)
+    parser.add_argument("--gunicorn-threads", type=int, default=1,
+                        help="threads per gunicorn worker for both apps (1: sync workers)")
     parser.add_argument("--access-log", action="store_true",
                         help="gunicorn --access-logfile - for both apps (as `jejak web` does)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
@@ -714,10 +719,7 @@ def main(argv: list[str] | None = None) -> int:
     log_path = workdir / "gunicorn.log"
     env = dict(os.environ, JEJAK_ENV="production", JEJAK_DATABASE_URL=url,
                JEJAK_REDIS_URL=args.redis_url, JEJAK_SECRET_KEY=SECRET_KEY,
-               JEJAK_PII_KEY=PII_KEY, JEJAK_HOME=str(workdir),
-               # wrk sends everything from one address: the per-address intake limit
-               # (docs/configuration.md) would refuse all but the first 600 a minute.
-               JEJAK_RATE_LIMIT_INTAKE_IP="")
+               JEJAK_PII_KEY=PII_KEY, JEJAK_HOME=str(workdir))
     flush_redis(args.redis_url)
     create_database(args.admin_url, name)
     integrity_ok = True
@@ -736,7 +738,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"database {name}: {len(alumnus_ids)} alumni in wave {wave_id}, "
               f"set up in {time.perf_counter() - started:.1f} s; "
               f"mean request body {body_bytes:.0f} bytes")
-        print(f"gunicorn: 2 sync workers, access log {'on' if args.access_log else 'off'}; "
+        kind = "sync" if args.gunicorn_threads == 1 else f"gthread × {args.gunicorn_threads}"
+        print(f"gunicorn: 2 {kind} workers, access log {'on' if args.access_log else 'off'}; "
               f"wrk -t{args.threads} -c{args.connections}, {args.duration:g} s per run "
               f"after {args.warmup:g} s warm-up; machine: {os.cpu_count()} CPUs\n")
         wrk_opts = {"connections": args.connections, "threads": args.threads}
@@ -756,10 +759,11 @@ def main(argv: list[str] | None = None) -> int:
             # Both servers stay up; the idle one sleeps in accept().
             bare_port, bare_master = servers.enter_context(gunicorn(
                 "intake:bare_app()", env, "/healthz", access_log=args.access_log,
+                threads=args.gunicorn_threads,
                 log_path=log_path, pythonpath=BENCH_DIR))
             port, master = servers.enter_context(gunicorn(
                 "services.cli:service_wsgi('survey')", env, "/survey/healthz",
-                access_log=args.access_log, log_path=log_path))
+                access_log=args.access_log, threads=args.gunicorn_threads, log_path=log_path))
             for round_no in range(1, args.rounds + 1):
                 tag = f" #{round_no}" if args.rounds > 1 else ""
                 if round_no == 1 and args.warmup:

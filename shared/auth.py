@@ -29,12 +29,10 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared import db
+from shared import db, ratelimit
 from shared.models import ApiToken, AuditEntry, User, utcnow
 
 ROLES = ("viewer", "operator", "admin")  # each role may do everything the ones before it may
@@ -208,68 +206,6 @@ def guard() -> Any:
     return None
 
 
-# --- rate limits -----------------------------------------------------------------------
-
-# One limiter for every service; its counters live in Redis, so a limit holds across every
-# web process and every service. Limits come from Settings (JEJAK_RATE_LIMIT_*), read per
-# request, so a test or a deployment changes them without touching code.
-def limit_key(value: str) -> str:
-    """A counter's key: the value, in the app's JEJAK_LIMIT_SCOPE (tests give each app one).
-
-    The limiter is one object shared by every app in the process, and flask-limiter keeps
-    the key prefix of the first app it saw, so the scope is part of the key instead.
-    """
-    return f"{current_app.config.get('JEJAK_LIMIT_SCOPE', '')}{value}"
-
-
-def client_address() -> str:
-    return limit_key(get_remote_address())
-
-
-limiter = Limiter(key_func=client_address, default_limits=[], strategy="fixed-window")
-
-
-def configured_limit(name: str) -> Callable[[], str]:
-    """The limit string of Settings.rate_limit_<name>, for @limiter.limit."""
-
-    def value() -> str:
-        return getattr(current_app.config["JEJAK_SETTINGS"], f"rate_limit_{name}") or "1/second"
-
-    return value
-
-
-def limit_is_off(name: str) -> Callable[[], bool]:
-    """exempt_when for a limit the configuration left empty (JEJAK_RATE_LIMIT_X=)."""
-
-    def off() -> bool:
-        return not getattr(current_app.config["JEJAK_SETTINGS"], f"rate_limit_{name}")
-
-    return off
-
-
-def failed_attempt(response: Any) -> bool:
-    """deduct_when for sign-in and identification: a redirect is a success, not counted."""
-    return response.status_code != 302
-
-
-def limiter_storage_uri(redis_url: str) -> str:
-    """flask-limiter (the limits library) spells a unix-socket Redis as redis+unix://."""
-    if redis_url.startswith("unix://"):
-        return "redis+unix://" + redis_url.removeprefix("unix://")
-    return redis_url or "memory://"
-
-
-def init_limiter(app: Flask) -> None:
-    settings = app.config["JEJAK_SETTINGS"]
-    app.config.setdefault("RATELIMIT_STORAGE_URI", limiter_storage_uri(settings.redis_url))
-    app.config.setdefault("RATELIMIT_KEY_PREFIX", "jejak-limit")
-    # Retry-After (and X-RateLimit-*) on limited routes: a refused client knows when to retry.
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    # A Redis outage must not turn away alumni: limits pause, answers still arrive.
-    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
-    limiter.init_app(app)
-
-
 # --- login and logout ------------------------------------------------------------------
 
 bp = Blueprint("auth", __name__)
@@ -284,11 +220,6 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-# Per address, before any password is checked: the lockout guards one account, this guards
-# against one address trying many accounts. Only failures count: a training room signing in
-# behind one address is not what is being stopped.
-@limiter.limit(configured_limit("login"), methods=["POST"], exempt_when=limit_is_off("login"),
-               deduct_when=failed_attempt)
 def login() -> Any:
     from flask_wtf.csrf import validate_csrf
     from wtforms import ValidationError
@@ -296,6 +227,10 @@ def login() -> Any:
     error = None
     status = 200
     if request.method == "POST":
+        # Per address, before any password is checked: the lockout guards one account, this
+        # guards against one address trying many accounts. Only failures count: a training
+        # room signing in behind one address is not what is being stopped.
+        ratelimit.refuse_when_exhausted("login", ratelimit.client_address())
         try:
             validate_csrf(request.form.get("csrf_token"))
         except ValidationError:
@@ -315,6 +250,7 @@ def login() -> Any:
                     user.failed_logins = 0
             audit(db_session, username or "?", "login.failed")
             db_session.commit()
+            ratelimit.charge("login", ratelimit.client_address(), refuse=False)
             error, status = _("Wrong username or password."), 401
         else:
             user.failed_logins = 0

@@ -20,6 +20,7 @@ from flask import (
     render_template,
     request,
 )
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
@@ -30,7 +31,7 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from shared import auth, db, i18n, logs
+from shared import auth, db, i18n, logs, ratelimit
 from shared.celery_app import celery_init_app
 from shared.config import Settings
 from shared.errors import DomainError
@@ -102,7 +103,7 @@ def create_service_app(
     i18n.init_app(app)
     CSRFProtect(app)
     app.before_request(auth.guard)
-    auth.init_limiter(app)
+    ratelimit.init_app(app)
     app.register_blueprint(shared_bp)
     app.register_blueprint(swagger_bp)
     app.register_blueprint(auth.bp)
@@ -113,7 +114,25 @@ def create_service_app(
     register_database_outage_handler(app)
     app.context_processor(_layout_context)
     app.after_request(security_headers)
+    app.session_interface = CookieSessions()
     return app
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without building the signer or the cookie settings
+    for a request that carries no session and sets none (every alumnus and API call)."""
+
+    def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:
+        if self.get_cookie_name(app) not in request.cookies and app.secret_key:
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        if not session and not session.modified:  # nothing to set, nothing to delete
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
 
 
 # No inline script anywhere (the pages load their scripts from /_jejak/), no inline style
@@ -135,19 +154,28 @@ SECURITY_HEADERS = {
 }
 
 
+_NO_STORE = frozenset({"text/html", "application/json", PROBLEM_JSON})
+
+
 def security_headers(response: Any) -> Any:
     """after_request for every service: CSP, nosniff, referrer policy, no framing."""
     docs = (request.endpoint or "").startswith("api-docs.")
-    response.headers.setdefault(
-        "Content-Security-Policy", DOCS_CONTENT_SECURITY_POLICY if docs else CONTENT_SECURITY_POLICY
-    )
-    for header, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(header, value)
+    wanted = {
+        "Content-Security-Policy": DOCS_CONTENT_SECURITY_POLICY if docs
+        else CONTENT_SECURITY_POLICY,
+        **SECURITY_HEADERS,
+    }
     if settings_of(current_app).env == "production":
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        wanted["Strict-Transport-Security"] = "max-age=31536000"
     # Pages and answers with personal data stay out of shared caches and the back button.
-    if response.mimetype in ("text/html", "application/json", PROBLEM_JSON):
-        response.headers.setdefault("Cache-Control", "no-store")
+    if response.mimetype in _NO_STORE:
+        wanted["Cache-Control"] = "no-store"
+    # A view's own value wins; one pass over the headers instead of a search per header
+    # (Headers.setdefault), on every response of every service.
+    present = {key.lower() for key, _ in response.headers}
+    response.headers.extend(
+        (header, value) for header, value in wanted.items() if header.lower() not in present
+    )
     return response
 
 
@@ -256,7 +284,9 @@ def _string_keys(value: Any) -> Any:
 def handle_http_error(exc: HTTPException) -> Any:
     status = exc.code or 500
     if not auth.wants_json() and status in (400, 403, 404, 405, 413, 429):
-        return render_template("error.html", status=status, message=exc.description), status
+        page = current_app.make_response(
+            (render_template("error.html", status=status, message=exc.description), status))
+        return _with_retry_after(page, exc)
     errors = None
     data = getattr(exc, "data", None)  # webargs and flask_smorest.abort put details here
     if isinstance(data, dict) and "messages" in data:
@@ -269,6 +299,10 @@ def handle_http_error(exc: HTTPException) -> Any:
     response = problem(status, exc.name, detail, errors)
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
+    return _with_retry_after(response, exc)
+
+
+def _with_retry_after(response: Any, exc: HTTPException) -> Any:
     for header, value in exc.get_headers() or []:
         if header.lower() == "retry-after":
             response.headers[header] = value

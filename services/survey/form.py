@@ -24,7 +24,7 @@ from services.survey.form_view import section_keys, section_view, visible_sectio
 from services.survey.links import make_token
 from services.survey.questionnaire import answers_from_form, validate_answers
 from services.survey.waves import SurveyError, questionnaire, wave_info, wave_info_by_id
-from shared import auth, db
+from shared import auth, db, ratelimit
 from shared.models import utcnow
 
 bp = Blueprint("form", __name__)
@@ -151,9 +151,6 @@ def thanks(token: str) -> Any:
 
 @bp.route("/w/<slug>", methods=["GET", "POST"])
 @auth.public
-# Only failed identifications count (guessing): alumni at an event share one Wi-Fi address.
-@auth.limiter.limit(auth.configured_limit("identify"), methods=["POST"],
-                    exempt_when=auth.limit_is_off("identify"), deduct_when=auth.failed_attempt)
 def open_link(slug: str) -> Any:
     """An open link (QR code at events): identify with registration number and birth date."""
     session = db.session()
@@ -165,6 +162,9 @@ def open_link(slug: str) -> Any:
         return _unavailable("closed" if "closed" in refusal else "not_open", 410)
     error = None
     if request.method == "POST":
+        # Per address, and only failed identifications count (guessing): alumni at an event
+        # share one Wi-Fi address.
+        ratelimit.refuse_when_exhausted("identify", ratelimit.client_address())
         registration_no = request.form.get("registration_no", "").strip()
         try:
             birth_date = datetime.strptime(request.form.get("birth_date", ""), "%Y-%m-%d").date()
@@ -172,6 +172,7 @@ def open_link(slug: str) -> Any:
                                                            birth_date)
         except (ValueError, SurveyError):
             error = "not_found"
+            ratelimit.charge("identify", ratelimit.client_address(), refuse=False)
         else:
             token = make_token(_secret(), wave.id, respondent.alumnus_id)
             return redirect(url_for(".personal", token=token))

@@ -12,11 +12,13 @@ import uuid
 from html.parser import HTMLParser
 
 import pytest
+from sqlalchemy import select
 
 from services.survey.links import make_token
 from shared import db
 from shared.auth import create_token, create_user
 from shared.config import Settings
+from shared.models import ResponseEdit
 from tests.conftest import app_config
 from tests.integration.conftest import EMPLOYED
 
@@ -221,6 +223,7 @@ def test_successful_identifications_and_logins_are_not_counted(survey, settings,
 def test_public_intake_is_rate_limited_per_personal_token_not_for_staff(
     survey, settings
 ) -> None:
+    """Everything but an accepted first submission counts: here, resubmissions (edits)."""
     app = app_with("survey", settings, rate_limit_intake="2 per minute")
     client = app.test_client()
 
@@ -231,7 +234,8 @@ def test_public_intake_is_rate_limited_per_personal_token_not_for_staff(
                                        survey["alumni"][index][0])
         return client.post("/api/v1/responses", json=body, headers=extra.pop("headers", {}))
 
-    assert [submit(0).status_code for _ in range(2)] == [201, 201]
+    # The first submission is free; the two edits after it use up the limit.
+    assert [submit(0).status_code for _ in range(3)] == [201, 201, 201]
     limited = submit(0)
     assert_limited(limited)
     assert limited.mimetype == "application/problem+json"
@@ -245,18 +249,35 @@ def test_public_intake_is_rate_limited_per_personal_token_not_for_staff(
         assert response.status_code == 201, response.get_json()
 
 
+def test_an_edit_over_the_limit_is_not_stored(survey, settings) -> None:
+    app = app_with("survey", settings, rate_limit_intake="1 per minute")
+    client = app.test_client()
+    token = make_token(app.config["SECRET_KEY"], survey["wave_id"], survey["alumni"][0][0])
+    bodies = [{"id": str(uuid.uuid4()), "wave": "ts-2026", "token": token,
+               "answers": EMPLOYED} for _ in range(3)]
+    assert [client.post("/api/v1/responses", json=body).status_code
+            for body in bodies] == [201, 201, 429]
+    with app.app_context():
+        stored = db.session().scalars(select(ResponseEdit.id)).all()
+    assert stored == [uuid.UUID(bodies[1]["id"])]
+
+
 def test_public_intake_is_rate_limited_per_address(survey, settings) -> None:
+    """Refusals count per address (guessed links); first submissions from one address do
+    not, so a room of alumni behind one Wi-Fi address is never turned away."""
     app = app_with("survey", settings, rate_limit_intake_ip="3 per minute")
     client = app.test_client()
     here = {"REMOTE_ADDR": "198.51.100.11"}
-    codes = []
-    for index in range(4):
-        token = make_token(app.config["SECRET_KEY"], survey["wave_id"],
-                           survey["alumni"][index][0])
-        codes.append(client.post("/api/v1/responses", environ_base=here, json={
+
+    def post(token: str) -> int:
+        return client.post("/api/v1/responses", environ_base=here, json={
             "id": str(uuid.uuid4()), "wave": "ts-2026", "token": token,
-            "answers": EMPLOYED}).status_code)
-    assert codes == [201, 201, 201, 429]
+            "answers": EMPLOYED}).status_code
+
+    tokens = [make_token(app.config["SECRET_KEY"], survey["wave_id"], alumnus[0])
+              for alumnus in survey["alumni"][:5]]
+    assert [post(token) for token in tokens] == [201] * 5
+    assert [post("guessed-" + str(n)) for n in range(4)] == [404, 404, 404, 429]
 
 
 def test_an_empty_limit_turns_it_off(survey, settings) -> None:

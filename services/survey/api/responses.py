@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response as HttpResponse
-from flask import current_app, request
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import case, or_, select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
 
 from services.survey import intake
 from services.survey.waves import SurveyError, questionnaire, wave_info
-from shared import auth, db
+from shared import auth, db, ratelimit
 from shared.csvsafe import safe_cell
 from shared.models import Alumnus, Cohort, Program, Response, utcnow
 from shared.web import Page, abort_domain, get_or_404, page_of, row_id
@@ -85,15 +88,42 @@ def _personal_token() -> str | None:
     return token if isinstance(token, str) and token else None
 
 
-def _token_key() -> str:
+def _charge_public_intake() -> None:
+    """Count a public intake request against its limits, per personal token and per address.
+
+    Everything but an accepted first submission counts: replays, edits and every refusal
+    (a guessed token, bad answers, a closed wave). A first submission needs a valid,
+    unguessable token and happens once per token, so it is bounded already; not counting it
+    keeps Redis off the common path and never turns away a room of alumni answering at an
+    event behind one address. Staff (a bearer token) and registration_no calls are exempt.
+    """
+    if g.get("intake_staff", True) or g.get("intake_charged"):
+        return
+    token = _personal_token()
+    if token is None:
+        return
+    g.intake_charged = True
     # A digest, so the Redis keys never hold a working survey link.
-    return auth.limit_key("intake-token:" + auth.token_digest(_personal_token() or ""))
+    ratelimit.charge("intake", auth.token_digest(token))
+    ratelimit.charge("intake_ip", ratelimit.client_address())
 
 
-def _not_personal(name: str) -> Any:
-    """Staff (a valid bearer token) and registration_no calls are not the public intake."""
-    off = auth.limit_is_off(name)
-    return lambda: off() or _personal_token() is None or auth.current_principal() is not None
+def _limited_unless_first(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Refusals count too: every HTTP error of the view (or of its argument parsing)."""
+
+    @functools.wraps(view)
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        # Decided before the view opens a transaction: a staff token is checked in a session
+        # of its own, which on SQLite must not wait for the request's write lock. (Without
+        # an Authorization header or a session cookie this reads nothing.)
+        g.intake_staff = auth.current_principal() is not None
+        try:
+            return view(*args, **kwargs)
+        except HTTPException:
+            _charge_public_intake()
+            raise
+
+    return counted
 
 
 def limit_intake_body() -> None:
@@ -106,9 +136,7 @@ def limit_intake_body() -> None:
 class Responses(MethodView):
     @auth.public  # a personal token is the credential; registration_no needs an operator
     # Public intake is limited per personal token and per address (docs/security.md).
-    @auth.limiter.limit(auth.configured_limit("intake"), key_func=_token_key,
-                        exempt_when=_not_personal("intake"))
-    @auth.limiter.limit(auth.configured_limit("intake_ip"), exempt_when=_not_personal("intake_ip"))
+    @_limited_unless_first
     # Schema instances, not classes: webargs would build a new schema object per request
     # (about 2 ms of CPU on the hottest endpoint).
     @blp.arguments(RESPONSE_IN)
@@ -151,8 +179,10 @@ class Responses(MethodView):
                         answers=body["answers"],
                         complete=body["complete"],
                         source="api",
+                        before_repeat=_charge_public_intake,
                     )
-                    session.commit()
+                    if session.in_transaction():  # a first submission committed itself
+                        session.commit()
                     break
                 except IntegrityError:
                     # A concurrent request with the same id (or alumnus) won; replay it.

@@ -138,7 +138,7 @@ class Question:
     scale_labels: tuple[Option, ...] = ()
     questions: tuple[Question, ...] = ()
 
-    @property
+    @cached_property  # read for every question of every submission
     def answer_keys(self) -> tuple[str, ...]:
         """The keys this question's answers are stored under, in form order."""
         if self.type == "matrix":
