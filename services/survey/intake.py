@@ -16,6 +16,7 @@ from sqlalchemy import Executable, bindparam, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from services.survey.links import read_token
@@ -141,19 +142,40 @@ def _stored_with_event(session: Session, params: dict[str, Any]) -> bool:
             return False
         relay_after_commit(session, event_id)
         return True
-    pooled = session.get_bind().raw_connection()
+    engine = session.get_bind()
+    try:
+        pooled = engine.raw_connection()
+    except engine.dialect.loaded_dbapi.Error as exc:  # the server is not there
+        raise DBAPIError.instance(None, None, exc, engine.dialect.loaded_dbapi.Error,
+                                  dialect=engine.dialect) from exc
     try:
         connection = pooled.driver_connection
         connection.autocommit = True
         try:
             stored = _run_store_first(connection, params)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise _as_sqlalchemy_error(engine, pooled, exc) from exc
         finally:
-            connection.autocommit = False
+            if not connection.closed:
+                connection.autocommit = False
     finally:
-        pooled.close()  # back to the pool
+        pooled.close()  # back to the pool (unless invalidated)
     if stored:
         relay_committed([event_id])
     return stored
+
+
+def _as_sqlalchemy_error(engine: Any, pooled: Any, exc: Exception) -> Exception:
+    """What SQLAlchemy would have made of a driver error: on a lost connection the pool is
+    renewed (the server took every connection with it), and the error is SQLAlchemy's, so
+    the web layer's database-outage handler answers 503."""
+    disconnect = engine.dialect.is_disconnect(exc, pooled.driver_connection, None)
+    if disconnect:
+        pooled.invalidate(exc)
+        engine.dispose(close=False)
+    return DBAPIError.instance(_STORE_FIRST_WITH_EVENT_SQL, None, exc,
+                               engine.dialect.loaded_dbapi.Error,
+                               connection_invalidated=disconnect, dialect=engine.dialect)
 
 
 def _run_store_first(connection: Any, params: dict[str, Any]) -> bool:
