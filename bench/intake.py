@@ -626,9 +626,12 @@ def profile_in_process(url: str, redis_url: str, pool: TokenPool, answers: list[
     for name, listener in listeners.items():
         event.remove(engine, name, listener)
     print(f"\nProfile (in-process, Flask test client, {count} requests per line)")
-    print(f"  statements of one request ({len(statements)}):")
+    print(f"  statements of one request through SQLAlchemy ({len(statements)}):")
     for statement in statements:
         print(f"    {statement}")
+    if not statements:
+        print("    none: on PostgreSQL a first submission is one autocommitted statement sent "
+              "through psycopg (services/survey/intake.py, _stored_with_event)")
     full = cpu_per_request()
     time.sleep(0.3)  # the background relay sends its last batch (it gathers for 100 ms)
     celery = app.extensions.pop("celery")
@@ -656,6 +659,7 @@ def profile_in_process(url: str, redis_url: str, pool: TokenPool, answers: list[
                                                 r"|sqlalchemy/orm/session|pool/base|webargs/core"
                                                 r"|marshmallow/schema)", 30)
     stats.sort_stats("tottime").print_stats(15)
+    time.sleep(0.5)  # let the relay thread send its last batch before the database goes
 
 
 # --- report ---------------------------------------------------------------------------------
