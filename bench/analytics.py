@@ -452,6 +452,9 @@ def main() -> int:
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--reuse-db", help="an already filled bench database: skip the fill")
     parser.add_argument("--explain", action="store_true", help="print the refresh plan")
+    parser.add_argument("--live-only", action="store_true",
+                        help="only the live update (one refresh first if the wave has no "
+                             "snapshot yet)")
     parser.add_argument("--scans-only", action="store_true",
                         help="only the baseline and the floor scans (no refresh)")
     parser.add_argument("--api-only", action="store_true",
@@ -479,6 +482,13 @@ def main() -> int:
             print(f"plain GROUP BY scan (the baseline), best of 4: {scan:.3f} s")
             for label, seconds in floor_scans(database.engine, wave_id).items():
                 print(f"  {label:<52} {seconds:6.3f} s  ({seconds / scan:5.1f} ×)")
+            return 0
+        if args.live_only:
+            with database.session_factory() as session:
+                if read_snapshot(session, wave_id) is None:
+                    full_refresh(database.session_factory, wave_id)
+            print(f"\nlive update, {args.live_samples} random alumni:")
+            live_figures(database, wave_id, args.live_samples, random.Random(7))
             return 0
         if args.api_only:
             with database.session_factory() as session:

@@ -76,6 +76,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    exists,
     func,
     insert,
     literal,
@@ -638,9 +639,12 @@ def _apply_measures(cell: Cell, measures: Sequence[Any]) -> None:
 
 def _disposition(open_targets: Any) -> ColumnElement[Any]:
     target = open_targets.c
+    # EXISTS, not IN (subquery): PostgreSQL may then probe ix_opt_outs_alumnus_id for the
+    # few open targets of one cell (a live update) instead of hashing every opt-out
+    # (~6 ms of a ~29 ms one-cell fill), and still hashes them for a full refresh.
     refused = or_(
         target.withdrawn,
-        target.alumnus_id.in_(select(OptOut.alumnus_id).where(OptOut.alumnus_id.is_not(None))),
+        exists().where(OptOut.alumnus_id == target.alumnus_id),
     )
     return case(
         (target.response_id.is_not(None), 1),  # a response, not complete: partial
