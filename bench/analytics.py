@@ -483,19 +483,17 @@ def main() -> int:
             for label, seconds in floor_scans(database.engine, wave_id).items():
                 print(f"  {label:<52} {seconds:6.3f} s  ({seconds / scan:5.1f} ×)")
             return 0
-        if args.live_only:
+        if args.live_only or args.api_only:
             with database.session_factory() as session:
-                if read_snapshot(session, wave_id) is None:
+                if read_snapshot(session, wave_id) is None:  # both need a snapshot
                     full_refresh(database.session_factory, wave_id)
-            print(f"\nlive update, {args.live_samples} random alumni:")
-            live_figures(database, wave_id, args.live_samples, random.Random(7))
-            return 0
-        if args.api_only:
-            with database.session_factory() as session:
-                if read_snapshot(session, wave_id) is None:
-                    full_refresh(database.session_factory, wave_id)
-            print(f"\nindicators API, {args.api_requests} requests each (Flask test client):")
-            api_figures(database, url, wave_id, args.api_requests, random.Random(7))
+            if args.live_only:
+                print(f"\nlive update, {args.live_samples} random alumni:")
+                live_figures(database, wave_id, args.live_samples, random.Random(7))
+            else:
+                print(f"\nindicators API, {args.api_requests} requests each (Flask test "
+                      "client):")
+                api_figures(database, url, wave_id, args.api_requests, random.Random(7))
             return 0
 
         # Warm both, then alternate; tracemalloc slows Python down, so memory is measured
