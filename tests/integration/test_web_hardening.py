@@ -280,6 +280,24 @@ def test_public_intake_is_rate_limited_per_address(survey, settings) -> None:
     assert [post("guessed-" + str(n)) for n in range(4)] == [404, 404, 404, 429]
 
 
+def test_limits_pause_when_their_redis_is_down(survey, settings, caplog) -> None:
+    """No Redis for the counters: sign-in, identification and resubmissions still work
+    (logged), rather than turning alumni and staff away or failing with a 500."""
+    app = app_with("survey", settings, redis_url="redis://127.0.0.1:1/0",
+                   rate_limit_intake="1 per minute", rate_limit_login="1 per minute",
+                   rate_limit_identify="1 per minute")
+    client = app.test_client()
+    token = make_token(app.config["SECRET_KEY"], survey["wave_id"], survey["alumni"][0][0])
+    codes = [client.post("/api/v1/responses", json={
+        "id": str(uuid.uuid4()), "wave": "ts-2026", "token": token, "answers": EMPLOYED,
+    }).status_code for _ in range(3)]
+    assert codes == [201, 201, 201]  # the first is not counted; the edits would be
+    assert [login(client, "nobody", "wrong").status_code for _ in range(3)] == [401] * 3
+    guess = {"registration_no": "GUESS", "birth_date": "2000-01-01"}
+    assert [client.post("/w/ts-2026", data=guess).status_code for _ in range(3)] == [422] * 3
+    assert "storage unreachable" in caplog.text
+
+
 def test_an_empty_limit_turns_it_off(survey, settings) -> None:
     app = app_with("survey", settings, rate_limit_identify="")
     client = app.test_client()
