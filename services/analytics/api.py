@@ -388,6 +388,10 @@ def _merged(parts: Sequence[Cell], *, snapshot: tuple[str, int, int],
     looked for among that group's sums of as many parts (the whole wave's total and a
     gender's have as many parts, and nothing else in common)."""
     parts = tuple(parts)
+    if len(parts) == 1:
+        # The sum of one cell is that cell (readers never change a cell): a gender's
+        # thousand strata hold one cell each, and caching them cost more than this.
+        return parts[0]
     key = (snapshot, tuple(map(id, parts)))
     size = (snapshot, group, len(parts))
     with _ANSWERS_LOCK:
