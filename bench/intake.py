@@ -62,6 +62,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, request
+from procstat import machine_busy_seconds, process_cpu_seconds
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -255,24 +256,6 @@ def worker_pids(master: int) -> list[int]:
 
 # --- where the CPU went during a phase -------------------------------------------------------
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _machine_busy() -> int:
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
-    return user + nice + system + irq + softirq + steal
-
-
-def _process_ticks(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            after_comm = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(after_comm[11]) + int(after_comm[12])  # utime, stime
-    return total
-
-
 def _own_seconds() -> float:
     import resource
 
@@ -302,15 +285,15 @@ def cpu_meter(app_pids: list[int], db_pids: Any) -> Iterator[dict[str, float]]:
     during the block, so all of its CPU counts.
     """
     usage: dict[str, float] = {}
-    db_before = {pid: _process_ticks([pid]) for pid in db_pids()}
-    wall, machine = time.monotonic(), _machine_busy()
-    app, own = _process_ticks(app_pids), _own_seconds()
+    db_before = {pid: process_cpu_seconds([pid]) for pid in db_pids()}
+    wall, machine = time.monotonic(), machine_busy_seconds()
+    app, own = process_cpu_seconds(app_pids), _own_seconds()
     yield usage
     seconds = max(time.monotonic() - wall, 1e-9)
-    db_ticks = sum(_process_ticks([pid]) - db_before.get(pid, 0) for pid in db_pids())
-    usage["machine"] = (_machine_busy() - machine) / CLOCK_TICKS / seconds
-    usage["app"] = (_process_ticks(app_pids) - app) / CLOCK_TICKS / seconds
-    usage["db"] = max(0, db_ticks) / CLOCK_TICKS / seconds
+    db_cpu = sum(process_cpu_seconds([pid]) - db_before.get(pid, 0) for pid in db_pids())
+    usage["machine"] = (machine_busy_seconds() - machine) / seconds
+    usage["app"] = (process_cpu_seconds(app_pids) - app) / seconds
+    usage["db"] = max(0.0, db_cpu) / seconds
     usage["loader"] = (_own_seconds() - own) / seconds
     usage["other"] = max(0.0, usage["machine"] - usage["app"] - usage["db"] - usage["loader"])
 

@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from procstat import process_cpu_seconds  # noqa: E402
 from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -204,14 +205,7 @@ def backend_cpu_seconds(engine: Any) -> float:
         pids = connection.scalars(
             text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
         ).all()
-    ticks = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return process_cpu_seconds(pids)
 
 
 def run_role(*argv: str) -> dict[str, Any]:
@@ -242,8 +236,7 @@ class Sink:
         return int(self.process.stdout.readline())
 
     def cpu(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds([self.process.pid])
 
     def stop(self) -> None:
         self.process.stdin.write("quit\n")

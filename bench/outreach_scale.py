@@ -39,6 +39,7 @@ for path in (str(ROOT), str(ROOT / "bench")):
         sys.path.insert(0, path)
 
 from outreach import SECRET, backend_cpu_seconds, launch, open_wave, seed_roster, statuses  # noqa: E402, E501
+from procstat import machine_busy_seconds, process_cpu_seconds  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -60,25 +61,6 @@ def process_tree(root: int) -> list[int]:
         found.append(pid)
         pending.extend(children.get(pid, []))
     return found
-
-
-def cpu_of(pids: list[int]) -> float:
-    """CPU seconds (user + system) used so far by these processes."""
-    ticks = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy() -> float:
-    """CPU seconds the whole machine has spent busy (every core, /proc/stat)."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 class MessageSink:
@@ -211,8 +193,8 @@ def one_run(args: argparse.Namespace, workers: int, lift: bool, redis_url: str) 
         app = create_worker_app((), {"JEJAK_SETTINGS": settings})
         worker_pids = [pid for process, _, _ in running for pid in process_tree(process.pid)]
         engine = Database.for_url(url).engine
-        cpu_before = (cpu_of(worker_pids), backend_cpu_seconds(engine), cpu_of([os.getpid()]),
-                      machine_busy())
+        cpu_before = (process_cpu_seconds(worker_pids), backend_cpu_seconds(engine),
+                      process_cpu_seconds([os.getpid()]), machine_busy_seconds())
         started = time.perf_counter()
         with app.app_context():
             queued = delivery.dispatch(Database.for_url(url).session_factory,
@@ -222,8 +204,8 @@ def one_run(args: argparse.Namespace, workers: int, lift: bool, redis_url: str) 
         while sink.count() < planned and time.monotonic() < deadline:
             time.sleep(0.2)
         elapsed = (sink.last_arrival or time.perf_counter()) - started
-        cpu_after = (cpu_of(worker_pids), backend_cpu_seconds(engine), cpu_of([os.getpid()]),
-                     machine_busy())
+        cpu_after = (process_cpu_seconds(worker_pids), backend_cpu_seconds(engine),
+                     process_cpu_seconds([os.getpid()]), machine_busy_seconds())
         wall = time.perf_counter() - started
         workers_cpu, db_cpu, own_cpu, busy = (b - a for a, b in zip(cpu_before, cpu_after,
                                                                      strict=True))
