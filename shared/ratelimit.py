@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 from flask import Flask, current_app, request
 from limits import RateLimitItem, parse_many
@@ -66,27 +67,28 @@ def _too_many(strategy: FixedWindowRateLimiter, item: RateLimitItem,
 
 def refuse_when_exhausted(name: str, key: str) -> None:
     """429 (with Retry-After) when limit `name` has no attempt left for `key`."""
-    strategy: FixedWindowRateLimiter = current_app.extensions["jejak_limits"]
-    identifiers = _identifiers(name, key)
-    try:
-        for item in _items(name):
-            if not strategy.test(item, *identifiers):
-                raise _too_many(strategy, item, identifiers)
-    except TooManyRequests:
-        raise
-    except Exception:  # the limits library wraps Redis errors in its own types
-        current_app.logger.exception("rate limit %s not checked: storage unreachable", name)
+    _each_window(name, key, "checked", lambda strategy, item, ids: strategy.test(item, *ids),
+                 refuse=True)
 
 
 def charge(name: str, key: str, *, refuse: bool = True) -> None:
     """Count one attempt against limit `name` for `key`; with `refuse`, 429 once over it."""
+    _each_window(name, key, "counted", lambda strategy, item, ids: strategy.hit(item, *ids),
+                 refuse=refuse)
+
+
+def _each_window(name: str, key: str, doing: str,
+                 allowed: Callable[[FixedWindowRateLimiter, RateLimitItem, tuple[str, ...]],
+                                   bool], *, refuse: bool) -> None:
+    """`allowed` for each window of the limit ("20 per minute;200 per hour"): the first
+    that says no raises 429 when `refuse`. Storage errors are logged and let through."""
     strategy: FixedWindowRateLimiter = current_app.extensions["jejak_limits"]
     identifiers = _identifiers(name, key)
     try:
         for item in _items(name):
-            if not strategy.hit(item, *identifiers) and refuse:
+            if not allowed(strategy, item, identifiers) and refuse:
                 raise _too_many(strategy, item, identifiers)
     except TooManyRequests:
         raise
-    except Exception:
-        current_app.logger.exception("rate limit %s not counted: storage unreachable", name)
+    except Exception:  # the limits library wraps Redis errors in its own types
+        current_app.logger.exception("rate limit %s not %s: storage unreachable", name, doing)
