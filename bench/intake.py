@@ -15,10 +15,11 @@ What it does (issue: intake throughput):
     gunicorn settings and drives POST /survey/api/v1/responses with wrk at full speed: every
     request a full valid answer set (services.demo.demo_answers), a new UUID and a distinct
     alumnus (bench/wrk_intake.lua). Each accepted request stores the response and its outbox
-    row in one transaction; after commit the worker's background relay thread publishes the
-    events to Redis in batches (no Celery worker needs to run; the relay's CPU is counted
-    with the gunicorn workers'). The intake's rate limits stay as in production (per token
-    and per address; they count replays, edits and refusals, not first submissions).
+    row in one transaction; `jejak relay` (a process of its own, as in production) sends
+    the events to Redis in batches (no Celery worker needs to run; the relay's CPU is
+    counted with the gunicorn workers', its PostgreSQL backend's with theirs). The intake's
+    rate limits stay as in production (per token and per address; they count replays,
+    edits and refusals, not first submissions).
  4. Drives the intake at a constant rate of half the rate measured in 3 with an open-loop
     asyncio loader (wrk cannot pace and wrk2 is not packaged by Debian). Latency is measured
     from each request's scheduled send time, so a stall of the server (or of the loader)
@@ -245,6 +246,23 @@ def gunicorn(target: str, env: dict[str, str], health_path: str, *, access_log: 
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextlib.contextmanager
+def relay_process(env: dict[str, str], log_path: Path) -> Iterator[int]:
+    """`jejak relay`, as production runs it beside the web workers: yields its pid."""
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "services.cli", "relay"], cwd=ROOT,
+                                   env=env, stdout=log, stderr=log)
+    try:
+        yield process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def worker_pids(master: int) -> list[int]:
@@ -548,9 +566,8 @@ def profile_in_process(url: str, redis_url: str, pool: TokenPool, answers: list[
                        count: int) -> None:
     """Where an intake request's time goes, in-process on the production app (same config).
 
-    Prints the statements one request sends, the CPU per request with and without the
-    after-commit relay (the relay is switched off by hiding the app's Celery extension, as
-    events.py does without a broker), then cProfile's top functions for the full request.
+    Prints the statements one request sends, the CPU per request (the web process relays
+    nothing: `jejak relay` does), then cProfile's top functions for the full request.
     """
     import cProfile
     import pstats
@@ -616,13 +633,7 @@ def profile_in_process(url: str, redis_url: str, pool: TokenPool, answers: list[
         print("    none: on PostgreSQL a first submission is one autocommitted statement sent "
               "through psycopg (services/survey/intake.py, _stored_with_event)")
     full = cpu_per_request()
-    time.sleep(0.3)  # the background relay sends its last batch (it gathers for 100 ms)
-    celery = app.extensions.pop("celery")
-    bare_relay = cpu_per_request()
-    app.extensions["celery"] = celery
     print(f"  CPU per request, full intake:                {full[0]:6.2f} ms (wall {full[1]:.2f})")
-    print(f"  CPU per request, without after-commit relay: {bare_relay[0]:6.2f} ms "
-          f"(wall {bare_relay[1]:.2f}): the relay is {1 - bare_relay[0] / full[0]:.0%}")
     bare_client = bare_app().test_client()
     body = {"id": str(uuid.uuid4()), "wave": WAVE_SLUG, "token": "x" * 44,
             "answers": json.loads(answers[0]), "complete": True}
@@ -642,7 +653,6 @@ def profile_in_process(url: str, redis_url: str, pool: TokenPool, answers: list[
                                                 r"|sqlalchemy/orm/session|pool/base|webargs/core"
                                                 r"|marshmallow/schema)", 30)
     stats.sort_stats("tottime").print_stats(15)
-    time.sleep(0.5)  # let the relay thread send its last batch before the database goes
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -662,9 +672,10 @@ def print_table(phases: list[Phase]) -> None:
               f"{p.other:>6}{p.errors:>7}{p.rate:>8.0f}{p.p50_ms:>8.1f}{p.p90_ms:>8.1f}"
               f"{p.p99_ms:>8.1f}{p.max_ms:>8.1f}  {cores:>29}{p.cpu_ms:>7.2f}")
     print(f"CPU cores used during the phase (the machine has {os.cpu_count()}): app = the 2 "
-          "gunicorn workers, db = their\nPostgreSQL backends, load = wrk or the paced loader, "
-          "other = everything else (Redis, PostgreSQL\nbackground work, other programs on the "
-          "machine). ms/req = (app + db) CPU per accepted request.")
+          "gunicorn workers (and the\nintake's relay process), db = their PostgreSQL backends, "
+          "load = wrk or the paced loader,\nother = everything else (Redis, PostgreSQL "
+          "background work, other programs on the machine).\nms/req = (app + db) CPU per "
+          "accepted request.")
     for p in phases:
         if p.note:
             print(f"  {p.name}: {p.note}")
@@ -751,6 +762,7 @@ def main(argv: list[str] | None = None) -> int:
             port, master = servers.enter_context(gunicorn(
                 "services.cli:service_wsgi('survey')", env, "/survey/healthz",
                 access_log=args.access_log, threads=args.gunicorn_threads, log_path=log_path))
+            relay_pid = servers.enter_context(relay_process(env, log_path))
             for round_no in range(1, args.rounds + 1):
                 tag = f" #{round_no}" if args.rounds > 1 else ""
                 if round_no == 1 and args.warmup:
@@ -768,17 +780,17 @@ def main(argv: list[str] | None = None) -> int:
                 intake_runs.append(measured(lambda t=tag: run_wrk(
                     "intake max" + t, port, INTAKE_PATH, pool, answers_file, workdir,
                     duration=args.duration, **wrk_opts),
-                    worker_pids(master), lambda: db_backend_pids(url)))
+                    worker_pids(master) + [relay_pid], lambda: db_backend_pids(url)))
                 accepted_ids |= intake_runs[-1].ids
             bare_rate = statistics.median(p.rate for p in bare_runs)
             intake_rate = statistics.median(p.rate for p in intake_runs)
             half = max(1.0, intake_rate / 2)
             paced = measured(lambda: run_paced(
                 "intake @ half max", port, INTAKE_PATH, pool, answers, rate=half,
-                duration=args.paced_duration), worker_pids(master),
+                duration=args.paced_duration), worker_pids(master) + [relay_pid],
                 lambda: db_backend_pids(url))
             accepted_ids |= paced.ids
-            time.sleep(0.5)  # the relay's last batch (it gathers events for 100 ms) goes out
+            time.sleep(0.5)  # the relay's last batch (it polls every 100 ms) goes out
 
         print()
         print_table(phases)
@@ -818,7 +830,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  responses with >1 event / without one   {counts['duplicate_events']:>4} / "
               f"{counts['responses_without_event']}")
         print(f"  response edits (replays/replacements)   {counts['edits']:>8}")
-        print(f"  events relayed to Redis after commit    {counts['relayed']:>8}")
+        print(f"  events relayed to Redis by the relay    {counts['relayed']:>8}")
         integrity_ok = not (counts["lost"] or counts["duplicate_ids"]
                             or counts["duplicate_alumni"] or counts["duplicate_events"]
                             or counts["responses_without_event"] or counts["edits"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import signal
@@ -172,6 +173,21 @@ def worker(queues: str, concurrency: int, with_beat: bool, schedule: str | None)
     if with_beat:
         argv += ["--beat", "--schedule", schedule or str(settings.home / "celerybeat-schedule")]
     app.extensions["celery"].worker_main(argv)
+
+
+@main.command()
+def relay() -> None:
+    """Send committed events to their subscribers (the outbox relay). Run one or more."""
+    from shared.events import RelayLoop
+
+    _settings()
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    loop = RelayLoop(create_worker_app(()))
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: loop.stop())
+    signal.signal(signal.SIGINT, lambda _signum, _frame: loop.stop())
+    logging.getLogger(__name__).info("relay: sending committed events from the outbox")
+    loop.run()
 
 
 @main.command()
@@ -451,7 +467,8 @@ def ensure_first_admin(database_url: str) -> str | None:
 )
 @click.option("--port", default=8000, show_default=True)
 def up(demo: bool, host: str, port: int) -> None:
-    """Run everything on this machine: SQLite, an embedded Redis, web, worker and beat."""
+    """Run everything on this machine: SQLite, an embedded Redis, web, relay, worker and
+    beat."""
     from services import embedded
     from shared.migrate import upgrade
 
@@ -486,6 +503,7 @@ def up(demo: bool, host: str, port: int) -> None:
         # Links in messages and QR codes must point at this server unless configured.
         env.setdefault("JEJAK_BASE_URL", base)
         supervisor.start("worker", embedded.worker_argv(home), env, home / "worker.log")
+        supervisor.start("relay", embedded.relay_argv(), env, home / "worker.log")
         supervisor.start("web", embedded.web_argv(host, port), env, home / "web.log")
 
         if not embedded.wait_for_http(f"{base}/survey/healthz", supervisor):

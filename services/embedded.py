@@ -158,6 +158,10 @@ def web_argv(host: str, port: int, workers: int = 2) -> list[str]:
     ]
 
 
+def relay_argv() -> list[str]:
+    return [sys.executable, "-m", "services.cli", "relay"]
+
+
 def worker_argv(home: Path) -> list[str]:
     return [
         sys.executable,

@@ -1,30 +1,27 @@
 """Event contracts, the outbox and idempotent consumers (DESIGN.md §2).
 
-A producer calls `publish(session, event_type, payload)` inside its own transaction. After
-that transaction commits, the events it wrote are relayed at once (one Celery task per
-subscriber); a beat job relays anything left behind, so a broker outage delays events but
-loses none. Consumers are wrapped by `consumer(...)`, which records (consumer, event id) in
-`processed_events` in the same transaction as the effect, so a redelivery changes nothing.
+A producer calls `publish(session, event_type, payload)` inside its own transaction. The
+relay process (`RelayLoop`, `jejak relay`) sends committed events within a tenth of a second
+(one Celery task per subscriber per batch); a beat job relays anything left behind, so a
+broker outage delays events but loses none. Consumers are wrapped by `consumer(...)`,
+which records (consumer, event id) in `processed_events` in the same transaction as the
+effect, so a redelivery changes nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import queue
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from celery import Celery, shared_task
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app
 from sqlalchemy import ColumnElement, any_, bindparam, insert, select, update
-from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -72,13 +69,14 @@ CONTRACTS: dict[str, Contract] = {
 }
 
 RELAY_BATCH = 500
-# The background relay waits this long after the first event to gather more: a relay run
-# costs a few milliseconds of CPU (a transaction and one broker publish per subscriber)
-# whether it carries one event or hundreds, so under load this is what keeps intake cheap.
-RELAY_LINGER = timedelta(milliseconds=100)
-# The beat relay leaves fresh rows to the after-commit relay, so the two rarely race.
+# How often the relay process looks for new events: the longest an event waits for it. A
+# relay run costs a few milliseconds of CPU (a transaction and one broker publish per
+# subscriber) whether it carries one event or hundreds, so gathering for a tenth of a
+# second keeps it cheap under load; an idle poll is one indexed read.
+RELAY_INTERVAL = 0.1
+RELAY_MAX_BACKOFF = 5.0  # seconds between attempts while the broker or database is down
+# The beat relay leaves fresh rows to the relay process, so the two rarely race.
 BEAT_RELAY_GRACE = timedelta(seconds=3)
-_PENDING_KEY = "jejak_outbox_pending"
 OUTBOX = OutboxEvent.__table__  # Core: no ORM bookkeeping on the hot paths
 
 
@@ -123,101 +121,86 @@ def check_contract(event_type: str, payload: dict[str, Any]) -> Contract:
 
 
 def publish(session: Session, event_type: str, payload: dict[str, Any]) -> uuid.UUID:
-    """Write an event to the outbox in the caller's transaction; relayed after commit."""
+    """Write an event to the outbox in the caller's transaction; the relay sends it once
+    committed."""
     row = outbox_row(event_type, payload)
     # A Core insert, not session.add: no unit-of-work bookkeeping on every request.
     session.execute(insert(OUTBOX), row)
-    relay_after_commit(session, row["id"])
     return row["id"]
 
 
 def outbox_row(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
     """The outbox row of a new event, for a producer that writes it in its own statement
-    (then it calls `relay_after_commit`); `publish` does both."""
+    (`publish` writes it for everyone else)."""
     check_contract(event_type, payload)
     return {"id": uuid.uuid4(), "type": event_type, "payload": payload, "created_at": utcnow(),
             "attempts": 0}
 
 
-def relay_after_commit(session: Session, event_id: uuid.UUID) -> None:
-    """Relay this event once the session's transaction commits (forgotten on rollback)."""
-    session.info.setdefault(_PENDING_KEY, []).append(event_id)
+class RelayLoop:
+    """The relay process (`jejak relay`): polls the outbox and sends what is unsent.
 
-
-class BackgroundRelay:
-    """Relays committed events from a thread of the producing process, in batches.
-
-    The request that committed only drops the event ids into a queue: publishing to the
-    broker (and marking the rows relayed) happens beside it, many events per transaction.
-    If the process dies first, the beat relay sends what is left.
+    Producers only write outbox rows; this loop, in a process of its own, sends them, many
+    events per run. Relaying from the web workers instead cost them about a sixth of their
+    throughput (bench/intake.py): a relay run costs a few milliseconds whatever it carries,
+    and in a web worker it competes with the requests. Several may run (rows are claimed
+    with SKIP LOCKED); the beat job still sweeps up behind them.
     """
 
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[Flask, list[uuid.UUID]]] = queue.SimpleQueue()
-        self._pid: int | None = None
-        self._lock = threading.Lock()
+    def __init__(self, app: Flask, *, interval: float = RELAY_INTERVAL) -> None:
+        self.app = app
+        self.interval = interval
+        self.stopping = threading.Event()
 
-    def submit(self, app: Flask, ids: list[uuid.UUID]) -> None:
-        if self._pid != os.getpid():  # first use, or a forked child: threads do not fork
-            with self._lock:
-                if self._pid != os.getpid():
-                    self._queue = queue.SimpleQueue()
-                    threading.Thread(target=self._run, name="jejak-relay", daemon=True).start()
-                    self._pid = os.getpid()
-        self._queue.put((app, ids))
+    def run(self) -> None:
+        """Relay until `stop()`; while runs fail (broker or database down) it backs off."""
+        backoff = self.interval
+        with self.app.app_context():
+            session_factory = get_db().session_factory
+            celery = self.app.extensions["celery"]
+            while not self.stopping.is_set():
+                try:
+                    waiting = _has_unrelayed(session_factory)
+                    sent = relay(session_factory, celery) if waiting else 0
+                except Exception:  # the loop must outlive an outage
+                    log.warning("relay failed; retrying", exc_info=True)
+                    waiting, sent = True, 0
+                if waiting and not sent:  # rows are there but could not be sent
+                    backoff = min(backoff * 2, RELAY_MAX_BACKOFF)
+                    self.stopping.wait(backoff)
+                    continue
+                backoff = self.interval
+                if sent < RELAY_BATCH:  # a full batch: more are waiting, go on at once
+                    self.stopping.wait(self.interval)
 
-    def _run(self) -> None:
-        linger = RELAY_LINGER.total_seconds()
-        while True:
-            app, ids = self._queue.get()
-            # Sleep through the window rather than wait on the queue: a waiting thread is
-            # woken by every put, a thread switch per request in the web process.
-            time.sleep(linger)
-            batches: dict[Flask, list[uuid.UUID]] = {app: list(ids)}
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    more_app, more_ids = self._queue.get_nowait()
-                    batches.setdefault(more_app, []).extend(more_ids)
-            for batch_app, batch_ids in batches.items():
-                for start in range(0, len(batch_ids), RELAY_BATCH):
-                    chunk = batch_ids[start:start + RELAY_BATCH]
-                    try:
-                        with batch_app.app_context():
-                            relay(get_db().session_factory, batch_app.extensions["celery"],
-                                  ids=chunk)
-                    except Exception:  # the events are committed; the beat relay retries
-                        log.warning("relay of %d events failed; beat will retry", len(chunk),
-                                    exc_info=True)
+    def stop(self) -> None:
+        self.stopping.set()
 
-
-background_relay = BackgroundRelay()
-
-
-def relay_committed(event_ids: list[uuid.UUID]) -> None:
-    """Relay events whose rows are already committed (a statement run in autocommit)."""
-    if not has_app_context():
-        return  # without an app there is no broker configured; the beat relay will send it
-    if "celery" in current_app.extensions:
-        background_relay.submit(current_app._get_current_object(), event_ids)  # type: ignore[attr-defined]
+    @contextlib.contextmanager
+    def in_thread(self) -> Iterator[RelayLoop]:
+        """Run in a background thread for the block (tests, beside an in-process worker)."""
+        thread = threading.Thread(target=self.run, name="jejak-relay", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self.stop()
+            thread.join(timeout=10)
 
 
-@sa_event.listens_for(Session, "after_commit")
-def _relay_after_commit(session: Session) -> None:
-    pending = session.info.pop(_PENDING_KEY, None)
-    if pending:
-        relay_committed(pending)
-
-
-@sa_event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING_KEY, None)
+def _has_unrelayed(session_factory: sessionmaker[Session]) -> bool:
+    """A plain read first, so an idle poll takes no lock (a relay run on SQLite is a write
+    transaction, which would queue behind the web's writes ten times a second)."""
+    with session_factory() as db_session:
+        return db_session.execute(
+            select(OUTBOX.c.id).where(OUTBOX.c.relayed_at.is_(None)).limit(1)
+        ).first() is not None
 
 
 def relay(
     session_factory: sessionmaker[Session],
     celery: Celery,
     *,
-    ids: Iterable[uuid.UUID] | None = None,
     older_than: timedelta | None = None,
     limit: int = RELAY_BATCH,
 ) -> int:
@@ -233,8 +216,6 @@ def relay(
     with session_factory() as db_session, db_session.begin():
         query = select(OUTBOX.c.id, OUTBOX.c.type, OUTBOX.c.payload, OUTBOX.c.created_at).where(
             OUTBOX.c.relayed_at.is_(None))
-        if ids is not None:
-            query = query.where(_among(db_session, OUTBOX.c.id, list(ids)))
         if older_than is not None:
             query = query.where(OUTBOX.c.created_at <= utcnow() - older_than)
         query = query.order_by(OUTBOX.c.created_at).limit(limit)
@@ -250,8 +231,9 @@ def relay(
                 per_subscriber.setdefault(task_name, []).append(message)
         claimed = _among(db_session, OUTBOX.c.id, [row.id for row in rows])
         try:
-            # One broker connection for the whole batch (a publish per task would reconnect).
-            with celery.producer_or_acquire() as producer:
+            # One broker connection for the whole batch (a publish per task would reconnect),
+            # and the publishes in one pipelined round trip (kombu's publish batch).
+            with celery.producer_or_acquire() as producer, producer.batch():
                 for task_name, messages in per_subscriber.items():
                     # argsrepr: Celery would otherwise build a safe repr of every message
                     # for its logs, a quarter of a relay's CPU.
@@ -276,7 +258,7 @@ def _among(db_session: Session, column: Any, values: list[Any]) -> ColumnElement
 
 @shared_task(name="events.relay", ignore_result=True)
 def relay_outbox() -> int:
-    """Beat job: relay whatever the after-commit relay could not send."""
+    """Beat job: relay whatever the relay process has not sent (or none runs)."""
     celery = current_app.extensions["celery"]
     total = 0
     while True:

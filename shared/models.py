@@ -496,7 +496,7 @@ class AuditEntry(Base):
 
 
 class OutboxEvent(Base):
-    """An event written in the producer's transaction; the relay sends it after commit."""
+    """An event written in the producer's transaction; the relay sends it once committed."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_unrelayed", "relayed_at", "created_at"),)

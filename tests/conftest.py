@@ -144,12 +144,15 @@ def worker_app(settings: Settings, clean_db: Database):
 
 @pytest.fixture()
 def celery_worker(worker_app):
-    """A real Celery worker (in a thread) consuming every queue from the real Redis."""
+    """A real Celery worker (in a thread) consuming every queue from the real Redis, and
+    the outbox relay beside it (in a thread; `jejak relay` runs the same loop)."""
+    from shared.events import RelayLoop
+
     celery = worker_app.extensions["celery"]
     # Tasks left in Redis by earlier tests (relayed events nobody consumed) would act on
     # this test's rows: the ids restart after clean_db.
     celery.control.purge()
-    with running_worker(celery) as worker:
+    with running_worker(celery) as worker, RelayLoop(worker_app).in_thread():
         yield worker
 
 

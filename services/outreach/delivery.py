@@ -24,7 +24,7 @@ from services.outreach.campaigns import Recipient, message_context
 from services.outreach.channels import Channel, Outcome, Outgoing, channel_for
 from shared.config import Settings
 from shared.db import is_postgres
-from shared.events import OUTBOX, outbox_row, publish, relay_after_commit
+from shared.events import OUTBOX, outbox_row, publish
 from shared.models import (
     Alumnus,
     Campaign,
@@ -482,12 +482,11 @@ def _final_status(sent: _Sent) -> tuple[str, dict[str, Any]]:
 
 
 def _outcome_params(session: Session, sent: _Sent) -> dict[str, Any]:
-    """The `r_*`/`ev_*` parameters of `_outcome_ctes` for a final outcome; the event is
-    relayed after the commit, as `publish` does."""
+    """The `r_*`/`ev_*` parameters of `_outcome_ctes` for a final outcome (its outbox row
+    rides in the same statement)."""
     status, params = _final_status(sent)
     event = outbox_row("message.status", {"message_id": sent.message_id,
                                           "alumnus_id": sent.alumnus_id, "status": status})
-    relay_after_commit(session, event["id"])
     return {"r_status": status, "r_id": sent.message_id, "r_at": sent.at,
             "r_kind": sent.outcome.kind, "r_detail": (sent.outcome.reason or "")[:500],
             "r_provider_id": params.get("provider_id"), "r_why": params.get("why"),

@@ -23,7 +23,7 @@ from services.survey.links import read_token
 from services.survey.questionnaire import Questionnaire, is_visible, validate_answers
 from services.survey.waves import SurveyError, WaveInfo
 from shared.db import is_postgres
-from shared.events import OUTBOX, outbox_row, publish, relay_after_commit, relay_committed
+from shared.events import OUTBOX, outbox_row, publish
 from shared.models import Alumnus, Response, ResponseEdit, WaveTarget, utcnow
 
 
@@ -129,19 +129,12 @@ def _stored_with_event(session: Session, params: dict[str, Any]) -> bool:
     """Run _STORE_FIRST_WITH_EVENT; True when it stored the response and its event.
 
     The statement is atomic by itself, so unless the session has begun a transaction it
-    runs in autocommit on a pooled connection of its own (`_autocommitted`) and its event
-    goes to the relay at once. Otherwise it joins the session's transaction and is relayed
-    after the caller commits.
+    runs in autocommit on a pooled connection of its own (`_autocommitted`). Otherwise it
+    joins the session's transaction and the caller commits.
     """
     if session.in_transaction():
-        if session.execute(_STORE_FIRST_WITH_EVENT, params).first() is None:
-            return False
-        relay_after_commit(session, params["event_id"])
-        return True
-    stored = _autocommitted(session.get_bind(), params)
-    if stored:
-        relay_committed([params["event_id"]])
-    return stored
+        return session.execute(_STORE_FIRST_WITH_EVENT, params).first() is not None
+    return _autocommitted(session.get_bind(), params)
 
 
 def _autocommitted(engine: Any, params: dict[str, Any]) -> bool:

@@ -14,7 +14,6 @@ the ones collected earlier.
 
 from __future__ import annotations
 
-import contextvars
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -168,15 +167,14 @@ def import_roster(
     rows_left = iter(rows_iter)
     # While one chunk is written, the next is read and checked: that CPU work overlaps the
     # database's, and the transaction stays as short as the writing itself. One chunk at
-    # a time is in flight, so chunks commit in file order. The copied context carries a
-    # Flask app context, if any, for the after-commit event relay.
+    # a time is in flight, so chunks commit in file order.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="roster-import") as writer:
         in_flight: tuple[Future[_ChunkOutcome], int] | None = None
         while chunk := list(islice(rows_left, chunk_size)):
             rows = _checked_rows(chunk, first_line_of, summary.rejections)
             if in_flight is not None:
                 collect(*in_flight, final=False)
-            in_flight = writer.submit(contextvars.copy_context().run, store, rows), len(chunk)
+            in_flight = writer.submit(store, rows), len(chunk)
         if in_flight is not None:
             collect(*in_flight, final=True)
     summary.rejections.sort(key=operator.attrgetter("line"))

@@ -283,6 +283,11 @@ def worker(home: Path, env: dict[str, str], *, queues: str = "survey,outreach,an
     return Process(name, argv, env, home)
 
 
+def relay(home: Path, env: dict[str, str]) -> Process:
+    """`jejak relay`: sends committed events from the outbox (the web only writes them)."""
+    return Process("relay", [sys.executable, "-m", "services.cli", "relay"], env, home)
+
+
 # --- a roster to answer --------------------------------------------------------------------------
 
 

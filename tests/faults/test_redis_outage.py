@@ -1,14 +1,14 @@
 """(a) Intake under load while Redis is stopped for 10 s and restarted (issue 7, point 1a).
 
-Real gunicorn serves the survey service and a real `jejak worker --beat` consumes every
-queue, both on a private Redis the test stops (SIGTERM, as a service manager does) for ten
-seconds while four clients keep submitting, then starts again on the same port and data.
-What must hold: intake keeps accepting (every request 201; the outbox holds the events), every
-accepted response is stored, and every event reaches each subscriber exactly once (its
-processed_events row; the analytics consumer's effect counts each response once) after the
-beat relay sweeps what the after-commit relay could not send, and the redelivery sweep
-resends any task Redis handed out as it stopped (the test plays that sweep with its clock
-moved forward, as test_outreach_peers plays dispatch).
+Real gunicorn serves the survey service, a real `jejak relay` sends the outbox and a real
+`jejak worker --beat` consumes every queue, all on a private Redis the test stops (SIGTERM,
+as a service manager does) for ten seconds while four clients keep submitting, then starts
+again on the same port and data. What must hold: intake keeps accepting (every request 201;
+the outbox holds the events), every accepted response is stored, and every event reaches
+each subscriber exactly once (its processed_events row; the analytics consumer's effect
+counts each response once) after the relay sends what it could not send while Redis was
+down, and the redelivery sweep resends any task Redis handed out as it stopped (the test
+plays that sweep with its clock moved forward, as test_outreach_peers plays dispatch).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from tests.conftest import app_config, wait_for
 from tests.faults.conftest import (
     gunicorn,
     make_roster,
+    relay,
     service_env,
     submitting,
     wait_healthy,
@@ -51,6 +52,7 @@ def test_intake_keeps_accepting_while_redis_is_down(
     env = service_env(tmp_path, settings.database_url, private_redis.url)
     web, base = gunicorn(tmp_path, env)
     processes.append(web.start())
+    processes.append(relay(tmp_path, env).start())
     consumer = worker(tmp_path, env, beat=True)
     processes.append(consumer.start())
     wait_healthy(base, "survey", web)

@@ -163,6 +163,15 @@ def test_exactly_one_beat() -> None:
     assert beat.get("scale", 1) == 1
 
 
+def test_a_relay_sends_the_outbox() -> None:
+    # The web services only write outbox rows; without a relay, events would wait for
+    # beat's sweep (seconds instead of a tenth of a second).
+    relays = [name for name, service in _services().items()
+              if _argv(service.get("command")) == ["jejak", "relay"]]
+    assert relays == ["relay"]
+    assert _services()["relay"]["restart"] == "unless-stopped"
+
+
 def test_one_worker_per_queue() -> None:
     queues: Counter[str] = Counter()
     for name, service in _services().items():

@@ -71,7 +71,7 @@ def test_committed_event_reaches_each_subscriber_exactly_once(survey_app, celery
         event_id = events.publish(session, "test.ping", {"n": 3})
         session.commit()
     wait_for(lambda: effects_of(survey_app, event_id) == 2)
-    wait_for(lambda: relayed_at(survey_app, event_id) is not None)  # sent right after commit
+    wait_for(lambda: relayed_at(survey_app, event_id) is not None)  # sent by the relay
     with survey_app.app_context():
         # A later beat run must not send it again.
         celery = survey_app.extensions["celery"]
@@ -140,6 +140,30 @@ def test_commit_succeeds_with_redis_down_and_event_arrives_after(
             assert effects_of(app, event_id) == 2
             with app.app_context():
                 assert db.session().get(OutboxEvent, event_id).relayed_at is not None
+    finally:
+        supervisor.stop()
+
+
+def test_the_relay_outlives_a_broker_outage(settings: Settings, clean_db, tmp_path) -> None:
+    from services.cli import SERVICES, create_worker_app
+
+    supervisor = embedded.Supervisor()
+    redis_url = embedded.start_redis(supervisor, tmp_path)
+    own = Settings(home=settings.home, database_url=settings.database_url, redis_url=redis_url)
+    worker_app = create_worker_app(SERVICES, app_config(own))
+    supervisor.stop()  # Redis is gone before the relay starts
+    try:
+        with events.RelayLoop(worker_app, interval=0.05).in_thread() as loop:
+            with worker_app.app_context():
+                session = db.session()
+                event_id = events.publish(session, "test.ping", {"n": 6})
+                session.commit()
+            time.sleep(1.0)  # a few failed runs, backing off
+            assert relayed_at(worker_app, event_id) is None
+            embedded.start_redis(supervisor, tmp_path)  # back, same socket
+            with running_worker(worker_app.extensions["celery"]):
+                wait_for(lambda: effects_of(worker_app, event_id) == 2, timeout=20)
+            assert loop.stopping.is_set() is False
     finally:
         supervisor.stop()
 

@@ -235,8 +235,8 @@ def test_rejected_rows_round_trip_as_csv_and_import_once_fixed(
 def test_inside_an_app_each_chunk_event_reaches_its_subscriber(
     survey_app, clean_db: Database, celery_worker
 ) -> None:
-    # Chunks are written on a helper thread: the app context must travel with them, or the
-    # after-commit relay would not run and, with no beat here, the events would never leave.
+    # Chunks are written on a helper thread; each chunk's event is committed with it and
+    # the relay (beside the worker here) sends it.
     with survey_app.app_context():
         run_import(clean_db, roster_csv([roster_row(n) for n in range(1, 6)]), chunk_size=2)
     with clean_db.session_factory() as session:
