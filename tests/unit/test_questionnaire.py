@@ -453,6 +453,44 @@ def test_conditions_all_any_ne_has() -> None:
     }
 
 
+def test_eq_in_and_ne_compare_type_as_well_as_value() -> None:
+    questionnaire = load_definition(
+        _definition(
+            _single("a"),
+            _single("s", options=[{"code": "1", "label": {"id": "satu"}},
+                                  {"code": "x", "label": {"id": "x"}}]),
+            _integer("eq", **{"if": {"key": "a", "eq": 1}}),
+            _integer("among", **{"if": {"key": "a", "in": [2, 1]}}),
+            _integer("ne", **{"if": {"key": "a", "ne": 1}}),
+            _integer("text", **{"if": {"key": "s", "eq": "1"}}),
+        )
+    )
+    eq, among, ne, text = (questionnaire.by_answer_key[key]
+                           for key in ("eq", "among", "ne", "text"))
+    for answers in ({"a": 1}, {"a": 1, "s": "1"}):
+        assert is_visible(eq, answers) and is_visible(among, answers)
+        assert not is_visible(ne, answers)
+    for other in (True, "1", 1.0, [1], None):  # 1.0 == 1 and True == 1, but not the code 1
+        assert not is_visible(eq, {"a": other}) and not is_visible(among, {"a": other})
+        assert is_visible(ne, {"a": other})
+    assert is_visible(text, {"s": "1"})
+    assert not is_visible(text, {"s": 1}) and not is_visible(text, {"s": True})
+    result = validate_answers(questionnaire, {"a": True, "s": 1, "eq": 3, "ne": 3}, complete=False)
+    assert result.answers == {}
+    assert result.errors == {  # a and s are wrong, so whether eq and ne apply is undecided
+        "a": ["must be one of: 1, 2"],
+        "s": ["must be one of: 1, x"],
+    }
+
+
+def test_a_wrong_answer_leaves_questions_branching_on_other_answers_decided() -> None:
+    result = validate_answers(INSTRUMENT, {"f8": 9, "f301": 1, "f302": 2, "f303": 4},
+                              complete=False)
+    assert result.answers == {"f301": 1, "f302": 2}
+    assert list(result.errors) == ["f8", "f303"]
+    assert result.errors["f303"] == ["not applicable: asked only when f301 is 2"]
+
+
 # --- the HTML form ---------------------------------------------------------------------
 
 

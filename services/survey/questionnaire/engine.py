@@ -67,16 +67,23 @@ def is_visible(question: Question, answers: Mapping[str, Any]) -> bool:
 
 
 def _holds(condition: Condition, answers: Mapping[str, Any]) -> bool:
-    if condition.op == "all":
+    op = condition.op
+    if op == "all":
         return all(_holds(part, answers) for part in condition.parts)
-    if condition.op == "any":
+    if op == "any":
         return any(_holds(part, answers) for part in condition.parts)
     answer = answers.get(condition.key)
-    if condition.op == "has":
+    if op == "has":
         return isinstance(answer, list) and any(same_value(item, condition.values[0])
                                                 for item in answer)
-    matches = any(same_value(answer, value) for value in condition.values)
-    return not matches if condition.op == "ne" else matches
+    # A loop rather than any() over a generator: this runs for most questions of every
+    # submission, usually with one or two values.
+    matches = False
+    for value in condition.values:
+        if same_value(answer, value):
+            matches = True
+            break
+    return not matches if op == "ne" else matches
 
 
 def describe(condition: Condition) -> str:
@@ -106,27 +113,35 @@ def validate_answers(
     if not isinstance(answers, Mapping):
         return ValidationResult({}, {ANSWERS_KEY: ["must be an object keyed by question"]})
     errors: dict[str, list[str]] = {}
+    by_answer_key = questionnaire.by_answer_key
     for key in answers:
-        if not isinstance(key, str) or key not in questionnaire.by_answer_key:
+        if not isinstance(key, str) or key not in by_answer_key:
             errors.setdefault(str(key), []).append("unknown question")
     cleaned: dict[str, Any] = {}
     # Keys whose answer is wrong, or whose question's relevance could not be decided:
     # a question that branches on one of them is checked for its own value only.
     doubtful: set[str] = set()
     for question in questionnaire.answerable:
-        decided = question.condition is None or not question.condition.keys & doubtful
-        applies = is_visible(question, cleaned)
+        condition = question.condition
+        if condition is None:
+            decided = applies = True
+        else:
+            decided = not doubtful or condition.keys.isdisjoint(doubtful)
+            applies = _holds(condition, cleaned)
         for key in question.answer_keys:
             raw = answers.get(key)
-            if _is_blank(raw):
+            # _is_blank, inlined: it runs for every answer key of every submission.
+            if raw is None or raw == [] or (isinstance(raw, str) and not raw.strip()):
                 if complete and question.required and applies and decided:
                     errors[key] = ["is required"]
                 continue
             if decided and not applies:
-                errors[key] = [f"not applicable: asked only when {describe(question.condition)}"]
+                errors[key] = [f"not applicable: asked only when {describe(condition)}"]
                 continue
             try:
-                value = _clean(question, raw, cleaned)
+                value = _CLEANERS[question.type](question, raw)
+                if question.lte is not None:
+                    _check_lte(question, value, cleaned)
             except _Invalid as problem:
                 errors[key] = [str(problem)]
                 doubtful.add(key)
@@ -138,16 +153,10 @@ def validate_answers(
     return ValidationResult(cleaned, errors)
 
 
-def _is_blank(value: Any) -> bool:
-    return value is None or value == [] or (isinstance(value, str) and not value.strip())
-
-
-def _clean(question: Question, raw: Any, cleaned: Mapping[str, Any]) -> Any:
-    value = _CLEANERS[question.type](question, raw)
-    if question.lte is not None and question.lte in cleaned and value > cleaned[question.lte]:
+def _check_lte(question: Question, value: Any, cleaned: Mapping[str, Any]) -> None:
+    if question.lte in cleaned and value > cleaned[question.lte]:
         raise _Invalid(f"must not be more than the answer to {question.lte} "
                        f"({cleaned[question.lte]})")
-    return value
 
 
 def expectation(question: Question) -> str:
