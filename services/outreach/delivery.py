@@ -190,7 +190,7 @@ def send_batch(
                         if pending and one_statement and not quiet_now and _is_final(pending):
                             # Written by the claim's own statement (or before a template
                             # failure): the same transaction, one round trip fewer.
-                            carried = _outcome_params(session, pending)
+                            carried = _outcome_params(pending)
                             recorded = carried["r_status"]
                         elif pending:
                             recorded = _record(session, pending)
@@ -452,7 +452,7 @@ def _record(session: Session, sent: _Sent) -> str:
                             "retry_at": moment + pacing.backoff(sent.attempts)})
         return "retry"
     if db.dialect.name == "postgresql":
-        record = _outcome_params(session, sent)
+        record = _outcome_params(sent)
         db.execute(_PG_RECORD[record["r_status"]], record)
         return record["r_status"]
     status, params = _final_status(sent)
@@ -481,7 +481,7 @@ def _final_status(sent: _Sent) -> tuple[str, dict[str, Any]]:
     return "failed", {"why": why[:500]}
 
 
-def _outcome_params(session: Session, sent: _Sent) -> dict[str, Any]:
+def _outcome_params(sent: _Sent) -> dict[str, Any]:
     """The `r_*`/`ev_*` parameters of `_outcome_ctes` for a final outcome (its outbox row
     rides in the same statement)."""
     status, params = _final_status(sent)
