@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -84,8 +84,8 @@ _TARGETED_ALUMNUS = (
            Alumnus.erased_at.is_(None))
 )
 _RESPONSES = Response.__table__
-_RESPONSE_COLUMNS = ("id", "wave_id", "alumnus_id", "questionnaire_id", "answers", "source",
-                     "status", "started_at", "updated_at", "submitted_at")
+# What a first response stores: the fields of StoredResponse, which the reply is built from.
+_RESPONSE_COLUMNS = tuple(column.name for column in fields(StoredResponse))
 _EVENT_COLUMNS = ("id", "type", "payload", "created_at", "attempts")
 
 
