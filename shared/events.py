@@ -10,11 +10,10 @@ effect, so a redelivery changes nothing.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -165,7 +164,9 @@ class RelayLoop:
                 except Exception:  # the loop must outlive an outage
                     log.warning("relay failed; retrying", exc_info=True)
                     waiting, sent = True, 0
-                if waiting and not sent:  # rows are there but could not be sent
+                # Rows are there but none was sent: the broker or database is down (or,
+                # for a moment, another relay holds them).
+                if waiting and not sent:
                     backoff = min(backoff * 2, RELAY_MAX_BACKOFF)
                     self.stopping.wait(backoff)
                     continue
@@ -175,17 +176,6 @@ class RelayLoop:
 
     def stop(self) -> None:
         self.stopping.set()
-
-    @contextlib.contextmanager
-    def in_thread(self) -> Iterator[RelayLoop]:
-        """Run in a background thread for the block (tests, beside an in-process worker)."""
-        thread = threading.Thread(target=self.run, name="jejak-relay", daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            self.stop()
-            thread.join(timeout=10)
 
 
 def _has_unrelayed(session_factory: sessionmaker[Session]) -> bool:

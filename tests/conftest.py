@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,8 +153,20 @@ def celery_worker(worker_app):
     # Tasks left in Redis by earlier tests (relayed events nobody consumed) would act on
     # this test's rows: the ids restart after clean_db.
     celery.control.purge()
-    with running_worker(celery) as worker, RelayLoop(worker_app).in_thread():
+    with running_worker(celery) as worker, relay_in_thread(RelayLoop(worker_app)):
         yield worker
+
+
+@contextlib.contextmanager
+def relay_in_thread(loop: Any) -> Iterator[Any]:
+    """`loop` (an events.RelayLoop) in a background thread for the block."""
+    thread = threading.Thread(target=loop.run, name="jejak-relay", daemon=True)
+    thread.start()
+    try:
+        yield loop
+    finally:
+        loop.stop()
+        thread.join(timeout=10)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from services import embedded
 from shared import db, events
 from shared.config import Settings
 from shared.models import AuditEntry, OutboxEvent, ProcessedEvent
-from tests.conftest import app_config, running_worker, wait_for
+from tests.conftest import app_config, relay_in_thread, running_worker, wait_for
 
 SUBSCRIBERS = ("survey.test_ping", "analytics.test_ping")
 
@@ -153,7 +153,7 @@ def test_the_relay_outlives_a_broker_outage(settings: Settings, clean_db, tmp_pa
     worker_app = create_worker_app(SERVICES, app_config(own))
     supervisor.stop()  # Redis is gone before the relay starts
     try:
-        with events.RelayLoop(worker_app, interval=0.05).in_thread() as loop:
+        with relay_in_thread(events.RelayLoop(worker_app, interval=0.05)) as loop:
             with worker_app.app_context():
                 session = db.session()
                 event_id = events.publish(session, "test.ping", {"n": 6})
