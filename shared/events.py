@@ -1,4 +1,4 @@
-"""Event contracts, the outbox and idempotent consumers (DESIGN.md §2).
+"""Event contracts, the outbox and idempotent consumers (docs/architecture.md §2).
 
 A producer calls `publish(session, event_type, payload)` inside its own transaction. The
 relay process (`RelayLoop`, `jejak relay`) sends committed events within a tenth of a second

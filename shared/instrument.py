@@ -1,4 +1,4 @@
-"""Rules of the default instrument that more than one service needs (INSTRUMENT.md).
+"""Rules of the default instrument that more than one service needs (docs/questionnaire.md).
 
 The survey validates answers and analytics counts them; both must read the waiting time the
 same way, and services may not import each other, so the rule lives here.
@@ -16,7 +16,7 @@ def _is(value: Any, expected: int) -> bool:
 
 
 def waiting_months(answers: Mapping[str, Any]) -> int | None:
-    """Months from the end of training to the first job (INSTRUMENT.md, last section).
+    """Months from the end of training to the first job (docs/questionnaire.md, "Waiting time").
 
     f502 if f504 = 1, f506 if f504 = 2; defined only for the employed and self-employed
     (f8 in {1, 3}).

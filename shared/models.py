@@ -1,6 +1,6 @@
-"""The one database schema shared by the three services (DESIGN.md §1).
+"""The one database schema shared by the three services (docs/architecture.md §1).
 
-Each service writes only its own tables (see the table in DESIGN.md); any may read any.
+Each service writes only its own tables (the table in docs/architecture.md §1); any may read any.
 Times are stored timezone-aware in UTC; display converts to Asia/Makassar.
 """
 
@@ -129,7 +129,7 @@ class Alumnus(Base):
 
 
 class Questionnaire(Base):
-    """One version of a questionnaire definition (INSTRUMENT.md); versions are immutable."""
+    """One version of a questionnaire definition (docs/questionnaire.md); versions are immutable."""
 
     __tablename__ = "questionnaires"
     __table_args__ = (UniqueConstraint("key", "version", name="uq_questionnaires_key_version"),)

@@ -1,4 +1,4 @@
-"""The analytics service (DESIGN.md §1)."""
+"""The analytics service (docs/architecture.md §1)."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ blp = Blueprint(
     "indicators",
     __name__,
     url_prefix="/api/v1",
-    description="Indicators of a wave (INDICATORS.md), their refresh, and the minimum wage "
+    description="Indicators of a wave (docs/indicators.md), their refresh, and the minimum wage "
     "(UMK) per year that above_minimum_wage compares incomes with.",
 )
 GENDERS = ("L", "P")  # laki-laki, perempuan

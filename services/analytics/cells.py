@@ -1,6 +1,8 @@
-"""Sufficient statistics of one cell of one wave: program × cohort × gender (DESIGN.md §7).
+"""Sufficient statistics of one cell of one wave: program × cohort × gender.
 
-Every indicator of INDICATORS.md, every breakdown, weight and interval is derived from cells,
+Why cells: docs/architecture.md §7.
+
+Every indicator of docs/indicators.md, every breakdown, weight and interval is derived from cells,
 so one scan fills them and a submitted or edited response changes one cell. A cell holds only
 counts and sums of integers: merging cells is addition, removing a response is subtraction,
 and medians stay exact because waiting times and incomes are kept as value-frequency tables.

@@ -1,6 +1,6 @@
 """The staff dashboard of a wave: its indicators, filtered, as server-drawn SVG charts.
 
-`GET /` shows the newest snapshot of the chosen wave (the indicators of INDICATORS.md,
+`GET /` shows the newest snapshot of the chosen wave (the indicators of docs/indicators.md,
 computed from its cells by `indicators`), the response progress and the cross-wave trend,
 which two small statements below read. `POST /refresh` asks the worker for a full refresh.
 Labels of answer codes come from the wave's questionnaire definition as stored in the

@@ -1,4 +1,4 @@
-"""The indicators of INDICATORS.md, derived from cells (program × cohort × gender).
+"""The indicators of docs/indicators.md, derived from cells (program × cohort × gender).
 
 `compute` gives every indicator for the union of the cells it is given, so a filter is a
 `select` and a breakdown is one `compute` per group. Shares come with their numerator

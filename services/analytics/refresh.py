@@ -1,10 +1,10 @@
 """Indicator snapshots: cells filled by set-based SQL, full refreshes and one-cell updates.
 
-One statement fills every cell of a wave (DESIGN.md §7): the answer counters and sums of the
-complete responses grouped by cell, the waiting-time and income value-frequency tables, and
-the AAPOR disposition of every other target, as branches of one UNION ALL. One statement is
-one consistent read on both databases, so a cell never counts a target twice or not at all
-while responses arrive.
+One statement fills every cell of a wave (docs/architecture.md §7): the answer counters and
+sums of the complete responses grouped by cell, the waiting-time and income value-frequency
+tables, and the AAPOR disposition of every other target, as branches of one UNION ALL. One
+statement is one consistent read on both databases, so a cell never counts a target twice or
+not at all while responses arrive.
 
 The answers are not read out of each response's JSON by that statement but out of
 indicator_answers, analytics' narrow projection: one row per complete response with its
@@ -20,7 +20,7 @@ json_type/json_extract/json_each on SQLite); the rest is the same Core expressio
 tests/integration/test_analytics_cells.py checks the two against each other on random data,
 awkward JSON values included, also after edits, replacements and deletions.
 
-Dispositions (INDICATORS.md, exactly one per target, first rule that applies):
+Dispositions (docs/indicators.md, exactly one per target, first rule that applies):
 
 1. complete (I): a complete response;
 2. partial (P): a response that is not complete;

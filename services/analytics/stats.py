@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-Z_95 = 1.959963984540054  # two-sided 95%, as INDICATORS.md fixes it
+Z_95 = 1.959963984540054  # two-sided 95%, as docs/indicators.md fixes it
 
 
 def proportion(count: int, base: int) -> float | None:
@@ -34,7 +34,7 @@ def wilson_interval(
     """Wilson score interval for count / base; None when base is 0.
 
     `correction` multiplies the half-width around the Wilson centre (not around the share),
-    as INDICATORS.md defines the finite-population correction.
+    as docs/indicators.md defines the finite-population correction.
     """
     if not 0 <= count <= base:
         raise ValueError(f"count {count} is not between 0 and {base}")

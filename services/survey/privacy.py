@@ -8,7 +8,7 @@ unit of work (the caller commits, and audits):
 - `withdraw_consent`: recorded with time and source; outreach sends nothing more.
 
 The survey service owns the roster and the responses, so it changes those here. Messages,
-delivery attempts and opt-outs belong to outreach (DESIGN.md §1): erasure and withdrawal
+delivery attempts and opt-outs belong to outreach (docs/architecture.md §1): erasure and withdrawal
 publish an event (`alumnus.erased`, `alumnus.consent_withdrawn`) in the same transaction,
 and outreach's consumers cancel what is still pending. Until they have run, outreach's
 last-moment send check (it re-reads erased_at and consent_withdrawn_at) already stops

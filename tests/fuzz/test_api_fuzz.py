@@ -1,7 +1,7 @@
 """Every operation of every service's OpenAPI document, fuzzed with an admin token.
 
 What must hold whatever the input: no 5xx, and every 4xx is problem+json with type, title
-and status (DESIGN.md §4). Cases are valid and invalid (schemathesis's positive and
+and status (docs/architecture.md §4). Cases are valid and invalid (schemathesis's positive and
 negative modes). Bounded: a few examples per operation, no deadline (the machine is shared;
 timing is not what this tests), no shrinking (the failing request is printed as curl).
 

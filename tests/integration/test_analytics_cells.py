@@ -4,7 +4,7 @@ A random wave on the real database (SQLite or PostgreSQL, whichever the run uses
 with valid codes and with the awkward values the JSON can hold ("1", 1.0, true, codes out of
 range, f4 as a string or with duplicates), messages of every status in this wave's
 campaigns and in other campaigns, opt-outs and withdrawn consent. The reference reads the
-answers back as Python sees them and applies the disposition rules of INDICATORS.md one
+answers back as Python sees them and applies the disposition rules of docs/indicators.md one
 target at a time; the SQL must give the very same cells.
 """
 
@@ -162,7 +162,7 @@ def build_wave(session, rng: random.Random) -> tuple[int, list[int]]:
 
 
 def reference_cells(session, wave_id: int) -> dict[CellKey, Cell]:
-    """INDICATORS.md applied one target at a time, answers as Python reads them back."""
+    """docs/indicators.md applied one target at a time, answers as Python reads them back."""
     cells: dict[CellKey, Cell] = {}
     opted_out = set(session.scalars(select(OptOut.alumnus_id)))
     for target in session.scalars(select(WaveTarget).where(WaveTarget.wave_id == wave_id)):

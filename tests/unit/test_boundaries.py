@@ -1,4 +1,4 @@
-"""DESIGN.md §1: no service imports another service, and shared/ imports no service."""
+"""docs/architecture.md §1: no service imports another service, and shared/ imports no service."""
 
 from __future__ import annotations
 

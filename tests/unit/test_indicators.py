@@ -1,4 +1,4 @@
-"""Indicators from cells, checked against numbers worked out by hand (INDICATORS.md).
+"""Indicators from cells, checked against numbers worked out by hand (docs/indicators.md).
 
 The wave: 2 programs × 2 cohorts × 2 genders, 20 targets, 13 complete respondents.
 

@@ -23,7 +23,8 @@ from services.survey.questionnaire import (
 )
 
 INSTRUMENT = load_definition(default_definition())
-# Every key INSTRUMENT.md names, in its order (f1102, f302, f303 are the follow-ups it cites).
+# Every key docs/questionnaire.md names, in its order (f1102, f302, f303 are the follow-ups
+# it cites).
 INSTRUMENT_KEYS = [
     "consent",
     "f8",

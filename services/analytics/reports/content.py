@@ -1,6 +1,6 @@
 """What every report shows, whatever its format: groups, indicator names, labels.
 
-Exported reports suppress the shares, means and medians of small groups (INDICATORS.md):
+Exported reports suppress the shares, means and medians of small groups (docs/indicators.md):
 `report_groups` is the one place the writers get indicators from, and it passes every table
 through `suppress_small`, so no writer can forget to.
 
@@ -98,7 +98,7 @@ class Figure:
 
 @dataclass(frozen=True)
 class IndicatorGroup:
-    """A sheet of the workbook: a theme of INDICATORS.md and its figures."""
+    """A sheet of the workbook: a theme of docs/indicators.md and its figures."""
 
     key: str
     title: str  # also the sheet name: at most 31 characters, none of []:*?/\
@@ -195,7 +195,7 @@ KEY_FIGURES = (
 
 
 def indicator_groups(labels: Mapping[str, Any]) -> list[IndicatorGroup]:
-    """The themes of INDICATORS.md, one workbook sheet each, with Indonesian names."""
+    """The themes of docs/indicators.md, one workbook sheet each, with Indonesian names."""
     by_path = {figure.path[0]: figure for figure in KEY_FIGURES}
     return [
         IndicatorGroup("status", "Status alumni", tuple(

@@ -1,9 +1,9 @@
 """One export, start to finish: the work behind the task `analytics.export`.
 
-Ids in, everything re-loaded inside (DESIGN.md §2). The Export row moves queued → running →
-done or failed; `progress` is committed in its own short transactions as the file grows, so
-the page polling it sees it move. The file is written beside its final name and renamed
-when complete: a download never gets half a file.
+Ids in, everything re-loaded inside (docs/architecture.md §2). The Export row moves
+queued → running → done or failed; `progress` is committed in its own short transactions as
+the file grows, so the page polling it sees it move. The file is written beside its final
+name and renamed when complete: a download never gets half a file.
 
 A redelivered task (acks_late: the worker died mid-export) finds the row `running` and
 starts over; one that finds it done or failed does nothing.

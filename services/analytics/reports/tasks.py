@@ -1,4 +1,7 @@
-"""The Celery task behind report exports: a stable name, the export's id in (DESIGN.md §2)."""
+"""The Celery task behind report exports: a stable name, the export's id in.
+
+Stable names and ids in: docs/architecture.md §2.
+"""
 
 from __future__ import annotations
 

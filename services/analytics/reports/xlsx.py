@@ -106,7 +106,7 @@ def write_workbook(
     *,
     on_progress: Progress | None = None,
 ) -> None:
-    """The indicator workbook: a summary, then one sheet per theme of INDICATORS.md with
+    """The indicator workbook: a summary, then one sheet per theme of docs/indicators.md with
     every group (all, each program, cohort, gender) and small groups suppressed."""
     groups = report_groups(snapshot_cells, labels, minimum_wage)
     _notify(on_progress, 20)

@@ -401,7 +401,7 @@ def load_definition(data: Any) -> Questionnaire:
 
 
 def default_definition() -> dict[str, Any]:
-    """The shipped instrument, INSTRUMENT.md's "Tracer Study Alumni BLK" version 1."""
+    """The shipped instrument, "Tracer Study Alumni BLK" version 1 (docs/questionnaire.md)."""
     source = importlib.resources.files(__package__).joinpath("blk_tracer_v1.json")
     return json.loads(source.read_text(encoding="utf-8"))
 
