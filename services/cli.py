@@ -420,6 +420,74 @@ def restore_command(path: Path, force: bool) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+@main.group("events")
+def events_group() -> None:
+    """The event plumbing: dead letters (events a consumer gave up on), retention."""
+
+
+@events_group.command("dead-letters")
+@click.option("--all", "show_all", is_flag=True, help="Replayed and discarded ones too.")
+def events_dead_letters(show_all: bool) -> None:
+    """List dead letters: id, consumer, event type, event id, tries, when, last error line."""
+    from shared.db import Database
+    from shared.dead_letters import listing
+
+    settings = _settings()
+    with Database.for_url(settings.database_url).session_factory() as db_session:
+        rows = db_session.scalars(listing(None if show_all else "dead")).all()
+        for row in rows:
+            last_line = (row.error.strip().splitlines() or [""])[-1]
+            click.echo(f"{row.id}\t{row.status}\t{row.consumer}\t{row.event_type}\t"
+                       f"{row.event_id}\t{row.attempts}\t{row.failed_at:%Y-%m-%d %H:%M}\t"
+                       f"{last_line}")
+    if not rows:
+        click.echo("no dead letters")
+
+
+@events_group.command("replay")
+@click.argument("dead_letter_id", type=int)
+def events_replay(dead_letter_id: int) -> None:
+    """Send a dead letter's event again (its subscribers that applied it skip it)."""
+    _resolve_dead_letter("replay", dead_letter_id)
+
+
+@events_group.command("discard")
+@click.argument("dead_letter_id", type=int)
+def events_discard(dead_letter_id: int) -> None:
+    """Give up on a dead letter's event for good (audited)."""
+    _resolve_dead_letter("discard", dead_letter_id)
+
+
+def _resolve_dead_letter(action: str, dead_letter_id: int) -> None:
+    from shared import dead_letters
+    from shared.db import Database
+
+    settings = _settings()
+    with Database.for_url(settings.database_url).session_factory() as db_session:
+        try:
+            row = getattr(dead_letters, action)(db_session, dead_letter_id, "cli")
+        except dead_letters.DeadLetterError as exc:
+            raise click.ClickException(str(exc)) from exc
+        db_session.commit()
+        past = {"replay": "replayed", "discard": "discarded"}[action]
+        click.echo(f"{past} dead letter {row.id} ({row.consumer}, {row.event_type})")
+
+
+@events_group.command("prune")
+def events_prune() -> None:
+    """Delete relayed outbox rows and processed_events older than the retention now."""
+    from datetime import timedelta
+
+    from shared.db import Database
+    from shared.events import prune_events
+
+    settings = _settings()
+    outbox, processed = prune_events(Database.for_url(settings.database_url).session_factory,
+                                     timedelta(days=settings.event_retention_days))
+    click.echo(f"pruned {outbox} outbox rows and {processed} processed_events rows older "
+               f"than {settings.event_retention_days} days")
+
+
 @main.command("demo-data")
 def demo_data() -> None:
     """Load demonstration data: a roster, an open wave and answers (once)."""

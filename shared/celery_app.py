@@ -30,6 +30,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "analytics-nightly": {"task": "analytics.refresh", "schedule": crontab(hour=2, minute=0)},
     # Events a subscriber never got (a task lost between Redis and a worker): shared.events.
     "redeliver-events": {"task": "events.redeliver", "schedule": timedelta(seconds=60)},
+    # Retention of relayed outbox rows and processed_events (JEJAK_EVENT_RETENTION_DAYS).
+    "prune-events": {"task": "events.prune", "schedule": crontab(hour=3, minute=30)},
 }
 
 

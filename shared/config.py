@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,16 @@ class ConfigError(RuntimeError):
 
 def _home() -> Path:
     return Path(os.environ.get("JEJAK_HOME", "var")).resolve()
+
+
+def _days(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
+    """A whole number of days from the environment, refused clearly when it is not one."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < minimum:
+        raise ConfigError(f"{name} must be a whole number of days, at least {minimum}: {raw!r}")
+    return int(raw)
 
 
 @dataclass(frozen=True)
@@ -45,9 +56,11 @@ class Settings:
     rate_limit_identify: str = "10 per minute;40 per hour"
     rate_limit_intake: str = "20 per minute;200 per hour"
     rate_limit_intake_ip: str = "600 per minute"
+    # Relayed outbox rows and processed_events older than this are pruned (events.prune).
+    event_retention_days: int = 30
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         home = Path(env.get("JEJAK_HOME", "var")).resolve()
         return cls(
@@ -78,6 +91,7 @@ class Settings:
             rate_limit_identify=env.get("JEJAK_RATE_LIMIT_IDENTIFY", cls.rate_limit_identify),
             rate_limit_intake=env.get("JEJAK_RATE_LIMIT_INTAKE", cls.rate_limit_intake),
             rate_limit_intake_ip=env.get("JEJAK_RATE_LIMIT_INTAKE_IP", cls.rate_limit_intake_ip),
+            event_retention_days=_days(env, "JEJAK_EVENT_RETENTION_DAYS", 30, minimum=2),
         )
 
     def check(self) -> None:

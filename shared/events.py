@@ -18,9 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import kombu.exceptions
+import redis
 from celery import Celery, shared_task
 from flask import Flask, current_app
-from sqlalchemy import ColumnElement, any_, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, any_, bindparam, delete, insert, select, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import tuple_ as sa_tuple
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -28,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.celery_app import broker_client, route_task
 from shared.db import get_db, is_postgres, unit_of_work
-from shared.models import OutboxEvent, ProcessedEvent, utcnow
+from shared.models import DeadLetter, OutboxEvent, ProcessedEvent, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -271,40 +275,79 @@ def mark_processed(session: Session, consumer_name: str, event_id: uuid.UUID) ->
     return session.execute(statement).scalar() is not None
 
 
+# A failing event is tried this many times, alone, before it goes to the dead letters; the
+# waits between tries (seconds) are short enough for a countdown (docs/architecture.md §2:
+# no long ETAs on Redis).
+EVENT_RETRY_DELAYS = (1, 2, 4, 8)
+# The database or the broker is down: no event can be applied, so the whole task waits and
+# retries (Celery's autoretry) instead of burying every event of the batch.
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, redis.RedisError,
+    kombu.exceptions.OperationalError,
+)
+
+
 def consumer(name: str) -> Callable[[Callable[[Session, Event], None]], Any]:
     """Turn `handler(session, event)` into an idempotent Celery task called `name`.
 
-    The handler's effect and the processed_events row commit together; a failure rolls
-    both back and the task is retried, so an event is applied exactly once.
+    The handler's effect and the processed_events row commit together, one transaction per
+    event. An event whose handler fails does not hold up the rest of its batch: the others
+    are applied, and the failing one is sent again alone (`retry_alone`), after
+    EVENT_RETRY_DELAYS, then recorded in the dead letters (shared/dead_letters.py) with its
+    error. Only an outage (OUTAGE_ERRORS) fails the whole task, which Celery retries with
+    backoff; the events it already applied are skipped then.
     """
 
     def register(handler: Callable[[Session, Event], None]) -> Any:
         @shared_task(
             name=name,
             ignore_result=True,
-            autoretry_for=(Exception,),
+            autoretry_for=OUTAGE_ERRORS,
             retry_backoff=True,
             retry_backoff_max=300,
             max_retries=20,
         )
-        def task(messages: list[dict[str, Any]] | dict[str, Any]) -> int:
-            """Apply each event once; returns how many were new. One transaction per event,
-            so a failure retries only what was not applied yet."""
+        def task(messages: list[dict[str, Any]] | dict[str, Any], attempt: int = 1) -> int:
+            """Apply each event once; returns how many were new."""
             applied = 0
             for message in messages if isinstance(messages, list) else [messages]:
-                event = Event.from_message(message)
-                with unit_of_work() as db_session:
-                    if not mark_processed(db_session, name, event.id):
-                        continue
-                    handler(db_session, event)
-                    db_session.commit()
-                    applied += 1
+                try:
+                    event = Event.from_message(message)
+                    with unit_of_work() as db_session:
+                        if not mark_processed(db_session, name, event.id):
+                            continue
+                        handler(db_session, event)
+                        db_session.commit()
+                        applied += 1
+                except OUTAGE_ERRORS:
+                    raise
+                except Exception as exc:  # this event only: the batch goes on
+                    log.warning("%s failed on event %s (try %d): %s", name,
+                                message.get("id") if isinstance(message, dict) else "?",
+                                attempt, exc, exc_info=True)
+                    retry_alone(task, name, message, exc, attempt)
             return applied
 
         task.handler = handler
         return task
 
     return register
+
+
+def retry_alone(task: Any, consumer_name: str, message: Any, exc: BaseException,
+                attempt: int) -> None:
+    """Send one failed event to its consumer again, alone, or bury it after the last try."""
+    if attempt <= len(EVENT_RETRY_DELAYS):
+        task.apply_async(args=[[message]], kwargs={"attempt": attempt + 1},
+                         countdown=EVENT_RETRY_DELAYS[attempt - 1])
+        return
+    from shared.dead_letters import bury
+
+    with unit_of_work() as db_session:
+        bury(db_session, consumer_name, message, exc, attempts=attempt)
+        db_session.commit()
+    log.error("%s: event %s moved to the dead letters after %d tries", consumer_name,
+              message.get("id") if isinstance(message, dict) else "?", attempt)
 
 
 # --- redelivery: the outbox as the safety net under the broker ------------------------------
@@ -344,12 +387,17 @@ def redeliver(
                      if task_name in contract.subscribers]
             applied = select(ProcessedEvent.event_id).where(
                 ProcessedEvent.consumer == task_name, ProcessedEvent.event_id == OUTBOX.c.id)
+            # A dead letter waits for an admin (replay or discard), not for the sweep.
+            buried = select(DeadLetter.id).where(
+                DeadLetter.consumer == task_name, DeadLetter.event_id == OUTBOX.c.id,
+                DeadLetter.status != "replayed")
             with session_factory() as db_session:
                 rows = db_session.execute(
                     select(OUTBOX.c.id, OUTBOX.c.type, OUTBOX.c.payload, OUTBOX.c.created_at,
                            OUTBOX.c.relayed_at)
                     .where(OUTBOX.c.type.in_(types), OUTBOX.c.relayed_at >= lower,
-                           OUTBOX.c.relayed_at <= upper, ~applied.exists())
+                           OUTBOX.c.relayed_at <= upper, ~applied.exists(),
+                           ~buried.exists())
                     .order_by(OUTBOX.c.relayed_at).limit(REDELIVER_SCAN)
                 ).all()
             if rows:
@@ -375,3 +423,56 @@ def redeliver(
 def redeliver_outbox() -> int:
     """Beat job: redeliver what a subscriber never got (see `redeliver`)."""
     return redeliver(get_db().session_factory, current_app.extensions["celery"])
+
+
+# --- retention -----------------------------------------------------------------------------
+
+# Rows deleted per transaction: short transactions never hold a long lock (on SQLite every
+# write transaction holds the one write lock the web is waiting for).
+PRUNE_BATCH = 2000
+
+
+def prune_events(session_factory: sessionmaker[Session], older_than: timedelta, *,
+                 now: datetime | None = None, batch: int = PRUNE_BATCH) -> tuple[int, int]:
+    """Delete relayed outbox rows and processed_events rows older than `older_than`;
+    return how many of each. Unrelayed rows are never touched, whatever their age.
+
+    `older_than` must exceed REDELIVER_HORIZON: the redelivery sweep compares the outbox
+    with processed_events over that window, and a pruned record would look unapplied.
+    """
+    if older_than <= REDELIVER_HORIZON:
+        raise ValueError(f"retention must be longer than {REDELIVER_HORIZON}")
+    cutoff = (now or utcnow()) - older_than
+    counts = []
+    for table, id_columns, age in (
+        (OUTBOX, (OUTBOX.c.id,), OUTBOX.c.relayed_at),
+        (ProcessedEvent.__table__, (ProcessedEvent.consumer, ProcessedEvent.event_id),
+         ProcessedEvent.processed_at),
+    ):
+        deleted = 0
+        while True:
+            with session_factory() as db_session, db_session.begin():
+                keys = db_session.execute(
+                    select(*id_columns).where(age < cutoff).limit(batch)).all()
+                if not keys:
+                    break
+                if len(id_columns) == 1:
+                    where = id_columns[0].in_([key[0] for key in keys])
+                else:
+                    where = sa_tuple(*id_columns).in_([tuple(key) for key in keys])
+                db_session.execute(delete(table).where(where))
+            deleted += len(keys)
+            if len(keys) < batch:
+                break
+        counts.append(deleted)
+    return counts[0], counts[1]
+
+
+@shared_task(name="events.prune", ignore_result=True)
+def prune_outbox() -> tuple[int, int]:
+    """Beat job (daily): retention of the outbox and processed_events (`prune_events`)."""
+    days = current_app.config["JEJAK_SETTINGS"].event_retention_days
+    outbox, processed = prune_events(get_db().session_factory, timedelta(days=days))
+    log.info("pruned %d outbox rows and %d processed_events rows older than %d days",
+             outbox, processed, days)
+    return outbox, processed

@@ -512,6 +512,31 @@ class ProcessedEvent(Base):
     """(consumer, event) pairs already applied: a redelivered event does nothing."""
 
     __tablename__ = "processed_events"
+    __table_args__ = (Index("ix_processed_events_processed_at", "processed_at"),)
     consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeadLetter(Base):
+    """An event one consumer could not apply after its retries, with the last error.
+
+    The rest of its batch was applied (shared/events.py `consumer`). An admin replays or
+    discards it (shared/dead_letters.py); until then the redelivery sweep leaves it alone.
+    `status`: dead → replayed (sent again; back to dead if it fails again) or discarded.
+    """
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (UniqueConstraint("consumer", "event_id"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    consumer: Mapped[str] = mapped_column(String(100))
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    occurred_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="dead", index=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(120))
+    resolved_at: Mapped[datetime | None]

@@ -10,7 +10,7 @@ from shared.web import create_api, create_service_app
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    from services.survey import admin, form
+    from services.survey import admin, dead_letters_page, form
     from services.survey.api import alumni, audit, questionnaires, responses, waves
 
     app = create_service_app("survey", __name__, config, home_page=False)
@@ -25,6 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         "AnswersBlkTracerV1", answers_schema(load_definition(default_definition()))
     )
     app.register_blueprint(admin.bp)
+    app.register_blueprint(dead_letters_page.bp)
     app.register_blueprint(form.bp)
     app.before_request(responses.limit_intake_body)
     return app

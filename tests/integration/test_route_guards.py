@@ -46,9 +46,9 @@ PUBLIC: dict[tuple[str, str], str] = {
     "(GET is Meta's verify-token handshake)",
 }
 
-# Users, tokens, keys, erasure and the audit log are the admin's (issue 6, point 1); so are
+# Users, tokens, keys, erasure, the audit log and the dead letters are the admin's; so are
 # changes to settings (reading them is harmless).
-ADMIN_PATH = re.compile(r"/(users|tokens|keys|erase|erasure|audit)\b")
+ADMIN_PATH = re.compile(r"/(users|tokens|keys|erase|erasure|audit|dead-letters)\b")
 SETTINGS_PATH = re.compile(r"/(settings|minimum-wages)\b")
 # Outside analytics a viewer may read only these (GET), none holding personal data
 # (tests/integration/test_personal_data_exposure.py reads them as a viewer): an API client of
