@@ -219,9 +219,46 @@ def page_of(statement: Any, query: dict[str, Any]) -> Any:
     return db.session().scalars(statement.offset(offset).limit(query["per_page"])).all()
 
 
+class ProblemSchema(Schema):
+    """An error answer (RFC 9457 problem details), as `problem` writes it: what the API
+    documents for every error is what it sends."""
+
+    type = fields.String(metadata={"description": "always about:blank"})
+    title = fields.String(metadata={"description": "the HTTP status phrase"})
+    status = fields.Integer(metadata={"description": "the HTTP status code"})
+    detail = fields.String(metadata={"description": "what went wrong, in the caller's language"})
+    errors = fields.Dict(metadata={"description": "messages per field (validation, 422)"})
+
+
+class JejakApi(Api):
+    """flask-smorest's Api, documenting errors as the problem+json they are.
+
+    flask-smorest documents its own error body (code, status, message) as application/json;
+    Jejak answers every error through `handle_http_error`, so the documents say that.
+    """
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_JSON  # only while errors are registered
+        try:
+            super()._register_responses()
+        finally:
+            del self.DEFAULT_RESPONSE_CONTENT_TYPE
+
+
 def create_api(app: Flask) -> Api:
-    """The service's flask-smorest Api, answering errors as problem+json."""
-    api = Api(app)
+    """The service's flask-smorest Api, answering errors as problem+json.
+
+    Its document names the service's prefix as its server (`/survey`): the paths in it are
+    relative to the service, so Swagger's "Try it out" and generated clients need the prefix
+    the gateway and `jejak up` mount the service under.
+    """
+    service = app.config["JEJAK_SERVICE"]
+    options = app.config.setdefault("API_SPEC_OPTIONS", {})
+    options.setdefault("servers", [{"url": f"/{service}",
+                                    "description": f"the {service} service"}])
+    api = JejakApi(app)
     # flask-smorest registers its own JSON error handler; ours is the one contract.
     app.register_error_handler(HTTPException, handle_http_error)
     # The OpenAPI document and its viewer are public: they describe, they reveal no data.

@@ -71,8 +71,17 @@ def with_known(generated: Any, known: dict[str, Any]) -> Any:
 
 
 def wsgi_schema(app: Any, known: dict[str, Any]) -> Any:
-    """The app's own OpenAPI document, its cases steered half the time to existing rows."""
-    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
+    """The app's own OpenAPI document, its cases steered half the time to existing rows.
+
+    The app is mounted under its prefix, as `jejak up` and the gateway mount it: the
+    document's server URL (`/survey`) is where its paths live.
+    """
+    from werkzeug.exceptions import NotFound
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    prefix = f"/{app.config['JEJAK_SERVICE']}"
+    mounted = DispatcherMiddleware(NotFound(), {prefix: app})
+    schema = schemathesis.openapi.from_wsgi(f"{prefix}/api/openapi.json", mounted)
 
     @schema.hook
     def flatmap_path_parameters(context: Any, path_parameters: Any) -> Any:
