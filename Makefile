@@ -29,7 +29,7 @@ test-sqlite: install
 	JEJAK_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider
 
 test-postgres: install
-	JEJAK_TEST_DB=postgresql $(BIN)/pytest -q -p no:cacheprovider -m "not sqlite_only" tests/integration tests/faults tests/e2e tests/fuzz
+	JEJAK_TEST_DB=postgresql $(BIN)/pytest -q -p no:cacheprovider tests/integration tests/faults tests/e2e tests/fuzz
 
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -o shared/translations/messages.pot .

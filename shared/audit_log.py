@@ -8,7 +8,6 @@ c6e1c0de0006). Dates are the centre's calendar days (Asia/Makassar by default): 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, or_, select
@@ -51,8 +50,3 @@ def entries(
 def known_actions(session: Session) -> list[str]:
     """Every action the log holds, for the filter's choices."""
     return list(session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))
-
-
-def as_dict(entry: AuditEntry) -> dict[str, Any]:
-    return {"id": entry.id, "at": entry.at, "actor": entry.actor, "action": entry.action,
-            "target": entry.target, "ip": entry.ip, "details": entry.details}

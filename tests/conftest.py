@@ -30,6 +30,9 @@ PG_ADMIN_URL = os.environ.get(
     "JEJAK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 SYSTEM_REDIS_URL = os.environ.get("JEJAK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# A complete answer set of someone employed, found work 3 months after training: the answers
+# most tests submit (one definition for unit, integration and fault tests).
+EMPLOYED = {"consent": True, "f8": 1, "f504": 1, "f502": 3, "f505": 4_500_000, "f14": 2}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -198,3 +201,38 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s: {predicate}")
         time.sleep(interval)
+
+
+QUEUES = ("survey", "outreach", "analytics", "events")
+
+
+def wait_until_idle(celery: Any, timeout: float = 30.0) -> None:
+    """Wait until no task is waiting or being worked on, seen twice in a row.
+
+    Every queue is empty, a worker running in this process holds no request, and every
+    worker process that answers Celery's inspect holds none either (active, reserved or
+    scheduled). A test that asserts something did NOT happen waits for this observable quiet
+    instead of sleeping a guessed time. (kombu's `unacked` is no measure: a killed worker's
+    task stays there until the visibility timeout.)
+    """
+    from celery.worker import state
+
+    from shared.celery_app import broker_client
+
+    client = broker_client(celery)
+    inspect = celery.control.inspect(timeout=1.0)
+
+    def quiet() -> bool:
+        if any(client.llen(queue) for queue in QUEUES):
+            return False
+        if state.active_requests or state.reserved_requests:
+            return False
+        for held in (inspect.active(), inspect.reserved(), inspect.scheduled()):
+            if any(tasks for tasks in (held or {}).values()):
+                return False
+        return True
+
+    try:
+        wait_for(lambda: quiet() and quiet(), timeout=timeout)
+    finally:
+        client.close()

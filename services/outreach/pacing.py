@@ -39,18 +39,6 @@ def in_quiet_hours(moment: datetime, quiet: tuple[clock, clock] | None, timezone
     return local >= start or local < end  # the window crosses midnight
 
 
-def quiet_until(moment: datetime, quiet: tuple[clock, clock] | None, timezone: str) -> datetime:
-    """The first moment at or after `moment` outside quiet hours."""
-    if not in_quiet_hours(moment, quiet, timezone):
-        return moment
-    assert quiet is not None
-    local = moment.astimezone(ZoneInfo(timezone))
-    end = local.replace(hour=quiet[1].hour, minute=quiet[1].minute, second=0, microsecond=0)
-    if end <= local:
-        end += timedelta(days=1)
-    return end
-
-
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
     """Exponential with jitter: about 1, 2, 4, … minutes, at most 6 hours."""
     base = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(attempts - 1, 0)))

@@ -39,11 +39,11 @@ from services.survey import catalog, waves
 from services.survey.links import make_token
 from shared.config import DEFAULT_SECRET
 from shared.models import Alumnus, Cohort, Program
+from tests.conftest import EMPLOYED  # noqa: F401  (the fault tests import it here)
 from tests.integration.peers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 PG_BIN = Path(os.environ.get("JEJAK_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
-EMPLOYED = {"consent": True, "f8": 1, "f504": 1, "f502": 3, "f505": 4_500_000, "f14": 2}
 
 
 # --- Redis -----------------------------------------------------------------------------------

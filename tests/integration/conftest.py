@@ -11,8 +11,7 @@ from services.survey import catalog, waves
 from shared import db
 from shared.auth import create_token
 from shared.models import Alumnus, Cohort, Program
-
-EMPLOYED = {"consent": True, "f8": 1, "f504": 1, "f502": 3, "f505": 4_500_000, "f14": 2}
+from tests.conftest import EMPLOYED  # noqa: F401  (the tests of this folder import it here)
 
 
 @pytest.fixture()

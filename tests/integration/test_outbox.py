@@ -12,7 +12,7 @@ from services import embedded
 from shared import db, events
 from shared.config import Settings
 from shared.models import AuditEntry, OutboxEvent, ProcessedEvent
-from tests.conftest import app_config, relay_in_thread, running_worker, wait_for
+from tests.conftest import app_config, relay_in_thread, running_worker, wait_for, wait_until_idle
 
 SUBSCRIBERS = ("survey.test_ping", "analytics.test_ping")
 
@@ -49,6 +49,11 @@ def relayed_at(app, event_id: uuid.UUID):
         return db.session().get(OutboxEvent, event_id).relayed_at
 
 
+def attempts_of(app, event_id: uuid.UUID) -> int:
+    with app.app_context():
+        return db.session().get(OutboxEvent, event_id).attempts
+
+
 def test_rolled_back_event_is_never_delivered(survey_app, celery_worker) -> None:
     with survey_app.app_context():
         session = db.session()
@@ -61,7 +66,7 @@ def test_rolled_back_event_is_never_delivered(survey_app, celery_worker) -> None
         # the beat relay finds nothing either: the rolled-back row never existed
         assert events.relay(db.get_db().session_factory, survey_app.extensions["celery"]) == 0
         assert db.session().get(OutboxEvent, lost) is None
-    time.sleep(0.5)
+    wait_until_idle(survey_app.extensions["celery"])
     assert effects_of(survey_app, lost) == 0
 
 
@@ -81,7 +86,7 @@ def test_committed_event_reaches_each_subscriber_exactly_once(survey_app, celery
             .scalars(select(ProcessedEvent.consumer).where(ProcessedEvent.event_id == event_id))
             .all()
         )
-    time.sleep(0.5)
+    wait_until_idle(survey_app.extensions["celery"])
     assert effects_of(survey_app, event_id) == 2
     assert sorted(consumers) == sorted(SUBSCRIBERS)
 
@@ -101,7 +106,7 @@ def test_a_redelivered_event_is_applied_once(survey_app, celery_worker) -> None:
     # Direct calls too, bypassing the broker: the consumer itself must refuse repeats.
     with survey_app.app_context():
         assert ping_survey.run(message) == 0  # nothing new applied
-    time.sleep(1.5)
+    wait_until_idle(celery)
     assert effects_of(survey_app, event_id) == 2
 
 
@@ -136,7 +141,7 @@ def test_commit_succeeds_with_redis_down_and_event_arrives_after(
             celery.send_task("events.relay")
             wait_for(lambda: effects_of(app, event_id) == 2, timeout=20)
             celery.send_task("events.relay")  # a second beat tick sends nothing more
-            time.sleep(1.0)
+            wait_until_idle(celery)
             assert effects_of(app, event_id) == 2
             with app.app_context():
                 assert db.session().get(OutboxEvent, event_id).relayed_at is not None
@@ -158,7 +163,8 @@ def test_the_relay_outlives_a_broker_outage(settings: Settings, clean_db, tmp_pa
                 session = db.session()
                 event_id = events.publish(session, "test.ping", {"n": 6})
                 session.commit()
-            time.sleep(1.0)  # a few failed runs, backing off
+            # A few failed runs, backing off: seen in the outbox row's attempts.
+            wait_for(lambda: attempts_of(worker_app, event_id) >= 2, timeout=20)
             assert relayed_at(worker_app, event_id) is None
             embedded.start_redis(supervisor, tmp_path)  # back, same socket
             with running_worker(worker_app.extensions["celery"]):

@@ -32,7 +32,7 @@ from services.outreach import campaigns, delivery, pacing
 from services.survey import catalog, waves
 from services.survey.links import make_token
 from shared.models import Alumnus, Campaign, Cohort, Message, Program, utcnow
-from tests.conftest import running_worker, wait_for
+from tests.conftest import running_worker, wait_for, wait_until_idle
 from tests.integration.conftest import EMPLOYED
 from tests.integration.peers import SmsGateway, SmtpSink, WhatsAppCloud
 
@@ -591,7 +591,7 @@ def test_sigkill_mid_batch_never_sends_twice(
             timeout=30,
         )
         settled = sink.count()
-        time.sleep(0.5)  # anything late would show up now
+        wait_until_idle(celery)  # nothing queued or in a worker's hands: nothing late to come
         assert sink.count() == settled
     finally:
         process.stop()

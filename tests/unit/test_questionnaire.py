@@ -21,6 +21,7 @@ from services.survey.questionnaire import (
     validate_answers,
     waiting_months,
 )
+from tests.conftest import EMPLOYED
 
 INSTRUMENT = load_definition(default_definition())
 # Every key docs/questionnaire.md names, in its order (f1102, f302, f303 are the follow-ups
@@ -69,7 +70,6 @@ INSTRUMENT_KEYS = [
     "blk_eval_practice",
     "blk_eval_material",
 ]
-EMPLOYED = {"consent": True, "f8": 1, "f504": 1, "f502": 3, "f505": 4_500_000, "f14": 2}
 
 
 def _errors(answers: Any, *, complete: bool = False) -> dict[str, list[str]]:
