@@ -30,6 +30,8 @@ PG_ADMIN_URL = os.environ.get(
     "JEJAK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 SYSTEM_REDIS_URL = os.environ.get("JEJAK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_SECRET_KEY = "test-secret-key-0123456789abcdef"
+TEST_PII_KEY = "test-pii-key-0123456789abcdef"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -88,7 +90,10 @@ def settings(
     database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Settings:
     home = tmp_path_factory.mktemp("home")
-    return Settings(home=Path(home), database_url=database_url, redis_url=redis_url)
+    # Keys of the tests' own: no key ships in the source, and the development keys are
+    # refused in every mode (tests/unit/test_config.py).
+    return Settings(home=Path(home), database_url=database_url, redis_url=redis_url,
+                    secret_key=TEST_SECRET_KEY, pii_key=TEST_PII_KEY)
 
 
 @pytest.fixture()

@@ -124,7 +124,7 @@ def test_keys_in_the_environment_make_no_key_file(tmp_path: Path) -> None:
 def test_reading_settings_alone_makes_no_keys_and_refuses_to_run(tmp_path: Path) -> None:
     settings = Settings.from_env({"JEJAK_HOME": str(tmp_path / "var")})
     assert not (tmp_path / "var").exists()
-    with pytest.raises(ConfigError, match="JEJAK_SECRET_KEY is missing"):
+    with pytest.raises(ConfigError, match="JEJAK_SECRET_KEY is missing or empty"):
         settings.check()
 
 
@@ -134,7 +134,7 @@ def test_reading_settings_alone_makes_no_keys_and_refuses_to_run(tmp_path: Path)
     ("JEJAK_SECRET_KEY", DEFAULT_PII_KEY, "a published development key"),
     ("JEJAK_PII_KEY", DEFAULT_PII_KEY, "a published development key"),
     ("JEJAK_SECRET_KEY", "short-key-15chr", "shorter than 16 characters"),
-    ("JEJAK_PII_KEY", "", "empty"),
+    ("JEJAK_PII_KEY", "", "missing or empty"),
 ])
 def test_a_short_or_published_key_is_refused_in_every_mode_saying_how_to_fix_it(
     tmp_path: Path, env: str, name: str, value: str, problem: str
