@@ -24,8 +24,8 @@ STRONG = {
 }
 
 
-def test_production_refuses_the_default_secrets() -> None:
-    env = dict(STRONG)
+def test_production_refuses_the_default_secrets(tmp_path: Path) -> None:
+    env = {**STRONG, "JEJAK_HOME": str(tmp_path)}  # a data directory with no key file
     del env["JEJAK_SECRET_KEY"]
     with pytest.raises(ConfigError, match="JEJAK_SECRET_KEY"):
         Settings.from_env(env).check()
