@@ -40,6 +40,9 @@ def read_key_file(path: Path) -> dict[str, str]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
+    except OSError as exc:  # another user's file, most likely: say so, not a traceback
+        raise ConfigError(f"cannot read the key file {path}: {exc.strerror}; run Jejak as "
+                          "the user that owns it") from exc
     keys = {}
     for line in text.splitlines():
         name, sep, value = line.strip().partition("=")
@@ -62,7 +65,7 @@ def ensure_key_file(home: Path) -> dict[str, str]:
     if path.exists():
         return read_key_file(path)
     text = (
-        "# Jejak's keys for this data directory, made on its first start (docs/operations.md)."
+        "# Jejak's keys for this data directory, made by its first command (docs/operations.md)."
         "\n# Keep a copy somewhere safe, apart from the backups: without JEJAK_PII_KEY no"
         "\n# backup can decrypt a NIK, and a new JEJAK_SECRET_KEY voids every link sent.\n"
         + "".join(f"{name}={secrets.token_urlsafe(32)}\n" for name in KEY_NAMES)
