@@ -68,6 +68,8 @@ def test_staff_pages_work_behind_a_configured_tls_proxy_with_a_secure_cookie(
     cookie, staff_page, signed_out = sign_in_and_out(client, PROXIED)
     assert "; Secure" in cookie and "HttpOnly" in cookie
     assert (staff_page, signed_out) == (200, 302)
+    hsts = client.get("/survey/login", headers=PROXIED).headers["Strict-Transport-Security"]
+    assert hsts.startswith("max-age=")
 
 
 def test_forwarded_headers_are_ignored_without_jejak_proxy_hops(settings: Settings, adi) -> None:
@@ -77,3 +79,4 @@ def test_forwarded_headers_are_ignored_without_jejak_proxy_hops(settings: Settin
     # A client claiming HTTPS itself changes nothing: no Secure cookie over plain HTTP.
     response = client.get("/survey/login", headers=PROXIED)
     assert "Secure" not in response.headers["Set-Cookie"]
+    assert "Strict-Transport-Security" not in response.headers
