@@ -376,7 +376,9 @@ def api_figures(database: Database, url: str, wave_id: int, requests: int,
     from shared.config import Settings
 
     with tempfile.TemporaryDirectory(prefix="jejak_bench_home_") as home:
-        app = create_app({"JEJAK_SETTINGS": Settings(home=Path(home), database_url=url)})
+        app = create_app({"JEJAK_SETTINGS": Settings(
+            home=Path(home), database_url=url, secret_key="bench-secret-key-0123456789abcdef",
+            pii_key="bench-pii-key-0123456789abcdef")})
         with database.session_factory() as session, session.begin():
             token = create_token(session, "viewer", "bench")
             slug = session.scalar(text("SELECT slug FROM waves WHERE id = :id"),

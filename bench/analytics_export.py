@@ -78,7 +78,9 @@ def main() -> int:
             slug = session.scalar(select(Wave.slug).order_by(Wave.id).limit(1))
             responses = session.scalar(select(func.count()).select_from(Response))
         with tempfile.TemporaryDirectory(prefix="jejak_bench_exports_") as home:
-            settings = Settings(home=Path(home), database_url=url)
+            settings = Settings(home=Path(home), database_url=url,
+                                secret_key="bench-secret-key-0123456789abcdef",
+                                pii_key="bench-pii-key-0123456789abcdef")
             print(f"\nwave {slug}: {responses:,} responses; peak RSS before exporting "
                   f"{peak_rss_mb():.0f} MB", flush=True)
             if not args.skip_raw:

@@ -48,6 +48,7 @@ from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SECRET = "bench-secret-key-0123456789abcdef"
+PII_KEY = "bench-pii-key-0123456789abcdef"
 STEP = {
     "day_offset": 0,
     "channel": "email",
@@ -79,6 +80,7 @@ def settings_for(database_url: str, smtp_url: str = "", home: str | None = None)
         database_url=database_url,
         smtp_url=smtp_url,
         secret_key=SECRET,
+        pii_key=PII_KEY,
         quiet_hours="",
     )
 

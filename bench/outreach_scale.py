@@ -183,6 +183,7 @@ def one_run(args: argparse.Namespace, workers: int, lift: bool, redis_url: str) 
         env = {k: v for k, v in os.environ.items() if not k.startswith("JEJAK_")}
         env.update(JEJAK_HOME=str(home), JEJAK_DATABASE_URL=url, JEJAK_REDIS_URL=redis_url,
                    JEJAK_SMTP_URL=f"smtp://127.0.0.1:{sink.port}", JEJAK_SECRET_KEY=SECRET,
+                   JEJAK_PII_KEY="bench-pii-key-0123456789abcdef",
                    JEJAK_QUIET_HOURS="", PYTHONPATH=str(ROOT))
         settings = Settings.from_env(env)
         # Messages of an earlier run left in this Redis would be sent against this database.

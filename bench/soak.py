@@ -499,6 +499,7 @@ def main() -> int:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JEJAK_")}
     env.update(JEJAK_HOME=str(home), JEJAK_SECRET_KEY=SECRET, JEJAK_QUIET_HOURS="",
+               JEJAK_PII_KEY="bench-pii-key-0123456789abcdef",
                JEJAK_SMTP_URL=f"smtp://127.0.0.1:{sink.port}", PYTHONPATH=str(ROOT))
     if database_url:
         env["JEJAK_DATABASE_URL"] = database_url

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import logging
 import os
 import secrets
@@ -16,8 +18,9 @@ from flask import Flask
 from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.utils import redirect
 
-from shared.config import ConfigError, Settings
+from shared.config import ConfigError, Settings, key_file
 
 SERVICES = ("survey", "outreach", "analytics")
 
@@ -34,11 +37,18 @@ def create_service(name: str, config: dict[str, Any] | None = None) -> Flask:
     return create_app(config)
 
 
-def _root_redirect(environ: dict[str, Any], start_response: Any) -> Any:
+def _outside_services(environ: dict[str, Any], start_response: Any) -> Any:
+    """Everything outside /survey, /outreach and /analytics: `/` redirects to the dashboard,
+    any other path is 404; with the security headers every service answer has."""
+    from shared.web import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
+
     if environ.get("PATH_INFO", "/") in ("", "/"):
-        start_response("302 Found", [("Location", "/analytics/")])
-        return [b""]
-    return NotFound()(environ, start_response)
+        response = redirect("/analytics/")
+    else:
+        response = NotFound().get_response(environ)
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers.update(SECURITY_HEADERS)
+    return response(environ, start_response)
 
 
 def compose(names: tuple[str, ...] = SERVICES, config: dict[str, Any] | None = None,
@@ -46,11 +56,13 @@ def compose(names: tuple[str, ...] = SERVICES, config: dict[str, Any] | None = N
     """Mount each service under its own prefix, as the gateway does in production.
 
     `proxy_hops` proxies in front are trusted for X-Forwarded-*: the client address the
-    rate limits count by comes from there. With none in front (0), those headers are the
-    client's own words and are ignored.
+    rate limits count by comes from there, and from X-Forwarded-Proto whether the request
+    came over HTTPS (then the session cookie is Secure, and CSRF checks the Referer). With
+    none in front (0), those headers are the client's own words and are ignored (gunicorn
+    is told to ignore them too: web_argv).
     """
     mounts = {f"/{name}": create_service(name, config) for name in names}
-    dispatcher = DispatcherMiddleware(_root_redirect, mounts)
+    dispatcher = DispatcherMiddleware(_outside_services, mounts)
     if not proxy_hops:
         return dispatcher
     return ProxyFix(dispatcher, x_for=proxy_hops, x_proto=proxy_hops, x_host=proxy_hops)
@@ -86,7 +98,9 @@ def create_worker_app(queues: tuple[str, ...], config: dict[str, Any] | None = N
 
 
 def _settings() -> Settings:
-    settings = Settings.from_env()
+    """The settings of every command; the first one run in a data directory makes its keys
+    (shared/config.py ensure_key_file), unless the environment sets both."""
+    settings = Settings.from_env(make_keys=True)
     try:
         settings.check()
     except ConfigError as exc:
@@ -137,6 +151,8 @@ def web(service: str, host: str, port: int, workers: int) -> None:
         str(workers),
         "--access-logfile",
         "-",
+        # X-Forwarded-* are trusted by ProxyFix alone, as JEJAK_PROXY_HOPS says (compose).
+        "--forwarded-allow-ips=",
         f"services.cli:service_wsgi({service!r})",
     ]
     os.execv(sys.executable, argv)
@@ -404,6 +420,18 @@ def backup_command(path: Path) -> None:
         click.echo(backup(settings.database_url, path))
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
+    click.echo(key_reminder(settings))
+
+
+def key_reminder(settings: Settings) -> str:
+    """Where the key a backup needs is: the NIKs in it are encrypted with JEJAK_PII_KEY."""
+    if "JEJAK_PII_KEY" in os.environ:
+        where = "JEJAK_PII_KEY (set in the environment)"
+    else:
+        where = f"the key file {key_file(settings.home)}"
+    return (f"The NIKs in this backup are encrypted with {where}: a backup without it "
+            "cannot decrypt them. Keep a copy of it somewhere safe, apart from the backups "
+            "(docs/operations.md).")
 
 
 @main.command("restore")
@@ -507,6 +535,24 @@ def seed(database_url: str) -> None:
         db_session.commit()
 
 
+def plain_http_warning(host: str) -> str | None:
+    """What `jejak up --host HOST` must say when HOST is reachable from other machines:
+    its pages travel unencrypted. None for a loopback host (this machine only)."""
+    name = host.strip("[]")
+    if name == "localhost":
+        return None
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(name).is_loopback:
+            return None
+    return (
+        f"WARNING: listening on {host or 'every address'}, beyond this machine, and pages are "
+        "served over plain HTTP: anyone on the same network can read staff passwords, "
+        "personal survey links and answers on the way. Put a reverse proxy with TLS (HTTPS) "
+        "in front, with JEJAK_PROXY_HOPS=1 and JEJAK_BASE_URL=https://<its address>: "
+        'docs/operations.md, section "Serving over HTTPS".'
+    )
+
+
 def ensure_first_admin(database_url: str) -> str | None:
     """Create `admin` with a random password when there is no user yet; return it."""
     from sqlalchemy import func, select
@@ -543,7 +589,12 @@ def up(demo: bool, host: str, port: int) -> None:
     settings = _settings()
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)
+    # The children read the keys from the same key file (JEJAK_HOME), or inherit them
+    # from this environment: every process signs and encrypts with the same keys.
     env = dict(os.environ, JEJAK_HOME=str(home), JEJAK_DATABASE_URL=settings.database_url)
+    warning = plain_http_warning(host)
+    if warning:
+        click.secho(warning, fg="yellow", err=True)
     supervisor = embedded.Supervisor()
     stopping = False
 

@@ -154,6 +154,9 @@ def web_argv(host: str, port: int, workers: int = 2) -> list[str]:
         "5",
         "--access-logfile",
         "-",
+        # gunicorn would trust X-Forwarded-Proto from 127.0.0.1 by itself; only ProxyFix
+        # does, and only when JEJAK_PROXY_HOPS says a proxy is in front (services/cli.py).
+        "--forwarded-allow-ips=",
         "services.cli:embedded_wsgi()",
     ]
 

@@ -1,18 +1,105 @@
-"""Configuration: environment variables with the prefix JEJAK_ (docs/configuration.md)."""
+"""Configuration: environment variables with the prefix JEJAK_ (docs/configuration.md).
+
+The two keys come from the environment when set there, otherwise from the key file in the
+data directory (`$JEJAK_HOME/keys.env`), which the first `jejak` command makes with random
+values (`Settings.from_env(make_keys=True)`). No key ships in the source: the development
+keys below are what earlier versions ran on, kept only so that tests can show they are
+refused, in every mode.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_SECRET = "dev-secret-change-me"
 DEFAULT_PII_KEY = "dev-pii-key-change-me"
+# Keys anyone can read (this source, .env.example): a session or NIK under them is public.
+PUBLISHED_KEYS = frozenset({DEFAULT_SECRET, DEFAULT_PII_KEY, "change-me"})
+MIN_KEY_LENGTH = 16
+KEY_NAMES = ("JEJAK_SECRET_KEY", "JEJAK_PII_KEY")
+KEY_FILE_NAME = "keys.env"
+ENVIRONMENTS = ("development", "production")
 
 
 class ConfigError(RuntimeError):
     """Raised when the configuration cannot run safely."""
+
+
+def key_file(home: Path) -> Path:
+    """Where the keys of the data directory `home` are kept."""
+    return home / KEY_FILE_NAME
+
+
+def read_key_file(path: Path) -> dict[str, str]:
+    """The `NAME=value` lines of a key file ({} when there is none); comments skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:  # another user's file, most likely: say so, not a traceback
+        raise ConfigError(f"cannot read the key file {path}: {exc.strerror}; run Jejak as "
+                          "the user that owns it") from exc
+    keys = {}
+    for line in text.splitlines():
+        name, sep, value = line.strip().partition("=")
+        if sep and not name.startswith("#"):
+            keys[name.strip()] = value.strip()
+    return keys
+
+
+def ensure_key_file(home: Path) -> dict[str, str]:
+    """The keys of `home`, made first when it has none; `home` is made private (0700).
+
+    The file is written whole under a temporary name (0600 from its creation), then
+    hard-linked to its real name: a link never replaces an existing file, so of two
+    commands starting at once exactly one file wins and both read it. A reader therefore
+    never sees half a file.
+    """
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _make_private(home)
+    path = key_file(home)
+    if path.exists():
+        return read_key_file(path)
+    text = (
+        "# Jejak's keys for this data directory, made by its first command (docs/operations.md)."
+        "\n# Keep a copy somewhere safe, apart from the backups: without JEJAK_PII_KEY no"
+        "\n# backup can decrypt a NIK, and a new JEJAK_SECRET_KEY voids every link sent.\n"
+        + "".join(f"{name}={secrets.token_urlsafe(32)}\n" for name in KEY_NAMES)
+    )
+    partial = home / f".{KEY_FILE_NAME}.{os.getpid()}.{secrets.token_hex(4)}"
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):  # another command made it first
+            os.link(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return read_key_file(path)
+
+
+def _make_private(directory: Path) -> None:
+    """0700 for a data directory of ours made by an older version (or a 022 umask)."""
+    status = directory.stat()
+    if status.st_mode & 0o077 and status.st_uid == os.getuid():
+        directory.chmod(0o700)
+
+
+def _key_problem(value: str) -> str | None:
+    if not value:
+        return "missing or empty"
+    if value in PUBLISHED_KEYS:
+        return "a published development key"
+    if len(value) < MIN_KEY_LENGTH:
+        return f"shorter than {MIN_KEY_LENGTH} characters"
+    return None
 
 
 def _home() -> Path:
@@ -38,8 +125,10 @@ class Settings:
     database_url: str = ""
     redis_url: str = ""
     smtp_url: str = ""
-    secret_key: str = DEFAULT_SECRET
-    pii_key: str = DEFAULT_PII_KEY
+    # No default: the environment or the key file gives them (from_env); check() refuses
+    # an empty one.
+    secret_key: str = ""
+    pii_key: str = ""
     quiet_hours: str = "20:00-07:00"
     timezone: str = "Asia/Makassar"
     base_url: str = "http://127.0.0.1:8000"
@@ -60,17 +149,24 @@ class Settings:
     event_retention_days: int = 30
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, *,
+                 make_keys: bool = False) -> Settings:
+        """Settings from `environ` (default os.environ). A key the environment does not set
+        comes from the data directory's key file; `make_keys` makes that file first when
+        it is missing (the `jejak` commands do; the processes they start only read it)."""
         env = os.environ if environ is None else environ
         home = Path(env.get("JEJAK_HOME", "var")).resolve()
+        stored: dict[str, str] = {}
+        if any(name not in env for name in KEY_NAMES):
+            stored = ensure_key_file(home) if make_keys else read_key_file(key_file(home))
         return cls(
             env=env.get("JEJAK_ENV", "development"),
             home=home,
             database_url=env.get("JEJAK_DATABASE_URL") or f"sqlite:///{home / 'jejak.db'}",
             redis_url=env.get("JEJAK_REDIS_URL", ""),
             smtp_url=env.get("JEJAK_SMTP_URL", ""),
-            secret_key=env.get("JEJAK_SECRET_KEY", DEFAULT_SECRET),
-            pii_key=env.get("JEJAK_PII_KEY", DEFAULT_PII_KEY),
+            secret_key=env.get("JEJAK_SECRET_KEY", stored.get("JEJAK_SECRET_KEY", "")),
+            pii_key=env.get("JEJAK_PII_KEY", stored.get("JEJAK_PII_KEY", "")),
             # Empty means "no quiet hours", so only a missing variable takes the default.
             quiet_hours=env.get("JEJAK_QUIET_HOURS", "20:00-07:00"),
             timezone=env.get("JEJAK_TIMEZONE", "Asia/Makassar"),
@@ -95,21 +191,21 @@ class Settings:
         )
 
     def check(self) -> None:
-        """Refuse to run production on the secrets that ship in the source."""
+        """Refuse to run on keys anyone could know, in every mode (the embedded default is
+        what centres put on their network), and production on SQLite or without Redis."""
+        if self.env not in ENVIRONMENTS:
+            raise ConfigError(f"JEJAK_ENV must be development or production, not {self.env!r}")
+        for name, value in zip(KEY_NAMES, (self.secret_key, self.pii_key), strict=True):
+            problem = _key_problem(value)
+            if problem:
+                raise ConfigError(
+                    f"{name} is {problem}. Remove {name} from the environment to use the "
+                    f"random key Jejak keeps in {key_file(self.home)} (the first `jejak` "
+                    "command makes it), or set it to a random value of at least "
+                    f"{MIN_KEY_LENGTH} characters, e.g. the output of: python3 -c "
+                    '"import secrets; print(secrets.token_urlsafe(32))"')
         if self.env != "production":
             return
-        weak = [
-            name
-            for name, value, default in (
-                ("JEJAK_SECRET_KEY", self.secret_key, DEFAULT_SECRET),
-                ("JEJAK_PII_KEY", self.pii_key, DEFAULT_PII_KEY),
-            )
-            if not value or value == default or len(value) < 16
-        ]
-        if weak:
-            raise ConfigError(
-                "JEJAK_ENV=production refuses default or short secrets: " + ", ".join(weak)
-            )
         if self.database_url.startswith("sqlite"):
             raise ConfigError("JEJAK_ENV=production needs JEJAK_DATABASE_URL (PostgreSQL)")
         if not self.redis_url:

@@ -154,6 +154,11 @@ class CookieSessions(SecureCookieSessionInterface):
             return self.session_class()
         return super().open_session(app, request)
 
+    def get_cookie_secure(self, app: Flask) -> bool:
+        # Secure in production, and on any request that came over HTTPS: through a TLS proxy
+        # this is what a trusted X-Forwarded-Proto says (JEJAK_PROXY_HOPS, services/cli.py).
+        return super().get_cookie_secure(app) or request.is_secure
+
     def save_session(self, app: Flask, session: Any, response: Any) -> None:
         if not session and not session.modified:  # nothing to set, nothing to delete
             if session.accessed:
@@ -192,7 +197,7 @@ def security_headers(response: Any) -> Any:
         else CONTENT_SECURITY_POLICY,
         **SECURITY_HEADERS,
     }
-    if settings_of(current_app).env == "production":
+    if settings_of(current_app).env == "production" or request.is_secure:
         wanted["Strict-Transport-Security"] = "max-age=31536000"
     # Pages and answers with personal data stay out of shared caches and the back button.
     if response.mimetype in _NO_STORE:

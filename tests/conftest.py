@@ -33,6 +33,8 @@ SYSTEM_REDIS_URL = os.environ.get("JEJAK_TEST_REDIS_URL", "redis://127.0.0.1:637
 # A complete answer set of someone employed, found work 3 months after training: the answers
 # most tests submit (one definition for unit, integration and fault tests).
 EMPLOYED = {"consent": True, "f8": 1, "f504": 1, "f502": 3, "f505": 4_500_000, "f14": 2}
+TEST_SECRET_KEY = "test-secret-key-0123456789abcdef"
+TEST_PII_KEY = "test-pii-key-0123456789abcdef"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -91,7 +93,10 @@ def settings(
     database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Settings:
     home = tmp_path_factory.mktemp("home")
-    return Settings(home=Path(home), database_url=database_url, redis_url=redis_url)
+    # Keys of the tests' own: no key ships in the source, and the development keys are
+    # refused in every mode (tests/unit/test_config.py).
+    return Settings(home=Path(home), database_url=database_url, redis_url=redis_url,
+                    secret_key=TEST_SECRET_KEY, pii_key=TEST_PII_KEY)
 
 
 @pytest.fixture()

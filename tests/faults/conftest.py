@@ -37,9 +37,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from services import embedded
 from services.survey import catalog, waves
 from services.survey.links import make_token
-from shared.config import DEFAULT_SECRET
 from shared.models import Alumnus, Cohort, Program
-from tests.conftest import EMPLOYED  # noqa: F401  (the fault tests import it here)
+from tests.conftest import (
+    EMPLOYED,  # noqa: F401  (the fault tests import it here)
+    TEST_PII_KEY,
+    TEST_SECRET_KEY,
+)
 from tests.integration.peers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -175,7 +178,8 @@ def pg_cluster() -> Iterator[PostgresCluster]:
 def service_env(home: Path, database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JEJAK_")}
     env.update(JEJAK_HOME=str(home), JEJAK_DATABASE_URL=database_url, JEJAK_REDIS_URL=redis_url,
-               JEJAK_SECRET_KEY=DEFAULT_SECRET, JEJAK_QUIET_HOURS="", PYTHONPATH=str(REPO))
+               JEJAK_SECRET_KEY=TEST_SECRET_KEY, JEJAK_PII_KEY=TEST_PII_KEY,
+               JEJAK_QUIET_HOURS="", PYTHONPATH=str(REPO))
     env.update(extra)
     return env
 
@@ -299,7 +303,8 @@ class Roster:
     tokens: list[str]
 
 
-def make_roster(factory: sessionmaker[Session], count: int, secret: str = DEFAULT_SECRET) -> Roster:
+def make_roster(factory: sessionmaker[Session], count: int,
+                secret: str = TEST_SECRET_KEY) -> Roster:
     """`count` alumni in one program and an open wave targeting all of them."""
     with factory() as session, session.begin():
         program = Program(name="Teknik Las")

@@ -24,7 +24,7 @@ from services.demo import load_demo_data
 from shared.auth import create_token
 from shared.db import Database
 from shared.models import Base, Wave
-from tests.conftest import PG_ADMIN_URL, TEST_DB, app_config
+from tests.conftest import PG_ADMIN_URL, TEST_DB, TEST_PII_KEY, TEST_SECRET_KEY, app_config
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -48,7 +48,10 @@ def wiped_url(tmp_path) -> Iterator[str]:
 
 
 def jejak(database_url: str, *args: str):
-    return CliRunner().invoke(main, list(args), env={"JEJAK_DATABASE_URL": database_url},
+    # The tests' keys: without them the command would make a key file under ./var.
+    return CliRunner().invoke(main, list(args), env={"JEJAK_DATABASE_URL": database_url,
+                                                     "JEJAK_SECRET_KEY": TEST_SECRET_KEY,
+                                                     "JEJAK_PII_KEY": TEST_PII_KEY},
                               catch_exceptions=False)
 
 

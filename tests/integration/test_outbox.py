@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 
@@ -119,7 +120,7 @@ def test_commit_succeeds_with_redis_down_and_event_arrives_after(
 
     supervisor = embedded.Supervisor()
     redis_url = embedded.start_redis(supervisor, tmp_path)
-    own = Settings(home=settings.home, database_url=settings.database_url, redis_url=redis_url)
+    own = dataclasses.replace(settings, redis_url=redis_url)
     app = create_app(app_config(own))
     supervisor.stop()  # Redis is gone
 
@@ -154,7 +155,7 @@ def test_the_relay_outlives_a_broker_outage(settings: Settings, clean_db, tmp_pa
 
     supervisor = embedded.Supervisor()
     redis_url = embedded.start_redis(supervisor, tmp_path)
-    own = Settings(home=settings.home, database_url=settings.database_url, redis_url=redis_url)
+    own = dataclasses.replace(settings, redis_url=redis_url)
     worker_app = create_worker_app(SERVICES, app_config(own))
     supervisor.stop()  # Redis is gone before the relay starts
     try:

@@ -504,6 +504,7 @@ class WorkerProcess:
             JEJAK_SMTP_URL=settings.smtp_url,
             JEJAK_QUIET_HOURS="",
             JEJAK_SECRET_KEY=settings.secret_key,
+            JEJAK_PII_KEY=settings.pii_key,
             JEJAK_BASE_URL=settings.base_url,
             PYTHONPATH=str(REPO),
         )
