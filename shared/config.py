@@ -45,6 +45,8 @@ class Settings:
     rate_limit_identify: str = "10 per minute;40 per hour"
     rate_limit_intake: str = "20 per minute;200 per hour"
     rate_limit_intake_ip: str = "600 per minute"
+    # A staff session unused this long ends (checked on the server): a working day.
+    session_idle_hours: float = 9.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -78,6 +80,8 @@ class Settings:
             rate_limit_identify=env.get("JEJAK_RATE_LIMIT_IDENTIFY", cls.rate_limit_identify),
             rate_limit_intake=env.get("JEJAK_RATE_LIMIT_INTAKE", cls.rate_limit_intake),
             rate_limit_intake_ip=env.get("JEJAK_RATE_LIMIT_INTAKE_IP", cls.rate_limit_intake_ip),
+            session_idle_hours=float(
+                env.get("JEJAK_SESSION_IDLE_HOURS") or cls.session_idle_hours),
         )
 
     def check(self) -> None:
