@@ -248,13 +248,12 @@ def _bearer_token() -> str | None:
 def _principal_from_bearer(token: str) -> Principal | None:
     digest = token_digest(token)
     with db.get_db().session_factory() as lookup:
-        token = lookup.scalar(
+        row = lookup.scalar(
             select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
         )
-        if token is None:
+        if row is None:
             return None
-        return Principal(name=f"token:{token.name}#{token.id}", role=token.role,
-                         user_id=token.user_id)
+        return Principal(name=f"token:{row.name}#{row.id}", role=row.role, user_id=row.user_id)
 
 
 def _principal_from_session() -> Principal | None:

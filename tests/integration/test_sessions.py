@@ -263,7 +263,7 @@ def test_unknown_inactive_and_known_usernames_all_pay_for_one_password_check(
         create_user(db.session(), "lama", "kata-sandi-lama", "viewer").active = False
         db.session().commit()
     stored = hash_password("kata-sandi-adi")
-    one_check = _fastest(lambda: verify_password(stored, "salah"))
+    one_check = _fastest(lambda: verify_password(stored, "salah"), times=5)
     client = survey_app.test_client()
     addresses = iter(f"192.0.2.{n}" for n in range(1, 100))
 
@@ -274,7 +274,7 @@ def test_unknown_inactive_and_known_usernames_all_pay_for_one_password_check(
     for username, password in (("nobody", "salah"), ("adi", "salah"),
                                ("lama", "kata-sandi-lama")):
         took = _fastest(lambda: attempt(username, password))  # noqa: B023
-        assert took >= 0.7 * one_check, (username, took, one_check)
+        assert took >= 0.5 * one_check, (username, took, one_check)
 
 
 def test_failures_slow_down_their_address_not_the_owner_elsewhere_who_is_told(
