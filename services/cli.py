@@ -338,6 +338,51 @@ def user_create(username: str, role: str, password: str) -> None:
     click.echo(f"created {username} ({role})")
 
 
+def _change_user(change: Any, username: str, *args: str) -> None:
+    """Apply a shared.auth account change (it ends the account's sessions and audits)."""
+    from shared.db import Database
+
+    settings = _settings()
+    with Database.for_url(settings.database_url).session_factory() as db_session:
+        try:
+            change(db_session, username, *args, "cli")
+        except (LookupError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        db_session.commit()
+
+
+@user.command("passwd")
+@click.argument("username")
+@click.password_option()
+def user_passwd(username: str, password: str) -> None:
+    """Set a staff account's password; its open sessions end."""
+    from shared.auth import change_password
+
+    _change_user(change_password, username, password)
+    click.echo(f"password changed for {username}; their sessions have ended")
+
+
+@user.command("role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(["viewer", "operator", "admin"]))
+def user_role(username: str, role: str) -> None:
+    """Give a staff account another role; its open sessions end."""
+    from shared.auth import change_role
+
+    _change_user(change_role, username, role)
+    click.echo(f"{username} is now {role}; their sessions have ended")
+
+
+@user.command("deactivate")
+@click.argument("username")
+def user_deactivate(username: str) -> None:
+    """Stop a staff account from signing in; its open sessions end now."""
+    from shared.auth import deactivate_user
+
+    _change_user(deactivate_user, username)
+    click.echo(f"deactivated {username}; their sessions have ended")
+
+
 @main.group()
 def alumni() -> None:
     """The roster of alumni."""

@@ -147,6 +147,8 @@ class Settings:
     rate_limit_intake_ip: str = "600 per minute"
     # Relayed outbox rows and processed_events older than this are pruned (events.prune).
     event_retention_days: int = 30
+    # A staff session unused this long ends (checked on the server): a working day.
+    session_idle_hours: float = 9.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *,
@@ -188,6 +190,8 @@ class Settings:
             rate_limit_intake=env.get("JEJAK_RATE_LIMIT_INTAKE", cls.rate_limit_intake),
             rate_limit_intake_ip=env.get("JEJAK_RATE_LIMIT_INTAKE_IP", cls.rate_limit_intake_ip),
             event_retention_days=_days(env, "JEJAK_EVENT_RETENTION_DAYS", 30, minimum=2),
+            session_idle_hours=float(
+                env.get("JEJAK_SESSION_IDLE_HOURS") or cls.session_idle_hours),
         )
 
     def check(self) -> None:

@@ -451,6 +451,13 @@ class Export(Base):
 
 
 class User(Base):
+    """A staff account.
+
+    `session_version` is copied into the session cookie at sign-in; a cookie whose copy
+    differs is refused (shared.auth), so raising it ends every session of the account at
+    once: logout, a new password, a new role, deactivation.
+    """
+
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
@@ -458,10 +465,23 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))  # admin/operator/viewer
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str | None] = mapped_column(String(8))
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None]
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginFailure(Base):
+    """Failed sign-ins for one (username as typed, address) since its last success.
+
+    Kept for names that match no account too, alike, so how sign-in answers says nothing
+    about which names exist. Rows older than the lockout are stale and deleted.
+    """
+
+    __tablename__ = "login_failures"
+    username: Mapped[str] = mapped_column(String(80), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failed_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ApiToken(Base):

@@ -144,19 +144,33 @@ def credentials(survey_app) -> dict[str, Any]:
     with survey_app.app_context():
         session = db.session()
         tokens = {role: create_token(session, role, name=f"walk-{role}") for role in ROLES}
-        users = {role: create_user(session, f"walk-{role}", f"kata-sandi-{role}", role)
-                 for role in ROLES}
+        for role in ROLES:
+            create_user(session, f"walk-{role}", f"kata-sandi-{role}", role)
         session.commit()
-        user_ids = {role: user.id for role, user in users.items()}
-    return {"tokens": tokens, "user_ids": user_ids}
+    return {"tokens": tokens}
+
+
+@pytest.fixture()
+def session_cookies(survey_app, credentials) -> dict[str, str]:
+    """Signed in through the form, as staff are: the cookie then holds what the guard
+    checks (user, session version, last use); one cookie serves all three services."""
+    cookies = {}
+    for role in ROLES:
+        client = survey_app.test_client()
+        form = client.get("/login").get_data(as_text=True)
+        signed = client.post("/login", data={
+            "username": f"walk-{role}", "password": f"kata-sandi-{role}",
+            "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)})
+        assert signed.status_code == 302
+        cookies[role] = client.get_cookie("jejak_session").value
+    return cookies
 
 
 def _send(app: Flask, call: Call, headers: dict[str, str] | None = None,
-          user_id: int | None = None) -> Any:
+          cookie: str | None = None) -> Any:
     client = app.test_client()
-    if user_id is not None:
-        with client.session_transaction() as cookie:
-            cookie["user_id"] = user_id
+    if cookie is not None:
+        client.set_cookie("jejak_session", cookie)
     # No body, no CSRF token: the guard must decide before any of that matters.
     response = client.open(call.path, method=call.method, headers=headers or {})
     response.close()  # ends the request: on SQLite its session holds the write lock
@@ -207,7 +221,7 @@ def test_without_credentials_every_guarded_route_answers_401_or_the_login_page(a
 
 
 def test_every_guarded_route_refuses_lower_roles_with_403_and_matches_the_policy(
-    apps, credentials
+    apps, credentials, session_cookies
 ) -> None:
     failures = []
     for app, call in walk(apps):
@@ -231,7 +245,7 @@ def test_every_guarded_route_refuses_lower_roles_with_403_and_matches_the_policy
             failures.append(f"{call}: open to {needed}, the policy asks at least {floor}")
         # The same refusal through a signed-in session (pages are used that way).
         for role in ROLES[: ROLE_RANK[needed]]:
-            response = _send(app, call, user_id=credentials["user_ids"][role])
+            response = _send(app, call, cookie=session_cookies[role])
             if response.status_code != 403:
                 failures.append(f"{call}: signed-in {role} got {response.status_code}, not 403")
     assert not failures, "routes whose roles are wrong:\n" + "\n".join(failures)

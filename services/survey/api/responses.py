@@ -115,8 +115,9 @@ def _limited_unless_first(view: Callable[..., Any]) -> Callable[..., Any]:
     def counted(*args: Any, **kwargs: Any) -> Any:
         # Decided before the view opens a transaction: a staff token is checked in a session
         # of its own, which on SQLite must not wait for the request's write lock. (Without
-        # an Authorization header or a session cookie this reads nothing.)
-        g.intake_staff = auth.current_principal() is not None
+        # an Authorization header this reads nothing.) Only a token counts as staff: the
+        # intake ignores session cookies, which a forged cross-site post would carry.
+        g.intake_staff = auth.api_principal() is not None
         try:
             return view(*args, **kwargs)
         except HTTPException:
@@ -159,7 +160,7 @@ class Responses(MethodView):
                     current_app.config["SECRET_KEY"], body["token"], wave
                 )
             else:
-                principal = auth.current_principal()
+                principal = auth.api_principal()  # a token; a staff cookie grants nothing
                 if principal is None:
                     abort(401, message="registration_no needs an operator token")
                 if not principal.may("operator"):
