@@ -30,6 +30,12 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "analytics-nightly": {"task": "analytics.refresh", "schedule": crontab(hour=2, minute=0)},
     # Events a subscriber never got (a task lost between Redis and a worker): shared.events.
     "redeliver-events": {"task": "events.redeliver", "schedule": timedelta(seconds=60)},
+    # Personal-data files past JEJAK_PERSONAL_FILES_DAYS (shared.personal_files): each
+    # service deletes its own (survey: rejected rows and backups; analytics: raw exports).
+    "survey-expire-personal-files": {"task": "survey.expire_personal_files",
+                                     "schedule": timedelta(hours=1)},
+    "analytics-expire-personal-files": {"task": "analytics.expire_personal_files",
+                                        "schedule": timedelta(hours=1)},
 }
 
 

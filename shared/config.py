@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,16 @@ class ConfigError(RuntimeError):
 
 def _home() -> Path:
     return Path(os.environ.get("JEJAK_HOME", "var")).resolve()
+
+
+def _days(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number of days, at least 1, or ConfigError naming the variable."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{name} must be a whole number of days, at least 1 (not {value!r})")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,9 @@ class Settings:
     rate_limit_identify: str = "10 per minute;40 per hour"
     rate_limit_intake: str = "20 per minute;200 per hour"
     rate_limit_intake_ip: str = "600 per minute"
+    # Rejected-rows files, raw exports and backups under home are deleted after this many
+    # days (shared/personal_files.py; docs/operations.md, "Personal data on disk").
+    personal_files_days: int = 7
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -78,6 +92,8 @@ class Settings:
             rate_limit_identify=env.get("JEJAK_RATE_LIMIT_IDENTIFY", cls.rate_limit_identify),
             rate_limit_intake=env.get("JEJAK_RATE_LIMIT_INTAKE", cls.rate_limit_intake),
             rate_limit_intake_ip=env.get("JEJAK_RATE_LIMIT_INTAKE_IP", cls.rate_limit_intake_ip),
+            personal_files_days=_days(env, "JEJAK_PERSONAL_FILES_DAYS",
+                                      cls.personal_files_days),
         )
 
     def check(self) -> None:

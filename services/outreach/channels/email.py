@@ -9,9 +9,10 @@ import mailbox
 import re
 import smtplib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from email import policy
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from email.utils import formatdate, parseaddr
 from functools import lru_cache
 from pathlib import Path
@@ -315,3 +316,17 @@ class MaildirEmail:
 
     def close(self) -> None:
         return None
+
+    def drop(self, message_ids: Collection[int]) -> int:
+        """Erasure: delete the stored copies of these messages; how many went."""
+        wanted, dropped = set(message_ids), 0
+        for key in list(self.maildir.iterkeys()):
+            try:
+                with self.maildir.get_file(key) as handle:
+                    headers = BytesHeaderParser(policy=MAILDIR_POLICY).parse(handle)
+            except (KeyError, FileNotFoundError):
+                continue  # removed meanwhile
+            if message_id_from_header(headers["Message-ID"] or "", self.secret_key) in wanted:
+                self.maildir.discard(key)
+                dropped += 1
+        return dropped
