@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from services.outreach.channels.base import Outcome, Outgoing, permanent, transient
+from shared.personal_files import private_folder
 
 TIMEOUT = 20.0
 # Quoted-printable/base64 bodies: any relay takes them, with or without 8BITMIME. Lines up
@@ -303,6 +304,8 @@ class MaildirEmail:
 
     def __init__(self, home: Path, mail_from: str, secret_key: str) -> None:
         self.maildir = mailbox.Maildir(str(Path(home) / "mail"), create=True)
+        # mailbox makes its folders 0700 (its files 0644 inside); an older one is tightened.
+        private_folder(Path(home) / "mail")
         self.mail_from = mail_from
         self.secret_key = secret_key
 

@@ -191,7 +191,8 @@ class AlumnusErase(MethodView):
                    f"alumnus:{alumnus_id}",
                    already_erased=erasure.already_erased,
                    responses_deidentified=erasure.responses_deidentified,
-                   answers_removed=erasure.answers_removed)
+                   answers_removed=erasure.answers_removed,
+                   rejected_rows_removed=erasure.rejected_rows_removed)
         session.commit()
         return erasure
 
