@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -236,14 +236,16 @@ def erase_alumnus(
 
     Files under `home`: rows naming the person (registration number, NIK, phone or email)
     leave every rejected-rows file. Backups in `home/backups` cannot be rewritten, so while
-    any is there the erasure refuses (FilesToDeleteByHand, 409) before changing anything.
+    any written since the person joined the roster is there, the erasure refuses
+    (FilesToDeleteByHand, 409) before changing anything.
     """
     alumnus = _alumnus(session, alumnus_id, for_update=True)
     if alumnus.erased_at is not None:
         return Erasure(alumnus.id, alumnus.erased_at, True, 0, 0)
     rejected_rows = plan_rejected_rows_erasure(home, Identifiers(
         alumnus.registration_no, alumnus.nik_hash, alumnus.phone, alumnus.email, pii_key))
-    by_hand = backups_in(home) + rejected_rows.unreadable
+    by_hand = [path for path in backups_in(home) if _written_since(path, alumnus.created_at)]
+    by_hand += rejected_rows.unreadable
     if by_hand:
         raise FilesToDeleteByHand(by_hand)
     now = now or utcnow()
@@ -268,6 +270,12 @@ def erase_alumnus(
     session.flush()
     # After the flush, so a database refusal leaves the files as they were.
     return Erasure(alumnus.id, now, False, len(responses), removed, rejected_rows.apply())
+
+
+def _written_since(path: Path, created_at: datetime) -> bool:
+    """Whether the file was last written after the alumnus joined the roster: a backup
+    finished before that cannot hold them (one running across it is listed: it may)."""
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC) >= created_at
 
 
 def _free_text_keys(session: Session, questionnaire_ids: set[int]) -> dict[int, frozenset[str]]:

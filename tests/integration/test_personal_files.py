@@ -269,10 +269,13 @@ def test_erasure_refuses_and_lists_backups_it_cannot_rewrite(
     [rejected] = rejected_files(home)
     assert jejak(settings, home, "backup").exit_code == 0
     [backup] = sorted((home / "backups").iterdir())
+    # Finished before the person was on the roster: it cannot hold them, and is not listed.
+    older = aged(home / "backups" / "jejak-2020-01-01.dump", 365 * 5, time.time())
 
     refused = erase(survey_app, survey, person)
     assert refused.status_code == 409
     assert str(backup) in refused.get_json()["errors"]["files"][0]
+    assert str(older) not in refused.get_json()["errors"]["files"][0]
     page = staff.get(f"/alumni/{person}/erase?lang=en")
     confirm = staff.post(f"/alumni/{person}/erase?lang=en", data={
         "csrf_token": csrf_of(page.get_data(as_text=True)), "confirm": "REG-000"})
