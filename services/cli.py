@@ -390,12 +390,15 @@ def alumni() -> None:
 
 @alumni.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--rejected", type=click.Path(dir_okay=False), default=None,
-              help="Write rejected rows here (default: PATH with -rejected.csv).")
-def alumni_import(path: str, rejected: str | None) -> None:
-    """Import a roster file (CSV or XLSX); good rows import, bad rows are listed."""
-    from services.survey.roster import RosterFileError, read_rows, write_rejections_csv
-    from services.survey.roster_import import import_roster
+def alumni_import(path: str) -> None:
+    """Import a roster file (CSV or XLSX); good rows import, bad rows are listed.
+
+    The rejected rows go to a new file in JEJAK_HOME/imports (mode 0600, deleted after
+    JEJAK_PERSONAL_FILES_DAYS days), never beside PATH: that folder may be shared, and
+    only files Jejak knows can be expired and cleaned by an erasure.
+    """
+    from services.survey.roster import RosterFileError, read_rows
+    from services.survey.roster_import import import_roster, write_rejected_rows
     from shared.auth import audit
     from shared.db import Database
 
@@ -422,9 +425,7 @@ def alumni_import(path: str, rejected: str | None) -> None:
     click.echo(f"imported {summary.imported}, updated {summary.updated}, "
                f"unchanged {summary.unchanged}, rejected {summary.rejected}")
     if summary.rejections:
-        target = rejected or str(Path(path).with_suffix("")) + "-rejected.csv"
-        with open(target, "w", newline="", encoding="utf-8") as out:
-            write_rejections_csv(summary.rejections, out)
+        target = write_rejected_rows(settings.home, summary.rejections)
         for rejection in summary.rejections[:10]:
             click.echo(f"  line {rejection.line}, {rejection.column}: {rejection.message}")
         if summary.rejected > 10:
@@ -455,14 +456,15 @@ def analytics_refresh() -> None:
 
 
 @main.command("backup")
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-def backup_command(path: Path) -> None:
-    """Write a backup of the database to PATH (a new file; docs/operations.md)."""
-    from shared.backup import BackupError, backup
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), required=False)
+def backup_command(path: Path | None) -> None:
+    """Write a backup of the database to PATH (a new file; default: a dated file in
+    JEJAK_HOME/backups, deleted after JEJAK_PERSONAL_FILES_DAYS; docs/operations.md)."""
+    from shared.backup import BackupError, backup, default_backup_path
 
     settings = _settings()
     try:
-        click.echo(backup(settings.database_url, path))
+        click.echo(backup(settings.database_url, path or default_backup_path(settings.home)))
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(key_reminder(settings))

@@ -5,6 +5,12 @@ readable by a newer pg_restore). SQLite: the online backup API, which copies a c
 image while the services keep running (a plain file copy of a WAL database can be torn).
 A restore refuses to replace a database that holds data unless forced, and a PostgreSQL
 restore runs in one transaction: when it fails, the database is left as it was.
+
+A backup holds every alumnus's personal data in clear but the NIK (docs/operations.md says
+exactly what): it is written with mode 0600 into a folder only the service account may
+enter (shared.personal_files). By default it goes to `<home>/backups/`, where the survey's
+beat job deletes it after JEJAK_PERSONAL_FILES_DAYS days and an erasure lists it as a file
+to delete by hand (a dump cannot be rewritten without the person).
 See docs/operations.md for the schedule, where to keep copies and how to test a restore.
 """
 
@@ -14,12 +20,16 @@ import glob
 import os
 import shutil
 import sqlite3
+import stat
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
+
+from shared.personal_files import BACKUPS, is_private, private_folder, reserve_private
 
 # Tables whose rows are the centre's data: any row here and a restore needs --force. (The
 # default questionnaire that `jejak db upgrade` seeds is not data anyone would lose.)
@@ -30,14 +40,43 @@ class BackupError(RuntimeError):
     """A backup or restore that cannot be done; the message says what to do."""
 
 
+def backup_folder(home: Path) -> Path:
+    """`<home>/backups`, created or tightened to mode 0700."""
+    return private_folder(Path(home) / BACKUPS)
+
+
+def default_backup_path(home: Path, now: datetime | None = None) -> Path:
+    """`<home>/backups/jejak-<UTC date and time>.dump`: a new name for every run."""
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+    return backup_folder(home) / f"jejak-{stamp}.dump"
+
+
+def backups_in(home: Path) -> list[Path]:
+    """Every file in `<home>/backups` (finished or not), by name."""
+    folder = Path(home) / BACKUPS
+    return sorted(path for path in folder.iterdir() if path.is_file()) if folder.is_dir() else []
+
+
 def backup(database_url: str, path: Path) -> str:
-    """Write a backup of the database to `path` (which must not exist); describe it."""
+    """Write a backup of the database to `path` (which must not exist); describe it.
+
+    The file is made 0600. A missing folder is created 0700; an existing folder that other
+    accounts may enter is refused rather than changed (it may be shared on purpose).
+    """
     if path.exists():
         raise BackupError(f"{path} already exists; choose a new file name (for example with "
                           "the date in it) so no earlier backup is overwritten")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    folder = path.parent
+    if not folder.exists():
+        private_folder(folder)
+    elif not is_private(folder):
+        mode = stat.S_IMODE(folder.stat().st_mode)
+        raise BackupError(f"{folder} may be read by other accounts on this server (mode "
+                          f"{mode:o}) and a backup holds personal data: run `chmod 700 "
+                          f"{folder}` or choose another folder")
     partial = path.with_name(path.name + ".partial")
     try:
+        reserve_private(partial)  # sqlite3 and pg_dump write into it and keep its mode
         if _is_sqlite(database_url):
             source_file = _sqlite_file(database_url)
             if not source_file.exists():

@@ -32,6 +32,12 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "redeliver-events": {"task": "events.redeliver", "schedule": timedelta(seconds=60)},
     # Retention of relayed outbox rows and processed_events (JEJAK_EVENT_RETENTION_DAYS).
     "prune-events": {"task": "events.prune", "schedule": crontab(hour=3, minute=30)},
+    # Personal-data files past JEJAK_PERSONAL_FILES_DAYS (shared.personal_files): each
+    # service deletes its own (survey: rejected rows and backups; analytics: raw exports).
+    "survey-expire-personal-files": {"task": "survey.expire_personal_files",
+                                     "schedule": timedelta(hours=1)},
+    "analytics-expire-personal-files": {"task": "analytics.expire_personal_files",
+                                        "schedule": timedelta(hours=1)},
 }
 
 

@@ -112,7 +112,8 @@ def _days(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) 
     if not raw:
         return default
     if not raw.isdigit() or int(raw) < minimum:
-        raise ConfigError(f"{name} must be a whole number of days, at least {minimum}: {raw!r}")
+        raise ConfigError(
+            f"{name} must be a whole number of days, at least {minimum} (not {raw!r})")
     return int(raw)
 
 
@@ -149,6 +150,9 @@ class Settings:
     event_retention_days: int = 30
     # A staff session unused this long ends (checked on the server): a working day.
     session_idle_hours: float = 9.0
+    # Rejected-rows files, raw exports and backups under home are deleted after this many
+    # days (shared/personal_files.py; docs/operations.md, "Personal data on disk").
+    personal_files_days: int = 7
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *,
@@ -192,6 +196,8 @@ class Settings:
             event_retention_days=_days(env, "JEJAK_EVENT_RETENTION_DAYS", 30, minimum=2),
             session_idle_hours=float(
                 env.get("JEJAK_SESSION_IDLE_HOURS") or cls.session_idle_hours),
+            personal_files_days=_days(env, "JEJAK_PERSONAL_FILES_DAYS",
+                                      cls.personal_files_days),
         )
 
     def check(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from services.analytics.refresh import (
@@ -11,7 +12,7 @@ from services.analytics.refresh import (
     refresh_all,
     update_alumnus_cell,
 )
-from services.analytics.reports.privacy import remove_raw_exports_of
+from services.analytics.reports.privacy import expire_raw_exports, remove_raw_exports_of
 from shared.db import get_db
 from shared.events import Event, consumer
 
@@ -51,6 +52,16 @@ def refresh(wave_id: int | None = None, run_id: int | None = None) -> list[int |
                 for outcome in refresh_all(session_factory)]
     snapshot = full_refresh(session_factory, wave_id, run_id=run_id)
     return [snapshot.id if snapshot else None]
+
+
+@shared_task(name="analytics.expire_personal_files", ignore_result=True)
+def expire_personal_files() -> int:
+    """Beat job: delete raw-response workbooks older than JEJAK_PERSONAL_FILES_DAYS."""
+    days = current_app.config["JEJAK_SETTINGS"].personal_files_days
+    with get_db().session_factory() as session:
+        expired = expire_raw_exports(session, days)
+        session.commit()
+    return expired
 
 
 # The report task lives beside its writers; importing it registers `analytics.export`.

@@ -4,7 +4,8 @@ Pending messages are cancelled with the reason; on erasure the addresses outreac
 onto messages are blanked and provider replies are masked (shared.logs.mask), since a
 bounce reason often quotes the address. Opt-out rows stay: they record the person's own
 objection, and keeping them is what keeps a later roster entry with the same address from
-being contacted (docs/decisions.md).
+being contacted (docs/decisions.md). The embedded mail and SMS/WhatsApp sinks under
+JEJAK_HOME drop their copies of the person's messages (`drop_sink_copies`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from services.outreach.channels import drop_from_sinks
+from shared.config import Settings
 from shared.logs import mask
 from shared.models import DeliveryAttempt, Message
 
@@ -46,3 +49,11 @@ def forget_alumnus(session: Session, alumnus_id: int) -> int:
                 attempt.detail = mask(attempt.detail)
     session.flush()
     return cancelled
+
+
+def drop_sink_copies(session: Session, alumnus_id: int, settings: Settings) -> int:
+    """Erasure: the embedded sinks forget every message ever made for the alumnus (by
+    message id, so it works after the addresses were blanked); how many copies went."""
+    message_ids = set(session.scalars(select(Message.id)
+                                      .where(Message.alumnus_id == alumnus_id)))
+    return drop_from_sinks(settings, message_ids)

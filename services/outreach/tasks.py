@@ -71,6 +71,8 @@ def on_wave_closed(db_session: Session, event: Event) -> None:
 @consumer("outreach.on_alumnus_erased")
 def on_alumnus_erased(db_session: Session, event: Event) -> None:
     privacy.forget_alumnus(db_session, event.payload["alumnus_id"])
+    privacy.drop_sink_copies(db_session, event.payload["alumnus_id"],
+                             current_app.config["JEJAK_SETTINGS"])
 
 
 @consumer("outreach.on_consent_withdrawn")

@@ -4,7 +4,6 @@ their data-subject rights (export, consent withdrawal, erasure), the audit log."
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -25,11 +24,12 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
 from services.survey import privacy, waves
-from services.survey.roster import RosterFileError, read_rows, write_rejections_csv
-from services.survey.roster_import import import_roster
+from services.survey.roster import RosterFileError, read_rows
+from services.survey.roster_import import REJECTED_SUFFIX, import_roster, write_rejected_rows
 from shared import audit_log, auth, db
 from shared.models import Alumnus, Cohort, Message, Program, Response, Wave
 from shared.models import Questionnaire as QuestionnaireRow
+from shared.personal_files import IMPORTS
 
 bp = Blueprint("admin", __name__)
 UPLOAD_TYPES = (".csv", ".xlsx")
@@ -40,9 +40,7 @@ def _settings() -> Any:
 
 
 def _imports_dir() -> Path:
-    folder = _settings().home / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return _settings().home / IMPORTS
 
 
 @bp.route("/")
@@ -136,10 +134,8 @@ def import_page() -> Any:
         flash(str(exc), "error")
         return redirect(url_for(".import_page"))
     rejected_name = None
-    if summary.rejections:
-        rejected_name = f"{uuid.uuid4().hex}-rejected.csv"
-        with open(_imports_dir() / rejected_name, "w", newline="", encoding="utf-8") as out:
-            write_rejections_csv(summary.rejections, out)
+    if summary.rejections:  # 0600 in <home>/imports, deleted after personal_files_days
+        rejected_name = write_rejected_rows(_settings().home, summary.rejections).name
     session = db.session()
     auth.audit(session, auth.current_principal().name, "alumni.import", upload.filename,
                imported=summary.imported, updated=summary.updated, rejected=summary.rejected)
@@ -151,7 +147,7 @@ def import_page() -> Any:
 @bp.route("/imports/<name>")
 @auth.requires("operator")
 def rejected_download(name: str) -> Any:
-    if not name.endswith("-rejected.csv") or "/" in name or ".." in name:
+    if not name.endswith(REJECTED_SUFFIX) or "/" in name or ".." in name:
         abort(404)
     path = _imports_dir() / name
     if not path.exists():
@@ -268,11 +264,21 @@ def alumnus_erase(alumnus_id: int) -> Any:
             "survey/erase.html", alumnus=alumnus,
             error=_("Type the registration number exactly to confirm."),
         ), 422
-    erasure = privacy.erase_alumnus(session, alumnus_id, pii_key=_settings().pii_key)
+    try:
+        erasure = privacy.erase_alumnus(session, alumnus_id, pii_key=_settings().pii_key,
+                                        home=_settings().home)
+    except privacy.FilesToDeleteByHand as exc:
+        return render_template(
+            "survey/erase.html", alumnus=alumnus, files=exc.paths,
+            error=_("These files may hold this person's data and cannot be rewritten "
+                    "without it. Delete them by hand (or wait until they expire), then "
+                    "erase again."),
+        ), 409
     auth.audit(session, auth.current_principal().name, "alumnus.erase", f"alumnus:{alumnus_id}",
                already_erased=erasure.already_erased,
                responses_deidentified=erasure.responses_deidentified,
-               answers_removed=erasure.answers_removed)
+               answers_removed=erasure.answers_removed,
+               rejected_rows_removed=erasure.rejected_rows_removed)
     session.commit()
     flash(_("Personal data erased. The answers stay in the indicators without identity."), "ok")
     return redirect(url_for(".alumnus_detail", alumnus_id=alumnus_id))

@@ -13,13 +13,20 @@ publish an event (`alumnus.erased`, `alumnus.consent_withdrawn`) in the same tra
 and outreach's consumers cancel what is still pending. Until they have run, outreach's
 last-moment send check (it re-reads erased_at and consent_withdrawn_at) already stops
 every message, so the event only tidies what would never go out.
+
+Erasure also reaches the personal-data files under JEJAK_HOME (shared.personal_files): the
+person's rows are taken out of every rejected-rows file of the roster import; a file that
+cannot be rewritten (a backup, an unreadable file) makes the erasure refuse, naming each
+file to delete by hand. Analytics deletes raw workbooks and outreach the embedded mail and
+SMS/WhatsApp sinks' copies of the person's messages when they receive `alumnus.erased`.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -27,6 +34,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from services.survey.questionnaire import load_definition
+from services.survey.roster_import import Identifiers, plan_rejected_rows_erasure
+from shared.backup import backups_in
 from shared.errors import DomainError
 from shared.events import publish
 from shared.models import (
@@ -58,6 +67,17 @@ class PrivacyError(DomainError):
     """A data-subject request that cannot be honoured (404: no such alumnus; 409: erased)."""
 
 
+class FilesToDeleteByHand(PrivacyError):
+    """Erasure refused: these files may hold the person and Jejak cannot rewrite them."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+        super().__init__(
+            "files", "these files may hold this alumnus's personal data and cannot be "
+            "rewritten without it; delete them by hand (or wait until they expire), then "
+            "erase again: " + ", ".join(str(path) for path in paths), 409)
+
+
 @dataclass(frozen=True)
 class Erasure:
     alumnus_id: int
@@ -65,6 +85,7 @@ class Erasure:
     already_erased: bool
     responses_deidentified: int
     answers_removed: int
+    rejected_rows_removed: int = 0
 
 
 # --- export -------------------------------------------------------------------------------
@@ -201,7 +222,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def erase_alumnus(
-    session: Session, alumnus_id: int, *, pii_key: str, now: datetime | None = None
+    session: Session, alumnus_id: int, *, pii_key: str, home: Path,
+    now: datetime | None = None,
 ) -> Erasure:
     """Remove one alumnus's identifiers; keep their coded answers for the aggregates.
 
@@ -211,10 +233,21 @@ def erase_alumnus(
     coded answers; free-text answers and unsubmitted drafts go. Outreach cancels pending
     messages and blanks addresses when it receives `alumnus.erased`. Idempotent: erasing
     twice changes nothing and publishes nothing the second time.
+
+    Files under `home`: rows naming the person (registration number, NIK, phone or email)
+    leave every rejected-rows file. Backups in `home/backups` cannot be rewritten, so while
+    any written since the person joined the roster is there, the erasure refuses
+    (FilesToDeleteByHand, 409) before changing anything.
     """
     alumnus = _alumnus(session, alumnus_id, for_update=True)
     if alumnus.erased_at is not None:
         return Erasure(alumnus.id, alumnus.erased_at, True, 0, 0)
+    rejected_rows = plan_rejected_rows_erasure(home, Identifiers(
+        alumnus.registration_no, alumnus.nik_hash, alumnus.phone, alumnus.email, pii_key))
+    by_hand = [path for path in backups_in(home) if _written_since(path, alumnus.created_at)]
+    by_hand += rejected_rows.unreadable
+    if by_hand:
+        raise FilesToDeleteByHand(by_hand)
     now = now or utcnow()
     alumnus.registration_no = tombstone(alumnus.registration_no, pii_key)
     alumnus.full_name = None
@@ -235,7 +268,14 @@ def erase_alumnus(
         response.draft = None
     publish(session, "alumnus.erased", {"alumnus_id": alumnus.id})
     session.flush()
-    return Erasure(alumnus.id, now, False, len(responses), removed)
+    # After the flush, so a database refusal leaves the files as they were.
+    return Erasure(alumnus.id, now, False, len(responses), removed, rejected_rows.apply())
+
+
+def _written_since(path: Path, created_at: datetime) -> bool:
+    """Whether the file was last written after the alumnus joined the roster: a backup
+    finished before that cannot hold them (one running across it is listed: it may)."""
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC) >= created_at
 
 
 def _free_text_keys(session: Session, questionnaire_ids: set[int]) -> dict[int, frozenset[str]]:

@@ -14,12 +14,16 @@ the ones collected earlier.
 
 from __future__ import annotations
 
+import csv
 import operator
+import os
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, String, Table, any_, bindparam, insert, select, update
@@ -29,12 +33,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.survey.roster import Rejection, RosterRow, parse_row, write_rejections_csv
+from shared.csvsafe import restore_cell
 from shared.db import is_postgres
 from shared.events import publish
 from shared.models import Alumnus, Cohort, Program, utcnow
+from shared.personal_files import IMPORTS, open_private, private_folder
 from shared.pii import hash_nik, protect_nik, tombstone
 
-__all__ = ["ImportSummary", "import_roster", "write_rejections_csv"]
+__all__ = ["ImportSummary", "import_roster", "write_rejections_csv", "write_rejected_rows",
+           "Identifiers", "plan_rejected_rows_erasure"]
 
 ProgressCallback = Callable[[int, int | None], None]
 
@@ -404,3 +411,114 @@ def _cohort_date_conflict(row: RosterRow, cohort: _CohortDates) -> tuple[str, st
         f"{cohort.training_start} to {cohort.training_end}; this row says "
         f"{row.training_start} to {row.training_end}"
     )
+
+
+# --- the rejected-rows files -----------------------------------------------------------------
+#
+# The admin page and `jejak alumni import` keep the rejected rows of each import as CSV under
+# `<home>/imports/`, 0600 in a 0700 folder (shared.personal_files), for an operator to fix
+# and import again. The survey's beat job deletes them after JEJAK_PERSONAL_FILES_DAYS days;
+# an erasure takes the person's rows out of them first (services/survey/privacy.py).
+
+REJECTED_SUFFIX = "-rejected.csv"
+
+
+def write_rejected_rows(home: Path, rejections: Iterable[Rejection]) -> Path:
+    """Write the rejections to a new `<home>/imports/<random>-rejected.csv`; its path."""
+    path = private_folder(Path(home) / IMPORTS) / f"{uuid.uuid4().hex}{REJECTED_SUFFIX}"
+    with open_private(path, "w", newline="", encoding="utf-8") as out:
+        write_rejections_csv(rejections, out)
+    return path
+
+
+def rejected_rows_files(home: Path) -> list[Path]:
+    folder = Path(home) / IMPORTS
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.iterdir()
+                  if path.is_file() and path.name.endswith(REJECTED_SUFFIX))
+
+
+@dataclass(frozen=True)
+class Identifiers:
+    """What identifies one alumnus in a rejected row: the registration number, the NIK's
+    keyed hash (no decryption needed), the phone (E.164) and the email."""
+
+    registration_no: str
+    nik_hash: str | None
+    phone: str | None
+    email: str | None
+    pii_key: str
+
+    def match(self, raw: dict[str, str]) -> bool:
+        """Whether a rejected row, as typed, names this person by any identifier."""
+        def value(column: str) -> str:
+            return restore_cell(raw.get(column) or "").strip()
+
+        if value("registration_no") and value("registration_no") == self.registration_no:
+            return True
+        nik = "".join(value("nik").split())
+        if self.nik_hash and nik and hash_nik(nik, self.pii_key) == self.nik_hash:
+            return True
+        if self.email and value("email").casefold() == self.email.casefold():
+            return True
+        return bool(self.phone) and _phone_digits(value("phone")) == _phone_digits(self.phone)
+
+
+def _phone_digits(value: str | None) -> str:
+    """Digits with the country code: 0812-3456-0001, +62 812 3456 0001 → 6281234560001."""
+    digits = "".join(character for character in value or "" if character.isdigit())
+    return "62" + digits[1:] if digits.startswith("0") else digits
+
+
+@dataclass(frozen=True)
+class _Rewrite:
+    path: Path
+    header: list[str]
+    kept: list[list[str]]
+    removed: int
+
+
+@dataclass
+class RejectedRowsErasure:
+    """The rejected-rows files that name a person: rewritable ones, and ones that are not."""
+
+    rewrites: list[_Rewrite] = field(default_factory=list)
+    unreadable: list[Path] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(rewrite.removed for rewrite in self.rewrites)
+
+    def apply(self) -> int:
+        """Replace each file by its rows without the person (same mode 0600, same
+        modification time, so it still expires when it would have); rows removed."""
+        for rewrite in self.rewrites:
+            written = rewrite.path.stat()
+            partial = rewrite.path.with_name(rewrite.path.name + ".part")
+            with open_private(partial, "w", newline="", encoding="utf-8") as out:
+                writer = csv.writer(out)
+                writer.writerow(rewrite.header)
+                writer.writerows(rewrite.kept)
+            os.utime(partial, ns=(written.st_atime_ns, written.st_mtime_ns))
+            os.replace(partial, rewrite.path)
+        return self.rows
+
+
+def plan_rejected_rows_erasure(home: Path, person: Identifiers) -> RejectedRowsErasure:
+    """Read every rejected-rows file; nothing is changed until `apply`."""
+    plan = RejectedRowsErasure()
+    for path in rejected_rows_files(home):
+        try:
+            with open(path, newline="", encoding="utf-8") as handle:
+                rows = list(csv.reader(handle))
+        except (OSError, UnicodeDecodeError, csv.Error):
+            plan.unreadable.append(path)
+            continue
+        if not rows:
+            continue
+        header, body = rows[0], rows[1:]
+        kept = [row for row in body if not person.match(dict(zip(header, row, strict=False)))]
+        if len(kept) < len(body):
+            plan.rewrites.append(_Rewrite(path, header, kept, len(body) - len(kept)))
+    return plan

@@ -156,11 +156,11 @@ def test_export_erase_export_round_trip(survey_app, outreach, survey, person, qu
         ("alumnus.export", f"alumnus:{person}"), ("alumnus.erase", f"alumnus:{person}")]
 
 
-def test_an_erased_alumnus_is_not_imported_again(settings, clean_db) -> None:
+def test_an_erased_alumnus_is_not_imported_again(settings, clean_db, tmp_path) -> None:
     run_import(clean_db, roster_csv([roster_row(1), roster_row(2)]))
     with clean_db.session_factory() as session, session.begin():
         alumnus_id = session.scalar(select(Alumnus.id).where(Alumnus.registration_no == "BLK-001"))
-        erase_alumnus(session, alumnus_id, pii_key=PII_KEY)
+        erase_alumnus(session, alumnus_id, pii_key=PII_KEY, home=tmp_path)
     summary = run_import(clean_db, roster_csv([roster_row(1), roster_row(2)]))
     assert (summary.imported, summary.unchanged, summary.rejected) == (0, 1, 1)
     assert "erased" in summary.rejections[0].message

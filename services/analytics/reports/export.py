@@ -37,6 +37,7 @@ from services.analytics.reports.xlsx import write_raw_responses, write_workbook
 from services.analytics.snapshots import read_snapshot
 from shared.config import Settings
 from shared.models import Export, Questionnaire, Wave, utcnow
+from shared.personal_files import private_folder, reserve_private
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +101,12 @@ def run_export(session_factory: sessionmaker[Session], export_id: uuid.UUID,
         return _finish(session_factory, export_id, "failed", error=f"unknown kind {kind!r}")
 
     target = export_path(settings.home, export_id, kind)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    # 0600 in a 0700 folder (shared.personal_files): a raw workbook names every respondent.
+    private_folder(target.parent)
     partial = target.with_name(target.name + ".part")
     progress = _ProgressWriter(session_factory, export_id)
     try:
+        reserve_private(partial)  # the writers open the path themselves and keep its mode
         _write(session_factory, kind, params, partial, settings, progress)
         os.replace(partial, target)
     except ExportError as exc:

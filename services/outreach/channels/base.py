@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import fcntl
 import http.client
 import json
 import os
 import selectors
 import ssl
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
+
+from shared.personal_files import FILE_MODE, private_folder
 
 
 @dataclass(frozen=True)
@@ -205,17 +208,41 @@ class JsonLinesLog:
     def close(self) -> None:
         return None
 
+    def drop(self, message_ids: Collection[int]) -> int:
+        """Erasure: rewrite the log without these messages' lines; how many went."""
+        if not self.path.exists():
+            return 0
+        wanted = set(message_ids)
+        with open(self.path, "r+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # appenders hold it shared while they write
+            lines = handle.read().splitlines(keepends=True)
+            kept = [line for line in lines if _message_id_of(line) not in wanted]
+            if len(kept) < len(lines):
+                handle.seek(0)
+                handle.write(b"".join(kept))
+                handle.truncate()
+        return len(lines) - len(kept)
+
+
+def _message_id_of(line: bytes) -> int | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record.get("message_id") if isinstance(record, dict) else None
 
 
 def _append_json_lines(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    """Append one JSON object per line, all in one write.
+    """Append one JSON object per line, all in one write, to a 0600 file in a 0700 folder.
 
-    O_APPEND with a single write keeps lines from concurrent workers whole, without a lock.
+    O_APPEND with a single write keeps lines from concurrent workers whole; the shared lock
+    only keeps an erasure's rewrite (`JsonLinesLog.drop`, exclusive) from losing a line.
     """
     data = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    private_folder(path.parent)
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
     try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH)
         view = memoryview(data)
         while view:
             view = view[os.write(descriptor, view):]

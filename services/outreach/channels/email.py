@@ -9,15 +9,17 @@ import mailbox
 import re
 import smtplib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from email import policy
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from email.utils import formatdate, parseaddr
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from services.outreach.channels.base import Outcome, Outgoing, permanent, transient
+from shared.personal_files import private_folder
 
 TIMEOUT = 20.0
 # Quoted-printable/base64 bodies: any relay takes them, with or without 8BITMIME. Lines up
@@ -308,6 +310,8 @@ class MaildirEmail:
 
     def __init__(self, home: Path, mail_from: str, secret_key: str) -> None:
         self.maildir = mailbox.Maildir(str(Path(home) / "mail"), create=True)
+        # mailbox makes its folders 0700 (its files 0644 inside); an older one is tightened.
+        private_folder(Path(home) / "mail")
         self.mail_from = mail_from
         self.secret_key = secret_key
 
@@ -321,3 +325,17 @@ class MaildirEmail:
 
     def close(self) -> None:
         return None
+
+    def drop(self, message_ids: Collection[int]) -> int:
+        """Erasure: delete the stored copies of these messages; how many went."""
+        wanted, dropped = set(message_ids), 0
+        for key in list(self.maildir.iterkeys()):
+            try:
+                with self.maildir.get_file(key) as handle:
+                    headers = BytesHeaderParser(policy=MAILDIR_POLICY).parse(handle)
+            except (KeyError, FileNotFoundError):
+                continue  # removed meanwhile
+            if message_id_from_header(headers["Message-ID"] or "", self.secret_key) in wanted:
+                self.maildir.discard(key)
+                dropped += 1
+        return dropped

@@ -117,6 +117,8 @@ class ErasureOut(Schema):
     already_erased = fields.Boolean(metadata={"description": "erased by an earlier request"})
     responses_deidentified = fields.Integer()
     answers_removed = fields.Integer(metadata={"description": "free-text answers dropped"})
+    rejected_rows_removed = fields.Integer(
+        metadata={"description": "the person's rows taken out of rejected-rows files"})
 
 
 class ConsentWithdrawalOut(Schema):
@@ -173,19 +175,24 @@ class AlumnusErase(MethodView):
     @auth.requires("admin")
     @blp.response(200, ErasureOut)
     @blp.alt_response(404, description="no alumnus with this id")
+    @blp.alt_response(409, description="files that may hold the person and cannot be "
+                      "rewritten (backups) are listed: delete them by hand, then erase again")
     def post(self, alumnus_id: int) -> Any:
         """Erase one alumnus: identifiers removed, answers kept de-identified for the
         aggregates, pending messages cancelled. Repeating it changes nothing."""
         session = db.session()
         try:
-            erasure = privacy.erase_alumnus(session, alumnus_id, pii_key=_pii_key())
+            erasure = privacy.erase_alumnus(
+                session, alumnus_id, pii_key=_pii_key(),
+                home=current_app.config["JEJAK_SETTINGS"].home)
         except privacy.PrivacyError as exc:
             abort_domain(exc)
         auth.audit(session, auth.current_principal().name, "alumnus.erase",
                    f"alumnus:{alumnus_id}",
                    already_erased=erasure.already_erased,
                    responses_deidentified=erasure.responses_deidentified,
-                   answers_removed=erasure.answers_removed)
+                   answers_removed=erasure.answers_removed,
+                   rejected_rows_removed=erasure.rejected_rows_removed)
         session.commit()
         return erasure
 
