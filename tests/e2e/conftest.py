@@ -47,10 +47,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_jejak(home: Path, port: int, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    """Run `jejak up` as a user would; return the process and what it printed until ready."""
+def start_jejak(home: Path, port: int, *extra: str,
+                environ: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+    """Run `jejak up` as a user would; return the process and what it printed until ready.
+    `environ` adds JEJAK_ settings (provider secrets, say) to the ones set here."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JEJAK_")}
     env.update(JEJAK_HOME=str(home), JEJAK_SECRET_KEY=SECRET)
+    env.update(environ or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "up", "--port", str(port), *extra],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
