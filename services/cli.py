@@ -137,6 +137,8 @@ def web(service: str, host: str, port: int, workers: int) -> None:
         str(workers),
         "--access-logfile",
         "-",
+        "--logger-class",  # no link token or query secret in the access log (shared/logs.py)
+        "shared.logs.GunicornLogger",
         f"services.cli:service_wsgi({service!r})",
     ]
     os.execv(sys.executable, argv)

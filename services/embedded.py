@@ -154,6 +154,9 @@ def web_argv(host: str, port: int, workers: int = 2) -> list[str]:
         "5",
         "--access-logfile",
         "-",
+        # Masks link tokens and query secrets in the access log, from the master's first line.
+        "--logger-class",
+        "shared.logs.GunicornLogger",
         "services.cli:embedded_wsgi()",
     ]
 
