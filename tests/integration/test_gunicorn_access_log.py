@@ -14,12 +14,17 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import yaml
+
 from services.embedded import web_argv
 from shared.logs import fingerprint
 from shared.tokens import seal
 from tests.integration.peers import free_port
 
 SECRET = "gunicorn-log-test-secret-key"
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "docker-compose.yml"
+NGINX_CONF = REPO / "deploy" / "nginx.conf"
 
 
 def get(url: str) -> int:
@@ -82,15 +87,27 @@ def assert_masked(log: str, token: str, unsubscribe: str) -> None:
 
 def test_the_access_log_of_a_service_container_holds_only_fingerprints(settings,
                                                                        tmp_path: Path) -> None:
-    """docker-compose's `jejak web survey`; the outreach paths reach no app there and are
-    logged as 404s all the same."""
+    """The survey container's command from docker-compose.yml (`jejak web survey`); the
+    outreach paths reach no app there and are logged as 404s all the same."""
+    command = yaml.safe_load(COMPOSE_FILE.read_text())["services"]["survey"]["command"]
+    assert command[:2] == ["jejak", "web"], command
     token = seal(SECRET, "survey-link", 1, 1)
     unsubscribe = seal(SECRET, "unsubscribe", 1, 0)
     port = free_port()
-    argv = [sys.executable, "-m", "services.cli", "web", "survey", "--host", "127.0.0.1",
+    argv = [sys.executable, "-m", "services.cli", *command[1:], "--host", "127.0.0.1",
             "--port", str(port), "--workers", "1"]
     log = serve_and_log(argv, port, settings, tmp_path, visits(token, unsubscribe))
     assert_masked(log, token, unsubscribe)
+
+
+def test_the_gateway_leaves_access_logging_to_the_services() -> None:
+    """nginx cannot fingerprint a token, so in compose it logs no requests at all: the
+    services' gunicorns do, masked."""
+    server = NGINX_CONF.read_text().split("server {", 1)[1]
+    directives = [line.split("#")[0].strip() for line in server.splitlines()]
+    assert "access_log off;" in directives
+    assert not [line for line in directives if line.startswith("access_log ")
+                and line != "access_log off;"]
 
 
 def test_the_access_log_of_jejak_up_holds_only_fingerprints(settings, tmp_path: Path) -> None:
