@@ -223,17 +223,18 @@ def _apply_once(claims: list[tuple[str, Any]], channel: str, seconds: int,
     """Apply the items (`StatusUpdate`, `InboundText`) whose id was never claimed, claiming
     it for `seconds`; 409 when none is left of the `offered` ones. A failure releases the
     claims, so the provider's retry is applied; no Redis, no check: 503 and a retry."""
-    new: set[str] = set()
-    if claims:
-        try:
-            seen = _seen_ids(_settings().redis_url)
-            new = seen.claim(list(dict.fromkeys(id_ for id_, _item in claims)), seconds)
-        except (redis.RedisError, ValueError):  # ValueError: no Redis URL configured
-            log.warning("webhook %s: cannot check for replays in Redis", channel)
-            return {"error": "replay check unavailable, retry later"}, 503, {"Retry-After": "30"}
+    refused = {"error": "replayed or stale: already applied, or too old", "refused": offered}
+    if not claims:
+        return refused, 409
+    try:
+        seen = _seen_ids(_settings().redis_url)
+        new = seen.claim(list(dict.fromkeys(id_ for id_, _item in claims)), seconds)
+    except (redis.RedisError, ValueError):  # ValueError: no Redis URL configured
+        log.warning("webhook %s: cannot check for replays in Redis", channel)
+        return {"error": "replay check unavailable, retry later"}, 503, {"Retry-After": "30"}
     applied = [item for id_, item in claims if id_ in new]
     if not applied:
-        return {"error": "replayed or stale: already applied, or too old", "refused": offered}, 409
+        return refused, 409
     try:
         _apply([item for item in applied if isinstance(item, webhooks.StatusUpdate)],
                [item for item in applied if isinstance(item, webhooks.InboundText)], channel)

@@ -76,6 +76,7 @@ def test_without_a_verify_token_configured_no_handshake_succeeds(outreach, setti
 
 
 def sms_stop(survey) -> bytes:
+    """STOP from alumnus 0 of the `survey` fixture."""
     return json.dumps({"type": "inbound", "from": "+628120000000", "text": "STOP"}).encode()
 
 
@@ -182,3 +183,15 @@ def test_a_batch_applies_its_new_items_and_skips_the_replayed_ones(outreach, sur
     mixed = post_whatsapp(client, cloud(messages=[first], statuses=[status]))
     assert mixed.status_code == 200  # the new status is applied (no message of ours: no-op)
     assert opt_outs(outreach) == 0  # the replayed STOP is not
+
+
+def test_without_redis_a_webhook_asks_for_a_retry_and_applies_nothing(outreach, survey) -> None:
+    """The seen ids live in Redis: without it a replay cannot be told apart, so nothing is
+    applied and the provider is asked to come back (503, Retry-After)."""
+    outreach.config["JEJAK_SETTINGS"] = dataclasses.replace(
+        outreach.config["JEJAK_SETTINGS"], redis_url="redis://127.0.0.1:1/0")
+    body = sms_stop(survey)
+    answer = outreach.test_client().post("/webhooks/sms", data=body,
+                                         headers=sms_webhook_headers(SMS_SECRET, body))
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
+    assert opt_outs(outreach) == 0
