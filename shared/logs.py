@@ -66,8 +66,8 @@ _RANDOM_RUN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{32,}(?![A-Za-z0-9_-])
 
 def fingerprint(secret: str) -> str:
     """What a log line shows instead of `secret`: `[token:` + the first 6 hex of its SHA-256
-    + `]`. Six hex tell a centre's handful of links apart without helping anyone find one
-    (a link token is 256 bits; 24 of them, hashed, give nothing back)."""
+    + `]`. Six hex tell the lines of one link from another's, and 24 bits of a hash say
+    nothing that helps rebuild a 256-bit link token."""
     return f"[token:{hashlib.sha256(secret.encode()).hexdigest()[:6]}]"
 
 
@@ -83,7 +83,8 @@ def _random_run(match: re.Match[str]) -> str:
 
 
 def mask_credentials(text: str) -> str:
-    """`text` with every link token and query-string secret replaced by its fingerprint."""
+    """`text` with every link token, query-string secret and random-looking run of 32 or more
+    characters replaced by its fingerprint."""
     if "/" in text or "%2" in text:
         text = _LINK_TOKEN.sub(_fingerprint_value, text)
     if "=" in text:
