@@ -153,6 +153,8 @@ def web(service: str, host: str, port: int, workers: int) -> None:
         "-",
         # X-Forwarded-* are trusted by ProxyFix alone, as JEJAK_PROXY_HOPS says (compose).
         "--forwarded-allow-ips=",
+        "--logger-class",  # no link token or query secret in the access log (shared/logs.py)
+        "shared.logs.GunicornLogger",
         f"services.cli:service_wsgi({service!r})",
     ]
     os.execv(sys.executable, argv)

@@ -157,6 +157,9 @@ def web_argv(host: str, port: int, workers: int = 2) -> list[str]:
         # gunicorn would trust X-Forwarded-Proto from 127.0.0.1 by itself; only ProxyFix
         # does, and only when JEJAK_PROXY_HOPS says a proxy is in front (services/cli.py).
         "--forwarded-allow-ips=",
+        # Masks link tokens and query secrets in the access log, from the master's first line.
+        "--logger-class",
+        "shared.logs.GunicornLogger",
         "services.cli:embedded_wsgi()",
     ]
 

@@ -140,6 +140,7 @@ class Settings:
     whatsapp_url: str = ""
     whatsapp_token: str = ""
     whatsapp_app_secret: str = ""
+    whatsapp_verify_token: str = ""  # Meta's webhook handshake; never the app secret
     channel_order: tuple[str, ...] = ("email", "whatsapp", "sms")
     # Rate limits (the `limits` notation: "10 per minute;100 per hour"); empty turns one off.
     rate_limit_login: str = "10 per minute;100 per hour"
@@ -184,6 +185,7 @@ class Settings:
             whatsapp_url=env.get("JEJAK_WHATSAPP_URL", ""),
             whatsapp_token=env.get("JEJAK_WHATSAPP_TOKEN", ""),
             whatsapp_app_secret=env.get("JEJAK_WHATSAPP_APP_SECRET", ""),
+            whatsapp_verify_token=env.get("JEJAK_WHATSAPP_VERIFY_TOKEN", ""),
             channel_order=tuple(
                 name.strip()
                 for name in env.get("JEJAK_CHANNEL_ORDER", "email,whatsapp,sms").split(",")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
+import redis
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
@@ -170,27 +172,36 @@ def unsubscribe(token: str) -> Any:
 @bp.route("/webhooks/sms", methods=["POST"])
 @auth.public
 def sms_webhook() -> Any:
+    """The SMS gateway: `X-Signature` over `<X-Timestamp>.<body>`; an old or copied request is
+    refused (401 stale, 409 seen) and nothing in it is applied again (webhooks.py)."""
     secret = _settings().sms_webhook_secret
     body = request.get_data()
-    if not secret or not webhooks.verify_hmac_sha256(
-        secret, body, request.headers.get("X-Signature")
-    ):
+    request_id = secret and webhooks.verify_sms(
+        secret, body, request.headers.get("X-Signature"), request.headers.get("X-Timestamp"),
+        time.time())
+    if not request_id:
         abort(401)
     statuses, inbound = webhooks.parse_sms(json.loads(body or b"{}"))
-    _apply(statuses, inbound, "sms")
-    return {"ok": True}
+    if not statuses and not inbound:
+        return {"ok": True}  # nothing to apply, nothing to replay
+    # One id for the whole request: the gateway signed it as one.
+    items = [*statuses, *inbound]
+    return _apply_once([(request_id, item) for item in items], "sms",
+                       webhooks.SMS_SEEN_SECONDS, offered=len(items))
 
 
 @bp.route("/webhooks/whatsapp", methods=["GET", "POST"])
 @auth.public
 def whatsapp_webhook() -> Any:
+    """Meta's handshake (GET, our own verify token) and the Cloud API's signed callbacks: a
+    status or message without an id, older than 7 days or seen before is not applied; a
+    request with nothing else in it is refused (409)."""
     settings = _settings()
-    if request.method == "GET":  # Meta's subscription check
-        if (
-            request.args.get("hub.verify_token") == settings.whatsapp_app_secret
-            and settings.whatsapp_app_secret
+    if request.method == "GET":
+        if request.args.get("hub.mode") == "subscribe" and webhooks.verify_token_matches(
+            settings.whatsapp_verify_token, request.args.get("hub.verify_token")
         ):
-            return request.args.get("hub.challenge", "")
+            return request.args.get("hub.challenge", ""), 200, {"Content-Type": "text/plain"}
         abort(403)
     body = request.get_data()
     if not settings.whatsapp_app_secret or not webhooks.verify_hmac_sha256(
@@ -198,8 +209,53 @@ def whatsapp_webhook() -> Any:
     ):
         abort(401)
     statuses, inbound = webhooks.parse_whatsapp(json.loads(body or b"{}"))
-    _apply(statuses, inbound, "whatsapp")
+    if not statuses and not inbound:
+        return {"ok": True}  # another field (account, templates): nothing to apply or replay
+    now = time.time()
+    items = [*statuses, *inbound]
+    claims = [(item.event_id, item) for item in items
+              if item.event_id and webhooks.fresh(item.at, now, webhooks.WHATSAPP_WINDOW)]
+    return _apply_once(claims, "whatsapp", webhooks.WHATSAPP_SEEN_SECONDS, offered=len(items))
+
+
+def _apply_once(claims: list[tuple[str, Any]], channel: str, seconds: int,
+                offered: int) -> Any:
+    """Apply the items (`StatusUpdate`, `InboundText`) whose id was never claimed, claiming
+    it for `seconds`; 409 when none is left of the `offered` ones. A failure releases the
+    claims, so the provider's retry is applied; no Redis, no check: 503 and a retry."""
+    refused = {"error": "replayed or stale: already applied, or too old", "refused": offered}
+    if not claims:
+        return refused, 409
+    try:
+        seen = _seen_ids(_settings().redis_url)
+        new = seen.claim(list(dict.fromkeys(id_ for id_, _item in claims)), seconds)
+    except (redis.RedisError, ValueError):  # ValueError: no Redis URL configured
+        log.warning("webhook %s: cannot check for replays in Redis", channel)
+        return {"error": "replay check unavailable, retry later"}, 503, {"Retry-After": "30"}
+    applied = [item for id_, item in claims if id_ in new]
+    if not applied:
+        return refused, 409
+    try:
+        _apply([item for item in applied if isinstance(item, webhooks.StatusUpdate)],
+               [item for item in applied if isinstance(item, webhooks.InboundText)], channel)
+    except BaseException:
+        seen.release(new)
+        raise
     return {"ok": True}
+
+
+def _seen_ids(redis_url: str) -> webhooks.SeenIds:
+    """One Redis client per app (and URL); ids kept apart per JEJAK_LIMIT_SCOPE, like the
+    rate-limit counters (tests run several apps on one Redis)."""
+    cached = current_app.extensions.get("jejak_webhook_seen")
+    if cached is None or cached[0] != redis_url:
+        if not redis_url:
+            raise ValueError("no JEJAK_REDIS_URL")
+        client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+        scope = current_app.config.get("JEJAK_LIMIT_SCOPE", "")
+        cached = (redis_url, webhooks.SeenIds(client, f"jejak:webhook-seen:{scope}"))
+        current_app.extensions["jejak_webhook_seen"] = cached
+    return cached[1]
 
 
 def _apply(statuses: list[Any], inbound: list[Any], channel: str) -> None:

@@ -48,15 +48,18 @@ def free_port() -> int:
 
 
 def start_jejak(home: Path, port: int, *extra: str,
-                secret_key: str | None = SECRET) -> tuple[subprocess.Popen[str], str]:
+                secret_key: str | None = SECRET,
+                environ: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
     """Run `jejak up` as a user would; return the process and what it printed until ready.
 
     `secret_key=None` starts it with no key in the environment, as a centre does: it then
-    uses the keys it keeps in `home`."""
+    uses the keys it keeps in `home`. `environ` adds JEJAK_ settings (provider secrets, say)
+    to the ones set here."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JEJAK_")}
     env.update(JEJAK_HOME=str(home))
     if secret_key is not None:
         env.update(JEJAK_SECRET_KEY=secret_key)
+    env.update(environ or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "up", "--port", str(port), *extra],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -5,6 +5,9 @@ list of what it accepted (with the arrival time on this machine's clock) and ans
 error on demand: `sink.fail(451, seconds=2)`, `sms.fail(503, times=3)`,
 `whatsapp.fail(400, error=131026, to="+62...")`. A rule matches by address and lasts a number
 of answers (`times`) or a time (`seconds`), or for ever when neither is given.
+
+The providers also call Jejak back: `sms_webhook_headers` and `whatsapp_webhook_headers` sign
+a webhook body the way the SMS gateway and Meta do, for tests that post to /webhooks/….
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import hashlib
+import hmac
 import itertools
 import json
 import socket
@@ -376,3 +381,26 @@ def _meta_error(code: int, message: str) -> dict[str, Any]:
             "fbtrace_id": uuid.uuid4().hex[:16],
         }
     }
+
+
+# ---------------------------------------------------------------------------------------
+# Webhook signatures (the providers calling Jejak back)
+
+
+def sms_webhook_headers(secret: str, body: bytes, at: float | None = None) -> dict[str, str]:
+    """What the SMS gateway sends with a delivery report or an inbound text: the Unix time
+    of this attempt in `X-Timestamp` and `X-Signature: sha256=<hex>`, the HMAC-SHA256 under
+    the shared secret of `<timestamp>.<body>` (a retry is signed again, with its own time)."""
+    timestamp = str(int(time.time() if at is None else at))
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return {"X-Timestamp": timestamp, "X-Signature": "sha256=" + mac.hexdigest(),
+            "Content-Type": "application/json"}
+
+
+def whatsapp_webhook_headers(app_secret: str, body: bytes) -> dict[str, str]:
+    """What Meta sends with a Cloud API webhook: `X-Hub-Signature-256: sha256=<hex>`, the
+    HMAC-SHA256 of the raw body under the app secret (no timestamp: the payload's items
+    carry their own ids and times)."""
+    mac = hmac.new(app_secret.encode(), body, hashlib.sha256)
+    return {"X-Hub-Signature-256": "sha256=" + mac.hexdigest(),
+            "Content-Type": "application/json"}

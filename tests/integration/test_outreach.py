@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 import json
 import mailbox
 import uuid
@@ -18,6 +16,7 @@ from services.survey.links import make_token
 from shared import db
 from shared.models import Alumnus, Campaign, CampaignStep, Message, OptOut, utcnow
 from tests.integration.conftest import EMPLOYED
+from tests.integration.peers import sms_webhook_headers
 
 
 @pytest.fixture()
@@ -262,10 +261,6 @@ def test_unsubscribe_link_is_honoured_by_later_campaigns(outreach, survey, quiet
     assert client.get("/u/forged-token").status_code == 404
 
 
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 def test_sms_webhook_updates_status_and_honours_stop(outreach, survey, quiet_free) -> None:
     client = outreach.test_client()
     sms_campaign(client, survey, day_offsets=(0, 4))
@@ -273,14 +268,14 @@ def test_sms_webhook_updates_status_and_honours_stop(outreach, survey, quiet_fre
     first = messages(outreach, Message.status == "sent")[0]
     report = json.dumps({"type": "status", "id": first.provider_message_id,
                          "reference": str(first.id), "status": "delivered"}).encode()
+    forged = {**sms_webhook_headers("sms-secret", report), "X-Signature": "sha256=" + "0" * 64}
+    assert client.post("/webhooks/sms", data=report, headers=forged).status_code == 401
     assert client.post("/webhooks/sms", data=report,
-                       headers={"X-Signature": "sha256=" + "0" * 64}).status_code == 401
-    assert client.post("/webhooks/sms", data=report,
-                       headers={"X-Signature": sign("sms-secret", report)}).status_code == 200
+                       headers=sms_webhook_headers("sms-secret", report)).status_code == 200
     assert messages(outreach, Message.id == first.id)[0].status == "delivered"
     stop = json.dumps({"type": "inbound", "from": first.address, "text": "berhenti"}).encode()
     assert client.post("/webhooks/sms", data=stop,
-                       headers={"X-Signature": sign("sms-secret", stop)}).status_code == 200
+                       headers=sms_webhook_headers("sms-secret", stop)).status_code == 200
     pending = messages(outreach, Message.alumnus_id == first.alumnus_id,
                        Message.status == "planned")
     assert pending == []

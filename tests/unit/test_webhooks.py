@@ -11,10 +11,14 @@ import pytest
 from services.outreach.webhooks import (
     InboundText,
     StatusUpdate,
+    fresh,
     is_stop_word,
     parse_sms,
     parse_whatsapp,
+    unix_time,
     verify_hmac_sha256,
+    verify_sms,
+    verify_token_matches,
 )
 
 SECRET = "app-secret-from-meta"
@@ -178,3 +182,80 @@ def test_stop_words(text: str) -> None:
 ])
 def test_not_stop_words(text: str) -> None:
     assert not is_stop_word(text)
+
+
+# --- replays: the SMS gateway's timestamp, WhatsApp's item ids and times -----------------------
+
+NOW = 1_764_230_400.0  # 2025-11-27 08:00:00 UTC
+SMS_BODY = b'{"type": "inbound", "from": "+6281234567890", "text": "STOP"}'
+
+
+def sms_signature(timestamp: str, body: bytes = SMS_BODY) -> str:
+    signed = timestamp.encode() + b"." + body
+    return "sha256=" + hmac.new(b"sms-secret", signed, hashlib.sha256).hexdigest()
+
+
+def test_an_sms_request_signed_with_its_time_verifies_to_one_id() -> None:
+    first = verify_sms("sms-secret", SMS_BODY, sms_signature("1764230400"), "1764230400", NOW)
+    later = verify_sms("sms-secret", SMS_BODY, sms_signature("1764230460"), "1764230460",
+                       NOW + 60)
+    assert first == "sms:" + hashlib.sha256(b"1764230400." + SMS_BODY).hexdigest()
+    assert later is not None and later != first  # a retry, signed again, is a new request
+
+
+@pytest.mark.parametrize(("timestamp", "signed_as", "now"), [
+    ("1764230400", "1764230400", NOW + 301),  # older than five minutes
+    ("1764230400", "1764230400", NOW - 301),  # more than five minutes ahead
+    ("1764230460", "1764230400", NOW),  # the time changed after signing
+    (None, "1764230400", NOW),  # signed without the time header
+    ("1764230400.0", "1764230400.0", NOW),  # not whole ASCII seconds
+    ("", "", NOW),
+])
+def test_an_sms_request_stale_or_signed_otherwise_fails(timestamp, signed_as, now) -> None:
+    assert verify_sms("sms-secret", SMS_BODY, sms_signature(signed_as), timestamp, now) is None
+
+
+def test_an_sms_request_signed_over_the_body_alone_fails() -> None:
+    """The contract before issue 13: the body only. Copies of those could be replayed."""
+    assert verify_sms("sms-secret", SMS_BODY, GOOD, "1764230400", NOW) is None
+    body_only = "sha256=" + hmac.new(b"sms-secret", SMS_BODY, hashlib.sha256).hexdigest()
+    assert verify_sms("sms-secret", SMS_BODY, body_only, "1764230400", NOW) is None
+
+
+def test_freshness_is_a_window_back_and_five_minutes_ahead() -> None:
+    assert fresh(1000, 1000 + 300, 300) and fresh(1000, 1000 - 300, 300)
+    assert not fresh(1000, 1000 + 301, 300) and not fresh(1000, 1000 - 301, 300)
+    assert fresh(1000, 1000 + 6 * 86_400, 7 * 86_400) and not fresh(None, 1000, 300)
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    ("1764230400", 1764230400), (1764230400, 1764230400), (" 17 ", 17),
+    ("", None), (None, None), ("-5", None), ("1e9", None), ("１７６４", None),
+    ("9" * 13, None), ("yesterday", None),
+])
+def test_unix_times_are_ascii_whole_seconds(value: object, seconds: int | None) -> None:
+    assert unix_time(value) == seconds
+
+
+@pytest.mark.parametrize(("expected", "given", "matches"), [
+    ("verify-me", "verify-me", True), ("verify-me", "verify-mE", False),
+    ("verify-me", "", False), ("verify-me", None, False), ("", "", False),
+    ("verify-me", "verify-meé", False), ("vérify", "vérify", True),
+])
+def test_the_verify_token_must_match_exactly(expected: str, given: str | None,
+                                             matches: bool) -> None:
+    assert verify_token_matches(expected, given) is matches
+
+
+def test_whatsapp_items_carry_their_ids_and_times() -> None:
+    payload = cloud_payload({
+        "statuses": [{"id": "wamid.A2", "status": "delivered", "timestamp": "1764230405"},
+                     {"id": "wamid.A2", "status": "read", "timestamp": "1764230410"},
+                     {"status": "sent", "timestamp": "1764230411"}],
+        "messages": [{"from": "6281234567890", "id": "wamid.IN1", "timestamp": "1764230500",
+                      "type": "text", "text": {"body": "BERHENTI"}}]})
+    statuses, inbound = parse_whatsapp(payload)
+    assert [(s.event_id, s.at) for s in statuses] == [
+        ("wa-status:wamid.A2:delivered", 1764230405), ("wa-status:wamid.A2:read", 1764230410),
+        (None, 1764230411)]
+    assert [(i.event_id, i.at) for i in inbound] == [("wa-message:wamid.IN1", 1764230500)]
