@@ -198,7 +198,7 @@ def _field(question: Question, answers: dict[str, Any], kept: dict[str, Any],
 
 def question_names(questionnaire: Questionnaire, answers: dict[str, Any]) -> dict[str, str]:
     """Each answer key's name for messages, in the page's language: the question's text, a
-    matrix cell's row (and column), a group's sub-question under the group's text."""
+    matrix cell's row (and column), a group's sub-question by its own label."""
     locale = _locale()
     names: dict[str, str] = {}
     for section in questionnaire.sections:
@@ -207,7 +207,7 @@ def question_names(questionnaire: Questionnaire, answers: dict[str, Any]) -> dic
             text = (words.label or question.label).get(locale)
             if question.type == "group":
                 for sub in question.questions:
-                    names[sub.key] = f"{text}: {sub.label.get(locale)}"
+                    names[sub.key] = sub.label.get(locale)  # as labelled on the page
             elif question.type == "matrix":
                 captions = [c.get(locale) for c in (words.columns or question.columns)]
                 for row in question.rows:
