@@ -172,8 +172,22 @@ def walk(page: Any, url: str, plan: dict[str, Any], locale: str, script: bool,
             (finish if finish.count() else page.locator("button[value=next]")).click()
         if page.url.endswith("/terima-kasih"):
             page.screenshot(path=str(shots / f"{number + 1:02d}-thanks.png"), full_page=True)
+            review(page, locale, shots / f"{number + 2:02d}-answers.png", number)
             return given
     raise AssertionError(f"{shots.name}: never reached the thank-you page")
+
+
+def review(page: Any, locale: str, shot: Path, pages: int) -> None:
+    """"Lihat jawaban saya": one "Ubah" link per page shown, in the page's language."""
+    with page.expect_navigation():
+        page.click("a[href$='/jawaban']")
+    page.screenshot(path=str(shot), full_page=True)
+    change = "Ubah" if locale == "id" else "Change"
+    links = page.locator(f"a:text-is('{change}')")
+    assert links.count() >= 5 and links.count() <= pages
+    if locale == "id":
+        leaked = words(page.inner_text("body")) & ENGLISH_ONLY
+        assert not leaked, f"English on the Indonesian summary: {leaked}"
 
 
 @pytest.fixture(scope="module")
