@@ -106,15 +106,13 @@ def personal(token: str) -> Any:
                                          alumnus_id=respondent.alumnus_id, answers=merged)
             if revealed:
                 _commit(session)
-                sections = shown_sections(form, merged)
-                step = sections.index(section) + 1
+                step = _position(form, shown_sections(form, merged), section)
                 return redirect(url_for(".personal", token=token, step=step, more=1))
             if action == "finish":
-                final = validate_answers(form, merged, complete=True)
-                if final.problems:
-                    session.commit()  # keep the draft; send them where the problem is
+                if checked.problems:  # on another page: keep the draft, send them there
+                    session.commit()
                     sections = shown_sections(form, merged)
-                    step, problems = _first_section_with(sections, final.problems)
+                    step, problems = _first_section_with(sections, checked.problems)
                     status = 422
                 else:
                     intake.finish(session, response, form)

@@ -153,3 +153,18 @@ def test_after_sending_the_alumnus_sees_a_summary_with_a_change_link_per_part(
     assert changes == ["1", "2", "3", "4", "5"]
     client.post("/api/v1/waves/ts-2026/close", headers=survey["headers"]["operator"])
     assert client.get(f"{url}/jawaban").status_code == 410  # only while the wave is open
+
+
+def test_sending_with_a_required_answer_missing_opens_its_page_with_the_message(
+        survey_app, survey) -> None:
+    client = survey_app.test_client()
+    url = link(survey_app, survey)
+    answer(client, url, 1, consent="true")
+    answer(client, url, 2, f8="1")
+    answer(client, url, 3, action="save", f505="3000000")  # f504 (required) left out
+    sent = answer(client, url, 6, action="finish")
+    page = sent.get_data(as_text=True)
+    assert sent.status_code == 422 and section_title(page) == "Pekerjaan"
+    assert "Bagian 3 dari 6" in page
+    assert ("“Apakah Anda mendapat pekerjaan ≤ 6 bulan setelah pelatihan selesai (termasuk "
+            "sebelum selesai)?” wajib diisi.") in html.unescape(page)
