@@ -1,7 +1,8 @@
 """The public web form: personal links, the open link, save-and-resume, thank-you.
 
-Server-rendered and usable without JavaScript: branching is enforced here (answers to
-questions that no longer apply are dropped); the small script only shows and hides.
+Server-rendered and usable without JavaScript: branching is decided here from all stored
+answers (answers to questions that no longer apply are dropped); the small script only
+shows and hides within a page, by the part of each condition the server left to it.
 """
 
 from __future__ import annotations
@@ -20,9 +21,20 @@ from flask import (
 from sqlalchemy.exc import IntegrityError
 
 from services.survey import intake
-from services.survey.form_view import section_keys, section_view, visible_sections
+from services.survey.form_view import section_view, summary
 from services.survey.links import make_token
-from services.survey.questionnaire import answers_from_form, validate_answers
+from services.survey.questionnaire import (
+    Problem,
+    Questionnaire,
+    Section,
+    applying,
+    first_unfinished,
+    is_visible,
+    read_form,
+    section_keys,
+    shown_sections,
+    validate_answers,
+)
 from services.survey.waves import SurveyError, questionnaire, wave_info, wave_info_by_id
 from shared import auth, db, ratelimit
 from shared.models import utcnow
@@ -41,75 +53,160 @@ def _unavailable(message: str, status: int) -> Any:
 @bp.route("/s/<token>", methods=["GET", "POST"])
 @auth.public
 def personal(token: str) -> Any:
+    """One page of the form. Which pages and questions show is decided from ALL stored
+    answers (the draft, plus this page's posted answers on a POST); see docs/questionnaire.md.
+
+    `step` numbers the pages shown for the answers so far. Without a step, a returning
+    alumnus lands on the first page still missing a required answer, and one who has sent
+    their answers sees the read-only summary.
+    """
     session = db.session()
-    try:
-        wave_id, respondent = intake.respondent_by_token(session, _secret(), token)
-    except SurveyError:
-        return _unavailable("invalid", 404)
-    wave = wave_info_by_id(session, wave_id)
-    if wave is None:
-        return _unavailable("invalid", 404)
-    refusal = wave.refusal(utcnow())
-    if refusal:
-        return _unavailable("closed" if "closed" in refusal else "not_open", 410)
+    respondent, wave = _respondent_and_wave(session, token)
     form = questionnaire(session, wave.questionnaire_id)
     response = intake.response_of(session, wave.id, respondent.alumnus_id)
     stored: dict[str, Any] = {}
     if response is not None:
         stored = response.draft if response.draft is not None else response.answers
-    sections = visible_sections(form, stored)
+    sections = shown_sections(form, stored)
+    if request.method == "GET" and "step" not in request.args and response is not None:
+        if response.status == "complete" and response.draft is None:
+            return redirect(url_for(".answers", token=token))
+        resume = first_unfinished(form, stored)
+        return redirect(url_for(".personal", token=token,
+                                step=len(sections) if resume is None else resume + 1))
     step = _step(request.values.get("step"), len(sections))
-    errors: dict[str, list[str]] = {}
+    problems: dict[str, list[Problem]] = {}
     shown = stored
     status = 200
+    revealed = False
     if request.method == "POST":
         section = sections[step - 1]
         keys = section_keys(section)
-        parsed, errors = answers_from_form(form, request.form.to_dict(flat=False))
+        parsed, problems = read_form(form, request.form.to_dict(flat=False))
         merged = {key: value for key, value in stored.items() if key not in keys}
         merged.update({key: value for key, value in parsed.items() if key in keys})
         merged = intake.prune(form, merged)
+        action = request.form.get("action", "next")
         checked = validate_answers(form, merged, complete=True)
-        errors = {key: messages for key, messages in {**checked.errors, **errors}.items()
-                  if key in keys}
+        problems = {key: found for key, found in {**checked.problems, **problems}.items()
+                    if key in keys}
+        if action in ("next", "finish") and "script" not in request.form:
+            # Without the script, questions this page's answers opened were not seen yet:
+            # show them before moving on (the script shows them as they open).
+            opened = _opened(form, section, stored, merged, request.form)
+            if opened:
+                revealed = True
+                problems = {key: found for key, found in problems.items()
+                            if key not in opened}
         shown = merged
-        if errors:
+        if problems:
             status = 422
         else:
-            action = request.form.get("action", "next")
             response = intake.save_draft(session, wave=wave, questionnaire=form,
                                          alumnus_id=respondent.alumnus_id, answers=merged)
+            if revealed:
+                _commit(session)
+                step = _position(form, shown_sections(form, merged), section)
+                return redirect(url_for(".personal", token=token, step=step, more=1))
             if action == "finish":
-                try:
-                    intake.finish(session, response, form)
-                except intake.AnswersInvalid as exc:
-                    session.commit()  # keep the draft; send them where the problem is
-                    sections = visible_sections(form, merged)
-                    step, errors = _first_section_with(sections, exc.errors)
+                if checked.problems:  # on another page: keep the draft, send them there
+                    session.commit()
+                    sections = shown_sections(form, merged)
+                    step, problems = _first_section_with(sections, checked.problems)
                     status = 422
                 else:
+                    intake.finish(session, response, form)
                     _commit(session)
                     return redirect(url_for(".thanks", token=token))
             else:
                 _commit(session)
-                sections = visible_sections(form, merged)
+                after = shown_sections(form, merged)
                 if action == "save":
-                    return redirect(url_for(".personal", token=token, step=step, saved=1))
-                step = _step(str(step - 1 if action == "back" else step + 1), len(sections))
+                    return redirect(url_for(".personal", token=token,
+                                            step=_position(form, after, section), saved=1))
+                step = _neighbour(form, after, section, -1 if action == "back" else 1)
                 return redirect(url_for(".personal", token=token, step=step))
+    else:
+        revealed = request.args.get("more") == "1"
     return render_template(
         "survey/form.html",
         wave=wave,
         name=respondent.full_name,
-        section=section_view(form, sections[step - 1], shown, errors),
+        section=section_view(form, sections[step - 1], shown, problems),
         step=step,
         steps=len(sections),
         titles=[s.title for s in sections],
         token=token,
         saved=request.args.get("saved") == "1",
+        revealed=revealed,
         editing=response is not None and response.status == "complete",
-        error_count=len(errors),
+        error_count=len(problems),
     ), status
+
+
+class _Unavailable(Exception):
+    """The link does not lead to an open form; the page says why (`form_message.html`)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+@bp.errorhandler(_Unavailable)
+def _show_unavailable(exc: _Unavailable) -> Any:
+    return _unavailable(exc.message, exc.status)
+
+
+def _respondent_and_wave(session: Any, token: str) -> tuple[Any, Any]:
+    """The respondent and their open wave; raises _Unavailable when there is none."""
+    try:
+        wave_id, respondent = intake.respondent_by_token(session, _secret(), token)
+    except SurveyError:
+        raise _Unavailable("invalid", 404) from None
+    wave = wave_info_by_id(session, wave_id)
+    if wave is None:
+        raise _Unavailable("invalid", 404)
+    refusal = wave.refusal(utcnow())
+    if refusal:
+        raise _Unavailable("closed" if "closed" in refusal else "not_open", 410)
+    return respondent, wave
+
+
+def _opened(form: Questionnaire, section: Section, before: dict[str, Any],
+            after: dict[str, Any], posted: Any) -> set[str]:
+    """Answer keys of questions on this page that apply now but did not when it was drawn,
+    and that came with no value at all (so the alumnus has not seen them)."""
+    was, now = applying(form, before), applying(form, after)
+    return {
+        key
+        for question in section.questions
+        if is_visible(question, now) and not is_visible(question, was)
+        for key in question.answer_keys
+        if key not in after and not any(value.strip() for value in posted.getlist(key))
+    }
+
+
+def _position(form: Questionnaire, sections: list[Section], section: Section) -> int:
+    """The step of `section` among the shown sections, or of the nearest one before it."""
+    order = {s.key: index for index, s in enumerate(form.sections)}
+    at = order[section.key]
+    before = [n for n, s in enumerate(sections, start=1) if order[s.key] <= at]
+    return before[-1] if before else 1
+
+
+def _neighbour(form: Questionnaire, sections: list[Section], section: Section,
+               direction: int) -> int:
+    """The step of the next (1) or previous (-1) shown section after `section`, in the
+    definition's order, so a page that appeared or vanished with this page's answers is not
+    stepped over or into by counting."""
+    order = {s.key: index for index, s in enumerate(form.sections)}
+    at = order[section.key]
+    steps = [(n, order[s.key]) for n, s in enumerate(sections, start=1)]
+    if direction > 0:
+        later = [n for n, index in steps if index > at]
+        return later[0] if later else len(sections)
+    earlier = [n for n, index in steps if index < at]
+    return earlier[-1] if earlier else 1
 
 
 def _commit(session: Any) -> None:
@@ -128,13 +225,13 @@ def _step(value: str | None, steps: int) -> int:
         return 1
 
 
-def _first_section_with(sections: list[Any], errors: dict[str, list[str]]
-                        ) -> tuple[int, dict[str, list[str]]]:
+def _first_section_with(sections: list[Section], problems: dict[str, list[Problem]]
+                        ) -> tuple[int, dict[str, list[Problem]]]:
     for number, section in enumerate(sections, start=1):
-        mine = {key: value for key, value in errors.items() if key in section_keys(section)}
+        mine = {key: value for key, value in problems.items() if key in section_keys(section)}
         if mine:
             return number, mine
-    return len(sections), errors
+    return len(sections), problems
 
 
 @bp.route("/s/<token>/terima-kasih")
@@ -147,6 +244,24 @@ def thanks(token: str) -> Any:
     wave = wave_info_by_id(db.session(), wave_id)
     return render_template("survey/thanks.html", name=respondent.full_name, wave=wave,
                            token=token)
+
+
+@bp.route("/s/<token>/jawaban")
+@auth.public
+def answers(token: str) -> Any:
+    """"Lihat jawaban saya": the sent answers, read-only, with a link per page to change them
+    (while the wave is open; a closed wave refuses like the form does)."""
+    session = db.session()
+    respondent, wave = _respondent_and_wave(session, token)
+    form = questionnaire(session, wave.questionnaire_id)
+    response = intake.response_of(session, wave.id, respondent.alumnus_id)
+    if response is None:
+        return redirect(url_for(".personal", token=token))
+    stored = response.draft if response.draft is not None else response.answers
+    pages = summary(form, shown_sections(form, stored), stored)
+    return render_template("survey/answers.html", wave=wave, name=respondent.full_name,
+                           pages=pages, token=token,
+                           complete=response.status == "complete")
 
 
 @bp.route("/w/<slug>", methods=["GET", "POST"])

@@ -1,7 +1,10 @@
 """What the web form shows of a questionnaire: sections that apply, fields with values.
 
 Plain functions from the engine's dataclasses to small view objects for the templates, so
-the templates never reach into the definition format.
+the templates never reach into the definition format. What applies is the engine's call
+(`shown_sections`, `within_page`, `wording`), made from ALL stored answers; this module only
+words it, in the page's language, and words the engine's Problems as messages that name the
+question by its text (never by its key).
 """
 
 from __future__ import annotations
@@ -10,9 +13,21 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask_babel import get_locale
+from flask_babel import format_decimal, get_locale
+from flask_babel import gettext as _
 
-from services.survey.questionnaire import Condition, Question, Questionnaire, Section, is_visible
+from services.survey.questionnaire import (
+    Condition,
+    Problem,
+    Question,
+    Questionnaire,
+    Section,
+    applying,
+    is_visible,
+    section_keys,
+    within_page,
+    wording,
+)
 
 
 @dataclass
@@ -46,6 +61,7 @@ class FieldView:
     errors: list[str]
     value: Any = None
     condition: str | None = None
+    hidden: bool = False
     options: list[OptionView] = field(default_factory=list)
     minimum: int | None = None
     maximum: int | None = None
@@ -72,26 +88,19 @@ class SectionView:
     fields: list[FieldView]
 
 
-def section_keys(section: Section) -> set[str]:
-    return {key for question in section.questions for key in question.answer_keys}
+@dataclass
+class AnswerView:
+    """One answered question in the read-only summary."""
+
+    label: str
+    value: str
 
 
-def _decided_elsewhere(question: Question, section: Section) -> bool:
-    """True when the question's "if" depends only on answers from other sections."""
-    return question.condition is None or not (question.condition.keys & section_keys(section))
-
-
-def _applies(question: Question, section: Section, answers: dict[str, Any]) -> bool:
-    # A condition on this same section is decided in the browser (and again on save).
-    return not _decided_elsewhere(question, section) or is_visible(question, answers)
-
-
-def visible_sections(questionnaire: Questionnaire, answers: dict[str, Any]) -> list[Section]:
-    """The sections with at least one question that applies, given the answers so far."""
-    return [
-        section for section in questionnaire.sections
-        if any(_applies(question, section, answers) for question in section.questions)
-    ] or list(questionnaire.sections[:1])
+@dataclass
+class SummaryView:
+    step: int
+    title: str
+    answers: list[AnswerView]
 
 
 def condition_json(condition: Condition) -> dict[str, Any]:
@@ -101,28 +110,51 @@ def condition_json(condition: Condition) -> dict[str, Any]:
     return {"key": condition.key, condition.op: value}
 
 
+def _locale() -> str:
+    return str(get_locale() or "id")
+
+
 def section_view(
     questionnaire: Questionnaire,
     section: Section,
     answers: dict[str, Any],
-    errors: dict[str, list[str]],
+    problems: dict[str, list[Problem]],
 ) -> SectionView:
-    locale = str(get_locale() or "id")
-    fields_ = [
-        _field(question, section, answers, errors, locale)
-        for question in section.questions
-        if _applies(question, section, answers)
-    ]
+    """The page of `section` for these answers (all pages'), with its problems worded.
+
+    A question that applies is shown; one that does not, but could through an answer on this
+    same page, is rendered hidden (the `hidden` attribute, so the page does not move when the
+    script runs) with the part of its condition left to decide (`data-if`); one that nothing
+    on this page can open is left out.
+    """
+    locale = _locale()
+    kept = applying(questionnaire, answers)
+    page_keys = section_keys(section)
+    errors = problem_texts(questionnaire, problems, kept)
+    fields_ = []
+    for question in section.questions:
+        rest = (True if question.condition is None
+                else within_page(question.condition, kept, page_keys))
+        if rest is False:
+            continue
+        view = _field(question, answers, kept, errors, locale)
+        view.hidden = not is_visible(question, kept)
+        if not isinstance(rest, bool):
+            view.condition = json.dumps(condition_json(rest), separators=(",", ":"))
+        fields_.append(view)
     return SectionView(section.key, section.title.get(locale), fields_)
 
 
-def _field(question: Question, section: Section, answers: dict[str, Any],
+def _field(question: Question, answers: dict[str, Any], kept: dict[str, Any],
            errors: dict[str, list[str]], locale: str) -> FieldView:
+    words = wording(question, kept)
+    label_text = (words.label or question.label).get(locale)
+    help_text = words.help or question.help
     view = FieldView(
         key=question.key,
         type=question.type,
-        label=question.label.get(locale),
-        help=question.help.get(locale) if question.help else None,
+        label=label_text,
+        help=help_text.get(locale) if help_text else None,
         required=question.required,
         errors=errors.get(question.key, []),
         value=answers.get(question.key),
@@ -130,8 +162,6 @@ def _field(question: Question, section: Section, answers: dict[str, Any],
         maximum=question.maximum,
         max_length=question.max_length,
     )
-    if not _decided_elsewhere(question, section):
-        view.condition = json.dumps(condition_json(question.condition), separators=(",", ":"))
     if question.type == "single":
         view.options = [OptionView(o.code, o.label.get(locale), o.code == view.value)
                         for o in question.options]
@@ -140,13 +170,12 @@ def _field(question: Question, section: Section, answers: dict[str, Any],
         view.options = [OptionView(o.code, o.label.get(locale), o.code in ticked)
                         for o in question.options]
     elif question.type == "boolean":
-        yes, no = ("Ya", "Tidak") if locale == "id" else ("Yes", "No")
-        view.options = [OptionView("true", yes, view.value is True)]
+        view.options = [OptionView("true", _("Yes"), view.value is True)]
         if question.must_be is None:
-            view.options.append(OptionView("false", no, view.value is False))
+            view.options.append(OptionView("false", _("No"), view.value is False))
     elif question.type == "matrix":
         view.scale = list(range(question.minimum or 1, (question.maximum or 5) + 1))
-        captions = [column.get(locale) for column in question.columns]
+        captions = [column.get(locale) for column in (words.columns or question.columns)]
         view.scale_note = " · ".join(f"{o.code} = {o.label.get(locale)}"
                                      for o in question.scale_labels) or None
         view.rows = [
@@ -159,6 +188,127 @@ def _field(question: Question, section: Section, answers: dict[str, Any],
         ]
         view.errors = []
     elif question.type == "group":
-        view.children = [_field(sub, section, answers, errors, locale)
+        view.children = [_field(sub, answers, kept, errors, locale)
                          for sub in question.questions]
     return view
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+def question_names(questionnaire: Questionnaire, answers: dict[str, Any]) -> dict[str, str]:
+    """Each answer key's name for messages, in the page's language: the question's text, a
+    matrix cell's row (and column), a group's sub-question by its own label."""
+    locale = _locale()
+    names: dict[str, str] = {}
+    for section in questionnaire.sections:
+        for question in section.questions:
+            words = wording(question, answers)
+            text = (words.label or question.label).get(locale)
+            if question.type == "group":
+                for sub in question.questions:
+                    names[sub.key] = sub.label.get(locale)  # as labelled on the page
+            elif question.type == "matrix":
+                captions = [c.get(locale) for c in (words.columns or question.columns)]
+                for row in question.rows:
+                    for index, key in enumerate(row.keys):
+                        names[key] = (f"{row.label.get(locale)} ({captions[index]})"
+                                      if len(row.keys) > 1 and index < len(captions)
+                                      else f"{text}: {row.label.get(locale)}")
+            else:
+                names[question.key] = text
+    return names
+
+
+def problem_texts(questionnaire: Questionnaire, problems: dict[str, list[Problem]],
+                  answers: dict[str, Any]) -> dict[str, list[str]]:
+    """The problems as messages in the page's language, keyed like `problems`."""
+    if not problems:
+        return {}
+    names = question_names(questionnaire, answers)
+    return {key: [problem_text(problem, names.get(key, ""), names) for problem in found]
+            for key, found in problems.items()}
+
+
+def _number(value: Any) -> str:
+    return format_decimal(value) if isinstance(value, int) else str(value)
+
+
+def problem_text(problem: Problem, question: str, names: dict[str, str]) -> str:
+    """One Problem as a sentence naming the question by its text (see engine.Problem)."""
+    kind, p = problem.kind, problem.args
+    if kind == "required":
+        return _("“%(question)s” is required.", question=question)
+    if kind == "lte":
+        return _("“%(question)s” must not be more than the answer to “%(other)s” (%(limit)s).",
+                 question=question, other=names.get(p["other"], ""), limit=_number(p["limit"]))
+    if kind == "number":
+        low, high = p["low"], p["high"]
+        bounds = {"question": question, "low": _number(low), "high": _number(high)}
+        if p["what"] == "rupiah":
+            if low is not None and high is not None:
+                return _("“%(question)s” must be an amount in Rupiah from %(low)s to %(high)s.",
+                         **bounds)
+            return _("“%(question)s” must be an amount in Rupiah, digits only.", **bounds)
+        if low is not None and high is not None:
+            return _("“%(question)s” must be a whole number from %(low)s to %(high)s.", **bounds)
+        if low is not None:
+            return _("“%(question)s” must be a whole number of at least %(low)s.", **bounds)
+        if high is not None:
+            return _("“%(question)s” must be a whole number of at most %(high)s.", **bounds)
+        return _("“%(question)s” must be a whole number.", **bounds)
+    if kind in ("one_of", "boolean"):
+        return _("Choose one of the answers to “%(question)s”.", question=question)
+    if kind == "list_of":
+        return _("Choose only from the answers offered for “%(question)s”.", question=question)
+    if kind == "must_be":
+        return _("Tick “%(question)s” to continue.", question=question)
+    if kind == "too_long":
+        return _("“%(question)s” must be at most %(limit)s characters long.",
+                 question=question, limit=_number(p["limit"]))
+    if kind == "date":
+        return _("“%(question)s” must be a real date.", question=question)
+    if kind == "single_value":
+        return _("“%(question)s” takes one answer only.", question=question)
+    if kind == "unstorable":
+        return _("“%(question)s” contains characters that cannot be stored.", question=question)
+    if kind == "not_applicable":
+        return _("“%(question)s” does not apply after your earlier answers; leave it empty.",
+                 question=question)
+    return _("This answer cannot be accepted.")
+
+
+# --- the read-only summary ---------------------------------------------------------------------
+
+
+def summary(questionnaire: Questionnaire, sections: list[Section],
+            answers: dict[str, Any]) -> list[SummaryView]:
+    """What the alumnus answered, page by page (`sections` are the shown ones, numbered as
+    the form's steps), each answer worded as on the form."""
+    locale = _locale()
+    kept = applying(questionnaire, answers)
+    names = question_names(questionnaire, kept)
+    pages = []
+    for step, section in enumerate(sections, start=1):
+        rows = []
+        for question in section.questions:
+            if not is_visible(question, kept):
+                continue
+            for sub in question.questions or (question,):
+                for key in sub.answer_keys:
+                    if key in kept:
+                        rows.append(AnswerView(names.get(key, ""), _answer_text(sub, kept[key],
+                                                                                locale)))
+        pages.append(SummaryView(step, section.title.get(locale), rows))
+    return pages
+
+
+def _answer_text(question: Question, value: Any, locale: str) -> str:
+    if question.type in ("single", "multi"):
+        chosen = value if isinstance(value, list) else [value]
+        return ", ".join(o.label.get(locale) for o in question.options if o.code in chosen)
+    if question.type == "boolean":
+        return _("Yes") if value else _("No")
+    if question.type == "currency":
+        return "Rp " + _number(value)
+    return _number(value)

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from services.survey.links import read_token
-from services.survey.questionnaire import Questionnaire, is_visible, validate_answers
+from services.survey.questionnaire import Questionnaire, applying, validate_answers
 from services.survey.waves import SurveyError, WaveInfo
 from shared.db import is_postgres
 from shared.events import OUTBOX, outbox_row, publish
@@ -307,13 +307,7 @@ def _announce(session: Session, response: Response | StoredResponse) -> None:
 
 def prune(questionnaire: Questionnaire, answers: dict[str, Any]) -> dict[str, Any]:
     """Drop answers whose question no longer applies (the web form's branching)."""
-    kept = dict(answers)
-    for section in questionnaire.sections:
-        for question in section.questions:
-            if not is_visible(question, kept):
-                for key in question.answer_keys:
-                    kept.pop(key, None)
-    return kept
+    return applying(questionnaire, answers)
 
 
 def save_draft(

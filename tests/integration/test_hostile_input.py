@@ -76,7 +76,13 @@ def hostile(survey_app, survey) -> dict[str, Any]:
 
 def test_the_survey_form_escapes_the_name_and_stored_free_text(survey_app, hostile) -> None:
     client = survey_app.test_client()
-    first = client.get(f"/s/{hostile['token']}")
+    # A sent response opens on the read-only summary, which shows the free text back too.
+    opened = client.get(f"/s/{hostile['token']}")
+    assert opened.status_code == 302 and opened.headers["Location"].endswith("/jawaban")
+    summary = client.get(opened.headers["Location"]).get_data(as_text=True)
+    assert_escaped(summary, "answers summary")
+    assert "&lt;script&gt;" in summary
+    first = client.get(f"/s/{hostile['token']}?step=1")
     assert first.status_code == 200
     html = first.get_data(as_text=True)
     assert_escaped(html, "form step 1")

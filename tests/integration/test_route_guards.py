@@ -37,6 +37,8 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("*", "api-docs.openapi_swagger_ui"): "the viewer of that document",
     ("survey", "form.personal"): "the survey form: the personal link token is the credential",
     ("survey", "form.thanks"): "thank-you page of a personal link (token is the credential)",
+    ("survey", "form.answers"): "read-only summary of one's own answers (token is the "
+    "credential, as for the form that shows the same answers)",
     ("survey", "form.open_link"): "open link (QR code): identification, rate limited",
     ("survey", "responses.Responses:POST"): "intake API: personal token is the credential "
     "(registration_no needs an operator token, checked in the view); rate limited",

@@ -15,6 +15,16 @@ The "if" condition language (every question may carry one):
     {"any": [condition, ...]}           at least one condition holds
 
 A condition may only name answer keys defined earlier, so a form can be filled top to bottom.
+
+A question may also carry "variants": other wordings chosen by condition, e.g. the competency
+pair's B half for an alumnus who does not work ("the level the world of work requires"):
+
+    "variants": [{"if": {...}, "label": {...}, "help": {...}, "columns": [...]}]
+
+The first variant whose "if" holds replaces the label, help or matrix column captions it
+gives; the question, its keys and its answers stay the same (indicators do not move). A
+variant's "if" may only name answers from earlier sections, so the wording is settled before
+the page is drawn.
 """
 
 from __future__ import annotations
@@ -118,6 +128,16 @@ class MatrixRow:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """Another wording of a question, used when `condition` holds; None/() keeps the default."""
+
+    condition: Condition
+    label: LocalText | None = None
+    help: LocalText | None = None
+    columns: tuple[LocalText, ...] = ()
+
+
+@dataclass(frozen=True)
 class Question:
     """A question. On a matrix, `required` and the range apply to every cell."""
 
@@ -137,6 +157,7 @@ class Question:
     columns: tuple[LocalText, ...] = ()
     scale_labels: tuple[Option, ...] = ()
     questions: tuple[Question, ...] = ()
+    variants: tuple[Variant, ...] = ()
 
     @cached_property  # read for every question of every submission
     def answer_keys(self) -> tuple[str, ...]:
@@ -270,6 +291,23 @@ class MatrixRowSchema(Schema):
         return MatrixRow(keys=keys, label=data["label"])
 
 
+class VariantSchema(Schema):
+    condition = _ConditionField(data_key="if", required=True)
+    label = fields.Nested(LocalTextSchema)
+    help = fields.Nested(LocalTextSchema)
+    columns = fields.List(fields.Nested(LocalTextSchema), validate=validate.Length(min=1))
+
+    @validates_schema
+    def changes_something(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not {"label", "help", "columns"} & set(data):
+            raise ValidationError("a variant gives a label, help or columns")
+
+    @post_load
+    def build(self, data: dict[str, Any], **kwargs: Any) -> Variant:
+        data["columns"] = tuple(data.get("columns", ()))
+        return Variant(**data)
+
+
 class QuestionSchema(Schema):
     key = _key_field(required=True)
     type = fields.String(required=True, validate=validate.OneOf(QUESTION_TYPES))
@@ -288,6 +326,7 @@ class QuestionSchema(Schema):
     scale_labels = fields.List(fields.Nested(OptionSchema))
     questions = fields.List(fields.Nested(lambda: QuestionSchema()),
                             validate=validate.Length(min=1))
+    variants = fields.List(fields.Nested(VariantSchema), validate=validate.Length(min=1))
 
     @validates_schema
     def fields_fit_the_type(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -337,16 +376,23 @@ class QuestionSchema(Schema):
                                       "scale_labels")
 
     @validates_schema
+    def variant_columns_fit(self, data: dict[str, Any], **kwargs: Any) -> None:
+        for variant in data.get("variants", ()):
+            if variant.columns and len(variant.columns) != len(data.get("columns", ())):
+                raise ValidationError("a variant's columns replace the question's columns, "
+                                      "one for one", "variants")
+
+    @validates_schema
     def group_holds_plain_questions(self, data: dict[str, Any], **kwargs: Any) -> None:
         for sub in data.get("questions", ()):
-            if sub.type == "group" or sub.condition is not None:
+            if sub.type == "group" or sub.condition is not None or sub.variants:
                 # Sub-questions share their group's "if"; nesting would hide that.
                 raise ValidationError("a group's questions cannot be groups or have an 'if'",
                                       "questions")
 
     @post_load
     def build(self, data: dict[str, Any], **kwargs: Any) -> Question:
-        for name in ("options", "rows", "columns", "scale_labels", "questions"):
+        for name in ("options", "rows", "columns", "scale_labels", "questions", "variants"):
             data[name] = tuple(data.get(name, ()))
         if data["type"] == "text":
             data.setdefault("max_length", TEXT_MAX_LENGTH)
@@ -455,13 +501,28 @@ def _check_unique_keys(questionnaire: Questionnaire) -> None:
 
 
 def _check_references(questionnaire: Questionnaire) -> None:
-    """Conditions and `lte` may only point at answers asked earlier, with values they can take."""
+    """Conditions and `lte` may only point at answers asked earlier, with values they can take.
+
+    A variant's condition may only point at answers from earlier sections.
+    """
     earlier: dict[str, Question] = {}
+    earlier_sections: dict[str, Question] = {}
+    section_of_path = ""
     for question, path in _walk(questionnaire):
+        section_path = path.split(".")[0]
+        if section_path != section_of_path:
+            section_of_path, earlier_sections = section_path, dict(earlier)
         for leaf in question.condition.leaves() if question.condition else ():
             problem = _leaf_problem(leaf, earlier.get(leaf.key))
             if problem:
                 raise DefinitionError([(f"{path}.if", problem)])
+        for v, variant in enumerate(question.variants):
+            for leaf in variant.condition.leaves():
+                problem = _leaf_problem(leaf, earlier_sections.get(leaf.key))
+                if problem:
+                    raise DefinitionError([(f"{path}.variants[{v}].if",
+                                            problem.replace("asked earlier",
+                                                            "of an earlier section"))])
         if question.lte is not None:
             target = earlier.get(question.lte)
             if target is None or target.type not in ("integer", "currency"):

@@ -21,6 +21,8 @@ from services.survey.questionnaire.definition import (
     Option,
     Question,
     Questionnaire,
+    Section,
+    Variant,
     same_value,
 )
 from shared.instrument import waiting_months  # noqa: F401  (public name of the engine)
@@ -35,13 +37,93 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True)
+class Problem:
+    """Why one answer was refused, as data: `kind` and the `params` its message needs.
+
+    The engine never words a message for people: `str(problem)` is the API's plain English
+    (which may name answer keys and option codes, as API clients need), and the web form
+    words the same problem in the alumnus's language, naming questions by their text
+    (services/survey/form_view.py `problem_text`). Kinds and their params:
+
+    unknown, not_object, required, single_value, unstorable, boolean: none
+    not_applicable: condition (the question's Condition)
+    lte: other (the answer key it may not exceed), limit (that answer)
+    one_of / list_of: codes (the option codes)
+    number: what ("integer" or "rupiah"), low, high (either may be None)
+    too_long: limit (characters)
+    date: none
+    must_be: value (the one accepted boolean)
+    """
+
+    kind: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, kind: str, **params: Any) -> Problem:
+        return cls(kind, tuple(params.items()))
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return dict(self.params)
+
+    def __str__(self) -> str:
+        return _english(self)
+
+
+def _english(problem: Problem) -> str:
+    kind, p = problem.kind, problem.args
+    if kind in _FIXED_ENGLISH:
+        return _FIXED_ENGLISH[kind]
+    if kind == "not_applicable":
+        return f"not applicable: asked only when {describe(p['condition'])}"
+    if kind == "lte":
+        return f"must not be more than the answer to {p['other']} ({p['limit']})"
+    if kind in ("one_of", "list_of"):
+        codes = ", ".join(str(code) for code in p["codes"])
+        return (f"must be one of: {codes}" if kind == "one_of"
+                else f"must be a list of options from: {codes}")
+    if kind == "number":
+        what = "a whole number of Rupiah" if p["what"] == "rupiah" else "an integer"
+        low, high = p["low"], p["high"]
+        if low is not None and high is not None:
+            return f"must be {what} between {low} and {high}"
+        if low is not None:
+            return f"must be {what} of at least {low}"
+        if high is not None:
+            return f"must be {what} of at most {high}"
+        return f"must be {what}"
+    if kind == "too_long":
+        return f"must be text of at most {p['limit']} characters"
+    if kind == "must_be":
+        return f"must be {json.dumps(p['value'])}"
+    raise ValueError(f"unknown problem kind {kind!r}")
+
+
+_FIXED_ENGLISH = {
+    "unknown": "unknown question",
+    "not_object": "must be an object keyed by question",
+    "required": "is required",
+    "single_value": "must be a single value",
+    "unstorable": "contains characters that cannot be stored",
+    "date": "must be a date as YYYY-MM-DD",
+    "boolean": "must be true or false",
+}
+
+
+@dataclass(frozen=True)
 class ValidationResult:
     answers: dict[str, Any]
-    errors: dict[str, list[str]]
+    problems: dict[str, list[Problem]]
+
+    @property
+    def errors(self) -> dict[str, list[str]]:
+        """The problems in the API's plain English, keyed like `problems`."""
+        return {key: [str(problem) for problem in found]
+                for key, found in self.problems.items()}
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.problems
 
 
 class SectionProgress(NamedTuple):
@@ -51,7 +133,11 @@ class SectionProgress(NamedTuple):
 
 
 class _Invalid(ValueError):
-    """An answer that cannot be accepted; the message is shown to the person answering."""
+    """An answer that cannot be accepted, with the Problem that says why."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
 
 
 # --- branching -----------------------------------------------------------------------------
@@ -97,6 +183,100 @@ def describe(condition: Condition) -> str:
     return f"{condition.key} {verb} {values}"
 
 
+# --- what a page shows ------------------------------------------------------------------------
+
+
+def applying(questionnaire: Questionnaire, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """The answers to questions that apply, judged top to bottom.
+
+    An answer to a question whose "if" is false is dropped before later questions are judged,
+    so a stale answer (f504 kept after f8 changed to "studying") opens nothing further down.
+    Values are not checked here; `validate_answers` does that.
+    """
+    kept = dict(answers)
+    for question in questionnaire.answerable:
+        if question.condition is not None and not _holds(question.condition, kept):
+            for key in question.answer_keys:
+                kept.pop(key, None)
+    return kept
+
+
+def shown_sections(questionnaire: Questionnaire, answers: Mapping[str, Any]) -> list[Section]:
+    """The sections (pages) with at least one question that applies, given ALL answers so far.
+
+    A page whose questions are all hidden is skipped, forward and back. This is exact, not a
+    guess: an answer given on a page can only open a question on it through a question that
+    is shown there, so a page with none shown stays empty whatever is answered on it. The
+    first section always stays, so a form never has no page.
+    """
+    kept = applying(questionnaire, answers)
+    return [
+        section for section in questionnaire.sections
+        if any(is_visible(question, kept) for question in section.questions)
+    ] or list(questionnaire.sections[:1])
+
+
+def section_keys(section: Section) -> frozenset[str]:
+    """The answer keys asked on this section's page."""
+    return frozenset(key for question in section.questions for key in question.answer_keys)
+
+
+def within_page(condition: Condition, answers: Mapping[str, Any],
+                page_keys: frozenset[str]) -> Condition | bool:
+    """The condition with every comparison on an answer from another page already decided.
+
+    `answers` are the applying answers (`applying`). True or False when nothing on this page
+    can change it; otherwise the smaller condition that only names keys on this page, which
+    the browser evaluates as the alumnus answers (form.js). This is how a question that
+    depends on an earlier page AND on this page (blk_cert_used: f8 and blk_cert) is shown
+    exactly when both hold.
+    """
+    if condition.op not in ("all", "any"):
+        return condition if condition.key in page_keys else _holds(condition, answers)
+    parts: list[Condition] = []
+    for part in condition.parts:
+        decided = within_page(part, answers, page_keys)
+        if decided is True and condition.op == "any":
+            return True
+        if decided is False and condition.op == "all":
+            return False
+        if not isinstance(decided, bool):
+            parts.append(decided)
+    if not parts:
+        return condition.op == "all"
+    return parts[0] if len(parts) == 1 else Condition(condition.op, parts=tuple(parts))
+
+
+def first_unfinished(questionnaire: Questionnaire, answers: Mapping[str, Any]) -> int | None:
+    """The index in `shown_sections` of the first page with a required, shown, unanswered
+    question (the page a returning alumnus resumes on), or None when none is left."""
+    kept = applying(questionnaire, answers)
+    for index, section in enumerate(shown_sections(questionnaire, answers)):
+        for question in section.questions:
+            if not is_visible(question, kept):
+                continue
+            for sub in question.questions or (question,):
+                if sub.required and any(_is_blank(kept.get(key)) for key in sub.answer_keys):
+                    return index
+    return None
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or value == [] or (isinstance(value, str) and not value.strip())
+
+
+def wording(question: Question, answers: Mapping[str, Any]) -> Question | Variant:
+    """The first variant whose "if" holds for these (applying) answers, else the question.
+
+    Read `label`, `help` and `columns` from the result, falling back to the question's own
+    where the variant leaves them out (None or empty).
+    """
+    for variant in question.variants:
+        if _holds(variant.condition, answers):
+            return variant
+    return question
+
+
 # --- validation ----------------------------------------------------------------------------
 
 
@@ -111,12 +291,12 @@ def validate_answers(
     themselves), or by ANSWERS_KEY when `answers` is not an object.
     """
     if not isinstance(answers, Mapping):
-        return ValidationResult({}, {ANSWERS_KEY: ["must be an object keyed by question"]})
-    errors: dict[str, list[str]] = {}
+        return ValidationResult({}, {ANSWERS_KEY: [Problem.of("not_object")]})
+    errors: dict[str, list[Problem]] = {}
     by_answer_key = questionnaire.by_answer_key
     for key in answers:
         if not isinstance(key, str) or key not in by_answer_key:
-            errors.setdefault(str(key), []).append("unknown question")
+            errors.setdefault(str(key), []).append(Problem.of("unknown"))
     cleaned: dict[str, Any] = {}
     # Keys whose answer is wrong, or whose question's relevance could not be decided:
     # a question that branches on one of them is checked for its own value only.
@@ -133,17 +313,17 @@ def validate_answers(
             # _is_blank, inlined: it runs for every answer key of every submission.
             if raw is None or raw == [] or (isinstance(raw, str) and not raw.strip()):
                 if complete and question.required and applies and decided:
-                    errors[key] = ["is required"]
+                    errors[key] = [Problem.of("required")]
                 continue
             if decided and not applies:
-                errors[key] = [f"not applicable: asked only when {describe(condition)}"]
+                errors[key] = [Problem.of("not_applicable", condition=condition)]
                 continue
             try:
                 value = _CLEANERS[question.type](question, raw)
                 if question.lte is not None:
                     _check_lte(question, value, cleaned)
             except _Invalid as problem:
-                errors[key] = [str(problem)]
+                errors[key] = [problem.problem]
                 doubtful.add(key)
                 continue
             if decided:
@@ -155,46 +335,43 @@ def validate_answers(
 
 def _check_lte(question: Question, value: Any, cleaned: Mapping[str, Any]) -> None:
     if question.lte in cleaned and value > cleaned[question.lte]:
-        raise _Invalid(f"must not be more than the answer to {question.lte} "
-                       f"({cleaned[question.lte]})")
+        raise _Invalid(Problem.of("lte", other=question.lte, limit=cleaned[question.lte]))
 
 
 def expectation(question: Question) -> str:
     """What a valid answer looks like: the message for a wrong type or value."""
+    return str(expected(question))
+
+
+def expected(question: Question) -> Problem:
+    """The problem with an answer of the wrong type or value for this question."""
     if question.type in ("single", "multi"):
-        codes = ", ".join(str(option.code) for option in question.options)
-        return (f"must be one of: {codes}" if question.type == "single"
-                else f"must be a list of options from: {codes}")
+        codes = tuple(option.code for option in question.options)
+        return Problem.of("one_of" if question.type == "single" else "list_of", codes=codes)
     if question.type in ("integer", "currency", "matrix"):
-        what = "a whole number of Rupiah" if question.type == "currency" else "an integer"
-        low, high = question.minimum, question.maximum
-        if low is not None and high is not None:
-            return f"must be {what} between {low} and {high}"
-        if low is not None or high is not None:
-            return f"must be {what} of at least {low}" if low is not None \
-                else f"must be {what} of at most {high}"
-        return f"must be {what}"
+        return Problem.of("number", what="rupiah" if question.type == "currency" else "integer",
+                          low=question.minimum, high=question.maximum)
     if question.type == "text":
-        return f"must be text of at most {question.max_length} characters"
+        return Problem.of("too_long", limit=question.max_length)
     if question.type == "date":
-        return "must be a date as YYYY-MM-DD"
+        return Problem.of("date")
     if question.must_be is not None:
-        return f"must be {json.dumps(question.must_be)}"
-    return "must be true or false"
+        return Problem.of("must_be", value=question.must_be)
+    return Problem.of("boolean")
 
 
 def _clean_single(question: Question, raw: Any) -> Any:
     for option in question.options:
         if same_value(raw, option.code):
             return option.code
-    raise _Invalid(expectation(question))
+    raise _Invalid(expected(question))
 
 
 def _clean_multi(question: Question, raw: Any) -> list[str]:
     codes = [option.code for option in question.options]
     if not isinstance(raw, list) or not all(isinstance(item, str) and item in codes
                                             for item in raw):
-        raise _Invalid(expectation(question))
+        raise _Invalid(expected(question))
     return [code for code in codes if code in raw]  # form order, each once
 
 
@@ -202,20 +379,20 @@ def _clean_integer(question: Question, raw: Any) -> int:
     if (type(raw) is not int
             or (question.minimum is not None and raw < question.minimum)
             or (question.maximum is not None and raw > question.maximum)):
-        raise _Invalid(expectation(question))
+        raise _Invalid(expected(question))
     return raw
 
 
 def _clean_text(question: Question, raw: Any) -> str:
     too_long = question.max_length is not None and len(str(raw).strip()) > question.max_length
     if not isinstance(raw, str) or too_long:
-        raise _Invalid(expectation(question))
+        raise _Invalid(expected(question))
     try:
         raw.encode("utf-8")
     except UnicodeEncodeError:
-        raise _Invalid("contains characters that cannot be stored") from None
+        raise _Invalid(Problem.of("unstorable")) from None
     if "\x00" in raw:  # PostgreSQL JSON cannot hold it
-        raise _Invalid("contains characters that cannot be stored")
+        raise _Invalid(Problem.of("unstorable"))
     return raw.strip()
 
 
@@ -225,12 +402,12 @@ def _clean_date(question: Question, raw: Any) -> str:
             return date.fromisoformat(raw).isoformat()
     except ValueError:
         pass
-    raise _Invalid(expectation(question))
+    raise _Invalid(expected(question))
 
 
 def _clean_boolean(question: Question, raw: Any) -> bool:
     if not isinstance(raw, bool) or (question.must_be is not None and raw != question.must_be):
-        raise _Invalid(expectation(question))
+        raise _Invalid(expected(question))
     return raw
 
 
@@ -260,18 +437,26 @@ def answers_from_form(
     buttons) are ignored. Validate the answers next; the form's own errors win for a key:
     `validate_answers(questionnaire, answers, complete=...).errors | form_errors`.
     """
+    answers, problems = read_form(questionnaire, form)
+    return answers, {key: [str(problem) for problem in found] for key, found in problems.items()}
+
+
+def read_form(
+    questionnaire: Questionnaire, form: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, list[Problem]]]:
+    """`answers_from_form`, with the unreadable fields' Problems rather than English text."""
     answers: dict[str, Any] = {}
-    errors: dict[str, list[str]] = {}
+    problems: dict[str, list[Problem]] = {}
     for question in questionnaire.answerable:
         for key in question.answer_keys:
             try:
                 value = _read_field(question, key, form)
-            except _Invalid as problem:
-                errors[key] = [str(problem)]
+            except _Invalid as invalid:
+                problems[key] = [invalid.problem]
                 continue
             if value is not None:
                 answers[key] = value
-    return answers, errors
+    return answers, problems
 
 
 def _field_values(form: Mapping[str, Any], name: str) -> list[str]:
@@ -296,7 +481,7 @@ def _read_field(question: Question, key: str, form: Mapping[str, Any]) -> Any:
     if not values:
         return None
     if len(values) > 1:
-        raise _Invalid("must be a single value")
+        raise _Invalid(Problem.of("single_value"))
     text = values[0]
     if question.type == "single":
         return _read_code(question, text)
@@ -311,7 +496,7 @@ def _read_code(question: Question, text: str) -> Any:
     for option in question.options:
         if str(option.code) == text:
             return option.code
-    raise _Invalid(expectation(question))
+    raise _Invalid(expected(question))
 
 
 def _read_integer(question: Question, text: str) -> int:
@@ -320,13 +505,13 @@ def _read_integer(question: Question, text: str) -> int:
     try:
         return int(digits)
     except ValueError:  # no number, or more digits than int() will read
-        raise _Invalid(expectation(question)) from None
+        raise _Invalid(expected(question)) from None
 
 
 def _read_flag(question: Question, text: str) -> bool:
     word = text.lower()
     if word not in TRUE_WORDS | FALSE_WORDS:
-        raise _Invalid(expectation(question))
+        raise _Invalid(expected(question))
     return word in TRUE_WORDS
 
 
