@@ -47,9 +47,17 @@ def test_every_string_in_the_source_is_translated_to_indonesian(tmp_path: Path) 
     assert untranslated == [], "run `make translations` and translate: " + "; ".join(untranslated)
 
 
+def _plain(value):
+    # A plural message's id and string are sequences (a list from one reader, a tuple from
+    # the other): compare them as tuples.
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
 def test_compiled_catalogs_match_their_sources() -> None:
     for locale in ("id", "en"):
         with open(TRANSLATIONS / locale / "LC_MESSAGES" / "messages.mo", "rb") as handle:
-            compiled = {m.id: m.string for m in read_mo(handle) if m.id}
-        source = {m.id: m.string for m in _po(locale) if m.id and m.string and not m.fuzzy}
+            compiled = {_plain(m.id): _plain(m.string) for m in read_mo(handle) if m.id}
+        source = {_plain(m.id): _plain(m.string) for m in _po(locale)
+                  if m.id and any(_plain(m.string) if isinstance(m.string, list | tuple)
+                                  else [m.string]) and not m.fuzzy}
         assert compiled == source, f"{locale}: run `pybabel compile -d shared/translations`"
