@@ -644,7 +644,11 @@ def up(demo: bool, host: str, port: int) -> None:
     warning = plain_http_warning(host)
     if warning:
         click.secho(warning, fg="yellow", err=True)
-    supervisor = embedded.Supervisor()
+    try:
+        embedded.check_port_free(host, port)
+    except embedded.PortInUse as exc:
+        raise click.ClickException(str(exc)) from exc
+    supervisor = embedded.Supervisor(say=lambda message: click.echo(f"Jejak: {message}"))
     stopping = False
 
     def _stop(signum: int, _frame: Any) -> None:
@@ -690,10 +694,10 @@ def up(demo: bool, host: str, port: int) -> None:
             click.echo("  Sign in with the admin account created on first start.\n")
         click.echo("Press Ctrl-C to stop.")
         while not stopping:
-            exited = supervisor.first_exited()
-            if exited:
-                name, code = exited
-                raise click.ClickException(f"{name} stopped unexpectedly (exit {code})")
+            try:
+                supervisor.tend()  # a child that died is started again, with backoff
+            except embedded.GaveUp as exc:
+                raise click.ClickException(str(exc)) from exc
             time.sleep(0.3)
     finally:
         click.echo("Jejak: stopping ...")
