@@ -19,6 +19,7 @@ import yaml
 from services.embedded import web_argv
 from shared.logs import fingerprint
 from shared.tokens import seal
+from tests.conftest import TEST_PII_KEY
 from tests.integration.peers import free_port
 
 SECRET = "gunicorn-log-test-secret-key"
@@ -40,7 +41,8 @@ def serve_and_log(argv: list[str], port: int, settings, tmp_path: Path,
     """Run `argv` (serving on 127.0.0.1:`port`), request each path, stop it; its whole log."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("JEJAK_")}
     env.update(JEJAK_HOME=str(tmp_path), JEJAK_DATABASE_URL=settings.database_url,
-               JEJAK_REDIS_URL=settings.redis_url, JEJAK_SECRET_KEY=SECRET)
+               JEJAK_REDIS_URL=settings.redis_url, JEJAK_SECRET_KEY=SECRET,
+               JEJAK_PII_KEY=TEST_PII_KEY)
     log_path = tmp_path / "web.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
