@@ -6,7 +6,7 @@ term with the same sentence, so the two never disagree.
 
 The explanation is a `role="tooltip"` element that a button names with `aria-describedby`:
 a screen reader reads it on focus, a mouse shows it on hover, a touch screen on tap (the tap
-is handled by shared/static/glossary.js, a static file: the CSP allows no inline script).
+is handled by shared/static/staff.js, a static file: the CSP allows no inline script).
 Without JavaScript, hover and focus still show it.
 """
 

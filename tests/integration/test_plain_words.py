@@ -101,4 +101,4 @@ def test_dashboard_terms_carry_a_one_line_explanation(analytics_app, dashboard) 
     assert {"fpc", "weighted", "aapor", "interval", "response_rate", "gap"} <= keys
     assert any(tip.startswith("Dikoreksi untuk respons yang tidak merata") for tip in tips.values())
     assert "Apa arti “Koreksi populasi terbatas”?" in html  # the button's name, for readers
-    assert "/_jejak/glossary.js" in html and "<script>" not in html  # CSP: no inline script
+    assert "/_jejak/staff.js" in html and "<script>" not in html  # CSP: no inline script
