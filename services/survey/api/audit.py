@@ -36,7 +36,8 @@ class AuditEntryOut(Schema):
     target = fields.String(allow_none=True)
     ip = fields.String(allow_none=True)
     details = fields.Dict()
-    sentence = fields.Method("_sentence", metadata={
+    sentence = fields.Method("_sentence", dump_only=True, metadata={
+        "type": "string",
         "description": "the entry in plain words, in the request's language (?lang=id|en)"})
 
     def _sentence(self, entry: Any) -> str:
