@@ -33,7 +33,7 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from shared import auth, db, i18n, logs, ratelimit
+from shared import auth, db, glossary, i18n, logs, ratelimit
 from shared.celery_app import celery_init_app
 from shared.config import Settings
 from shared.errors import DomainError
@@ -134,6 +134,7 @@ def create_service_app(
     app.register_blueprint(shared_bp)
     app.register_blueprint(swagger_bp)
     app.register_blueprint(auth.bp)
+    glossary.init_app(app)  # the glossary in templates and the help page, /help
     app.add_url_rule("/healthz", "healthz", healthz)
     if home_page:  # services with their own start page register "/" themselves
         app.add_url_rule("/", "home", home)

@@ -309,5 +309,5 @@ def audit_page() -> Any:
     return render_template(
         "survey/audit.html", entries=rows[:PAGE_SIZE], filters=filters, page=page,
         has_next=len(rows) > PAGE_SIZE, actions=audit_log.known_actions(session),
-        zone=ZoneInfo(_settings().timezone),
+        zone=ZoneInfo(_settings().timezone), sentence=audit_log.sentence,
     )

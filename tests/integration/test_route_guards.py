@@ -60,6 +60,8 @@ VIEWER_READS: dict[tuple[str, str], str] = {
     ("survey", "waves.WaveBySlug"): "one wave, as above",
     ("survey", "questionnaires.Questionnaires"): "the instruments (questions, codes)",
     ("survey", "questionnaires.QuestionnaireById"): "one instrument",
+    ("survey", "help"): "the help page: how-tos and the glossary, no data",
+    ("outreach", "help"): "the help page, as above",
 }
 SERVICES = ("survey", "outreach", "analytics")
 WALKED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

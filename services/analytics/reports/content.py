@@ -164,6 +164,97 @@ def answer_keys(definition: Mapping[str, Any] | None) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
+@dataclass(frozen=True)
+class CodebookRow:
+    """One line of the raw workbook's codebook: a question code, or one of its answer codes.
+
+    A question with answer options has one row per option, its code and text repeated (so a
+    filter on the code shows the whole question); any other question has one row, `code`
+    empty and its allowed range in `note`."""
+
+    key: str
+    kind: str
+    question_id: str
+    question_en: str
+    code: Any = None
+    label_id: str = ""
+    label_en: str = ""
+    note: str = ""
+
+
+def _texts(label: Any) -> tuple[str, str]:
+    """(Indonesian, English) of a definition label: a {"id", "en"} mapping or a plain string."""
+    if isinstance(label, Mapping):
+        indonesian = str(label.get("id") or label.get("en") or "")
+        return indonesian, str(label.get("en") or indonesian)
+    return (str(label), str(label)) if label else ("", "")
+
+
+def _joined(*parts: tuple[str, str]) -> tuple[str, str]:
+    return (" — ".join(p[0] for p in parts if p[0]), " — ".join(p[1] for p in parts if p[1]))
+
+
+def _range_note(question: Mapping[str, Any]) -> str:
+    low, high = question.get("min"), question.get("max")
+    if low is None and high is None:
+        return ""
+    return f"{'' if low is None else low}–{'' if high is None else high}"
+
+
+def codebook(definition: Mapping[str, Any] | None) -> list[CodebookRow]:
+    """The codebook of a questionnaire definition (docs/questionnaire.md), in form order:
+    every answer key of `answer_keys` appears, with its question text in both languages and,
+    for choices, booleans and rating scales, each answer code with its labels.
+
+    Reads the stored JSON only (analytics does not import the survey service); parts it does
+    not know are written as they are rather than left out."""
+    rows: list[CodebookRow] = []
+
+    def add(key: str, kind: str, text: tuple[str, str], question: Mapping[str, Any],
+            scale: Iterable[tuple[Any, tuple[str, str]]] = ()) -> None:
+        codes = list(scale)
+        if not codes:
+            rows.append(CodebookRow(key, kind, *text, note=_range_note(question)))
+        for code, (label_id, label_en) in codes:
+            rows.append(CodebookRow(key, kind, *text, code=code, label_id=label_id,
+                                    label_en=label_en))
+
+    def options(question: Mapping[str, Any]) -> list[tuple[Any, tuple[str, str]]]:
+        return [(option.get("code"), _texts(option.get("label")))
+                for option in question.get("options", ())]
+
+    def visit(question: Mapping[str, Any], within: tuple[str, str] = ("", "")) -> None:
+        kind = str(question.get("type", ""))
+        text = _joined(within, _texts(question.get("label")))
+        if kind == "group":
+            for sub in question.get("questions", ()):
+                visit(sub, text)
+        elif kind == "matrix":
+            named = {item.get("code"): _texts(item.get("label"))
+                     for item in question.get("scale_labels", ())}
+            low, high = question.get("min"), question.get("max")
+            scale = ([(code, named.get(code, (str(code), str(code))))
+                      for code in range(low, high + 1)]
+                     if isinstance(low, int) and isinstance(high, int) else list(named.items()))
+            columns = [_texts(column) for column in question.get("columns", ())]
+            for row in question.get("rows", ()):
+                row_text = _joined(text, _texts(row.get("label")))
+                for index, name in enumerate(("key", "key_a", "key_b")):
+                    if row.get(name):
+                        column = columns[index - 1] if index and len(columns) >= index else ("", "")
+                        add(row[name], kind, _joined(row_text, column), question, scale)
+        elif kind == "boolean":
+            add(question["key"], kind, text, question,
+                [(True, ("Ya", "Yes")), (False, ("Tidak", "No"))])
+        elif question.get("key"):
+            add(question["key"], kind, text, question, options(question))
+
+    for section in (definition or {}).get("sections", ()):
+        for question in section.get("questions", ()):
+            visit(question)
+    return rows
+
+
 def _answer(labels: Mapping[str, Any], key: str, fallback: str | None = None) -> str:
     return labels.get("answers", {}).get(key) or fallback or key
 

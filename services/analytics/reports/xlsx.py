@@ -44,6 +44,7 @@ from services.analytics.reports.content import (
     ReportGroup,
     WaveInfo,
     answer_keys,
+    codebook,
     figure_note,
     indicator_groups,
     report_groups,
@@ -351,6 +352,7 @@ def write_raw_responses(
         last_alumnus = rows[-1][0]
         _notify(on_progress, min(95, 95 * written // max(total, 1)))
 
+    _codebook_sheet(workbook, definition)
     notes = _Sheet(workbook, "Keterangan", (("Keterangan", 28), ("", 90)))
     for line in (
         ("Isi", "Satu baris per respons (lengkap dan sebagian) gelombang ini."),
@@ -360,12 +362,30 @@ def write_raw_responses(
                                    "persetujuan: jawabannya tetap, identitasnya tidak."),
         ("submitted_at", f"Waktu setempat, zona waktu {timezone}."),
         (RAW_EXTRA, "Jawaban dengan kunci yang tidak ada di kuesioner gelombang (JSON)."),
+        (CODEBOOK_TITLE, "Arti setiap kolom jawaban: kode pertanyaan, teks pertanyaan, kode "
+                         "jawaban dan labelnya (pilihan ganda: kode pilihan dipisah koma)."),
         ("Jumlah respons", written),
     ):
         notes.append(line)
     workbook.save(str(out_path))
     _notify(on_progress, 100)
     return written
+
+
+CODEBOOK_TITLE = "Buku kode"
+CODEBOOK_COLUMNS = (("Kode pertanyaan", 18), ("Jenis", 10), ("Pertanyaan (Indonesia)", 60),
+                    ("Question (English)", 60), ("Kode jawaban", 13),
+                    ("Label jawaban (Indonesia)", 36), ("Answer label (English)", 36),
+                    ("Rentang", 14))
+
+
+def _codebook_sheet(workbook: Workbook, definition: Mapping[str, Any] | None) -> None:
+    """What each answer column of "Respons" means, from the wave's own questionnaire."""
+    sheet = _Sheet(workbook, CODEBOOK_TITLE, CODEBOOK_COLUMNS, freeze="B2")
+    for row in codebook(definition):
+        sheet.append([row.key, row.kind, row.question_id, row.question_en, row.code,
+                      row.label_id, row.label_en, row.note])
+    sheet.filter_header()
 
 
 def _answer_cell(value: Any) -> Any:

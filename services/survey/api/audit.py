@@ -36,6 +36,12 @@ class AuditEntryOut(Schema):
     target = fields.String(allow_none=True)
     ip = fields.String(allow_none=True)
     details = fields.Dict()
+    sentence = fields.Method("_sentence", dump_only=True, metadata={
+        "type": "string",
+        "description": "the entry in plain words, in the request's language (?lang=id|en)"})
+
+    def _sentence(self, entry: Any) -> str:
+        return audit_log.sentence(entry.action, entry.actor, entry.target, entry.details)
 
 
 @blp.route("")
