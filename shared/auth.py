@@ -57,6 +57,7 @@ ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 # attempt from there waits 1, 2, 4 … seconds after the last failure; LOCKOUT_AFTER failures
 # lock that pair for LOCKOUT_FOR. The owner elsewhere signs in as usual.
 SLOW_AFTER = 3
+SLOW_BASE = 1.0  # seconds: the first wait; each further failure doubles it
 LOCKOUT_AFTER = 10
 LOCKOUT_FOR = timedelta(minutes=15)
 USERNAME_MAX = 80  # User.username; a longer name matches no account
@@ -338,12 +339,14 @@ def _next_target(target: str | None) -> str:
 
 
 def _wait_after(failures: int) -> timedelta:
-    """How long after the last of `failures` failures the next attempt must wait."""
+    """How long after the last of `failures` failures the next attempt must wait: SLOW_BASE
+    seconds (the app's JEJAK_LOGIN_SLOW_SECONDS, for tests on a busy machine), doubling."""
     if failures >= LOCKOUT_AFTER:
         return LOCKOUT_FOR
     if failures < SLOW_AFTER:
         return timedelta(0)
-    return timedelta(seconds=2 ** (failures - SLOW_AFTER))
+    base = float(current_app.config.get("JEJAK_LOGIN_SLOW_SECONDS", SLOW_BASE))
+    return timedelta(seconds=base * 2 ** (failures - SLOW_AFTER))
 
 
 def _too_soon(db_session: Session, username: str, address: str, now: datetime) -> int:

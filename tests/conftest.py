@@ -112,7 +112,8 @@ def clean_db(settings: Settings) -> Database:
             connection.execute(table.delete())
     # Tasks an earlier test left in the broker would act on this test's rows (ids restart).
     broker = redis.Redis.from_url(settings.redis_url)
-    broker.delete("survey", "outreach", "analytics", "events", "unacked", "unacked_index")
+    broker.delete("survey", "outreach", "analytics", "events", "unacked", "unacked_index",
+                  *broker.keys("jejak:redeliver:checked:*"))  # the sweep's watermarks too
     broker.close()
     return database
 
