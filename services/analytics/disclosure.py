@@ -1,0 +1,281 @@
+"""The small-group rule: what a role below admin may see of a wave's figures.
+
+One rule for the indicators API, the dashboard and every aggregate export (docs/indicators.md,
+"Kelompok kecil"): a group of alumni, or one figure of a group, whose base n is below
+`THRESHOLD` shows no number at all, and neither does anything from which such a number can
+be worked out.
+
+Every answer of the API, page of the dashboard and table of an export is about a *group*: the
+targets matching a program / cohort / gender filter, or one group of a breakdown within it.
+Whatever the query, such a group is one of the lattice built from the wave's cells:
+(program or any) × (cohort or any) × (gender or any). A group is named by the set of its cell
+keys, so two queries reaching the same alumni (a program with one cohort, and that cohort)
+get the same decision. Every figure shown is a sum over cells (counts, sums behind means) or
+a function of such sums, so one group's figure minus another's is the figure of their
+difference: a viewer who may ask `?cohort=3` and `?cohort=3&gender=L` also knows the women
+of cohort 3. Hence two kinds of suppression:
+
+- primary: the group's base n is below the threshold (a group: its complete responses; a
+  figure: the respondents it is over, e.g. the employed who answered f14);
+- complementary: in every additive relation of the lattice (a group = the sum of its groups
+  by program, by cohort or by gender) the hidden members holding anyone are either none or
+  at least two, and when the whole is shown, the hidden parts together hold at least
+  `THRESHOLD` (their sum is the whole minus the shown parts). When that fails, the shown
+  part holding the fewest is hidden too (or, when no part is left, the whole), until every
+  relation holds. The total of the wave is thus kept whenever possible.
+
+A group hidden for its responses shows no figure at all (not even its targets or
+dispositions); a figure hidden in a shown group keeps nothing but its shape. Both say
+`"suppressed": true` and `"small_n": true`.
+
+What is deliberately not covered: a shown group in which everyone gave the same answer says
+that answer of each of its members (true of any published table), and a weighted share mixes
+its strata non-linearly with weights N_h / n_h that are hidden for hidden strata.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from services.analytics.cells import COMPETENCIES, TRAINING_EVAL_ITEMS, Cell, CellKey
+
+GENDERS = ("L", "P")
+
+THRESHOLD = 5  # the same number as indicators.SMALL_N (test_the_threshold_is_small_n)
+GROUP = "respondents"
+# The base of each figure that is not over the group's respondents, by where it sits in
+# `indicators.compute`'s answer (the first key; for tables, "table.code").
+_FIGURE_BASES: dict[str, str] = {
+    "waiting_months_median": "waiting",
+    "waiting_months_mean": "waiting",
+    "waiting_bins": "waiting",
+    "income_median": "income",
+    "above_minimum_wage": "income",
+    "relevance_share": "relevance",
+    "local_absorption": "location",
+    "certificate_share": "certificate",
+    "job_search_channels": "employed",
+    **{f"competency_gap.{a_key}": f"competency.{a_key}" for a_key, _ in COMPETENCIES},
+    **{f"training_eval.{item}": f"training.{item}" for item in TRAINING_EVAL_ITEMS},
+}
+_BASES: dict[str, Callable[[Cell], int]] = {
+    GROUP: lambda cell: cell.respondents,
+    "employed": lambda cell: cell.employed,
+    "waiting": lambda cell: sum(cell.waiting_months.values()),
+    "income": lambda cell: sum(cell.income.values()),
+    "relevance": lambda cell: cell.relevance_answered,
+    "location": lambda cell: cell.location_answered,
+    "certificate": lambda cell: cell.certificate_answered,
+    **{f"competency.{a_key}": (lambda cell, a_key=a_key: cell.competency_answered.get(a_key, 0))
+       for a_key, _ in COMPETENCIES},
+    **{f"training.{item}": (lambda cell, item=item: cell.training_eval_answered.get(item, 0))
+       for item in TRAINING_EVAL_ITEMS},
+}
+# Not figures about people: the configuration the figures were computed with.
+_SETTINGS = frozenset({"minimum_wage", "fpc"})
+
+
+class _Node:
+    """A program, a cohort or the whole wave: its cells, and its parts in the tree."""
+
+    __slots__ = ("cells", "children")
+
+    def __init__(self) -> None:
+        self.cells: list[CellKey] = []
+        self.children: list[_Node] = []
+
+
+class Disclosure:
+    """Which groups of these cells, and which of their figures, a role below admin sees.
+
+    Built once per set of cells (a snapshot view); `suppress` then applies the decision to
+    the figures of any group of them.
+    """
+
+    def __init__(self, cells: Iterable[tuple[CellKey, Cell]]) -> None:
+        keyed = list(cells)
+        self._cells = dict(keyed)
+        self._root = _Node()
+        programs: dict[int, _Node] = {}
+        cohorts: dict[tuple[int, int], _Node] = {}
+        for key, _cell in keyed:
+            program = programs.get(key.program_id)
+            if program is None:
+                program = programs[key.program_id] = _Node()
+                self._root.children.append(program)
+            cohort = cohorts.get((key.program_id, key.cohort_id))
+            if cohort is None:
+                cohort = cohorts[key.program_id, key.cohort_id] = _Node()
+                program.children.append(cohort)
+            for node in (self._root, program, cohort):
+                node.cells.append(key)
+        self._cohorts = list(cohorts.values())
+        self._per_cell = {base: {key: count(cell) for key, cell in keyed}
+                          for base, count in _BASES.items()}
+        self._shown: dict[str, frozenset[frozenset[CellKey]]] = {}
+        self._lock = threading.Lock()
+
+    def hidden(self, keys: Iterable[CellKey], base: str = GROUP) -> bool:
+        """Whether the figures over `base` of the group of these cells are suppressed. A
+        set of cells that is no group of the lattice (none: a filter matching nobody) is."""
+        group = frozenset(keys)
+        return group not in self._shown_of(GROUP) or group not in self._shown_of(base)
+
+    def decision(self, keys: Iterable[CellKey]) -> tuple[str, ...]:
+        """What is hidden of this group: (GROUP,) for everything, else the bases of its
+        hidden figures (empty: nothing). Equal decisions give equal answers."""
+        group = frozenset(keys)
+        if group not in self._shown_of(GROUP):
+            return (GROUP,)
+        return tuple(base for base in _BASES if group not in self._shown_of(base))
+
+    def suppress(self, indicators: Mapping[str, Any],
+                 keys: Iterable[CellKey]) -> dict[str, Any]:
+        """A copy of one group's figures (`indicators.compute` of exactly these cells) as a
+        role below admin sees them. Shown figures are the very same objects."""
+        hidden = self.decision(keys)
+        if GROUP in hidden:
+            return _blank(indicators, top=True)
+        shown = dict(indicators)
+        for path, base in _FIGURE_BASES.items():
+            if base not in hidden:
+                continue
+            name, _, code = path.partition(".")
+            if code:
+                shown[name] = {**shown[name], code: _blank(shown[name][code])}
+            else:
+                shown[name] = _blank(shown[name])
+        return shown
+
+    def _shown_of(self, base: str) -> frozenset[frozenset[CellKey]]:
+        with self._lock:
+            found = self._shown.get(base)
+        if found is None:
+            allowed = None if base == GROUP else self._shown_of(GROUP)
+            found = self._decide(base, allowed)
+            with self._lock:
+                self._shown[base] = found
+        return found
+
+    def _decide(self, base: str, allowed: frozenset[frozenset[CellKey]] | None,
+                ) -> frozenset[frozenset[CellKey]]:
+        """The groups whose figures over `base` are shown; `allowed`: the groups shown at
+        all (None: this is the decision for whole groups)."""
+        size = self._per_cell[base]
+        # Who a group holds besides its base: a group without respondents still says who
+        # refused or could not be reached.
+        holding = ({key: cell.targets for key, cell in self._cells.items()}
+                   if base == GROUP else size)
+
+        def measure(node: _Node) -> tuple[int, int]:
+            return (sum(size[key] for key in node.cells),
+                    sum(holding[key] for key in node.cells))
+
+        def gender(node: _Node, value: str) -> frozenset[CellKey]:
+            return frozenset(key for key in node.cells if key.gender == value)
+
+        def permitted(group: frozenset[CellKey]) -> bool:
+            return not group or allowed is None or group in allowed
+
+        split: set[int] = set()  # the node's groups by gender are shown (so every cell)
+        shown: set[int] = set()  # the node's whole group is shown
+
+        def visit(node: _Node) -> tuple[int, int]:
+            """Decide the node's subtree; returns its uncovered part (base n, held): what
+            of it no shown group below it tells apart."""
+            parts = [visit(child) for child in node.children]
+            whole = frozenset(node.cells)
+            if (all(size[key] >= THRESHOLD for key in node.cells)
+                    and all(permitted(gender(node, value)) for value in GENDERS)
+                    and all(id(child) in split for child in node.children)):
+                split.add(id(node))
+                if permitted(whole):
+                    shown.add(id(node))
+                return 0, 0
+            uncovered = measure(node) if not node.children else (
+                sum(part[0] for part in parts), sum(part[1] for part in parts))
+            if not permitted(whole) or measure(node)[0] < THRESHOLD:
+                return uncovered
+            while _few(*uncovered):
+                # The whole minus its shown parts would tell the rest: hide the shown part
+                # holding the fewest, with everything under it.
+                candidates = [(measure(child)[0], index, child)
+                              for index, child in enumerate(node.children)
+                              if id(child) in shown or id(child) in split]
+                if not candidates:
+                    return uncovered  # nothing left to hide but the whole itself
+                child = min(candidates, key=lambda item: item[:2])[2]
+                _hide_subtree(child, split, shown)
+                more = measure(child)
+                uncovered = (uncovered[0] + more[0], uncovered[1] + more[1])
+            shown.add(id(node))
+            return 0, 0
+
+        visit(self._root)
+        groups: set[frozenset[CellKey]] = set()
+        for node in self._all_nodes():
+            if id(node) in shown:
+                groups.add(frozenset(node.cells))
+            if id(node) in split:
+                groups.update(gender(node, value) for value in GENDERS)
+        groups.discard(frozenset())
+        return frozenset(groups)
+
+    def _all_nodes(self) -> list[_Node]:
+        nodes = [self._root]
+        for node in nodes:
+            nodes.extend(node.children)
+        return nodes
+
+
+def _few(n: int, held: int) -> bool:
+    """Whether a set of alumni whose figures could be worked out holds too few: 1 to 4 in
+    the base, or none in it but 1 to 4 targets (their dispositions)."""
+    return 0 < n < THRESHOLD or (n == 0 and 0 < held < THRESHOLD)
+
+
+def _hide_subtree(node: _Node, split: set[int], shown: set[int]) -> None:
+    split.discard(id(node))
+    shown.discard(id(node))
+    for child in node.children:
+        _hide_subtree(child, split, shown)
+
+
+def _blank(node: Any, *, top: bool = False) -> Any:
+    """The same shape with every number about people gone."""
+    if isinstance(node, Mapping):
+        blank = {name: (value if name in _SETTINGS and top else _blank(value))
+                 for name, value in node.items()}
+        if "small_n" in node:
+            blank["small_n"] = True
+            blank["suppressed"] = True
+        return blank
+    if isinstance(node, bool) or node is None or isinstance(node, str):
+        return node
+    return None
+
+
+# Decisions per set of cells, reused while the very same list of cells is asked about (a
+# snapshot view keeps its list until a refresh or live update hands out a new view).
+_CACHE: OrderedDict[int, tuple[list[tuple[CellKey, Cell]], Disclosure]] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_KEEP = 16
+
+
+def of_cells(cells: list[tuple[CellKey, Cell]]) -> Disclosure:
+    """The `Disclosure` of a wave's cells (all of them: the lattice is the wave's, whatever
+    filter is asked, so that the same group gets the same decision in every answer)."""
+    with _CACHE_LOCK:
+        found = _CACHE.get(id(cells))
+        if found is not None and found[0] is cells:
+            _CACHE.move_to_end(id(cells))
+            return found[1]
+    disclosure = Disclosure(cells)
+    with _CACHE_LOCK:
+        _CACHE[id(cells)] = (cells, disclosure)
+        while len(_CACHE) > _CACHE_KEEP:
+            _CACHE.popitem(last=False)
+    return disclosure
