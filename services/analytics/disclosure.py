@@ -13,16 +13,32 @@ keys, so two queries reaching the same alumni (a program with one cohort, and th
 get the same decision. Every figure shown is a sum over cells (counts, sums behind means) or
 a function of such sums, so one group's figure minus another's is the figure of their
 difference: a viewer who may ask `?cohort=3` and `?cohort=3&gender=L` also knows the women
-of cohort 3. Hence two kinds of suppression:
+of cohort 3. The rule decides, per base (a group's respondents; each figure's own base, e.g. the
+employed who answered f14), which groups are shown, so that every set of alumni whose
+figures can be worked out from shown groups by adding and subtracting holds none in the
+base or at least THRESHOLD (and, for the respondents' base, no set without respondents
+but with 1 to 4 targets: their dispositions). The groups form a tree, wave → programs →
+cohorts, each node split by gender:
 
-- primary: the group's base n is below the threshold (a group: its complete responses; a
-  figure: the respondents it is over, e.g. the employed who answered f14);
-- complementary: in every additive relation of the lattice (a group = the sum of its groups
-  by program, by cohort or by gender) the hidden members holding anyone are either none or
-  at least two, and when the whole is shown, the hidden parts together hold at least
-  `THRESHOLD` (their sum is the whole minus the shown parts). When that fails, the shown
-  part holding the fewest is hidden too (or, when no part is left, the whole), until every
-  relation holds. The total of the wave is thus kept whenever possible.
+1. Gender. A node's groups by gender (its men, its women) are shown only when every cell
+   under it (cohort × gender) holds at least THRESHOLD; then every cell under it is known
+   and fine. Such nodes form whole subtrees, so a cohort whose split is hidden has both its
+   cells hidden in every group shown that separates them: the viewer can move any number
+   of people between its men and its women without changing anything shown, and the two
+   cells are only ever seen together.
+2. The tree. A node's whole group is shown only when it holds at least THRESHOLD and its
+   "uncovered part" (its people that no shown group below it accounts for: the parts of
+   hidden children not covered further down) is empty or holds enough. The uncovered part
+   is what the node minus its shown parts gives away. When it holds too few, the shown
+   child holding the fewest is hidden with everything under it (its people join the
+   uncovered part), so the wave's total is kept; when no child is left, the node itself.
+
+Shown groups are then a laminar family (nested or disjoint) over units that are never told
+apart (a cohort with a hidden split, or one known cell); sets that can be worked out from a
+laminar family are unions of the uncovered parts of its shown groups and known cells, and
+each of these holds none or enough: so does their union. `tests/unit/test_disclosure.py`
+checks this exactly, by linear algebra over the rationals, on random rosters, and the
+viewer walk (`tests/integration/test_small_groups.py`) on everything a viewer is shown.
 
 A group hidden for its responses shows no figure at all (not even its targets or
 dispositions); a figure hidden in a shown group keeps nothing but its shape. Both say
@@ -41,10 +57,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from services.analytics.cells import COMPETENCIES, TRAINING_EVAL_ITEMS, Cell, CellKey
+from services.analytics.indicators import SMALL_N
 
 GENDERS = ("L", "P")
 
-THRESHOLD = 5  # the same number as indicators.SMALL_N (test_the_threshold_is_small_n)
+THRESHOLD = SMALL_N  # 5
 GROUP = "respondents"
 # The base of each figure that is not over the group's respondents, by where it sits in
 # `indicators.compute`'s answer (the first key; for tables, "table.code").

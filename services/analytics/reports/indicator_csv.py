@@ -28,7 +28,8 @@ _COUNTS = ("targets", "respondents", "unreachable", "employed", "status_answered
 
 
 def indicator_rows(indicators: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    """The rows of one group's indicators (a `compute` or `suppress_small` result)."""
+    """The rows of one group's indicators (a `compute` result, through the small-group rule
+    or not)."""
     for name in _COUNTS:
         yield {"indicator": name, "code": "", "count": indicators.get(name)}
     yield {"indicator": "weight_coverage", "code": "",
