@@ -301,7 +301,8 @@ def _answer(database: str, wave: Wave, snapshot: SnapshotView, wage: MinimumWage
     dumps = current_app.json.dumps
     figures = functools.partial(
         _group_figures, snapshot=(database, wave.id, snapshot.id), dumps=dumps,
-        disclosure=None if query["unsuppressed"] else disclosure.of_cells(snapshot.cells))
+        disclosure=None if query["unsuppressed"] else disclosure.of_cells(
+            snapshot.cells, wave=(database, wave.id)))
     overall = figures(chosen, minimum_wage=amount, fpc=query["fpc"])
     groups = "null"
     if by is not None:

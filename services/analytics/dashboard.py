@@ -237,14 +237,16 @@ def wave_trend(session: Session, filters: Filters) -> list[TrendPoint]:
             continue
         chosen = filters.of(snapshot.cells)
         points.append(TrendPoint(slug, title, _through_rule(
-            _rule(snapshot.cells, filters), chosen,
+            _rule(session, wave_id, snapshot.cells, filters), chosen,
             compute(chosen, minimum_wage=None, fpc=filters.fpc))))
     return points
 
 
-def _rule(cells: list[tuple[CellKey, Cell]], filters: Filters) -> Disclosure | None:
+def _rule(session: Session, wave_id: int, cells: list[tuple[CellKey, Cell]],
+          filters: Filters) -> Disclosure | None:
     """The small-group rule of a wave's cells; None when an admin asked for none."""
-    return None if filters.unsuppressed else disclosure.of_cells(cells)
+    return None if filters.unsuppressed else disclosure.of_cells(
+        cells, wave=(str(session.get_bind().url), wave_id))
 
 
 def _through_rule(rule: Disclosure | None, group: Iterable[tuple[CellKey, Cell]],
@@ -399,7 +401,7 @@ def build_page(
 
     chosen = filters.of(cells)
     minimum = wage.amount if wage is not None else None
-    rule = _rule(cells, filters)
+    rule = _rule(session, wave.id, cells, filters)
 
     def figures(group: list[tuple[CellKey, Cell]], **options: Any) -> dict[str, Any]:
         return _through_rule(rule, group, compute(group, **options))

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
 
 from services.analytics.cells import COMPETENCIES, TRAINING_EVAL_ITEMS, Cell, CellKey
@@ -98,11 +98,18 @@ _SETTINGS = frozenset({"minimum_wage", "fpc"})
 class _Node:
     """A program, a cohort or the whole wave: its cells, and its parts in the tree."""
 
-    __slots__ = ("cells", "children")
+    __slots__ = ("cells", "children", "genders", "whole")
 
     def __init__(self) -> None:
         self.cells: list[CellKey] = []
         self.children: list[_Node] = []
+        self.whole: frozenset[CellKey] = frozenset()  # the node's group
+        self.genders: tuple[frozenset[CellKey], ...] = ()  # its groups by gender
+
+    def seal(self) -> None:
+        self.whole = frozenset(self.cells)
+        self.genders = tuple(frozenset(key for key in self.cells if key.gender == value)
+                             for value in GENDERS)
 
 
 class Disclosure:
@@ -114,7 +121,8 @@ class Disclosure:
 
     def __init__(self, cells: Iterable[tuple[CellKey, Cell]]) -> None:
         keyed = list(cells)
-        self._cells = dict(keyed)
+        # Only keys and counts are kept: no reference to the cells themselves.
+        self._targets = {key: cell.targets for key, cell in keyed}
         self._root = _Node()
         programs: dict[int, _Node] = {}
         cohorts: dict[tuple[int, int], _Node] = {}
@@ -129,7 +137,9 @@ class Disclosure:
                 program.children.append(cohort)
             for node in (self._root, program, cohort):
                 node.cells.append(key)
-        self._cohorts = list(cohorts.values())
+        self._nodes = self._all_nodes()  # parents before their children
+        for node in self._nodes:
+            node.seal()
         self._per_cell = {base: {key: count(cell) for key, cell in keyed}
                           for base, count in _BASES.items()}
         self._shown: dict[str, frozenset[frozenset[CellKey]]] = {}
@@ -184,15 +194,23 @@ class Disclosure:
         size = self._per_cell[base]
         # Who a group holds besides its base: a group without respondents still says who
         # refused or could not be reached.
-        holding = ({key: cell.targets for key, cell in self._cells.items()}
-                   if base == GROUP else size)
+        holding = self._targets if base == GROUP else size
+
+        # Per node, bottom-up: (base n, held), and whether every cell under it holds enough.
+        sums: dict[int, tuple[int, int]] = {}
+        fine: dict[int, bool] = {}
+        for node in reversed(self._nodes):
+            if node.children:
+                parts = [sums[id(child)] for child in node.children]
+                sums[id(node)] = (sum(n for n, _ in parts), sum(held for _, held in parts))
+                fine[id(node)] = all(fine[id(child)] for child in node.children)
+            else:
+                sums[id(node)] = (sum(size[key] for key in node.cells),
+                                  sum(holding[key] for key in node.cells))
+                fine[id(node)] = all(size[key] >= THRESHOLD for key in node.cells)
 
         def measure(node: _Node) -> tuple[int, int]:
-            return (sum(size[key] for key in node.cells),
-                    sum(holding[key] for key in node.cells))
-
-        def gender(node: _Node, value: str) -> frozenset[CellKey]:
-            return frozenset(key for key in node.cells if key.gender == value)
+            return sums[id(node)]
 
         def permitted(group: frozenset[CellKey]) -> bool:
             return not group or allowed is None or group in allowed
@@ -204,9 +222,8 @@ class Disclosure:
             """Decide the node's subtree; returns its uncovered part (base n, held): what
             of it no shown group below it tells apart."""
             parts = [visit(child) for child in node.children]
-            whole = frozenset(node.cells)
-            if (all(size[key] >= THRESHOLD for key in node.cells)
-                    and all(permitted(gender(node, value)) for value in GENDERS)
+            whole = node.whole
+            if (fine[id(node)] and all(permitted(group) for group in node.genders)
                     and all(id(child) in split for child in node.children)):
                 split.add(id(node))
                 if permitted(whole):
@@ -233,11 +250,11 @@ class Disclosure:
 
         visit(self._root)
         groups: set[frozenset[CellKey]] = set()
-        for node in self._all_nodes():
+        for node in self._nodes:
             if id(node) in shown:
-                groups.add(frozenset(node.cells))
+                groups.add(node.whole)
             if id(node) in split:
-                groups.update(gender(node, value) for value in GENDERS)
+                groups.update(node.genders)
         groups.discard(frozenset())
         return frozenset(groups)
 
@@ -275,24 +292,27 @@ def _blank(node: Any, *, top: bool = False) -> Any:
     return None
 
 
-# Decisions per set of cells, reused while the very same list of cells is asked about (a
-# snapshot view keeps its list until a refresh or live update hands out a new view).
-_CACHE: OrderedDict[int, tuple[list[tuple[CellKey, Cell]], Disclosure]] = OrderedDict()
+# The rule of each wave's current cells, one per wave: reused while the very same list of
+# cells is asked about (a snapshot view keeps its list until a refresh or a live update hands
+# out a new view), replaced when it changes, so that no older view's cells stay referenced.
+_CACHE: OrderedDict[Hashable, tuple[list[tuple[CellKey, Cell]], Disclosure]] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
-_CACHE_KEEP = 16
+_CACHE_KEEP = 64
 
 
-def of_cells(cells: list[tuple[CellKey, Cell]]) -> Disclosure:
+def of_cells(cells: list[tuple[CellKey, Cell]], wave: Hashable) -> Disclosure:
     """The `Disclosure` of a wave's cells (all of them: the lattice is the wave's, whatever
-    filter is asked, so that the same group gets the same decision in every answer)."""
+    filter is asked, so that the same group gets the same decision in every answer).
+    `wave`: what names the wave (e.g. database and wave id)."""
     with _CACHE_LOCK:
-        found = _CACHE.get(id(cells))
+        found = _CACHE.get(wave)
         if found is not None and found[0] is cells:
-            _CACHE.move_to_end(id(cells))
+            _CACHE.move_to_end(wave)
             return found[1]
-    disclosure = Disclosure(cells)
+    rule = Disclosure(cells)
     with _CACHE_LOCK:
-        _CACHE[id(cells)] = (cells, disclosure)
+        _CACHE[wave] = (cells, rule)
+        _CACHE.move_to_end(wave)
         while len(_CACHE) > _CACHE_KEEP:
             _CACHE.popitem(last=False)
-    return disclosure
+    return rule
