@@ -170,8 +170,9 @@ class IndicatorsResponse(Schema):
     wave = fields.String()
     snapshot_id = fields.Integer()
     computed_at = fields.DateTime(metadata={"description": "when the snapshot was written"})
-    responses_included = fields.Integer(metadata={
-        "description": "complete responses of the wave's targets in the snapshot"})
+    responses_included = fields.Integer(allow_none=True, metadata={
+        "description": "complete responses of the wave's targets in the snapshot; null when "
+                       "the small-group rule hides the whole wave"})
     filters = fields.Nested(FiltersOut)
     minimum_wage = fields.Nested(MinimumWageOut, allow_none=True, metadata={
         "description": "the UMK of the wave's year; null: not set (above_minimum_wage has "
@@ -286,11 +287,15 @@ def _answer(database: str, wave: Wave, snapshot: SnapshotView, wage: MinimumWage
     chosen = select_cells(snapshot.cells, program=query.get("program"),
                           cohort=query.get("cohort"), gender=query.get("gender"))
     by = query.get("by")
+    rule = None if query["unsuppressed"] else disclosure.of_cells(
+        snapshot.cells, wave=(database, wave.id))
+    # The wave's n is the whole wave's figure: hidden with it.
+    wave_hidden = rule is not None and rule.hidden(key for key, _ in snapshot.cells)
     answer = IndicatorsResponse().dump({
         "wave": wave.slug,
         "snapshot_id": snapshot.id,
         "computed_at": snapshot.computed_at,
-        "responses_included": snapshot.responses_included,
+        "responses_included": None if wave_hidden else snapshot.responses_included,
         "filters": {name: query.get(name) for name in ("program", "cohort", "gender")},
         "minimum_wage": wage,
         "minimum_wage_year": wave_year(wave, timezone),
@@ -301,8 +306,7 @@ def _answer(database: str, wave: Wave, snapshot: SnapshotView, wage: MinimumWage
     dumps = current_app.json.dumps
     figures = functools.partial(
         _group_figures, snapshot=(database, wave.id, snapshot.id), dumps=dumps,
-        disclosure=None if query["unsuppressed"] else disclosure.of_cells(
-            snapshot.cells, wave=(database, wave.id)))
+        disclosure=rule)
     overall = figures(chosen, minimum_wage=amount, fpc=query["fpc"])
     groups = "null"
     if by is not None:

@@ -409,6 +409,8 @@ def build_page(
     overall = figures(chosen, minimum_wage=minimum, fpc=filters.fpc)
     page.update(
         overall=overall,
+        # The wave's n in the header is the whole wave's figure: hidden with it.
+        wave_hidden=rule is not None and rule.hidden(key for key, _cell in cells),
         program_options=sorted(
             ((pid, program_name(pid)) for pid in {key.program_id for key, _cell in cells}),
             key=lambda option: option[1].casefold()),

@@ -86,11 +86,15 @@ def demo(analytics_app, settings) -> dict[str, Any]:
     return {"slug": slug, "id": wave_id, "headers": headers, "cells": cells}
 
 
-@pytest.fixture()
-def one_woman(analytics_app) -> dict[str, Any]:
-    """Hand-built: program Las, cohort A with 9 men and 1 woman (Siti), cohort B with 6 men
-    and 6 women; every one answered, Siti alone is unemployed (f8 = 5)."""
-    with analytics_app.app_context():
+EMPLOYED = {"consent": True, "f8": 1, "f504": 1, "f502": 2, "f505": 4_000_000}
+SEEKING = {"consent": True, "f8": 5}
+
+
+def _hand_built_wave(app, slug: str, people: list[tuple[str, str, dict[str, Any]]]
+                     ) -> dict[str, Any]:
+    """Program Teknik Las with cohorts named by `people` (cohort, gender, answers), every one
+    of whom answered; refreshed; tokens per role."""
+    with app.app_context():
         session = db.session()
         questionnaire_id = catalog.ensure_default(session).id
         program = Program(name="Teknik Las")
@@ -98,14 +102,14 @@ def one_woman(analytics_app) -> dict[str, Any]:
         session.flush()
         cohorts = {label: Cohort(program_id=program.id, label=f"Angkatan {label}",
                                  training_start=date(2025, 2, 3),
-                                 training_end=date(2025, 4, 25)) for label in "AB"}
+                                 training_end=date(2025, 4, 25))
+                   for label in sorted({label for label, _, _ in people})}
         session.add_all(cohorts.values())
-        wave = Wave(slug="ts-siti", title="Tracer 2026", questionnaire_id=questionnaire_id,
+        wave = Wave(slug=slug, title="Tracer 2026", questionnaire_id=questionnaire_id,
                     status="open", opened_at=utcnow())
         session.add(wave)
         session.flush()
-        people = [("A", "L")] * 9 + [("A", "P")] + [("B", "L")] * 6 + [("B", "P")] * 6
-        for index, (label, gender) in enumerate(people):
+        for index, (label, gender, answers) in enumerate(people):
             alumnus = Alumnus(registration_no=f"REG-{index:03d}", full_name=f"Alumnus {index}",
                               gender=gender, cohort_id=cohorts[label].id)
             session.add(alumnus)
@@ -113,9 +117,6 @@ def one_woman(analytics_app) -> dict[str, Any]:
             session.add(WaveTarget(wave_id=wave.id, alumnus_id=alumnus.id,
                                    program_id=program.id, cohort_id=cohorts[label].id,
                                    gender=gender))
-            siti = label == "A" and gender == "P"
-            answers = ({"consent": True, "f8": 5} if siti else
-                       {"consent": True, "f8": 1, "f504": 1, "f502": 2, "f505": 4_000_000})
             session.add(Response(wave_id=wave.id, alumnus_id=alumnus.id,
                                  questionnaire_id=questionnaire_id, status="complete",
                                  answers=answers, submitted_at=utcnow()))
@@ -123,10 +124,19 @@ def one_woman(analytics_app) -> dict[str, Any]:
         session.commit()
         result = {"slug": wave.slug, "id": wave.id, "headers": headers,
                   "program": program.id, "cohorts": {label: c.id for label, c in cohorts.items()}}
-    assert full_refresh(db.get_db(analytics_app).session_factory, result["id"]) is not None
-    with analytics_app.app_context():
+    assert full_refresh(db.get_db(app).session_factory, result["id"]) is not None
+    with app.app_context():
         result["cells"] = read_snapshot(db.session(), result["id"]).cells
     return result
+
+
+@pytest.fixture()
+def one_woman(analytics_app) -> dict[str, Any]:
+    """Hand-built: program Las, cohort A with 9 men and 1 woman (Siti), cohort B with 6 men
+    and 6 women; every one answered, Siti alone is unemployed (f8 = 5)."""
+    return _hand_built_wave(analytics_app, "ts-siti", [
+        *[("A", "L", EMPLOYED)] * 9, ("A", "P", SEEKING),
+        *[("B", "L", EMPLOYED)] * 6, *[("B", "P", EMPLOYED)] * 6])
 
 
 # --- reading the cells as a viewer's queries select them -----------------------------------
@@ -315,6 +325,26 @@ def test_only_an_admin_sees_unsuppressed_figures_and_every_look_is_audited(
             AuditEntry.action == "indicators.unsuppressed")).all()
     assert [(entry.target, entry.details) for entry in entries] == [
         ("ts-siti", {"cohort": one_woman["cohorts"]["A"], "gender": "P"})]
+
+
+def test_a_wave_of_fewer_than_five_does_not_even_say_how_many_answered(analytics_app
+                                                                      ) -> None:
+    tiny = _hand_built_wave(analytics_app, "ts-tiny", [("A", "L", EMPLOYED),
+                                                       ("A", "P", SEEKING), ("A", "P", SEEKING)])
+    client = analytics_app.test_client()
+    seen = client.get("/api/v1/indicators", headers=tiny["headers"]["viewer"],
+                      query_string={"wave": "ts-tiny"}).get_json()
+    assert seen["responses_included"] is None and seen["indicators"]["suppressed"] is True
+    truth = client.get("/api/v1/indicators", headers=tiny["headers"]["admin"],
+                       query_string={"wave": "ts-tiny", "unsuppressed": "true"}).get_json()
+    assert truth["responses_included"] == 3
+    with analytics_app.app_context():
+        create_user(db.session(), "vina", "kata-sandi-vina", "viewer")
+        db.session().commit()
+    viewer = analytics_app.test_client()
+    assert login(viewer, "vina", "kata-sandi-vina").status_code == 302
+    html = viewer.get("/?wave=ts-tiny&lang=en").get_data(as_text=True)
+    assert "Figures not shown" in html and "complete responses included" not in html
 
 
 # --- the dashboard ---------------------------------------------------------------------------
