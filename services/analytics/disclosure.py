@@ -36,7 +36,14 @@ cohorts, each node split by gender:
 Shown groups are then a laminar family (nested or disjoint) over units that are never told
 apart (a cohort with a hidden split, or one known cell); sets that can be worked out from a
 laminar family are unions of the uncovered parts of its shown groups and known cells, and
-each of these holds none or enough: so does their union. `tests/unit/test_disclosure.py`
+each of these holds none or enough: so does their union.
+
+3. The wave's men and women. Beside that family, the whole wave's two gender groups add
+   one dimension: a set worked out with them is, for some sign, the men (or the women) of
+   every uncovered part that holds both men and women, together with whole parts holding
+   one gender only (the coefficient of a part holding both must make its men and its women
+   each 0 or 1). So they are shown when the wave is, and the men, and the women, of those
+   mixed parts each hold enough (and each gender at least THRESHOLD in all). `tests/unit/test_disclosure.py`
 checks this exactly, by linear algebra over the rationals, on random rosters, and the
 viewer walk (`tests/integration/test_small_groups.py`) on everything a viewer is shown.
 
@@ -196,31 +203,30 @@ class Disclosure:
         # refused or could not be reached.
         holding = self._targets if base == GROUP else size
 
-        # Per node, bottom-up: (base n, held), and whether every cell under it holds enough.
-        sums: dict[int, tuple[int, int]] = {}
+        # Per node, bottom-up: its Part (base n and held, of men and of women), and whether
+        # every cell under it holds enough.
+        sums: dict[int, Part] = {}
         fine: dict[int, bool] = {}
         for node in reversed(self._nodes):
             if node.children:
-                parts = [sums[id(child)] for child in node.children]
-                sums[id(node)] = (sum(n for n, _ in parts), sum(held for _, held in parts))
+                sums[id(node)] = _plus(*(sums[id(child)] for child in node.children))
                 fine[id(node)] = all(fine[id(child)] for child in node.children)
             else:
-                sums[id(node)] = (sum(size[key] for key in node.cells),
-                                  sum(holding[key] for key in node.cells))
+                sums[id(node)] = _plus(*(
+                    (size[key], holding[key], 0, 0) if key.gender == GENDERS[0]
+                    else (0, 0, size[key], holding[key]) for key in node.cells))
                 fine[id(node)] = all(size[key] >= THRESHOLD for key in node.cells)
-
-        def measure(node: _Node) -> tuple[int, int]:
-            return sums[id(node)]
 
         def permitted(group: frozenset[CellKey]) -> bool:
             return not group or allowed is None or group in allowed
 
         split: set[int] = set()  # the node's groups by gender are shown (so every cell)
         shown: set[int] = set()  # the node's whole group is shown
+        private: dict[int, Part] = {}  # a shown node's uncovered part when it was decided
 
-        def visit(node: _Node) -> tuple[int, int]:
-            """Decide the node's subtree; returns its uncovered part (base n, held): what
-            of it no shown group below it tells apart."""
+        def visit(node: _Node) -> Part:
+            """Decide the node's subtree; returns its uncovered part: what of it no shown
+            group below it tells apart."""
             parts = [visit(child) for child in node.children]
             whole = node.whole
             if (fine[id(node)] and all(permitted(group) for group in node.genders)
@@ -228,33 +234,46 @@ class Disclosure:
                 split.add(id(node))
                 if permitted(whole):
                     shown.add(id(node))
-                return 0, 0
-            uncovered = measure(node) if not node.children else (
-                sum(part[0] for part in parts), sum(part[1] for part in parts))
-            if not permitted(whole) or measure(node)[0] < THRESHOLD:
+                return _NOBODY
+            uncovered = _plus(*parts) if node.children else sums[id(node)]
+            if not permitted(whole) or _total(sums[id(node)])[0] < THRESHOLD:
                 return uncovered
-            while _few(*uncovered):
+            while _few(*_total(uncovered)):
                 # The whole minus its shown parts would tell the rest: hide the shown part
                 # holding the fewest, with everything under it.
-                candidates = [(measure(child)[0], index, child)
+                candidates = [(_total(sums[id(child)])[0], index, child)
                               for index, child in enumerate(node.children)
                               if id(child) in shown or id(child) in split]
                 if not candidates:
                     return uncovered  # nothing left to hide but the whole itself
                 child = min(candidates, key=lambda item: item[:2])[2]
                 _hide_subtree(child, split, shown)
-                more = measure(child)
-                uncovered = (uncovered[0] + more[0], uncovered[1] + more[1])
+                uncovered = _plus(uncovered, sums[id(child)])
             shown.add(id(node))
-            return 0, 0
+            private[id(node)] = uncovered
+            return _NOBODY
 
-        visit(self._root)
+        root = self._root
+        visit(root)
         groups: set[frozenset[CellKey]] = set()
         for node in self._nodes:
             if id(node) in shown:
                 groups.add(node.whole)
             if id(node) in split:
                 groups.update(node.genders)
+        # The wave's men and women beside the laminar family: the sets this adds to what can
+        # be worked out are the men (or the women) of every uncovered part holding both,
+        # with or without whole parts (see the module docstring). Shown when those hold
+        # enough.
+        if id(root) in shown and id(root) not in split and all(
+                permitted(group) for group in root.genders):
+            mixed = _plus(*(part for number, part in private.items() if number in shown
+                            and part[0] + part[1] > 0 and part[2] + part[3] > 0))
+            men, women = (mixed[0], mixed[1]), (mixed[2], mixed[3])
+            everyone = sums[id(root)]
+            if (not _few(*men) and not _few(*women)
+                    and min(everyone[0], everyone[2]) >= THRESHOLD):
+                groups.update(root.genders)
         groups.discard(frozenset())
         return frozenset(groups)
 
@@ -263,6 +282,19 @@ class Disclosure:
         for node in nodes:
             nodes.extend(node.children)
         return nodes
+
+
+Part = tuple[int, int, int, int]  # base n and held of the men, then of the women
+_NOBODY: Part = (0, 0, 0, 0)
+
+
+def _plus(*parts: Part) -> Part:
+    return (sum(part[0] for part in parts), sum(part[1] for part in parts),
+            sum(part[2] for part in parts), sum(part[3] for part in parts))
+
+
+def _total(part: Part) -> tuple[int, int]:
+    return part[0] + part[2], part[1] + part[3]
 
 
 def _few(n: int, held: int) -> bool:
