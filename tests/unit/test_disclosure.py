@@ -68,6 +68,22 @@ def test_one_woman_in_her_cohort_and_every_group_that_would_give_her_away_are_hi
     assert small_sets({key: (c.respondents, c.targets) for key, c in cells}, shown) == []
 
 
+def test_the_wave_s_men_and_women_stay_when_they_single_out_no_one() -> None:
+    # No cohort can be split (each has a gender below 5, or is split and known), yet the
+    # wave's men minus cohort 3's men is the men of cohorts 1 and 2 (12), its women 9.
+    cells = [(CellKey(1, 1, "L"), cell(9)), (CellKey(1, 1, "P"), cell(1)),
+             (CellKey(1, 2, "L"), cell(3)), (CellKey(1, 2, "P"), cell(8)),
+             (CellKey(2, 3, "L"), cell(6)), (CellKey(2, 3, "P"), cell(6))]
+    shown = shown_groups(cells)
+    men = frozenset(key for key, _ in cells if key.gender == "L")
+    assert men in shown and frozenset(key for key, _ in cells) - men in shown
+    assert frozenset({CellKey(1, 1, "L"), CellKey(1, 2, "L")}) not in shown  # program 1's
+    assert small_sets({key: (c.respondents, c.targets) for key, c in cells}, shown) == []
+    # With cohort 2's women down to 3, the women of the unsplit cohorts are 4: hidden.
+    cells[3] = (CellKey(1, 2, "P"), cell(3))
+    assert men not in shown_groups(cells)
+
+
 def test_a_small_program_takes_its_smallest_shown_sibling_with_it() -> None:
     # The wave minus program 1 would be program 2's 2 respondents: program 1 (6) is hidden
     # too (it holds fewer than program 3's 9), and the wave stays.
