@@ -43,9 +43,11 @@ each of these holds none or enough: so does their union.
    every uncovered part that holds both men and women, together with whole parts holding
    one gender only (the coefficient of a part holding both must make its men and its women
    each 0 or 1). So they are shown when the wave is, and the men, and the women, of those
-   mixed parts each hold enough (and each gender at least THRESHOLD in all). `tests/unit/test_disclosure.py`
-checks this exactly, by linear algebra over the rationals, on random rosters, and the
-viewer walk (`tests/integration/test_small_groups.py`) on everything a viewer is shown.
+   mixed parts each hold enough (and each gender at least THRESHOLD in all).
+
+`tests/unit/test_disclosure.py` checks this exactly, by linear algebra over the rationals,
+on random rosters, and the viewer walk (`tests/integration/test_small_groups.py`) on
+everything a viewer is shown.
 
 A group hidden for its responses shows no figure at all (not even its targets or
 dispositions); a figure hidden in a shown group keeps nothing but its shape. Both say
