@@ -2,8 +2,11 @@
 
 Figures come from `indicators.compute` (and `breakdown`) over the cells of the wave's newest
 snapshot with its live-updated cells (`snapshots.read_snapshot`), filtered by program,
-cohort and gender. Staff see every figure with its small_n mark; public and exported
-reports suppress small groups (`indicators.suppress_small`).
+cohort and gender. Every role below admin, and an admin by default, gets them through the
+small-group rule (`disclosure`): a group or figure over fewer than 5 respondents, or one
+that would let such a figure be worked out, keeps its shape with no number in it and says
+`"suppressed": true`. An admin sees the figures unsuppressed only by asking
+`unsuppressed=true`, which is written to the audit log.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.analytics import disclosure
 from services.analytics.cells import Cell, CellKey, merge, replaced
+from services.analytics.disclosure import Disclosure
 from services.analytics.indicators import (
     BREAKDOWNS,
     StratumKey,
@@ -69,23 +74,30 @@ class IndicatorsQuery(Schema):
                        "correction sqrt((N − n) / (N − 1))"})
     by = fields.String(validate=validate.OneOf(tuple(BREAKDOWNS)), metadata={
         "description": "also give the indicators of each program, cohort or gender"})
+    unsuppressed = fields.Boolean(load_default=False, metadata={
+        "description": "admins only, audited: the figures without the small-group rule"})
 
 
 class ShareOut(Schema):
     value = fields.Float(allow_none=True, metadata={"description": "count / n"})
-    n = fields.Integer(metadata={"description": "the base (denominator)"})
+    n = fields.Integer(allow_none=True, metadata={"description": "the base (denominator)"})
     count = fields.Integer(allow_none=True, metadata={"description": "the numerator"})
     ci_low = fields.Float(allow_none=True, metadata={"description": "95 % Wilson interval"})
     ci_high = fields.Float(allow_none=True)
     weighted = fields.Float(allow_none=True, metadata={
         "description": "weighted by N_h / n_h per program × cohort"})
     small_n = fields.Boolean(metadata={"description": "n below 5"})
+    suppressed = fields.Boolean(metadata={
+        "description": "present (true) only when the small-group rule hid this figure: its "
+                       "numbers are null"})
 
 
 class StatisticOut(Schema):
     value = fields.Float(allow_none=True)
-    n = fields.Integer()
+    n = fields.Integer(allow_none=True)
     small_n = fields.Boolean()
+    suppressed = fields.Boolean(metadata={
+        "description": "present (true) only when the small-group rule hid this figure"})
 
 
 class CompetencyGapOut(StatisticOut):
@@ -109,6 +121,9 @@ class IndicatorsOut(Schema):
     employed = fields.Integer(metadata={"description": "respondents with f8 in {1, 3}"})
     status_answered = fields.Integer()
     small_n = fields.Boolean(metadata={"description": "fewer than 5 respondents"})
+    suppressed = fields.Boolean(metadata={
+        "description": "present (true) only when the small-group rule hid the whole group: "
+                       "every figure is null"})
     weight_coverage = fields.Float(allow_none=True)
     minimum_wage = fields.Integer(allow_none=True)
     fpc = fields.Boolean()
@@ -155,8 +170,9 @@ class IndicatorsResponse(Schema):
     wave = fields.String()
     snapshot_id = fields.Integer()
     computed_at = fields.DateTime(metadata={"description": "when the snapshot was written"})
-    responses_included = fields.Integer(metadata={
-        "description": "complete responses of the wave's targets in the snapshot"})
+    responses_included = fields.Integer(allow_none=True, metadata={
+        "description": "complete responses of the wave's targets in the snapshot; null when "
+                       "the small-group rule hides the whole wave"})
     filters = fields.Nested(FiltersOut)
     minimum_wage = fields.Nested(MinimumWageOut, allow_none=True, metadata={
         "description": "the UMK of the wave's year; null: not set (above_minimum_wage has "
@@ -230,14 +246,23 @@ class Indicators(MethodView):
     @blp.response(200, IndicatorsResponse)
     @blp.alt_response(404, description="no such wave, or its indicators are not computed yet")
     @blp.alt_response(422, description="problem+json naming the bad query argument")
+    @blp.alt_response(403, description="unsuppressed figures asked for by a non-admin")
     def get(self, query: dict[str, Any]) -> Any:
         """Every indicator of a wave, or of part of it, from its newest snapshot."""
         session = db.session()
+        principal = auth.current_principal()
+        if query["unsuppressed"] and not principal.may("admin"):
+            abort(403, message="unsuppressed figures are for admins only")
         wave = _wave(session, query["wave"])
         snapshot = read_snapshot(session, wave.id)
         if snapshot is None:
             message = "the indicators of this wave have not been computed yet; refresh it"
             abort(404, message=message, errors={"wave": [message]})
+        if query["unsuppressed"]:
+            auth.audit(session, principal.name, "indicators.unsuppressed", wave.slug,
+                       **{name: query[name] for name in ("program", "cohort", "gender", "by")
+                          if query.get(name) is not None})
+            session.commit()
         timezone = current_app.config["JEJAK_SETTINGS"].timezone
         wage = minimum_wage_of(session, wave, timezone)
         # Everything the answer depends on besides the figures (the view object itself).
@@ -262,11 +287,15 @@ def _answer(database: str, wave: Wave, snapshot: SnapshotView, wage: MinimumWage
     chosen = select_cells(snapshot.cells, program=query.get("program"),
                           cohort=query.get("cohort"), gender=query.get("gender"))
     by = query.get("by")
+    rule = None if query["unsuppressed"] else disclosure.of_cells(
+        snapshot.cells, wave=(database, wave.id))
+    # The wave's n is the whole wave's figure: hidden with it.
+    wave_hidden = rule is not None and rule.hidden(key for key, _ in snapshot.cells)
     answer = IndicatorsResponse().dump({
         "wave": wave.slug,
         "snapshot_id": snapshot.id,
         "computed_at": snapshot.computed_at,
-        "responses_included": snapshot.responses_included,
+        "responses_included": None if wave_hidden else snapshot.responses_included,
         "filters": {name: query.get(name) for name in ("program", "cohort", "gender")},
         "minimum_wage": wage,
         "minimum_wage_year": wave_year(wave, timezone),
@@ -275,8 +304,9 @@ def _answer(database: str, wave: Wave, snapshot: SnapshotView, wage: MinimumWage
         "breakdown": None,
     })
     dumps = current_app.json.dumps
-    figures = functools.partial(_group_figures, snapshot=(database, wave.id, snapshot.id),
-                                dumps=dumps)
+    figures = functools.partial(
+        _group_figures, snapshot=(database, wave.id, snapshot.id), dumps=dumps,
+        disclosure=rule)
     overall = figures(chosen, minimum_wage=amount, fpc=query["fpc"])
     groups = "null"
     if by is not None:
@@ -316,9 +346,14 @@ _GROUPS_KEEP = 4096
 
 def _group_figures(keyed: list[tuple[CellKey, Cell]], *, minimum_wage: int | None,
                    fpc: bool, snapshot: tuple[str, int, int],
-                   dumps: Callable[[Any], str]) -> str:
-    """`snapshot`: (database, wave id, snapshot id) the cells come from."""
-    key = (snapshot, minimum_wage, fpc, tuple(cell_key for cell_key, _ in keyed))
+                   dumps: Callable[[Any], str],
+                   disclosure: Disclosure | None = None) -> str:
+    """`snapshot`: (database, wave id, snapshot id) the cells come from. `disclosure`: the
+    small-group rule of the whole wave's cells (None: unsuppressed). What it hides of a
+    group depends on every cell of the wave, so it is part of the key."""
+    hidden = None if disclosure is None else disclosure.decision(
+        cell_key for cell_key, _ in keyed)
+    key = (snapshot, minimum_wage, fpc, tuple(cell_key for cell_key, _ in keyed), hidden)
     cells = tuple(cell for _, cell in keyed)
     with _ANSWERS_LOCK:
         found = _GROUPS.get(key)
@@ -326,10 +361,13 @@ def _group_figures(keyed: list[tuple[CellKey, Cell]], *, minimum_wage: int | Non
             _GROUPS.move_to_end(key)
             return found[1]
     group = key[3]
-    figures = dumps(IndicatorsOut().dump(compute(
+    computed = compute(
         keyed, minimum_wage=minimum_wage, fpc=fpc,
         merged=functools.partial(_merged, snapshot=snapshot, group=group),
-        weighted=functools.partial(_weighted, snapshot=snapshot, group=group))))
+        weighted=functools.partial(_weighted, snapshot=snapshot, group=group))
+    if disclosure is not None:
+        computed = disclosure.suppress(computed, group)
+    figures = dumps(IndicatorsOut().dump(computed))
     with _ANSWERS_LOCK:
         # Holding the cells keeps their ids from being reused by other objects.
         _GROUPS[key] = (cells, figures)

@@ -6,8 +6,12 @@ which two small statements below read. `POST /refresh` asks the worker for a ful
 Labels of answer codes come from the wave's questionnaire definition as stored in the
 `questionnaires` table: analytics reads the table, it does not import the survey service.
 
-Staff see counts everywhere; a group of fewer than 5 respondents has its shares suppressed
-(`indicators.suppress_small`) and says "n < 5", since these pages end up on projectors.
+Every figure goes through the small-group rule of the wave's cells (`disclosure`): a group
+or figure over fewer than 5 respondents, or one from which such a figure could be worked
+out, shows no number and says "n < 5" (these pages end up on projectors, and a viewer may
+filter down to one person). A selection hidden as a whole shows nothing but a notice; hidden
+programs are left out of the charts and named below them. An admin sees the figures
+unsuppressed only with `unsuppressed=1`, which is audited.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from markupsafe import Markup
 from sqlalchemy import Date, Select, and_, cast, func, select
 from sqlalchemy.orm import Session
 
-from services.analytics import charts
+from services.analytics import charts, disclosure
 from services.analytics.cells import (
     COMPETENCIES,
     JOB_SEARCH_CHANNELS,
@@ -46,7 +50,8 @@ from services.analytics.cells import (
     Cell,
     CellKey,
 )
-from services.analytics.indicators import WAITING_BINS, breakdown, compute, suppress_small
+from services.analytics.disclosure import Disclosure
+from services.analytics.indicators import WAITING_BINS, breakdown, compute
 from services.analytics.indicators import select as select_cells
 from services.analytics.refresh import minimum_wage_of, wave_year
 from services.analytics.reports.content import answer_labels
@@ -83,6 +88,7 @@ class Filters:
     cohort: int | None = None
     gender: str | None = None
     fpc: bool = False
+    unsuppressed: bool = False  # admins only, audited (index)
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> Filters:
@@ -92,6 +98,7 @@ class Filters:
             cohort=_int_or_none(args.get("cohort")),
             gender=gender if gender in GENDERS else None,
             fpc=args.get("fpc") == "1",
+            unsuppressed=args.get("unsuppressed") == "1",
         )
 
     def of(self, cells: Iterable[tuple[CellKey, Cell]]) -> KeyedCells:
@@ -110,7 +117,8 @@ class Filters:
 
     def as_args(self) -> dict[str, str]:
         args = {"program": self.program, "cohort": self.cohort, "gender": self.gender,
-                "fpc": "1" if self.fpc else None}
+                "fpc": "1" if self.fpc else None,
+                "unsuppressed": "1" if self.unsuppressed else None}
         return {name: str(value) for name, value in args.items() if value is not None}
 
 
@@ -227,9 +235,33 @@ def wave_trend(session: Session, filters: Filters) -> list[TrendPoint]:
         snapshot = read_snapshot(session, wave_id)
         if snapshot is None:  # its snapshots were deleted meanwhile
             continue
-        points.append(TrendPoint(slug, title, suppress_small(
-            compute(filters.of(snapshot.cells), minimum_wage=None, fpc=filters.fpc))))
+        chosen = filters.of(snapshot.cells)
+        points.append(TrendPoint(slug, title, _through_rule(
+            _rule(session, wave_id, snapshot.cells, filters), chosen,
+            compute(chosen, minimum_wage=None, fpc=filters.fpc))))
     return points
+
+
+def _rule(session: Session, wave_id: int, cells: list[tuple[CellKey, Cell]],
+          filters: Filters) -> Disclosure | None:
+    """The small-group rule of a wave's cells; None when an admin asked for none."""
+    return None if filters.unsuppressed else disclosure.of_cells(
+        cells, wave=(str(session.get_bind().url), wave_id))
+
+
+def _through_rule(rule: Disclosure | None, group: Iterable[tuple[CellKey, Cell]],
+                  indicators: dict[str, Any]) -> dict[str, Any]:
+    """A group's figures as the page may show them."""
+    return indicators if rule is None else rule.suppress(indicators,
+                                                          (key for key, _ in group))
+
+
+def _hidden(node: Mapping[str, Any]) -> bool:
+    return bool(node.get("suppressed"))
+
+
+def n_text(node: Mapping[str, Any]) -> str:
+    return SMALL_N_MARK if node.get("n") is None else whole(node["n"])
 
 
 # --- numbers as the page writes them ------------------------------------------------------
@@ -260,7 +292,9 @@ def rupiah_short(value: float) -> str:
 
 
 def share_text(share: Mapping[str, Any]) -> str:
-    """A share with its n, or its count over n under the small-n mark when suppressed."""
+    """A share with its n; the small-n mark alone when suppressed."""
+    if _hidden(share):
+        return SMALL_N_MARK
     n = share["n"]
     if share["value"] is not None:
         return f"{pct(share['value'])} · n = {n}"
@@ -272,6 +306,8 @@ def share_text(share: Mapping[str, Any]) -> str:
 
 
 def statistic_text(statistic: Mapping[str, Any], fmt: Callable[[float], str]) -> str:
+    if _hidden(statistic):
+        return SMALL_N_MARK
     n = statistic["n"]
     if statistic["value"] is not None:
         return f"{fmt(statistic['value'])} · n = {n}"
@@ -285,6 +321,8 @@ def interval_text(share: Mapping[str, Any]) -> str:
 
 
 def count_text(share: Mapping[str, Any]) -> str:
+    if _hidden(share):
+        return SMALL_N_MARK
     if share.get("count") is None:
         return f"– / {share['n']}"
     return _("%(count)s of %(n)s", count=share["count"], n=share["n"])
@@ -315,6 +353,8 @@ class Tile:
 
 
 def _share_tile(label: str, share: Mapping[str, Any], *extra: str) -> Tile:
+    if _hidden(share):
+        return Tile(label, SMALL_N_MARK, [], True)
     small = share["value"] is None and bool(share.get("small_n")) and bool(share["n"])
     value = pct(share["value"]) if share["value"] is not None else (
         SMALL_N_MARK if small else "–")
@@ -327,6 +367,8 @@ def _share_tile(label: str, share: Mapping[str, Any], *extra: str) -> Tile:
 
 def _statistic_tile(label: str, statistic: Mapping[str, Any], fmt: Callable[[float], str],
                     *extra: str) -> Tile:
+    if _hidden(statistic):
+        return Tile(label, SMALL_N_MARK, [], True)
     n = statistic["n"]
     small = statistic["value"] is None and bool(n)
     value = fmt(statistic["value"]) if statistic["value"] is not None else (
@@ -359,24 +401,16 @@ def build_page(
 
     chosen = filters.of(cells)
     minimum = wage.amount if wage is not None else None
-    overall = suppress_small(compute(chosen, minimum_wage=minimum, fpc=filters.fpc))
-    by_program = {
-        int(program_id): suppress_small(indicators)
-        for program_id, indicators in breakdown(chosen, "program", minimum_wage=minimum,
-                                                fpc=filters.fpc).items()
-    }
-    groups: list[tuple[str, Indicators]] = [(_("Overall"), overall)]
-    if len(by_program) > 1:
-        groups += sorted(((program_name(pid), ind) for pid, ind in by_program.items()),
-                         key=lambda group: group[0].casefold())
+    rule = _rule(session, wave.id, cells, filters)
 
+    def figures(group: list[tuple[CellKey, Cell]], **options: Any) -> dict[str, Any]:
+        return _through_rule(rule, group, compute(group, **options))
+
+    overall = figures(chosen, minimum_wage=minimum, fpc=filters.fpc)
     page.update(
         overall=overall,
-        weight_coverage_text=pct(overall["weight_coverage"])
-        if overall["weight_coverage"] is not None else None,
-        waiting_median_text=statistic_text(overall["waiting_months_median"], _months),
-        waiting_mean_text=statistic_text(overall["waiting_months_mean"], _months),
-        minimum_wage_text=rupiah(wage.amount) if wage is not None else None,
+        # The wave's n in the header is the whole wave's figure: hidden with it.
+        wave_hidden=rule is not None and rule.hidden(key for key, _cell in cells),
         program_options=sorted(
             ((pid, program_name(pid)) for pid in {key.program_id for key, _cell in cells}),
             key=lambda option: option[1].casefold()),
@@ -384,6 +418,27 @@ def build_page(
             ((cohort_id, f"{program_name(pid)} · {cohort_labels.get(cohort_id, cohort_id)}")
              for pid, cohort_id in {(key.program_id, key.cohort_id) for key, _cell in cells}),
             key=lambda option: option[1].casefold()),
+    )
+    if _hidden(overall):
+        return page  # the template says why, and shows no figure
+    every_program = breakdown(chosen, "program", minimum_wage=minimum, fpc=filters.fpc,
+                              figures=figures)
+    by_program = {int(program_id): indicators for program_id, indicators
+                  in every_program.items() if not _hidden(indicators)}
+    page["hidden_programs"] = sorted(
+        (program_name(int(program_id)) for program_id, indicators in every_program.items()
+         if _hidden(indicators)), key=str.casefold)
+    groups: list[tuple[str, Indicators]] = [(_("Overall"), overall)]
+    if len(every_program) > 1:
+        groups += sorted(((program_name(pid), ind) for pid, ind in by_program.items()),
+                         key=lambda group: group[0].casefold())
+
+    page.update(
+        weight_coverage_text=pct(overall["weight_coverage"])
+        if overall["weight_coverage"] is not None else None,
+        waiting_median_text=statistic_text(overall["waiting_months_median"], _months),
+        waiting_mean_text=statistic_text(overall["waiting_months_mean"], _months),
+        minimum_wage_text=rupiah(wage.amount) if wage is not None else None,
         tiles=_tiles(overall, answers),
         progress=_progress_figure(session, wave, filters, overall, timezone),
         funnel=_funnel_figure(overall),
@@ -391,7 +446,8 @@ def build_page(
         absorption=_absorption_figure(groups),
         waiting=_waiting_figure(overall),
         income=_income_figures(groups, wage),
-        competency=_competency_figures(overall, by_program, program_name, answers),
+        competency=_competency_figures(overall, by_program, program_name, answers,
+                                       several=len(every_program) > 1),
         channels=_channels_figure(overall, answers),
         training=_training_figure(overall, answers),
         trend=_trend_figure(wave_trend(session, filters)),
@@ -538,7 +594,9 @@ def _absorption_figure(groups: Sequence[tuple[str, Indicators]]) -> Figure:
     return Figure(chart, table)
 
 
-def _waiting_figure(overall: Indicators) -> Figure:
+def _waiting_figure(overall: Indicators) -> Figure | None:
+    if None in overall["waiting_bins"].values():
+        return None  # suppressed: the template says "n < 5"
     bins = [(WAITING_BIN_LABELS.get(label, label), overall["waiting_bins"].get(label, 0))
             for label, _upper in WAITING_BINS]
     counted = sum(count for _label, count in bins)
@@ -569,8 +627,8 @@ def _income_figures(
         [_("Group"), _("Median income"), "n", _("Earning at least the minimum wage")],
         [[name, rupiah(ind["income_median"]["value"])
           if ind["income_median"]["value"] is not None else SMALL_N_MARK
-          if ind["income_median"]["n"] else "–",
-          whole(ind["income_median"]["n"]), share_text(ind["above_minimum_wage"])]
+          if ind["income_median"]["n"] or _hidden(ind["income_median"]) else "–",
+          n_text(ind["income_median"]), share_text(ind["above_minimum_wage"])]
          for name, ind in groups]))]
     if wage is not None:
         shares = [(name, ind["above_minimum_wage"]) for name, ind in groups]
@@ -588,9 +646,10 @@ def _competency_figures(
     by_program: Mapping[int, Indicators],
     program_name: Callable[[int], str],
     answers: Mapping[str, str],
+    several: bool,
 ) -> list[Figure]:
     groups: list[tuple[str, str, Indicators]] = [("chart-gap", _("Overall"), overall)]
-    if len(by_program) > 1:
+    if several:
         groups += sorted(((f"chart-gap-{pid}", program_name(pid), ind)
                           for pid, ind in by_program.items()),
                          key=lambda group: group[1].casefold())
@@ -611,8 +670,8 @@ def _competency_figures(
                 *(one_decimal(gap[part]) if gap[part] is not None else "–"
                   for part in ("mean_a", "mean_b")),
                 signed(gap["value"]) if gap["value"] is not None else (
-                    SMALL_N_MARK if gap["n"] else "–"),
-                whole(gap["n"]),
+                    SMALL_N_MARK if gap["n"] or _hidden(gap) else "–"),
+                n_text(gap),
             ])
         chart = charts.diverging_bar(
             rows, chart_id=chart_id, title=_("Competency gap: %(group)s", group=name),
@@ -706,6 +765,15 @@ def index() -> Any:
     waves = session.scalars(select(Wave).order_by(Wave.created_at.desc(), Wave.id.desc())).all()
     wave = _choose_wave(waves, request.args.get("wave"))
     filters = Filters.from_args(request.args)
+    if filters.unsuppressed:
+        principal = auth.current_principal()
+        if not principal.may("admin"):
+            abort(403)
+        if wave is not None:
+            auth.audit(session, principal.name, "dashboard.unsuppressed", wave.slug,
+                       **{name: value for name, value in filters.as_args().items()
+                          if name in ("program", "cohort", "gender")})
+            session.commit()
     page = (build_page(session, wave, filters, timezone=_settings().timezone,
                        locale=str(get_locale())) if wave is not None else {})
     return render_template(

@@ -1,8 +1,10 @@
 """Exports API: ask for a report file, poll its progress, download it.
 
-Aggregate reports (xlsx, pdf, csv) hold only suppressed indicators: any staff member may
-make and fetch them. raw_xlsx holds every answer with registration numbers (personal
-data): operators only, to make and to download, and every download is audited.
+Aggregate reports (xlsx, pdf, csv) hold indicators through the small-group rule
+(`disclosure`): any staff member may make and fetch them. An admin may ask for one
+`unsuppressed`: admins only, to make and to download, and every download is audited.
+raw_xlsx holds every answer with registration numbers (personal data): operators only, to
+make and to download, and every download is audited.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from shared.models import Cohort, Export, Program, Wave, utcnow
 from shared.web import abort_domain, get_or_404, row_id
 
 PERSONAL_DATA_ROLE = "operator"
+UNSUPPRESSED_ROLE = "admin"
 
 blp = Blueprint(
     "exports",
@@ -43,6 +46,9 @@ class ExportIn(Schema):
     program = row_id(load_default=None, metadata={"description": "kejuruan id"})
     cohort = row_id(load_default=None, metadata={"description": "angkatan id"})
     gender = fields.String(load_default=None, validate=validate.OneOf(("L", "P")))
+    unsuppressed = fields.Boolean(load_default=False, metadata={
+        "description": "admins only, audited: an aggregate report without the small-group "
+                       "rule"})
 
 
 class ExportOut(Schema):
@@ -72,6 +78,11 @@ def _refuse_personal_data(kind: str) -> None:
         abort(403, message="raw responses hold personal data: operators only")
 
 
+def _refuse_unsuppressed(params: dict[str, Any]) -> None:
+    if params.get("unsuppressed") and not auth.current_principal().may(UNSUPPRESSED_ROLE):
+        abort(403, message="unsuppressed figures are for admins only")
+
+
 @blp.route("")
 class Exports(MethodView):
     @auth.requires("viewer")
@@ -80,6 +91,7 @@ class Exports(MethodView):
     def post(self, body: dict[str, Any]) -> Any:
         """Queue an export; poll it, then fetch its file."""
         _refuse_personal_data(body["kind"])
+        _refuse_unsuppressed(body)
         session = db.session()
         wave = session.scalar(select(Wave).where(Wave.slug == body["wave"]))
         if wave is None:
@@ -95,6 +107,8 @@ class Exports(MethodView):
         params = {"wave": wave.slug, "wave_id": wave.id,
                   **{name: body[name] for name in ("program", "cohort", "gender")
                      if body[name] is not None}}
+        if body["unsuppressed"] and body["kind"] in AGGREGATE_KINDS:
+            params["unsuppressed"] = True
         export = Export(kind=body["kind"], params=params, created_by=principal.user_id)
         session.add(export)
         session.flush()
@@ -130,12 +144,13 @@ class ExportFile(MethodView):
         """The export's file, once it is done (409 before)."""
         export = _export(export_id)
         _refuse_personal_data(export.kind)
+        _refuse_unsuppressed(export.params)
         if export.status != "done" or not export.path:
             abort(409, message=f"the export is {export.status}, not done")
         path = Path(export.path)
         if not path.is_file():
             abort(410, message="the export's file is no longer there; export again")
-        if export.kind not in AGGREGATE_KINDS:
+        if export.kind not in AGGREGATE_KINDS or export.params.get("unsuppressed"):
             session = db.session()
             auth.audit(session, auth.current_principal().name, "export.download",
                        str(export.id), kind=export.kind)

@@ -32,12 +32,10 @@ from services.analytics.stats import (
     wilson_interval,
 )
 
-SMALL_N = 5  # fewer respondents than this: marked small_n, shares suppressed in public
+SMALL_N = 5  # fewer respondents than this: marked small_n (the small-group rule: disclosure)
 # (label, largest waiting_months in the bin); the last bin is open-ended.
 WAITING_BINS = (("<=3", 3), ("4-6", 6), ("7-12", 12), (">12", None))
 BREAKDOWNS = {"program": "program_id", "cohort": "cohort_id", "gender": "gender"}
-# What suppress_small blanks out: figures derived from few people; counts stay.
-_DERIVED_FIGURES = ("value", "ci_low", "ci_high", "weighted", "mean_a", "mean_b")
 
 KeyedCells = Iterable[tuple[CellKey, Cell]]
 Count = Callable[[Cell], int]
@@ -294,23 +292,6 @@ def _ratio(numerator: int, denominator: int) -> float | None:
     """Σ w·y / Σ w over respondents in the base: both over the same scale, so one integer
     division, rounded once."""
     return numerator / denominator if denominator else None
-
-
-def suppress_small(indicators: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy for public and exported reports: in a small_n group every share, mean and
-    median is None, and so is any single figure whose own n is below SMALL_N. Counts stay."""
-    group_is_small = bool(indicators["small_n"])
-
-    def suppressed(node: Any) -> Any:
-        if not isinstance(node, Mapping):
-            return node
-        if "value" in node and "small_n" in node:  # one share or statistic
-            hide = group_is_small or node["small_n"]
-            return {name: None if hide and name in _DERIVED_FIGURES else figure
-                    for name, figure in node.items()}
-        return {name: suppressed(child) for name, child in node.items()}
-
-    return suppressed(indicators)
 
 
 def _strata(cells: Iterable[tuple[CellKey, Cell]],

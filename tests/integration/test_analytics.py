@@ -257,7 +257,17 @@ def test_full_refresh_then_the_api_gives_the_hand_computed_figures(analytics_app
 
 def test_breakdown_by_program_marks_the_small_group(analytics_app, wave) -> None:
     full_refresh(factory(analytics_app), wave["id"])
-    answer = indicators(analytics_app.test_client(), wave, by="program")
+    # A viewer: B has 4 respondents, so no number; nor has A (6), since the whole wave
+    # (10) minus A would be B. The wave itself keeps every figure.
+    seen = indicators(analytics_app.test_client(), wave, by="program").get_json()
+    for group in seen["breakdown"]:
+        assert group["indicators"]["suppressed"] is True
+        assert group["indicators"]["respondents"] is None
+        assert group["indicators"]["absorption_rate"]["value"] is None
+    assert "suppressed" not in seen["indicators"] and seen["indicators"]["respondents"] == 10
+    # An admin asking for the unsuppressed figures (audited) sees them all.
+    answer = indicators(analytics_app.test_client(), wave, role="admin", by="program",
+                        unsuppressed="true")
     body = answer.get_json()
     # The figures are spliced in as JSON text: the same text as dumping the whole answer.
     assert answer.get_data(as_text=True) == analytics_app.json.dumps(body)
@@ -271,7 +281,7 @@ def test_breakdown_by_program_marks_the_small_group(analytics_app, wave) -> None
     # B: 8 targets, respondents e1 e2 f1 g1 = 4 < 5: small_n; employed e1 f1.
     assert (program_b["targets"], program_b["respondents"], program_b["small_n"]) == (8, 4, True)
     assert program_b["absorption_rate"]["small_n"] is True
-    assert program_b["absorption_rate"]["value"] == 0.5  # staff still see it
+    assert program_b["absorption_rate"]["value"] == 0.5  # the admin's audited view
     assert program_b["dispositions"]["unknown"] == 2
     assert body["indicators"]["respondents"] == 10  # the whole selection beside the groups
 
@@ -279,8 +289,14 @@ def test_breakdown_by_program_marks_the_small_group(analytics_app, wave) -> None
 def test_a_filter_selects_cells_and_fpc_narrows_the_interval(analytics_app, wave) -> None:
     full_refresh(factory(analytics_app), wave["id"])
     client = analytics_app.test_client()
-    plain = indicators(client, wave, program=wave["programs"]["A"]).get_json()
-    corrected = indicators(client, wave, program=wave["programs"]["A"], fpc="true").get_json()
+    # Program A (6) is hidden from viewers (the wave minus A is B's 4): the admin's
+    # audited unsuppressed view.
+    assert indicators(client, wave, program=wave["programs"]["A"]).get_json()[
+        "indicators"]["suppressed"] is True
+    plain = indicators(client, wave, role="admin", program=wave["programs"]["A"],
+                       unsuppressed="true").get_json()
+    corrected = indicators(client, wave, role="admin", program=wave["programs"]["A"],
+                           fpc="true", unsuppressed="true").get_json()
     assert plain["filters"] == {"program": wave["programs"]["A"], "cohort": None, "gender": None}
     share, narrowed = plain["indicators"]["absorption_rate"], corrected["indicators"][
         "absorption_rate"]
@@ -295,8 +311,12 @@ def test_a_filter_selects_cells_and_fpc_narrows_the_interval(analytics_app, wave
     # response_rate is over the population itself: no correction.
     assert (corrected["indicators"]["response_rate"]["ci_low"]
             == plain["indicators"]["response_rate"]["ci_low"])
-    # gender P: b1 b2 d1 f1 f2 h1 h2 = 7 targets; b1 d1 f1 answered, all employed.
-    women = indicators(client, wave, gender="P").get_json()["indicators"]
+    # gender P: b1 b2 d1 f1 f2 h1 h2 = 7 targets; b1 d1 f1 answered, all employed: a
+    # viewer sees none of it, an admin asking for unsuppressed figures all of it.
+    hidden = indicators(client, wave, gender="P").get_json()["indicators"]
+    assert hidden["suppressed"] is True and hidden["respondents"] is None
+    women = indicators(client, wave, role="admin", gender="P",
+                       unsuppressed="true").get_json()["indicators"]
     assert (women["targets"], women["respondents"], women["small_n"]) == (7, 3, True)
     assert women["absorption_rate"]["value"] == 1.0
 

@@ -108,6 +108,7 @@ def dashboard(survey, analytics_app) -> dict[str, Any]:
                                 source="SK Gubernur Kaltim"))
         create_user(session, "vina", "kata-sandi-vina", "viewer")
         create_user(session, "ani", "kata-sandi-ani", "operator")
+        create_user(session, "adi", "kata-sandi-adi", "admin")
         # The previous wave: closed, an outdated snapshot and a newer one.
         old_wave = Wave(slug="ts-2025", title="Tracer 2025", status="closed",
                         questionnaire_id=wave.questionnaire_id,
@@ -155,8 +156,12 @@ def test_the_dashboard_shows_the_hand_computed_figures(analytics_app, dashboard)
     assert "Rp 3.800.000" in html
     # At least the minimum wage: 3.8, 4.5 and 5.0 million of 5 incomes.
     assert "60,0% · n = 5" in html
-    # Cooking has 2 respondents: its shares hidden, its count shown.
-    assert "n &lt; 5 · 1/2" in html
+    # Cooking has 2 respondents: nothing of it is shown, not even its count; nor is welding
+    # (6), since the whole (8) minus welding would be cooking. Both are named as hidden.
+    assert "n &lt; 5 · 1/2" not in html and "· 1/2" not in html
+    assert '<th scope="row">Teknik Las</th>' not in html
+    hidden = re.search(r'<p class="small muted">[^<]*Teknik Las[^<]*</p>', html)
+    assert hidden is not None and "Tata &lt;script&gt;" in hidden.group(0)
     # Charts: inline SVG with a text alternative, and nothing a CSP would block.
     assert html.count("<svg") >= 6
     assert html.count('role="img"') == html.count("<svg")
@@ -193,17 +198,26 @@ def test_english_on_request(analytics_app, dashboard) -> None:
 
 def test_filters_narrow_every_figure(analytics_app, dashboard) -> None:
     client = signed_in(analytics_app, "vina", "kata-sandi-vina")
-    welding = client.get(f"/?wave=ts-2026&program={dashboard['welding_id']}").get_data(
-        as_text=True)
+    # Welding alone is hidden from a viewer (the whole minus welding is cooking's 2).
+    hidden = client.get(f"/?wave=ts-2026&program={dashboard['welding_id']}&lang=en")
+    assert "Figures not shown" in hidden.get_data(as_text=True)
+    assert "<svg" not in hidden.get_data(as_text=True)
+    # An admin's audited unsuppressed view shows it.
+    admin = signed_in(analytics_app, "adi", "kata-sandi-adi")
+    welding = admin.get(f"/?wave=ts-2026&program={dashboard['welding_id']}&unsuppressed=1"
+                        ).get_data(as_text=True)
     assert "66,7% · n = 6" in welding  # 4 of 6 welding respondents work
     assert "62,5% · n = 8" not in welding
     # With the finite-population correction the interval narrows: 6 of 11 answered.
-    plain = client.get(f"/?wave=ts-2026&program={dashboard['welding_id']}")
-    corrected = client.get(f"/?wave=ts-2026&program={dashboard['welding_id']}&fpc=1")
+    plain = admin.get(f"/?wave=ts-2026&program={dashboard['welding_id']}&unsuppressed=1")
+    corrected = admin.get(f"/?wave=ts-2026&program={dashboard['welding_id']}&fpc=1"
+                          "&unsuppressed=1")
     assert "30,0%–90,3%" in plain.get_data(as_text=True)
     assert "30,0%–90,3%" not in corrected.get_data(as_text=True)
-    women = client.get("/?wave=ts-2026&gender=P&program=nonsense").get_data(as_text=True)
-    assert women.count("<svg") >= 6  # unreadable filters are ignored, not an error
+    # Unreadable filters are ignored, not an error. (The women alone are hidden: one of
+    # cooking's two respondents is a woman, and so the wave's women minus welding's.)
+    women = client.get("/?wave=ts-2026&gender=X&program=nonsense").get_data(as_text=True)
+    assert women.count("<svg") >= 6
     nobody = client.get("/?wave=ts-2026&program=999&lang=en")  # a selection of no one
     assert nobody.status_code == 200
     assert "Fewer than 5 respondents" in nobody.get_data(as_text=True)

@@ -206,17 +206,23 @@ def test_indicator_workbook_has_the_hand_computed_summary(analytics_app, report_
                             if row[0].value == "Tingkat keterserapan (bekerja + wiraswasta)")
     assert absorption_cells[1].number_format == "0.0%"
 
-    # Breakdown rows: Teknik Las 3 of 6; the formula-named program is small, suppressed,
-    # and its name is inert text.
+    # Breakdown rows: the formula-named program is small (2 respondents), so it shows no
+    # number at all, and nor does Teknik Las (6): the whole minus Teknik Las would be the
+    # small one (the small-group rule, docs/indicators.md). Its name is inert text.
     sheet = workbook["Keterserapan & masa tunggu"]
     assert sheet.freeze_panes == "D2"
     absorption_rows = [row for row in rows_of(sheet)
                        if row[2] == "Tingkat keterserapan (bekerja + wiraswasta)"]
     by_group = {row[1]: row for row in absorption_rows}
-    assert by_group["Teknik Las"][3:6] == (pytest.approx(0.5), 6, 3)
     inert = "'" + FORMULA_NAME
-    assert by_group[inert][3] is None and by_group[inert][9] == SUPPRESSED_NOTE
-    assert by_group[inert][4] == 2  # the count stays for staff
+    for name in ("Teknik Las", inert):
+        assert by_group[name][3:9] == (None,) * 6 and by_group[name][9] == SUPPRESSED_NOTE
+    # An admin's audited unsuppressed export has them: Teknik Las 3 of 6, the other 2 of 2.
+    unsuppressed = run(analytics_app, new_export(analytics_app, "xlsx", unsuppressed=True))
+    by_group = {row[1]: row for row in rows_of(load_workbook(unsuppressed.path)[sheet.title])
+                if row[2] == "Tingkat keterserapan (bekerja + wiraswasta)"}
+    assert by_group["Teknik Las"][3:6] == (pytest.approx(0.5), 6, 3)
+    assert by_group[inert][3:6] == (1, 2, 2)  # alumni 1 and 3 both work
     for name in workbook.sheetnames:
         for row in workbook[name].iter_rows():
             for cell in row:
@@ -256,7 +262,7 @@ def test_csv_has_one_row_per_indicator_and_code(analytics_app, report_wave) -> N
     formula_rows = [row for row in rows if row["group"] == "'" + FORMULA_NAME]
     assert formula_rows, "the formula-named program is a group of the CSV, inert"
     small = next(row for row in formula_rows if row["indicator"] == "absorption_rate")
-    assert small["value"] == "" and small["n"] == "2"
+    assert small["value"] == small["n"] == small["count"] == ""  # 2 respondents: nothing
     assert not any(value.startswith("=") for row in rows for value in row.values())
 
 

@@ -37,7 +37,8 @@ from services.analytics.cells import (
     cells_to_json,
     merge,
 )
-from services.analytics.indicators import breakdown, compute, select, suppress_small
+from services.analytics.disclosure import Disclosure
+from services.analytics.indicators import breakdown, compute, select
 from services.analytics.stats import (
     finite_population_correction,
     median,
@@ -315,18 +316,27 @@ def test_small_n_and_suppression(cells: list[tuple[CellKey, Cell]]) -> None:
     # r10 r11 r13 employed, r12's "1" is not: 3 of 4
     assert program_2["absorption_rate"]["value"] == 0.75
     assert program_2["absorption_rate"]["weighted"] == 0.75  # one stratum: 1.25·3 / 1.25·4
-    public = suppress_small(program_2)
-    assert public["absorption_rate"] == {"value": None, "n": 4, "count": 3, "ci_low": None,
-                                         "ci_high": None, "weighted": None, "small_n": True}
-    assert public["response_rate"]["value"] is None and public["response_rate"]["count"] == 4
-    assert public["waiting_bins"] == program_2["waiting_bins"]
-    assert public["respondents"] == 4 and public["dispositions"] == program_2["dispositions"]
+    # The small-group rule (below admin): 4 respondents, so no number at all, not even
+    # the counts (with n they give the share) or the dispositions.
+    rule = Disclosure(cells)
+    public = rule.suppress(program_2, [key for key, _ in select(cells, program=2)])
+    assert public["suppressed"] is True
+    assert public["absorption_rate"] == {"value": None, "n": None, "count": None,
+                                         "ci_low": None, "ci_high": None, "weighted": None,
+                                         "small_n": True, "suppressed": True}
+    assert public["response_rate"]["count"] is None
+    assert set(public["waiting_bins"].values()) == {None}
+    assert public["respondents"] is None and set(public["dispositions"].values()) == {None}
     assert program_2["absorption_rate"]["value"] == 0.75  # the input is not changed
     # In a large group only the figures with their own small base go.
-    overall_public = suppress_small(compute(cells, minimum_wage=MINIMUM_WAGE))
+    overall = compute(cells, minimum_wage=MINIMUM_WAGE)
+    overall_public = rule.suppress(overall, [key for key, _ in cells])
+    assert overall_public["absorption_rate"] == overall["absorption_rate"]
     assert overall_public["absorption_rate"]["value"] == approx6(0.615385)
-    assert overall_public["competency_gap"]["f1761"]["value"] is None
-    assert overall_public["competency_gap"]["f1761"]["n"] == 4
+    assert overall["competency_gap"]["f1761"]["n"] == 4
+    assert overall_public["competency_gap"]["f1761"] == {
+        "value": None, "n": None, "mean_a": None, "mean_b": None, "small_n": True,
+        "suppressed": True}
     json.dumps(overall_public)
 
 

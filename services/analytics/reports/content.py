@@ -1,8 +1,10 @@
 """What every report shows, whatever its format: groups, indicator names, labels.
 
-Exported reports suppress the shares, means and medians of small groups (docs/indicators.md):
-`report_groups` is the one place the writers get indicators from, and it passes every table
-through `suppress_small`, so no writer can forget to.
+Exported reports apply the small-group rule (`disclosure`, docs/indicators.md): a group or
+figure over fewer than 5 respondents, or one that would let such a figure be worked out,
+shows no number. `report_groups` is the one place the writers get indicators from, and it
+passes every group through the rule of the whole wave's cells, so no writer can forget to;
+only an admin's explicitly unsuppressed export skips it.
 
 Answer labels (status names, competencies, job-search channels…) come from the wave's
 questionnaire definition (`answer_labels`), so the reports say what the form said.
@@ -24,13 +26,8 @@ from services.analytics.cells import (
     Cell,
     CellKey,
 )
-from services.analytics.indicators import (
-    SMALL_N,
-    WAITING_BINS,
-    breakdown,
-    compute,
-    suppress_small,
-)
+from services.analytics.disclosure import Disclosure
+from services.analytics.indicators import SMALL_N, WAITING_BINS, breakdown, compute
 
 CENTRE_NAME = "UPTD BLKI Bontang"
 GENDER_NAMES = {"L": "Laki-laki", "P": "Perempuan"}
@@ -48,9 +45,14 @@ DISPOSITIONS = (
     ("unreachable", "Tidak terjangkau (semua pesan gagal permanen)", "U"),
 )
 SUPPRESSED_NOTE = f"n < {SMALL_N}: tidak ditampilkan"
+SUPPRESSED_SELECTION = (
+    f"Pilihan ini memuat kurang dari {SMALL_N} responden, atau angkanya dapat dipakai untuk "
+    f"menghitung angka kelompok dengan kurang dari {SMALL_N} responden dari laporan lain. "
+    "Demi kerahasiaan alumni, tidak ada angka yang ditampilkan; pilih cakupan yang lebih luas.")
 NOTES = (
     f"Kelompok atau angka dengan dasar kurang dari {SMALL_N} responden tidak ditampilkan "
-    "persentase, rata-rata dan mediannya (kerahasiaan dan keandalan); jumlahnya tetap.",
+    "sama sekali (nilai, jumlah maupun n), begitu pula kelompok yang dapat dipakai untuk "
+    "menghitungnya dari kelompok lain (kerahasiaan dan keandalan).",
     "Alumni yang tidak merespons tidak pernah dihitung sebagai tidak bekerja: setiap "
     "persentase dihitung atas responden yang menjawab pertanyaan yang bersangkutan.",
     "Interval kepercayaan 95% dengan metode Wilson. Nilai tertimbang mengoreksi perbedaan "
@@ -337,15 +339,30 @@ def report_groups(
     minimum_wage: int | None,
     *,
     breakdowns: Iterable[str] = ("program", "cohort", "gender"),
+    rule: Disclosure | None = None,
+    unsuppressed: bool = False,
 ) -> list[ReportGroup]:
-    """Every alumnus of the cells, then each program, cohort and gender: suppressed."""
+    """Every alumnus of the cells, then each program, cohort and gender, through the
+    small-group rule `rule`: that of the whole wave's cells, which must be given when
+    `cells` are a filtered part of the wave (default: the rule of `cells`, right when they
+    are the whole wave). `unsuppressed` (an admin's audited export): the figures as they are.
+    """
     keyed = list(cells)
+    if rule is None and not unsuppressed:
+        rule = Disclosure(keyed)
+
+    def figures(group: list[tuple[CellKey, Cell]], **options: Any) -> dict[str, Any]:
+        computed = compute(group, **options)
+        return computed if rule is None or unsuppressed else rule.suppress(
+            computed, (key for key, _ in group))
+
     groups = [ReportGroup(OVERALL, "Semua responden",
-                          suppress_small(compute(keyed, minimum_wage=minimum_wage)))]
+                          figures(keyed, minimum_wage=minimum_wage))]
     # A cohort label ("Angkatan 1") repeats across programs: name its program too.
     program_of_cohort = {key.cohort_id: key.program_id for key, _ in keyed}
     for by in breakdowns:
-        for value, indicators in breakdown(keyed, by, minimum_wage=minimum_wage).items():
+        for value, indicators in breakdown(keyed, by, minimum_wage=minimum_wage,
+                                           figures=figures).items():
             if by == "program":
                 name = program_name(labels, value)
             elif by == "cohort":
@@ -353,7 +370,7 @@ def report_groups(
                         f"({program_name(labels, program_of_cohort[int(value)])})")
             else:
                 name = gender_name(str(value))
-            groups.append(ReportGroup(BREAKDOWN_NAMES[by], name, suppress_small(indicators)))
+            groups.append(ReportGroup(BREAKDOWN_NAMES[by], name, indicators))
     return groups
 
 
@@ -377,6 +394,10 @@ def scope_in_words(
 def figure_note(figure: Figure, indicators: Mapping[str, Any]) -> str:
     """Why a figure shows no number, or ""; the same words in every format."""
     node = figure.of(indicators)
+    if indicators.get("suppressed") or (isinstance(node, Mapping) and node.get("suppressed")):
+        return SUPPRESSED_NOTE
+    if figure.unit == COUNT and node is None:  # a count is None only when suppressed
+        return SUPPRESSED_NOTE
     if not isinstance(node, Mapping) or node.get("value") is not None:
         return ""
     if figure.path == ("above_minimum_wage",) and indicators.get("minimum_wage") is None:

@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.analytics.cells import Cell, CellKey
+from services.analytics.disclosure import Disclosure
 from services.analytics.indicators import select as select_cells
 from services.analytics.refresh import minimum_wage_of, wave_year
 from services.analytics.reports.content import (
@@ -57,6 +58,10 @@ class ReportInput:
     labels: dict[str, Any]
     wave: WaveInfo
     minimum_wage: int | None
+    # The small-group rule of the whole wave's cells (not of the filtered ones: a group gets
+    # the same decision in every export and API answer); None with `unsuppressed`.
+    rule: Disclosure | None = None
+    unsuppressed: bool = False  # an admin's audited export (exports_api)
 
 
 def load_report_input(session: Session, params: dict[str, Any], timezone: str) -> ReportInput:
@@ -81,7 +86,10 @@ def load_report_input(session: Session, params: dict[str, Any], timezone: str) -
                              cohort=params.get("cohort"), gender=params.get("gender")),
         minimum_wage_year=wave_year(wave, timezone),
     )
-    return ReportInput(cells, labels, info, wage.amount if wage is not None else None)
+    unsuppressed = bool(params.get("unsuppressed"))
+    return ReportInput(cells, labels, info, wage.amount if wage is not None else None,
+                       rule=None if unsuppressed else Disclosure(snapshot.cells),
+                       unsuppressed=unsuppressed)
 
 
 def run_export(session_factory: sessionmaker[Session], export_id: uuid.UUID,
@@ -135,12 +143,14 @@ def _write(session_factory: sessionmaker[Session], kind: str, params: dict[str, 
     progress(10)
     if kind == "xlsx":
         write_workbook(report.cells, report.labels, report.wave, report.minimum_wage, out,
-                       on_progress=progress)
+                       on_progress=progress, rule=report.rule,
+                       unsuppressed=report.unsuppressed)
     elif kind == "pdf":
         write_pdf(report.cells, report.labels, report.wave, report.minimum_wage, out,
-                  on_progress=progress)
+                  on_progress=progress, rule=report.rule, unsuppressed=report.unsuppressed)
     else:
-        groups = report_groups(report.cells, report.labels, report.minimum_wage)
+        groups = report_groups(report.cells, report.labels, report.minimum_wage,
+                               rule=report.rule, unsuppressed=report.unsuppressed)
         progress(60)
         # utf-8-sig: Excel reads the BOM and shows names with accents correctly.
         with open(out, "w", encoding="utf-8-sig", newline="") as file:

@@ -28,7 +28,8 @@ _COUNTS = ("targets", "respondents", "unreachable", "employed", "status_answered
 
 
 def indicator_rows(indicators: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    """The rows of one group's indicators (a `compute` or `suppress_small` result)."""
+    """The rows of one group's indicators (a `compute` result, through the small-group rule
+    or not)."""
     for name in _COUNTS:
         yield {"indicator": name, "code": "", "count": indicators.get(name)}
     yield {"indicator": "weight_coverage", "code": "",
@@ -41,9 +42,10 @@ def indicator_rows(indicators: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         if name in indicators:
             yield {"indicator": name, "code": "", **_figures(indicators[name])}
     bins = indicators.get("waiting_bins", {})
+    hidden = None in bins.values()  # the small-group rule hid them
     for label, count in bins.items():
         yield {"indicator": "waiting_bins", "code": label, "count": count,
-               "n": sum(bins.values())}
+               "n": None if hidden else sum(bins.values())}
     for name in _CODED:
         for code, figure in indicators.get(name, {}).items():
             yield {"indicator": name, "code": code, **_figures(figure)}

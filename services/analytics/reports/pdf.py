@@ -24,6 +24,7 @@ from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
 from services.analytics.cells import Cell, CellKey
+from services.analytics.disclosure import Disclosure
 from services.analytics.indicators import SMALL_N, WAITING_BINS
 from services.analytics.reports.content import (
     CENTRE_NAME,
@@ -36,6 +37,7 @@ from services.analytics.reports.content import (
     RUPIAH,
     SHARE,
     SUPPRESSED_NOTE,
+    SUPPRESSED_SELECTION,
     WAITING_BIN_NAMES,
     Figure,
     ReportGroup,
@@ -215,14 +217,19 @@ def write_pdf(
     *,
     on_progress: Progress | None = None,
     generated_at: datetime | None = None,
+    rule: Disclosure | None = None,
+    unsuppressed: bool = False,
 ) -> None:
-    """The report as a PDF file; small groups suppressed as in every export."""
+    """The report as a PDF file, through the small-group rule as every export (`rule` and
+    `unsuppressed` as `report_groups` takes them). A selection the rule hides entirely
+    gives a title page and a page saying why, with no figure."""
 
     def progress(percent: int) -> None:
         if on_progress is not None:
             on_progress(percent)
 
-    groups = report_groups(snapshot_cells, labels, minimum_wage, breakdowns=("program",))
+    groups = report_groups(snapshot_cells, labels, minimum_wage, breakdowns=("program",),
+                           rule=rule, unsuppressed=unsuppressed)
     overall = groups[0].indicators
     programs = [group for group in groups if group.breakdown != OVERALL]
     generated = wave.local(generated_at or utcnow())
@@ -234,6 +241,12 @@ def write_pdf(
     pdf.set_creator("Jejak")
     _title_page(pdf, wave, overall, generated)
     pdf.add_page()
+    if overall.get("suppressed"):
+        pdf.heading("Angka tidak ditampilkan")
+        pdf.paragraph(SUPPRESSED_SELECTION)
+        pdf.output(str(out_path))
+        progress(100)
+        return
     _method(pdf, overall)
     progress(35)
     _key_indicators(pdf, overall, programs, minimum_wage, wave)
@@ -277,7 +290,7 @@ def _title_page(pdf: _Report, wave: WaveInfo, overall: Mapping[str, Any],
         f"Alumni sasaran (N): {integer_id(overall['targets'])}",
         f"Responden lengkap (n): {integer_id(overall['respondents'])}",
         f"Tingkat respons: {value_text(SHARE, response_rate['value'])}",
-    ]
+    ] if not overall.get("suppressed") else [f"n < {SMALL_N}: tidak ditampilkan"]
     for line in lines:
         pdf.cell(0, 7, line, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_y(-60)
@@ -312,7 +325,8 @@ def _method(pdf: _Report, overall: Mapping[str, Any]) -> None:
         "tertimbang mengoreksi perbedaan tingkat respons antar kejuruan dan angkatan "
         "(bobot N_h / n_h) dan ditampilkan berdampingan dengan nilai tanpa bobot. "
         f"Kelompok atau angka dengan dasar kurang dari {SMALL_N} responden tidak "
-        "ditampilkan persentasenya."
+        "ditampilkan sama sekali, begitu pula kelompok yang dapat dipakai untuk "
+        "menghitungnya dari kelompok lain."
     )
     rows = [
         ("Populasi sasaran (N)", integer_id(overall["targets"]), ""),
@@ -366,7 +380,8 @@ def _key_indicators(pdf: _Report, overall: Mapping[str, Any], programs: Sequence
               "Median pendapatan", ">= UMK", "Relevan")
     rows = []
     for group in programs:
-        cells = [group.name, integer_id(group.indicators["respondents"])]
+        respondents = group.indicators["respondents"]
+        cells = [group.name, "n<5" if respondents is None else integer_id(respondents)]
         for figure in columns:
             node = figure.of(group.indicators)
             cells.append(_shown(figure_note(figure, group.indicators))
@@ -492,8 +507,8 @@ def _status_and_waiting(pdf: _Report, overall: Mapping[str, Any],
                title="Status saat ini (persentase responden)")
     title = "Masa tunggu sampai pekerjaan pertama (bekerja/wiraswasta)"
     bins = overall["waiting_bins"]
-    total = sum(bins.values())
-    if total < SMALL_N:
+    total = sum(count or 0 for count in bins.values())
+    if total < SMALL_N or None in bins.values():
         pdf.subheading(title)
         pdf.note(f"Kurang dari {SMALL_N} responden menyebutkan masa tunggu: tidak ditampilkan.")
         return
@@ -590,7 +605,7 @@ def _training_and_channels(pdf: _Report, overall: Mapping[str, Any],
         node = figure.of(overall) or {}
         note = figure_note(figure, overall)
         rows.append((figure.name, _shown(note) or value_text(RATING, node.get("value")),
-                     integer_id(node.get("n") or 0)))
+                     "-" if node.get("n") is None else integer_id(node["n"])))
     pdf.subheading("Penilaian pelatihan (rata-rata, skala 1-5)")
     pdf.grid(("Aspek", "Rata-rata", "n"), rows, (80, 20, 14), ("LEFT", "RIGHT", "RIGHT"))
     channels = [(figure, figure.of(overall) or {}) for figure in themes["channels"].figures]

@@ -27,6 +27,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from services.analytics.cells import Cell, CellKey
+from services.analytics.disclosure import Disclosure
 from services.analytics.reports.content import (
     CENTRE_NAME,
     COUNT,
@@ -106,10 +107,14 @@ def write_workbook(
     out_path: str | Path,
     *,
     on_progress: Progress | None = None,
+    rule: Disclosure | None = None,
+    unsuppressed: bool = False,
 ) -> None:
     """The indicator workbook: a summary, then one sheet per theme of docs/indicators.md with
-    every group (all, each program, cohort, gender) and small groups suppressed."""
-    groups = report_groups(snapshot_cells, labels, minimum_wage)
+    every group (all, each program, cohort, gender) through the small-group rule (`rule`
+    and `unsuppressed` as `report_groups` takes them)."""
+    groups = report_groups(snapshot_cells, labels, minimum_wage, rule=rule,
+                           unsuppressed=unsuppressed)
     _notify(on_progress, 20)
     workbook = Workbook(write_only=True)
     _summary_sheet(workbook, groups[0].indicators, wave, minimum_wage)
@@ -226,7 +231,8 @@ def _figure_row(sheet: _Sheet, figure: Figure, indicators: Mapping[str, Any]) ->
     number_format = NUMBER_FORMATS[figure.unit]
     if figure.unit == COUNT:
         return [None, None, figure.name, None, None,
-                sheet.cell(node, number_format=number_format), None, None, None, ""]
+                sheet.cell(node, number_format=number_format), None, None, None,
+                figure_note(figure, indicators)]
     node = node if isinstance(node, Mapping) else {}
     share = figure.unit == SHARE
 

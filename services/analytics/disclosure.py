@@ -1,0 +1,352 @@
+"""The small-group rule: what a role below admin may see of a wave's figures.
+
+One rule for the indicators API, the dashboard and every aggregate export (docs/indicators.md,
+"Kelompok kecil"): a group of alumni, or one figure of a group, whose base n is below
+`THRESHOLD` shows no number at all, and neither does anything from which such a number can
+be worked out.
+
+Every answer of the API, page of the dashboard and table of an export is about a *group*: the
+targets matching a program / cohort / gender filter, or one group of a breakdown within it.
+Whatever the query, such a group is one of the lattice built from the wave's cells:
+(program or any) × (cohort or any) × (gender or any). A group is named by the set of its cell
+keys, so two queries reaching the same alumni (a program with one cohort, and that cohort)
+get the same decision. Every figure shown is a sum over cells (counts, sums behind means) or
+a function of such sums, so one group's figure minus another's is the figure of their
+difference: a viewer who may ask `?cohort=3` and `?cohort=3&gender=L` also knows the women
+of cohort 3. The rule decides, per base (a group's respondents; each figure's own base, e.g. the
+employed who answered f14), which groups are shown, so that every set of alumni whose
+figures can be worked out from shown groups by adding and subtracting holds none in the
+base or at least THRESHOLD (and, for the respondents' base, no set without respondents
+but with 1 to 4 targets: their dispositions). The groups form a tree, wave → programs →
+cohorts, each node split by gender:
+
+1. Gender. A node's groups by gender (its men, its women) are shown only when every cell
+   under it (cohort × gender) holds at least THRESHOLD; then every cell under it is known
+   and fine. Such nodes form whole subtrees, so a cohort whose split is hidden has both its
+   cells hidden in every group shown that separates them: the viewer can move any number
+   of people between its men and its women without changing anything shown, and the two
+   cells are only ever seen together.
+2. The tree. A node's whole group is shown only when it holds at least THRESHOLD and its
+   "uncovered part" (its people that no shown group below it accounts for: the parts of
+   hidden children not covered further down) is empty or holds enough. The uncovered part
+   is what the node minus its shown parts gives away. When it holds too few, the shown
+   child holding the fewest is hidden with everything under it (its people join the
+   uncovered part), so the wave's total is kept; when no child is left, the node itself.
+
+Shown groups are then a laminar family (nested or disjoint) over units that are never told
+apart (a cohort with a hidden split, or one known cell); sets that can be worked out from a
+laminar family are unions of the uncovered parts of its shown groups and known cells, and
+each of these holds none or enough: so does their union.
+
+3. The wave's men and women. Beside that family, the whole wave's two gender groups add
+   one dimension: a set worked out with them is, for some sign, the men (or the women) of
+   every uncovered part that holds both men and women, together with whole parts holding
+   one gender only (the coefficient of a part holding both must make its men and its women
+   each 0 or 1). So they are shown when the wave is, and the men, and the women, of those
+   mixed parts each hold enough (and each gender at least THRESHOLD in all).
+
+`tests/unit/test_disclosure.py` checks this exactly, by linear algebra over the rationals,
+on random rosters, and the viewer walk (`tests/integration/test_small_groups.py`) on
+everything a viewer is shown.
+
+A group hidden for its responses shows no figure at all (not even its targets or
+dispositions); a figure hidden in a shown group keeps nothing but its shape. Both say
+`"suppressed": true` and `"small_n": true`.
+
+What is deliberately not covered: a shown group in which everyone gave the same answer says
+that answer of each of its members (true of any published table), and a weighted share mixes
+its strata non-linearly with weights N_h / n_h that are hidden for hidden strata.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any
+
+from services.analytics.cells import COMPETENCIES, TRAINING_EVAL_ITEMS, Cell, CellKey
+from services.analytics.indicators import SMALL_N
+
+GENDERS = ("L", "P")
+
+THRESHOLD = SMALL_N  # 5
+GROUP = "respondents"
+# The base of each figure that is not over the group's respondents, by where it sits in
+# `indicators.compute`'s answer (the first key; for tables, "table.code").
+_FIGURE_BASES: dict[str, str] = {
+    "waiting_months_median": "waiting",
+    "waiting_months_mean": "waiting",
+    "waiting_bins": "waiting",
+    "income_median": "income",
+    "above_minimum_wage": "income",
+    "relevance_share": "relevance",
+    "local_absorption": "location",
+    "certificate_share": "certificate",
+    "job_search_channels": "employed",
+    **{f"competency_gap.{a_key}": f"competency.{a_key}" for a_key, _ in COMPETENCIES},
+    **{f"training_eval.{item}": f"training.{item}" for item in TRAINING_EVAL_ITEMS},
+}
+_BASES: dict[str, Callable[[Cell], int]] = {
+    GROUP: lambda cell: cell.respondents,
+    "employed": lambda cell: cell.employed,
+    "waiting": lambda cell: sum(cell.waiting_months.values()),
+    "income": lambda cell: sum(cell.income.values()),
+    "relevance": lambda cell: cell.relevance_answered,
+    "location": lambda cell: cell.location_answered,
+    "certificate": lambda cell: cell.certificate_answered,
+    **{f"competency.{a_key}": (lambda cell, a_key=a_key: cell.competency_answered.get(a_key, 0))
+       for a_key, _ in COMPETENCIES},
+    **{f"training.{item}": (lambda cell, item=item: cell.training_eval_answered.get(item, 0))
+       for item in TRAINING_EVAL_ITEMS},
+}
+# Not figures about people: the configuration the figures were computed with.
+_SETTINGS = frozenset({"minimum_wage", "fpc"})
+
+
+class _Node:
+    """A program, a cohort or the whole wave: its cells, and its parts in the tree."""
+
+    __slots__ = ("cells", "children", "genders", "whole")
+
+    def __init__(self) -> None:
+        self.cells: list[CellKey] = []
+        self.children: list[_Node] = []
+        self.whole: frozenset[CellKey] = frozenset()  # the node's group
+        self.genders: tuple[frozenset[CellKey], ...] = ()  # its groups by gender
+
+    def seal(self) -> None:
+        self.whole = frozenset(self.cells)
+        self.genders = tuple(frozenset(key for key in self.cells if key.gender == value)
+                             for value in GENDERS)
+
+
+class Disclosure:
+    """Which groups of these cells, and which of their figures, a role below admin sees.
+
+    Built once per set of cells (a snapshot view); `suppress` then applies the decision to
+    the figures of any group of them.
+    """
+
+    def __init__(self, cells: Iterable[tuple[CellKey, Cell]]) -> None:
+        keyed = list(cells)
+        # Only keys and counts are kept: no reference to the cells themselves.
+        self._targets = {key: cell.targets for key, cell in keyed}
+        self._root = _Node()
+        programs: dict[int, _Node] = {}
+        cohorts: dict[tuple[int, int], _Node] = {}
+        for key, _cell in keyed:
+            program = programs.get(key.program_id)
+            if program is None:
+                program = programs[key.program_id] = _Node()
+                self._root.children.append(program)
+            cohort = cohorts.get((key.program_id, key.cohort_id))
+            if cohort is None:
+                cohort = cohorts[key.program_id, key.cohort_id] = _Node()
+                program.children.append(cohort)
+            for node in (self._root, program, cohort):
+                node.cells.append(key)
+        self._nodes = self._all_nodes()  # parents before their children
+        for node in self._nodes:
+            node.seal()
+        self._per_cell = {base: {key: count(cell) for key, cell in keyed}
+                          for base, count in _BASES.items()}
+        self._shown: dict[str, frozenset[frozenset[CellKey]]] = {}
+        self._lock = threading.Lock()
+
+    def hidden(self, keys: Iterable[CellKey], base: str = GROUP) -> bool:
+        """Whether the figures over `base` of the group of these cells are suppressed. A
+        set of cells that is no group of the lattice (none: a filter matching nobody) is."""
+        group = frozenset(keys)
+        return group not in self._shown_of(GROUP) or group not in self._shown_of(base)
+
+    def decision(self, keys: Iterable[CellKey]) -> tuple[str, ...]:
+        """What is hidden of this group: (GROUP,) for everything, else the bases of its
+        hidden figures (empty: nothing). Equal decisions give equal answers."""
+        group = frozenset(keys)
+        if group not in self._shown_of(GROUP):
+            return (GROUP,)
+        return tuple(base for base in _BASES if group not in self._shown_of(base))
+
+    def suppress(self, indicators: Mapping[str, Any],
+                 keys: Iterable[CellKey]) -> dict[str, Any]:
+        """A copy of one group's figures (`indicators.compute` of exactly these cells) as a
+        role below admin sees them. Shown figures are the very same objects."""
+        hidden = self.decision(keys)
+        if GROUP in hidden:
+            return _blank(indicators, top=True)
+        shown = dict(indicators)
+        for path, base in _FIGURE_BASES.items():
+            if base not in hidden:
+                continue
+            name, _, code = path.partition(".")
+            if code:
+                shown[name] = {**shown[name], code: _blank(shown[name][code])}
+            else:
+                shown[name] = _blank(shown[name])
+        return shown
+
+    def _shown_of(self, base: str) -> frozenset[frozenset[CellKey]]:
+        with self._lock:
+            found = self._shown.get(base)
+        if found is None:
+            allowed = None if base == GROUP else self._shown_of(GROUP)
+            found = self._decide(base, allowed)
+            with self._lock:
+                self._shown[base] = found
+        return found
+
+    def _decide(self, base: str, allowed: frozenset[frozenset[CellKey]] | None,
+                ) -> frozenset[frozenset[CellKey]]:
+        """The groups whose figures over `base` are shown; `allowed`: the groups shown at
+        all (None: this is the decision for whole groups)."""
+        size = self._per_cell[base]
+        # Who a group holds besides its base: a group without respondents still says who
+        # refused or could not be reached.
+        holding = self._targets if base == GROUP else size
+
+        # Per node, bottom-up: its Part (base n and held, of men and of women), and whether
+        # every cell under it holds enough.
+        sums: dict[int, Part] = {}
+        fine: dict[int, bool] = {}
+        for node in reversed(self._nodes):
+            if node.children:
+                sums[id(node)] = _plus(*(sums[id(child)] for child in node.children))
+                fine[id(node)] = all(fine[id(child)] for child in node.children)
+            else:
+                sums[id(node)] = _plus(*(
+                    (size[key], holding[key], 0, 0) if key.gender == GENDERS[0]
+                    else (0, 0, size[key], holding[key]) for key in node.cells))
+                fine[id(node)] = all(size[key] >= THRESHOLD for key in node.cells)
+
+        def permitted(group: frozenset[CellKey]) -> bool:
+            return not group or allowed is None or group in allowed
+
+        split: set[int] = set()  # the node's groups by gender are shown (so every cell)
+        shown: set[int] = set()  # the node's whole group is shown
+        private: dict[int, Part] = {}  # a shown node's uncovered part when it was decided
+
+        def visit(node: _Node) -> Part:
+            """Decide the node's subtree; returns its uncovered part: what of it no shown
+            group below it tells apart."""
+            parts = [visit(child) for child in node.children]
+            whole = node.whole
+            if (fine[id(node)] and all(permitted(group) for group in node.genders)
+                    and all(id(child) in split for child in node.children)):
+                split.add(id(node))
+                if permitted(whole):
+                    shown.add(id(node))
+                return _NOBODY
+            uncovered = _plus(*parts) if node.children else sums[id(node)]
+            if not permitted(whole) or _total(sums[id(node)])[0] < THRESHOLD:
+                return uncovered
+            while _few(*_total(uncovered)):
+                # The whole minus its shown parts would tell the rest: hide the shown part
+                # holding the fewest, with everything under it.
+                candidates = [(_total(sums[id(child)])[0], index, child)
+                              for index, child in enumerate(node.children)
+                              if id(child) in shown or id(child) in split]
+                if not candidates:
+                    return uncovered  # nothing left to hide but the whole itself
+                child = min(candidates, key=lambda item: item[:2])[2]
+                _hide_subtree(child, split, shown)
+                uncovered = _plus(uncovered, sums[id(child)])
+            shown.add(id(node))
+            private[id(node)] = uncovered
+            return _NOBODY
+
+        root = self._root
+        visit(root)
+        groups: set[frozenset[CellKey]] = set()
+        for node in self._nodes:
+            if id(node) in shown:
+                groups.add(node.whole)
+            if id(node) in split:
+                groups.update(node.genders)
+        # The wave's men and women beside the laminar family: the sets this adds to what can
+        # be worked out are the men (or the women) of every uncovered part holding both,
+        # with or without whole parts (see the module docstring). Shown when those hold
+        # enough.
+        if id(root) in shown and id(root) not in split and all(
+                permitted(group) for group in root.genders):
+            mixed = _plus(*(part for number, part in private.items() if number in shown
+                            and part[0] + part[1] > 0 and part[2] + part[3] > 0))
+            men, women = (mixed[0], mixed[1]), (mixed[2], mixed[3])
+            everyone = sums[id(root)]
+            if (not _few(*men) and not _few(*women)
+                    and min(everyone[0], everyone[2]) >= THRESHOLD):
+                groups.update(root.genders)
+        groups.discard(frozenset())
+        return frozenset(groups)
+
+    def _all_nodes(self) -> list[_Node]:
+        nodes = [self._root]
+        for node in nodes:
+            nodes.extend(node.children)
+        return nodes
+
+
+Part = tuple[int, int, int, int]  # base n and held of the men, then of the women
+_NOBODY: Part = (0, 0, 0, 0)
+
+
+def _plus(*parts: Part) -> Part:
+    return (sum(part[0] for part in parts), sum(part[1] for part in parts),
+            sum(part[2] for part in parts), sum(part[3] for part in parts))
+
+
+def _total(part: Part) -> tuple[int, int]:
+    return part[0] + part[2], part[1] + part[3]
+
+
+def _few(n: int, held: int) -> bool:
+    """Whether a set of alumni whose figures could be worked out holds too few: 1 to 4 in
+    the base, or none in it but 1 to 4 targets (their dispositions)."""
+    return 0 < n < THRESHOLD or (n == 0 and 0 < held < THRESHOLD)
+
+
+def _hide_subtree(node: _Node, split: set[int], shown: set[int]) -> None:
+    split.discard(id(node))
+    shown.discard(id(node))
+    for child in node.children:
+        _hide_subtree(child, split, shown)
+
+
+def _blank(node: Any, *, top: bool = False) -> Any:
+    """The same shape with every number about people gone."""
+    if isinstance(node, Mapping):
+        blank = {name: (value if name in _SETTINGS and top else _blank(value))
+                 for name, value in node.items()}
+        if "small_n" in node:
+            blank["small_n"] = True
+            blank["suppressed"] = True
+        return blank
+    if isinstance(node, bool) or node is None or isinstance(node, str):
+        return node
+    return None
+
+
+# The rule of each wave's current cells, one per wave: reused while the very same list of
+# cells is asked about (a snapshot view keeps its list until a refresh or a live update hands
+# out a new view), replaced when it changes, so that no older view's cells stay referenced.
+_CACHE: OrderedDict[Hashable, tuple[list[tuple[CellKey, Cell]], Disclosure]] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_KEEP = 64
+
+
+def of_cells(cells: list[tuple[CellKey, Cell]], wave: Hashable) -> Disclosure:
+    """The `Disclosure` of a wave's cells (all of them: the lattice is the wave's, whatever
+    filter is asked, so that the same group gets the same decision in every answer).
+    `wave`: what names the wave (e.g. database and wave id)."""
+    with _CACHE_LOCK:
+        found = _CACHE.get(wave)
+        if found is not None and found[0] is cells:
+            _CACHE.move_to_end(wave)
+            return found[1]
+    rule = Disclosure(cells)
+    with _CACHE_LOCK:
+        _CACHE[wave] = (cells, rule)
+        _CACHE.move_to_end(wave)
+        while len(_CACHE) > _CACHE_KEEP:
+            _CACHE.popitem(last=False)
+    return rule
