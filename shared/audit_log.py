@@ -99,6 +99,10 @@ SENTENCES: dict[str, str] = {
     "minimum_wage.set": N_("%(actor)s set the minimum wage of %(target)s to %(amount)s"),
     "event.replay": N_("%(actor)s sent event #%(target)s to %(consumer)s again"),
     "event.discard": N_("%(actor)s discarded event #%(target)s for %(consumer)s"),
+    "indicators.unsuppressed": N_("%(actor)s read the indicators of %(target)s with small "
+                                  "groups shown (API)"),
+    "dashboard.unsuppressed": N_("%(actor)s opened the dashboard of %(target)s with small "
+                                 "groups shown"),
 }
 
 # Actions built at run time (`f"wave.{action}"`): the sentence for a member the table does not
