@@ -20,9 +20,9 @@ import redis
 from sqlalchemy import create_engine, text
 
 from services import embedded
+from shared.centre import forget as forget_centre
 from shared.config import Settings
 from shared.db import Database
-from shared.centre import forget as forget_centre
 from shared.migrate import upgrade
 from shared.models import Base
 

@@ -122,7 +122,8 @@ def set_wage(session: Session, values: dict[str, Any], actor: str) -> MinimumWag
     wage.updated_at = utcnow()
     session.flush()
     target = f"{values['year']}" + (f" {level} {region_code}" if region_code else "")
-    audit(session, actor, "minimum_wage.set", target, amount=str(exact), previous=previous,
+    audit(session, actor, "minimum_wage.set", target,
+          amount=whole if exact == whole else str(exact), previous=previous,
           source=values["source"])
     return wage
 
