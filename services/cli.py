@@ -575,12 +575,15 @@ def demo_data() -> None:
 
 
 def seed(database_url: str) -> None:
-    """Data every installation needs: the default questionnaire."""
+    """Data every installation needs: the default questionnaire, and the East Kalimantan
+    minimum wages (UMP and UMK Kota Bontang 2025-2026) for years that have none yet."""
+    from services.analytics.wages import seed_east_kalimantan
     from services.survey.catalog import ensure_default
     from shared.db import Database
 
     with Database.for_url(database_url).session_factory() as db_session:
         ensure_default(db_session)
+        seed_east_kalimantan(db_session)
         db_session.commit()
 
 

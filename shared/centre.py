@@ -20,7 +20,7 @@ import io
 import ipaddress
 import threading
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import time as clock
 from typing import Any
 from urllib.parse import urlsplit
@@ -113,6 +113,49 @@ def centre(session: Session, settings: Settings | None = None) -> Centre:
     with _lock:
         _cache[key] = (now, result)
     return result
+
+
+@dataclass(frozen=True)
+class CentreSettings(Settings):
+    """The app's Settings with what the admin set applied (`applied`): the public URL,
+    quiet hours, time zone and retention, and the centre itself for message templates."""
+
+    centre: Centre = field(default_factory=Centre)
+
+
+def applied(settings: Settings | None = None, session: Session | None = None) -> CentreSettings:
+    """The environment's Settings with the centre's settings over them: what code that
+    builds links, sends messages or keeps files should use. Without a session: the
+    request's, or in a Celery task one short one of its own."""
+    if settings is None:
+        from flask import current_app
+
+        settings = current_app.config["JEJAK_SETTINGS"]
+    if isinstance(settings, CentreSettings):
+        return settings
+    if session is None:
+        from flask import has_request_context
+
+        from shared import db
+
+        if has_request_context():
+            # The request's own session: on SQLite a second connection would wait for the
+            # write lock the request's transaction may hold.
+            current = centre(db.session(), settings)
+        else:
+            with db.get_db().session_factory() as own:  # a task, before its own work
+                current = centre(own, settings)
+    else:
+        current = centre(session, settings)
+    values = {item.name: getattr(settings, item.name) for item in fields(Settings)}
+    values.update(base_url=current.base_url, quiet_hours=current.quiet_hours,
+                  timezone=current.timezone, personal_files_days=current.retention_days)
+    return CentreSettings(**values, centre=current)
+
+
+def centre_of(settings: Settings) -> Centre:
+    """The centre carried by `applied` settings; the defaults for plain Settings."""
+    return settings.centre if isinstance(settings, CentreSettings) else defaults(settings)
 
 
 def forget() -> None:
