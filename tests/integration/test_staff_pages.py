@@ -345,3 +345,32 @@ def test_the_poster_page_is_the_same_pdf_for_signed_in_operators(survey_app, sur
     page = client.get("/waves/ts-2026/poster.pdf")
     assert page.status_code == 200 and "Tracer 2026" in pdf_text(page.data)
     assert client.get("/waves/nope/poster.pdf").status_code == 404
+
+
+def test_the_migration_keeps_each_years_wage_and_the_way_back_keeps_one_a_year(
+        tmp_path) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from shared.migrate import alembic_config, upgrade
+
+    url = f"sqlite:///{tmp_path / 'wages.db'}"
+    upgrade(url, "sessions0001")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO minimum_wages (year, amount, source, updated_at) "
+                                "VALUES (2024, 3500000, 'Kepgub 2023', '2024-01-02 00:00:00')"))
+    upgrade(url)
+    with engine.begin() as connection:
+        assert connection.execute(text(
+            "SELECT year, level, region_code, amount, source FROM minimum_wages")).all() == [
+            (2024, "city", "", 3_500_000, "Kepgub 2023")]
+        connection.execute(text(
+            "INSERT INTO minimum_wages (year, level, region_code, region_name, amount, source, "
+            "updated_at) VALUES (2024, 'province', '64', 'Kalimantan Timur', 3360000, 'x', "
+            "'2024-01-02 00:00:00')"))
+    command.downgrade(alembic_config(url), "sessions0001")
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT year, amount FROM minimum_wages")).all() == [
+            (2024, 3_500_000)]
+    engine.dispose()

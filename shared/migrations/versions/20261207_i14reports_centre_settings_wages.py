@@ -47,6 +47,23 @@ def _wage_table(with_regions: bool) -> list[sa.Column]:
                                 name='uq_minimum_wages_year_level_region')]
 
 
+def _old_rows(order: bool = False) -> list[dict]:
+    """The rows as typed values (a plain text query gives SQLite's strings for times)."""
+    columns = [sa.column('year', sa.Integer()), sa.column('amount', sa.BigInteger()),
+               sa.column('source', sa.String()), sa.column('updated_at', UTC_DATETIME)]
+    if order:
+        columns += [sa.column('level', sa.String()), sa.column('region_code', sa.String()),
+                    sa.column('id', sa.Integer())]
+    table = sa.table('minimum_wages', *columns)
+    query = sa.select(table.c.year, table.c.amount, table.c.source, table.c.updated_at)
+    if order:
+        # One wage a year again: the one without a region, else a city's, else the province's.
+        query = query.order_by(table.c.year, sa.case((table.c.region_code == '', 0),
+                                                     (table.c.level == 'city', 1), else_=2),
+                               table.c.id)
+    return [dict(row) for row in op.get_bind().execute(query).mappings()]
+
+
 def upgrade() -> None:
     op.create_table(
         'centre_settings',
@@ -57,9 +74,7 @@ def upgrade() -> None:
         sa.Column('updated_at', UTC_DATETIME, nullable=False),
         sa.PrimaryKeyConstraint('key', name=op.f('pk_centre_settings')),
     )
-    bind = op.get_bind()
-    rows = bind.execute(sa.text(
-        'SELECT year, amount, source, updated_at FROM minimum_wages')).mappings().all()
+    rows = _old_rows()
     op.drop_table('minimum_wages')
     table = op.create_table('minimum_wages', *_wage_table(True))
     op.create_index(op.f('ix_minimum_wages_year'), 'minimum_wages', ['year'], unique=False)
@@ -69,15 +84,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    # One wage a year again: the one without a region, else a city's, else the province's.
-    rows = bind.execute(sa.text(
-        "SELECT year, amount, source, updated_at FROM minimum_wages ORDER BY year, "
-        "CASE WHEN region_code = '' THEN 0 WHEN level = 'city' THEN 1 ELSE 2 END, id"
-    )).mappings().all()
     kept: dict[int, dict] = {}
-    for row in rows:
-        kept.setdefault(row['year'], dict(row))
+    for row in _old_rows(order=True):
+        kept.setdefault(row['year'], row)
     op.drop_index(op.f('ix_minimum_wages_year'), table_name='minimum_wages')
     op.drop_table('minimum_wages')
     table = op.create_table('minimum_wages', *_wage_table(False))
