@@ -20,7 +20,7 @@ from sqlalchemy import select
 from services.analytics.api import MinimumWageIn
 from services.analytics.exports_api import QueueUnavailable, may_export, start_export
 from services.analytics.reports.kinds import KINDS
-from services.analytics.wages import describe, parse_rupiah, rupiah_exact, set_wage
+from services.analytics.wages import label, parse_rupiah, rupiah_exact, set_wage
 from shared import auth, db
 from shared.centre import SETTING_NAMES, centre, check, logo_data_url, save_centre
 from shared.errors import DomainError
@@ -34,7 +34,7 @@ PAGE_EXPORTS = 50
 @bp.app_template_global()
 def wage_label(wage: MinimumWage) -> str:
     """ "UMK Kota Bontang 2026: Rp 3.799.480" for the dashboard's wage line."""
-    return f"{describe(wage)}: {rupiah_exact(wage)}"
+    return label(wage)
 
 
 def _kind_labels() -> dict[str, str]:

@@ -151,6 +151,12 @@ def describe(wage: MinimumWage) -> str:
     return " ".join(part for part in (kind, wage.region_name, str(wage.year)) if part)
 
 
+def label(wage: MinimumWage) -> str:
+    """ "UMK Kota Bontang 2026: Rp 3.799.480": which wage, and how much (dashboard, PDF,
+    workbook)."""
+    return f"{describe(wage)}: {rupiah_exact(wage)}"
+
+
 def rupiah_exact(wage: MinimumWage) -> str:
     """Rp 3.579.313,77 (the decreed figure, with sen when it has them)."""
     value = wage.exact_amount if wage.exact_amount is not None else Decimal(wage.amount)

@@ -207,6 +207,9 @@ def test_the_centre_settings_reach_the_pdf_the_workbook_and_the_messages(
     assert "UPTD BLKI Contoh" in text and "Bontang" not in text.replace("Kota Bontang", "")
     assert "Ir. Siti Aminah" in text and "NIP. 197001012000032001" in text
     assert "Samarinda," in text
+    year = report_wave["year"]
+    assert f"Upah minimum yang dipakai gelombang ini: UMK {year}: Rp 3.600.000" in \
+        " ".join(text.split())
     with analytics_app.test_request_context():
         settings = applied()
         context = message_context(Recipient(7, "Ani", "ani@contoh.id", None, "Las", "A1"),

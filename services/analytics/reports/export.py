@@ -35,7 +35,7 @@ from services.analytics.reports.kinds import KINDS, export_path
 from services.analytics.reports.pdf import write_pdf
 from services.analytics.reports.xlsx import write_raw_responses, write_workbook
 from services.analytics.snapshots import read_snapshot
-from services.analytics.wages import describe
+from services.analytics.wages import label
 from shared.centre import Centre
 from shared.centre import centre as centre_of_app
 from shared.config import Settings
@@ -83,7 +83,7 @@ def load_report_input(session: Session, params: dict[str, Any], timezone: str) -
         scope=scope_in_words(labels, program=params.get("program"),
                              cohort=params.get("cohort"), gender=params.get("gender")),
         minimum_wage_year=wave_year(wave, timezone),
-        centre=centre_of(session), wage_label=describe(wage) if wage is not None else "",
+        centre=centre_of(session), wage_label=label(wage) if wage is not None else "",
     )
     return ReportInput(cells, labels, info, wage.amount if wage is not None else None)
 

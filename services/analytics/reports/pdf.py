@@ -365,7 +365,7 @@ def _key_indicators(pdf: _Report, overall: Mapping[str, Any], programs: Sequence
              (62, 26, 30, 12, 20), ("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"))
     if minimum_wage is not None:
         year = f" tahun {wave.minimum_wage_year}" if wave.minimum_wage_year else ""
-        wage = wave.wage_label or f"Upah minimum{year}: Rp {integer_id(minimum_wage)}"
+        wage = wave.wage_label or f"upah minimum{year}: Rp {integer_id(minimum_wage)}"
         pdf.note(printable(f"Upah minimum yang dipakai gelombang ini: {wage}. Pendapatan dan "
                            "upah minimum dihitung atas responden bekerja/wiraswasta yang "
                            "menyebutkan pendapatannya."))
