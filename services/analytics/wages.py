@@ -27,12 +27,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.centre import Centre
-from shared.models import MinimumWage, utcnow
+from shared.models import MinimumWage, Wave, utcnow
 
 LEVELS = ("city", "province")
 CHECK_DECREE = "periksa terhadap Keputusan Gubernur Kalimantan Timur"
 # East Kalimantan figures a centre can check (issue 14); seeded by `jejak db upgrade` into
-# years that have no wage yet (services/cli.py seed), never over a figure staff set.
+# years that have no wage and no wave yet (services/cli.py seed), never over a figure staff
+# set nor under an existing wave.
 EAST_KALIMANTAN = (
     (2025, "province", "64", "Kalimantan Timur", Decimal("3579313.77")),
     (2026, "province", "64", "Kalimantan Timur", Decimal("3762431")),
@@ -128,11 +129,15 @@ def set_wage(session: Session, values: dict[str, Any], actor: str) -> MinimumWag
     return wage
 
 
-def seed_east_kalimantan(session: Session) -> int:
-    """Add the East Kalimantan figures for years that have no wage at all; returns how many
-    rows were added. A year that has one (set by staff) is left as it is, so seeding never
-    moves the figures of existing data."""
+def seed_east_kalimantan(session: Session, timezone: str = "Asia/Makassar") -> int:
+    """Add the East Kalimantan figures for years that have no wage and no wave yet; returns
+    how many rows were added. A year with a wage (set by staff) is left as it is, and so is
+    a year some wave already belongs to (its figures would move under it): seeding never
+    changes the indicators of existing data."""
+    from services.analytics.refresh import wave_year
+
     taken = set(session.scalars(select(MinimumWage.year).distinct()))
+    taken |= {wave_year(wave, timezone) for wave in session.scalars(select(Wave))}
     added = 0
     for year, level, code, name, amount in EAST_KALIMANTAN:
         if year in taken:

@@ -250,6 +250,20 @@ def test_the_seed_adds_east_kalimantan_figures_only_to_years_without_a_wage(
         assert (ump_2025.exact_amount, ump_2025.amount) == (Decimal("3579313.77"), 3_579_314)
 
 
+def test_the_seed_leaves_a_year_that_already_has_a_wave(analytics_app, survey) -> None:
+    from services.analytics.refresh import wave_year
+    from shared.models import Wave
+
+    with analytics_app.app_context():
+        session = db.session()
+        year = wave_year(session.scalar(select(Wave)), "Asia/Makassar")
+        seed_east_kalimantan(session)
+        session.commit()
+        seeded = {row.year for row in session.scalars(select(MinimumWage))}
+        # ts-2026 had no wage: its above_minimum_wage keeps having no count.
+        assert year not in seeded and seeded == {2025, 2026} - {year}
+
+
 def test_the_wage_page_is_the_admins_and_reads_indonesian_amounts(analytics_app,
                                                                    staff) -> None:
     assert signed_in(analytics_app, "operator").get("/minimum-wages").status_code == 403
