@@ -126,7 +126,7 @@ class CentreSettings(Settings):
 def applied(settings: Settings | None = None, session: Session | None = None) -> CentreSettings:
     """The environment's Settings with the centre's settings over them: what code that
     builds links, sends messages or keeps files should use. Without a session: the
-    request's, or in a Celery task one short one of its own."""
+    request's when it is open, else one short one of its own."""
     if settings is None:
         from flask import current_app
 
@@ -134,16 +134,19 @@ def applied(settings: Settings | None = None, session: Session | None = None) ->
     if isinstance(settings, CentreSettings):
         return settings
     if session is None:
-        from flask import has_request_context
+        from flask import g, has_app_context
 
         from shared import db
 
-        if has_request_context():
-            # The request's own session: on SQLite a second connection would wait for the
-            # write lock the request's transaction may hold.
+        if has_app_context() and "jejak_session" in g:
+            # The request's (or task's) open session: on SQLite a second connection would
+            # wait for the write lock its transaction may hold.
             current = centre(db.session(), settings)
         else:
-            with db.get_db().session_factory() as own:  # a task, before its own work
+            # None open yet: a short one of our own, closed before the caller's work (opening
+            # the request's session here would hold SQLite's lock against the view's own
+            # session factories, as the roster import uses).
+            with db.get_db().session_factory() as own:
                 current = centre(own, settings)
     else:
         current = centre(session, settings)
