@@ -39,7 +39,7 @@ LOGO_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg"}
 TEXT_LIMITS = {
     "name": 120, "short_name": 60, "address": 300, "contact": 200, "head_name": 120,
     "head_nip": 30, "city": 60, "region_code": 16, "region_name": 120,
-    "province_code": 16, "province_name": 120, "base_url": 300, "quiet_hours": 11,
+    "province_code": 16, "province_name": 120, "base_url": 300, "quiet_hours": 20,
     "timezone": 60,
 }
 
@@ -251,7 +251,8 @@ def _clean(name: str, raw: Any) -> Any:
             raise ValueError("not a time zone, e.g. Asia/Makassar") from exc
     if name == "quiet_hours":
         try:
-            start, end = (clock.fromisoformat(part.strip()) for part in text.split("-", 1))
+            start, end = (clock.fromisoformat(part.strip().zfill(5))
+                          for part in text.split("-", 1))
         except ValueError as exc:
             raise ValueError("two times, e.g. 20:00-07:00") from exc
         return f"{start:%H:%M}-{end:%H:%M}"
