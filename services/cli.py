@@ -129,7 +129,7 @@ def db_upgrade() -> None:
     settings = _settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)
-    seed(settings.database_url)
+    seed(settings.database_url, settings.timezone)
     click.echo("database is up to date")
 
 
@@ -574,13 +574,16 @@ def demo_data() -> None:
     click.echo(load_demo_data(settings.database_url, settings.pii_key))
 
 
-def seed(database_url: str) -> None:
-    """Data every installation needs: the default questionnaire."""
+def seed(database_url: str, timezone: str = "Asia/Makassar") -> None:
+    """Data every installation needs: the default questionnaire, and the East Kalimantan
+    minimum wages (UMP and UMK Kota Bontang 2025-2026) for years with no wage and no wave."""
+    from services.analytics.wages import seed_east_kalimantan
     from services.survey.catalog import ensure_default
     from shared.db import Database
 
     with Database.for_url(database_url).session_factory() as db_session:
         ensure_default(db_session)
+        seed_east_kalimantan(db_session, timezone)
         db_session.commit()
 
 
@@ -660,7 +663,7 @@ def up(demo: bool, host: str, port: int) -> None:
     try:
         click.echo("Jejak: preparing the database ...")
         upgrade(settings.database_url)
-        seed(settings.database_url)
+        seed(settings.database_url, settings.timezone)
         password = ensure_first_admin(settings.database_url)
         if demo:
             from services.demo import load_demo_data

@@ -325,12 +325,43 @@ class OptOut(Base):
 
 
 class MinimumWage(Base):
-    """The minimum wage (UMK Bontang) per year, set by staff with its source."""
+    """A minimum wage of one year and one region, set by staff with its source.
+
+    `level` is "city" (UMK of a city or regency) or "province" (UMP). A row with an empty
+    `region_code` is one set before regions were recorded (or through the API without a
+    region): the wage of its year wherever the centre is. Which row a wave uses:
+    services/analytics/wages.py (docs/indicators.md, "Which minimum wage").
+
+    `amount` is whole rupiah, rounded up from `exact_amount` when the decree has sen: incomes
+    are whole rupiah, so `income >= amount` is the same comparison as with the exact figure.
+    """
 
     __tablename__ = "minimum_wages"
-    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    __table_args__ = (UniqueConstraint("year", "level", "region_code",
+                                       name="uq_minimum_wages_year_level_region"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    level: Mapped[str] = mapped_column(String(16), default="city", server_default="city")
+    region_code: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    region_name: Mapped[str] = mapped_column(String(120), default="", server_default="")
     amount: Mapped[int] = mapped_column(BigInteger)
+    exact_amount: Mapped[Decimal | None] = mapped_column(Money)
     source: Mapped[str] = mapped_column(String(300))
+    note: Mapped[str | None] = mapped_column(String(300))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CentreSetting(Base):
+    """One setting of the training centre (name, address, public URL, ...), set by an admin.
+
+    Key and JSON value, so a setting added later needs no migration. Written only through
+    shared/centre.py, which also supplies the environment's value for a key never set.
+    """
+
+    __tablename__ = "centre_settings"
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[Any] = mapped_column(JsonType)
+    updated_by: Mapped[str | None] = mapped_column(String(120))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -40,6 +40,7 @@ from services.analytics.indicators import (
 from services.analytics.indicators import select as select_cells
 from services.analytics.refresh import minimum_wage_of, wave_year
 from services.analytics.snapshots import SnapshotView, read_snapshot
+from services.analytics.wages import LEVELS, set_wage
 from shared import auth, db
 from shared.models import MinimumWage, RefreshRun, Wave, utcnow
 from shared.web import get_or_404, row_id
@@ -206,13 +207,35 @@ class RefreshRunOut(Schema):
     detail = fields.String(allow_none=True)
 
 
+class MinimumWageRowOut(MinimumWageOut):
+    """A row of the minimum-wage table: the wage, its region and its note."""
+
+    id = fields.Integer()
+    level = fields.String(metadata={"description": "city (UMK) or province (UMP)"})
+    region_code = fields.String(metadata={"description": "BPS code; empty: no region"})
+    region_name = fields.String()
+    exact_amount = fields.Decimal(as_string=True, allow_none=True, metadata={
+        "description": "the decreed figure with sen, when it has them (amount is it rounded "
+                       "up)"})
+    note = fields.String(allow_none=True)
+
+
 class MinimumWageIn(Schema):
     year = fields.Integer(required=True, validate=validate.Range(2000, 2100))
-    # Bounded so an absurd figure is a 422, not a database overflow.
-    amount = fields.Integer(required=True, validate=validate.Range(1, 1_000_000_000),
+    # Bounded so an absurd figure is a 422, not a database overflow. Sen are allowed (UMP
+    # Kalimantan Timur 2025 is Rp 3.579.313,77); incomes compare with it rounded up.
+    amount = fields.Decimal(required=True, places=2, allow_nan=False,
+                            validate=validate.Range(1, 999_999_999),
                             metadata={"description": "rupiah per month"})
     source = fields.String(required=True, validate=validate.Length(1, 300), metadata={
         "description": "where the figure comes from, e.g. the governor's decree"})
+    level = fields.String(load_default="city", validate=validate.OneOf(LEVELS), metadata={
+        "description": "city: UMK of a city or regency; province: UMP"})
+    region_code = fields.String(load_default="", validate=validate.Regexp(r"^[0-9]{0,16}$"),
+                                metadata={"description": "BPS code (6474 Kota Bontang, 64 "
+                                          "Kalimantan Timur); empty: a wage without region"})
+    region_name = fields.String(load_default="", validate=validate.Length(0, 120))
+    note = fields.String(load_default=None, validate=validate.Length(0, 300))
 
 
 def _wave(session: Session, slug: str) -> Wave:
@@ -539,27 +562,19 @@ class RefreshRunById(MethodView):
 @blp.route("/minimum-wages")
 class MinimumWages(MethodView):
     @auth.requires("viewer")
-    @blp.response(200, MinimumWageOut(many=True))
+    @blp.response(200, MinimumWageRowOut(many=True))
     def get(self) -> Any:
-        """The minimum wage (UMK Kota Bontang) of each year, newest first."""
-        return db.session().scalars(select(MinimumWage).order_by(MinimumWage.year.desc())).all()
+        """The minimum wages (UMK and UMP) by year and region, newest first."""
+        return db.session().scalars(select(MinimumWage).order_by(
+            MinimumWage.year.desc(), MinimumWage.level, MinimumWage.region_code)).all()
 
     @auth.requires("admin")
     @blp.arguments(MinimumWageIn)
-    @blp.response(200, MinimumWageOut)
+    @blp.response(200, MinimumWageRowOut)
     def put(self, body: dict[str, Any]) -> Any:
-        """Set the minimum wage of a year (creates or replaces it)."""
+        """Set the minimum wage of a year and region (creates or replaces it); without a
+        region, the year's wage wherever the centre is."""
         session = db.session()
-        wage = session.get(MinimumWage, body["year"])
-        previous = wage.amount if wage is not None else None
-        if wage is None:
-            wage = MinimumWage(year=body["year"], amount=body["amount"], source=body["source"],
-                               updated_at=utcnow())
-            session.add(wage)
-        else:
-            wage.amount, wage.source, wage.updated_at = body["amount"], body["source"], utcnow()
-        auth.audit(session, auth.current_principal().name, "minimum_wage.set",
-                   str(body["year"]), amount=body["amount"], previous=previous,
-                   source=body["source"])
+        wage = set_wage(session, body, auth.current_principal().name)
         session.commit()
         return wage

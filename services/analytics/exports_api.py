@@ -18,6 +18,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from services.analytics.reports.kinds import AGGREGATE_KINDS, KINDS, MEDIA_TYPES, download_name
 from services.analytics.snapshots import read_snapshot
@@ -73,14 +74,61 @@ def _export(export_id: uuid.UUID) -> Export:
 
 
 def _refuse_personal_data(kind: str) -> None:
-    principal = auth.current_principal()
-    if kind not in AGGREGATE_KINDS and not principal.may(PERSONAL_DATA_ROLE):
+    if not may_export(auth.current_principal(), kind):
         abort(403, message="raw responses hold personal data: operators only")
 
 
 def _refuse_unsuppressed(params: dict[str, Any]) -> None:
     if params.get("unsuppressed") and not auth.current_principal().may(UNSUPPRESSED_ROLE):
         abort(403, message="unsuppressed figures are for admins only")
+
+
+class QueueUnavailable(Exception):
+    """The broker could not take the export's task; the Export row says failed."""
+
+
+def start_export(session: Session, principal: auth.Principal, body: dict[str, Any]) -> Export:
+    """Check, record (audited) and queue one export: the API and the reports page both call
+    this (one code path). Raises DomainError naming the field, QueueUnavailable when the
+    broker is down; the caller checks the roles for personal data and unsuppressed figures
+    first (`may_export`)."""
+    wave = session.scalar(select(Wave).where(Wave.slug == body["wave"]))
+    if wave is None:
+        raise DomainError("wave", "no wave with this slug")
+    if body.get("program") is not None and session.get(Program, body["program"]) is None:
+        raise DomainError("program", "no program with this id")
+    if body.get("cohort") is not None and session.get(Cohort, body["cohort"]) is None:
+        raise DomainError("cohort", "no cohort with this id")
+    if body["kind"] in AGGREGATE_KINDS and read_snapshot(session, wave.id) is None:
+        raise DomainError("wave", "the indicators of this wave have not been computed yet")
+    params = {"wave": wave.slug, "wave_id": wave.id,
+              **{name: body[name] for name in ("program", "cohort", "gender")
+                 if body.get(name) is not None}}
+    if body.get("unsuppressed") and body["kind"] in AGGREGATE_KINDS:
+        params["unsuppressed"] = True  # the caller checked UNSUPPRESSED_ROLE
+    export = Export(kind=body["kind"], params=params, created_by=principal.user_id)
+    session.add(export)
+    session.flush()
+    auth.audit(session, principal.name, "export.create", str(export.id),
+               kind=export.kind, **params)
+    session.commit()
+    try:
+        current_app.extensions["celery"].send_task(
+            "analytics.export", args=[str(export.id)], retry=False)
+    except Exception as exc:  # broker down: say so now rather than queue forever
+        export.status, export.error, export.finished_at = (
+            "failed", f"could not queue the export: {exc}", utcnow())
+        session.commit()
+        raise QueueUnavailable(str(exc)) from exc
+    return export
+
+
+def may_export(principal: auth.Principal, kind: str, unsuppressed: bool = False) -> bool:
+    """Aggregate kinds: any staff member, unsuppressed only UNSUPPRESSED_ROLE; raw_xlsx
+    (personal data): PERSONAL_DATA_ROLE."""
+    if unsuppressed and not principal.may(UNSUPPRESSED_ROLE):
+        return False
+    return kind in AGGREGATE_KINDS or principal.may(PERSONAL_DATA_ROLE)
 
 
 @blp.route("")
@@ -92,38 +140,12 @@ class Exports(MethodView):
         """Queue an export; poll it, then fetch its file."""
         _refuse_personal_data(body["kind"])
         _refuse_unsuppressed(body)
-        session = db.session()
-        wave = session.scalar(select(Wave).where(Wave.slug == body["wave"]))
-        if wave is None:
-            abort_domain(DomainError("wave", "no wave with this slug"))
-        if body["program"] is not None and session.get(Program, body["program"]) is None:
-            abort_domain(DomainError("program", "no program with this id"))
-        if body["cohort"] is not None and session.get(Cohort, body["cohort"]) is None:
-            abort_domain(DomainError("cohort", "no cohort with this id"))
-        if body["kind"] in AGGREGATE_KINDS and read_snapshot(session, wave.id) is None:
-            abort_domain(DomainError(
-                "wave", "the indicators of this wave have not been computed yet"))
-        principal = auth.current_principal()
-        params = {"wave": wave.slug, "wave_id": wave.id,
-                  **{name: body[name] for name in ("program", "cohort", "gender")
-                     if body[name] is not None}}
-        if body["unsuppressed"] and body["kind"] in AGGREGATE_KINDS:
-            params["unsuppressed"] = True
-        export = Export(kind=body["kind"], params=params, created_by=principal.user_id)
-        session.add(export)
-        session.flush()
-        auth.audit(session, principal.name, "export.create", str(export.id),
-                   kind=export.kind, **params)
-        session.commit()
         try:
-            current_app.extensions["celery"].send_task(
-                "analytics.export", args=[str(export.id)], retry=False)
-        except Exception as exc:  # broker down: say so now rather than queue forever
-            export.status, export.error, export.finished_at = (
-                "failed", f"could not queue the export: {exc}", utcnow())
-            session.commit()
+            return start_export(db.session(), auth.current_principal(), body)
+        except DomainError as exc:
+            abort_domain(exc)
+        except QueueUnavailable:
             abort(503, message="the task queue is unavailable; try again shortly")
-        return export
 
 
 @blp.route("/<uuid:export_id>")

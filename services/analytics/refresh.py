@@ -781,7 +781,10 @@ def wave_year(wave: Wave, timezone: str) -> int:
 
 
 def minimum_wage_of(session: Session, wave: Wave, timezone: str) -> MinimumWage | None:
-    return session.get(MinimumWage, wave_year(wave, timezone))
+    """The wage the wave uses: of its year, in the centre's region (analytics/wages.py)."""
+    from services.analytics.wages import wage_of_year
+
+    return wage_of_year(session, wave_year(wave, timezone))
 
 
 def _claim_refresh(session: Session, wave_id: int, run_id: int, requested_at: datetime) -> bool:

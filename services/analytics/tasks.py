@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from celery import shared_task
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from services.analytics.refresh import (
@@ -13,6 +12,7 @@ from services.analytics.refresh import (
     update_alumnus_cell,
 )
 from services.analytics.reports.privacy import expire_raw_exports, remove_raw_exports_of
+from shared.centre import applied
 from shared.db import get_db
 from shared.events import Event, consumer
 
@@ -57,7 +57,7 @@ def refresh(wave_id: int | None = None, run_id: int | None = None) -> list[int |
 @shared_task(name="analytics.expire_personal_files", ignore_result=True)
 def expire_personal_files() -> int:
     """Beat job: delete raw-response workbooks older than JEJAK_PERSONAL_FILES_DAYS."""
-    days = current_app.config["JEJAK_SETTINGS"].personal_files_days
+    days = applied().personal_files_days  # the admin's retention days (shared/centre.py)
     with get_db().session_factory() as session:
         expired = expire_raw_exports(session, days)
         session.commit()

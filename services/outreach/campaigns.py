@@ -29,6 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.outreach import templating
+from shared.centre import centre_of
 from shared.config import Settings
 from shared.db import is_postgres
 from shared.errors import DomainError
@@ -50,7 +51,6 @@ from shared.tokens import seal, survey_link
 CHANNELS = ("email", "sms", "whatsapp")
 STEP_CHANNELS = (*CHANNELS, "best")
 DISPOSITIONS = ("not_invited", "invited_no_response", "partial")
-CENTRE = "UPTD BLKI Bontang"
 REACHED = ("sending", "sent", "delivered", "in_doubt")
 
 
@@ -230,7 +230,7 @@ def message_context(
         "survey_link": link,
         "unsubscribe_link": unsubscribe_url(settings, recipient.alumnus_id, channel),
         "wave_title": wave_title or "",
-        "centre": CENTRE,
+        "centre": centre_of(settings).name,
     }
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.outreach import delivery, pacing, privacy
+from shared.centre import applied
 from shared.db import get_db
 from shared.events import Event, consumer
 from shared.models import Campaign, CampaignStep, Message
@@ -16,14 +17,14 @@ from shared.models import Campaign, CampaignStep, Message
 @shared_task(name="outreach.dispatch", ignore_result=True)
 def dispatch() -> int:
     """Beat job: hand every due message to a batch."""
-    settings = current_app.config["JEJAK_SETTINGS"]
+    settings = applied()  # the admin's quiet hours and time zone (shared/centre.py)
     return delivery.dispatch(get_db().session_factory, current_app.extensions["celery"], settings)
 
 
 @shared_task(name="outreach.send_batch", ignore_result=True)
 def send_batch(message_ids: list[int]) -> dict[str, int]:
     """Send one batch; ids in, everything re-loaded and re-checked inside."""
-    settings = current_app.config["JEJAK_SETTINGS"]
+    settings = applied()  # the admin's public URL, quiet hours, centre name
     return delivery.send_batch(
         get_db().session_factory,
         message_ids,

@@ -15,6 +15,7 @@ from sqlalchemy import or_, select, update
 from services.outreach import campaigns, delivery, reports, webhooks
 from services.outreach.campaigns import CHANNELS
 from shared import auth, db
+from shared.centre import applied
 from shared.events import publish
 from shared.models import Alumnus, Campaign, Message, OptOut, Wave, utcnow
 from shared.tokens import unseal
@@ -24,7 +25,7 @@ bp = Blueprint("outreach_web", __name__)
 
 
 def _settings() -> Any:
-    return current_app.config["JEJAK_SETTINGS"]
+    return applied()  # shared/centre.py: the admin's public URL, quiet hours, centre
 
 
 # --- staff pages ------------------------------------------------------------------------

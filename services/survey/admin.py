@@ -27,6 +27,7 @@ from services.survey import privacy, waves
 from services.survey.roster import RosterFileError, read_rows
 from services.survey.roster_import import REJECTED_SUFFIX, import_roster, write_rejected_rows
 from shared import audit_log, auth, db
+from shared.centre import applied
 from shared.models import Alumnus, Cohort, Message, Program, Response, Wave
 from shared.models import Questionnaire as QuestionnaireRow
 from shared.personal_files import IMPORTS
@@ -36,7 +37,7 @@ UPLOAD_TYPES = (".csv", ".xlsx")
 
 
 def _settings() -> Any:
-    return current_app.config["JEJAK_SETTINGS"]
+    return applied()  # shared/centre.py: the admin's public URL over the environment's
 
 
 def _imports_dir() -> Path:
@@ -111,6 +112,22 @@ def change_wave(slug: str, action: str) -> Any:
     auth.audit(session, auth.current_principal().name, f"wave.{action}", slug)
     session.commit()
     return redirect(url_for(".index"))
+
+
+@bp.route("/waves/<slug>/poster.pdf")
+@auth.requires("operator")
+def wave_poster(slug: str) -> Any:
+    """The wave's printable QR poster (the same PDF as the API's /waves/<slug>/poster.pdf)."""
+    from services.survey.poster import poster_pdf
+
+    session = db.session()
+    wave = session.scalar(select(Wave).where(Wave.slug == slug))
+    if wave is None:
+        abort(404)
+    settings = applied(session=session)
+    body = poster_pdf(settings.centre, wave.title, f"{settings.base_url}/survey/w/{slug}")
+    return current_app.response_class(body, mimetype="application/pdf", headers={
+        "Content-Disposition": f"inline; filename=poster-{slug}.pdf"})
 
 
 @bp.route("/import", methods=["GET", "POST"])

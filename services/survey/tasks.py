@@ -4,9 +4,9 @@ personal-data files the survey is responsible for."""
 from __future__ import annotations
 
 from celery import shared_task
-from flask import current_app
 from sqlalchemy.orm import Session
 
+from shared.centre import applied
 from shared.events import Event, consumer
 from shared.personal_files import BACKUPS, IMPORTS, expire
 
@@ -25,6 +25,6 @@ def expire_personal_files() -> int:
 
     Backups are the survey's to expire because erasure, which lists them, is the survey's.
     """
-    settings = current_app.config["JEJAK_SETTINGS"]
+    settings = applied()  # the admin's retention days over the environment's (shared/centre.py)
     return sum(len(expire(settings.home / folder, settings.personal_files_days))
                for folder in (IMPORTS, BACKUPS))

@@ -13,7 +13,7 @@ questionnaire definition (`answer_labels`), so the reports say what the form sai
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,8 +28,8 @@ from services.analytics.cells import (
 )
 from services.analytics.disclosure import Disclosure
 from services.analytics.indicators import SMALL_N, WAITING_BINS, breakdown, compute
+from shared.centre import Centre
 
-CENTRE_NAME = "UPTD BLKI Bontang"
 GENDER_NAMES = {"L": "Laki-laki", "P": "Perempuan"}
 OVERALL = "Semua"
 BREAKDOWN_NAMES = {"program": "Kejuruan", "cohort": "Angkatan", "gender": "Jenis kelamin"}
@@ -74,6 +74,10 @@ class WaveInfo:
     timezone: str = "Asia/Makassar"
     scope: str = ""  # the filters in words; empty: every targeted alumnus
     minimum_wage_year: int | None = None
+    # The centre as its admin set it (shared/centre.py) and the wage the wave uses in
+    # words ("UMK Kota Bontang 2026", services/analytics/wages.py).
+    centre: Centre = field(default_factory=Centre)
+    wage_label: str = ""
 
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(ZoneInfo(self.timezone))

@@ -36,6 +36,9 @@ from services.analytics.reports.kinds import KINDS, export_path
 from services.analytics.reports.pdf import write_pdf
 from services.analytics.reports.xlsx import write_raw_responses, write_workbook
 from services.analytics.snapshots import read_snapshot
+from services.analytics.wages import label
+from shared.centre import Centre
+from shared.centre import centre as centre_of_app
 from shared.config import Settings
 from shared.models import Export, Questionnaire, Wave, utcnow
 from shared.personal_files import private_folder, reserve_private
@@ -85,6 +88,7 @@ def load_report_input(session: Session, params: dict[str, Any], timezone: str) -
         scope=scope_in_words(labels, program=params.get("program"),
                              cohort=params.get("cohort"), gender=params.get("gender")),
         minimum_wage_year=wave_year(wave, timezone),
+        centre=centre_of(session), wage_label=label(wage) if wage is not None else "",
     )
     unsuppressed = bool(params.get("unsuppressed"))
     return ReportInput(cells, labels, info, wage.amount if wage is not None else None,
@@ -155,6 +159,14 @@ def _write(session_factory: sessionmaker[Session], kind: str, params: dict[str, 
         # utf-8-sig: Excel reads the BOM and shows names with accents correctly.
         with open(out, "w", encoding="utf-8-sig", newline="") as file:
             write_report_csv(groups, file)
+
+
+def centre_of(session: Session) -> Centre:
+    """The centre's settings inside the task's app context, else the defaults (a test or a
+    script calling run_export bare)."""
+    from flask import has_app_context
+
+    return centre_of_app(session) if has_app_context() else Centre()
 
 
 def _wave(session: Session, params: dict[str, Any]) -> Wave:

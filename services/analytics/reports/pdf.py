@@ -12,6 +12,7 @@ else outside the code page (a program name in another script) with "?".
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -27,7 +28,6 @@ from services.analytics.cells import Cell, CellKey
 from services.analytics.disclosure import Disclosure
 from services.analytics.indicators import SMALL_N, WAITING_BINS
 from services.analytics.reports.content import (
-    CENTRE_NAME,
     DISPOSITIONS,
     GAP,
     KEY_FIGURES,
@@ -46,6 +46,7 @@ from services.analytics.reports.content import (
     indicator_groups,
     report_groups,
 )
+from shared.centre import Centre
 from shared.models import utcnow
 
 Progress = Callable[[int], None]
@@ -235,9 +236,10 @@ def write_pdf(
     generated = wave.local(generated_at or utcnow())
     progress(15)
 
-    pdf = _Report(f"{wave.title} - {CENTRE_NAME}")
-    pdf.set_title(printable(f"Laporan tracer study {wave.title} - {CENTRE_NAME}"))
-    pdf.set_author(CENTRE_NAME)
+    centre = wave.centre
+    pdf = _Report(f"{wave.title} - {centre.name}")
+    pdf.set_title(printable(f"Laporan tracer study {wave.title} - {centre.name}"))
+    pdf.set_author(printable(centre.name))
     pdf.set_creator("Jejak")
     _title_page(pdf, wave, overall, generated)
     pdf.add_page()
@@ -256,7 +258,7 @@ def write_pdf(
     _competency(pdf, overall, programs, labels)
     progress(75)
     _training_and_channels(pdf, overall, labels)
-    _recommendations(pdf)
+    _recommendations(pdf, centre)
     pdf.output(str(out_path))
     progress(100)
 
@@ -274,7 +276,15 @@ def _title_page(pdf: _Report, wave: WaveInfo, overall: Mapping[str, Any],
     pdf.ln(4)
     pdf.set_font(FONT, "B", 26)
     pdf.set_text_color(*ACCENT)
-    pdf.cell(0, 14, CENTRE_NAME, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if wave.centre.logo is not None:
+        pdf.image(io.BytesIO(wave.centre.logo[1]), x=pdf.w / 2 - 15, y=24, h=30)
+    pdf.multi_cell(0, 12, printable(wave.centre.name), align="C", new_x=XPos.LMARGIN,
+                   new_y=YPos.NEXT)
+    if wave.centre.address:
+        pdf.set_font(FONT, "", 10)
+        pdf.set_text_color(*MUTED)
+        pdf.multi_cell(0, 5, printable(wave.centre.address), align="C", new_x=XPos.LMARGIN,
+                       new_y=YPos.NEXT)
     pdf.set_text_color(0)
     pdf.ln(6)
     pdf.set_font(FONT, "B", 16)
@@ -295,8 +305,8 @@ def _title_page(pdf: _Report, wave: WaveInfo, overall: Mapping[str, Any],
         pdf.cell(0, 7, line, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_y(-60)
     pdf.set_font(FONT, "", 11)
-    pdf.cell(0, 7, f"Bontang, {date_id(generated)}", align="C", new_x=XPos.LMARGIN,
-             new_y=YPos.NEXT)
+    pdf.cell(0, 7, f"{wave.centre.city}, {date_id(generated)}", align="C",
+             new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     if wave.computed_at is not None:
         computed = wave.local(wave.computed_at)
         pdf.set_font(FONT, "", 9)
@@ -369,8 +379,10 @@ def _key_indicators(pdf: _Report, overall: Mapping[str, Any], programs: Sequence
              (62, 26, 30, 12, 20), ("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"))
     if minimum_wage is not None:
         year = f" tahun {wave.minimum_wage_year}" if wave.minimum_wage_year else ""
-        pdf.note(f"UMK Kota Bontang{year}: Rp {integer_id(minimum_wage)}. Pendapatan dan UMK "
-                 "dihitung atas responden bekerja/wiraswasta yang menyebutkan pendapatannya.")
+        wage = wave.wage_label or f"upah minimum{year}: Rp {integer_id(minimum_wage)}"
+        pdf.note(printable(f"Upah minimum yang dipakai gelombang ini: {wage}. Pendapatan dan "
+                           "upah minimum dihitung atas responden bekerja/wiraswasta yang "
+                           "menyebutkan pendapatannya."))
     else:
         pdf.note("UMK tahun gelombang ini belum diatur: persentase di atas UMK belum dihitung.")
     if not programs:
@@ -616,12 +628,12 @@ def _training_and_channels(pdf: _Report, overall: Mapping[str, Any],
     pdf.note("Satu responden boleh memilih lebih dari satu saluran.")
 
 
-def _recommendations(pdf: _Report) -> None:
+def _recommendations(pdf: _Report, centre: Centre) -> None:
     pdf.add_page()
     pdf.heading("7. Rekomendasi")
-    pdf.paragraph("Diisi oleh UPTD BLKI Bontang berdasarkan temuan laporan ini (misalnya "
+    pdf.paragraph(printable(f"Diisi oleh {centre.name} berdasarkan temuan laporan ini (misalnya "
                   "kejuruan yang perlu disesuaikan, kompetensi yang perlu diperkuat, kerja "
-                  "sama penempatan dengan industri).")
+                  "sama penempatan dengan industri)."))
     line_gap = 8.0
     pdf.set_draw_color(150, 150, 150)
     pdf.set_line_width(0.2)
@@ -642,11 +654,11 @@ def _recommendations(pdf: _Report) -> None:
     pdf.ln(8)
     pdf.set_font(FONT, "", 10)
     signature_x = pdf.w - pdf.r_margin - 75
-    for text, space_after in (("Bontang, ..............................", 0),
-                              ("Kepala UPTD BLKI Bontang", 22),
-                              ("(....................................................)", 0),
-                              ("NIP. ............................................", 0)):
+    head = f"({centre.head_name})" if centre.head_name else "(" + "." * 52 + ")"
+    nip = f"NIP. {centre.head_nip}" if centre.head_nip else "NIP. " + "." * 44
+    for text, space_after in ((f"{centre.city}, " + "." * 30, 0),
+                              (f"Kepala {centre.name}", 22), (head, 0), (nip, 0)):
         pdf.set_x(signature_x)
-        pdf.cell(75, 6, text, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.cell(75, 6, printable(text), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         if space_after:
             pdf.ln(space_after)

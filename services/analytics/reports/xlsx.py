@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session
 from services.analytics.cells import Cell, CellKey
 from services.analytics.disclosure import Disclosure
 from services.analytics.reports.content import (
-    CENTRE_NAME,
     COUNT,
     DISPOSITIONS,
     GAP,
@@ -181,14 +180,14 @@ def _sheet_title(title: str) -> str:
 def _summary_sheet(workbook: Workbook, overall: Mapping[str, Any], wave: WaveInfo,
                    minimum_wage: int | None) -> None:
     sheet = _Sheet(workbook, "Ringkasan", SUMMARY_COLUMNS)
-    sheet.append(["Lembaga", CENTRE_NAME])
+    sheet.append(["Lembaga", wave.centre.name])
     sheet.append(["Gelombang", f"{wave.title} ({wave.slug})"])
     sheet.append(["Cakupan", wave.scope_text])
     if wave.computed_at is not None:
         sheet.append(["Data per", sheet.cell(_excel_time(wave.local(wave.computed_at)),
                                              number_format=DATETIME_FORMAT),
                       *[None] * 5, f"zona waktu {wave.timezone}"])
-    wage_note = (f"UMK Kota Bontang tahun {wave.minimum_wage_year}"
+    wage_note = (wave.wage_label or f"UMK tahun {wave.minimum_wage_year}"
                  if minimum_wage is not None and wave.minimum_wage_year
                  else "UMK tahun gelombang belum diatur" if minimum_wage is None else "")
     sheet.append(["UMK (Rp)", sheet.cell(minimum_wage, number_format=NUMBER_FORMATS[RUPIAH]),

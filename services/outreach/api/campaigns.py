@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -12,6 +11,7 @@ from sqlalchemy import select
 
 from services.outreach import campaigns, delivery, reports
 from shared import auth, db
+from shared.centre import applied
 from shared.models import Campaign
 from shared.web import abort_domain, get_or_404, row_id
 
@@ -91,7 +91,7 @@ def _campaign(campaign_id: int) -> Campaign:
 
 
 def _settings() -> Any:
-    return current_app.config["JEJAK_SETTINGS"]
+    return applied()  # shared/centre.py: the admin's public URL, quiet hours, centre
 
 
 @blp.route("")

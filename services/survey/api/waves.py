@@ -7,7 +7,6 @@ from typing import Any
 
 import segno
 from flask import Response as HttpResponse
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
@@ -15,6 +14,7 @@ from sqlalchemy import select
 
 from services.survey import waves
 from shared import auth, db
+from shared.centre import applied
 from shared.models import Wave
 from shared.web import abort_domain, row_id
 
@@ -61,7 +61,7 @@ class WaveOut(Schema):
 
 
 def open_link(slug: str) -> str:
-    base = current_app.config["JEJAK_SETTINGS"].base_url
+    base = applied().base_url  # the admin's public URL (shared/centre.py)
     return f"{base}/survey/w/{slug}"
 
 
@@ -123,6 +123,24 @@ class WaveAction(MethodView):
                    population=population)
         session.commit()
         return wave
+
+
+@blp.route("/<slug>/poster.pdf")
+class WavePoster(MethodView):
+    @auth.requires("operator")
+    @blp.response(200, description="A4 poster: centre, wave title, QR of the open link, the "
+                  "link written out, what to bring", content_type="application/pdf")
+    def get(self, slug: str) -> Any:
+        """A printable QR poster of the wave's open link (PDF)."""
+        from services.survey.poster import poster_pdf
+
+        wave = _wave(slug)
+        settings = applied(session=db.session())
+        return HttpResponse(
+            poster_pdf(settings.centre, wave.title, open_link(wave.slug)),
+            mimetype="application/pdf",
+            headers={"Content-Disposition": f"inline; filename=poster-{wave.slug}.pdf"},
+        )
 
 
 @blp.route("/<slug>/qr.<any(png, svg):kind>")

@@ -1,0 +1,246 @@
+"""Staff pages of analytics beside the dashboard: reports (exports), the centre's settings
+and the minimum wages (issue 14).
+
+Each page calls the function its API twin calls (one code path): `start_export`
+(exports_api), `shared.centre.check`/`save_centre` (settings_api) and `wages.set_wage`
+(api). The pages add only forms, messages in the user's language and redirects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_datetime, format_decimal
+from flask_babel import gettext as _
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from services.analytics.api import MinimumWageIn
+from services.analytics.exports_api import QueueUnavailable, may_export, start_export
+from services.analytics.reports.kinds import KINDS
+from services.analytics.wages import label, parse_rupiah, rupiah_exact, set_wage
+from shared import auth, db
+from shared.centre import SETTING_NAMES, centre, check, logo_data_url, save_centre
+from shared.errors import DomainError
+from shared.models import Cohort, Export, MinimumWage, Program, User, Wave
+
+bp = Blueprint("staff", __name__)
+
+PAGE_EXPORTS = 50
+
+
+@bp.app_template_global()
+def wage_label(wage: MinimumWage) -> str:
+    """ "UMK Kota Bontang 2026: Rp 3.799.480" for the dashboard's wage line."""
+    return label(wage)
+
+
+def _kind_labels() -> dict[str, str]:
+    return {"xlsx": _("Indicator workbook (XLSX)"), "pdf": _("PDF report"),
+            "csv": _("Indicator table (CSV)"), "raw_xlsx": _("Raw responses (XLSX)")}
+
+
+def _status_labels() -> dict[str, str]:
+    return {"queued": _("queued"), "running": _("running"), "done": _("done"),
+            "failed": _("failed")}
+
+
+def _size_text(size: int) -> str:
+    if size < 1024:
+        return _("%(n)s bytes", n=size)
+    if size < 1024 * 1024:
+        return _("%(n)s KB", n=format_decimal(size / 1024, format="#,##0.0"))
+    return _("%(n)s MB", n=format_decimal(size / 1024 / 1024, format="#,##0.0"))
+
+
+def _int_arg(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+
+@bp.route("/reports")
+@auth.requires("viewer")
+def reports() -> Any:
+    """The export buttons per wave and filter, and the exports made so far."""
+    session = db.session()
+    principal = auth.current_principal()
+    waves = session.scalars(select(Wave).order_by(Wave.created_at.desc(), Wave.id.desc())).all()
+    chosen = request.args.get("wave") or (waves[0].slug if waves else None)
+    rows = session.execute(
+        select(Export, User.username).outerjoin(User, User.id == Export.created_by)
+        .order_by(Export.created_at.desc()).limit(PAGE_EXPORTS)).all()
+    exports = []
+    for export, username in rows:
+        path = Path(export.path) if export.path else None
+        present = path is not None and path.is_file()
+        exports.append({
+            "row": export, "by": username or "-",
+            "kind": _kind_labels().get(export.kind, export.kind),
+            "status": _status_labels().get(export.status, export.status),
+            "when": format_datetime(export.created_at, "d MMM y, HH:mm"),
+            "size": _size_text(path.stat().st_size) if present and path else None,
+            "expired": export.status == "done" and not present,
+            "may_download": may_export(principal, export.kind,
+                                        bool(export.params.get("unsuppressed"))),
+            "active": export.status in ("queued", "running"),
+        })
+    kinds = [(kind, label) for kind, label in _kind_labels().items()
+             if may_export(principal, kind)]
+    return render_template(
+        "analytics/reports.html", waves=waves, chosen=chosen, kinds=kinds, exports=exports,
+        programs=session.scalars(select(Program).order_by(Program.name)).all(),
+        cohorts=session.execute(select(Cohort.id, Cohort.label, Program.name)
+                                .join(Program, Program.id == Cohort.program_id)
+                                .order_by(Program.name, Cohort.label)).all(),
+        genders=[("L", _("Men")), ("P", _("Women"))],
+        any_active=any(item["active"] for item in exports),
+        retention_days=centre(session).retention_days,
+        args=request.args)
+
+
+@bp.route("/reports", methods=["POST"])
+@auth.requires("viewer")
+def start_report() -> Any:
+    """Queue one export (the same `start_export` as POST /api/v1/exports)."""
+    form = request.form
+    kind = form.get("kind", "")
+    back = {name: form[name] for name in ("wave", "program", "cohort", "gender")
+            if form.get(name)}
+    principal = auth.current_principal()
+    if kind not in KINDS:
+        flash(_("Choose a kind of report."), "error")
+        return redirect(url_for(".reports", **back))
+    if not may_export(principal, kind):
+        abort(403)
+    body = {"kind": kind, "wave": form.get("wave", ""),
+            "program": _int_arg(form.get("program")), "cohort": _int_arg(form.get("cohort")),
+            "gender": form.get("gender") if form.get("gender") in ("L", "P") else None}
+    try:
+        export = start_export(db.session(), principal, body)
+    except DomainError as exc:
+        messages = {"wave": _("Wave: no such wave, or its figures have not been computed yet "
+                              "(refresh it on the dashboard)."),
+                    "program": _("Program: no such program."),
+                    "cohort": _("Cohort: no such cohort.")}
+        flash(messages.get(exc.field, exc.message), "error")
+        return redirect(url_for(".reports", **back))
+    except QueueUnavailable:
+        flash(_("The task queue cannot be reached. Try again in a minute."), "error")
+        return redirect(url_for(".reports", **back))
+    flash(_("%(kind)s is being made; it appears below when ready.",
+            kind=_kind_labels()[kind]), "ok")
+    return redirect(url_for(".reports", export=str(export.id), **back))
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+def _field_labels() -> dict[str, str]:
+    return {
+        "name": _("Centre name"), "short_name": _("Short name"), "address": _("Address"),
+        "contact": _("Contact"), "head_name": _("Head of centre"),
+        "head_nip": _("NIP of the head of centre"), "city": _("City (for dates and signature)"),
+        "region_code": _("Region code (BPS) of the city or regency"),
+        "region_name": _("City or regency"), "province_code": _("Province code (BPS)"),
+        "province_name": _("Province"), "base_url": _("Public URL"),
+        "quiet_hours": _("Quiet hours"), "timezone": _("Time zone"),
+        "retention_days": _("Data retention (days)"), "logo": _("Logo"),
+    }
+
+
+def _problem_text(message: str) -> str:
+    """The user's language for the messages of shared.centre.check and wages."""
+    known = {
+        "not a PNG or JPEG image": _("not a PNG or JPEG image"),
+        "empty file": _("the file is empty"),
+        "a whole number of days from 1 to 3650": _("a whole number of days from 1 to 3650"),
+        "an address starting with http:// or https://":
+            _("an address starting with http:// or https://"),
+        "not a time zone, e.g. Asia/Makassar": _("not a time zone, e.g. Asia/Makassar"),
+        "two times, e.g. 20:00-07:00": _("two times, e.g. 20:00-07:00"),
+        "digits only": _("digits only"),
+        "not an amount in rupiah, e.g. 3.799.480": _("not an amount in rupiah, e.g. 3.799.480"),
+        "an amount from 1 to 999.999.999 rupiah": _("an amount from 1 to 999.999.999 rupiah"),
+        "at most two decimals (sen)": _("at most two decimals (sen)"),
+    }
+    if message.startswith("larger than"):
+        return _("larger than %(n)s KB", n=message.split()[2])
+    if message.startswith("longer than"):
+        return _("longer than %(n)s characters", n=message.split()[2])
+    return known.get(message, message)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@auth.requires("admin")
+def settings_page() -> Any:
+    """The centre's settings; saving calls the same check/save as PUT /api/v1/settings."""
+    session = db.session()
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        values: dict[str, Any] = {name: request.form.get(name, "")
+                                  for name in SETTING_NAMES if name != "logo"}
+        upload = request.files.get("logo")
+        if upload is not None and upload.filename:
+            values["logo"] = upload.read(1024 * 1024 + 1)
+        elif request.form.get("remove_logo"):
+            values["logo"] = b""
+        clean, errors = check(values)
+        if not errors:
+            save_centre(session, clean, auth.current_principal().name)
+            session.commit()
+            flash(_("Settings saved."), "ok")
+            return redirect(url_for(".settings_page"))
+        session.rollback()
+    current = centre(session)
+    return render_template(
+        "analytics/settings.html", centre=current, labels=_field_labels(),
+        errors={name: [_problem_text(text) for text in texts]
+                for name, texts in errors.items()},
+        form=request.form if errors else None,
+        logo=logo_data_url(current.logo)), 422 if errors else 200
+
+
+# --- minimum wages ---------------------------------------------------------------------------
+
+
+@bp.route("/minimum-wages", methods=["GET", "POST"])
+@auth.requires("admin")
+def wages_page() -> Any:
+    """The minimum wages by year and region; saving calls `set_wage` like PUT
+    /api/v1/minimum-wages."""
+    session = db.session()
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        form = request.form
+        raw: dict[str, Any] = {name: form.get(name, "").strip() for name in (
+            "year", "level", "region_code", "region_name", "source", "note")}
+        amount = None
+        try:
+            amount = parse_rupiah(form.get("amount", ""))
+        except ValueError as exc:
+            errors["amount"] = [_problem_text(str(exc))]
+        try:
+            body = MinimumWageIn().load({**raw, "amount": str(amount or 1),
+                                         "note": raw["note"] or None})
+        except ValidationError as exc:
+            errors.update({name: [_("This value is not valid.")]
+                           for name in exc.messages})
+        if not errors:
+            body["amount"] = amount
+            set_wage(session, body, auth.current_principal().name)
+            session.commit()
+            flash(_("Minimum wage saved."), "ok")
+            return redirect(url_for(".wages_page"))
+    wages = session.scalars(select(MinimumWage).order_by(
+        MinimumWage.year.desc(), MinimumWage.level, MinimumWage.region_code)).all()
+    current = centre(session)
+    return render_template(
+        "analytics/wages.html", wages=[(wage, rupiah_exact(wage)) for wage in wages],
+        centre=current, errors=errors, form=request.form if errors else None,
+        levels=[("city", _("UMK (city or regency)")), ("province", _("UMP (province)"))],
+    ), 422 if errors else 200
+
