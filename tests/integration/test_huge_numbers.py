@@ -1,0 +1,286 @@
+"""Huge numbers in every integer parameter answer 400/404/422, never 500.
+
+A walk over all three services as an admin. What it sends is found, not listed, so a route
+or a parameter added later is walked too:
+
+- every operation of each OpenAPI document: each integer parameter (query or path) and each
+  integer field of a JSON body (nested objects and lists included) in turn;
+- every page of each app's url_map (GET and POST, a CSRF token with each POST): every name a
+  view reads from `request.args`/`request.form`/`request.values` (found in the services'
+  source), every field of the forms the pages show, and the OpenAPI integer names, in turn;
+- every `<int:...>` path argument.
+
+Each gets values past 64 bits, both signs. PostgreSQL's integers are 32 and 64 bits, and
+SQLite's 64: a value past them that reaches the driver fails as an overflow (a 500 with a
+traceback) instead of naming the parameter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.routing import Rule
+from werkzeug.routing.converters import AnyConverter, IntegerConverter
+
+from services.survey.links import make_token
+from shared import db
+from shared.auth import create_user
+from tests.integration.test_web_access import csrf_of, login
+
+# Past 64 bits both ways, and just past PostgreSQL's 32-bit ids.
+HUGE = (str(2**64), str(10**30), str(-(2**63) - 1), str(2**31))
+SOURCES = Path(__file__).resolve().parents[2] / "services"
+# `request.form.get("name")`, `args.getlist("name")`, `form["name"]`, `values.get("name")`
+READ = re.compile(r"\b(?:args|form|values)(?:\.get|\.getlist)?[(\[]\s*\"([\w.\-]+)\"")
+FORMATS = {"date-time": "2026-01-05T08:00:00+08:00", "date": "2026-01-05",
+           "email": "ani@example.com", "uuid": "00000000-0000-4000-8000-000000000001"}
+SKIPPED_ENDPOINTS = {"auth.logout", "static", "jejak.static", "swagger_ui.static"}
+
+
+class FormFields(HTMLParser):
+    """The fields of a page's forms, each with the first value the page offers for it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, str] = {}
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag in ("input", "textarea") and named.get("name"):
+            self.values.setdefault(str(named["name"]), named.get("value") or "")
+        elif tag == "select":
+            self._select = named.get("name")
+        elif tag == "option" and self._select:
+            self.values.setdefault(self._select, named.get("value") or "")
+
+
+def names_read_by_views() -> set[str]:
+    names: set[str] = set()
+    for source in SOURCES.rglob("*.py"):
+        names.update(READ.findall(source.read_text(encoding="utf-8")))
+    return names
+
+
+# --- OpenAPI: parameters and JSON bodies ----------------------------------------------------
+
+
+def resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    if "allOf" in schema:
+        merged: dict[str, Any] = {}
+        for part in schema["allOf"]:
+            part = resolve(doc, part)
+            merged = {**merged, **part,
+                      "properties": {**merged.get("properties", {}),
+                                     **part.get("properties", {})}}
+        return merged
+    return schema
+
+
+def example(doc: dict[str, Any], schema: dict[str, Any]) -> Any:
+    """A plausible value for `schema`: the first enum value, a minimum, one list item."""
+    schema = resolve(doc, schema)
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        return {name: example(doc, part) for name, part in schema.get("properties", {}).items()
+                if not part.get("readOnly")}
+    if kind == "array":
+        return [example(doc, schema.get("items", {}))]
+    if kind == "integer":
+        return max(1, int(schema.get("minimum", 1)))
+    if kind == "number":
+        return 1
+    if kind == "boolean":
+        return True
+    return FORMATS.get(schema.get("format"), "x1")
+
+
+def integer_spots(doc: dict[str, Any], schema: dict[str, Any],
+                  path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """The path of every integer in a body built by `example`."""
+    schema = resolve(doc, schema)
+    kind = schema.get("type")
+    if kind == "integer":
+        yield path
+    elif kind == "object" or "properties" in schema:
+        for name, part in schema.get("properties", {}).items():
+            yield from integer_spots(doc, part, (*path, name))
+    elif kind == "array":
+        yield from integer_spots(doc, schema.get("items", {}), (*path, 0))
+
+
+def with_value(body: Any, path: tuple[Any, ...], value: int) -> Any:
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    copy: Any = list(body) if isinstance(body, list) else dict(body)
+    copy[head] = with_value(body[head], rest, value)
+    return copy
+
+
+def api_calls(doc: dict[str, Any], known: dict[str, str]) -> Iterator[tuple[str, str, dict]]:
+    """(method, url, request kwargs) with one huge integer each."""
+    for template, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or method not in ("get", "post", "put",
+                                                                  "patch", "delete"):
+                continue
+            parameters = [*operations.get("parameters", []), *operation.get("parameters", [])]
+            path_values = {p["name"]: known.get(p["name"], "1") for p in parameters
+                           if p.get("in") == "path"}
+            if "action" in path_values:
+                path_values["action"] = resolve(doc, next(
+                    p for p in parameters if p["name"] == "action"))["schema"].get(
+                        "enum", ["x1"])[0]
+            integers = [p for p in parameters
+                        if p.get("in") in ("query", "path", "formData")
+                        and resolve(doc, p.get("schema", p)).get("type") == "integer"]
+            body_schema = (operation.get("requestBody", {}).get("content", {})
+                           .get("application/json", {}).get("schema"))
+            base_body = example(doc, body_schema) if body_schema else None
+            for huge in HUGE:
+                for parameter in integers:
+                    values = {**path_values}
+                    query: dict[str, str] = {}
+                    if parameter["in"] == "path":
+                        values[parameter["name"]] = huge
+                    else:
+                        query[parameter["name"]] = huge
+                    url = template.format(**values)
+                    kwargs: dict[str, Any] = {"query_string": query}
+                    if parameter["in"] == "formData":
+                        kwargs = {"data": query}
+                    elif base_body is not None:
+                        kwargs["json"] = base_body
+                    yield method.upper(), url, kwargs
+                if body_schema:
+                    for spot in integer_spots(doc, body_schema):
+                        yield (method.upper(), template.format(**path_values),
+                               {"json": with_value(base_body, spot, int(huge))})
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+def page_paths(app: Flask, rule: Rule, known: dict[str, str]) -> Iterator[tuple[str, bool]]:
+    """(path, has a huge int argument) for the rule: dummies, then each int argument huge."""
+    adapter = app.url_map.bind("localhost")
+    base: dict[str, Any] = {}
+    choices: list[dict[str, Any]] = [{}]
+    integer_names = []
+    for name, converter in rule._converters.items():
+        if isinstance(converter, AnyConverter):
+            choices = [{**c, name: item} for c in choices for item in sorted(converter.items)]
+        elif isinstance(converter, IntegerConverter):
+            base[name] = 1
+            integer_names.append(name)
+        else:
+            base[name] = known.get(name, "x1")
+    for chosen in choices:
+        arguments = {**base, **chosen}
+        yield adapter.build(rule.endpoint, arguments), False
+        for name in integer_names:
+            for huge in HUGE:
+                # Built by hand: the bounded converter refuses to build a URL past its max.
+                path = adapter.build(rule.endpoint, {**arguments, name: 7_777_777})
+                yield path.replace("7777777", huge, 1), True
+
+
+@pytest.fixture()
+def admin(survey_app) -> str:
+    with survey_app.app_context():
+        session = db.session()
+        create_user(session, "adi", "kata-sandi-adi", "admin")
+        session.commit()
+    return "adi"
+
+
+def signed_in(app: Flask) -> Any:
+    client = app.test_client()
+    assert login(client, "adi", "kata-sandi-adi").status_code == 302
+    return client
+
+
+def test_huge_numbers_in_every_parameter_of_every_service_never_answer_5xx(
+    survey_app, outreach_app, analytics_app, survey, admin
+) -> None:
+    apps = {"survey": survey_app, "outreach": outreach_app, "analytics": analytics_app}
+    token = make_token(survey_app.config["SECRET_KEY"], survey["wave_id"], survey["alumni"][0][0])
+    known = {"slug": "ts-2026", "wave": "ts-2026", "token": token,
+             "name": "x-rejected.csv", "alumnus_id": str(survey["alumni"][0][0])}
+    bearer = survey["headers"]["admin"]
+    docs = {name: app.test_client().get("/api/openapi.json").get_json()
+            for name, app in apps.items()}
+    names = names_read_by_views() | {"page", "program", "cohort"}
+    for doc in docs.values():
+        for operations in doc["paths"].values():
+            for operation in operations.values():
+                for parameter in operation.get("parameters", []) if isinstance(
+                        operation, dict) else []:
+                    if resolve(doc, parameter.get("schema", parameter)).get("type") == "integer":
+                        names.add(parameter["name"])
+    failures: list[str] = []
+    sent = 0
+
+    def check(service: str, method: str, url: str, response: Any) -> None:
+        nonlocal sent
+        sent += 1
+        if response.status_code >= 500:
+            failures.append(f"{service} {method} {url}: {response.status_code}")
+        response.close()
+
+    for service, app in apps.items():
+        app.config["PROPAGATE_EXCEPTIONS"] = False  # a bug answers 500, as in production
+        client = app.test_client()
+        for method, url, kwargs in api_calls(docs[service], known):
+            check(service, method, f"{url} {kwargs}",
+                  client.open(url, method=method, headers=bearer, **kwargs))
+        staff = signed_in(app)
+        csrf = csrf_of(staff.get("/").get_data(as_text=True))
+        fields = FormFields()
+        rules = [rule for rule in app.url_map.iter_rules()
+                 if "/api/" not in rule.rule and rule.endpoint not in SKIPPED_ENDPOINTS]
+        for rule in rules:  # the fields of every form the pages show, too
+            if "GET" in (rule.methods or ()):
+                for path, _ in page_paths(app, rule, known):
+                    page = staff.get(path)
+                    if page.mimetype == "text/html":
+                        fields.feed(page.get_data(as_text=True))
+                    page.close()
+        defaults = {name: value for name, value in fields.values.items() if name != "csrf_token"}
+        page_names = names | set(defaults)
+        # A POST is sent with the huge field alone first; then, in a second pass, with the
+        # values the forms offer beside it: checks run in some order, and either may be the
+        # one that reaches the field (the first pass's refusals change nothing stored).
+        for others in ({}, defaults):
+            for rule in rules:
+                for method in sorted((rule.methods or set()) & {"GET", "POST"}):
+                    if (method == "GET" and others) or (
+                            method == "POST" and rule.endpoint == "auth.login"):
+                        continue  # signing in again (slowed down on failures) is not walked
+                    for path, huge_in_path in page_paths(app, rule, known):
+                        if huge_in_path:
+                            data = {"csrf_token": csrf} if method == "POST" else None
+                            check(service, method, path,
+                                  staff.open(path, method=method, data=data))
+                            continue
+                        for name in sorted(page_names):
+                            for huge in HUGE:
+                                if method == "GET":
+                                    response = staff.get(path, query_string={name: huge})
+                                else:
+                                    response = staff.post(path, data={
+                                        **others, "csrf_token": csrf, name: huge})
+                                check(service, method, f"{path} {name}={huge}", response)
+    assert sent > 1000, sent  # the walk reached the routes
+    assert not failures, f"{len(failures)} answer(s) were 5xx:\n" + "\n".join(failures)
