@@ -23,6 +23,7 @@ from services.survey.questionnaire.definition import (
     Questionnaire,
     same_value,
 )
+from shared.bidi import BIDI_CONTROL
 from shared.instrument import waiting_months  # noqa: F401  (public name of the engine)
 
 ANSWERS_KEY = "_answers"  # errors about the answers object as a whole
@@ -216,6 +217,9 @@ def _clean_text(question: Question, raw: Any) -> str:
         raise _Invalid("contains characters that cannot be stored") from None
     if "\x00" in raw:  # PostgreSQL JSON cannot hold it
         raise _Invalid("contains characters that cannot be stored")
+    if BIDI_CONTROL.search(raw):  # staff read free text: none that reorders itself
+        raise _Invalid("contains a bidirectional control character (U+202A to U+202E, "
+                       "U+2066 to U+2069); retype the answer")
     return raw.strip()
 
 
