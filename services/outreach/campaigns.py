@@ -32,6 +32,7 @@ from services.outreach import templating
 from shared.config import Settings
 from shared.db import is_postgres
 from shared.errors import DomainError
+from shared.i18n import translated as _
 from shared.models import (
     Alumnus,
     Campaign,
@@ -324,11 +325,10 @@ def launch(
     problems = template_problems(session, campaign, settings)
     if problems:
         first = problems[0]
-        raise OutreachError(
-            "template",
-            f"{len(problems)} message(s) would fail; first: step {first['step'] + 1} for "
-            f"{first['name']} ({first['channel']}): {first['reason']}",
-        )
+        raise OutreachError("template", _(
+            "%(n)d message(s) would fail; first: step %(step)d for %(name)s (%(channel)s): "
+            "%(reason)s", n=len(problems), step=first["step"] + 1, name=first["name"],
+            channel=first["channel"], reason=first["reason"]))
     campaign.status = "running"
     campaign.launched_at = now or utcnow()
     return plan(session, campaign, settings)

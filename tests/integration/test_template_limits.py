@@ -12,9 +12,12 @@ import tracemalloc
 import pytest
 
 from services.outreach import templating
+from shared import db
+from shared.auth import create_user
 from tests.integration.test_outreach import create, messages
 from tests.integration.test_outreach import outreach as outreach  # noqa: F401 (fixture)
 from tests.integration.test_outreach import quiet_free as quiet_free  # noqa: F401 (fixture)
+from tests.integration.test_web_access import csrf_of, login
 
 CONTEXT = {"name": "Ani", "program": "Las", "cohort": "A1", "survey_link": "L",
            "unsubscribe_link": "U", "wave_title": "T", "centre": "BLK"}
@@ -61,9 +64,9 @@ def test_the_limit_names_the_field_and_the_size_in_the_page_language(outreach_ap
                 "en": {"subject": "{{ 'x' * 70000 }}", "body": "ok"}}
     with pytest.raises(templating.TemplateProblem, match="^en.subject: .*65536 characters"):
         templating.render(template, "en", CONTEXT)  # outside a request: as written
-    with outreach_app.test_request_context("/?lang=id"):
-        with pytest.raises(templating.TemplateProblem, match="^en.subject: .*65536 karakter"):
-            templating.render(template, "en", CONTEXT)
+    with outreach_app.test_request_context("/?lang=id"), pytest.raises(
+            templating.TemplateProblem, match="^en.subject: .*65536 karakter"):
+        templating.render(template, "en", CONTEXT)
 
 
 def test_up_to_the_limit_a_template_still_renders() -> None:
@@ -94,5 +97,23 @@ def test_preview_and_launch_refuse_a_template_over_the_limit(outreach, survey) -
     assert "id.body: the message would be longer than 65536" in launch.get_json()["detail"]
     assert messages(outreach) == []
     launch_id = client.post(f"/api/v1/campaigns/{campaign_id}/launch?lang=id", headers=headers)
-    assert "id.body: pesan akan lebih panjang dari 65536 karakter" in (
-        launch_id.get_json()["detail"])
+    assert launch_id.get_json()["detail"].startswith(
+        "5 pesan akan gagal; yang pertama: langkah 1 untuk Alumnus 0 (sms): id.body: pesan akan "
+        "lebih panjang dari 65536 karakter")
+
+
+def test_the_campaign_page_shows_the_refusal_in_indonesian(outreach, survey) -> None:
+    client = outreach.test_client()
+    created = create(client, survey, steps=[{
+        "day_offset": 0, "channel": "sms", "template": {"id": {"body": "{{ name * 10**9 }}"}}}])
+    with outreach.app_context():
+        create_user(db.session(), "adi", "kata-sandi-adi", "operator")
+        db.session().commit()
+    assert login(client, "adi", "kata-sandi-adi").status_code == 302
+    page = client.get(f"/campaigns/{created.get_json()['id']}")
+    assert page.status_code == 200
+    assert "id.body: pesan akan lebih panjang dari 65536 karakter" in page.get_data(as_text=True)
+    launched = client.post(f"/campaigns/{created.get_json()['id']}/launch", data={
+        "csrf_token": csrf_of(page.get_data(as_text=True))}, follow_redirects=True)
+    assert "5 pesan akan gagal" in launched.get_data(as_text=True)
+    assert messages(outreach) == []
