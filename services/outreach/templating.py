@@ -11,7 +11,8 @@ gigabytes in the worker before any length is checked. So the environment
 
 - measures every `*`, `+` and `~` before computing it and refuses a string or list past the
   limit, and an integer past MAX_INTEGER_BITS (`**` too); `%` formatting of strings, whose
-  widths are sizes, is refused;
+  widths are sizes, is refused; every value is measured as text before it is output or
+  handed to a filter (a list of many references to one long string is small until then);
 - offers only filters that cannot multiply their input (`replace` and `join` are measured),
   and calls only the read-only string methods in SAFE_METHODS (no macros, no `format`);
 - refuses the tags that render a block into a variable (`{% set %}…{% endset %}`,
@@ -27,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, wraps
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateAssertionError, TemplateError, nodes
@@ -98,12 +99,54 @@ def _check_binop(operator: str, left: Any, right: Any) -> None:
         raise _TooLarge("text")
 
 
+def _measure(value: Any, budget: int = MAX_RENDERED) -> int:
+    """About how many characters `str(value)` has; counting stops once past `budget`.
+
+    A list of a thousand references to one long string is small in memory and huge as text:
+    every place that turns a value into text (output, `~`, filters) measures it first. Each
+    item counts at least 2 (its separator), so at most about `budget` items are visited.
+    """
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list | tuple | set | frozenset | dict):
+        total = 2
+        for item in value.items() if isinstance(value, dict) else value:
+            total += 2 + _measure(item, budget - total)
+            if total > budget:
+                break
+        return total
+    if isinstance(value, int):
+        return value.bit_length() // 3 + 2
+    return 32  # a float, None, a loop's repr: short
+
+
+def _check_text(*values: Any) -> None:
+    if sum(_measure(value) for value in values) > MAX_RENDERED:
+        raise _TooLarge("text")
+
+
+def _finalized(value: Any) -> Any:
+    """Every `{{ … }}`, measured before Jinja turns it into text."""
+    _check_text(value)
+    return value
+
+
+def _guarded(filter_: Any) -> Any:
+    """A filter whose arguments are measured first (filters turn their input into text)."""
+
+    @wraps(filter_)  # keeps Jinja's pass_environment/pass_eval_context marks
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        _check_text(*args, *kwargs.values())
+        return filter_(*args, **kwargs)
+
+    return guarded
+
+
 def _joined(parts: Iterable[Any]) -> str:
     """`a ~ b ~ c`, measured before it is built."""
-    texts = [str(part) for part in parts]
-    if sum(map(len, texts)) > MAX_RENDERED:
-        raise _TooLarge("text")
-    return "".join(texts)
+    parts = list(parts)
+    _check_text(*parts)
+    return "".join(str(part) for part in parts)
 
 
 def _replace(value: Any, old: str, new: str, count: int | None = None) -> str:
@@ -169,10 +212,16 @@ class _MessageEnvironment(ImmutableSandboxedEnvironment):
 # attributes, function internals and methods that change data (docs/security.md); the
 # default globals (range, cycler, joiner, lipsum, namespace, dict) are removed too: a
 # message needs only the variables in VARIABLES.
-_environment = _MessageEnvironment(undefined=StrictUndefined, autoescape=False)
+_environment = _MessageEnvironment(undefined=StrictUndefined, autoescape=False,
+                                   finalize=_finalized)
 _environment.globals.clear()
-_environment.filters = {name: FILTERS[name] for name in SAFE_FILTERS}
-_environment.filters.update(replace=_replace, join=_join, counted_steps=_counted)
+_environment.filters = {
+    name: _guarded(filter_) for name, filter_ in (
+        *((name, FILTERS[name]) for name in SAFE_FILTERS),
+        ("replace", _replace), ("join", _join),
+    )
+}
+_environment.filters["counted_steps"] = _counted
 VARIABLES = ("name", "program", "cohort", "survey_link", "unsubscribe_link", "wave_title", "centre")
 MAX_SMS_LENGTH = 459  # three concatenated GSM segments
 

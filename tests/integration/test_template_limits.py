@@ -43,6 +43,13 @@ BOMBS = (
     "{{ 7**100000 }}",
     "{{ (10**30) * (10**30) * (10**30) }}",
     "{% for i in range(10**9) %}x{% endfor %}",
+    # Small in memory, huge as text: many references to one long string.
+    "{% set s = 'x' * 65536 %}{{ [s] * 60000 }}",
+    "{% set s = 'x' * 65536 %}{{ ([s] * 60000)|join }}",
+    "{% set s = 'x' * 65536 %}{{ ([s] * 60000)|upper }}",
+    "{% set s = 'x' * 65536 %}{{ 'a' ~ [s] * 60000 }}",
+    "{% set s = 'x' * 65536 %}{{ [[s] * 60000] * 60000 }}",
+    "{% set s = 'x' * 65536 %}{{ [s, s, s] }}",
 )
 
 
