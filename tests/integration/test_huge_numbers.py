@@ -4,7 +4,8 @@ A walk over all three services as an admin. What it sends is found, not listed, 
 or a parameter added later is walked too:
 
 - every operation of each OpenAPI document: each integer parameter (query or path) and each
-  integer field of a JSON body (nested objects and lists included) in turn;
+  integer field of a JSON body (nested objects and lists included) in turn, and every
+  integer inside a questionnaire definition and each integer answer;
 - every page of each app's url_map (GET and POST, a CSRF token with each POST): every name a
   view reads from `request.args`/`request.form`/`request.values` (found in the services'
   source), every field of the forms the pages show, and the OpenAPI integer names, in turn;
@@ -18,6 +19,7 @@ traceback) instead of naming the parameter.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -29,8 +31,10 @@ from werkzeug.routing import Rule
 from werkzeug.routing.converters import AnyConverter, IntegerConverter
 
 from services.survey.links import make_token
+from services.survey.questionnaire.definition import default_definition, load_definition
 from shared import db
 from shared.auth import create_user
+from tests.integration.conftest import EMPLOYED
 from tests.integration.test_web_access import csrf_of, login
 
 # Past 64 bits both ways, and just past PostgreSQL's 32-bit ids.
@@ -85,17 +89,30 @@ def resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def example(doc: dict[str, Any], schema: dict[str, Any]) -> Any:
-    """A plausible value for `schema`: the first enum value, a minimum, one list item."""
+def example(doc: dict[str, Any], schema: dict[str, Any], known: dict[str, Any] | None = None,
+            *, required_only: bool = False) -> Any:
+    """A plausible value for `schema`: the first enum value, a minimum, one list item; a
+    property named in `known` takes that value (a callable is called for a fresh one).
+    `required_only` leaves out the optional properties that `known` does not name."""
     schema = resolve(doc, schema)
+    known = known or {}
     if "enum" in schema:
         return schema["enum"][0]
     kind = schema.get("type")
     if kind == "object" or "properties" in schema:
-        return {name: example(doc, part) for name, part in schema.get("properties", {}).items()
-                if not part.get("readOnly")}
+        body = {}
+        for name, part in schema.get("properties", {}).items():
+            if part.get("readOnly") or (required_only and name not in known
+                                        and name not in schema.get("required", ())):
+                continue
+            if name in known:
+                value = known[name]
+                body[name] = value() if callable(value) else value
+            else:
+                body[name] = example(doc, part, known, required_only=required_only)
+        return body
     if kind == "array":
-        return [example(doc, schema.get("items", {}))]
+        return [example(doc, schema.get("items", {}), known, required_only=required_only)]
     if kind == "integer":
         return max(1, int(schema.get("minimum", 1)))
     if kind == "number":
@@ -119,17 +136,39 @@ def integer_spots(doc: dict[str, Any], schema: dict[str, Any],
         yield from integer_spots(doc, schema.get("items", {}), (*path, 0))
 
 
-def with_value(body: Any, path: tuple[Any, ...], value: int) -> Any:
+def json_spots(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """The path of every integer inside a JSON value (a known body field)."""
+    if type(value) is int:
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from json_spots(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from json_spots(item, (*path, index))
+
+
+def with_value(body: Any, path: tuple[Any, ...], value: int, full: Any) -> Any:
+    """`body` with `value` at `path`; what `body` lacks on the way is taken from `full`."""
     if not path:
         return value
     head, rest = path[0], path[1:]
     copy: Any = list(body) if isinstance(body, list) else dict(body)
-    copy[head] = with_value(body[head], rest, value)
+    present = head in body if isinstance(body, dict) else head < len(body)
+    if isinstance(copy, list) and not present:
+        copy.append(None)
+    inner = (body if present else full)[head] if rest else None
+    copy[head] = with_value(inner, rest, value, full[head] if rest else None)
     return copy
 
 
-def api_calls(doc: dict[str, Any], known: dict[str, str]) -> Iterator[tuple[str, str, dict]]:
-    """(method, url, request kwargs) with one huge integer each."""
+def api_calls(doc: dict[str, Any], known: dict[str, Any], in_body: dict[str, Any],
+              answer_keys: list[str]) -> Iterator[tuple[str, str, dict, str]]:
+    """(method, url, request kwargs, where the huge integer is), one huge integer each.
+
+    Path arguments come from `known`, body fields from `in_body`; a body with `answers`
+    gets each integer answer of the questionnaire in turn too.
+    """
     for template, operations in doc["paths"].items():
         for method, operation in operations.items():
             if not isinstance(operation, dict) or method not in ("get", "post", "put",
@@ -147,7 +186,7 @@ def api_calls(doc: dict[str, Any], known: dict[str, str]) -> Iterator[tuple[str,
                         and resolve(doc, p.get("schema", p)).get("type") == "integer"]
             body_schema = (operation.get("requestBody", {}).get("content", {})
                            .get("application/json", {}).get("schema"))
-            base_body = example(doc, body_schema) if body_schema else None
+            base_body = example(doc, body_schema, in_body) if body_schema else None
             for huge in HUGE:
                 for parameter in integers:
                     values = {**path_values}
@@ -162,11 +201,31 @@ def api_calls(doc: dict[str, Any], known: dict[str, str]) -> Iterator[tuple[str,
                         kwargs = {"data": query}
                     elif base_body is not None:
                         kwargs["json"] = base_body
-                    yield method.upper(), url, kwargs
-                if body_schema:
-                    for spot in integer_spots(doc, body_schema):
+                    yield method.upper(), url, kwargs, f"{parameter['name']}={huge}"
+                if not body_schema:
+                    continue
+                # Each integer of the body in turn, in the whole example body and in one
+                # with only the required fields (optional ones may contradict each other).
+                spots = [*integer_spots(doc, body_schema)]
+                for base in (base_body,
+                             example(doc, body_schema, in_body, required_only=True)):
+                    for spot in spots:
                         yield (method.upper(), template.format(**path_values),
-                               {"json": with_value(base_body, spot, int(huge))})
+                               {"json": with_value(base, spot, int(huge), base_body)},
+                               f"body {'.'.join(map(str, spot))}={huge}")
+                # Inside the free-form fields given in `in_body` (a questionnaire's
+                # definition, the answers): every integer they hold, and each integer answer.
+                minimal = example(doc, body_schema, in_body, required_only=True)
+                inner = [spot for name in resolve(doc, body_schema).get("properties", {})
+                         if isinstance(minimal.get(name), dict | list)
+                         for spot in json_spots(minimal[name], (name,))]
+                if "answers" in minimal:
+                    inner += [("answers", key) for key in answer_keys]
+                for spot in dict.fromkeys(inner):
+                    fresh = example(doc, body_schema, in_body, required_only=True)
+                    yield (method.upper(), template.format(**path_values),
+                           {"json": with_value(fresh, spot, int(huge), fresh)},
+                           f"body {'.'.join(map(str, spot))}={huge}")
 
 
 # --- pages ----------------------------------------------------------------------------------
@@ -218,6 +277,14 @@ def test_huge_numbers_in_every_parameter_of_every_service_never_answer_5xx(
     token = make_token(survey_app.config["SECRET_KEY"], survey["wave_id"], survey["alumni"][0][0])
     known = {"slug": "ts-2026", "wave": "ts-2026", "token": token,
              "name": "x-rejected.csv", "alumnus_id": str(survey["alumni"][0][0])}
+    in_body = {"wave": "ts-2026", "slug": lambda: f"w-{uuid.uuid4().hex[:8]}",
+               "registration_no": survey["alumni"][1][1], "answers": EMPLOYED,
+               # a new key each time: a version stored by one call must not refuse the next
+               "definition": lambda: {**default_definition(), "key": f"k-{uuid.uuid4().hex}"}}
+    questionnaire = load_definition(default_definition())
+    answer_keys = [key for question in questionnaire.answerable
+                   if question.type in ("integer", "currency", "matrix")
+                   for key in question.answer_keys]
     bearer = survey["headers"]["admin"]
     docs = {name: app.test_client().get("/api/openapi.json").get_json()
             for name, app in apps.items()}
@@ -242,8 +309,8 @@ def test_huge_numbers_in_every_parameter_of_every_service_never_answer_5xx(
     for service, app in apps.items():
         app.config["PROPAGATE_EXCEPTIONS"] = False  # a bug answers 500, as in production
         client = app.test_client()
-        for method, url, kwargs in api_calls(docs[service], known):
-            check(service, method, f"{url} {kwargs}",
+        for method, url, kwargs, where in api_calls(docs[service], known, in_body, answer_keys):
+            check(service, method, f"{url} {where}",
                   client.open(url, method=method, headers=bearer, **kwargs))
         staff = signed_in(app)
         csrf = csrf_of(staff.get("/").get_data(as_text=True))
