@@ -124,3 +124,12 @@ def test_the_campaign_page_shows_the_refusal_in_indonesian(outreach, survey) -> 
         "csrf_token": csrf_of(page.get_data(as_text=True))}, follow_redirects=True)
     assert "5 pesan akan gagal" in launched.get_data(as_text=True)
     assert messages(outreach) == []
+
+
+def test_template_sources_are_bounded_too(outreach, survey) -> None:
+    client = outreach.test_client()
+    refused = create(client, survey, steps=[{
+        "day_offset": 0, "channel": "email",
+        "template": {"id": {"subject": "x" * 1001, "body": "ok"}}}])
+    assert refused.status_code == 422
+    assert "subject" in refused.get_json()["errors"]["steps"]["0"]["template"]["id"]["value"]
