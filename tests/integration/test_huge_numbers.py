@@ -18,6 +18,7 @@ traceback) instead of naming the parameter.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -36,6 +37,9 @@ from services.survey.questionnaire.definition import default_definition, load_de
 from shared import db
 from shared.auth import create_user
 from tests.integration.conftest import EMPLOYED
+from tests.integration.test_outreach import outreach as outreach  # noqa: F401 (fixture)
+from tests.integration.test_outreach import quiet_free as quiet_free  # noqa: F401 (fixture)
+from tests.integration.test_outreach import sign
 from tests.integration.test_web_access import csrf_of, login
 
 # Past 64 bits both ways, and just past PostgreSQL's 32-bit ids.
@@ -360,3 +364,16 @@ def test_huge_numbers_in_every_parameter_of_every_service_never_answer_5xx(
                                 check(service, method, f"{path} {name}={huge}", response)
     assert sent > 1000, sent  # the walk reached the routes
     assert not failures, f"{len(failures)} answer(s) were 5xx:\n" + "\n".join(failures)
+
+
+def test_a_signed_webhook_echoing_a_huge_message_id_is_ignored_not_a_500(outreach) -> None:
+    # The provider echoes our message id back; a value past a database integer names no
+    # message (the walk above cannot sign its requests, so the webhooks are tried here).
+    outreach.config["PROPAGATE_EXCEPTIONS"] = False
+    client = outreach.test_client()
+    for huge in HUGE:
+        report = json.dumps({"type": "status", "id": "prov-1", "reference": huge.lstrip("-"),
+                             "status": "delivered"}).encode()
+        answer = client.post("/webhooks/sms", data=report,
+                             headers={"X-Signature": sign("sms-secret", report)})
+        assert answer.status_code == 200, (huge, answer.status_code)
