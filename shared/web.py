@@ -82,6 +82,20 @@ def form_row_id(value: str | None, field: str) -> int:
     return number
 
 
+def filter_id(value: str | None, field: str) -> int | None:
+    """An id filtering a staff page (?program=, ?cohort=): None when absent or not a number
+    (the page shows everything), a 400 naming `field` outside 1..MAX_ROW_ID."""
+    try:
+        number = int(value or "")
+    except ValueError:
+        return None
+    if not 1 <= number <= MAX_ROW_ID:
+        from flask import abort
+
+        abort(400, description=_("%(field)s: choose one from the list.", field=field))
+    return number
+
+
 def page_number(value: str | None) -> int:
     """?page= of a staff page: 1 when absent or not a number, 400 past MAX_ROW_ID."""
     try:
