@@ -6,9 +6,9 @@ or a parameter added later is walked too:
 - every operation of each OpenAPI document: each integer parameter (query or path) and each
   integer field of a JSON body (nested objects and lists included) in turn, and every
   integer inside a questionnaire definition and each integer answer;
-- every page of each app's url_map (GET and POST, a CSRF token with each POST): every name a
-  view reads from `request.args`/`request.form`/`request.values` (found in the services'
-  source), every field of the forms the pages show, and the OpenAPI integer names, in turn;
+- every page of each app's url_map (GET and POST, a CSRF token with each POST): every name
+  its module (and shared/) reads from `args`/`form`/`values` (found in the source), every
+  field of the forms that post to it, in turn;
 - every `<int:...>` path argument.
 
 Each gets values past 64 bits, both signs. PostgreSQL's integers are 32 and 64 bits, and
@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import uuid
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from flask import Flask
@@ -44,7 +46,7 @@ from tests.integration.test_web_access import csrf_of, login
 
 # Past 64 bits both ways, and just past PostgreSQL's 32-bit ids.
 HUGE = (str(2**64), str(10**30), str(-(2**63) - 1), str(2**31))
-SOURCES = Path(__file__).resolve().parents[2] / "services"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
 # `request.form.get("name")`, `args.getlist("name")`, `form["name"]`, `values.get("name")`
 READ = re.compile(r"\b(?:args|form|values)(?:\.get|\.getlist)?[(\[]\s*\"([\w.\-]+)\"")
 FORMATS = {"date-time": "2026-01-05T08:00:00+08:00", "date": "2026-01-05",
@@ -53,28 +55,38 @@ SKIPPED_ENDPOINTS = {"auth.logout", "static", "jejak.static", "swagger_ui.static
 
 
 class FormFields(HTMLParser):
-    """The fields of a page's forms, each with the first value the page offers for it."""
+    """The fields of each form a page shows, by the path the form posts to, each with the
+    first value the page offers for it."""
 
-    def __init__(self) -> None:
+    def __init__(self, page_path: str) -> None:
         super().__init__()
-        self.values: dict[str, str] = {}
+        self.page_path = page_path
+        self.forms: dict[str, dict[str, str]] = {}
+        self._form: dict[str, str] = {}
         self._select: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         named = dict(attrs)
-        if tag in ("input", "textarea") and named.get("name"):
-            self.values.setdefault(str(named["name"]), named.get("value") or "")
+        if tag == "form":
+            action = urlsplit(urljoin(self.page_path, named.get("action") or self.page_path))
+            self._form = self.forms.setdefault(action.path, {})
+        elif tag in ("input", "textarea") and named.get("name"):
+            self._form.setdefault(str(named["name"]), named.get("value") or "")
         elif tag == "select":
             self._select = named.get("name")
         elif tag == "option" and self._select:
-            self.values.setdefault(self._select, named.get("value") or "")
+            self._form.setdefault(self._select, named.get("value") or "")
 
 
-def names_read_by_views() -> set[str]:
-    names: set[str] = set()
-    for source in SOURCES.rglob("*.py"):
-        names.update(READ.findall(source.read_text(encoding="utf-8")))
-    return names
+def names_read_in(path: Path) -> set[str]:
+    return set(READ.findall(path.read_text(encoding="utf-8")))
+
+
+def names_read_by(view: Any) -> set[str]:
+    """The request fields the view's module reads, and those every page reads (shared/)."""
+    module = sys.modules[view.__module__].__file__
+    shared = {name for source in SHARED.rglob("*.py") for name in names_read_in(source)}
+    return names_read_in(Path(str(module))) | shared
 
 
 # --- OpenAPI: parameters and JSON bodies ----------------------------------------------------
@@ -275,10 +287,13 @@ def signed_in(app: Flask) -> Any:
     return client
 
 
+@pytest.mark.parametrize("service", ("survey", "outreach", "analytics"))
 def test_huge_numbers_in_every_parameter_of_every_service_never_answer_5xx(
-    survey_app, outreach_app, analytics_app, survey, admin
+    survey_app, outreach_app, analytics_app, survey, admin, service
 ) -> None:
     apps = {"survey": survey_app, "outreach": outreach_app, "analytics": analytics_app}
+    app = apps[service]
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # a bug answers 500, as in production
     token = make_token(survey_app.config["SECRET_KEY"], survey["wave_id"], survey["alumni"][0][0])
     known = {"slug": "ts-2026", "wave": "ts-2026", "token": token,
              "name": "x-rejected.csv", "alumnus_id": str(survey["alumni"][0][0])}
@@ -299,70 +314,65 @@ def test_huge_numbers_in_every_parameter_of_every_service_never_answer_5xx(
     assert answered.status_code == 201, answered.get_json()
     with analytics_app.app_context():
         assert refresh.full_refresh(db.get_db().session_factory, survey["wave_id"]) is not None
-    docs = {name: app.test_client().get("/api/openapi.json").get_json()
-            for name, app in apps.items()}
-    names = names_read_by_views() | {"page", "program", "cohort"}
-    for doc in docs.values():
-        for operations in doc["paths"].values():
-            for operation in operations.values():
-                for parameter in operation.get("parameters", []) if isinstance(
-                        operation, dict) else []:
-                    if resolve(doc, parameter.get("schema", parameter)).get("type") == "integer":
-                        names.add(parameter["name"])
+    docs = [other.test_client().get("/api/openapi.json").get_json() for other in apps.values()]
+    # For each page: the names its module (and shared/) reads, found in the source so that
+    # a parameter added later is walked too, and the three the issue names.
+    names = {"page", "program", "cohort"}
     failures: list[str] = []
     sent = 0
 
-    def check(service: str, method: str, url: str, response: Any) -> None:
+    def check(method: str, url: str, response: Any) -> None:
         nonlocal sent
         sent += 1
         if response.status_code >= 500:
             failures.append(f"{service} {method} {url}: {response.status_code}")
         response.close()
 
-    for service, app in apps.items():
-        app.config["PROPAGATE_EXCEPTIONS"] = False  # a bug answers 500, as in production
-        client = app.test_client()
-        for method, url, kwargs, where in api_calls(docs[service], known, in_body, answer_keys):
-            check(service, method, f"{url} {where}",
-                  client.open(url, method=method, headers=bearer, **kwargs))
-        staff = signed_in(app)
-        csrf = csrf_of(staff.get("/").get_data(as_text=True))
-        fields = FormFields()
-        rules = [rule for rule in app.url_map.iter_rules()
-                 if "/api/" not in rule.rule and rule.endpoint not in SKIPPED_ENDPOINTS]
-        for rule in rules:  # the fields of every form the pages show, too
-            if "GET" in (rule.methods or ()):
-                for path, _ in page_paths(app, rule, known):
-                    page = staff.get(path)
-                    if page.mimetype == "text/html":
-                        fields.feed(page.get_data(as_text=True))
-                    page.close()
-        defaults = {name: value for name, value in fields.values.items() if name != "csrf_token"}
-        page_names = names | set(defaults)
-        # A POST is sent with the huge field alone first; then, in a second pass, with the
-        # values the forms offer beside it: checks run in some order, and either may be the
-        # one that reaches the field (the first pass's refusals change nothing stored).
-        for others in ({}, defaults):
-            for rule in rules:
-                for method in sorted((rule.methods or set()) & {"GET", "POST"}):
-                    if (method == "GET" and others) or (
-                            method == "POST" and rule.endpoint == "auth.login"):
-                        continue  # signing in again (slowed down on failures) is not walked
-                    for path, huge_in_path in page_paths(app, rule, known):
-                        if huge_in_path:
-                            data = {"csrf_token": csrf} if method == "POST" else None
-                            check(service, method, path,
-                                  staff.open(path, method=method, data=data))
-                            continue
-                        for name in sorted(page_names):
-                            for huge in HUGE:
-                                if method == "GET":
-                                    response = staff.get(path, query_string={name: huge})
-                                else:
-                                    response = staff.post(path, data={
-                                        **others, "csrf_token": csrf, name: huge})
-                                check(service, method, f"{path} {name}={huge}", response)
-    assert sent > 1000, sent  # the walk reached the routes
+    client = app.test_client()
+    doc = docs[list(apps).index(service)]
+    for method, url, kwargs, where in api_calls(doc, known, in_body, answer_keys):
+        check(method, f"{url} {where}", client.open(url, method=method, headers=bearer, **kwargs))
+    staff = signed_in(app)
+    csrf = csrf_of(staff.get("/").get_data(as_text=True))
+    forms: dict[str, dict[str, str]] = {}
+    rules = [rule for rule in app.url_map.iter_rules()
+             if "/api/" not in rule.rule and rule.endpoint not in SKIPPED_ENDPOINTS]
+    for rule in rules:  # the forms every page shows, by where they post
+        if "GET" in (rule.methods or ()):
+            for path, _ in page_paths(app, rule, known):
+                page = staff.get(path)
+                if page.mimetype == "text/html":
+                    parser = FormFields(path)
+                    parser.feed(page.get_data(as_text=True))
+                    for action, fields in parser.forms.items():
+                        forms.setdefault(action, {}).update(
+                            {k: v for k, v in fields.items() if k != "csrf_token"})
+                page.close()
+    for rule in rules:
+        for method in sorted((rule.methods or set()) & {"GET", "POST"}):
+            if method == "POST" and rule.endpoint == "auth.login":
+                continue  # signing in again (slowed down on failures) is not walked
+            read = names | names_read_by(app.view_functions[rule.endpoint])
+            for path, huge_in_path in page_paths(app, rule, known):
+                if huge_in_path:
+                    data = {"csrf_token": csrf} if method == "POST" else None
+                    check(method, path, staff.open(path, method=method, data=data))
+                    continue
+                if method == "GET":
+                    for name in sorted(read):
+                        for huge in HUGE:
+                            check(method, f"{path} {name}={huge}",
+                                  staff.get(path, query_string={name: huge}))
+                    continue
+                # A POST gets each field huge alone, then beside the values its forms
+                # offer: checks run in some order, and either may be the one reaching it.
+                offered = forms.get(path, {})
+                for others in ({}, offered):
+                    for name in sorted(read | set(offered) if not others else set(offered)):
+                        for huge in HUGE:
+                            check(method, f"{path} {name}={huge}", staff.post(
+                                path, data={**others, "csrf_token": csrf, name: huge}))
+    assert sent > 100, sent  # the walk reached the routes
     assert not failures, f"{len(failures)} answer(s) were 5xx:\n" + "\n".join(failures)
 
 
