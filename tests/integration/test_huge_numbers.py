@@ -30,6 +30,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 from flask import Flask
+from sqlalchemy import func, select
 from werkzeug.routing import Rule
 from werkzeug.routing.converters import AnyConverter, IntegerConverter
 
@@ -38,6 +39,7 @@ from services.survey.links import make_token
 from services.survey.questionnaire.definition import default_definition, load_definition
 from shared import db
 from shared.auth import create_user
+from shared.models import Campaign
 from tests.integration.conftest import EMPLOYED
 from tests.integration.test_outreach import outreach as outreach  # noqa: F401 (fixture)
 from tests.integration.test_outreach import quiet_free as quiet_free  # noqa: F401 (fixture)
@@ -387,3 +389,19 @@ def test_a_signed_webhook_echoing_a_huge_message_id_is_ignored_not_a_500(outreac
         answer = client.post("/webhooks/sms", data=report,
                              headers={"X-Signature": sign("sms-secret", report)})
         assert answer.status_code == 200, (huge, answer.status_code)
+
+
+def test_the_campaign_form_refuses_an_unknown_language_or_an_overlong_name(
+    outreach_app, survey, admin
+) -> None:
+    # Found by the walk on PostgreSQL: the staff form's text reached a short column (500).
+    staff = signed_in(outreach_app)
+    csrf = csrf_of(staff.get("/").get_data(as_text=True))
+    for field, value in (("language", str(2**64)), ("name", "x" * 201)):
+        answer = staff.post("/campaigns", data={"csrf_token": csrf, "wave_id": survey["wave_id"],
+                                                field: value}, follow_redirects=True)
+        assert answer.status_code == 200
+        assert "1 to 200 characters" in answer.get_data(as_text=True) or (
+            "must be one of id, en" in answer.get_data(as_text=True))
+    with outreach_app.app_context():
+        assert db.session().scalar(select(func.count()).select_from(Campaign)) == 0
