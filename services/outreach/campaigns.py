@@ -51,6 +51,7 @@ from shared.tokens import seal, survey_link
 CHANNELS = ("email", "sms", "whatsapp")
 STEP_CHANNELS = (*CHANNELS, "best")
 DISPOSITIONS = ("not_invited", "invited_no_response", "partial")
+LANGUAGES = ("id", "en")
 CENTRE = "UPTD BLKI Bontang"
 REACHED = ("sending", "sent", "delivered", "in_doubt")
 
@@ -80,6 +81,11 @@ def create_campaign(
     created_by: int | None = None,
 ) -> Campaign:
     """A draft campaign; with no steps, the default invitation-and-reminders sequence."""
+    # The staff form sends these as typed: PostgreSQL would refuse them later, as a 500.
+    if language not in LANGUAGES:
+        raise OutreachError("language", f"must be one of {', '.join(LANGUAGES)}")
+    if not 1 <= len(name) <= 200:
+        raise OutreachError("name", "give a name of 1 to 200 characters")
     segment = dict(segment or {})
     unknown = set(segment.get("dispositions") or []) - set(DISPOSITIONS)
     if unknown:
