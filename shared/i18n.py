@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, request
-from flask_babel import Babel
+from flask import Flask, has_request_context, request
+from flask_babel import Babel, gettext
 
 LOCALES = ("id", "en")
 DEFAULT_LOCALE = "id"
@@ -47,3 +47,15 @@ def init_app(app: Flask) -> None:
     )
     app.after_request(_remember_lang)
     app.jinja_env.globals["lang_url"] = lang_url
+
+
+def translated(message: str, **values: Any) -> str:
+    """`message` in the language of the request being answered; as written outside one.
+
+    For domain code that also runs in the CLI and in workers, where no request chooses a
+    language (flask_babel would ask `select_locale`, which reads the request). Import it as
+    `_` so that `pybabel extract` finds the messages.
+    """
+    if has_request_context():
+        return gettext(message, **values)
+    return message % values if values else message

@@ -66,6 +66,49 @@ def row_id(**kwargs: Any) -> fields.Integer:
     return fields.Integer(validate=validate.Range(1, MAX_ROW_ID), **kwargs)
 
 
+def form_row_id(value: str | None, field: str) -> int:
+    """An id typed into a staff page's form or query string, as `row_id` bounds it.
+
+    Raises ValueError naming `field` in the page's language (the pages flash it) for text
+    that is no id or one past MAX_ROW_ID: handed to the driver, such a number fails as an
+    overflow (500) instead of naming the field.
+    """
+    try:
+        number = int(value or "")
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_ROW_ID:
+        raise ValueError(_("%(field)s: choose one from the list.", field=field))
+    return number
+
+
+def filter_id(value: str | None, field: str) -> int | None:
+    """An id filtering a staff page (?program=, ?cohort=): None when absent or not a number
+    (the page shows everything), a 400 naming `field` outside 1..MAX_ROW_ID."""
+    try:
+        number = int(value or "")
+    except ValueError:
+        return None
+    if not 1 <= number <= MAX_ROW_ID:
+        from flask import abort
+
+        abort(400, description=_("%(field)s: choose one from the list.", field=field))
+    return number
+
+
+def page_number(value: str | None) -> int:
+    """?page= of a staff page: 1 when absent or not a number, 400 past MAX_ROW_ID."""
+    try:
+        page = int(value or "1")
+    except ValueError:
+        return 1
+    if page > MAX_ROW_ID:
+        from flask import abort
+
+        abort(400, description=_("page: at most %(n)d.", n=MAX_ROW_ID))
+    return max(1, page)
+
+
 class RowIdConverter(IntegerConverter):
     """`<int:...>` bounded to a database integer: a larger id names no row (404), whereas
     handing it to the driver fails with an overflow (500)."""

@@ -59,6 +59,7 @@ from services.analytics.snapshots import read_snapshot
 from shared import auth, db
 from shared.db import is_postgres
 from shared.models import IndicatorSnapshot, Questionnaire, Response, Wave, WaveTarget
+from shared.web import filter_id
 
 log = logging.getLogger(__name__)
 bp = Blueprint("dashboard", __name__)
@@ -94,8 +95,8 @@ class Filters:
     def from_args(cls, args: Mapping[str, str]) -> Filters:
         gender = args.get("gender") or None
         return cls(
-            program=_int_or_none(args.get("program")),
-            cohort=_int_or_none(args.get("cohort")),
+            program=filter_id(args.get("program"), "program"),
+            cohort=filter_id(args.get("cohort"), "cohort"),
             gender=gender if gender in GENDERS else None,
             fpc=args.get("fpc") == "1",
             unsuppressed=args.get("unsuppressed") == "1",
@@ -120,13 +121,6 @@ class Filters:
                 "fpc": "1" if self.fpc else None,
                 "unsuppressed": "1" if self.unsuppressed else None}
         return {name: str(value) for name, value in args.items() if value is not None}
-
-
-def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
 
 
 # --- labels from the questionnaire definition ---------------------------------------------

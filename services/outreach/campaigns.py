@@ -33,6 +33,7 @@ from shared.centre import centre_of
 from shared.config import Settings
 from shared.db import is_postgres
 from shared.errors import DomainError
+from shared.i18n import translated as _
 from shared.models import (
     Alumnus,
     Campaign,
@@ -51,6 +52,7 @@ from shared.tokens import seal, survey_link
 CHANNELS = ("email", "sms", "whatsapp")
 STEP_CHANNELS = (*CHANNELS, "best")
 DISPOSITIONS = ("not_invited", "invited_no_response", "partial")
+LANGUAGES = ("id", "en")
 REACHED = ("sending", "sent", "delivered", "in_doubt")
 
 
@@ -79,6 +81,11 @@ def create_campaign(
     created_by: int | None = None,
 ) -> Campaign:
     """A draft campaign; with no steps, the default invitation-and-reminders sequence."""
+    # The staff form sends these as typed: PostgreSQL would refuse them later, as a 500.
+    if language not in LANGUAGES:
+        raise OutreachError("language", f"must be one of {', '.join(LANGUAGES)}")
+    if not 1 <= len(name) <= 200:
+        raise OutreachError("name", "give a name of 1 to 200 characters")
     segment = dict(segment or {})
     unknown = set(segment.get("dispositions") or []) - set(DISPOSITIONS)
     if unknown:
@@ -324,11 +331,10 @@ def launch(
     problems = template_problems(session, campaign, settings)
     if problems:
         first = problems[0]
-        raise OutreachError(
-            "template",
-            f"{len(problems)} message(s) would fail; first: step {first['step'] + 1} for "
-            f"{first['name']} ({first['channel']}): {first['reason']}",
-        )
+        raise OutreachError("template", _(
+            "%(n)d message(s) would fail; first: step %(step)d for %(name)s (%(channel)s): "
+            "%(reason)s", n=len(problems), step=first["step"] + 1, name=first["name"],
+            channel=first["channel"], reason=first["reason"]))
     campaign.status = "running"
     campaign.launched_at = now or utcnow()
     return plan(session, campaign, settings)

@@ -19,6 +19,7 @@ from shared.centre import applied
 from shared.events import publish
 from shared.models import Alumnus, Campaign, Message, OptOut, Wave, utcnow
 from shared.tokens import unseal
+from shared.web import form_row_id
 
 log = logging.getLogger(__name__)
 bp = Blueprint("outreach_web", __name__)
@@ -61,7 +62,7 @@ def _totals(steps: list[dict[str, Any]]) -> dict[str, int]:
 def create() -> Any:
     session = db.session()
     try:
-        wave_id = int(request.form["wave_id"])
+        wave_id = form_row_id(request.form["wave_id"], "wave_id")
         campaign = campaigns.create_campaign(
             session,
             name=request.form.get("name", "").strip() or _("Tracer study invitations"),

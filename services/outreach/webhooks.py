@@ -36,6 +36,7 @@ WHATSAPP_SEEN_SECONDS = WHATSAPP_WINDOW + CLOCK_SKEW
 # UNREG is how Indonesian SMS services are left; "berhenti langganan" is "unsubscribe".
 STOP_WORDS = frozenset({"stop", "berhenti", "unsubscribe", "unreg", "batal",
                         "berhenti langganan"})
+MAX_MESSAGE_ID = 2**31 - 1  # messages.id is a database integer
 # Provider words for where a message got to; "read" implies it was delivered.
 STATUSES = {"sent": "sent", "delivered": "delivered", "read": "delivered",
             "failed": "failed", "undelivered": "failed"}
@@ -210,8 +211,10 @@ def _text_or_none(value: Any) -> str | None:
 
 
 def _int_or_none(value: Any) -> int | None:
+    # Our message ids are database integers: a larger echo names no message (not a 500).
     text = str(value).strip() if value is not None else ""
-    return int(text) if text.isdigit() and text.isascii() else None
+    number = int(text) if text.isdigit() and text.isascii() and len(text) <= 10 else None
+    return number if number is not None and number <= MAX_MESSAGE_ID else None
 
 
 def _e164(value: Any) -> str | None:

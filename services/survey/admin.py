@@ -31,6 +31,7 @@ from shared.centre import applied
 from shared.models import Alumnus, Cohort, Message, Program, Response, Wave
 from shared.models import Questionnaire as QuestionnaireRow
 from shared.personal_files import IMPORTS
+from shared.web import form_row_id, page_number
 
 bp = Blueprint("admin", __name__)
 UPLOAD_TYPES = (".csv", ".xlsx")
@@ -79,9 +80,10 @@ def create_wave() -> Any:
             session,
             slug=form.get("slug", "").strip().lower(),
             title=form.get("title", "").strip(),
-            questionnaire_id=int(form.get("questionnaire_id") or 0),
+            questionnaire_id=form_row_id(form.get("questionnaire_id"), "questionnaire_id"),
             closes_at=_end_of_day(form.get("closes_on", "")),
-            program_ids=[int(value) for value in form.getlist("program_ids")],
+            program_ids=[form_row_id(value, "program_ids")
+                         for value in form.getlist("program_ids")],
         )
     except (waves.SurveyError, ValueError) as exc:
         flash(str(getattr(exc, "message", exc)), "error")
@@ -179,10 +181,7 @@ PAGE_SIZE = 50
 
 
 def _page_number() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        return 1
+    return page_number(request.args.get("page"))
 
 
 @bp.route("/alumni")

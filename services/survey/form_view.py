@@ -272,6 +272,9 @@ def problem_text(problem: Problem, question: str, names: dict[str, str]) -> str:
         return _("“%(question)s” takes one answer only.", question=question)
     if kind == "unstorable":
         return _("“%(question)s” contains characters that cannot be stored.", question=question)
+    if kind == "bidi":
+        return _("“%(question)s” contains an invisible character that changes the direction "
+                 "of the text. Please type the answer again.", question=question)
     if kind == "not_applicable":
         return _("“%(question)s” does not apply after your earlier answers; leave it empty.",
                  question=question)

@@ -19,7 +19,9 @@ from typing import IO, Any, TextIO, TypeVar
 
 import phonenumbers
 
+from shared.bidi import BIDI_CONTROL
 from shared.csvsafe import restore_cell, safe_cell
+from shared.i18n import translated as _
 from shared.uploads import UploadRejected, check_spreadsheet
 
 # The columns in the order a roster file lists them, each with its Indonesian header.
@@ -343,6 +345,10 @@ def _value(raw: Mapping[str, str], column: str) -> str | None:
     # PostgreSQL refuses NUL in text, and no roster value has a reason to hold control codes.
     if _CONTROL_CHARACTER.search(value):
         raise _InvalidValue(column, "contains a control character")
+    if BIDI_CONTROL.search(value):  # names staff read: no text that reorders itself
+        raise _InvalidValue(column, _(
+            "%(column)s contains a bidirectional control character (U+202A to U+202E, U+2066 "
+            "to U+2069); retype the value.", column=column))
     return value
 
 

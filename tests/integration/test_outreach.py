@@ -111,7 +111,7 @@ def test_a_too_long_sms_for_one_recipient_is_named(outreach, survey) -> None:
     created = create(client, survey, steps=[{
         "day_offset": 0, "channel": "sms",
         "template": {"id": {"body": "{{ name }} " + "x" * 360 + " {{ survey_link }}"}}}])
-    response = client.post(f"/api/v1/campaigns/{created.get_json()['id']}/launch",
+    response = client.post(f"/api/v1/campaigns/{created.get_json()['id']}/launch?lang=en",
                            headers=survey["headers"]["operator"])
     assert response.status_code == 422
     detail = response.get_json()["detail"]

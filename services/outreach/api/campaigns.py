@@ -24,7 +24,8 @@ blp = Blueprint(
 
 
 class TemplateText(Schema):
-    subject = fields.String(load_default=None)
+    # The sources are bounded as well as what they render (templating.MAX_RENDERED).
+    subject = fields.String(load_default=None, validate=validate.Length(max=1000))
     body = fields.String(required=True, validate=validate.Length(1, 5000))
 
 

@@ -102,13 +102,20 @@ class Alumni(MethodView):
     @blp.arguments(Page, location="query")
     @blp.response(200, AlumnusOut(many=True))
     def get(self, query: dict[str, Any]) -> Any:
-        """Alumni on the roster, by registration number."""
-        return page_of(
+        """Alumni on the roster, by registration number (each call is audited)."""
+        rows = page_of(
             select(Alumnus)
             .where(Alumnus.erased_at.is_(None))
             .order_by(Alumnus.registration_no),
             query,
         )
+        # Names, phones and e-mails in bulk: audited like the CSV exports, one entry per
+        # request saying who read which page and how many people it held.
+        session = db.session()
+        auth.audit(session, auth.current_principal().name, "read.alumni", None,
+                   page=query["page"], per_page=query["per_page"], rows=len(rows))
+        session.commit()
+        return rows
 
 
 class ErasureOut(Schema):

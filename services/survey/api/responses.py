@@ -208,8 +208,17 @@ class Responses(MethodView):
     @blp.arguments(ResponseQuery, location="query")
     @blp.response(200, ResponseOut(many=True))
     def get(self, query: dict[str, Any]) -> Any:
-        """List responses, newest first (filters: wave, program, cohort, status)."""
-        return page_of(_filtered(query).order_by(Response.updated_at.desc()), query)
+        """List responses, newest first (filters: wave, program, cohort, status); audited."""
+        rows = page_of(_filtered(query).order_by(Response.updated_at.desc()), query)
+        # Every answer, free text included, in bulk: audited like the CSV export, one entry
+        # per request with its filters and how many responses it held.
+        session = db.session()
+        auth.audit(session, auth.current_principal().name, "read.responses", query.get("wave"),
+                   **{name: query[name] for name in ("program", "cohort", "status")
+                      if name in query},
+                   page=query["page"], per_page=query["per_page"], rows=len(rows))
+        session.commit()
+        return rows
 
 
 @blp.route("/<uuid:response_id>")

@@ -64,6 +64,7 @@ TYPE_REQUIRES: dict[str, set[str]] = {
 }
 TYPED_FIELDS = set().union(*TYPE_FIELDS.values())
 TEXT_MAX_LENGTH = 2000  # when a text question declares none; keeps stored answers bounded
+MAX_VERSION = 2**31 - 1  # a database integer (questionnaires.version)
 # \Z because marshmallow's Regexp only anchors the start.
 KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 COMPARISONS = ("eq", "ne", "in", "has")
@@ -421,7 +422,9 @@ class SectionSchema(Schema):
 class QuestionnaireSchema(Schema):
     key = fields.String(required=True, validate=validate.Regexp(
         r"[a-z0-9][a-z0-9_-]{0,63}\Z", error="must be lowercase letters, digits, '-' or '_'"))
-    version = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+    # Stored in an integer column: a larger version would fail in the driver (500).
+    version = fields.Integer(strict=True, required=True,
+                             validate=validate.Range(min=1, max=MAX_VERSION))
     title = fields.Nested(LocalTextSchema, required=True)
     sections = fields.List(fields.Nested(SectionSchema), required=True,
                            validate=validate.Length(min=1))

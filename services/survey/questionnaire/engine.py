@@ -25,6 +25,7 @@ from services.survey.questionnaire.definition import (
     Variant,
     same_value,
 )
+from shared.bidi import BIDI_CONTROL
 from shared.instrument import waiting_months  # noqa: F401  (public name of the engine)
 
 ANSWERS_KEY = "_answers"  # errors about the answers object as a whole
@@ -45,7 +46,7 @@ class Problem:
     words the same problem in the alumnus's language, naming questions by their text
     (services/survey/form_view.py `problem_text`). Kinds and their params:
 
-    unknown, not_object, required, single_value, unstorable, boolean: none
+    unknown, not_object, required, single_value, unstorable, bidi, boolean: none
     not_applicable: condition (the question's Condition)
     lte: other (the answer key it may not exceed), limit (that answer)
     one_of / list_of: codes (the option codes)
@@ -105,6 +106,8 @@ _FIXED_ENGLISH = {
     "required": "is required",
     "single_value": "must be a single value",
     "unstorable": "contains characters that cannot be stored",
+    "bidi": ("contains a bidirectional control character (U+202A to U+202E, U+2066 to "
+             "U+2069); retype the answer"),
     "date": "must be a date as YYYY-MM-DD",
     "boolean": "must be true or false",
 }
@@ -393,6 +396,8 @@ def _clean_text(question: Question, raw: Any) -> str:
         raise _Invalid(Problem.of("unstorable")) from None
     if "\x00" in raw:  # PostgreSQL JSON cannot hold it
         raise _Invalid(Problem.of("unstorable"))
+    if BIDI_CONTROL.search(raw):  # staff read free text: none that reorders itself
+        raise _Invalid(Problem.of("bidi"))
     return raw.strip()
 
 
