@@ -86,7 +86,7 @@ class ImportOut(Schema):
 
 
 class TemplateQuery(Schema):
-    format = fields.String(load_default="xlsx", validate=validate.OneOf(("csv", "xlsx")))
+    format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))
 
 
 class AlumnusOut(Schema):
