@@ -114,8 +114,8 @@ def next_sending_text(waiting: pacing.NextSending, now: datetime | None = None) 
             when = _("%(date)s at %(clock)s", date=f"{local:%d-%m-%Y}", clock=clock_text)
     if waiting.reason == "quiet_hours":
         window = "–".join(f"{part:%H:%M}" for part in quiet) if quiet else ""
-        return _("Next sending at %(when)s: quiet hours (%(window)s), no message goes at "
-                 "night.", when=when, window=window)
+        return _("Next sending at %(when)s: quiet hours (%(window)s), when no message goes "
+                 "out.", when=when, window=window)
     if waiting.reason == "rate_limit":
         finish = pacing.local_clock(waiting.finish, timezone)[1] if waiting.finish else ""
         return _("Sending now, held to the rate limit (at most %(rate)d messages a second per "

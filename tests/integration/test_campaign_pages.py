@@ -177,11 +177,12 @@ def test_after_launch_the_counts_read_plainly(officer, outreach, survey, quiet_f
                        headers=survey["headers"]["operator"]).status_code == 200
     assert run_due(outreach, quiet_free) == 5
     html = page(officer, campaign_id)
-    assert ("5 alumni dalam kampanye ini: 5 terkirim, 0 menunggu, 0 berhenti karena sudah "
-            "menjawab, 0 gagal, 0 tanpa kontak atau berhenti berlangganan.") in html
+    assert ("5 alumni dalam kampanye ini. Pesan: 5 terkirim, 0 menunggu, 0 berhenti karena "
+            "alumni sudah menjawab, 0 gagal, 0 tidak dikirim (tanpa kontak atau berhenti "
+            "berlangganan).") in html
     assert "0 penerima" not in html and "Tidak ada yang tersisa untuk dikirim." in html
     english = officer.get(f"/campaigns/{campaign_id}?lang=en").get_data(as_text=True)
-    assert "5 alumni in this campaign: 5 sent, 0 waiting" in english
+    assert "5 alumni in this campaign. Messages: 5 sent, 0 waiting" in english
     status = client.get(f"/api/v1/campaigns/{campaign_id}/status",
                         headers=survey["headers"]["operator"]).get_json()
     assert status["alumni"] == 5 and status["next_sending"]["reason"] == "done"
