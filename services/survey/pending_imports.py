@@ -50,7 +50,7 @@ from services.survey.roster_import import PENDING_MARK, ImportSummary, import_ro
 from shared.csvsafe import safe_cell
 from shared.models import Alumnus, Cohort, Program
 from shared.personal_files import IMPORTS, open_private, private_folder
-from shared.pii import hash_nik
+from shared.pii import hash_nik, tombstone
 
 PENDING = PENDING_MARK
 _ID = re.compile(r"[0-9a-f]{32}")
@@ -190,6 +190,18 @@ def _stored(session: Session, numbers: list[str]) -> dict[str, Any]:
     return found
 
 
+def _erased(session: Session, numbers: list[str], pii_key: str) -> set[str]:
+    """The numbers of erased alumni among `numbers` (stored as tombstones, shared.pii)."""
+    tombstones = {tombstone(number, pii_key): number for number in numbers}
+    found: set[str] = set()
+    names = list(tombstones)
+    for first in range(0, len(names), LOOKUP_CHUNK):
+        found.update(tombstones[value] for value in session.scalars(
+            select(Alumnus.registration_no).where(
+                Alumnus.registration_no.in_(names[first:first + LOOKUP_CHUNK]))))
+    return found
+
+
 def preview(session: Session, home: Path, import_id: str, filename: str,
             pii_key: str) -> ImportPreview:
     """Sort the pending import's rows; nothing is written. Raises RosterFileError for a
@@ -204,6 +216,7 @@ def preview(session: Session, home: Path, import_id: str, filename: str,
         first_line_of: dict[str, int] = {}
         while chunk := list(islice(rows_iter, LOOKUP_CHUNK * 2)):
             valid: list[RosterRow] = []
+            raws = dict(chunk)
             for line, raw in chunk:
                 checked = parse_row(line, raw, titles)
                 if isinstance(checked, Rejection):
@@ -217,8 +230,15 @@ def preview(session: Session, home: Path, import_id: str, filename: str,
                     continue
                 valid.append(checked)
             stored = _stored(session, [row.registration_no for row in valid])
+            erased = _erased(session, [row.registration_no for row in valid], pii_key)
             for row in valid:
                 found = stored.get(row.registration_no)
+                if row.registration_no in erased or (found and found.erased_at):
+                    # import_roster refuses these rows too: an erased person never comes back
+                    result.rejections.append(Rejection.of(
+                        row.line, [Problem("registration_no", "erased")], raws[row.line],
+                        titles))
+                    continue
                 result.rows.append(classify(row, found, pii_key))
         result.titles = dict(titles)
     return result
@@ -242,11 +262,12 @@ class _Only(Iterator[tuple[int, dict[str, str]]]):
         return self._hint
 
 
-def retire(session: Session, alumnus_id: int) -> None:
+def retire(session: Session, alumnus_id: int, registration_no: str) -> None:
     """Free a registration number for a new person: the stored alumnus keeps everything
-    (answers, waves, links) under `<id>~<number>`, unique because ids are."""
+    (answers, waves, links) under `<id>~<number>`, unique because ids are. Only while it
+    still holds that number: a second apply of the same preview retires nobody else."""
     alumnus = session.get(Alumnus, alumnus_id)
-    if alumnus is not None:
+    if alumnus is not None and alumnus.registration_no == registration_no:
         alumnus.registration_no = f"{alumnus.id}~{alumnus.registration_no}"[:64]
 
 
@@ -275,7 +296,7 @@ def apply(
         with session_factory() as session, session.begin():
             for row in confirmed:
                 assert row.alumnus_id is not None
-                retire(session, row.alumnus_id)
+                retire(session, row.alumnus_id, row.registration_no)
     path = pending_path(home, import_id)
     assert path is not None
     held_lines = {row.line for row in held}

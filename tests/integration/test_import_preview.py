@@ -186,11 +186,15 @@ def test_the_rejected_file_keeps_the_uploaded_headers_and_order_and_reimports(
 
 
 def test_the_preview_sorts_every_row_and_writes_nothing(survey_app, survey, own_home) -> None:
+    erased = row("Alumnus 5", "REG-005", "P", "2000-01-06", BOGA)  # erased on request
     answer = api(survey_app, survey, "/api/v1/alumni/imports",
-                 data={"file": (io.BytesIO(file_of([*GOOD_ROWS, BAD_ROW])), "roster.csv")},
+                 data={"file": (io.BytesIO(file_of([*GOOD_ROWS, BAD_ROW, erased])),
+                                "roster.csv")},
                  content_type="multipart/form-data").get_json()
     assert answer["counts"] == {"new": 1, "unchanged": 1, "updated": 1, "suspicious": 2,
-                                "rejected": 1}
+                                "rejected": 2}
+    assert answer["rejections"][1]["column"] == "no_peserta"
+    assert "dihapus atas permintaan" in answer["rejections"][1]["message"]
     rows = {r["registration_no"]: r for r in answer["rows"]}
     assert rows["REG-001"]["kind"] == "updated"
     assert rows["REG-001"]["changed"] == {"phone": ["+628120000001", "+6281299990001"]}
