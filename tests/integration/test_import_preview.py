@@ -314,3 +314,24 @@ def test_a_discarded_upload_is_gone_and_imported_nothing(officer, survey_app, ow
     assert officer.get(preview).status_code == 404
     assert person(survey_app, "REG-100") is None
     assert list((own_home / "imports").glob("*-pending*")) == []
+
+
+def test_the_cli_holds_suspicious_updates_and_names_the_pending_import(
+        survey_app, survey, settings, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from services.cli import main
+
+    home = tmp_path / "cli-home"
+    path = tmp_path / "roster.csv"
+    path.write_bytes(file_of([GOOD_ROWS[2], GOOD_ROWS[4], BAD_ROW]))
+    done = CliRunner().invoke(main, ["alumni", "import", str(path)], catch_exceptions=False,
+                              env={"JEJAK_DATABASE_URL": settings.database_url,
+                                   "JEJAK_HOME": str(home)})
+    assert done.exit_code == 0, done.output
+    assert "imported 1, updated 0, unchanged 0, rejected 1, held 1" in done.output
+    assert "line 4: nama is required; jenis_kelamin: 'X' is not a gender" in done.output
+    assert "held, line 2: REG-002 is on the roster under another name" in done.output
+    pending = re.search(r"/survey/import/([0-9a-f]{32})", done.output).group(1)
+    assert (home / "imports" / f"{pending}-pending.csv").exists()
+    assert person(survey_app, "REG-002").full_name == "Alumnus 2"
