@@ -118,9 +118,8 @@ def next_sending_text(waiting: pacing.NextSending, now: datetime | None = None) 
                  "out.", when=when, window=window)
     if waiting.reason == "rate_limit":
         finish = pacing.local_clock(waiting.finish, timezone)[1] if waiting.finish else ""
-        return _("Sending now, held to the rate limit (at most %(rate)d messages a second per "
-                 "channel): the messages due now are all out by about %(finish)s.",
-                 rate=min(pacing.RATE_PER_SECOND.values()), finish=finish)
+        return _("Sending now, held to each channel's rate limit (messages per second): the "
+                 "messages due now are all out by about %(finish)s.", finish=finish)
     texts = {
         "draft": _("Not launched yet: nothing is sent."),
         "paused": _("Paused: nothing is sent until you resume."),

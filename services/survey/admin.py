@@ -171,11 +171,14 @@ def _field_names(titles: dict[str, str]) -> dict[str, str]:
     return {name: titles.get(name, roster.COLUMNS.get(name, name)) for name in roster.COLUMNS}
 
 
-@bp.route("/import/<import_id>/<any(apply, discard):action>", methods=["POST"])
+@bp.route("/import/<import_id>/<any(apply, discard):action>", methods=["GET", "POST"])
 @auth.requires("operator")
 def import_apply(import_id: str, action: str) -> Any:
     """Apply the pending import (with the suspicious updates the operator confirmed, one by
-    one or all) or discard it."""
+    one or all) or discard it. A GET (the language switch of the result page) goes back to
+    the import page: only a POST changes anything."""
+    if request.method == "GET":
+        return redirect(url_for(".import_page", lang=request.args.get("lang")))
     home = _settings().home
     if pending_imports.pending_path(home, import_id) is None:
         abort(404)

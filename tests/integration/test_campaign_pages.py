@@ -236,3 +236,26 @@ def test_the_page_says_when_the_next_message_goes_in_quiet_hours(officer, outrea
     html = page(officer, campaign_id)
     when = f"{end:%H:%M} WITA" if end.date() == local.date() else f"besok pukul {end:%H:%M} WITA"
     assert f"Pengiriman berikutnya {when}: jam tenang ({start:%H:%M}–{end:%H:%M})" in html
+
+
+def test_the_page_says_paused_and_rate_limited_plainly(officer, outreach, survey,
+                                                       settings) -> None:
+    from services.outreach.pacing import NextSending
+    from services.outreach.web import next_sending_text
+
+    client = outreach.test_client()
+    campaign_id = create(client, survey, steps=[SMS]).get_json()["id"]
+    for action in ("launch", "pause"):
+        assert client.post(f"/api/v1/campaigns/{campaign_id}/{action}",
+                           headers=survey["headers"]["operator"]).status_code == 200
+    assert "Dijeda: tidak ada yang dikirim sampai Anda melanjutkannya." in page(officer,
+                                                                              campaign_id)
+    outreach.config["JEJAK_SETTINGS"] = dataclasses.replace(settings, timezone="Asia/Makassar")
+    now = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # 10:00 WITA
+    with outreach.test_request_context("/"):
+        busy = next_sending_text(NextSending("rate_limit", now, now + timedelta(seconds=50)),
+                                 now)
+        later = next_sending_text(NextSending("scheduled", now + timedelta(days=4)), now)
+    assert busy == ("Sedang mengirim, dibatasi laju pengiriman tiap saluran (pesan per detik): "
+                    "semua pesan yang jatuh tempo sekarang terkirim sekitar pukul 10:00 WITA.")
+    assert later == "Pengiriman berikutnya 11-12-2026 pukul 10:00 WITA: hari langkah berikutnya."

@@ -335,3 +335,12 @@ def test_the_cli_holds_suspicious_updates_and_names_the_pending_import(
     pending = re.search(r"/survey/import/([0-9a-f]{32})", done.output).group(1)
     assert (home / "imports" / f"{pending}-pending.csv").exists()
     assert person(survey_app, "REG-002").full_name == "Alumnus 2"
+
+
+def test_the_language_switch_of_the_result_page_changes_nothing(officer, survey_app,
+                                                                own_home) -> None:
+    preview = upload(officer, file_of(GOOD_ROWS))
+    apply_url = preview.split("?")[0] + "/apply"
+    switched = officer.get(apply_url + "?lang=en")
+    assert switched.status_code == 302 and switched.headers["Location"].startswith("/import")
+    assert person(survey_app, "REG-100") is None  # a GET applied nothing
