@@ -24,7 +24,7 @@ from flask import (
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
-from services.survey import pending_imports, privacy, roster, waves
+from services.survey import pending_imports, privacy, roster, roster_template, waves
 from services.survey.import_texts import describer, rejection_out
 from services.survey.roster import RosterFileError
 from services.survey.roster_import import REJECTED_SUFFIX, write_rejected_rows
@@ -137,7 +137,7 @@ def import_page() -> Any:
 @auth.requires("operator")
 def import_template(kind: str) -> Any:
     """The roster template: Indonesian headers and one example row."""
-    data = roster.template_csv() if kind == "csv" else roster.template_xlsx()
+    data = roster_template.template_csv() if kind == "csv" else roster_template.template_xlsx()
     mimetype = ("text/csv" if kind == "csv" else
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True,

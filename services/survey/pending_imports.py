@@ -44,7 +44,6 @@ from services.survey.roster import (
     RosterRow,
     parse_row,
     read_rows,
-    write_rejections_csv,
 )
 from services.survey.roster_import import PENDING_MARK, ImportSummary, import_roster
 from shared.csvsafe import safe_cell
@@ -330,4 +329,4 @@ def _keep_held(home: Path, rows: list[tuple[int, dict[str, str]]],
 
 
 __all__ = ["ImportPreview", "RowChange", "Applied", "store_upload", "pending_path", "preview",
-           "apply", "discard", "retire", "write_rejections_csv"]
+           "apply", "discard", "retire", "classify", "same_name"]

@@ -11,10 +11,9 @@ from services.survey.roster import (
     RosterRow,
     parse_row,
     read_rows,
-    template_csv,
-    template_xlsx,
     write_rejections_csv,
 )
+from services.survey.roster_template import template_csv, template_xlsx
 
 
 def rows_of(text: str):

@@ -16,7 +16,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from services.survey import pending_imports, privacy, roster
+from services.survey import pending_imports, privacy, roster_template
 from services.survey.import_texts import describer, rejection_out
 from services.survey.roster import RosterFileError, write_rejections_csv
 from shared import auth, db
@@ -164,7 +164,7 @@ class AlumniImportTemplate(MethodView):
     def get(self, query: dict[str, Any]) -> Any:
         """The roster template (XLSX or CSV): Indonesian headers and one example row."""
         kind = query["format"]
-        data = roster.template_csv() if kind == "csv" else roster.template_xlsx()
+        data = roster_template.template_csv() if kind == "csv" else roster_template.template_xlsx()
         mimetype = ("text/csv" if kind == "csv" else
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True,
