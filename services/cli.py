@@ -395,50 +395,60 @@ def alumni() -> None:
 def alumni_import(path: str) -> None:
     """Import a roster file (CSV or XLSX); good rows import, bad rows are listed.
 
-    The rejected rows go to a new file in JEJAK_HOME/imports (mode 0600, deleted after
-    JEJAK_PERSONAL_FILES_DAYS days), never beside PATH: that folder may be shared, and
-    only files Jejak knows can be expired and cleaned by an erasure.
+    Through the same pending import as the page (services/survey/pending_imports.py):
+    suspicious updates (a known registration number with another name or birth date) are
+    held, not imported; confirm them on the import page. The rejected rows go to a new
+    file in JEJAK_HOME/imports (mode 0600, deleted after JEJAK_PERSONAL_FILES_DAYS days),
+    under the file's own headers, never beside PATH: that folder may be shared, and only
+    files Jejak knows can be expired and cleaned by an erasure.
     """
-    from services.survey.roster import RosterFileError, read_rows
-    from services.survey.roster_import import import_roster, write_rejected_rows
+    from services.survey import pending_imports
+    from services.survey.roster import RosterFileError
+    from services.survey.roster_import import write_rejected_rows
     from shared.auth import audit
     from shared.db import Database
 
     settings = _settings()
     database = Database.for_url(settings.database_url)
-    with open(path, "rb") as handle:
-        rows = read_rows(handle, path)
-        with click.progressbar(length=max(1, _length_hint(rows)), label="Importing",
-                               show_pos=True) as bar:
-            def progress(done: int, total: int | None) -> None:
-                if total and bar.length != total:
-                    bar.length = total
-                bar.update(done - bar.pos)
+    try:
+        with open(path, "rb") as handle:
+            import_id = pending_imports.store_upload(settings.home, handle, path)
+    except RosterFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with click.progressbar(length=1, label="Importing", show_pos=True) as bar:
+        def progress(done: int, total: int | None) -> None:
+            if total and bar.length != total:
+                bar.length = total
+            bar.update(done - bar.pos)
 
-            try:
-                summary = import_roster(database.session_factory, rows,
-                                        pii_key=settings.pii_key, on_progress=progress)
-            except RosterFileError as exc:
-                raise click.ClickException(str(exc)) from exc
+        try:
+            applied = pending_imports.apply(database.session_factory, settings.home,
+                                            import_id, path, pii_key=settings.pii_key,
+                                            on_progress=progress)
+        except RosterFileError as exc:
+            pending_imports.discard(settings.home, import_id)
+            raise click.ClickException(str(exc)) from exc
+    summary = applied.summary
     with database.session_factory() as db_session:
         audit(db_session, "cli", "alumni.import", path, imported=summary.imported,
-              updated=summary.updated, rejected=summary.rejected)
+              updated=summary.updated, rejected=summary.rejected, held=len(applied.held))
         db_session.commit()
     click.echo(f"imported {summary.imported}, updated {summary.updated}, "
-               f"unchanged {summary.unchanged}, rejected {summary.rejected}")
+               f"unchanged {summary.unchanged}, rejected {summary.rejected}, "
+               f"held {len(applied.held)}")
     if summary.rejections:
-        target = write_rejected_rows(settings.home, summary.rejections)
+        target = write_rejected_rows(settings.home, summary.rejections, applied.titles)
         for rejection in summary.rejections[:10]:
-            click.echo(f"  line {rejection.line}, {rejection.column}: {rejection.message}")
+            click.echo(f"  line {rejection.line}: {rejection.message}")
         if summary.rejected > 10:
             click.echo(f"  ... and {summary.rejected - 10} more")
         click.echo(f"rejected rows written to {target}")
-
-
-def _length_hint(rows: object) -> int:
-    import operator
-
-    return operator.length_hint(rows, 0)
+    if applied.held:
+        for row in applied.held[:10]:
+            click.echo(f"  held, line {row.line}: {row.registration_no} is on the roster "
+                       f"under another name or birth date")
+        click.echo(f"confirm the held rows on the import page: /survey/import/"
+                   f"{applied.pending_id}")
 
 
 @main.group("analytics")

@@ -101,6 +101,8 @@ SENTENCES: dict[str, str] = {
     "event.discard": N_("%(actor)s discarded event #%(target)s for %(consumer)s"),
     "indicators.unsuppressed": N_("%(actor)s read the indicators of %(target)s with small "
                                   "groups shown (API)"),
+    "alumni.import_discard": N_("%(actor)s discarded the pending import %(target)s"),
+    "campaign.steps": N_("%(actor)s changed the steps of campaign #%(target)s"),
     "centre.settings": N_("%(actor)s changed the centre's settings"),
     "read.alumni": N_("%(actor)s listed alumni with their contact details (API)"),
     "read.responses": N_("%(actor)s listed responses with contact details (API)"),

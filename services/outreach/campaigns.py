@@ -101,8 +101,6 @@ def create_campaign(
             {"day_offset": day, "channel": channel, "template": template}
             for day, channel, template in templating.DEFAULT_SEQUENCE
         ]
-    if not steps:
-        raise OutreachError("steps", "give at least one step")
     campaign = Campaign(
         name=name,
         wave_id=wave_id,
@@ -112,23 +110,76 @@ def create_campaign(
         created_by=created_by,
     )
     session.add(campaign)
+    campaign.steps.extend(_checked_steps(steps))
+    session.flush()
+    return campaign
+
+
+def _checked_steps(steps: list[dict[str, Any]]) -> list[CampaignStep]:
+    """Step rows for `steps`, in the order given; the first wrong field raises. The messages
+    are fixed sentences (no values in them) so a page can show them translated."""
+    if not steps:
+        raise OutreachError("steps", "give at least one step")
+    rows = []
     for position, step in enumerate(steps):
         if step.get("channel") not in STEP_CHANNELS:
-            raise OutreachError(
-                f"steps.{position}.channel", f"must be one of {', '.join(STEP_CHANNELS)}"
-            )
+            raise OutreachError(f"steps.{position}.channel",
+                                "must be email, sms, whatsapp or best")
         if int(step.get("day_offset", 0)) < 0:
             raise OutreachError(f"steps.{position}.day_offset", "must be 0 or more")
-        campaign.steps.append(
+        template = step.get("template") or {}
+        if not (template.get("id") or {}).get("body", "").strip():
+            raise OutreachError(f"steps.{position}.template.id.body",
+                                "the Indonesian message is required")
+        rows.append(
             CampaignStep(
                 position=position,
                 day_offset=int(step.get("day_offset", 0)),
                 channel=step["channel"],
-                template=step["template"],
+                template=template,
             )
         )
+    return rows
+
+
+def replace_steps(session: Session, campaign: Campaign, steps: list[dict[str, Any]]) -> None:
+    """Set a draft campaign's steps (day, channel, message per language).
+
+    Only before launch: a launched campaign has planned messages per step, and changing a
+    step under them would send one text and report another (409).
+    """
+    if campaign.status != "draft":
+        raise OutreachError("status", "the steps can only be changed before launch", 409)
+    rows = _checked_steps(steps)
+    for old in list(campaign.steps):
+        campaign.steps.remove(old)
+        session.delete(old)
+    session.flush()  # the old positions are gone before the new ones take them
+    campaign.steps.extend(rows)
     session.flush()
-    return campaign
+
+
+def audience(
+    session: Session, campaign: Campaign, settings: Settings, sample: int = 10
+) -> tuple[int, list[tuple[Recipient, str | None]]]:
+    """How many alumni the segment holds now, and the first `sample` of them (by id) with
+    the channel the first step would use for each (None: no contact for it). Two queries,
+    whatever the size of the segment."""
+    count = session.scalar(_segment(campaign, func.count())) or 0
+    rows = session.execute(
+        _segment(
+            campaign,
+            Alumnus.id, Alumnus.full_name, Alumnus.email, Alumnus.phone, Program.name,
+            Cohort.label,
+        ).order_by(Alumnus.id).limit(sample)
+    )
+    first = campaign.steps[0].channel if campaign.steps else None
+    people = []
+    for row in rows:
+        person = Recipient(*row)
+        resolved = first and resolve_channel(first, person, settings.channel_order)
+        people.append((person, resolved[0] if resolved else None))
+    return count, people
 
 
 def _segment(campaign: Campaign, *columns: Any) -> Select[Any]:
@@ -171,6 +222,31 @@ def recipients(session: Session, campaign: Campaign) -> list[Recipient]:
         Alumnus.id, Alumnus.full_name, Alumnus.email, Alumnus.phone, Program.name, Cohort.label,
     )
     return [Recipient(*row) for row in session.execute(query.order_by(Alumnus.id))]
+
+
+def recipient(
+    session: Session, campaign: Campaign, alumnus_id: int | None = None
+) -> Recipient | None:
+    """One alumnus to preview the messages on: `alumnus_id` (or the first by id) among the
+    segment now; once launched, among the alumni the campaign has messages for (the
+    segment then shrinks as people answer, and may be empty while messages are out)."""
+    columns = (Alumnus.id, Alumnus.full_name, Alumnus.email, Alumnus.phone, Program.name,
+               Cohort.label)
+    if campaign.status == "draft":
+        query = _segment(campaign, *columns)
+    else:
+        query = (
+            select(*columns)
+            .join(Cohort, Cohort.id == Alumnus.cohort_id)
+            .join(Program, Program.id == Cohort.program_id)
+            .where(Alumnus.erased_at.is_(None), exists().where(
+                Message.alumnus_id == Alumnus.id,
+                Message.campaign_step_id.in_([step.id for step in campaign.steps])))
+        )
+    if alumnus_id is not None:
+        query = query.where(Alumnus.id == alumnus_id)
+    row = session.execute(query.order_by(Alumnus.id).limit(1)).first()
+    return Recipient(*row) if row else None
 
 
 def _disposition(campaign: Campaign, name: str) -> Any:

@@ -70,8 +70,8 @@ def dispatch(
                 failed_reason="a worker stopped while sending; not resent to avoid a duplicate",
             )
         )
-    quiet = pacing.parse_quiet_hours(settings.quiet_hours)
-    if pacing.in_quiet_hours(now, quiet, settings.timezone):
+    quiet, timezone = pacing.quiet_hours_of(settings)
+    if pacing.in_quiet_hours(now, quiet, timezone):
         return 0
     running = (
         select(CampaignStep.id)
@@ -168,7 +168,7 @@ def send_batch(
     own_channels = channels is None
     channels = channels or Channels(settings)
     counts: dict[str, int] = {}
-    quiet = pacing.parse_quiet_hours(settings.quiet_hours)
+    quiet, timezone = pacing.quiet_hours_of(settings)
     try:
         with session_factory() as session:
             with session.begin():
@@ -181,7 +181,7 @@ def send_batch(
             one_statement = is_postgres(session)  # data-modifying CTEs: PostgreSQL only
             try:
                 for row in batch:
-                    quiet_now = pacing.in_quiet_hours(now(), quiet, settings.timezone)
+                    quiet_now = pacing.in_quiet_hours(now(), quiet, timezone)
                     if rate_limit is not None and not quiet_now:
                         rate_limit.wait(row.channel)
                     moment = now()

@@ -9,8 +9,10 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as clock
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis
@@ -83,3 +85,93 @@ class RateLimit:
             if wait <= 0:
                 return
             time.sleep(wait + 0.001)
+
+
+# --- when the next message of a campaign may go (what the campaign page says) -----------
+
+QuietWindow = tuple[clock, clock] | None
+
+
+def quiet_hours_of(settings: Any) -> tuple[QuietWindow, str]:
+    """The quiet window and the time zone it is read in, from one place.
+
+    Today they come from the `JEJAK_QUIET_HOURS` and `JEJAK_TIMEZONE` settings; when they
+    move to the settings table, only this function changes.
+    """
+    return parse_quiet_hours(settings.quiet_hours), settings.timezone
+
+
+def quiet_end(moment: datetime, quiet: QuietWindow, timezone: str) -> datetime:
+    """The first moment at or after `moment` outside the quiet window (`moment` itself when
+    it is outside). A window that crosses midnight (20:00-07:00) ends on the next local day
+    when `moment` falls before midnight, on the same day after it."""
+    if not in_quiet_hours(moment, quiet, timezone):
+        return moment
+    assert quiet is not None
+    zone = ZoneInfo(timezone)
+    local = moment.astimezone(zone)
+    start, end = quiet
+    day = local.date()
+    if start > end and local.time() >= start:
+        day += timedelta(days=1)  # 23:30 in 20:00-07:00: the window ends tomorrow morning
+    return datetime.combine(day, end, tzinfo=zone).astimezone(moment.tzinfo)
+
+
+@dataclass(frozen=True)
+class NextSending:
+    """Why a campaign waits and until when.
+
+    `reason`: `draft` (not launched), `paused`, `done` (nothing left to send), `now`,
+    `scheduled` (the next step's day has not come), `retry` (a failed send waits for its
+    backoff), `quiet_hours`, `rate_limit` (sending now, held to the per-channel rate).
+    `at`: when the next message may go (UTC), None when nothing goes by itself.
+    `finish`: with `rate_limit`, when the messages due now will all have gone.
+    """
+
+    reason: str
+    at: datetime | None = None
+    finish: datetime | None = None
+
+
+def next_sending(
+    now: datetime,
+    *,
+    status: str,
+    due_now: dict[str, int],
+    next_due: datetime | None,
+    next_is_retry: bool = False,
+    quiet: QuietWindow,
+    timezone: str,
+    rates: dict[str, int] | None = None,
+) -> NextSending:
+    """When a campaign's next message may go, and why not sooner.
+
+    `due_now`: messages waiting whose time has come, by channel; `next_due`: the earliest
+    later moment one of the others may go (its step's day, or its retry time), and whether
+    that one is a retry. The same rules as `delivery.dispatch`: nothing goes while the
+    campaign is not running or in quiet hours; a channel sends at most `rates[channel]` a
+    second, so a backlog bigger than one second's worth says when it will be through.
+    """
+    rates = rates or RATE_PER_SECOND
+    if status in ("draft", "paused"):
+        return NextSending(status)
+    if any(due_now.values()):
+        if in_quiet_hours(now, quiet, timezone):
+            return NextSending("quiet_hours", quiet_end(now, quiet, timezone))
+        seconds = max(
+            -(-count // rates.get(channel, 10)) for channel, count in due_now.items() if count
+        )
+        if seconds > 1:
+            return NextSending("rate_limit", now, now + timedelta(seconds=seconds))
+        return NextSending("now", now)
+    if next_due is None:
+        return NextSending("done")
+    if in_quiet_hours(next_due, quiet, timezone):
+        return NextSending("quiet_hours", quiet_end(next_due, quiet, timezone))
+    return NextSending("retry" if next_is_retry else "scheduled", next_due)
+
+
+def local_clock(moment: datetime, timezone: str) -> tuple[datetime, str]:
+    """`moment` in the centre's time zone, and its clock with the zone's name: "07:00 WITA"."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    return local, f"{local:%H:%M} {local.tzname()}"

@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from services.outreach import campaigns, templating
+from services.outreach import campaigns, pacing, templating
 from shared.config import Settings
-from shared.models import Campaign, CampaignStep, Message, Response, Wave
+from shared.models import Campaign, CampaignStep, Message, Response, Wave, utcnow
+
+MASK = "••••••"
+
+
+def masked_link(link: str) -> str:
+    """A personal link with its token hidden: `https://…/survey/s/••••••`. A preview shows
+    staff what a message looks like without handing them a working link to someone's form
+    (or to their opt-out)."""
+    return f"{link.rsplit('/', 1)[0]}/{MASK}" if link else link
 
 
 def preview(
     session: Session, campaign: Campaign, settings: Settings, alumnus_id: int | None = None
 ) -> dict[str, Any]:
-    people = campaigns.recipients(session, campaign)
-    person = next((p for p in people if alumnus_id in (None, p.alumnus_id)), None)
+    """Every step rendered for one real alumnus, personal links masked, and the audience:
+    how many the segment holds now and the first ten with the first step's channel."""
+    count, sample = campaigns.audience(session, campaign, settings)
+    audience = {
+        "recipients": count,
+        "sample": [{"id": person.alumnus_id, "name": person.full_name, "channel": channel}
+                   for person, channel in sample],
+    }
+    person = campaigns.recipient(session, campaign, alumnus_id)
     if person is None:
-        return {"recipients": len(people), "alumnus": None, "steps": []}
+        return {**audience, "alumnus": None, "steps": []}
     wave_title = session.scalar(select(Wave.title).where(Wave.id == campaign.wave_id))
     steps = []
     for step in campaign.steps:
@@ -35,6 +52,8 @@ def preview(
         context = campaigns.message_context(
             person, campaign.wave_id, wave_title, settings, resolved[0]
         )
+        for key in ("survey_link", "unsubscribe_link"):
+            context[key] = masked_link(context[key])
         try:
             rendered = templating.render(step.template, campaign.language, context)
             steps.append(
@@ -50,10 +69,57 @@ def preview(
         except templating.TemplateProblem as exc:
             steps.append({"step": step.position + 1, "channel": resolved[0], "error": str(exc)})
     return {
-        "recipients": len(people),
+        **audience,
         "alumnus": {"id": person.alumnus_id, "name": person.full_name},
         "steps": steps,
     }
+
+
+def waiting(
+    session: Session, campaign: Campaign, settings: Settings, now: datetime | None = None
+) -> pacing.NextSending:
+    """When the campaign's next message may go and why not sooner (`pacing.next_sending`),
+    from its waiting messages: two aggregate queries on the campaign's steps."""
+    now = now or utcnow()
+    step_ids = [step.id for step in campaign.steps]
+    waiting_ = [Message.campaign_step_id.in_(step_ids),
+                Message.status.in_(("planned", "queued", "sending"))]
+    ready = or_(Message.status != "planned", and_(
+        Message.due_at <= now,
+        or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now)))
+    due_now = dict(session.execute(
+        select(Message.channel, func.count()).where(*waiting_, ready).group_by(Message.channel)
+    ).all())
+    # A retry waits for the later of its step's day and its backoff; a first send for its day.
+    first_send = session.scalar(
+        select(func.min(Message.due_at)).where(*waiting_, ~ready,
+                                               Message.next_attempt_at.is_(None)))
+    retry = session.scalar(
+        select(func.min(Message.next_attempt_at)).where(*waiting_, ~ready,
+                                                        Message.next_attempt_at.is_not(None)))
+    candidates = [(at, is_retry) for at, is_retry in ((first_send, False), (retry, True)) if at]
+    next_due, is_retry = min(candidates, key=lambda c: _aware(c[0])) if candidates else (
+        None, False)
+    quiet, timezone = pacing.quiet_hours_of(settings)
+    return pacing.next_sending(
+        now, status=campaign.status, due_now={k or "": v for k, v in due_now.items()},
+        next_due=_aware(next_due) if next_due else None, next_is_retry=is_retry,
+        quiet=quiet, timezone=timezone,
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive UTC datetimes."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def people_reached(session: Session, campaign: Campaign) -> int:
+    """How many alumni the launched campaign has messages for (any status): the number the
+    page puts beside its counts, not the segment evaluated now."""
+    return session.scalar(
+        select(func.count(func.distinct(Message.alumnus_id))).where(
+            Message.campaign_step_id.in_([step.id for step in campaign.steps]))
+    ) or 0
 
 
 def attribution(session: Session, campaign: Campaign) -> dict[int, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -12,7 +13,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
 
-from services.outreach import campaigns, delivery, reports, webhooks
+from services.outreach import campaigns, delivery, pacing, reports, webhooks
 from services.outreach.campaigns import CHANNELS
 from shared import auth, db
 from shared.centre import applied
@@ -85,14 +86,117 @@ def detail(campaign_id: int) -> Any:
     session = db.session()
     campaign = session.get(Campaign, campaign_id) or abort(404)
     steps = delivery.counts_by_status(session, campaign.id)
+    alumnus_id = request.args.get("alumnus_id", type=int)
     return render_template(
         "outreach/detail.html",
         campaign=campaign,
         steps=steps,
         totals=_totals(steps),
+        people=reports.people_reached(session, campaign),
+        waiting=next_sending_text(reports.waiting(session, campaign, _settings())),
         attribution=reports.attribution(session, campaign),
-        preview=reports.preview(session, campaign, _settings()),
+        preview=reports.preview(session, campaign, _settings(), alumnus_id),
+        channels=campaigns.STEP_CHANNELS,
     )
+
+
+def next_sending_text(waiting: pacing.NextSending, now: datetime | None = None) -> str:
+    """The campaign page's sentence for `reports.waiting`, in the page's language, with the
+    time in the centre's zone ("07:00 WITA"), and the day when it is not today."""
+    quiet, timezone = pacing.quiet_hours_of(_settings())
+    when = ""
+    if waiting.at is not None:
+        local, clock_text = pacing.local_clock(waiting.at, timezone)
+        today = pacing.local_clock(now or utcnow(), timezone)[0].date()
+        if local.date() == today:
+            when = clock_text
+        elif (local.date() - today).days == 1:
+            when = _("tomorrow at %(clock)s", clock=clock_text)
+        else:
+            when = _("%(date)s at %(clock)s", date=f"{local:%d-%m-%Y}", clock=clock_text)
+    if waiting.reason == "quiet_hours":
+        window = "–".join(f"{part:%H:%M}" for part in quiet) if quiet else ""
+        return _("Next sending at %(when)s: quiet hours (%(window)s), when no message goes "
+                 "out.", when=when, window=window)
+    if waiting.reason == "rate_limit":
+        finish = pacing.local_clock(waiting.finish, timezone)[1] if waiting.finish else ""
+        return _("Sending now, held to each channel's rate limit (messages per second): the "
+                 "messages due now are all out by about %(finish)s.", finish=finish)
+    texts = {
+        "draft": _("Not launched yet: nothing is sent."),
+        "paused": _("Paused: nothing is sent until you resume."),
+        "done": _("Nothing left to send."),
+        "now": _("Sending now."),
+        "scheduled": _("Next sending at %(when)s: the day of the next step.", when=when),
+        "retry": _("Next sending at %(when)s: a message that failed is tried again.",
+                   when=when),
+    }
+    return texts[waiting.reason]
+
+
+STEP_FIELDS = ("day_offset", "channel", "subject_id", "body_id", "subject_en", "body_en")
+
+
+def steps_from_form(form: Any) -> list[dict[str, Any]]:
+    """The step editor's rows (`day_offset-0`, `channel-0`, `body_id-0`, …) as the API's step
+    list: a row marked `remove-N`, or a row with no message at all, is left out."""
+    positions = sorted({int(key.rsplit("-", 1)[1]) for key in form
+                        if key.rsplit("-", 1)[0] in STEP_FIELDS and key[-1].isdigit()})
+    steps = []
+    for n in positions:
+        value = {name: (form.get(f"{name}-{n}") or "").strip() for name in STEP_FIELDS}
+        if form.get(f"remove-{n}") or not (value["body_id"] or value["body_en"]):
+            continue
+        template = {}
+        for language in ("id", "en"):
+            if value[f"body_{language}"]:
+                template[language] = {"subject": value[f"subject_{language}"] or None,
+                                      "body": value[f"body_{language}"]}
+        try:
+            day = int(value["day_offset"] or 0)
+        except ValueError:
+            day = -1  # refused below with the field named
+        steps.append({"day_offset": day, "channel": value["channel"], "template": template})
+    return steps
+
+
+@bp.route("/campaigns/<int:campaign_id>/steps", methods=["POST"])
+@auth.requires("operator")
+def edit_steps(campaign_id: int) -> Any:
+    """The page's step editor: the same rule as `PUT /api/v1/campaigns/<id>/steps`."""
+    session = db.session()
+    campaign = session.get(Campaign, campaign_id) or abort(404)
+    steps = steps_from_form(request.form)
+    try:
+        campaigns.replace_steps(session, campaign, steps)
+    except campaigns.OutreachError as exc:
+        session.rollback()
+        flash(_step_error(exc), "error")
+        return redirect(url_for(".detail", campaign_id=campaign_id))
+    auth.audit(session, auth.current_principal().name, "campaign.steps", str(campaign_id),
+               steps=len(steps))
+    session.commit()
+    flash(_("Steps saved."), "ok")
+    return redirect(url_for(".detail", campaign_id=campaign_id))
+
+
+def _step_error(exc: campaigns.OutreachError) -> str:
+    """"Step 2, day: must be 0 or more", translated; the position is the step's number."""
+    messages = {
+        "must be email, sms, whatsapp or best": _("choose email, SMS, WhatsApp or best"),
+        "must be 0 or more": _("must be 0 or more"),
+        "the Indonesian message is required": _("the Indonesian message is required"),
+        "give at least one step": _("give at least one step"),
+        "the steps can only be changed before launch": _(
+            "the steps can only be changed before launch"),
+    }
+    text = messages.get(exc.message, exc.message)
+    parts = exc.field.split(".")
+    if len(parts) > 1 and parts[1].isdigit():
+        field = {"channel": _("channel"), "day_offset": _("day"),
+                 "template": _("Indonesian message")}.get(parts[2], parts[2])
+        return f"{_('Step %(n)d', n=int(parts[1]) + 1)}, {field}: {text}"
+    return text
 
 
 @bp.route("/campaigns/<int:campaign_id>/<any(launch, pause, resume):action>", methods=["POST"])

@@ -3,6 +3,7 @@ their data-subject rights (export, consent withdrawal, erasure), the audit log."
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import date, datetime, time
 from pathlib import Path
@@ -23,9 +24,10 @@ from flask import (
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
-from services.survey import privacy, waves
-from services.survey.roster import RosterFileError, read_rows
-from services.survey.roster_import import REJECTED_SUFFIX, import_roster, write_rejected_rows
+from services.survey import pending_imports, privacy, roster, roster_template, waves
+from services.survey.import_texts import describer, rejection_out
+from services.survey.roster import RosterFileError
+from services.survey.roster_import import REJECTED_SUFFIX, write_rejected_rows
 from shared import audit_log, auth, db
 from shared.centre import applied
 from shared.models import Alumnus, Cohort, Message, Program, Response, Wave
@@ -135,6 +137,8 @@ def wave_poster(slug: str) -> Any:
 @bp.route("/import", methods=["GET", "POST"])
 @auth.requires("operator")
 def import_page() -> Any:
+    """Upload a roster: it is kept as a pending import and previewed before anything is
+    written (services/survey/pending_imports.py)."""
     if request.method == "GET":
         return render_template("survey/import.html", summary=None)
     upload = request.files.get("file")
@@ -144,23 +148,90 @@ def import_page() -> Any:
     if not upload.filename.lower().endswith(UPLOAD_TYPES):
         flash(_("Only CSV and XLSX files can be imported."), "error")
         return redirect(url_for(".import_page"))
+    import_id = pending_imports.store_upload(_settings().home, upload.stream, upload.filename)
+    return redirect(url_for(".import_preview", import_id=import_id, name=upload.filename))
+
+
+@bp.route("/import/template.<any(csv, xlsx):kind>")
+@auth.requires("operator")
+def import_template(kind: str) -> Any:
+    """The roster template: Indonesian headers and one example row."""
+    data = roster_template.template_csv() if kind == "csv" else roster_template.template_xlsx()
+    mimetype = ("text/csv" if kind == "csv" else
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True,
+                     download_name=f"template-alumni.{kind}")
+
+
+def _filename() -> str:
+    return (request.values.get("name") or "roster")[:200]
+
+
+@bp.route("/import/<import_id>")
+@auth.requires("operator")
+def import_preview(import_id: str) -> Any:
     try:
-        summary = import_roster(
-            db.get_db().session_factory, read_rows(upload.stream, upload.filename),
-            pii_key=_settings().pii_key,
-        )
+        seen = pending_imports.preview(db.session(), _settings().home, import_id, _filename(),
+                                       _settings().pii_key)
+    except FileNotFoundError:
+        abort(404)
+    except RosterFileError as exc:
+        pending_imports.discard(_settings().home, import_id)
+        flash(str(exc), "error")
+        return redirect(url_for(".import_page"))
+    return render_template(
+        "survey/import_preview.html", preview=seen, filename=_filename(),
+        rejections=[rejection_out(r, seen.titles) for r in seen.rejections[:50]],
+        field_names=_field_names(seen.titles))
+
+
+def _field_names(titles: dict[str, str]) -> dict[str, str]:
+    """The changed fields under the file's own column names (`nik`, `nama`, …)."""
+    return {name: titles.get(name, roster.COLUMNS.get(name, name)) for name in roster.COLUMNS}
+
+
+@bp.route("/import/<import_id>/<any(apply, discard):action>", methods=["GET", "POST"])
+@auth.requires("operator")
+def import_apply(import_id: str, action: str) -> Any:
+    """Apply the pending import (with the suspicious updates the operator confirmed, one by
+    one or all) or discard it. A GET (the language switch of the result page) goes back to
+    the import page: only a POST changes anything."""
+    if request.method == "GET":
+        return redirect(url_for(".import_page", lang=request.args.get("lang")))
+    home = _settings().home
+    if pending_imports.pending_path(home, import_id) is None:
+        abort(404)
+    session = db.session()
+    actor = auth.current_principal().name
+    if action == "discard":
+        pending_imports.discard(home, import_id)
+        auth.audit(session, actor, "alumni.import_discard", _filename())
+        session.commit()
+        flash(_("The upload was discarded; nothing was imported."), "ok")
+        return redirect(url_for(".import_page"))
+    session.close()  # the import writes through its own sessions (SQLite: one writer)
+    try:
+        applied = pending_imports.apply(
+            db.get_db().session_factory, home, import_id, _filename(),
+            pii_key=_settings().pii_key, confirm=request.form.getlist("confirm"),
+            confirm_all=bool(request.form.get("confirm_all")))
     except RosterFileError as exc:
         flash(str(exc), "error")
         return redirect(url_for(".import_page"))
+    summary = applied.summary
     rejected_name = None
     if summary.rejections:  # 0600 in <home>/imports, deleted after personal_files_days
-        rejected_name = write_rejected_rows(_settings().home, summary.rejections).name
+        rejected_name = write_rejected_rows(home, summary.rejections, applied.titles,
+                                            describer(applied.titles)).name
     session = db.session()
-    auth.audit(session, auth.current_principal().name, "alumni.import", upload.filename,
-               imported=summary.imported, updated=summary.updated, rejected=summary.rejected)
+    auth.audit(session, actor, "alumni.import", _filename(), imported=summary.imported,
+               updated=summary.updated, rejected=summary.rejected,
+               identity_changes=applied.retired, held=len(applied.held))
     session.commit()
-    return render_template("survey/import.html", summary=summary, rejected_name=rejected_name,
-                           filename=upload.filename)
+    return render_template(
+        "survey/import.html", summary=summary, rejected_name=rejected_name,
+        filename=_filename(), applied=applied,
+        rejections=[rejection_out(r, applied.titles) for r in summary.rejections[:50]])
 
 
 @bp.route("/imports/<name>")

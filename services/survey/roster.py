@@ -21,7 +21,6 @@ import phonenumbers
 
 from shared.bidi import BIDI_CONTROL
 from shared.csvsafe import restore_cell, safe_cell
-from shared.i18n import translated as _
 from shared.uploads import UploadRejected, check_spreadsheet
 
 # The columns in the order a roster file lists them, each with its Indonesian header.
@@ -107,21 +106,74 @@ class RosterRow:
     email: str | None = None
 
 
+# What can be wrong with a value, as sentences with named parts: `column` is the column as
+# the file names it (`nama`, or `full_name` when the file's header says so). The pages
+# translate these sentences (services/survey/import_texts.py); the English is the msgid.
+PROBLEM_TEXTS: dict[str, str] = {
+    "required": "%(column)s is required",
+    "control": "%(column)s contains a control character",
+    "bidi": "%(column)s contains a bidirectional control character (U+202A to U+202E, U+2066 "
+            "to U+2069); retype the value.",
+    "too_long": "%(column)s is longer than %(limit)s characters",
+    "gender": "%(column)s: '%(value)s' is not a gender: use L or P (or M or F)",
+    "date_format": "%(column)s: '%(value)s' is not a date: use YYYY-MM-DD or DD/MM/YYYY",
+    "date_invalid": "%(column)s: '%(value)s' is not a valid date",
+    "nik": "%(column)s: a NIK has exactly 16 digits",
+    "phone": "%(column)s: '%(value)s' is not a valid phone number",
+    "email": "%(column)s: '%(value)s' is not an email address",
+    "end_before_start": "%(column)s: training ends (%(end)s) before it starts (%(start)s)",
+    "born_after_start": "%(column)s: born (%(birth)s) after training started (%(start)s)",
+    "duplicate": "%(column)s: '%(value)s' already appears on line %(first)s",
+    "erased": "%(column)s: this alumnus's personal data was erased on request; the row is "
+              "not imported again",
+    "cohort_dates": "%(column)s: cohort '%(cohort)s' of '%(program)s' runs from %(start)s to "
+                    "%(end)s; this row says %(row_start)s to %(row_end)s",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong in a row: the column (its English name), a code of PROBLEM_TEXTS and
+    the values its sentence names."""
+
+    column: str
+    code: str
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def text(self, titles: Mapping[str, str] | None = None,
+             template: str | None = None) -> str:
+        """The sentence, naming the column as the file did (`titles`: name → header);
+        `template` is the translated PROBLEM_TEXTS entry, English when not given."""
+        title = (titles or {}).get(self.column, self.column)
+        return (template or PROBLEM_TEXTS[self.code]) % {**self.values, "column": title}
+
+
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """A line that was not imported: where (line as numbered in the file), which column, why."""
+    """A line that was not imported: where (line as numbered in the file), which column, why.
+
+    `problems` lists everything wrong with the row at once, in file order; `column` and
+    `message` are the first column and all the sentences in English (logs, the CLI).
+    """
 
     line: int
     column: str
     message: str
     raw: Mapping[str, str] = field(default_factory=dict)
+    problems: tuple[Problem, ...] = ()
+
+    @classmethod
+    def of(cls, line: int, problems: list[Problem], raw: Mapping[str, str],
+           titles: Mapping[str, str] | None = None) -> Rejection:
+        return cls(line, problems[0].column,
+                   "; ".join(problem.text(titles) for problem in problems), dict(raw),
+                   tuple(problems))
 
 
 class _InvalidValue(ValueError):
-    def __init__(self, column: str, message: str) -> None:
-        super().__init__(message)
-        self.column = column
-        self.message = message
+    def __init__(self, column: str, code: str, **values: Any) -> None:
+        super().__init__(code)
+        self.problem = Problem(column, code, {k: str(v) for k, v in values.items()})
 
 
 # --- reading files ----------------------------------------------------------------------
@@ -130,9 +182,13 @@ class _InvalidValue(ValueError):
 class _Rows(Iterator[tuple[int, dict[str, str]]]):
     """The rows of a file, with an estimate of their number for progress reports."""
 
-    def __init__(self, rows: Iterator[tuple[int, dict[str, str]]], expected: int) -> None:
+    def __init__(self, rows: Iterator[tuple[int, dict[str, str]]], expected: int,
+                 titles: dict[str, str]) -> None:
         self._rows = rows
         self._expected = expected
+        # name → the header as the file wrote it, in the file's order; filled when the
+        # header row is read (before the first row comes out).
+        self.titles = titles
 
     def __next__(self) -> tuple[int, dict[str, str]]:
         return next(self._rows)
@@ -164,15 +220,23 @@ def normalise_header(header: str) -> str:
     return re.sub(r"[\s\-]+", "_", header.strip().lower())
 
 
-def _columns_of(header: list[str]) -> list[str]:
+def column_name(title: str) -> str:
+    """The roster's name for a header as a file wrote it ("No Peserta" → registration_no);
+    a header the roster does not know keeps its own text."""
+    return HEADER_ALIASES.get(normalise_header(title), title.strip())
+
+
+def _columns_of(header: list[str], titles: dict[str, str] | None = None) -> list[str]:
     columns: list[str] = []
     for position, title in enumerate(header, start=1):
-        name = HEADER_ALIASES.get(normalise_header(title), title.strip())
+        name = column_name(title)
         if not name:
             name = f"column_{position}"
         if name in columns:
             raise RosterFileError(f"column {name!r} appears more than once in the header")
         columns.append(name)
+        if titles is not None:
+            titles[name] = title.strip() or name
     missing = [column for column in REQUIRED_COLUMNS if column not in columns]
     if missing:
         raise RosterFileError(
@@ -183,7 +247,7 @@ def _columns_of(header: list[str]) -> list[str]:
 
 
 def _rows_with_header(
-    records: Iterable[tuple[int, list[str]]],
+    records: Iterable[tuple[int, list[str]]], titles: dict[str, str] | None = None,
 ) -> Iterator[tuple[int, dict[str, str]]]:
     records = iter(records)
     for _line, header in records:
@@ -191,13 +255,16 @@ def _rows_with_header(
             break
     else:
         raise RosterFileError("the file has no header row")
-    columns = _columns_of(header)
+    columns = _columns_of(header, titles)
     for line, cells in records:
         if not "".join(cells).strip():
             continue  # spreadsheets often end in blank rows
         values = dict(zip(columns, cells, strict=False))
         if len(cells) > len(columns):
             values.update(_beyond_header(cells, len(columns)))
+            if titles is not None:
+                for name in values:
+                    titles.setdefault(name, name)
         yield line, values
 
 
@@ -217,10 +284,12 @@ def _read_csv(file: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
         newlines = sum(block.count(b"\n") for block in iter(lambda: file.read(1 << 20), b""))
         expected = max(newlines - 1, 0)
         file.seek(start)
-    return _Rows(_csv_records(file), expected)
+    titles: dict[str, str] = {}
+    return _Rows(_csv_records(file, titles), expected, titles)
 
 
-def _csv_records(file: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
+def _csv_records(file: IO[bytes],
+                 titles: dict[str, str]) -> Iterator[tuple[int, dict[str, str]]]:
     text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
     try:
         first_line = text.readline()
@@ -236,7 +305,7 @@ def _csv_records(file: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
                 # A quoted value may span lines; the next record starts after them.
                 line = reader.line_num + 1
 
-        yield from _rows_with_header(numbered())
+        yield from _rows_with_header(numbered(), titles)
     except UnicodeDecodeError as exc:
         raise RosterFileError(
             "the file is not UTF-8 text: save it as 'CSV UTF-8' or as an Excel workbook"
@@ -275,7 +344,8 @@ def _read_xlsx(file: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
         finally:
             workbook.close()
 
-    return _Rows(_rows_with_header(records()), expected)
+    titles: dict[str, str] = {}
+    return _Rows(_rows_with_header(records(), titles), expected, titles)
 
 
 def cell_text(value: Any) -> str:
@@ -295,32 +365,44 @@ def cell_text(value: Any) -> str:
 # --- checking one row -------------------------------------------------------------------
 
 
-def parse_row(line: int, raw: Mapping[str, str]) -> RosterRow | Rejection:
-    """Check one row's values; the first invalid column (in file order) rejects the row."""
-    try:
-        registration_no = _required(raw, "registration_no", _name)
-        full_name = _required(raw, "full_name", _name)
-        gender = _required(raw, "gender", _gender)
-        birth_date = _optional(raw, "birth_date", _date)
-        nik = _optional(raw, "nik", _nik)
-        program = _required(raw, "program", _name)
-        cohort = _required(raw, "cohort", _name)
-        training_start = _required(raw, "training_start", _date)
-        training_end = _required(raw, "training_end", _date)
-        if training_end < training_start:
-            raise _InvalidValue(
-                "training_end",
-                f"training ends ({training_end}) before it starts ({training_start})",
-            )
-        if birth_date is not None and birth_date >= training_start:
-            # Usually day and month swapped, or the training date typed into this column.
-            raise _InvalidValue(
-                "birth_date", f"born ({birth_date}) after training started ({training_start})"
-            )
-        phone = _optional(raw, "phone", _phone)
-        email = _optional(raw, "email", _email)
-    except _InvalidValue as invalid:
-        return Rejection(line, invalid.column, invalid.message, dict(raw))
+def parse_row(
+    line: int, raw: Mapping[str, str], titles: Mapping[str, str] | None = None
+) -> RosterRow | Rejection:
+    """Check one row's values; a row with problems is rejected with all of them at once, in
+    file order (`titles`: how the file named each column, for the sentences)."""
+    problems: list[Problem] = []
+
+    def check(column: str, parse: Callable[[str, str], _T], required: bool) -> _T | None:
+        try:
+            return (_required if required else _optional)(raw, column, parse)
+        except _InvalidValue as invalid:
+            problems.append(invalid.problem)
+            return None
+
+    registration_no = check("registration_no", _name, True)
+    full_name = check("full_name", _name, True)
+    gender = check("gender", _gender, True)
+    birth_date = check("birth_date", _date, False)
+    nik = check("nik", _nik, False)
+    program = check("program", _name, True)
+    cohort = check("cohort", _name, True)
+    training_start = check("training_start", _date, True)
+    training_end = check("training_end", _date, True)
+    if training_start and training_end and training_end < training_start:
+        problems.append(Problem("training_end", "end_before_start",
+                                {"end": str(training_end), "start": str(training_start)}))
+    if birth_date is not None and training_start and birth_date >= training_start:
+        # Usually day and month swapped, or the training date typed into this column.
+        problems.append(Problem("birth_date", "born_after_start",
+                                {"birth": str(birth_date), "start": str(training_start)}))
+    phone = check("phone", _phone, False)
+    email = check("email", _email, False)
+    if problems:
+        order = list(raw)
+        problems.sort(key=lambda p: order.index(p.column) if p.column in order else len(order))
+        return Rejection.of(line, problems, raw, titles)
+    assert registration_no and full_name and gender and program and cohort
+    assert training_start and training_end
     return RosterRow(
         line=line,
         registration_no=registration_no,
@@ -344,18 +426,16 @@ def _value(raw: Mapping[str, str], column: str) -> str | None:
         return None
     # PostgreSQL refuses NUL in text, and no roster value has a reason to hold control codes.
     if _CONTROL_CHARACTER.search(value):
-        raise _InvalidValue(column, "contains a control character")
+        raise _InvalidValue(column, "control")
     if BIDI_CONTROL.search(value):  # names staff read: no text that reorders itself
-        raise _InvalidValue(column, _(
-            "%(column)s contains a bidirectional control character (U+202A to U+202E, U+2066 "
-            "to U+2069); retype the value.", column=column))
+        raise _InvalidValue(column, "bidi")
     return value
 
 
 def _required(raw: Mapping[str, str], column: str, parse: Callable[[str, str], _T]) -> _T:
     value = _value(raw, column)
     if value is None:
-        raise _InvalidValue(column, f"{column} ({COLUMNS[column]}) is required")
+        raise _InvalidValue(column, "required")
     return parse(column, value)
 
 
@@ -369,14 +449,14 @@ def _name(column: str, value: str) -> str:
     value = " ".join(value.split())
     limit = MAX_LENGTHS[column]
     if len(value) > limit:
-        raise _InvalidValue(column, f"longer than {limit} characters")
+        raise _InvalidValue(column, "too_long", limit=limit)
     return value
 
 
 def _gender(column: str, value: str) -> str:
     gender = GENDERS.get(value.upper())
     if gender is None:
-        raise _InvalidValue(column, f"{value!r} is not a gender: use L or P (or M or F)")
+        raise _InvalidValue(column, "gender", value=value)
     return gender
 
 
@@ -386,17 +466,17 @@ def _date(column: str, value: str) -> date:
     elif day_first := _DAY_FIRST_DATE.fullmatch(value):
         day, month, year = day_first.groups()
     else:
-        raise _InvalidValue(column, f"{value!r} is not a date: use YYYY-MM-DD or DD/MM/YYYY")
+        raise _InvalidValue(column, "date_format", value=value)
     try:
         return date(int(year), int(month), int(day))
     except ValueError:
-        raise _InvalidValue(column, f"{value!r} is not a valid date") from None
+        raise _InvalidValue(column, "date_invalid", value=value) from None
 
 
 def _nik(column: str, value: str) -> str:
     digits = "".join(value.split())
     if not _NIK.fullmatch(digits):
-        raise _InvalidValue(column, "a NIK has exactly 16 digits")
+        raise _InvalidValue(column, "nik")
     return digits
 
 
@@ -417,7 +497,7 @@ def _phone(column: str, value: str) -> str:
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
-        raise _InvalidValue(column, f"{value!r} is not a valid phone number")
+        raise _InvalidValue(column, "phone", value=value)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -447,7 +527,7 @@ def _is_indonesian_mobile(national_number: str) -> bool:
 
 def _email(column: str, value: str) -> str:
     if len(value) > MAX_LENGTHS[column] or not _EMAIL.fullmatch(value):
-        raise _InvalidValue(column, f"{value!r} is not an email address")
+        raise _InvalidValue(column, "email", value=value)
     # Lower case so one address is stored one way (and an opt-out by address matches it).
     return value.lower()
 
@@ -455,25 +535,45 @@ def _email(column: str, value: str) -> str:
 # --- writing rejections -----------------------------------------------------------------
 
 
-def write_rejections_csv(rejections: Iterable[Rejection], file: TextIO) -> None:
+def write_rejections_csv(
+    rejections: Iterable[Rejection],
+    file: TextIO,
+    titles: Mapping[str, str] | None = None,
+    describe: Callable[[Problem], str] | None = None,
+) -> None:
     """Write rejected rows as CSV: their original values, then line, column and error.
 
-    Known columns keep the roster's order under their English names, so the file can be
-    corrected and imported again as it is (the three extra columns are ignored then).
+    With `titles` (the file's headers, `read_rows(...).titles`), the columns keep the
+    uploaded headers and their order, so the file can be corrected and imported again as
+    it is (the three extra columns are ignored then); without, the roster's order under
+    the English names. `column` names every column with a problem as the file named it,
+    `error` says every problem (`describe`: a translated sentence per problem).
     """
     rejections = list(rejections)
+    titles = dict(titles or {})
     extra: dict[str, None] = {}
     for rejection in rejections:
         for column in rejection.raw:
-            if column not in COLUMNS and column not in REJECTION_COLUMNS:
+            if column not in COLUMNS and column not in REJECTION_COLUMNS and column not in titles:
                 extra[column] = None
-    present = {column for rejection in rejections for column in rejection.raw}
-    header = [column for column in COLUMNS if column in present or column in REQUIRED_COLUMNS]
-    header += list(extra) + list(REJECTION_COLUMNS)
+    if titles:
+        names = [name for name in titles if name not in REJECTION_COLUMNS] + list(extra)
+        header = [titles.get(name, name) for name in names]
+    else:
+        present = {column for rejection in rejections for column in rejection.raw}
+        names = [column for column in COLUMNS
+                 if column in present or column in REQUIRED_COLUMNS] + list(extra)
+        header = list(names)
     writer = csv.writer(file)
-    writer.writerow(header)
+    writer.writerow(header + list(REJECTION_COLUMNS))
     for rejection in rejections:
-        values = {**rejection.raw, "line": str(rejection.line), "column": rejection.column}
-        values["error"] = rejection.message
+        problems = rejection.problems
+        column = ", ".join(dict.fromkeys(titles.get(p.column, p.column) for p in problems)) \
+            if problems else titles.get(rejection.column, rejection.column)
+        error = "; ".join((describe or (lambda p: p.text(titles)))(p) for p in problems) \
+            if problems else rejection.message
+        values = [rejection.raw.get(name, "") for name in names]
         # Alumni typed these values: a spreadsheet must not run them (the parser undoes this).
-        writer.writerow([safe_cell(values.get(column, "")) for column in header])
+        writer.writerow([safe_cell(value) for value in
+                         [*values, str(rejection.line), column, error]])
+

@@ -32,7 +32,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.survey.roster import Rejection, RosterRow, parse_row, write_rejections_csv
+from services.survey.roster import (
+    Problem,
+    Rejection,
+    RosterFileError,
+    RosterRow,
+    column_name,
+    parse_row,
+    read_rows,
+    write_rejections_csv,
+)
 from shared.csvsafe import restore_cell
 from shared.db import is_postgres
 from shared.events import publish
@@ -148,6 +157,8 @@ def import_roster(
     chunks committed; importing the file again is safe, as stored rows count as unchanged.
     """
     expected = operator.length_hint(rows_iter, 0)
+    # How the file named its columns (filled as the header is read), for the sentences.
+    titles: dict[str, str] = getattr(rows_iter, "titles", {})
     summary = ImportSummary()
     catalogue = _Catalogue()
     first_line_of: dict[str, int] = {}
@@ -158,7 +169,7 @@ def import_roster(
 
     def store(rows: list[tuple[RosterRow, dict[str, str]]]) -> _ChunkOutcome:
         with session_factory() as session, session.begin():
-            return _import_chunk(session, rows, catalogue, pii_key)
+            return _import_chunk(session, rows, catalogue, pii_key, titles)
 
     def collect(writing: Future[_ChunkOutcome], size: int, final: bool) -> None:
         nonlocal done
@@ -178,7 +189,7 @@ def import_roster(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="roster-import") as writer:
         in_flight: tuple[Future[_ChunkOutcome], int] | None = None
         while chunk := list(islice(rows_left, chunk_size)):
-            rows = _checked_rows(chunk, first_line_of, summary.rejections)
+            rows = _checked_rows(chunk, first_line_of, summary.rejections, titles)
             if in_flight is not None:
                 collect(*in_flight, final=False)
             in_flight = writer.submit(store, rows), len(chunk)
@@ -192,25 +203,20 @@ def _checked_rows(
     chunk: list[tuple[int, dict[str, str]]],
     first_line_of: dict[str, int],
     rejections: list[Rejection],
+    titles: dict[str, str] | None = None,
 ) -> list[tuple[RosterRow, dict[str, str]]]:
     """The chunk's valid rows; the others go to `rejections`, a repeated number included."""
     rows: list[tuple[RosterRow, dict[str, str]]] = []
     for line, raw in chunk:
-        checked = parse_row(line, raw)
+        checked = parse_row(line, raw, titles)
         if isinstance(checked, Rejection):
             rejections.append(checked)
             continue
         first_line = first_line_of.setdefault(checked.registration_no, line)
         if first_line != line:
-            rejections.append(
-                Rejection(
-                    line,
-                    "registration_no",
-                    f"registration_no {checked.registration_no!r} already appears on "
-                    f"line {first_line}",
-                    raw,
-                )
-            )
+            rejections.append(Rejection.of(line, [Problem(
+                "registration_no", "duplicate",
+                {"value": checked.registration_no, "first": str(first_line)})], raw, titles))
             continue
         rows.append((checked, raw))
     return rows
@@ -221,6 +227,7 @@ def _import_chunk(
     rows: Sequence[tuple[RosterRow, dict[str, str]]],
     catalogue: _Catalogue,
     pii_key: str,
+    titles: dict[str, str] | None = None,
 ) -> _ChunkOutcome:
     outcome = _ChunkOutcome()
     if not rows:
@@ -245,15 +252,8 @@ def _import_chunk(
     for row, raw in rows:
         alumnus = stored.get(row.registration_no)
         if alumnus is not None and alumnus.erased_at is not None:
-            outcome.rejections.append(
-                Rejection(
-                    row.line,
-                    "registration_no",
-                    "this alumnus's personal data was erased on request; "
-                    "the row is not imported again",
-                    raw,
-                )
-            )
+            outcome.rejections.append(Rejection.of(
+                row.line, [Problem("registration_no", "erased")], raw, titles))
         else:
             kept.append((row, raw))
     _create_missing_cohorts(session, [row for row, _ in kept], catalogue)
@@ -266,7 +266,7 @@ def _import_chunk(
         assert cohort is not None  # created above
         conflict = _cohort_date_conflict(row, cohort)
         if conflict is not None:
-            outcome.rejections.append(Rejection(row.line, *conflict, raw))
+            outcome.rejections.append(Rejection.of(row.line, [conflict], raw, titles))
             continue
         alumnus = stored.get(row.registration_no)
         if alumnus is None:
@@ -401,16 +401,15 @@ def _insert_skipping_existing(session: Session, table: Table, values: list[dict[
     session.execute(statement.on_conflict_do_nothing(), values)
 
 
-def _cohort_date_conflict(row: RosterRow, cohort: _CohortDates) -> tuple[str, str] | None:
-    """(column, message) when the row's training dates are not its cohort's, else None."""
+def _cohort_date_conflict(row: RosterRow, cohort: _CohortDates) -> Problem | None:
+    """The problem when the row's training dates are not its cohort's, else None."""
     if (row.training_start, row.training_end) == (cohort.training_start, cohort.training_end):
         return None
     column = "training_start" if row.training_start != cohort.training_start else "training_end"
-    return column, (
-        f"cohort {cohort.label!r} of {cohort.program_name!r} runs from "
-        f"{cohort.training_start} to {cohort.training_end}; this row says "
-        f"{row.training_start} to {row.training_end}"
-    )
+    return Problem(column, "cohort_dates", {
+        "cohort": cohort.label, "program": cohort.program_name,
+        "start": str(cohort.training_start), "end": str(cohort.training_end),
+        "row_start": str(row.training_start), "row_end": str(row.training_end)})
 
 
 # --- the rejected-rows files -----------------------------------------------------------------
@@ -423,11 +422,17 @@ def _cohort_date_conflict(row: RosterRow, cohort: _CohortDates) -> tuple[str, st
 REJECTED_SUFFIX = "-rejected.csv"
 
 
-def write_rejected_rows(home: Path, rejections: Iterable[Rejection]) -> Path:
-    """Write the rejections to a new `<home>/imports/<random>-rejected.csv`; its path."""
+def write_rejected_rows(
+    home: Path,
+    rejections: Iterable[Rejection],
+    titles: dict[str, str] | None = None,
+    describe: Callable[[Problem], str] | None = None,
+) -> Path:
+    """Write the rejections to a new `<home>/imports/<random>-rejected.csv`; its path. With
+    `titles`, under the uploaded headers in their order (`write_rejections_csv`)."""
     path = private_folder(Path(home) / IMPORTS) / f"{uuid.uuid4().hex}{REJECTED_SUFFIX}"
     with open_private(path, "w", newline="", encoding="utf-8") as out:
-        write_rejections_csv(rejections, out)
+        write_rejections_csv(rejections, out, titles, describe)
     return path
 
 
@@ -485,6 +490,9 @@ class RejectedRowsErasure:
 
     rewrites: list[_Rewrite] = field(default_factory=list)
     unreadable: list[Path] = field(default_factory=list)
+    # Pending uploads (services/survey/pending_imports.py) that name the person, or cannot
+    # be read as a roster: deleted, as an upload that was never applied can be made again.
+    discards: list[Path] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -502,6 +510,8 @@ class RejectedRowsErasure:
                 writer.writerows(rewrite.kept)
             os.utime(partial, ns=(written.st_atime_ns, written.st_mtime_ns))
             os.replace(partial, rewrite.path)
+        for path in self.discards:
+            path.unlink(missing_ok=True)
         return self.rows
 
 
@@ -518,7 +528,26 @@ def plan_rejected_rows_erasure(home: Path, person: Identifiers) -> RejectedRowsE
         if not rows:
             continue
         header, body = rows[0], rows[1:]
-        kept = [row for row in body if not person.match(dict(zip(header, row, strict=False)))]
+        names = [column_name(title) for title in header]  # "no_peserta" is registration_no
+        kept = [row for row in body if not person.match(dict(zip(names, row, strict=False)))]
         if len(kept) < len(body):
             plan.rewrites.append(_Rewrite(path, header, kept, len(body) - len(kept)))
+    for path in pending_files(home):
+        try:
+            with open(path, "rb") as handle:
+                if any(person.match(raw) for _line, raw in read_rows(handle, path.name)):
+                    plan.discards.append(path)
+        except (OSError, RosterFileError):
+            plan.discards.append(path)
     return plan
+
+
+PENDING_MARK = "-pending"  # <id>-pending.csv / .xlsx: an upload waiting for its preview
+
+
+def pending_files(home: Path) -> list[Path]:
+    folder = Path(home) / IMPORTS
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.iterdir()
+                  if path.is_file() and path.stem.endswith(PENDING_MARK))

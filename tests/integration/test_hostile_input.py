@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import tracemalloc
 import uuid
 import zipfile
@@ -129,9 +130,16 @@ def test_the_import_page_escapes_rejected_values(survey_app, hostile) -> None:
               f'X1,"{PAYLOAD.replace(chr(34), chr(34) * 2)}",{SCRIPT},Las,A1,2025-01-06,'
               "2025-03-28\n")
     page = client.post("/import", data={"csrf_token": token, "file": (
-        io.BytesIO(roster.encode()), "roster.csv")}, content_type="multipart/form-data")
+        io.BytesIO(roster.encode()), "roster.csv")}, content_type="multipart/form-data",
+        follow_redirects=True)
     assert page.status_code == 200
-    html = page.get_data(as_text=True)
+    html = page.get_data(as_text=True)  # the preview, before anything is written
+    assert ">2</td>" in html  # the rejected row (line 2), shown with its problems
+    assert_escaped(html, "import preview")
+    action = re.search(r'action="([^"]+/apply)"', html).group(1)
+    result = client.post(action, data={"csrf_token": csrf_of(html)})
+    assert result.status_code == 200
+    html = result.get_data(as_text=True)
     assert ">1</td>" in html  # one rejected row, shown with its problem
     assert_escaped(html, "import result")
 

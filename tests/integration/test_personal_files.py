@@ -14,6 +14,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 import stat
 import time
 import uuid
@@ -87,10 +88,20 @@ def staff(survey_app, survey, own_home):
     return client
 
 
-def import_on_the_page(client, roster: bytes):
+def upload_on_the_page(client, roster: bytes) -> str:
+    """The upload step alone: kept as a pending import; the preview's address."""
     token = csrf_of(client.get("/import").get_data(as_text=True))
-    page = client.post("/import", data={"csrf_token": token, "file": (
+    uploaded = client.post("/import", data={"csrf_token": token, "file": (
         io.BytesIO(roster), "roster.csv")}, content_type="multipart/form-data")
+    assert uploaded.status_code == 302
+    return uploaded.headers["Location"]
+
+
+def import_on_the_page(client, roster: bytes):
+    """Upload, then apply from the preview (the page imports nothing before that)."""
+    preview = client.get(upload_on_the_page(client, roster)).get_data(as_text=True)
+    action = re.search(r'action="([^"]+/apply)"', preview).group(1)
+    page = client.post(action, data={"csrf_token": csrf_of(preview)})
     assert page.status_code == 200
     return page
 
@@ -259,6 +270,19 @@ def test_erasure_rewrites_rejected_rows_files_without_the_person(
         assert_private(path)
         assert path.stat().st_mtime_ns == written_at[path]  # still expires when it would have
         assert NIK not in path.read_text() and EMAIL not in path.read_text().lower()
+
+
+def test_erasure_deletes_pending_uploads_that_name_the_person(
+    survey_app, survey, person, staff, home  # noqa: F811 (person is a fixture)
+) -> None:
+    upload_on_the_page(staff, roster_csv([roster_row(1, registration_no="REG-000")]))
+    upload_on_the_page(staff, roster_csv([roster_row(2)]))
+    pending = sorted((home / "imports").glob("*-pending.csv"))
+    assert len(pending) == 2
+    assert all(path.stat().st_mode & 0o777 == 0o600 for path in pending)
+    assert erase(survey_app, survey, person).status_code == 200
+    left = sorted((home / "imports").glob("*-pending.csv"))
+    assert len(left) == 1 and b"REG-000" not in left[0].read_bytes()
 
 
 def test_erasure_refuses_and_lists_backups_it_cannot_rewrite(

@@ -83,6 +83,10 @@ class CampaignOut(Schema):
     steps = fields.List(fields.Nested(StepOut))
 
 
+class StepsIn(Schema):
+    steps = fields.List(fields.Nested(StepIn), required=True, validate=validate.Length(1, 20))
+
+
 class PreviewQuery(Schema):
     alumnus_id = row_id(load_default=None)
 
@@ -159,13 +163,34 @@ class CampaignAction(MethodView):
         return campaign
 
 
+@blp.route("/<int:campaign_id>/steps")
+class CampaignSteps(MethodView):
+    @auth.requires("operator")
+    @blp.arguments(StepsIn)
+    @blp.response(200, CampaignOut)
+    def put(self, body: dict[str, Any], campaign_id: int) -> Any:
+        """Replace the steps (day, channel, message per language) of a draft campaign;
+        409 once launched."""
+        session = db.session()
+        campaign = _campaign(campaign_id)
+        try:
+            campaigns.replace_steps(session, campaign, body["steps"])
+        except campaigns.OutreachError as exc:
+            abort_domain(exc)
+        auth.audit(session, auth.current_principal().name, "campaign.steps", str(campaign_id),
+                   steps=len(body["steps"]))
+        session.commit()
+        return campaign
+
+
 @blp.route("/<int:campaign_id>/preview")
 class CampaignPreview(MethodView):
     @auth.requires("operator")
     @blp.arguments(PreviewQuery, location="query")
     @blp.response(200)
     def get(self, query: dict[str, Any], campaign_id: int) -> Any:
-        """Every step rendered for one real recipient (the first, or `alumnus_id`)."""
+        """Every step rendered for one real recipient (the first, or `alumnus_id`), with the
+        personal links masked; the segment's size now and its first ten (`sample`)."""
         session = db.session()
         campaign = _campaign(campaign_id)
         return reports.preview(session, campaign, _settings(), query.get("alumnus_id"))
@@ -177,12 +202,21 @@ class CampaignStatus(MethodView):
     @blp.response(200)
     def get(self, campaign_id: int) -> Any:
         """Per step: planned, sent, delivered, failed by reason, cancelled because answered,
-        opted out; and the responses attributed to each step."""
+        opted out; the responses attributed to each step; how many alumni the campaign has
+        messages for; when the next message may go and why not sooner (`next_sending.reason`:
+        draft, paused, done, now, scheduled, retry, quiet_hours, rate_limit)."""
         session = db.session()
         campaign = _campaign(campaign_id)
+        waiting = reports.waiting(session, campaign, _settings())
         return {
             "campaign_id": campaign.id,
             "status": campaign.status,
+            "alumni": reports.people_reached(session, campaign),
+            "next_sending": {
+                "reason": waiting.reason,
+                "at": waiting.at.isoformat() if waiting.at else None,
+                "finish": waiting.finish.isoformat() if waiting.finish else None,
+            },
             "steps": delivery.counts_by_status(session, campaign.id),
             "responses_by_step": reports.attribution(session, campaign),
         }

@@ -10,15 +10,15 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import current_app
+from flask import current_app, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from services.survey import privacy
-from services.survey.roster import RosterFileError, read_rows, write_rejections_csv
-from services.survey.roster_import import import_roster
+from services.survey import pending_imports, privacy, roster_template
+from services.survey.import_texts import describer, rejection_out
+from services.survey.roster import RosterFileError, write_rejections_csv
 from shared import auth, db
 from shared.models import Alumnus
 from shared.web import Page, abort_domain, page_of
@@ -32,10 +32,41 @@ class ImportFile(Schema):
     file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
 
 
-class RejectionOut(Schema):
-    line = fields.Integer()
+class ProblemOut(Schema):
     column = fields.String()
     message = fields.String()
+
+
+class RejectionOut(Schema):
+    line = fields.Integer()
+    column = fields.String(metadata={"description": "the columns with a problem, as the file "
+                                                    "names them"})
+    message = fields.String(metadata={"description": "every problem, in the request's "
+                                                     "language"})
+    problems = fields.List(fields.Nested(ProblemOut))
+
+
+class RowChangeOut(Schema):
+    line = fields.Integer()
+    registration_no = fields.String()
+    full_name = fields.String()
+    kind = fields.String(metadata={"description": "new, unchanged, updated or suspicious"})
+    changed = fields.Dict(metadata={"description": "field → [stored, in the file]"})
+    alumnus_id = fields.Integer(allow_none=True)
+
+
+class PreviewOut(Schema):
+    import_id = fields.String()
+    counts = fields.Dict()
+    rows = fields.List(fields.Nested(RowChangeOut), metadata={
+        "description": "updated and suspicious rows (new and unchanged are counted)"})
+    rejections = fields.List(fields.Nested(RejectionOut))
+
+
+class ApplyIn(Schema):
+    confirm = fields.List(fields.String(), load_default=list, metadata={
+        "description": "registration numbers of the suspicious updates to apply"})
+    confirm_all = fields.Boolean(load_default=False)
 
 
 class ImportOut(Schema):
@@ -44,7 +75,18 @@ class ImportOut(Schema):
     unchanged = fields.Integer()
     rejected = fields.Integer()
     rejections = fields.List(fields.Nested(RejectionOut))
-    rejected_csv = fields.String(metadata={"description": "the rejected rows as CSV"})
+    rejected_csv = fields.String(metadata={
+        "description": "the rejected rows as CSV, under the uploaded headers and order"})
+    identity_changes = fields.Integer(metadata={
+        "description": "confirmed suspicious updates: each made a new alumnus"})
+    held = fields.List(fields.Nested(RowChangeOut), metadata={
+        "description": "suspicious updates not confirmed: not imported"})
+    pending_id = fields.String(allow_none=True, metadata={
+        "description": "the held rows as a pending import, to confirm later"})
+
+
+class TemplateQuery(Schema):
+    format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))
 
 
 class AlumnusOut(Schema):
@@ -57,43 +99,131 @@ class AlumnusOut(Schema):
     email = fields.String()
 
 
+def _home() -> Any:
+    return current_app.config["JEJAK_SETTINGS"].home
+
+
+def _preview_out(seen: pending_imports.ImportPreview) -> dict[str, Any]:
+    return {
+        "import_id": seen.import_id,
+        "counts": seen.counts,
+        "rows": [row for row in seen.rows if row.kind in ("updated", "suspicious")],
+        "rejections": [rejection_out(r, seen.titles) for r in seen.rejections],
+    }
+
+
+def _apply(import_id: str, filename: str, confirm: list[str], confirm_all: bool) -> Any:
+    """Apply a pending import (the page's code path) and answer with what it did."""
+    try:
+        applied = pending_imports.apply(
+            db.get_db().session_factory, _home(), import_id, filename,
+            pii_key=current_app.config["JEJAK_SETTINGS"].pii_key, confirm=confirm,
+            confirm_all=confirm_all)
+    except RosterFileError as exc:
+        pending_imports.discard(_home(), import_id)
+        abort(422, message=str(exc), errors={"file": [str(exc)]})
+    summary = applied.summary
+    buffer = io.StringIO()
+    write_rejections_csv(summary.rejections, buffer, applied.titles, describer(applied.titles))
+    session = db.session()
+    auth.audit(session, auth.current_principal().name, "alumni.import", filename,
+               imported=summary.imported, updated=summary.updated, rejected=summary.rejected,
+               identity_changes=applied.retired, held=len(applied.held))
+    session.commit()
+    return {
+        "imported": summary.imported,
+        "updated": summary.updated,
+        "unchanged": summary.unchanged,
+        "rejected": summary.rejected,
+        "rejections": [rejection_out(r, applied.titles) for r in summary.rejections],
+        "rejected_csv": buffer.getvalue(),
+        "identity_changes": applied.retired,
+        "held": applied.held,
+        "pending_id": applied.pending_id,
+    }
+
+
 @blp.route("/import")
 class AlumniImport(MethodView):
     @auth.requires("operator")
     @blp.arguments(ImportFile, location="files")
     @blp.response(200, ImportOut)
     def post(self, files: dict[str, Any]) -> Any:
-        """Import a roster file; good rows import, bad rows come back with line and column."""
+        """Import a roster file at once; bad rows come back with every problem. Suspicious
+        updates (a known registration number with another name or birth date) are held,
+        not imported: confirm them with `POST /imports/{pending_id}/apply`."""
         upload = files["file"]
-        try:
-            summary = import_roster(
-                db.get_db().session_factory,
-                read_rows(upload.stream, upload.filename or ""),
-                pii_key=current_app.config["JEJAK_SETTINGS"].pii_key,
-            )
-        except RosterFileError as exc:
-            abort(422, message=str(exc), errors={"file": [str(exc)]})
-        buffer = io.StringIO()
-        write_rejections_csv(summary.rejections, buffer)
-        session = db.session()
-        auth.audit(
-            session,
-            auth.current_principal().name,
-            "alumni.import",
-            upload.filename,
-            imported=summary.imported,
-            updated=summary.updated,
-            rejected=summary.rejected,
-        )
-        session.commit()
-        return {
-            "imported": summary.imported,
-            "updated": summary.updated,
-            "unchanged": summary.unchanged,
-            "rejected": summary.rejected,
-            "rejections": summary.rejections,
-            "rejected_csv": buffer.getvalue(),
-        }
+        return _apply(_store(upload), upload.filename or "", [], False)
+
+
+@blp.route("/import-template")
+class AlumniImportTemplate(MethodView):
+    @auth.requires("operator")
+    @blp.arguments(TemplateQuery, location="query")
+    @blp.response(200, description="the template file (CSV or XLSX)")
+    def get(self, query: dict[str, Any]) -> Any:
+        """The roster template (XLSX or CSV): Indonesian headers and one example row."""
+        kind = query["format"]
+        data = roster_template.template_csv() if kind == "csv" else roster_template.template_xlsx()
+        mimetype = ("text/csv" if kind == "csv" else
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True,
+                         download_name=f"template-alumni.{kind}")
+
+
+@blp.route("/imports")
+class AlumniImports(MethodView):
+    @auth.requires("operator")
+    @blp.arguments(ImportFile, location="files")
+    @blp.response(201, PreviewOut)
+    def post(self, files: dict[str, Any]) -> Any:
+        """Upload a roster to preview: new, unchanged, updated (with the changed fields),
+        suspicious and rejected rows; nothing is written until `apply`."""
+        return _preview(_store(files["file"]))
+
+
+def _store(upload: Any) -> str:
+    try:
+        return pending_imports.store_upload(_home(), upload.stream, upload.filename or "")
+    except RosterFileError as exc:
+        abort(422, message=str(exc), errors={"file": [str(exc)]})
+
+
+def _preview(import_id: str) -> dict[str, Any]:
+    try:
+        seen = pending_imports.preview(db.session(), _home(), import_id, "",
+                                       current_app.config["JEJAK_SETTINGS"].pii_key)
+    except FileNotFoundError:
+        abort(404, message="no pending import with this id (applied, discarded or expired)")
+    except RosterFileError as exc:
+        pending_imports.discard(_home(), import_id)
+        abort(422, message=str(exc), errors={"file": [str(exc)]})
+    return _preview_out(seen)
+
+
+@blp.route("/imports/<import_id>")
+class AlumniImportById(MethodView):
+    @auth.requires("operator")
+    @blp.response(200, PreviewOut)
+    def get(self, import_id: str) -> Any:
+        """The preview of a pending import."""
+        return _preview(import_id)
+
+
+@blp.route("/imports/<import_id>/apply")
+class AlumniImportApply(MethodView):
+    @auth.requires("operator")
+    @blp.arguments(ApplyIn)
+    @blp.response(200, ImportOut)
+    def post(self, body: dict[str, Any], import_id: str) -> Any:
+        """Apply a pending import with the suspicious updates confirmed (`confirm`, one
+        registration number each, or `confirm_all`); the others stay held under a new
+        `pending_id`. A confirmed one keeps the stored alumnus apart (answers, links) and
+        makes a new alumnus."""
+        if pending_imports.pending_path(_home(), import_id) is None:
+            abort(404, message="no pending import with this id (applied, discarded or expired)")
+        db.session().close()
+        return _apply(import_id, "", body["confirm"], body["confirm_all"])
 
 
 @blp.route("")
