@@ -82,8 +82,10 @@ def test_the_import_page_says_why_in_the_page_language(survey_app, survey) -> No
     token = csrf_of(client.get("/import").get_data(as_text=True))
     roster = ("registration_no,full_name,gender,program,cohort,training_start,training_end\n"
               "X1,Budi\u202egnp.exe,L,Las,A1,2025-01-06,2025-03-28\n")
+    # The upload leads to its preview, which lists the rejected row and says why.
     page = client.post("/import?lang=id", data={"csrf_token": token, "file": (
-        io.BytesIO(roster.encode()), "roster.csv")}, content_type="multipart/form-data")
+        io.BytesIO(roster.encode()), "roster.csv")}, content_type="multipart/form-data",
+        follow_redirects=True)
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "full_name berisi karakter kendali arah teks" in html, html
