@@ -23,7 +23,13 @@ from services.survey import intake
 from services.survey.form_view import section_keys, section_view, visible_sections
 from services.survey.links import make_token
 from services.survey.questionnaire import answers_from_form, validate_answers
-from services.survey.waves import SurveyError, questionnaire, wave_info, wave_info_by_id
+from services.survey.waves import (
+    SurveyError,
+    mark_opened,
+    questionnaire,
+    wave_info,
+    wave_info_by_id,
+)
 from shared import auth, db, ratelimit
 from shared.models import utcnow
 
@@ -54,6 +60,9 @@ def personal(token: str) -> Any:
         return _unavailable("closed" if "closed" in refusal else "not_open", 410)
     form = questionnaire(session, wave.questionnaire_id)
     response = intake.response_of(session, wave.id, respondent.alumnus_id)
+    if request.method == "GET" and response is None:
+        mark_opened(session, wave.id, respondent.alumnus_id)  # staff's follow-up: "opened"
+        session.commit()
     stored: dict[str, Any] = {}
     if response is not None:
         stored = response.draft if response.draft is not None else response.answers

@@ -471,3 +471,15 @@ def write_rejections_csv(rejections: Iterable[Rejection], file: TextIO) -> None:
         values["error"] = rejection.message
         # Alumni typed these values: a spreadsheet must not run them (the parser undoes this).
         writer.writerow([safe_cell(values.get(column, "")) for column in header])
+
+
+def parse_contact(column: str, value: str) -> str | None:
+    """A phone number (E.164) or an email (lower case) checked as the import checks it, for
+    staff correcting one alumnus's contact (services/survey/followup.py); empty clears it.
+
+    `column` is "phone" or "email"; raises ValueError (with `.message`) when it is invalid.
+    """
+    value = value.strip()
+    if not value:
+        return None
+    return (_phone if column == "phone" else _email)(column, value)

@@ -1,0 +1,321 @@
+"""Follow-up of a wave's alumni: who has answered, who has not, and what staff do about it.
+
+One status per (wave, alumnus), computed by ONE query (`listing`) that the follow-up page,
+its download and the API all use. The status, first match wins:
+
+- `erased`: the alumnus was erased (UU PDP);
+- `complete`: a complete response in this wave (it counts, whatever happened after);
+- `opted_out`: consent withdrawn, or an opt-out from any channel;
+- `partial`: a response saved but not finished;
+- `opened`: the personal form was opened (wave_targets.opened_at), nothing saved;
+- `invited`: a message of one of the wave's campaigns reached them (sending, sent,
+  delivered, or in doubt: as outreach counts a message that reached someone);
+- `unreachable`: no phone and no email, or the wave's messages to them all failed or were
+  skipped;
+- `not_invited`: none of the above.
+
+"Belum menjawab" (`not_answered`) gathers everyone invited who has not completed:
+invited, opened and partial.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from services.survey.roster import parse_contact
+from services.survey.waves import SurveyError
+from shared.csvsafe import safe_cell
+from shared.events import publish
+from shared.models import (
+    Alumnus,
+    Campaign,
+    CampaignStep,
+    Cohort,
+    Message,
+    OptOut,
+    Program,
+    Response,
+    Wave,
+    WaveTarget,
+)
+from shared.tokens import survey_link
+
+STATUSES = ("not_invited", "invited", "opened", "partial", "complete", "opted_out",
+            "unreachable", "erased")
+NOT_ANSWERED = "not_answered"
+NOT_ANSWERED_STATUSES = ("invited", "opened", "partial")
+# A message that reached its alumnus, and one that did not (outreach's statuses, read here).
+REACHED = ("sending", "sent", "delivered", "in_doubt")
+NOT_REACHED = ("failed", "skipped")
+CHANNELS = ("email", "sms", "whatsapp")
+PAGE_SIZE = 50
+# The download's headers and status names: Indonesian, as the centre's staff read them.
+STATUS_ID = {
+    "not_invited": "belum diundang", "invited": "diundang", "opened": "membuka formulir",
+    "partial": "sebagian", "complete": "lengkap", "opted_out": "menolak dihubungi",
+    "unreachable": "tidak terjangkau", "erased": "dihapus",
+}
+HEADERS_ID = ("no_registrasi", "nama", "jenis_kelamin", "kejuruan", "angkatan", "no_hp",
+              "email", "status")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the page, the API and the download filter by; None means any."""
+
+    program_id: int | None = None
+    cohort_id: int | None = None
+    gender: str | None = None
+    status: str | None = None  # one of STATUSES, or NOT_ANSWERED
+
+    @classmethod
+    def parse(cls, values: Any) -> Filters:
+        """From query-string arguments (`program`, `cohort`, `gender`, `status`); a value
+        that is not one of the choices raises SurveyError naming the field."""
+        def number(name: str) -> int | None:
+            text = (values.get(name) or "").strip()
+            if not text:
+                return None
+            if not text.isdigit():
+                raise SurveyError(name, "must be a number")
+            return int(text)
+
+        gender = (values.get("gender") or "").strip().upper() or None
+        if gender not in (None, "L", "P"):
+            raise SurveyError("gender", "must be L or P")
+        status = (values.get("status") or "").strip() or None
+        if status not in (None, NOT_ANSWERED, *STATUSES):
+            raise SurveyError("status", f"must be one of {NOT_ANSWERED}, {', '.join(STATUSES)}")
+        return cls(number("program"), number("cohort"), gender, status)
+
+    def args(self) -> dict[str, Any]:
+        """Back to query-string arguments (for paging and download links)."""
+        return {name: value for name, value in (
+            ("program", self.program_id), ("cohort", self.cohort_id),
+            ("gender", self.gender), ("status", self.status)) if value is not None}
+
+
+def wave_step_ids(session: Session, wave_id: int) -> list[int]:
+    """The steps of the wave's campaigns: a handful, read once so the status probes the
+    messages' unique key (step, alumnus) directly."""
+    return list(session.scalars(
+        select(CampaignStep.id).join(Campaign, Campaign.id == CampaignStep.campaign_id)
+        .where(Campaign.wave_id == wave_id)))
+
+
+def status_column(wave_id: int, step_ids: list[int]) -> ColumnElement[str]:
+    """The status as one SQL expression over Alumnus, WaveTarget and the outer-joined
+    Response of the wave (see the module docstring for the order)."""
+    if step_ids:
+        contact = (
+            select(func.max(case((Message.status.in_(REACHED), 2),
+                                 (Message.status.in_(NOT_REACHED), 1), else_=0)))
+            .where(Message.alumnus_id == Alumnus.id, Message.campaign_step_id.in_(step_ids))
+            .correlate(Alumnus).scalar_subquery()
+        )
+    else:
+        contact = null()
+    opted_out = or_(Alumnus.consent_withdrawn_at.is_not(None),
+                    exists().where(OptOut.alumnus_id == Alumnus.id))
+    no_address = and_(func.coalesce(Alumnus.phone, "") == "",
+                      func.coalesce(Alumnus.email, "") == "")
+    return case(
+        (Alumnus.erased_at.is_not(None), literal("erased", String)),
+        (Response.status == "complete", literal("complete", String)),
+        (opted_out, literal("opted_out", String)),
+        (Response.status == "partial", literal("partial", String)),
+        (WaveTarget.opened_at.is_not(None), literal("opened", String)),
+        (contact == 2, literal("invited", String)),
+        (or_(no_address, contact == 1), literal("unreachable", String)),
+        else_=literal("not_invited", String),
+    )
+
+
+def _targets(session: Session, wave_id: int, filters: Filters, *columns: Any
+             ) -> tuple[Select[Any], ColumnElement[str]]:
+    status = status_column(wave_id, wave_step_ids(session, wave_id)).label("status")
+    query = (
+        select(*columns, status)
+        .select_from(WaveTarget)
+        .join(Alumnus, Alumnus.id == WaveTarget.alumnus_id)
+        .outerjoin(Response, and_(Response.wave_id == WaveTarget.wave_id,
+                                  Response.alumnus_id == WaveTarget.alumnus_id))
+        .where(WaveTarget.wave_id == wave_id)
+    )
+    if filters.program_id is not None:
+        query = query.where(WaveTarget.program_id == filters.program_id)
+    if filters.cohort_id is not None:
+        query = query.where(WaveTarget.cohort_id == filters.cohort_id)
+    if filters.gender is not None:
+        query = query.where(WaveTarget.gender == filters.gender)
+    return query, status
+
+
+def listing(session: Session, wave_id: int, filters: Filters) -> Select[Any]:
+    """THE follow-up query: one row per target of the wave matching `filters`, with its
+    status, in registration-number order. The page pages it, the download reads it all."""
+    query, status = _targets(
+        session, wave_id, filters,
+        Alumnus.id.label("alumnus_id"), Alumnus.registration_no, Alumnus.full_name,
+        WaveTarget.gender, Program.name.label("program"), Cohort.label.label("cohort"),
+        Alumnus.phone, Alumnus.email,
+    )
+    query = (query.join(Program, Program.id == WaveTarget.program_id)
+             .join(Cohort, Cohort.id == WaveTarget.cohort_id))
+    if filters.status == NOT_ANSWERED:
+        query = query.where(status.in_(NOT_ANSWERED_STATUSES))
+    elif filters.status is not None:
+        query = query.where(status == filters.status)
+    return query.order_by(Alumnus.registration_no)
+
+
+def counts(session: Session, wave_id: int, filters: Filters) -> dict[str, int]:
+    """How many targets have each status under the filters other than status, with the
+    `not_answered` total and `all`."""
+    query, status = _targets(session, wave_id, Filters(filters.program_id, filters.cohort_id,
+                                                         filters.gender), func.count())
+    found = dict(session.execute(query.with_only_columns(status, func.count())
+                                 .group_by(status)).all())
+    result = {name: int(found.get(name, 0)) for name in STATUSES}
+    result[NOT_ANSWERED] = sum(result[name] for name in NOT_ANSWERED_STATUSES)
+    result["all"] = sum(result[name] for name in STATUSES)
+    return result
+
+
+def page(session: Session, wave_id: int, filters: Filters, number: int,
+         size: int = PAGE_SIZE) -> tuple[list[Any], bool]:
+    """One page of `listing` (1-based) and whether another follows."""
+    rows = session.execute(listing(session, wave_id, filters)
+                           .offset((number - 1) * size).limit(size + 1)).all()
+    return rows[:size], len(rows) > size
+
+
+def status_of(session: Session, wave_id: int, alumnus_id: int) -> str | None:
+    """One alumnus's status in the wave (None when not a target), by the same expression."""
+    query, status = _targets(session, wave_id, Filters(), WaveTarget.alumnus_id)
+    return session.scalar(query.with_only_columns(status)
+                          .where(WaveTarget.alumnus_id == alumnus_id))
+
+
+# --- the download -----------------------------------------------------------------------
+
+
+def _cells(row: Any) -> list[str]:
+    return [safe_cell(value) for value in (
+        row.registration_no, row.full_name, row.gender, row.program, row.cohort, row.phone,
+        row.email, STATUS_ID[row.status])]
+
+
+def download(session: Session, wave_id: int, filters: Filters, kind: str) -> tuple[bytes, int]:
+    """The filtered list as CSV or XLSX with Indonesian headers, every cell formula-safe
+    (shared/csvsafe.py); returns the file and how many alumni it lists."""
+    rows = session.execute(listing(session, wave_id, filters))
+    if kind == "csv":
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(HEADERS_ID)
+        count = 0
+        for row in rows:
+            writer.writerow(_cells(row))
+            count += 1
+        return ("\ufeff" + text.getvalue()).encode(), count  # BOM: Excel reads it as UTF-8
+    from openpyxl import Workbook  # only XLSX downloads pay for loading openpyxl
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("alumni")
+    sheet.append(list(HEADERS_ID))
+    count = 0
+    for row in rows:
+        sheet.append(_cells(row))
+        count += 1
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue(), count
+
+
+# --- one alumnus: contacts, invitation, link ---------------------------------------------
+
+
+def _target(session: Session, wave: Wave, alumnus_id: int) -> Alumnus:
+    alumnus = session.get(Alumnus, alumnus_id)
+    targeted = session.scalar(select(WaveTarget.alumnus_id).where(
+        WaveTarget.wave_id == wave.id, WaveTarget.alumnus_id == alumnus_id))
+    if alumnus is None or targeted is None:
+        raise SurveyError("alumnus", "this alumnus is not a target of this wave", 404)
+    return alumnus
+
+
+def correct_contact(session: Session, alumnus: Alumnus, *, phone: str | None = None,
+                    email: str | None = None) -> dict[str, dict[str, str | None]]:
+    """Set the phone and/or email (None: leave as is; "" clears it), checked as the roster
+    import checks them. Returns what changed, each with its old and new value (the audit
+    entry keeps the old one)."""
+    if alumnus.erased_at is not None:
+        raise SurveyError("alumnus", "this alumnus was erased", 409)
+    wanted: dict[str, str | None] = {}
+    errors = []
+    for column, value in (("phone", phone), ("email", email)):
+        if value is None:
+            continue
+        try:
+            wanted[column] = parse_contact(column, value)
+        except ValueError as exc:
+            errors.append(SurveyError(column, getattr(exc, "message", str(exc))))
+    if errors:
+        raise errors[0]
+    changes = {}
+    for column, new in wanted.items():
+        old = getattr(alumnus, column)
+        if old != new:
+            changes[column] = {"old": old, "new": new}
+            setattr(alumnus, column, new)
+    return changes
+
+
+def request_invitation(session: Session, wave: Wave, alumnus_id: int, channel: str) -> None:
+    """Ask outreach to send the invitation again on `channel` (event `invitation.requested`;
+    outreach sends exactly one message per request)."""
+    if channel not in CHANNELS:
+        raise SurveyError("channel", f"must be one of {', '.join(CHANNELS)}")
+    if wave.status != "open":
+        raise SurveyError("status", f"the wave is {wave.status}, not open", 409)
+    alumnus = _target(session, wave, alumnus_id)
+    if alumnus.erased_at is not None or alumnus.consent_withdrawn_at is not None:
+        raise SurveyError("alumnus", "this alumnus may not be contacted", 409)
+    address = alumnus.email if channel == "email" else alumnus.phone
+    if not address:
+        raise SurveyError("channel", f"no address for {channel}: correct the contact first")
+    publish(session, "invitation.requested",
+            {"wave_id": wave.id, "alumnus_id": alumnus_id, "channel": channel})
+
+
+def personal_link(session: Session, wave: Wave, alumnus_id: int, *, base_url: str,
+                  secret_key: str) -> str:
+    """The alumnus's personal link for the wave (the same as the messages carry)."""
+    alumnus = _target(session, wave, alumnus_id)
+    if alumnus.erased_at is not None:
+        raise SurveyError("alumnus", "this alumnus was erased", 409)
+    return survey_link(base_url, secret_key, wave.id, alumnus_id)
+
+
+def answers_of(session: Session, wave_id: int, alumnus_id: int) -> Response | None:
+    return session.scalar(select(Response).where(Response.wave_id == wave_id,
+                                                 Response.alumnus_id == alumnus_id))
