@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -38,6 +38,8 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
+    union_all,
 )
 from sqlalchemy.orm import Session
 
@@ -123,9 +125,19 @@ def wave_step_ids(session: Session, wave_id: int) -> list[int]:
         .where(Campaign.wave_id == wave_id)))
 
 
-def status_column(wave_id: int, step_ids: list[int]) -> ColumnElement[str]:
+def status_column(session: Session, wave_id: int) -> ColumnElement[str]:
     """The status as one SQL expression over Alumnus, WaveTarget and the outer-joined
-    Response of the wave (see the module docstring for the order)."""
+    Response of the wave (the order of the module docstring).
+
+    The wave's messages are probed last, through the inner "simple" CASE, which reads the
+    probe once: only targets not already erased, complete, opted out, partial or opened
+    pay for it (bench/followup.py).
+    """
+    step_ids = wave_step_ids(session, wave_id)
+    no_address = and_(func.coalesce(Alumnus.phone, "") == "",
+                      func.coalesce(Alumnus.email, "") == "")
+    by_address = case((no_address, literal("unreachable", String)),
+                      else_=literal("not_invited", String))
     if step_ids:
         contact = (
             select(func.max(case((Message.status.in_(REACHED), 2),
@@ -133,38 +145,32 @@ def status_column(wave_id: int, step_ids: list[int]) -> ColumnElement[str]:
             .where(Message.alumnus_id == Alumnus.id, Message.campaign_step_id.in_(step_ids))
             .correlate(Alumnus).scalar_subquery()
         )
+        by_messages: Any = case({2: literal("invited", String),
+                                 1: literal("unreachable", String)},
+                                value=contact, else_=by_address)
     else:
-        contact = null()
+        by_messages = by_address
     opted_out = or_(Alumnus.consent_withdrawn_at.is_not(None),
                     exists().where(OptOut.alumnus_id == Alumnus.id))
-    no_address = and_(func.coalesce(Alumnus.phone, "") == "",
-                      func.coalesce(Alumnus.email, "") == "")
     return case(
         (Alumnus.erased_at.is_not(None), literal("erased", String)),
         (Response.status == "complete", literal("complete", String)),
         (opted_out, literal("opted_out", String)),
         (Response.status == "partial", literal("partial", String)),
         (WaveTarget.opened_at.is_not(None), literal("opened", String)),
-        (contact == 2, literal("invited", String)),
-        (or_(no_address, contact == 1), literal("unreachable", String)),
-        else_=literal("not_invited", String),
+        else_=by_messages,
     )
 
 
-def _no_jit(session: Session) -> None:
-    """PostgreSQL's JIT would compile this query for seconds: its estimate counts every
-    per-row probe of messages at full cost, so it passes the JIT threshold, while the query
-    itself runs in tens of milliseconds (bench/followup.py). Off for this transaction."""
-    if is_postgres(session):
-        session.execute(text("SET LOCAL jit = off"))
-
-
-def _targets(session: Session, wave_id: int, filters: Filters, *columns: Any
-             ) -> tuple[Select[Any], ColumnElement[str]]:
+def statuses(session: Session, wave_id: int, filters: Filters,
+             alumnus_id: int | None = None) -> Any:
+    """THE follow-up query: (alumnus_id, registration_no, status) of every target matching
+    the filters other than status, as a CTE. The page, its download, the API and one
+    alumnus's status all read it; nothing else computes a status."""
     _no_jit(session)
-    status = status_column(wave_id, wave_step_ids(session, wave_id)).label("status")
     query = (
-        select(*columns, status)
+        select(WaveTarget.alumnus_id, Alumnus.registration_no,
+               status_column(session, wave_id).label("status"))
         .select_from(WaveTarget)
         .join(Alumnus, Alumnus.id == WaveTarget.alumnus_id)
         .outerjoin(Response, and_(Response.wave_id == WaveTarget.wave_id,
@@ -177,53 +183,110 @@ def _targets(session: Session, wave_id: int, filters: Filters, *columns: Any
         query = query.where(WaveTarget.cohort_id == filters.cohort_id)
     if filters.gender is not None:
         query = query.where(WaveTarget.gender == filters.gender)
-    return query, status
+    if alumnus_id is not None:
+        query = query.where(WaveTarget.alumnus_id == alumnus_id)
+    return query.cte("followup_status")
+
+
+def _status_filter(column: Any, status: str | None) -> Any:
+    if status == NOT_ANSWERED:
+        return column.in_(NOT_ANSWERED_STATUSES)
+    return column == status if status is not None else true()
+
+
+def _no_jit(session: Session) -> None:
+    """PostgreSQL's JIT would compile this query for seconds: its estimate counts every
+    per-row probe of messages at full cost, so it passes the JIT threshold, while the query
+    itself runs in tens of milliseconds (bench/followup.py). Off for this transaction."""
+    if is_postgres(session):
+        session.execute(text("SET LOCAL jit = off"))
+
+
+DETAILS = (Alumnus.id.label("alumnus_id"), Alumnus.registration_no, Alumnus.full_name,
+           WaveTarget.gender, Program.name.label("program"), Cohort.label.label("cohort"),
+           Alumnus.phone, Alumnus.email)
+
+
+def _details(wave_id: int) -> Select[Any]:
+    return (select(*DETAILS).select_from(WaveTarget)
+            .join(Alumnus, Alumnus.id == WaveTarget.alumnus_id)
+            .join(Program, Program.id == WaveTarget.program_id)
+            .join(Cohort, Cohort.id == WaveTarget.cohort_id)
+            .where(WaveTarget.wave_id == wave_id))
 
 
 def listing(session: Session, wave_id: int, filters: Filters) -> Select[Any]:
-    """THE follow-up query: one row per target of the wave matching `filters`, with its
-    status, in registration-number order. The page pages it, the download reads it all."""
-    query, status = _targets(
-        session, wave_id, filters,
-        Alumnus.id.label("alumnus_id"), Alumnus.registration_no, Alumnus.full_name,
-        WaveTarget.gender, Program.name.label("program"), Cohort.label.label("cohort"),
-        Alumnus.phone, Alumnus.email,
-    )
-    query = (query.join(Program, Program.id == WaveTarget.program_id)
-             .join(Cohort, Cohort.id == WaveTarget.cohort_id))
-    if filters.status == NOT_ANSWERED:
-        query = query.where(status.in_(NOT_ANSWERED_STATUSES))
-    elif filters.status is not None:
-        query = query.where(status == filters.status)
-    return query.order_by(Alumnus.registration_no)
+    """Every target matching `filters` with its details and status, in registration-number
+    order (the download)."""
+    found = statuses(session, wave_id, filters)
+    return (_details(wave_id).add_columns(found.c.status)
+            .join(found, found.c.alumnus_id == WaveTarget.alumnus_id)
+            .where(_status_filter(found.c.status, filters.status))
+            .order_by(Alumnus.registration_no))
 
 
-def counts(session: Session, wave_id: int, filters: Filters) -> dict[str, int]:
-    """How many targets have each status under the filters other than status, with the
-    `not_answered` total and `all`."""
-    query, status = _targets(session, wave_id, Filters(filters.program_id, filters.cohort_id,
-                                                         filters.gender), func.count())
-    found = dict(session.execute(query.with_only_columns(status, func.count())
-                                 .group_by(status)).all())
+def _tally(found: dict[str, int]) -> dict[str, int]:
     result = {name: int(found.get(name, 0)) for name in STATUSES}
     result[NOT_ANSWERED] = sum(result[name] for name in NOT_ANSWERED_STATUSES)
     result["all"] = sum(result[name] for name in STATUSES)
     return result
 
 
+def counts(session: Session, wave_id: int, filters: Filters) -> dict[str, int]:
+    """How many targets have each status under the filters other than status, with the
+    `not_answered` total and `all`."""
+    found = statuses(session, wave_id, filters)
+    return _tally(dict(session.execute(
+        select(found.c.status, func.count()).group_by(found.c.status)).all()))
+
+
+class Row(NamedTuple):
+    alumnus_id: int
+    registration_no: str
+    full_name: str | None
+    gender: str
+    program: str
+    cohort: str
+    phone: str | None
+    email: str | None
+    status: str
+
+
+def page_and_counts(session: Session, wave_id: int, filters: Filters, number: int,
+                    size: int = PAGE_SIZE) -> tuple[list[Row], bool, dict[str, int]]:
+    """One page of the list (1-based), whether another follows, and the counts per status:
+    the statuses computed once, in one statement, then the page's details by id."""
+    found = statuses(session, wave_id, filters)
+    tally = select(found.c.status, func.count().label("n"), null().label("alumnus_id"),
+                   null().label("registration_no")).group_by(found.c.status)
+    wanted = (select(found.c.status, literal(0).label("n"), found.c.alumnus_id,
+                     found.c.registration_no)
+              .where(_status_filter(found.c.status, filters.status))
+              .order_by(found.c.registration_no)
+              .offset((number - 1) * size).limit(size + 1)).subquery("wanted")
+    rows = session.execute(union_all(tally, select(*wanted.c))).all()
+    counted = {row.status: row.n for row in rows if row.alumnus_id is None}
+    picked = sorted((row for row in rows if row.alumnus_id is not None),
+                    key=lambda row: row.registration_no)
+    status_by_id = {row.alumnus_id: row.status for row in picked[:size]}
+    details = session.execute(
+        _details(wave_id).where(WaveTarget.alumnus_id.in_(list(status_by_id)))
+        .order_by(Alumnus.registration_no)).all() if status_by_id else []
+    return ([Row(*detail, status_by_id[detail.alumnus_id]) for detail in details],
+            len(picked) > size, _tally(counted))
+
+
 def page(session: Session, wave_id: int, filters: Filters, number: int,
-         size: int = PAGE_SIZE) -> tuple[list[Any], bool]:
-    """One page of `listing` (1-based) and whether another follows."""
-    rows = session.execute(listing(session, wave_id, filters)
-                           .offset((number - 1) * size).limit(size + 1)).all()
-    return rows[:size], len(rows) > size
+         size: int = PAGE_SIZE) -> tuple[list[Row], bool]:
+    """One page of the list (1-based) and whether another follows."""
+    rows, has_next, _ = page_and_counts(session, wave_id, filters, number, size)
+    return rows, has_next
 
 
 def status_of(session: Session, wave_id: int, alumnus_id: int) -> str | None:
-    """One alumnus's status in the wave (None when not a target), by the same expression."""
-    query, status = _targets(session, wave_id, Filters(), WaveTarget.alumnus_id)
-    return session.scalar(query.with_only_columns(status)
-                          .where(WaveTarget.alumnus_id == alumnus_id))
+    """One alumnus's status in the wave (None when not a target), by the same query."""
+    found = statuses(session, wave_id, Filters(), alumnus_id)
+    return session.scalar(select(found.c.status))
 
 
 # --- the download -----------------------------------------------------------------------

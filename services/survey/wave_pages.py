@@ -133,11 +133,11 @@ def followup_page(slug: str) -> Any:
     wave = _wave_or_404(slug)
     filters = _filters()
     number = _page_number()
-    rows, has_next = followup.page(session, wave.id, filters, number)
+    rows, has_next, counts = followup.page_and_counts(session, wave.id, filters, number)
     programs, cohorts = _programs_and_cohorts()
     return render_template(
         "survey/followup.html", wave=wave, rows=rows, has_next=has_next, page=number,
-        filters=filters, counts=followup.counts(session, wave.id, filters),
+        filters=filters, counts=counts,
         statuses=followup.STATUSES, programs=programs, cohorts=cohorts,
     )
 

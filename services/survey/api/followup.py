@@ -141,8 +141,9 @@ class WaveFollowup(MethodView):
         session = db.session()
         wave = _wave(slug)
         filters = _filters(args)
-        rows, has_next = followup.page(session, wave.id, filters, args["page"])
-        return {"counts": followup.counts(session, wave.id, filters),
+        rows, has_next, counts = followup.page_and_counts(session, wave.id, filters,
+                                                          args["page"])
+        return {"counts": counts,
                 "items": [row._asdict() for row in rows], "page": args["page"],
                 "has_next": has_next}
 
