@@ -462,6 +462,10 @@ def test_an_invitation_is_resent_once_on_the_chosen_channel(survey_app, outreach
         rows = db.session().scalars(select(Message).where(Message.alumnus_id == person)).all()
     assert [(m.channel, m.address, m.status) for m in rows] == [
         ("sms", "+628120000001", "planned")]
+    # The outreach pages and API still read their campaigns with the resend one among them.
+    listed = outreach_app.test_client().get("/api/v1/campaigns",
+                                            headers=survey["headers"]["operator"])
+    assert listed.status_code == 200
     # No email on file: said plainly, nothing queued.
     api = survey_app.test_client().post(
         f"/api/v1/waves/{SLUG}/alumni/{person}/invitation",
