@@ -182,11 +182,15 @@ def alumnus_page(slug: str, alumnus_id: int, link: str | None = None) -> Any:
     )
 
 
-def _question_texts(session: Any, wave: Wave) -> dict[str, str]:
-    """Answer key → question label in the page's language, to show the answers."""
+def _question_texts(session: Any, wave: Wave) -> dict[str, tuple[str, dict[Any, str]]]:
+    """Answer key → (question label, answer code → label) in the page's language, to show
+    the answers as the alumnus saw them."""
     locale = str(get_locale() or "id")
     form = waves.questionnaire(session, wave.questionnaire_id)
-    return {question.key: question.label.get(locale) for question in form.answerable}
+    return {question.key: (question.label.get(locale),
+                           {option.code: option.label.get(locale)
+                            for option in question.options})
+            for question in form.answerable}
 
 
 @bp.route("/waves/<slug>/alumni/<int:alumnus_id>/contact", methods=["POST"])

@@ -30,6 +30,12 @@ def shots(tmp_path_factory) -> Path:
     return folder
 
 
+def no_sideways_scrolling(page, name: str, width: int) -> None:
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"{name}: {overflow}px of sideways scrolling at {width}px"
+
+
 @pytest.mark.parametrize("width", [1366, 390])
 def test_staff_filter_who_has_not_answered_and_download_them(browser, jejak, shots,
                                                              width: int) -> None:
@@ -54,9 +60,7 @@ def test_staff_filter_who_has_not_answered_and_download_them(browser, jejak, sho
         statuses = page.locator("table.data tbody td:last-child").all_inner_texts()
         assert statuses and set(statuses) <= NOT_ANSWERED, statuses
         # No sideways scrolling of the page at phone width: the table scrolls in its box.
-        overflow = page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert overflow <= 0, f"{overflow}px of sideways scrolling at {width}px"
+        no_sideways_scrolling(page, "follow-up", width)
         page.screenshot(path=str(shots / f"followup-not-answered-{width}.png"),
                         full_page=True)
 
@@ -69,5 +73,16 @@ def test_staff_filter_who_has_not_answered_and_download_them(browser, jejak, sho
         assert len(rows) > 1 and {row[-1] for row in rows[1:]} <= NOT_ANSWERED
         counted = page.locator("[data-status=not_answered]").inner_text()
         assert counted.endswith(f": {len(rows) - 1}")
+
+        # One of them, then the wave's own page: readable at this width too.
+        page.click("table.data tbody a >> nth=0")
+        page.wait_for_load_state()
+        assert page.locator("#phone").is_visible()
+        page.screenshot(path=str(shots / f"followup-alumnus-{width}.png"), full_page=True)
+        no_sideways_scrolling(page, "alumnus", width)
+        page.goto(jejak.base_url + "/survey/waves/tracer-2025")
+        assert "Tutup gelombang" in page.content()
+        page.screenshot(path=str(shots / f"wave-{width}.png"), full_page=True)
+        no_sideways_scrolling(page, "wave", width)
     finally:
         context.close()

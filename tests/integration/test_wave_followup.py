@@ -26,10 +26,12 @@ from shared.models import (
     Campaign,
     CampaignStep,
     Cohort,
+    DeadLetter,
     Export,
     Message,
     OptOut,
     OutboxEvent,
+    ProcessedEvent,
     Response,
     Wave,
     WaveTarget,
@@ -154,6 +156,12 @@ def test_late_alumni_are_previewed_added_once_audited_and_invited_once_by_outrea
     invitations = planned_for_new()
     assert sorted(m.alumnus_id for m in invitations) == sorted(new)
     assert all(m.status == "planned" and m.channel == "sms" for m in invitations)
+    # Analytics took the event too (their cells recomputed), and nothing failed.
+    with survey_app.app_context():
+        session = db.session()
+        consumers = set(session.scalars(select(ProcessedEvent.consumer)))
+        assert {"outreach.on_wave_targets_added", "analytics.on_wave_targets_added"} <= consumers
+        assert session.scalar(select(func.count()).select_from(DeadLetter)) == 0
 
 
 def test_only_an_open_wave_takes_late_alumni(survey_app, survey) -> None:
@@ -492,7 +500,7 @@ def test_the_alumnus_page_shows_the_answers(survey_app, survey, statuses, operat
     page = operator.get(f"/waves/{SLUG}/alumni/{statuses['REG-000']}")
     text = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "lengkap" in text and "4500000" in text
+    assert "lengkap" in text and "4500000" in text and "<td>ya</td>" in text
     api = survey_app.test_client().get(f"/api/v1/waves/{SLUG}/alumni/{statuses['REG-000']}",
                                        headers=survey["headers"]["operator"]).get_json()
     assert api["status"] == "complete" and api["answers"]["f505"] == 4_500_000
