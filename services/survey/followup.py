@@ -328,7 +328,8 @@ def download(session: Session, wave_id: int, filters: Filters, kind: str) -> tup
 # --- one alumnus: contacts, invitation, link ---------------------------------------------
 
 
-def _target(session: Session, wave: Wave, alumnus_id: int) -> Alumnus:
+def target_alumnus(session: Session, wave: Wave, alumnus_id: int) -> Alumnus:
+    """The alumnus, when a target of the wave; else SurveyError 404."""
     alumnus = session.get(Alumnus, alumnus_id)
     targeted = session.scalar(select(WaveTarget.alumnus_id).where(
         WaveTarget.wave_id == wave.id, WaveTarget.alumnus_id == alumnus_id))
@@ -371,7 +372,7 @@ def request_invitation(session: Session, wave: Wave, alumnus_id: int, channel: s
         raise SurveyError("channel", f"must be one of {', '.join(CHANNELS)}")
     if wave.status != "open":
         raise SurveyError("status", f"the wave is {wave.status}, not open", 409)
-    alumnus = _target(session, wave, alumnus_id)
+    alumnus = target_alumnus(session, wave, alumnus_id)
     if alumnus.erased_at is not None or alumnus.consent_withdrawn_at is not None:
         raise SurveyError("alumnus", "this alumnus may not be contacted", 409)
     address = alumnus.email if channel == "email" else alumnus.phone
@@ -384,7 +385,7 @@ def request_invitation(session: Session, wave: Wave, alumnus_id: int, channel: s
 def personal_link(session: Session, wave: Wave, alumnus_id: int, *, base_url: str,
                   secret_key: str) -> str:
     """The alumnus's personal link for the wave (the same as the messages carry)."""
-    alumnus = _target(session, wave, alumnus_id)
+    alumnus = target_alumnus(session, wave, alumnus_id)
     if alumnus.erased_at is not None:
         raise SurveyError("alumnus", "this alumnus was erased", 409)
     return survey_link(base_url, secret_key, wave.id, alumnus_id)

@@ -86,8 +86,7 @@ def add_targets(slug: str) -> Any:
         flash(exc.message, "error")
         return redirect(url_for(".wave_page", slug=slug))
     auth.audit(session, auth.current_principal().name, "wave.targets_add", slug,
-               added=len(added), **{k: v for k, v in chosen.items() if k != "alumnus_ids"},
-               alumnus_ids=ids)
+               added=len(added), **chosen)
     session.commit()
     flash(_("%(n)d alumni added to the wave.", n=len(added)), "ok")
     return redirect(url_for(".wave_page", slug=slug))
@@ -162,7 +161,7 @@ def followup_download(slug: str, kind: str) -> Any:
 
 def _target_or_404(wave: Wave, alumnus_id: int) -> Alumnus:
     try:
-        return followup._target(db.session(), wave, alumnus_id)
+        return followup.target_alumnus(db.session(), wave, alumnus_id)
     except waves.SurveyError:
         abort(404)
 

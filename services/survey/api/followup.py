@@ -190,7 +190,7 @@ class InvitationIn(Schema):
 
 def _target(wave: Wave, alumnus_id: int) -> Any:
     try:
-        return followup._target(db.session(), wave, alumnus_id)
+        return followup.target_alumnus(db.session(), wave, alumnus_id)
     except waves.SurveyError as exc:
         abort_domain(exc)
 
