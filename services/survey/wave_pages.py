@@ -42,11 +42,15 @@ def _ids(name: str) -> list[int]:
     return [int(value) for value in request.form.getlist(name) if value.isdigit()]
 
 
-def _programs_and_cohorts() -> tuple[list[Program], list[Any]]:
+def _programs_and_cohorts() -> tuple[list[Any], list[Any]]:
+    """The filter choices as plain rows (id, name) and ((id, label), program name): the
+    follow-up page is read often, and ORM objects for every cohort cost more than its query."""
     session = db.session()
-    return (session.scalars(select(Program).order_by(Program.name)).all(),
-            session.execute(select(Cohort, Program.name).join(Program)
-                            .order_by(Program.name, Cohort.label)).all())
+    return (session.execute(select(Program.id, Program.name).order_by(Program.name)).all(),
+            [(row, row.program_name) for row in session.execute(
+                select(Cohort.id, Cohort.label, Program.name.label("program_name"))
+                .join(Program, Program.id == Cohort.program_id)
+                .order_by(Program.name, Cohort.label))])
 
 
 @bp.route("/waves/<slug>")
