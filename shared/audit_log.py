@@ -103,6 +103,15 @@ SENTENCES: dict[str, str] = {
                                   "groups shown (API)"),
     "alumni.import_discard": N_("%(actor)s discarded the pending import %(target)s"),
     "campaign.steps": N_("%(actor)s changed the steps of campaign #%(target)s"),
+    "wave.targets_add": N_("%(actor)s added %(added)s alumni to the wave %(target)s"),
+    "wave.reopen": N_("%(actor)s reopened the wave %(target)s"),
+    "wave.followup_download": N_("%(actor)s downloaded the follow-up list of the wave "
+                                 "%(target)s (%(rows)s rows)"),
+    "alumnus.contact_correct": N_("%(actor)s corrected the contact details of alumnus "
+                                  "#%(target)s"),
+    "alumnus.invitation_resend": N_("%(actor)s sent the invitation to alumnus #%(target)s "
+                                    "again"),
+    "alumnus.link_copy": N_("%(actor)s revealed the personal link of alumnus #%(target)s"),
     "centre.settings": N_("%(actor)s changed the centre's settings"),
     "read.alumni": N_("%(actor)s listed alumni with their contact details (API)"),
     "read.responses": N_("%(actor)s listed responses with contact details (API)"),

@@ -57,6 +57,18 @@ CONTRACTS: dict[str, Contract] = {
     ),
     "wave.opened": Contract(fields=("wave_id",), subscribers=("outreach.on_wave_opened",)),
     "wave.closed": Contract(fields=("wave_id",), subscribers=("outreach.on_wave_closed",)),
+    # Alumni added to an open wave after it opened (services/survey/waves.py add_targets):
+    # outreach plans the wave's running campaigns for them; analytics recomputes their cells.
+    "wave.targets_added": Contract(
+        fields=("wave_id", "alumnus_ids"),
+        subscribers=("outreach.on_wave_targets_added", "analytics.on_wave_targets_added"),
+    ),
+    # Staff asked to send one alumnus the invitation again, on a chosen channel
+    # (services/survey/followup.py request_invitation); outreach sends it once.
+    "invitation.requested": Contract(
+        fields=("wave_id", "alumnus_id", "channel"),
+        subscribers=("outreach.on_invitation_requested",),
+    ),
     # Data-subject rights (services/survey/privacy.py): outreach stops what is pending.
     "alumnus.erased": Contract(
         fields=("alumnus_id",),

@@ -173,6 +173,8 @@ class WaveTarget(Base):
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
     gender: Mapped[str] = mapped_column(String(1))
+    # First time the alumnus opened the personal form of this wave (the "opened" status).
+    opened_at: Mapped[datetime | None]
 
 
 class Response(Base):

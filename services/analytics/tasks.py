@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.analytics.refresh import (
@@ -15,6 +16,7 @@ from services.analytics.reports.privacy import expire_raw_exports, remove_raw_ex
 from shared.centre import applied
 from shared.db import get_db
 from shared.events import Event, consumer
+from shared.models import WaveTarget
 
 
 @consumer("analytics.on_response_submitted")
@@ -31,6 +33,21 @@ def on_message_status(db_session: Session, event: Event) -> None:
     if wave_id is None:  # a broadcast: no wave, no disposition
         return
     update_alumnus_cell(db_session, wave_id, int(event.payload["alumnus_id"]))
+
+
+@consumer("analytics.on_wave_targets_added")
+def on_wave_targets_added(db_session: Session, event: Event) -> None:
+    """Alumni added to a wave: the population of their cells grew. One recompute per cell
+    (an alumnus's cell is recomputed whole, so one alumnus per cell is enough)."""
+    wave_id = int(event.payload["wave_id"])
+    ids = [int(alumnus_id) for alumnus_id in event.payload["alumnus_ids"]]
+    one_per_cell = db_session.execute(
+        select(func.min(WaveTarget.alumnus_id))
+        .where(WaveTarget.wave_id == wave_id, WaveTarget.alumnus_id.in_(ids))
+        .group_by(WaveTarget.program_id, WaveTarget.cohort_id, WaveTarget.gender)
+    ).scalars()
+    for alumnus_id in list(one_per_cell):
+        update_alumnus_cell(db_session, wave_id, alumnus_id)
 
 
 @consumer("analytics.on_alumnus_erased")

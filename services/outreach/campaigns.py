@@ -416,15 +416,19 @@ def launch(
     return plan(session, campaign, settings)
 
 
-def plan(session: Session, campaign: Campaign, settings: Settings) -> int:
+def plan(session: Session, campaign: Campaign, settings: Settings,
+         start: datetime | None = None) -> int:
     """One message row per (step, recipient); rows that exist already are left alone.
+
+    `start` (default: the launch) is day 0 of the steps: alumni added to a wave after the
+    launch start their sequence when they are added, not all steps at once.
 
     One `INSERT … SELECT … ON CONFLICT DO NOTHING` per step, the same on SQLite and
     PostgreSQL: no recipient passes through Python, and the unique key (step, alumnus)
     makes planning twice (a resume, a retry) add nobody. Returns how many messages the
     campaign's steps have, made now or before.
     """
-    start = campaign.launched_at or utcnow()
+    start = start or campaign.launched_at or utcnow()
     insert = pg_insert if is_postgres(session) else sqlite_insert
     for step in campaign.steps:
         channel, address = _resolved_channel(step.channel, settings.channel_order)
@@ -483,3 +487,55 @@ def resume(campaign: Campaign) -> None:
     if campaign.status != "paused":
         raise OutreachError("status", f"the campaign is {campaign.status}, not paused", 409)
     campaign.status = "running"
+
+
+RESEND = "resend"  # Campaign.kind of a wave's one-off invitations sent again by staff
+
+
+def plan_added_targets(session: Session, wave_id: int, settings: Settings) -> int:
+    """Alumni added to an open wave (event wave.targets_added): every running survey
+    campaign of the wave plans its steps for them, day 0 being now. Those already planned
+    are left alone (the unique key), so a redelivered event invites nobody twice."""
+    planned = 0
+    now = utcnow()
+    for campaign in session.scalars(select(Campaign).where(
+            Campaign.wave_id == wave_id, Campaign.kind == "survey",
+            Campaign.status == "running")):
+        planned += plan(session, campaign, settings, start=now)
+    return planned
+
+
+def resend_invitation(session: Session, wave_id: int, alumnus_id: int, channel: str) -> Message:
+    """One invitation to one alumnus on `channel`, due now (event invitation.requested).
+
+    It is a step of the wave's `resend` campaign (made on first use, running), one step per
+    request, so the unique key (step, alumnus) still holds and a request is sent once. The
+    send re-checks opt-outs, consent, erasure and answers like any other message.
+    """
+    campaign = session.scalar(select(Campaign).where(Campaign.wave_id == wave_id,
+                                                     Campaign.kind == RESEND))
+    now = utcnow()
+    if campaign is None:
+        campaign = Campaign(name="Kirim ulang undangan", wave_id=wave_id, kind=RESEND,
+                            status="running", launched_at=now, language="id")
+        session.add(campaign)
+        session.flush()
+    position = session.scalar(select(func.coalesce(func.max(CampaignStep.position) + 1, 0))
+                              .where(CampaignStep.campaign_id == campaign.id))
+    step = CampaignStep(campaign_id=campaign.id, position=position, day_offset=0,
+                        channel=channel, template=templating.INVITATION)
+    session.add(step)
+    session.flush()
+    alumnus = session.get(Alumnus, alumnus_id)
+    address = None
+    if alumnus is not None:
+        address = alumnus.email if channel == "email" else alumnus.phone
+    opted_out = address is not None and session.scalar(select(OptOut.id).where(
+        OptOut.channel == channel, OptOut.address == address)) is not None
+    reason = "no_contact" if not address else "opted_out" if opted_out else None
+    message = Message(campaign_step_id=step.id, alumnus_id=alumnus_id, channel=channel,
+                      address=address, status="skipped" if reason else "planned",
+                      cancel_reason=reason, due_at=now)
+    session.add(message)
+    session.flush()
+    return message

@@ -7,7 +7,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from services.outreach import delivery, pacing, privacy
+from services.outreach import campaigns, delivery, pacing, privacy
 from shared.centre import applied
 from shared.db import get_db
 from shared.events import Event, consumer
@@ -62,6 +62,20 @@ def on_alumni_imported(db_session: Session, event: Event) -> None:
 @consumer("outreach.on_wave_opened")
 def on_wave_opened(db_session: Session, event: Event) -> None:
     return None
+
+
+@consumer("outreach.on_wave_targets_added")
+def on_wave_targets_added(db_session: Session, event: Event) -> None:
+    """Alumni added to an open wave: the wave's running campaigns plan them, from now."""
+    campaigns.plan_added_targets(db_session, int(event.payload["wave_id"]),
+                                 current_app.config["JEJAK_SETTINGS"])
+
+
+@consumer("outreach.on_invitation_requested")
+def on_invitation_requested(db_session: Session, event: Event) -> None:
+    """Staff asked for the invitation again: one message, due now, on the chosen channel."""
+    campaigns.resend_invitation(db_session, int(event.payload["wave_id"]),
+                                int(event.payload["alumnus_id"]), event.payload["channel"])
 
 
 @consumer("outreach.on_wave_closed")

@@ -10,12 +10,13 @@ from shared.web import create_api, create_service_app
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    from services.survey import admin, dead_letters_page, form
-    from services.survey.api import alumni, audit, questionnaires, responses, waves
+    from services.survey import admin, dead_letters_page, form, wave_pages
+    from services.survey.api import alumni, audit, followup, questionnaires, responses, waves
 
     app = create_service_app("survey", __name__, config, home_page=False)
     api = create_api(app)
-    for blueprint in (responses.blp, waves.blp, questionnaires.blp, alumni.blp, audit.blp):
+    for blueprint in (responses.blp, waves.blp, questionnaires.blp, alumni.blp, audit.blp,
+                      followup.blp):
         api.register_blueprint(blueprint)
     # One definition drives the form, the validation and these docs.
     from services.survey.questionnaire import default_definition, load_definition
@@ -26,6 +27,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.register_blueprint(admin.bp)
     app.register_blueprint(dead_letters_page.bp)
+    app.register_blueprint(wave_pages.bp)
     app.register_blueprint(form.bp)
     app.before_request(responses.limit_intake_body)
     return app

@@ -49,7 +49,7 @@ def _imports_dir() -> Path:
 
 @bp.route("/")
 @auth.requires("operator")
-def index() -> Any:
+def index(**extra: Any) -> Any:
     session = db.session()
     rows = session.scalars(select(Wave).order_by(Wave.created_at.desc())).all()
     summaries = {wave.id: waves.wave_summary(session, wave) for wave in rows}
@@ -58,10 +58,13 @@ def index() -> Any:
         waves=rows,
         summaries=summaries,
         programs=session.scalars(select(Program).order_by(Program.name)).all(),
+        cohorts=session.execute(select(Cohort, Program.name).join(Program)
+                                .order_by(Program.name, Cohort.label)).all(),
         questionnaires=session.scalars(
             select(QuestionnaireRow).order_by(QuestionnaireRow.key, QuestionnaireRow.version)
         ).all(),
         base_url=_settings().base_url,
+        **extra,
     )
 
 
@@ -78,14 +81,21 @@ def create_wave() -> Any:
     session = db.session()
     form = request.form
     try:
+        program_ids = [form_row_id(value, "program_ids") for value in form.getlist("program_ids")]
+        cohort_ids = [form_row_id(value, "cohort_ids") for value in form.getlist("cohort_ids")]
+        # The same person traced twice by overlapping waves: said before, created on confirm.
+        overlaps = waves.overlapping_waves(session, program_ids=program_ids,
+                                           cohort_ids=cohort_ids)
+        if overlaps and form.get("overlap_ok") != "yes":
+            return index(overlaps=overlaps, pending=form)
         wave = waves.create_wave(
             session,
             slug=form.get("slug", "").strip().lower(),
             title=form.get("title", "").strip(),
             questionnaire_id=form_row_id(form.get("questionnaire_id"), "questionnaire_id"),
             closes_at=_end_of_day(form.get("closes_on", "")),
-            program_ids=[form_row_id(value, "program_ids")
-                         for value in form.getlist("program_ids")],
+            program_ids=program_ids,
+            cohort_ids=cohort_ids,
         )
     except (waves.SurveyError, ValueError) as exc:
         flash(str(getattr(exc, "message", exc)), "error")
@@ -103,6 +113,10 @@ def change_wave(slug: str, action: str) -> Any:
     wave = session.scalar(select(Wave).where(Wave.slug == slug))
     if wave is None:
         abort(404)
+    if action == "close" and request.form.get("confirm") != "yes":
+        # Closing is confirmed on the wave's page (it can be undone until a report is out).
+        flash(_("Tick the box to confirm closing the wave."), "error")
+        return redirect(url_for("wave_pages.wave_page", slug=slug))
     try:
         if action == "open":
             population = waves.open_wave(session, wave)
@@ -115,7 +129,8 @@ def change_wave(slug: str, action: str) -> Any:
         return redirect(url_for(".index"))
     auth.audit(session, auth.current_principal().name, f"wave.{action}", slug)
     session.commit()
-    return redirect(url_for(".index"))
+    return redirect(url_for("wave_pages.wave_page", slug=slug) if action == "close"
+                    else url_for(".index"))
 
 
 @bp.route("/waves/<slug>/poster.pdf")
@@ -298,7 +313,8 @@ def alumnus_detail(alumnus_id: int) -> Any:
                                          Message.status.in_(("planned", "queued")))),
     }
     return render_template("survey/alumnus.html", alumnus=alumnus, cohort=cohort,
-                           counts=counts, is_admin=auth.current_principal().may("admin"))
+                           counts=counts, is_admin=auth.current_principal().may("admin"),
+                           in_waves=waves.waves_of_alumnus(session, alumnus_id))
 
 
 @bp.route("/alumni/<int:alumnus_id>/export.json")

@@ -35,7 +35,13 @@ from services.survey.questionnaire import (
     shown_sections,
     validate_answers,
 )
-from services.survey.waves import SurveyError, questionnaire, wave_info, wave_info_by_id
+from services.survey.waves import (
+    SurveyError,
+    mark_opened,
+    questionnaire,
+    wave_info,
+    wave_info_by_id,
+)
 from shared import auth, db, ratelimit
 from shared.models import utcnow
 
@@ -64,6 +70,9 @@ def personal(token: str) -> Any:
     respondent, wave = _respondent_and_wave(session, token)
     form = questionnaire(session, wave.questionnaire_id)
     response = intake.response_of(session, wave.id, respondent.alumnus_id)
+    if request.method == "GET" and response is None:
+        mark_opened(session, wave.id, respondent.alumnus_id)  # staff's follow-up: "opened"
+        session.commit()
     stored: dict[str, Any] = {}
     if response is not None:
         stored = response.draft if response.draft is not None else response.answers

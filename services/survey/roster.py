@@ -577,3 +577,14 @@ def write_rejections_csv(
         writer.writerow([safe_cell(value) for value in
                          [*values, str(rejection.line), column, error]])
 
+
+def parse_contact(column: str, value: str) -> str | None:
+    """A phone number (E.164) or an email (lower case) checked as the import checks it, for
+    staff correcting one alumnus's contact (services/survey/followup.py); empty clears it.
+
+    `column` is "phone" or "email"; raises ValueError (with `.message`) when it is invalid.
+    """
+    value = value.strip()
+    if not value:
+        return None
+    return (_phone if column == "phone" else _email)(column, value)

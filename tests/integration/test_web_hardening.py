@@ -137,7 +137,8 @@ def test_every_staff_form_carries_the_csrf_token_and_a_post_without_it_is_refuse
     seen = 0
     person = survey["alumni"][0][0]
     survey_pages = ["/", "/import", "/alumni", f"/alumni/{person}", f"/alumni/{person}/erase",
-                    "/audit"]
+                    "/audit", "/waves/ts-2026", "/waves/ts-2026/alumni",
+                    f"/waves/ts-2026/alumni/{person}"]
     for app, pages in ((survey_app, survey_pages), (outreach_app, ["/"]),
                        (analytics_app, ["/?wave=ts-2026"])):
         client = app.test_client()

@@ -114,8 +114,8 @@ def test_an_unknown_action_still_reads_as_a_sentence() -> None:
             "admin: roster.merge pada 3")
         assert audit_log.sentence("backup.made", "cli", None, {}) == "cli: backup.made"
         # a new member of a known family reads with the family's sentence
-        assert audit_log.sentence("wave.reopen", "admin", "tracer-2026", {}) == (
-            "admin mengubah gelombang tracer-2026 (wave.reopen)")
+        assert audit_log.sentence("wave.archive", "admin", "tracer-2026", {}) == (
+            "admin mengubah gelombang tracer-2026 (wave.archive)")
 
 
 def test_targets_that_name_a_row_read_as_numbers() -> None:

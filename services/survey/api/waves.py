@@ -52,12 +52,21 @@ class WaveOut(Schema):
     scope = fields.Dict()
     open_link = fields.Method("link")
     counts = fields.Method("summary")
+    overlaps = fields.Method(
+        "overlapping", metadata={"description": "draft or open waves tracing some of the "
+                                 "same alumni: a warning, not a refusal"})
 
     def link(self, wave: Wave) -> str:
         return open_link(wave.slug)
 
     def summary(self, wave: Wave) -> dict[str, int]:
         return waves.wave_summary(db.session(), wave)
+
+    def overlapping(self, wave: Wave) -> list[dict[str, Any]]:
+        scope = wave.scope or {}
+        return waves.overlapping_waves(db.session(), program_ids=scope.get("program_ids") or [],
+                                       cohort_ids=scope.get("cohort_ids") or [],
+                                       exclude_wave_id=wave.id)
 
 
 def open_link(slug: str) -> str:

@@ -1,0 +1,260 @@
+"""Staff pages of one wave: adding late alumni, closing and reopening, and the follow-up of
+who has not answered (docs/architecture.md §1: the page and services/survey/api/followup.py
+call the same functions in services/survey/waves.py and services/survey/followup.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from services.survey import followup, waves
+from shared import auth, db
+from shared.models import Alumnus, Cohort, Program, Wave
+
+bp = Blueprint("wave_pages", __name__)
+
+
+def _settings() -> Any:
+    return current_app.config["JEJAK_SETTINGS"]
+
+
+def _wave_or_404(slug: str) -> Wave:
+    wave = db.session().scalar(select(Wave).where(Wave.slug == slug))
+    if wave is None:
+        abort(404)
+    return wave
+
+
+def _ids(name: str) -> list[int]:
+    return [int(value) for value in request.form.getlist(name) if value.isdigit()]
+
+
+def _programs_and_cohorts() -> tuple[list[Any], list[Any]]:
+    """The filter choices as plain rows (id, name) and ((id, label), program name): the
+    follow-up page is read often, and ORM objects for every cohort cost more than its query."""
+    session = db.session()
+    return (session.execute(select(Program.id, Program.name).order_by(Program.name)).all(),
+            [(row, row.program_name) for row in session.execute(
+                select(Cohort.id, Cohort.label, Program.name.label("program_name"))
+                .join(Program, Program.id == Cohort.program_id)
+                .order_by(Program.name, Cohort.label))])
+
+
+@bp.route("/waves/<slug>")
+@auth.requires("operator")
+def wave_page(slug: str, preview: dict[str, Any] | None = None) -> Any:
+    session = db.session()
+    wave = _wave_or_404(slug)
+    programs, cohorts = _programs_and_cohorts()
+    scope = wave.scope or {}
+    return render_template(
+        "survey/wave.html", wave=wave, summary=waves.wave_summary(session, wave),
+        published=waves.published_report(session, wave), programs=programs, cohorts=cohorts,
+        overlaps=waves.overlapping_waves(session, program_ids=scope.get("program_ids") or [],
+                                         cohort_ids=scope.get("cohort_ids") or [],
+                                         exclude_wave_id=wave.id),
+        preview=preview, zone=_settings().timezone,
+    )
+
+
+@bp.route("/waves/<slug>/targets", methods=["POST"])
+@auth.requires("operator")
+def add_targets(slug: str) -> Any:
+    """Two steps: `preview` says how many would be added; `add` adds them (audited)."""
+    session = db.session()
+    wave = _wave_or_404(slug)
+    chosen = {"program_ids": _ids("program_ids"), "cohort_ids": _ids("cohort_ids")}
+    numbers = request.form.get("registration_nos", "")
+    ids, unknown = waves.alumni_by_registration(session, numbers.split())
+    chosen["alumnus_ids"] = ids
+    try:
+        if request.form.get("action") != "add":
+            preview = waves.preview_targets(session, wave, **chosen)
+            preview.update(chosen, unknown=unknown, registration_nos=numbers)
+            return wave_page(slug, preview=preview)
+        added = waves.add_targets(session, wave, **chosen)
+    except waves.SurveyError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".wave_page", slug=slug))
+    auth.audit(session, auth.current_principal().name, "wave.targets_add", slug,
+               added=len(added), **chosen)
+    session.commit()
+    flash(_("%(n)d alumni added to the wave.", n=len(added)), "ok")
+    return redirect(url_for(".wave_page", slug=slug))
+
+
+@bp.route("/waves/<slug>/reopen", methods=["POST"])
+@auth.requires("operator")
+def reopen(slug: str) -> Any:
+    from services.survey.admin import _end_of_day
+
+    session = db.session()
+    wave = _wave_or_404(slug)
+    try:
+        waves.reopen_wave(session, wave, closes_at=_end_of_day(request.form.get("closes_on", "")))
+    except (waves.SurveyError, ValueError) as exc:
+        flash(str(getattr(exc, "message", exc)), "error")
+        return redirect(url_for(".wave_page", slug=slug))
+    auth.audit(session, auth.current_principal().name, "wave.reopen", slug)
+    session.commit()
+    flash(_("Wave reopened. It accepts answers again."), "ok")
+    return redirect(url_for(".wave_page", slug=slug))
+
+
+# --- follow-up ---------------------------------------------------------------------------
+
+
+def _filters() -> followup.Filters:
+    try:
+        return followup.Filters.parse(request.args)
+    except waves.SurveyError:
+        return followup.Filters()
+
+
+def _page_number() -> int:
+    text = request.args.get("page", "1")
+    return max(1, int(text)) if text.isdigit() else 1
+
+
+@bp.route("/waves/<slug>/alumni")
+@auth.requires("operator")
+def followup_page(slug: str) -> Any:
+    session = db.session()
+    wave = _wave_or_404(slug)
+    filters = _filters()
+    number = _page_number()
+    rows, has_next, counts = followup.page_and_counts(session, wave.id, filters, number)
+    programs, cohorts = _programs_and_cohorts()
+    return render_template(
+        "survey/followup.html", wave=wave, rows=rows, has_next=has_next, page=number,
+        filters=filters, counts=counts,
+        statuses=followup.STATUSES, programs=programs, cohorts=cohorts,
+    )
+
+
+@bp.route("/waves/<slug>/alumni.<any(csv, xlsx):kind>")
+@auth.requires("operator")
+def followup_download(slug: str, kind: str) -> Any:
+    session = db.session()
+    wave = _wave_or_404(slug)
+    filters = _filters()
+    body, count = followup.download(session, wave.id, filters, kind)
+    auth.audit(session, auth.current_principal().name, "wave.followup_download", slug,
+               kind=kind, rows=count, **filters.args())
+    session.commit()
+    mimetype = ("text/csv" if kind == "csv" else
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response = current_app.response_class(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f"attachment; filename=tindak-lanjut-{slug}.{kind}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _target_or_404(wave: Wave, alumnus_id: int) -> Alumnus:
+    try:
+        return followup.target_alumnus(db.session(), wave, alumnus_id)
+    except waves.SurveyError:
+        abort(404)
+
+
+@bp.route("/waves/<slug>/alumni/<int:alumnus_id>")
+@auth.requires("operator")
+def alumnus_page(slug: str, alumnus_id: int, link: str | None = None) -> Any:
+    session = db.session()
+    wave = _wave_or_404(slug)
+    alumnus = _target_or_404(wave, alumnus_id)
+    response = followup.answers_of(session, wave.id, alumnus_id)
+    return render_template(
+        "survey/wave_alumnus.html", wave=wave, alumnus=alumnus,
+        status=followup.status_of(session, wave.id, alumnus_id),
+        in_waves=waves.waves_of_alumnus(session, alumnus_id), response=response,
+        questions=_question_texts(session, wave), channels=followup.CHANNELS, link=link,
+    )
+
+
+def _question_texts(session: Any, wave: Wave) -> dict[str, tuple[str, dict[Any, str]]]:
+    """Answer key → (question label, answer code → label) in the page's language, to show
+    the answers as the alumnus saw them."""
+    locale = str(get_locale() or "id")
+    form = waves.questionnaire(session, wave.questionnaire_id)
+    return {question.key: (question.label.get(locale),
+                           {option.code: option.label.get(locale)
+                            for option in question.options})
+            for question in form.answerable}
+
+
+@bp.route("/waves/<slug>/alumni/<int:alumnus_id>/contact", methods=["POST"])
+@auth.requires("operator")
+def correct_contact(slug: str, alumnus_id: int) -> Any:
+    session = db.session()
+    wave = _wave_or_404(slug)
+    alumnus = _target_or_404(wave, alumnus_id)
+    try:
+        changes = followup.correct_contact(session, alumnus, phone=request.form.get("phone"),
+                                           email=request.form.get("email"))
+    except waves.SurveyError as exc:
+        field = {"phone": _("Phone"), "email": _("Email")}.get(exc.field, exc.field)
+        flash(f"{field}: {exc.message}", "error")
+        return redirect(url_for(".alumnus_page", slug=slug, alumnus_id=alumnus_id))
+    if changes:
+        auth.audit(session, auth.current_principal().name, "alumnus.contact_correct",
+                   f"alumnus:{alumnus_id}", **changes)
+    session.commit()
+    flash(_("Contact details saved.") if changes else _("Nothing changed."), "ok")
+    return redirect(url_for(".alumnus_page", slug=slug, alumnus_id=alumnus_id))
+
+
+@bp.route("/waves/<slug>/alumni/<int:alumnus_id>/invitation", methods=["POST"])
+@auth.requires("operator")
+def resend_invitation(slug: str, alumnus_id: int) -> Any:
+    session = db.session()
+    wave = _wave_or_404(slug)
+    channel = request.form.get("channel", "")
+    try:
+        followup.request_invitation(session, wave, alumnus_id, channel)
+    except waves.SurveyError as exc:
+        if exc.status == 404:
+            abort(404)
+        flash(exc.message, "error")
+        return redirect(url_for(".alumnus_page", slug=slug, alumnus_id=alumnus_id))
+    auth.audit(session, auth.current_principal().name, "alumnus.invitation_resend",
+               f"alumnus:{alumnus_id}", wave=slug, channel=channel)
+    session.commit()
+    flash(_("The invitation will be sent again shortly."), "ok")
+    return redirect(url_for(".alumnus_page", slug=slug, alumnus_id=alumnus_id))
+
+
+@bp.route("/waves/<slug>/alumni/<int:alumnus_id>/link", methods=["POST"])
+@auth.requires("operator")
+def copy_link(slug: str, alumnus_id: int) -> Any:
+    """The personal link, shown once on this answer (never on a GET), and audited."""
+    session = db.session()
+    wave = _wave_or_404(slug)
+    try:
+        link = followup.personal_link(session, wave, alumnus_id, base_url=_settings().base_url,
+                                      secret_key=_settings().secret_key)
+    except waves.SurveyError as exc:
+        if exc.status == 404:
+            abort(404)
+        flash(exc.message, "error")
+        return redirect(url_for(".alumnus_page", slug=slug, alumnus_id=alumnus_id))
+    auth.audit(session, auth.current_principal().name, "alumnus.link_copy",
+               f"alumnus:{alumnus_id}", wave=slug)
+    session.commit()
+    page = alumnus_page(slug, alumnus_id, link=link)
+    response = current_app.make_response(page)
+    response.headers["Cache-Control"] = "no-store"
+    return response
