@@ -126,6 +126,9 @@ class Settings:
     database_url: str = ""
     redis_url: str = ""
     smtp_url: str = ""
+    # Where hard bounces come back by mail: imaps://user:password@host:993/INBOX (imap://
+    # with STARTTLS, or plain on loopback). Empty: no mailbox is read (outreach.read_bounces).
+    bounce_imap_url: str = ""
     # No default: the environment or the key file gives them (from_env); check() refuses
     # an empty one.
     secret_key: str = ""
@@ -172,6 +175,7 @@ class Settings:
             database_url=env.get("JEJAK_DATABASE_URL") or f"sqlite:///{home / 'jejak.db'}",
             redis_url=env.get("JEJAK_REDIS_URL", ""),
             smtp_url=env.get("JEJAK_SMTP_URL", ""),
+            bounce_imap_url=env.get("JEJAK_BOUNCE_IMAP_URL", ""),
             secret_key=env.get("JEJAK_SECRET_KEY", stored.get("JEJAK_SECRET_KEY", "")),
             pii_key=env.get("JEJAK_PII_KEY", stored.get("JEJAK_PII_KEY", "")),
             # Empty means "no quiet hours", so only a missing variable takes the default.

@@ -494,6 +494,37 @@ def _outcome_params(sent: _Sent) -> dict[str, Any]:
             "ev_at": event["created_at"]}
 
 
+# A permanent failure reported after the message left: only a message that went (or may
+# have: in doubt) is failed, once; a second report of it finds nothing to change.
+_FAILED_LATE = (
+    update(_messages)
+    .where(_messages.c.id == bindparam("m_id"),
+           _messages.c.status.in_(("sent", "delivered", "in_doubt")))
+    .values(status="failed", failed_reason=bindparam("why"))
+    .returning(_messages.c.alumnus_id)
+)
+
+
+def record_late_failure(session: Session, message_id: int, outcome: Outcome,
+                        at: datetime | None = None) -> bool:
+    """Record a hard bounce that came back by mail (services/outreach/bounces.py) the way a
+    refusal during the SMTP transaction is recorded by `_record`: a delivery attempt, the
+    message `failed` with the reason, and a `message.status` event in the same transaction
+    (so survey's disposition and analytics' unreachable count follow). True if it changed
+    the message; False if it was failed already or never went (idempotent)."""
+    db = session.connection()
+    alumnus_id = db.execute(_FAILED_LATE, {"m_id": message_id,
+                                           "why": (outcome.reason or outcome.kind)[:500]}
+                            ).scalar()
+    if alumnus_id is None:
+        return False
+    db.execute(_ATTEMPT, {"message_id": message_id, "attempted_at": at or utcnow(),
+                          "outcome": outcome.kind, "detail": (outcome.reason or "")[:500]})
+    publish(session, "message.status",
+            {"message_id": message_id, "alumnus_id": alumnus_id, "status": "failed"})
+    return True
+
+
 def counts_by_status(session: Session, campaign_id: int) -> list[dict[str, Any]]:
     """Per step: planned, sent, delivered, failed (by reason), cancelled, skipped…"""
     from sqlalchemy import func

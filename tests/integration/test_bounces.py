@@ -41,6 +41,7 @@ from shared.models import (
     Message,
     OutboxEvent,
     Program,
+    utcnow,
 )
 
 USER, PASSWORD = "bounces", "bounce-secret"
@@ -160,8 +161,10 @@ service anvil {{
 @pytest.fixture()
 def empty_mailbox(dovecot: Dovecot) -> Dovecot:
     with contextlib.closing(dovecot.connect()) as client:
-        client.store("1:*", "+FLAGS", r"(\Deleted)")
-        client.expunge()
+        _, data = client.search(None, "ALL")
+        if data[0]:
+            client.store("1:*", "+FLAGS", r"(\Deleted)")
+            client.expunge()
     return dovecot
 
 
@@ -197,7 +200,8 @@ def sent(clean_db) -> Sent:
         session.add_all([campaign, step])
         session.flush()
         messages = [Message(campaign_step_id=step.id, alumnus_id=person.id, channel="email",
-                            address=person.email, status="sent", attempts=1)
+                            address=person.email, status="sent", attempts=1,
+                            due_at=utcnow(), sent_at=utcnow())
                     for person in people]
         session.add_all(messages)
         session.flush()
