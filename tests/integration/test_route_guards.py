@@ -60,6 +60,9 @@ VIEWER_READS: dict[tuple[str, str], str] = {
     ("survey", "waves.WaveBySlug"): "one wave, as above",
     ("survey", "questionnaires.Questionnaires"): "the instruments (questions, codes)",
     ("survey", "questionnaires.QuestionnaireById"): "one instrument",
+    # Prometheus scrapes with a viewer token (docs/security.md, "Metrics").
+    ("survey", "metrics"): "counts of requests, tasks and queues; no personal data",
+    ("outreach", "metrics"): "counts of requests, messages and queues; no personal data",
 }
 SERVICES = ("survey", "outreach", "analytics")
 WALKED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
