@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.outreach import delivery
 from services.outreach.channels.base import permanent
 from services.outreach.channels.email import message_id_from_header
+from shared import metrics
 from shared.config import Settings
 from shared.models import Message
 
@@ -139,6 +140,7 @@ def read_bounces(session_factory: sessionmaker[Session], settings: Settings) -> 
                 continue  # expunged meanwhile
             outcome = _apply(session_factory, parse_report(raw, settings.secret_key))
             counts[outcome] += 1
+            metrics.BOUNCES.labels(outcome).inc()
             if outcome not in ("not_dsn", "not_ours"):
                 client.uid("STORE", uid, "+FLAGS", r"(\Seen)")
     if any(counts.values()):

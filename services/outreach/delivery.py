@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.outreach import pacing, templating
 from services.outreach.campaigns import Recipient, message_context
 from services.outreach.channels import Channel, Outcome, Outgoing, channel_for
+from shared import metrics
 from shared.config import Settings
 from shared.db import is_postgres
 from shared.events import OUTBOX, outbox_row, publish
@@ -345,10 +346,12 @@ class _Sent:
 
 def _send(channels: Channels, outgoing: Outgoing) -> Outcome:
     try:
-        return channels.get(outgoing.channel).send([outgoing])[0]
+        outcome = channels.get(outgoing.channel).send([outgoing])[0]
     except Exception as exc:  # a channel bug must not leave the message "sending"
         log.exception("channel %s raised", outgoing.channel)
-        return Outcome("transient", reason=f"{type(exc).__name__}: {exc}"[:200])
+        outcome = Outcome("transient", reason=f"{type(exc).__name__}: {exc}"[:200])
+    metrics.MESSAGES.labels(outgoing.channel, outcome.kind).inc()
+    return outcome
 
 
 def _claim(
