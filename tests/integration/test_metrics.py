@@ -193,3 +193,71 @@ def test_gunicorn_workers_add_up_in_multiprocess_mode(tmp_path) -> None:
     found = samples(text)
     assert value(found, "jejak_http_requests_total", service="survey", endpoint="healthz",
                  method="GET", status="200") == 2
+
+
+def test_jejak_web_adds_up_its_gunicorn_workers(settings, clean_db, tmp_path) -> None:
+    """`jejak web survey --workers 2` as docker-compose runs it: ten requests land on either
+    worker, and every scrape (whichever worker answers it) counts all ten; counts left in
+    the folder by an earlier start are gone."""
+    import signal
+    import time
+    import urllib.error
+
+    from tests.conftest import TEST_PII_KEY
+    from tests.integration.peers import free_port
+
+    with clean_db.session_factory() as session, session.begin():
+        token = create_token(session, "viewer", "prometheus")
+    stale = tmp_path / "metrics" / "web-survey"
+    stale.mkdir(parents=True)
+    (stale / "counter_1.db").write_bytes(b"from an earlier start")
+    port = free_port()
+    env = {key: val for key, val in os.environ.items()
+           if not key.startswith(("JEJAK_", "PROMETHEUS_"))}
+    env.update(JEJAK_HOME=str(tmp_path), JEJAK_DATABASE_URL=settings.database_url,
+               JEJAK_REDIS_URL=settings.redis_url, JEJAK_SECRET_KEY=settings.secret_key,
+               JEJAK_PII_KEY=TEST_PII_KEY)
+    log_path = tmp_path / "web.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "web", "survey", "--host", "127.0.0.1",
+             "--port", str(port), "--workers", "2"],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}/survey"
+
+    def fetch(path: str, **headers: str) -> tuple[int, str]:
+        request = urllib.request.Request(base + path, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, ""
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if fetch("/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert process.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        assert not (stale / "counter_1.db").exists()
+        healthz = {"service": "survey", "endpoint": "healthz", "method": "GET",
+                   "status": "200"}
+        status, text = fetch("/metrics", Authorization=f"Bearer {token}")
+        assert status == 200
+        before = value(samples(text), "jejak_http_requests_total", **healthz)
+        assert before >= 1  # the one that found the server up
+        for _ in range(10):
+            assert fetch("/healthz")[0] == 200
+        for _ in range(4):
+            status, text = fetch("/metrics", Authorization=f"Bearer {token}")
+            assert status == 200
+            assert value(samples(text), "jejak_http_requests_total", **healthz) == before + 10
+        assert len(list(stale.glob("counter_*.db"))) >= 1
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
