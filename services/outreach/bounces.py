@@ -18,7 +18,10 @@ mailbox in JEJAK_BOUNCE_IMAP_URL and, for each report about a message of ours:
   between reads it again, which changes nothing (the message is failed already).
 
 Mail that is not a report, or names no message of ours, is left unread for a person and
-counted. Parsing uses the standard library's `email` package; the network, `imaplib`.
+counted once: it gets the keyword `JejakSkipped` (invisible in most mail programs), which
+the next runs pass over, so it neither blocks newer reports nor is counted every 5 minutes.
+(A server that refuses keywords reads it again each run; nothing else changes.)
+Parsing uses the standard library's `email` package; the network, `imaplib`.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ log = logging.getLogger(__name__)
 TIMEOUT = 30.0
 MAX_PER_RUN = 500  # reports read per run; the rest wait for the next one (every 5 minutes)
 COUNTS = ("hard", "soft", "already", "not_dsn", "not_ours")
+SKIPPED = "JejakSkipped"  # IMAP keyword of mail left for a person (not a report of ours)
 _STATUS = re.compile(r"([245])\.\d{1,3}\.\d{1,3}")
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -132,7 +136,7 @@ def read_bounces(session_factory: sessionmaker[Session], settings: Settings) -> 
         return {}
     counts = dict.fromkeys(COUNTS, 0)
     with _mailbox(settings.bounce_imap_url) as client:
-        _, data = client.uid("SEARCH", None, "UNSEEN")
+        _, data = client.uid("SEARCH", None, "UNSEEN", "UNKEYWORD", SKIPPED)
         for uid in (data[0] or b"").split()[:MAX_PER_RUN]:
             _, fetched = client.uid("FETCH", uid, "(BODY.PEEK[])")
             raw = next((item[1] for item in fetched if isinstance(item, tuple)), None)
@@ -143,6 +147,9 @@ def read_bounces(session_factory: sessionmaker[Session], settings: Settings) -> 
             metrics.BOUNCES.labels(outcome).inc()
             if outcome not in ("not_dsn", "not_ours"):
                 client.uid("STORE", uid, "+FLAGS", r"(\Seen)")
+            else:
+                with contextlib.suppress(imaplib.IMAP4.error):
+                    client.uid("STORE", uid, "+FLAGS", f"({SKIPPED})")
     if any(counts.values()):
         log.info("bounces: %s", counts)
     return counts

@@ -467,13 +467,15 @@ def test_hard_bounces_read_over_imap_fail_their_message_and_make_the_alumnus_unr
         cells = refresh.fill_cells(session, sent.wave_id)
     assert sum(cell.unreachable for cell in cells.values()) == 2
     assert sum(cell.non_contact for cell in cells.values()) == 2
-    # Read once: the three reports of ours are \Seen; the other three are left for a person.
+    # Read once: the three reports of ours are \Seen; the other three are left unread for a
+    # person, and passed over from now on (counted once).
     assert empty_mailbox.unseen() == 3
 
     again = bounces.read_bounces(factory, configured)
 
-    assert again == {"hard": 0, "soft": 0, "already": 0, "not_dsn": 1, "not_ours": 2}
+    assert again == {"hard": 0, "soft": 0, "already": 0, "not_dsn": 0, "not_ours": 0}
     assert len(_status_events(factory)) == 2
+    assert empty_mailbox.unseen() == 3
 
 
 def test_reading_the_same_bounce_twice_changes_nothing(settings, clean_db, sent,
@@ -512,3 +514,27 @@ def test_a_bounce_naming_another_recipient_is_not_ours(settings, clean_db, sent,
 
 def test_without_a_bounce_mailbox_the_job_does_nothing(settings, clean_db) -> None:
     assert bounces.read_bounces(clean_db.session_factory, settings) == {}
+
+
+def test_the_beat_job_runs_in_a_real_worker_every_five_minutes(settings, clean_db, sent,
+                                                               empty_mailbox) -> None:
+    from datetime import timedelta
+
+    from services.cli import SERVICES, create_worker_app
+    from shared.celery_app import BEAT_SCHEDULE
+    from tests.conftest import app_config, running_worker, wait_for
+
+    jobs = {entry["task"]: entry["schedule"] for entry in BEAT_SCHEDULE.values()}
+    assert jobs["outreach.read_bounces"] == timedelta(minutes=5)
+    configured = dataclasses.replace(settings, bounce_imap_url=empty_mailbox.url)
+    app = create_worker_app(SERVICES, app_config(configured))
+    celery = app.extensions["celery"]
+    celery.control.purge()
+    empty_mailbox.append(exim_hard_bounce(_our_id(settings, sent.message_ids[2]),
+                                          sent.addresses[2]))
+    factory = clean_db.session_factory
+    with running_worker(celery):
+        celery.send_task("outreach.read_bounces")
+        wait_for(lambda: _by_id(factory, sent.message_ids)[sent.message_ids[2]].status
+                 == "failed")
+    assert empty_mailbox.unseen() == 0
