@@ -140,7 +140,9 @@ def db_upgrade() -> None:
 @click.option("--workers", default=2, show_default=True)
 def web(service: str, host: str, port: int, workers: int) -> None:
     """Serve one service under gunicorn (one container per service in production)."""
-    _settings()
+    settings = _settings()
+    # Every gunicorn worker counts into this folder and /metrics adds them up (emptied now).
+    _metrics_dir(settings.home / "metrics" / f"web-{service}")
     argv = [
         sys.executable,
         "-m",
@@ -177,7 +179,14 @@ def worker(queues: str, concurrency: int, with_beat: bool, schedule: str | None)
     if unknown:
         raise click.BadParameter(f"unknown queues {sorted(unknown)}", param_hint="--queues")
     settings = _settings()
+    if settings.worker_metrics_port:
+        # Prefork children count into this folder; the main process serves the sum.
+        _metrics_dir(settings.home / "metrics" / f"worker-{'-'.join(names)}")
     app = create_worker_app(names)
+    if settings.worker_metrics_port:
+        from shared import metrics
+
+        metrics.start_worker_server(settings.worker_metrics_port)
     argv = [
         "worker",
         "--loglevel=INFO",
@@ -191,6 +200,17 @@ def worker(queues: str, concurrency: int, with_beat: bool, schedule: str | None)
     if with_beat:
         argv += ["--beat", "--schedule", schedule or str(settings.home / "celerybeat-schedule")]
     app.extensions["celery"].worker_main(argv)
+
+
+def _metrics_dir(default: Path) -> None:
+    """Set PROMETHEUS_MULTIPROC_DIR (unless a parent, `jejak up`, set it already) to an
+    emptied folder; before anything imports prometheus_client (shared/metrics.py)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(default)
+    from shared import metrics
+
+    metrics.fresh_multiprocess_dir(default)
 
 
 @main.command()
@@ -687,6 +707,11 @@ def up(demo: bool, host: str, port: int) -> None:
         base = f"http://{shown_host}:{port}"
         # Links in messages and QR codes must point at this server unless configured.
         env.setdefault("JEJAK_BASE_URL", base)
+        # Web and worker count into one folder, emptied at each start: /survey/metrics shows
+        # the worker's tasks too (its own port stays off unless JEJAK_WORKER_METRICS_PORT).
+        from shared import metrics
+
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics.fresh_multiprocess_dir(home / "metrics"))
         supervisor.start("worker", embedded.worker_argv(home), env, home / "worker.log")
         supervisor.start("relay", embedded.relay_argv(), env, home / "worker.log")
         supervisor.start("web", embedded.web_argv(host, port), env, home / "web.log")

@@ -26,6 +26,9 @@ EVENTS_QUEUE = "events"
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "relay-outbox": {"task": "events.relay", "schedule": timedelta(seconds=5)},
     "outreach-dispatch": {"task": "outreach.dispatch", "schedule": timedelta(seconds=10)},
+    # Hard bounces that come back by mail (JEJAK_BOUNCE_IMAP_URL; nothing when unset).
+    "outreach-read-bounces": {"task": "outreach.read_bounces",
+                              "schedule": timedelta(minutes=5)},
     # Celery's timezone is the centre's (Asia/Makassar): 02:00 WITA, after the day's answers.
     "analytics-nightly": {"task": "analytics.refresh", "schedule": crontab(hour=2, minute=0)},
     # Events a subscriber never got (a task lost between Redis and a worker): shared.events.

@@ -117,6 +117,16 @@ def _days(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) 
     return int(raw)
 
 
+def _port(env: Mapping[str, str], name: str) -> int:
+    """A TCP port from the environment (empty or unset: 0, off), refused when not one."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
+        raise ConfigError(f"{name} must be a port number, 1 to 65535 (not {raw!r})")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the three services read from the environment, parsed once."""
@@ -126,6 +136,11 @@ class Settings:
     database_url: str = ""
     redis_url: str = ""
     smtp_url: str = ""
+    # Where hard bounces come back by mail: imaps://user:password@host:993/INBOX (imap://
+    # with STARTTLS, or plain on loopback). Empty: no mailbox is read (outreach.read_bounces).
+    bounce_imap_url: str = ""
+    # A worker serves its Prometheus metrics on this port; 0 (the default): not served.
+    worker_metrics_port: int = 0
     # No default: the environment or the key file gives them (from_env); check() refuses
     # an empty one.
     secret_key: str = ""
@@ -172,6 +187,8 @@ class Settings:
             database_url=env.get("JEJAK_DATABASE_URL") or f"sqlite:///{home / 'jejak.db'}",
             redis_url=env.get("JEJAK_REDIS_URL", ""),
             smtp_url=env.get("JEJAK_SMTP_URL", ""),
+            bounce_imap_url=env.get("JEJAK_BOUNCE_IMAP_URL", ""),
+            worker_metrics_port=_port(env, "JEJAK_WORKER_METRICS_PORT"),
             secret_key=env.get("JEJAK_SECRET_KEY", stored.get("JEJAK_SECRET_KEY", "")),
             pii_key=env.get("JEJAK_PII_KEY", stored.get("JEJAK_PII_KEY", "")),
             # Empty means "no quiet hours", so only a missing variable takes the default.

@@ -33,7 +33,7 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from shared import auth, db, glossary, i18n, logs, ratelimit
+from shared import auth, db, glossary, i18n, logs, metrics, ratelimit
 from shared.celery_app import celery_init_app
 from shared.config import Settings
 from shared.errors import DomainError
@@ -172,6 +172,7 @@ def create_service_app(
     celery_init_app(app, settings)
     i18n.init_app(app)
     CSRFProtect(app)
+    metrics.init_app(app)  # first: a request the guard turns away is counted too
     app.before_request(auth.guard)
     ratelimit.init_app(app)
     app.register_blueprint(shared_bp)

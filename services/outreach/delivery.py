@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.outreach import pacing, templating
 from services.outreach.campaigns import Recipient, message_context
 from services.outreach.channels import Channel, Outcome, Outgoing, channel_for
+from shared import metrics
 from shared.config import Settings
 from shared.db import is_postgres
 from shared.events import OUTBOX, outbox_row, publish
@@ -345,10 +346,12 @@ class _Sent:
 
 def _send(channels: Channels, outgoing: Outgoing) -> Outcome:
     try:
-        return channels.get(outgoing.channel).send([outgoing])[0]
+        outcome = channels.get(outgoing.channel).send([outgoing])[0]
     except Exception as exc:  # a channel bug must not leave the message "sending"
         log.exception("channel %s raised", outgoing.channel)
-        return Outcome("transient", reason=f"{type(exc).__name__}: {exc}"[:200])
+        outcome = Outcome("transient", reason=f"{type(exc).__name__}: {exc}"[:200])
+    metrics.MESSAGES.labels(outgoing.channel, outcome.kind).inc()
+    return outcome
 
 
 def _claim(
@@ -492,6 +495,37 @@ def _outcome_params(sent: _Sent) -> dict[str, Any]:
             "r_provider_id": params.get("provider_id"), "r_why": params.get("why"),
             "ev_id": event["id"], "ev_type": event["type"], "ev_payload": event["payload"],
             "ev_at": event["created_at"]}
+
+
+# A permanent failure reported after the message left: only a message that went (or may
+# have: in doubt) is failed, once; a second report of it finds nothing to change.
+_FAILED_LATE = (
+    update(_messages)
+    .where(_messages.c.id == bindparam("m_id"),
+           _messages.c.status.in_(("sent", "delivered", "in_doubt")))
+    .values(status="failed", failed_reason=bindparam("why"))
+    .returning(_messages.c.alumnus_id)
+)
+
+
+def record_late_failure(session: Session, message_id: int, outcome: Outcome,
+                        at: datetime | None = None) -> bool:
+    """Record a hard bounce that came back by mail (services/outreach/bounces.py) the way a
+    refusal during the SMTP transaction is recorded by `_record`: a delivery attempt, the
+    message `failed` with the reason, and a `message.status` event in the same transaction
+    (so survey's disposition and analytics' unreachable count follow). True if it changed
+    the message; False if it was failed already or never went (idempotent)."""
+    db = session.connection()
+    alumnus_id = db.execute(_FAILED_LATE, {"m_id": message_id,
+                                           "why": (outcome.reason or outcome.kind)[:500]}
+                            ).scalar()
+    if alumnus_id is None:
+        return False
+    db.execute(_ATTEMPT, {"message_id": message_id, "attempted_at": at or utcnow(),
+                          "outcome": outcome.kind, "detail": (outcome.reason or "")[:500]})
+    publish(session, "message.status",
+            {"message_id": message_id, "alumnus_id": alumnus_id, "status": "failed"})
+    return True
 
 
 def counts_by_status(session: Session, campaign_id: int) -> list[dict[str, Any]]:

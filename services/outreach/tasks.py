@@ -7,7 +7,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from services.outreach import campaigns, delivery, pacing, privacy
+from services.outreach import bounces, campaigns, delivery, pacing, privacy
 from shared.centre import applied
 from shared.db import get_db
 from shared.events import Event, consumer
@@ -31,6 +31,13 @@ def send_batch(message_ids: list[int]) -> dict[str, int]:
         settings,
         rate_limit=pacing.RateLimit(settings.redis_url),
     )
+
+
+@shared_task(name="outreach.read_bounces", ignore_result=True)
+def read_bounces() -> dict[str, int]:
+    """Beat job: read the bounce mailbox (JEJAK_BOUNCE_IMAP_URL), fail the hard bounces."""
+    settings = current_app.config["JEJAK_SETTINGS"]
+    return bounces.read_bounces(get_db().session_factory, settings)
 
 
 @consumer("outreach.on_response_submitted")

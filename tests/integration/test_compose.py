@@ -137,14 +137,14 @@ def test_mailpit_runs_only_with_the_dev_profile(tmp_path: Path) -> None:
 
     profiles = _compose(tmp_path, "config", "--profiles")
     assert profiles.returncode == 0, profiles.stderr
-    assert profiles.stdout.split() == ["dev"]
+    assert sorted(profiles.stdout.split()) == ["dev", "ops"]
 
     # `config --services` cannot show the other half: compose 1.29 lists every service
     # there whatever the profiles (compose v2 filters). So check what compose acts on:
-    # mailpit is in "dev" and no other service is behind a profile.
+    # mailpit is in "dev", Prometheus and Flower in "ops", no other service behind one.
     assert {
         name: service["profiles"] for name, service in _services().items() if "profiles" in service
-    } == {"mailpit": ["dev"]}
+    } == {"mailpit": ["dev"], "prometheus": ["ops"], "flower": ["ops"]}
 
 
 # --- the stack as written ----------------------------------------------------------
@@ -269,3 +269,42 @@ def test_jejak_command_is_a_real_entry_point(where: str, argv: list[str]) -> Non
     result = CliRunner().invoke(main, [*argv[1:], "--help"], prog_name="jejak")
     assert result.exit_code == 0, f"{where}: `{shown} --help`\n{result.output}"
     assert f"Usage: {' '.join(path)} " in result.output, result.output
+
+
+# --- the ops profile: Prometheus and Flower (docs/operations.md, "Metrics") -------------
+
+
+def test_the_ops_profile_adds_prometheus_and_flower_unpublished(tmp_path: Path) -> None:
+    # Only with the profile (compose 1.29's `config --services` lists them all anyway).
+    assert {name for name, service in _services().items()
+            if service.get("profiles") == ["ops"]} == {"prometheus", "flower"}
+
+    with_ops = _compose(tmp_path, "--profile", "ops", "config")
+    assert with_ops.returncode == 0, f"docker-compose config failed:\n{with_ops.stderr}"
+    resolved = yaml.safe_load(with_ops.stdout)["services"]
+    for name in ("prometheus", "flower"):
+        # Reached only on the stack's own network: nothing published on the host.
+        assert "ports" not in resolved[name], name
+    # Flower refuses to start without a password, and asks for it on every request.
+    flower = " ".join(_argv(resolved["flower"]["command"]))
+    assert "--basic-auth=" in flower and "FLOWER_PASSWORD" in flower
+    # (`config` writes the shell's `$` escaped as `$$`, as in the file.)
+    assert re.search(r'test -n "\$\$?FLOWER_PASSWORD" \|\| .*exit 1', flower)
+    volumes = " ".join(str(v) for v in resolved["prometheus"]["volumes"])
+    assert "deploy/prometheus.yml" in volumes
+    # Every worker serves its metrics on 9100 (jejak up leaves it off).
+    for name in ("worker-survey", "worker-outreach", "worker-analytics"):
+        assert resolved[name]["environment"]["JEJAK_WORKER_METRICS_PORT"] == "9100", name
+
+
+def test_prometheus_scrapes_every_service_with_a_token_and_every_worker() -> None:
+    config = yaml.safe_load((REPO / "deploy" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    for service in SERVICES:
+        job = jobs[service]
+        assert job["metrics_path"] == f"/{service}/metrics"
+        assert job["static_configs"][0]["targets"] == [f"{service}:8000"]
+        assert job["authorization"]["credentials_file"]  # a viewer token: docs/security.md
+    workers = jobs["workers"]["dns_sd_configs"][0]
+    assert set(workers["names"]) == {f"worker-{service}" for service in SERVICES}
+    assert workers["port"] == 9100

@@ -62,6 +62,9 @@ VIEWER_READS: dict[tuple[str, str], str] = {
     ("survey", "questionnaires.QuestionnaireById"): "one instrument",
     ("survey", "help"): "the help page: how-tos and the glossary, no data",
     ("outreach", "help"): "the help page, as above",
+    # Prometheus scrapes with a viewer token (docs/security.md, "Metrics").
+    ("survey", "metrics"): "counts of requests, tasks and queues; no personal data",
+    ("outreach", "metrics"): "counts of requests, messages and queues; no personal data",
 }
 SERVICES = ("survey", "outreach", "analytics")
 WALKED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -170,3 +170,18 @@ def test_only_a_loopback_host_is_served_without_the_plain_http_warning() -> None
         warning = plain_http_warning(host)
         assert warning and "plain HTTP" in warning and "TLS" in warning, host
         assert "docs/operations.md" in warning
+
+
+def test_the_worker_metrics_port_is_off_unless_set_and_must_be_a_port() -> None:
+    assert Settings.from_env(STRONG).worker_metrics_port == 0
+    assert Settings.from_env({**STRONG, "JEJAK_WORKER_METRICS_PORT": "9100"}
+                             ).worker_metrics_port == 9100
+    for wrong in ("nine", "-1", "70000"):
+        with pytest.raises(ConfigError, match="JEJAK_WORKER_METRICS_PORT"):
+            Settings.from_env({**STRONG, "JEJAK_WORKER_METRICS_PORT": wrong})
+
+
+def test_the_bounce_mailbox_is_read_only_when_configured() -> None:
+    assert Settings.from_env(STRONG).bounce_imap_url == ""
+    url = "imaps://bounces:secret@imap.example.test:993/INBOX"
+    assert Settings.from_env({**STRONG, "JEJAK_BOUNCE_IMAP_URL": url}).bounce_imap_url == url
