@@ -43,11 +43,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from services.survey.roster import parse_contact
+from services.survey.roster import PROBLEM_TEXTS, parse_contact
 from services.survey.waves import SurveyError
 from shared.csvsafe import safe_cell
 from shared.db import is_postgres
 from shared.events import publish
+from shared.i18n import translated
 from shared.models import (
     Alumnus,
     Campaign,
@@ -353,7 +354,12 @@ def correct_contact(session: Session, alumnus: Alumnus, *, phone: str | None = N
         try:
             wanted[column] = parse_contact(column, value)
         except ValueError as exc:
-            errors.append(SurveyError(column, getattr(exc, "message", str(exc))))
+            # The import's own sentence for it, in the request's language (PROBLEM_TEXTS
+            # entries are msgids; the import pages translate them the same way).
+            problem = getattr(exc, "problem", None)
+            message = (problem.text(None, translated(PROBLEM_TEXTS[problem.code]))
+                       if problem is not None else str(exc))
+            errors.append(SurveyError(column, message))
     if errors:
         raise errors[0]
     changes = {}

@@ -582,7 +582,8 @@ def parse_contact(column: str, value: str) -> str | None:
     """A phone number (E.164) or an email (lower case) checked as the import checks it, for
     staff correcting one alumnus's contact (services/survey/followup.py); empty clears it.
 
-    `column` is "phone" or "email"; raises ValueError (with `.message`) when it is invalid.
+    `column` is "phone" or "email"; raises ValueError (with `.problem`, a Problem) when it is
+    invalid.
     """
     value = value.strip()
     if not value:
