@@ -3,7 +3,7 @@
 Aggregate reports (xlsx, pdf, csv) hold indicators through the small-group rule
 (`disclosure`): any staff member may make and fetch them. An admin may ask for one
 `unsuppressed`: admins only, to make and to download, and every download is audited.
-raw_xlsx holds every answer with registration numbers (personal data): operators only, to
+raw_xlsx holds every answer with registration numbers (personal data): admins only, to
 make and to download, and every download is audited.
 """
 
@@ -27,7 +27,7 @@ from shared.errors import DomainError
 from shared.models import Cohort, Export, Program, Wave, utcnow
 from shared.web import abort_domain, get_or_404, row_id
 
-PERSONAL_DATA_ROLE = "operator"
+PERSONAL_DATA_ROLE = "admin"  # issue 14: the raw workbook is the admin's alone
 UNSUPPRESSED_ROLE = "admin"
 
 blp = Blueprint(
@@ -35,7 +35,7 @@ blp = Blueprint(
     __name__,
     url_prefix="/api/v1/exports",
     description="Report files made in the background: the indicator workbook, the PDF "
-    "report, indicator tables as CSV, and the raw responses (operators only).",
+    "report, indicator tables as CSV, and the raw responses (admins only).",
 )
 
 
@@ -75,7 +75,7 @@ def _export(export_id: uuid.UUID) -> Export:
 
 def _refuse_personal_data(kind: str) -> None:
     if not may_export(auth.current_principal(), kind):
-        abort(403, message="raw responses hold personal data: operators only")
+        abort(403, message="raw responses hold personal data: admins only")
 
 
 def _refuse_unsuppressed(params: dict[str, Any]) -> None:

@@ -393,7 +393,7 @@ def test_the_listed_actions_are_audited(survey_app, outreach_app, analytics_app,
     sms_campaign(outreach_app.test_client(), survey, day_offsets=(0,))
     monkeypatch.setattr(analytics_app.extensions["celery"], "send_task", lambda *a, **k: None)
     analytics_client = analytics_app.test_client()
-    assert analytics_client.post("/api/v1/exports", headers=operator, json={
+    assert analytics_client.post("/api/v1/exports", headers=admin, json={
         "kind": "raw_xlsx", "wave": "ts-2026"}).status_code == 202
     assert analytics_client.put("/api/v1/minimum-wages", headers=admin, json={
         "year": 2026, "amount": 3_600_000, "source": "SK Gubernur"}).status_code == 200
@@ -448,20 +448,20 @@ def test_raw_workbooks_made_before_an_erasure_are_removed(survey_app, analytics_
         "id": str(uuid.uuid4()), "wave": "ts-2026", "token": token,
         "answers": EMPLOYED}).status_code == 201
     monkeypatch.setattr(analytics_app.extensions["celery"], "send_task", lambda *a, **k: None)
-    client, operator = analytics_app.test_client(), survey["headers"]["operator"]
-    created = client.post("/api/v1/exports", headers=operator,
+    client, admin = analytics_app.test_client(), survey["headers"]["admin"]
+    created = client.post("/api/v1/exports", headers=admin,
                           json={"kind": "raw_xlsx", "wave": "ts-2026"}).get_json()
     export = run(analytics_app, uuid.UUID(created["id"]))
     assert export.status == "done"
     path = export.path
     assert client.get(f"/api/v1/exports/{created['id']}/file",
-                      headers=operator).status_code == 200
+                      headers=admin).status_code == 200
 
     assert survey_app.test_client().post(f"/api/v1/alumni/{person}/erase",
                                          headers=survey["headers"]["admin"]).status_code == 200
     run_consumer(analytics_app, "alumnus.erased", analytics_tasks.on_alumnus_erased)
-    polled = client.get(f"/api/v1/exports/{created['id']}", headers=operator).get_json()
+    polled = client.get(f"/api/v1/exports/{created['id']}", headers=admin).get_json()
     assert (polled["status"], polled["error"]) == ("failed", REMOVED)
     assert client.get(f"/api/v1/exports/{created['id']}/file",
-                      headers=operator).status_code == 409
+                      headers=admin).status_code == 409
     assert not Path(path).exists()

@@ -369,15 +369,20 @@ def test_viewer_may_export_aggregates_but_not_raw_responses(analytics_app, repor
                               headers=viewer)
         assert allowed.status_code == 202, allowed.get_json()
 
-    # An operator's raw export: the viewer sees its status, never its file.
+    # The raw workbook is the admin's alone (issue 14): an operator may not ask for it.
+    operator = report_wave["headers"]["operator"]
+    assert client.post("/api/v1/exports", json={"kind": "raw_xlsx", "wave": "ts-2026"},
+                       headers=operator).status_code == 403
+    # An admin's raw export: the viewer and the operator see its status, never its file.
     raw = client.post("/api/v1/exports", json={"kind": "raw_xlsx", "wave": "ts-2026"},
-                      headers=report_wave["headers"]["operator"]).get_json()
+                      headers=report_wave["headers"]["admin"]).get_json()
     run(analytics_app, uuid.UUID(raw["id"]))
     assert client.get(f"/api/v1/exports/{raw['id']}", headers=viewer).status_code == 200
     assert client.get(f"/api/v1/exports/{raw['id']}/file", headers=viewer).status_code == 403
-    operator_download = client.get(f"/api/v1/exports/{raw['id']}/file",
-                                   headers=report_wave["headers"]["operator"])
-    assert operator_download.status_code == 200
+    assert client.get(f"/api/v1/exports/{raw['id']}/file", headers=operator).status_code == 403
+    admin_download = client.get(f"/api/v1/exports/{raw['id']}/file",
+                                headers=report_wave["headers"]["admin"])
+    assert admin_download.status_code == 200
     with analytics_app.app_context():
         assert db.session().scalar(select(func.count()).select_from(AuditEntry)
                                    .where(AuditEntry.action == "export.download")) == 1

@@ -72,9 +72,12 @@ def test_the_reports_page_makes_a_pdf_through_a_real_worker_and_lists_it(
     page = client.get("/reports?wave=ts-2026")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and 'lang="id"' in html
-    for label in ("Buku kerja indikator (XLSX)", "Laporan PDF", "Tabel indikator (CSV)",
-                  "Respons mentah (XLSX)"):
+    for label in ("Buku kerja indikator (XLSX)", "Laporan PDF", "Tabel indikator (CSV)"):
         assert label in html
+    # The raw workbook is the admin's alone (issue 14); the admin's page offers it.
+    assert "Respons mentah (XLSX)" not in html
+    assert "Respons mentah (XLSX)" in signed_in(analytics_app, "admin").get(
+        "/reports?wave=ts-2026").get_data(as_text=True)
     assert client.post("/reports", data={"kind": "pdf", "wave": "ts-2026"}).status_code == 400
     started = client.post("/reports", data={"kind": "pdf", "wave": "ts-2026",
                                             "csrf_token": csrf_of(html)})
