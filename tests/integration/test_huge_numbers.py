@@ -41,9 +41,9 @@ from shared import db
 from shared.auth import create_user
 from shared.models import Campaign
 from tests.integration.conftest import EMPLOYED
+from tests.integration.peers import sms_webhook_headers
 from tests.integration.test_outreach import outreach as outreach  # noqa: F401 (fixture)
 from tests.integration.test_outreach import quiet_free as quiet_free  # noqa: F401 (fixture)
-from tests.integration.test_outreach import sign
 from tests.integration.test_web_access import csrf_of, login
 
 # Past 64 bits both ways, and just past PostgreSQL's 32-bit ids.
@@ -383,11 +383,12 @@ def test_a_signed_webhook_echoing_a_huge_message_id_is_ignored_not_a_500(outreac
     # message (the walk above cannot sign its requests, so the webhooks are tried here).
     outreach.config["PROPAGATE_EXCEPTIONS"] = False
     client = outreach.test_client()
-    for huge in HUGE:
-        report = json.dumps({"type": "status", "id": "prov-1", "reference": huge.lstrip("-"),
-                             "status": "delivered"}).encode()
+    for index, huge in enumerate(HUGE):
+        # Each report its own provider id: a second one with the same id is a replay (409).
+        report = json.dumps({"type": "status", "id": f"prov-{index}",
+                             "reference": huge.lstrip("-"), "status": "delivered"}).encode()
         answer = client.post("/webhooks/sms", data=report,
-                             headers={"X-Signature": sign("sms-secret", report)})
+                             headers=sms_webhook_headers("sms-secret", report))
         assert answer.status_code == 200, (huge, answer.status_code)
 
 
