@@ -58,7 +58,7 @@ import functools
 import json
 import operator
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -846,11 +846,6 @@ def _write_full_snapshot(session: Session, wave_id: int, run_id: int) -> Indicat
 def _finish_run(session: Session, run_id: int, status: str, detail: str) -> None:
     session.execute(update(RefreshRun).where(RefreshRun.id == run_id)
                     .values(status=status, finished_at=utcnow(), detail=detail))
-
-
-def _copy_labels(labels: Mapping[str, Any]) -> dict[str, dict[str, str]]:
-    return {"programs": dict(labels.get("programs", {})),
-            "cohorts": dict(labels.get("cohorts", {}))}
 
 
 def _add_labels(

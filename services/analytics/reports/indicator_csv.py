@@ -51,17 +51,6 @@ def indicator_rows(indicators: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
             yield {"indicator": name, "code": code, **_figures(figure)}
 
 
-def write_indicator_csv(indicators: Mapping[str, Any], out: TextIO) -> int:
-    """One group's indicators as CSV (header included); returns the number of rows."""
-    writer = csv.writer(out)
-    writer.writerow(COLUMNS)
-    rows = 0
-    for row in indicator_rows(indicators):
-        writer.writerow([_cell(row.get(column)) for column in COLUMNS])
-        rows += 1
-    return rows
-
-
 def write_report_csv(groups: Iterable[ReportGroup], out: TextIO) -> int:
     """Every group of a report in one CSV: the group's breakdown and name lead each row."""
     writer = csv.writer(out)
