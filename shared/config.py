@@ -45,6 +45,8 @@ class Settings:
     rate_limit_identify: str = "10 per minute;40 per hour"
     rate_limit_intake: str = "20 per minute;200 per hour"
     rate_limit_intake_ip: str = "600 per minute"
+    centre_name: str = "UPTD BLKI Bontang"  # the data controller named to alumni (UU PDP)
+    centre_contact: str = ""  # how alumni reach it: phone, email or address; shown as typed
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -78,6 +80,8 @@ class Settings:
             rate_limit_identify=env.get("JEJAK_RATE_LIMIT_IDENTIFY", cls.rate_limit_identify),
             rate_limit_intake=env.get("JEJAK_RATE_LIMIT_INTAKE", cls.rate_limit_intake),
             rate_limit_intake_ip=env.get("JEJAK_RATE_LIMIT_INTAKE_IP", cls.rate_limit_intake_ip),
+            centre_name=env.get("JEJAK_CENTRE_NAME") or cls.centre_name,
+            centre_contact=env.get("JEJAK_CENTRE_CONTACT", cls.centre_contact),
         )
 
     def check(self) -> None:
