@@ -8,6 +8,7 @@ import dataclasses
 import gzip
 import re
 
+import pytest
 from sqlalchemy import func, select
 from werkzeug.test import Client
 
@@ -230,7 +231,8 @@ def test_dates_are_typed_day_month_year_and_checked_on_the_server(survey_app, su
     assert all(f'name="birth_{part}"' in page for part in ("day", "month", "year"))
 
 
-def test_the_slug_pattern_is_valid_with_the_v_flag(survey_app, survey, staff) -> None:
+@pytest.mark.usefixtures("staff")
+def test_the_slug_pattern_is_valid_with_the_v_flag(survey_app, survey) -> None:
     client = survey_app.test_client()
     login(client)
     page = text_of(client.get("/"))
