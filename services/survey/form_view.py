@@ -46,6 +46,7 @@ class FieldView:
     errors: list[str]
     value: Any = None
     condition: str | None = None
+    off: bool = False  # its same-page condition does not hold yet: hidden before first paint
     options: list[OptionView] = field(default_factory=list)
     minimum: int | None = None
     maximum: int | None = None
@@ -132,6 +133,7 @@ def _field(question: Question, section: Section, answers: dict[str, Any],
     )
     if not _decided_elsewhere(question, section):
         view.condition = json.dumps(condition_json(question.condition), separators=(",", ":"))
+        view.off = not is_visible(question, answers)
     if question.type == "single":
         view.options = [OptionView(o.code, o.label.get(locale), o.code == view.value)
                         for o in question.options]
