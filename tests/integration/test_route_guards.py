@@ -37,6 +37,7 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("*", "api-docs.openapi_swagger_ui"): "the viewer of that document",
     ("survey", "form.personal"): "the survey form: the personal link token is the credential",
     ("survey", "form.thanks"): "thank-you page of a personal link (token is the credential)",
+    ("survey", "form.declined"): "the ending after \"Tidak setuju\" (token is the credential)",
     ("survey", "form.open_link"): "open link (QR code): identification, rate limited",
     ("survey", "responses.Responses:POST"): "intake API: personal token is the credential "
     "(registration_no needs an operator token, checked in the view); rate limited",
