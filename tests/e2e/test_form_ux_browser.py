@@ -260,3 +260,26 @@ def test_every_staff_page_passes_axe_without_console_errors(jejak, browser, shot
         audit.close()
     assert not audit.violations, json.dumps(audit.violations, indent=1)
     assert not audit.console, "\n".join(audit.console)
+
+
+def test_jejak_up_compresses_pages_styles_and_scripts_and_caches_versioned_files(jejak) -> None:
+    import gzip
+    import re
+    import urllib.request
+
+    def fetch(path: str) -> tuple[dict[str, str], bytes]:
+        request = urllib.request.Request(jejak.base_url + path,
+                                         headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return {k.lower(): v for k, v in answer.headers.items()}, answer.read()
+
+    headers, body = fetch("/survey/w/tracer-2025")
+    assert headers["content-encoding"] == "gzip" and headers["vary"] == "Accept-Encoding"
+
+    page = gzip.decompress(body).decode()
+    for name in ("form.css", "js-on.js", "favicon.svg"):
+        url = re.search(rf'"([^"]*/{re.escape(name)}\?v=[0-9a-f]+)"', page)[1]
+        static, _ = fetch(url)
+        assert static["cache-control"] == "public, max-age=31536000, immutable", name
+        # Files under 512 bytes (the favicon) are not worth compressing.
+        assert static.get("content-encoding") == (None if name == "favicon.svg" else "gzip"), name
