@@ -254,6 +254,12 @@ def test_every_staff_page_passes_axe_without_console_errors(jejak, browser, shot
         for name, path in STAFF_PAGES:
             page.goto(jejak.base_url + path)
             audit.check(f"staff-{name}")
+        # A campaign of the demo wave, made as an operator would: its page is audited too.
+        page.goto(f"{jejak.base_url}/outreach/")
+        page.fill("#name", "Undangan e2e")
+        page.click("form[action$='/campaigns'] button[type=submit]")
+        page.wait_for_url("**/outreach/campaigns/*")
+        audit.check("staff-outreach-campaign")
         page.goto(f"{jejak.base_url}/survey/?lang=en")
         audit.check("staff-survey-waves-en", screenshot=False)
     finally:
