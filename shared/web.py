@@ -237,7 +237,8 @@ class Compress:
         body = self.app(environ, hold)
         headers = Headers(held["headers"])
         mimetype = headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if mimetype not in COMPRESSIBLE or "Content-Encoding" in headers:
+        if (mimetype not in COMPRESSIBLE or "Content-Encoding" in headers
+                or held["status"][:3] in ("204", "304")):  # no body to compress
             start_response(held["status"], held["headers"], held["exc_info"])
             return [*written, *body] if written else body
         vary = headers.get("Vary")

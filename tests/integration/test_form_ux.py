@@ -260,6 +260,9 @@ def test_html_css_and_js_are_compressed_by_the_embedded_app(settings, clean_db) 
         whole = client.get(f"/survey/_jejak/{name}").get_data()
         assert gzip.decompress(static.get_data()) == whole
         assert len(static.get_data()) < len(whole) / 2
+        unchanged = client.get(f"/survey/_jejak/{name}", headers={
+            "Accept-Encoding": "gzip", "If-None-Match": static.headers["ETag"].removeprefix("W/")})
+        assert unchanged.status_code == 304 and "Content-Encoding" not in unchanged.headers
 
 
 def test_static_files_have_versioned_urls_and_a_long_cache_life(survey_app, survey) -> None:
