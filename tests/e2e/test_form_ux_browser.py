@@ -38,6 +38,31 @@ new PerformanceObserver(function (list) {
   });
 }).observe({type: "layout-shift", buffered: true});
 """
+# Layout faults a person sees: a radio or checkbox not on its label's first line; the
+# navigation buttons as a staircase (Back and Next not on one row; on a wide screen, Save
+# not on their row either).
+LAYOUT_FAULTS = """
+wide => {
+  const faults = [];
+  document.querySelectorAll(".choice").forEach(choice => {
+    if (!choice.offsetParent) return;
+    const box = choice.querySelector("input").getBoundingClientRect();
+    const label = choice.querySelector("span");
+    const line = parseFloat(getComputedStyle(label).lineHeight);
+    const middle = label.getBoundingClientRect().top + line / 2;
+    if (Math.abs(box.top + box.height / 2 - middle) > 3) faults.push("off its line: " +
+      label.textContent.trim());
+  });
+  const top = selector => {
+    const button = document.querySelector(".nav " + selector);
+    return button ? Math.round(button.getBoundingClientRect().top) : null;
+  };
+  const go = top(".go"), back = top(".back"), save = top(".save");
+  if (back !== null && back !== go) faults.push("Back and Next on different rows");
+  if (wide && save !== null && save !== go) faults.push("Save off the buttons' row");
+  return faults;
+}
+"""
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
 
@@ -69,6 +94,7 @@ class Audit:
         self.console: list[str] = []
         self.violations: dict[str, list[str]] = {}
         self.cls: dict[str, float] = {}
+        self.layout: dict[str, list[str]] = {}
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda error: self.console.append(f"{self.page.url}: {error}"))
         self._axe = axe_source()
@@ -92,11 +118,16 @@ class Audit:
                for v in result["violations"] if v["impact"] in ("serious", "critical")]
         if bad:
             self.violations[name] = bad
+        faults = page.evaluate(LAYOUT_FAULTS, False)
         if screenshot:
             page.screenshot(path=str(self.shots / f"{name}-390.png"), full_page=True)
-            page.set_viewport_size(DESKTOP)
+        page.set_viewport_size(DESKTOP)
+        faults += [f"1366: {fault}" for fault in page.evaluate(LAYOUT_FAULTS, True)]
+        if screenshot:
             page.screenshot(path=str(self.shots / f"{name}-1366.png"), full_page=True)
-            page.set_viewport_size(PHONE)
+        page.set_viewport_size(PHONE)
+        if faults:
+            self.layout[name] = faults
 
     def close(self) -> None:
         self.context.close()
@@ -206,6 +237,7 @@ def test_every_form_page_passes_axe_keeps_still_and_enter_goes_forward(jejak, br
     print("CLS per page:", json.dumps(audit.cls))
     assert not audit.violations, json.dumps(audit.violations, indent=1)
     assert {name: value for name, value in audit.cls.items() if value >= 0.1} == {}
+    assert not audit.layout, json.dumps(audit.layout, indent=1)
     assert not audit.console, "\n".join(audit.console)
 
 
