@@ -294,3 +294,23 @@ def test_saying_no_after_saving_a_draft_removes_the_draft(survey_app, survey) ->
                        ).status_code == 302
     with survey_app.app_context():
         assert db.session().scalar(select(func.count()).select_from(Response)) == 0
+
+
+def test_a_date_question_is_typed_day_month_year_and_stored_as_a_date(survey_app,
+                                                                     survey) -> None:
+    client = survey_app.test_client()
+    url = link(survey_app, survey)
+    client.post(url + "?step=1", data={"step": "1", "action": "next", "consent": "true"})
+    page = text_of(client.get(url + "?step=2"))
+    field = re.search(r'<input id="in-f18d"[^>]*>', page)[0]
+    assert 'type="date"' not in field and 'inputmode="numeric"' in field
+    saved = client.post(url + "?step=2", data={"step": "2", "action": "save", "f8": "4",
+                                               "f18b": "Politeknik", "f18d": "5-8-2025"})
+    assert saved.status_code == 302
+    with survey_app.app_context():
+        assert db.session().scalar(select(Response)).draft["f18d"] == "2025-08-05"
+    shown = text_of(client.get(url + "?step=2"))
+    assert 'value="05-08-2025"' in re.search(r'<input id="in-f18d"[^>]*>', shown)[0]
+    wrong = client.post(url + "?step=2", data={"step": "2", "action": "next", "f8": "4",
+                                               "f18d": "31-02-2025"})
+    assert wrong.status_code == 422 and 'id="err-f18d"' in text_of(wrong)
