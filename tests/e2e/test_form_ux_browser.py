@@ -183,6 +183,12 @@ def test_every_form_page_passes_axe_keeps_still_and_enter_goes_forward(jejak, br
         page.click("button[value=next]")
         assert step_of(page) == 3
         audit.check("form-3-employment")
+        # A field reached by keyboard shows a solid brand ring (6:1 on the page, not 1.5:1).
+        page.keyboard.press("Tab")
+        page.focus("#in-f505")
+        ring = page.evaluate("() => { const s = getComputedStyle(document.activeElement);"
+                             " return [s.outlineStyle, s.outlineWidth, s.outlineColor]; }")
+        assert ring == ["solid", "3px", "rgb(11, 110, 79)"], ring
         # Enter in a number field (the Go key): forward, or the same page with errors.
         page.check("input[name=f504][value='1']")
         page.fill("#in-f502", "2")
