@@ -88,7 +88,7 @@ def test_saying_no_records_a_refusal_and_ends_politely(survey_app, analytics_app
 
 
 def test_a_refusal_stops_every_reminder_through_a_real_worker(
-        survey_app, outreach_app, survey, settings, celery_worker) -> None:
+        survey_app, outreach_app, analytics_app, survey, settings, celery_worker) -> None:
     outreach_app.config["JEJAK_SETTINGS"] = dataclasses.replace(settings, quiet_hours="")
     alumnus_id = survey["alumni"][2][0]
     sms_campaign(outreach_app.test_client(), survey, day_offsets=(3, 7))
@@ -105,6 +105,16 @@ def test_a_refusal_stops_every_reminder_through_a_real_worker(
     assert wait_for(lambda: all(status == "cancelled" for status, _ in reminders())
                     and reminders())
     assert reminders() == [("cancelled", "consent_withdrawn")] * 2
+    # The response rates count the refusal without waiting for the nightly refresh.
+    admin = survey["headers"]["admin"]
+
+    def refusals() -> int | None:
+        answer = analytics_app.test_client().get(
+            "/api/v1/indicators", query_string={"wave": "ts-2026"}, headers=admin)
+        return (answer.get_json()["indicators"]["dispositions"]["refusal"]
+                if answer.status_code == 200 else None)
+
+    assert wait_for(lambda: refusals() == 1)
     # Everyone else still gets theirs.
     with outreach_app.app_context():
         others = db.session().scalar(select(func.count()).select_from(Message).where(
