@@ -324,3 +324,17 @@ def test_a_date_question_is_typed_day_month_year_and_stored_as_a_date(survey_app
     wrong = client.post(url + "?step=2", data={"step": "2", "action": "next", "f8": "4",
                                                "f18d": "31-02-2025"})
     assert wrong.status_code == 422 and 'id="err-f18d"' in text_of(wrong)
+
+
+def test_after_submitting_the_form_offers_no_refusal_button(survey_app, survey) -> None:
+    import uuid
+
+    from tests.integration.conftest import EMPLOYED
+
+    client = survey_app.test_client()
+    token = link(survey_app, survey).removeprefix("/s/")
+    assert client.post("/api/v1/responses", json={
+        "id": str(uuid.uuid4()), "wave": "ts-2026", "token": token,
+        "answers": EMPLOYED}).status_code == 201
+    page = text_of(client.get(link(survey_app, survey) + "?step=1"))
+    assert "menarik persetujuan" in page and 'value="refuse"' not in page
