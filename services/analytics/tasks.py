@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 from flask import current_app
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.analytics.refresh import (
@@ -15,6 +16,7 @@ from services.analytics.refresh import (
 from services.analytics.reports.privacy import expire_raw_exports, remove_raw_exports_of
 from shared.db import get_db
 from shared.events import Event, consumer
+from shared.models import WaveTarget
 
 
 @consumer("analytics.on_response_submitted")
@@ -31,6 +33,16 @@ def on_message_status(db_session: Session, event: Event) -> None:
     if wave_id is None:  # a broadcast: no wave, no disposition
         return
     update_alumnus_cell(db_session, wave_id, int(event.payload["alumnus_id"]))
+
+
+@consumer("analytics.on_consent_withdrawn")
+def on_consent_withdrawn(db_session: Session, event: Event) -> None:
+    """Withdrawn consent ("Tidak setuju" on the form, staff, API) is a refusal in every
+    wave that targets the alumnus and holds no response of theirs: recompute those cells."""
+    alumnus_id = int(event.payload["alumnus_id"])
+    for wave_id in db_session.scalars(
+            select(WaveTarget.wave_id).where(WaveTarget.alumnus_id == alumnus_id)).all():
+        update_alumnus_cell(db_session, wave_id, alumnus_id)
 
 
 @consumer("analytics.on_alumnus_erased")
