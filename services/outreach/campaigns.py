@@ -50,7 +50,6 @@ from shared.tokens import seal, survey_link
 CHANNELS = ("email", "sms", "whatsapp")
 STEP_CHANNELS = (*CHANNELS, "best")
 DISPOSITIONS = ("not_invited", "invited_no_response", "partial")
-CENTRE = "UPTD BLKI Bontang"
 REACHED = ("sending", "sent", "delivered", "in_doubt")
 
 
@@ -230,7 +229,7 @@ def message_context(
         "survey_link": link,
         "unsubscribe_link": unsubscribe_url(settings, recipient.alumnus_id, channel),
         "wave_title": wave_title or "",
-        "centre": CENTRE,
+        "centre": settings.centre_name,
     }
 
 

@@ -32,7 +32,6 @@ from services.analytics.indicators import (
     suppress_small,
 )
 
-CENTRE_NAME = "UPTD BLKI Bontang"
 GENDER_NAMES = {"L": "Laki-laki", "P": "Perempuan"}
 OVERALL = "Semua"
 BREAKDOWN_NAMES = {"program": "Kejuruan", "cohort": "Angkatan", "gender": "Jenis kelamin"}
@@ -68,6 +67,7 @@ class WaveInfo:
 
     slug: str
     title: str
+    centre: str  # the training centre that runs the study (JEJAK_CENTRE_NAME)
     computed_at: datetime | None = None  # of the snapshot the figures come from
     timezone: str = "Asia/Makassar"
     scope: str = ""  # the filters in words; empty: every targeted alumnus

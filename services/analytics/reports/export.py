@@ -59,8 +59,10 @@ class ReportInput:
     minimum_wage: int | None
 
 
-def load_report_input(session: Session, params: dict[str, Any], timezone: str) -> ReportInput:
-    """The newest snapshot of the wave, filtered as asked, with its labels and UMK."""
+def load_report_input(session: Session, params: dict[str, Any], timezone: str,
+                      centre: str) -> ReportInput:
+    """The newest snapshot of the wave, filtered as asked, with its labels and UMK;
+    `centre` is the training centre the report names (settings.centre_name)."""
     wave = _wave(session, params)
     snapshot = read_snapshot(session, wave.id)
     if snapshot is None:
@@ -76,7 +78,8 @@ def load_report_input(session: Session, params: dict[str, Any], timezone: str) -
               "answers": answer_labels(definition)}
     wage = minimum_wage_of(session, wave, timezone)
     info = WaveInfo(
-        slug=wave.slug, title=wave.title, computed_at=snapshot.computed_at, timezone=timezone,
+        slug=wave.slug, title=wave.title, centre=centre, computed_at=snapshot.computed_at,
+        timezone=timezone,
         scope=scope_in_words(labels, program=params.get("program"),
                              cohort=params.get("cohort"), gender=params.get("gender")),
         minimum_wage_year=wave_year(wave, timezone),
@@ -130,7 +133,8 @@ def _write(session_factory: sessionmaker[Session], kind: str, params: dict[str, 
                                 gender=params.get("gender"), timezone=settings.timezone)
         return
     with session_factory() as session:
-        report = load_report_input(session, params, settings.timezone)
+        report = load_report_input(session, params, settings.timezone,
+                                   settings.centre_name)
     # The read transaction is over: nothing is held while the file is written.
     progress(10)
     if kind == "xlsx":

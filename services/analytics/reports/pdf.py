@@ -26,7 +26,6 @@ from fpdf.fonts import FontFace
 from services.analytics.cells import Cell, CellKey
 from services.analytics.indicators import SMALL_N, WAITING_BINS
 from services.analytics.reports.content import (
-    CENTRE_NAME,
     DISPOSITIONS,
     GAP,
     KEY_FIGURES,
@@ -228,9 +227,9 @@ def write_pdf(
     generated = wave.local(generated_at or utcnow())
     progress(15)
 
-    pdf = _Report(f"{wave.title} - {CENTRE_NAME}")
-    pdf.set_title(printable(f"Laporan tracer study {wave.title} - {CENTRE_NAME}"))
-    pdf.set_author(CENTRE_NAME)
+    pdf = _Report(f"{wave.title} - {wave.centre}")
+    pdf.set_title(printable(f"Laporan tracer study {wave.title} - {wave.centre}"))
+    pdf.set_author(wave.centre)
     pdf.set_creator("Jejak")
     _title_page(pdf, wave, overall, generated)
     pdf.add_page()
@@ -243,7 +242,7 @@ def write_pdf(
     _competency(pdf, overall, programs, labels)
     progress(75)
     _training_and_channels(pdf, overall, labels)
-    _recommendations(pdf)
+    _recommendations(pdf, wave.centre)
     pdf.output(str(out_path))
     progress(100)
 
@@ -261,7 +260,7 @@ def _title_page(pdf: _Report, wave: WaveInfo, overall: Mapping[str, Any],
     pdf.ln(4)
     pdf.set_font(FONT, "B", 26)
     pdf.set_text_color(*ACCENT)
-    pdf.cell(0, 14, CENTRE_NAME, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 14, wave.centre, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(0)
     pdf.ln(6)
     pdf.set_font(FONT, "B", 16)
@@ -601,10 +600,10 @@ def _training_and_channels(pdf: _Report, overall: Mapping[str, Any],
     pdf.note("Satu responden boleh memilih lebih dari satu saluran.")
 
 
-def _recommendations(pdf: _Report) -> None:
+def _recommendations(pdf: _Report, centre: str) -> None:
     pdf.add_page()
     pdf.heading("7. Rekomendasi")
-    pdf.paragraph("Diisi oleh UPTD BLKI Bontang berdasarkan temuan laporan ini (misalnya "
+    pdf.paragraph(f"Diisi oleh {centre} berdasarkan temuan laporan ini (misalnya "
                   "kejuruan yang perlu disesuaikan, kompetensi yang perlu diperkuat, kerja "
                   "sama penempatan dengan industri).")
     line_gap = 8.0
@@ -628,7 +627,7 @@ def _recommendations(pdf: _Report) -> None:
     pdf.set_font(FONT, "", 10)
     signature_x = pdf.w - pdf.r_margin - 75
     for text, space_after in (("Bontang, ..............................", 0),
-                              ("Kepala UPTD BLKI Bontang", 22),
+                              (f"Kepala {centre}", 22),
                               ("(....................................................)", 0),
                               ("NIP. ............................................", 0)):
         pdf.set_x(signature_x)

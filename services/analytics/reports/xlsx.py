@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 
 from services.analytics.cells import Cell, CellKey
 from services.analytics.reports.content import (
-    CENTRE_NAME,
     COUNT,
     DISPOSITIONS,
     GAP,
@@ -176,7 +175,7 @@ def _sheet_title(title: str) -> str:
 def _summary_sheet(workbook: Workbook, overall: Mapping[str, Any], wave: WaveInfo,
                    minimum_wage: int | None) -> None:
     sheet = _Sheet(workbook, "Ringkasan", SUMMARY_COLUMNS)
-    sheet.append(["Lembaga", CENTRE_NAME])
+    sheet.append(["Lembaga", wave.centre])
     sheet.append(["Gelombang", f"{wave.title} ({wave.slug})"])
     sheet.append(["Cakupan", wave.scope_text])
     if wave.computed_at is not None:
