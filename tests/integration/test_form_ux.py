@@ -230,6 +230,9 @@ def test_an_error_summary_takes_focus_and_links_to_each_field(survey_app, survey
     summary = re.search(r'<div class="error-summary"[^>]*>(.*?)</div>', page, re.S)
     assert summary and "autofocus" in summary[0] and 'tabindex="-1"' in summary[0]
     assert 'href="#in-f502"' in summary[1]
+    # Each message names its question by its text already: the link says it once.
+    (item,) = re.findall(r'<a href="#in-f502">(.*?)</a>', summary[1], re.S)
+    assert item.count("berapa bulan") == 1, item
     field = re.search(r'<input id="in-f502"[^>]*>', page)[0]
     assert 'aria-invalid="true"' in field and 'aria-describedby="err-f502"' in field
     assert 'class="progress" aria-label' not in page
