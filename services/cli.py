@@ -75,7 +75,10 @@ def _proxy_hops(default: int) -> int:
 def embedded_wsgi() -> Any:
     """gunicorn entry point of `jejak up`: all three services in one process, reached
     directly by browsers (no proxy unless JEJAK_PROXY_HOPS says so)."""
-    return compose(proxy_hops=_proxy_hops(0))
+    from shared.web import Compress
+
+    # No gateway in front to compress pages, styles and scripts (the compose one does).
+    return Compress(compose(proxy_hops=_proxy_hops(0)))
 
 
 def service_wsgi(name: str) -> Any:

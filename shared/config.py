@@ -169,6 +169,8 @@ class Settings:
     # Rejected-rows files, raw exports and backups under home are deleted after this many
     # days (shared/personal_files.py; docs/operations.md, "Personal data on disk").
     personal_files_days: int = 7
+    centre_name: str = "UPTD BLKI Bontang"  # the data controller named to alumni (UU PDP)
+    centre_contact: str = ""  # how alumni reach it: phone, email or address; shown as typed
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *,
@@ -217,6 +219,8 @@ class Settings:
                 env.get("JEJAK_SESSION_IDLE_HOURS") or cls.session_idle_hours),
             personal_files_days=_days(env, "JEJAK_PERSONAL_FILES_DAYS",
                                       cls.personal_files_days),
+            centre_name=env.get("JEJAK_CENTRE_NAME") or cls.centre_name,
+            centre_contact=env.get("JEJAK_CENTRE_CONTACT", cls.centre_contact),
         )
 
     def check(self) -> None:

@@ -74,8 +74,10 @@ CONTRACTS: dict[str, Contract] = {
         fields=("alumnus_id",),
         subscribers=("outreach.on_alumnus_erased", "analytics.on_alumnus_erased"),
     ),
+    # Outreach cancels what is pending; analytics counts the refusal in the response rates.
     "alumnus.consent_withdrawn": Contract(
-        fields=("alumnus_id",), subscribers=("outreach.on_consent_withdrawn",)
+        fields=("alumnus_id",),
+        subscribers=("outreach.on_consent_withdrawn", "analytics.on_consent_withdrawn"),
     ),
     "message.status": Contract(
         fields=("message_id", "alumnus_id", "status"),

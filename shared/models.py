@@ -120,7 +120,7 @@ class Alumnus(Base):
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"), index=True)
     # Consent withdrawn (UU PDP): no more messages; answers stay, shown without identity.
     consent_withdrawn_at: Mapped[datetime | None]
-    consent_withdrawn_source: Mapped[str | None] = mapped_column(String(32))  # staff/api
+    consent_withdrawn_source: Mapped[str | None] = mapped_column(String(32))  # staff/api/form
     # Erased on request: identifiers blanked, registration_no a tombstone (shared.pii).
     erased_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

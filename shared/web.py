@@ -6,8 +6,11 @@ Each service's `create_app(config)` calls `create_service_app` and adds its own 
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from types import FunctionType
 from typing import Any, NoReturn, TypeVar
 
@@ -21,6 +24,7 @@ from flask import (
     make_response,
     render_template,
     request,
+    url_for,
 )
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import gettext as _
@@ -30,6 +34,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from swagger_ui_bundle import swagger_ui_path
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
@@ -232,6 +237,76 @@ SECURITY_HEADERS = {
 
 
 _NO_STORE = frozenset({"text/html", "application/json", PROBLEM_JSON})
+IMMUTABLE = "public, max-age=31536000, immutable"
+_STATIC = Path(__file__).parent / "static"
+_VERSIONS: dict[tuple[str, float], str] = {}
+
+
+def static_url(filename: str) -> str:
+    """The URL of a file in shared/static with `?v=` the start of its content's SHA-256.
+
+    Cached per (file, mtime): one stat per use, the hash once per change of the file.
+    """
+    path = _STATIC / filename
+    key = (filename, path.stat().st_mtime)
+    version = _VERSIONS.get(key)
+    if version is None:
+        version = _VERSIONS[key] = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return url_for("jejak.static", filename=filename, v=version)
+
+
+# What `jejak up` compresses (the compose gateway's nginx does the same, deploy/nginx.conf):
+# pages, styles and scripts. Not JSON: the intake's replies are small and CPU-bound.
+COMPRESSIBLE = frozenset({"text/html", "text/css", "text/javascript", "application/javascript",
+                          "image/svg+xml"})
+
+
+class Compress:
+    """WSGI middleware: gzip for HTML, CSS, JS and SVG when the browser accepts it.
+
+    For `jejak up`, where browsers reach gunicorn directly. Only answers of those types
+    above `minimum` bytes are compressed (whole: they are a few KB); every other answer
+    passes through untouched, streamed as before. A strong ETag becomes weak,
+    since the bytes differ from the file's.
+    """
+
+    def __init__(self, app: Any, *, minimum: int = 512, level: int = 6) -> None:
+        self.app, self.minimum, self.level = app, minimum, level
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if ("gzip" not in environ.get("HTTP_ACCEPT_ENCODING", "").lower()
+                or environ.get("REQUEST_METHOD") == "HEAD"):
+            return self.app(environ, start_response)
+        held: dict[str, Any] = {}
+        written: list[bytes] = []
+
+        def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            held.update(status=status, headers=headers, exc_info=exc_info)
+            return written.append
+
+        body = self.app(environ, hold)
+        headers = Headers(held["headers"])
+        mimetype = headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if (mimetype not in COMPRESSIBLE or "Content-Encoding" in headers
+                or held["status"][:3] in ("204", "304")):  # no body to compress
+            start_response(held["status"], held["headers"], held["exc_info"])
+            return [*written, *body] if written else body
+        vary = headers.get("Vary")
+        headers["Vary"] = f"{vary}, Accept-Encoding" if vary else "Accept-Encoding"
+        try:
+            data = b"".join([*written, *body])
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+        if len(data) >= self.minimum:
+            data = gzip.compress(data, self.level, mtime=0)
+            headers["Content-Encoding"] = "gzip"
+            etag = headers.get("ETag")
+            if etag and not etag.startswith("W/"):
+                headers["ETag"] = "W/" + etag
+        headers["Content-Length"] = str(len(data))
+        start_response(held["status"], headers.to_wsgi_list(), held["exc_info"])
+        return [data]
 
 
 def security_headers(response: Any) -> Any:
@@ -247,6 +322,10 @@ def security_headers(response: Any) -> Any:
     # Pages and answers with personal data stay out of shared caches and the back button.
     if response.mimetype in _NO_STORE:
         wanted["Cache-Control"] = "no-store"
+    # A versioned static URL (static_url) names one content for ever: browsers keep it a
+    # year and never ask again; a changed file gets a new URL. Flask's own "no-cache" goes.
+    if request.endpoint == "jejak.static" and request.args.get("v"):
+        response.headers["Cache-Control"] = IMMUTABLE
     # A view's own value wins; one pass over the headers instead of a search per header
     # (Headers.setdefault), on every response of every service.
     present = {key.lower() for key, _ in response.headers}
@@ -481,5 +560,8 @@ def _layout_context() -> dict[str, Any]:
             ("analytics", _("Analytics")),
         ],
         "current_locale": str(get_locale()),
+        "centre_name": settings_of(current_app).centre_name,
+        "centre_contact": settings_of(current_app).centre_contact,
+        "static_url": static_url,
     }
 

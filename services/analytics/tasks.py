@@ -50,6 +50,16 @@ def on_wave_targets_added(db_session: Session, event: Event) -> None:
         update_alumnus_cell(db_session, wave_id, alumnus_id)
 
 
+@consumer("analytics.on_consent_withdrawn")
+def on_consent_withdrawn(db_session: Session, event: Event) -> None:
+    """Withdrawn consent ("Tidak setuju" on the form, staff, API) is a refusal in every
+    wave that targets the alumnus and holds no response of theirs: recompute those cells."""
+    alumnus_id = int(event.payload["alumnus_id"])
+    for wave_id in db_session.scalars(
+            select(WaveTarget.wave_id).where(WaveTarget.alumnus_id == alumnus_id)).all():
+        update_alumnus_cell(db_session, wave_id, alumnus_id)
+
+
 @consumer("analytics.on_alumnus_erased")
 def on_alumnus_erased(db_session: Session, event: Event) -> None:
     """Raw-response workbooks made before the erasure still name the person: remove them."""

@@ -7,7 +7,8 @@ shows and hides within a page, by the part of each condition the server left to 
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date
 from typing import Any
 
 from flask import (
@@ -18,11 +19,14 @@ from flask import (
     request,
     url_for,
 )
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import MultiDict
 
 from services.survey import intake
-from services.survey.form_view import section_view, summary
+from services.survey.form_view import day_month_year, section_view, summary
 from services.survey.links import make_token
+from services.survey.privacy import withdraw_consent
 from services.survey.questionnaire import (
     Problem,
     Questionnaire,
@@ -35,6 +39,7 @@ from services.survey.questionnaire import (
     shown_sections,
     validate_answers,
 )
+from services.survey.roster import normalise_phone
 from services.survey.waves import (
     SurveyError,
     mark_opened,
@@ -43,7 +48,7 @@ from services.survey.waves import (
     wave_info_by_id,
 )
 from shared import auth, db, ratelimit
-from shared.models import utcnow
+from shared.models import Alumnus, Response, ResponseEdit, utcnow
 
 bp = Blueprint("form", __name__)
 
@@ -68,8 +73,14 @@ def personal(token: str) -> Any:
     """
     session = db.session()
     respondent, wave = _respondent_and_wave(session, token)
+    if _declined(session, respondent.alumnus_id):
+        return render_template("survey/declined.html", token=token)
     form = questionnaire(session, wave.questionnaire_id)
     response = intake.response_of(session, wave.id, respondent.alumnus_id)
+    if request.method == "POST" and request.form.get("action") == "refuse":
+        _refuse(session, respondent.alumnus_id, response)
+        session.commit()
+        return redirect(url_for(".declined", token=token))
     if request.method == "GET" and response is None:
         mark_opened(session, wave.id, respondent.alumnus_id)  # staff's follow-up: "opened"
         session.commit()
@@ -91,7 +102,8 @@ def personal(token: str) -> Any:
     if request.method == "POST":
         section = sections[step - 1]
         keys = section_keys(section)
-        parsed, problems = read_form(form, request.form.to_dict(flat=False))
+        typed = _iso_dates(form, section, request.form)
+        parsed, problems = read_form(form, typed)
         merged = {key: value for key, value in stored.items() if key not in keys}
         merged.update({key: value for key, value in parsed.items() if key in keys})
         merged = intake.prune(form, merged)
@@ -150,6 +162,7 @@ def personal(token: str) -> Any:
         revealed=revealed,
         editing=response is not None and response.status == "complete",
         error_count=len(problems),
+        consent_notice=_asks_consent(sections[step - 1]),
     ), status
 
 
@@ -218,6 +231,63 @@ def _neighbour(form: Questionnaire, sections: list[Section], section: Section,
     return earlier[-1] if earlier else 1
 
 
+def _asks_consent(section: Section) -> bool:
+    """The section holding the consent question (a yes that must be yes): the notice and
+    the "I do not agree" button go there, before the first real question."""
+    return any(question.type == "boolean" and question.must_be is True
+               for question in section.questions)
+
+
+def _declined(session: Any, alumnus_id: int) -> bool:
+    """They said no on the form: the link shows the polite ending, never the questions."""
+    return session.scalar(select(Alumnus.consent_withdrawn_source)
+                          .where(Alumnus.id == alumnus_id)) == "form"
+
+
+def _refuse(session: Any, alumnus_id: int, response: Response | None) -> None:
+    """"Tidak setuju": a refusal recorded as withdrawn consent (privacy.withdraw_consent).
+
+    That is what the response rates count as a refusal, and its event
+    (`alumnus.consent_withdrawn`) makes outreach cancel every pending reminder. A draft
+    they had saved goes: they said no to its processing, and with no response left the
+    disposition is the refusal. A submitted response stays (withdrawal keeps answers, as
+    when staff record it; erasure is the separate right the notice names).
+    """
+    withdraw_consent(session, alumnus_id, source="form")
+    if response is None:
+        return
+    if response.status == "complete":
+        response.draft = None
+        return
+    session.execute(delete(ResponseEdit).where(ResponseEdit.response_id == response.id))
+    session.delete(response)
+    session.flush()
+
+
+_DAY_MONTH_YEAR = re.compile(r"\s*(\d{1,2})[-/. ](\d{1,2})[-/. ](\d{4})\s*")
+
+
+def _iso_dates(form: Questionnaire, section: Section, posted: MultiDict[str, str]
+               ) -> dict[str, list[str]]:
+    """The posted fields, with this section's dates typed day-month-year (the form's
+    locale-free text input, "31-12-2025") turned into the engine's YYYY-MM-DD. Anything
+    else is left as typed, for the engine to refuse with its message."""
+    fields_ = posted.to_dict(flat=False)
+    for key in section_keys(section):
+        question = form.by_answer_key.get(key)
+        values = fields_.get(key)
+        if question is None or question.type != "date" or not values:
+            continue
+        if match := _DAY_MONTH_YEAR.fullmatch(values[0]):
+            day, month, year = (int(part) for part in match.groups())
+            fields_[key] = [f"{year:04d}-{month:02d}-{day:02d}"]
+    return fields_
+
+
+# The date field shows a stored answer as the alumnus types it (the summary does the same).
+bp.add_app_template_filter(day_month_year, "day_month_year")
+
+
 def _commit(session: Any) -> None:
     try:
         session.commit()
@@ -262,6 +332,8 @@ def answers(token: str) -> Any:
     (while the wave is open; a closed wave refuses like the form does)."""
     session = db.session()
     respondent, wave = _respondent_and_wave(session, token)
+    if _declined(session, respondent.alumnus_id):
+        return render_template("survey/declined.html", token=token)
     form = questionnaire(session, wave.questionnaire_id)
     response = intake.response_of(session, wave.id, respondent.alumnus_id)
     if response is None:
@@ -271,6 +343,16 @@ def answers(token: str) -> Any:
     return render_template("survey/answers.html", wave=wave, name=respondent.full_name,
                            pages=pages, token=token,
                            complete=response.status == "complete")
+
+
+@bp.route("/s/<token>/tidak-setuju")
+@auth.public
+def declined(token: str) -> Any:
+    try:
+        intake.respondent_by_token(db.session(), _secret(), token)
+    except SurveyError:
+        return _unavailable("invalid", 404)
+    return render_template("survey/declined.html", token=token)
 
 
 @bp.route("/w/<slug>", methods=["GET", "POST"])
@@ -286,19 +368,40 @@ def open_link(slug: str) -> Any:
         return _unavailable("closed" if "closed" in refusal else "not_open", 410)
     error = None
     if request.method == "POST":
-        # Per address, and only failed identifications count (guessing): alumni at an event
-        # share one Wi-Fi address.
-        ratelimit.refuse_when_exhausted("identify", ratelimit.client_address())
+        # Only failed identifications count (guessing): alumni at an event share one Wi-Fi
+        # address. Per address, and per registration number (or phone) from anywhere, so
+        # many addresses cannot together try every birth date of one person.
+        address = ratelimit.client_address()
+        ratelimit.refuse_when_exhausted("identify", address)
         registration_no = request.form.get("registration_no", "").strip()
+        phone = None if registration_no else normalise_phone(request.form.get("phone", ""))
+        person = (f"number:{intake.registration_key(registration_no)}" if registration_no
+                  else f"phone:{phone or ''}")
+        ratelimit.refuse_when_exhausted("identify", person)
         try:
-            birth_date = datetime.strptime(request.form.get("birth_date", ""), "%Y-%m-%d").date()
-            respondent = intake.respondent_by_registration(session, wave, registration_no,
-                                                           birth_date)
+            respondent = intake.respondent_by_identity(
+                session, wave, _birth_date(request.form),
+                registration_no=registration_no or None, phone=phone)
         except (ValueError, SurveyError):
+            # One message for every miss: unknown number, wrong birth date, not a date.
             error = "not_found"
-            ratelimit.charge("identify", ratelimit.client_address(), refuse=False)
+            ratelimit.charge("identify", address, refuse=False)
+            ratelimit.charge("identify", person, refuse=False)
         else:
             token = make_token(_secret(), wave.id, respondent.alumnus_id)
             return redirect(url_for(".personal", token=token))
     return render_template("survey/identify.html", wave=wave, error=error), (
         422 if error else 200)
+
+
+def _birth_date(posted: MultiDict[str, str]) -> date:
+    """The birth date from the three day, month and year fields (no browser date picker,
+    whose format follows the phone's locale); `birth_date` as YYYY-MM-DD still works.
+    ValueError when it is no date."""
+    parts = [posted.get(f"birth_{name}", "").strip() for name in ("year", "month", "day")]
+    if any(parts):
+        year, month, day = (int(part) for part in parts)
+        if not 1900 <= year <= 9999:
+            raise ValueError("year out of range")
+        return date(year, month, day)
+    return date.fromisoformat(posted.get("birth_date", "").strip())

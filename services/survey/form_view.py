@@ -10,6 +10,7 @@ question by its text (never by its key).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -267,7 +268,9 @@ def problem_text(problem: Problem, question: str, names: dict[str, str]) -> str:
         return _("“%(question)s” must be at most %(limit)s characters long.",
                  question=question, limit=_number(p["limit"]))
     if kind == "date":
-        return _("“%(question)s” must be a real date.", question=question)
+        # The form's date field is typed day-month-year (form._iso_dates), so say so.
+        return _("“%(question)s” must be a date as day-month-year (DD-MM-YYYY), "
+                 "for example 31-12-2025.", question=question)
     if kind == "single_value":
         return _("“%(question)s” takes one answer only.", question=question)
     if kind == "unstorable":
@@ -314,4 +317,15 @@ def _answer_text(question: Question, value: Any, locale: str) -> str:
         return _("Yes") if value else _("No")
     if question.type == "currency":
         return "Rp " + _number(value)
+    if question.type == "date":
+        return day_month_year(value)
     return _number(value)
+
+
+def day_month_year(value: Any) -> str:
+    """A stored YYYY-MM-DD as the form shows it and the alumnus types it, 31-12-2025;
+    anything else as it is."""
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        year, month, day = value.split("-")
+        return f"{day}-{month}-{year}"
+    return "" if value is None else str(value)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, exists, select
+from sqlalchemy import Executable, bindparam, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -73,6 +73,45 @@ def respondent_by_registration(session: Session, wave: WaveInfo, registration_no
     if row.wave_id is None:
         raise SurveyError("registration_no", "this alumnus is not part of this survey wave")
     return Respondent(row.id, row.full_name)
+
+
+def registration_key(registration_no: str) -> str:
+    """A registration number as the open link compares it: no case, spaces or dashes."""
+    return "".join(registration_no.split()).replace("-", "").upper()
+
+
+_registration_key_sql = func.upper(func.replace(func.replace(Alumnus.registration_no, " ", ""),
+                                            "-", ""))
+
+
+def respondent_by_identity(session: Session, wave: WaveInfo, birth_date: date, *,
+                           registration_no: str | None = None, phone: str | None = None
+                           ) -> Respondent:
+    """The open link's identification: the targeted, not erased alumnus with this birth
+    date and either this registration number (compared by `registration_key`) or this
+    phone number (E.164, as the roster stores it).
+
+    One error for every miss (no such number, another birth date, not in this wave, two
+    people matching), so the answer tells a guesser nothing about which part was wrong.
+    The roster is a few thousand rows: comparing the normalised number scans it, which
+    is cheap next to the page, and the rate limits bound how often anyone can.
+    """
+    if registration_no:
+        which = _registration_key_sql == registration_key(registration_no)
+    elif phone:
+        which = Alumnus.phone == phone
+    else:
+        raise SurveyError("registration_no", "no registration number or phone number")
+    rows = session.execute(
+        select(Alumnus.id, Alumnus.full_name)
+        .join(WaveTarget, (WaveTarget.alumnus_id == Alumnus.id)
+              & (WaveTarget.wave_id == wave.id))
+        .where(which, Alumnus.birth_date == birth_date, Alumnus.erased_at.is_(None))
+        .limit(2)
+    ).all()
+    if len(rows) != 1:
+        raise SurveyError("registration_no", "no single alumnus of this wave matches")
+    return Respondent(rows[0].id, rows[0].full_name)
 
 
 # Built once: the intake runs these for every submission (statement construction is

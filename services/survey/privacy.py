@@ -57,7 +57,7 @@ from shared.models import (
 from shared.pii import reveal_nik, tombstone
 
 EXPORT_FORMAT = "jejak-alumnus-export/1"
-CONSENT_SOURCES = ("staff", "api")
+CONSENT_SOURCES = ("staff", "api", "form")  # form: "Tidak setuju" on the consent notice
 # Question types whose answers are typed by the person and may name them, their employer
 # or their town; they are dropped on erasure (docs/decisions.md). Coded answers stay.
 FREE_TEXT_TYPES = frozenset({"text"})

@@ -501,6 +501,18 @@ def _phone(column: str, value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def normalise_phone(value: str) -> str | None:
+    """A phone number as a person types it (0812-…, +62 812 …, 62812…) in the roster's
+    E.164 form, so it compares with Alumnus.phone; None when it is no valid number."""
+    typed = value.strip()
+    if typed[:2] == "62":
+        typed = "+" + typed
+    try:
+        return _phone("phone", typed)
+    except _InvalidValue:
+        return None
+
+
 def _number_descriptions() -> tuple[tuple[frozenset[int], re.Pattern[str]], ...]:
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(PHONE_REGION)
     return tuple(

@@ -168,7 +168,9 @@ def test_the_dashboard_shows_the_hand_computed_figures(analytics_app, dashboard)
     assert html.count("<title id=") == html.count("<svg")
     # The only script is the glossary's static file (tap to explain a term); no inline code.
     scripts = re.findall(r"<script[^>]*>", html)
-    assert scripts == ['<script src="/_jejak/staff.js" defer>'] and "style=" not in html
+    # (a versioned URL: the start of the file's SHA-256, see shared.web.static_url)
+    assert len(scripts) == 1 and "style=" not in html
+    assert re.fullmatch(r'<script src="/_jejak/staff\.js\?v=[0-9a-f]{12}" defer>', scripts[0])
     # Labels come from the questionnaire stored for the wave.
     assert "Bekerja (full time/part time)" in html
     assert "internet/iklan online" in html

@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -55,7 +56,7 @@ from shared.models import (
     WaveTarget,
     utcnow,
 )
-from tests.conftest import wait_for
+from tests.conftest import app_config, wait_for
 
 FORMULA_NAME = '=HYPERLINK("x")'
 FORMULA_ANSWER = '=cmd|"/c calc"!A1'
@@ -243,6 +244,22 @@ def test_pdf_report_names_absorption_and_the_response_rate(analytics_app, report
     assert "62,5%" in text  # absorption overall 5 / 8
     assert "Rekomendasi" in text
     assert "tidak pernah dihitung sebagai tidak bekerja" in " ".join(text.split())
+
+
+def test_the_reports_name_the_centre_from_settings(settings, report_wave) -> None:
+    from services.analytics import create_app
+
+    app = create_app(app_config(replace(settings, centre_name="BLK Contoh Samarinda")))
+    export = run(app, new_export(app, "pdf"))
+    assert export.status == "done", export.error
+    text = " ".join(" ".join(page.extract_text() for page in PdfReader(export.path).pages)
+                    .split())
+    assert "BLK Contoh Samarinda" in text and "Kepala BLK Contoh Samarinda" in text
+    assert "UPTD BLKI" not in text  # the city (Kota Bontang, its UMK) is the instrument's
+    export = run(app, new_export(app, "xlsx"))
+    assert export.status == "done", export.error
+    summary = by_name(rows_of(load_workbook(export.path)["Ringkasan"]), 0)
+    assert summary["Lembaga"][1] == "BLK Contoh Samarinda"
 
 
 def test_csv_has_one_row_per_indicator_and_code(analytics_app, report_wave) -> None:

@@ -39,6 +39,7 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("survey", "form.thanks"): "thank-you page of a personal link (token is the credential)",
     ("survey", "form.answers"): "read-only summary of one's own answers (token is the "
     "credential, as for the form that shows the same answers)",
+    ("survey", "form.declined"): "the ending after \"Tidak setuju\" (token is the credential)",
     ("survey", "form.open_link"): "open link (QR code): identification, rate limited",
     ("survey", "responses.Responses:POST"): "intake API: personal token is the credential "
     "(registration_no needs an operator token, checked in the view); rate limited",

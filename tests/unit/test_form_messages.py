@@ -190,3 +190,14 @@ def test_a_message_names_the_question_by_its_text(app) -> None:
                                                                   limit=5)]}, {})["f7"]
     assert message == ("“How many of them responded?” must not be more than the answer to "
                        "“How many companies did you apply to?” (5).")
+
+
+def test_a_date_message_names_the_day_month_year_format_the_alumnus_types(app) -> None:
+    """The form's date field takes 31-12-2025 (form._iso_dates), not the API's YYYY-MM-DD."""
+    with app.test_request_context("/?lang=id"):
+        (indonesian,) = problem_texts(INSTRUMENT, {"f18d": [Problem.of("date")]}, {})["f18d"]
+    with app.test_request_context("/?lang=en"):
+        (english,) = problem_texts(INSTRUMENT, {"f18d": [Problem.of("date")]}, {})["f18d"]
+    assert "hari-bulan-tahun (HH-BB-TTTT)" in indonesian and "31-12-2025" in indonesian
+    assert "day-month-year (DD-MM-YYYY)" in english and "31-12-2025" in english
+    assert "YYYY-MM-DD" not in indonesian + english
