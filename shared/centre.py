@@ -8,9 +8,11 @@ shared.config has them) and then to the defaults below. Nothing else in the code
 centre's name: PDF, workbook, messages and posters read `centre(session)`.
 
 The rows live in `centre_settings`, written only here (shared owns it, like users and the
-audit log: docs/architecture.md §1). `centre()` keeps what it read for CACHE_SECONDS per
-database, so a page that names the centre five times reads it once; `save_centre` clears
-the cache of this process, others see a change within CACHE_SECONDS.
+audit log: docs/architecture.md §1). `centre()` keeps what it read in the session (one
+request, one task), for at most CACHE_SECONDS, so a page that names the centre five times
+reads it once. Not per process: `jejak up` serves pages from two gunicorn workers, and the
+page after "Settings saved." (or a campaign launched just after) may come from the other
+one, which must read what was committed (tests/integration/test_centre_cache.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from __future__ import annotations
 import base64
 import io
 import ipaddress
-import threading
 import time
 from dataclasses import dataclass, field, fields, replace
 from datetime import time as clock
@@ -85,10 +86,6 @@ def defaults(settings: Settings) -> Centre:
     return centre
 
 
-_cache: dict[str, tuple[float, Centre]] = {}
-_lock = threading.Lock()
-
-
 def centre(session: Session, settings: Settings | None = None) -> Centre:
     """The centre's settings: what an admin set, else the environment's, else the default.
 
@@ -97,10 +94,9 @@ def centre(session: Session, settings: Settings | None = None) -> Centre:
         from flask import current_app
 
         settings = current_app.config["JEJAK_SETTINGS"]
-    key = f"{session.get_bind().url}|{id(settings)}"
+    key = f"jejak_centre|{id(settings)}"
     now = time.monotonic()
-    with _lock:
-        cached = _cache.get(key)
+    cached = session.info.get(key)
     if cached is not None and now - cached[0] < CACHE_SECONDS:
         return cached[1]
     stored = {row.key: row.value for row in session.scalars(select(CentreSetting))}
@@ -110,8 +106,7 @@ def centre(session: Session, settings: Settings | None = None) -> Centre:
         logo = chosen.pop("logo")
         chosen["logo"] = (logo["media_type"], base64.b64decode(logo["data"]))
     result = replace(defaults(settings), **chosen)
-    with _lock:
-        _cache[key] = (now, result)
+    session.info[key] = (now, result)
     return result
 
 
@@ -161,10 +156,13 @@ def centre_of(settings: Settings) -> Centre:
     return settings.centre if isinstance(settings, CentreSettings) else defaults(settings)
 
 
-def forget() -> None:
-    """Drop what `centre()` remembers (after a change, and between tests)."""
-    with _lock:
-        _cache.clear()
+def forget(session: Session | None = None) -> None:
+    """Drop what `centre()` remembers in `session` (after a change there). Nothing is kept
+    beyond a session, so without one there is nothing to drop (tests call it between
+    tests, as they did when the cache was per process)."""
+    if session is not None:
+        for key in [key for key in session.info if str(key).startswith("jejak_centre|")]:
+            del session.info[key]
 
 
 def base_url_warning(url: str) -> str | None:
@@ -279,7 +277,7 @@ def save_centre(session: Session, clean: dict[str, Any], actor: str) -> None:
     shown = {name: ("(logo)" if name == "logo" and value else value)
              for name, value in clean.items()}
     audit(session, actor, "centre.settings", "centre", **shown)
-    forget()
+    forget(session)
 
 
 def logo_data_url(logo: tuple[str, bytes] | None) -> str | None:
