@@ -8,11 +8,9 @@ shared.config has them) and then to the defaults below. Nothing else in the code
 centre's name: PDF, workbook, messages and posters read `centre(session)`.
 
 The rows live in `centre_settings`, written only here (shared owns it, like users and the
-audit log: docs/architecture.md §1). `centre()` keeps what it read in the session (one
-request, one task), for at most CACHE_SECONDS, so a page that names the centre five times
-reads it once. Not per process: `jejak up` serves pages from two gunicorn workers, and the
-page after "Settings saved." (or a campaign launched just after) may come from the other
-one, which must read what was committed (tests/integration/test_centre_cache.py).
+audit log: docs/architecture.md §1). `centre()` keeps what it read for CACHE_SECONDS per
+database, so a page that names the centre five times reads it once; `save_centre` clears
+the cache of this process, others see a change within CACHE_SECONDS.
 """
 
 from __future__ import annotations
@@ -20,6 +18,7 @@ from __future__ import annotations
 import base64
 import io
 import ipaddress
+import threading
 import time
 from dataclasses import dataclass, field, fields, replace
 from datetime import time as clock
@@ -86,18 +85,27 @@ def defaults(settings: Settings) -> Centre:
     return centre
 
 
-def centre(session: Session, settings: Settings | None = None) -> Centre:
+_cache: dict[str, tuple[float, Centre]] = {}
+_lock = threading.Lock()
+
+
+def centre(session: Session, settings: Settings | None = None, *,
+           fresh: bool = False) -> Centre:
     """The centre's settings: what an admin set, else the environment's, else the default.
 
-    `settings` defaults to the Flask app's (JEJAK_SETTINGS); tasks pass theirs."""
+    `settings` defaults to the Flask app's (JEJAK_SETTINGS); tasks pass theirs. `fresh`
+    reads past this process's cache: the settings page does, because `jejak up` serves it
+    from two gunicorn workers and the page after "Settings saved." may come from the one
+    that did not save (it showed the old values)."""
     if settings is None:
         from flask import current_app
 
         settings = current_app.config["JEJAK_SETTINGS"]
-    key = f"jejak_centre|{id(settings)}"
+    key = f"{session.get_bind().url}|{id(settings)}"
     now = time.monotonic()
-    cached = session.info.get(key)
-    if cached is not None and now - cached[0] < CACHE_SECONDS:
+    with _lock:
+        cached = _cache.get(key)
+    if cached is not None and now - cached[0] < CACHE_SECONDS and not fresh:
         return cached[1]
     stored = {row.key: row.value for row in session.scalars(select(CentreSetting))}
     chosen = {name: stored[name] for name in SETTING_NAMES
@@ -106,7 +114,8 @@ def centre(session: Session, settings: Settings | None = None) -> Centre:
         logo = chosen.pop("logo")
         chosen["logo"] = (logo["media_type"], base64.b64decode(logo["data"]))
     result = replace(defaults(settings), **chosen)
-    session.info[key] = (now, result)
+    with _lock:
+        _cache[key] = (now, result)
     return result
 
 
@@ -156,13 +165,10 @@ def centre_of(settings: Settings) -> Centre:
     return settings.centre if isinstance(settings, CentreSettings) else defaults(settings)
 
 
-def forget(session: Session | None = None) -> None:
-    """Drop what `centre()` remembers in `session` (after a change there). Nothing is kept
-    beyond a session, so without one there is nothing to drop (tests call it between
-    tests, as they did when the cache was per process)."""
-    if session is not None:
-        for key in [key for key in session.info if str(key).startswith("jejak_centre|")]:
-            del session.info[key]
+def forget() -> None:
+    """Drop what `centre()` remembers (after a change, and between tests)."""
+    with _lock:
+        _cache.clear()
 
 
 def base_url_warning(url: str) -> str | None:
@@ -277,7 +283,7 @@ def save_centre(session: Session, clean: dict[str, Any], actor: str) -> None:
     shown = {name: ("(logo)" if name == "logo" and value else value)
              for name, value in clean.items()}
     audit(session, actor, "centre.settings", "centre", **shown)
-    forget(session)
+    forget()
 
 
 def logo_data_url(logo: tuple[str, bytes] | None) -> str | None:
