@@ -10,7 +10,8 @@ centre's name: PDF, workbook, messages and posters read `centre(session)`.
 The rows live in `centre_settings`, written only here (shared owns it, like users and the
 audit log: docs/architecture.md §1). `centre()` keeps what it read for CACHE_SECONDS per
 database, so a page that names the centre five times reads it once; `save_centre` clears
-the cache of this process, others see a change within CACHE_SECONDS.
+the cache of this process, others see a change within CACHE_SECONDS (the settings page
+reads past the cache: `centre(..., fresh=True)`).
 """
 
 from __future__ import annotations
