@@ -10,7 +10,8 @@ centre's name: PDF, workbook, messages and posters read `centre(session)`.
 The rows live in `centre_settings`, written only here (shared owns it, like users and the
 audit log: docs/architecture.md §1). `centre()` keeps what it read for CACHE_SECONDS per
 database, so a page that names the centre five times reads it once; `save_centre` clears
-the cache of this process, others see a change within CACHE_SECONDS.
+the cache of this process, others see a change within CACHE_SECONDS (the settings page
+reads past the cache: `centre(..., fresh=True)`).
 """
 
 from __future__ import annotations
@@ -89,10 +90,14 @@ _cache: dict[str, tuple[float, Centre]] = {}
 _lock = threading.Lock()
 
 
-def centre(session: Session, settings: Settings | None = None) -> Centre:
+def centre(session: Session, settings: Settings | None = None, *,
+           fresh: bool = False) -> Centre:
     """The centre's settings: what an admin set, else the environment's, else the default.
 
-    `settings` defaults to the Flask app's (JEJAK_SETTINGS); tasks pass theirs."""
+    `settings` defaults to the Flask app's (JEJAK_SETTINGS); tasks pass theirs. `fresh`
+    reads past this process's cache: the settings page does, because `jejak up` serves it
+    from two gunicorn workers and the page after "Settings saved." may come from the one
+    that did not save (it showed the old values)."""
     if settings is None:
         from flask import current_app
 
@@ -101,7 +106,7 @@ def centre(session: Session, settings: Settings | None = None) -> Centre:
     now = time.monotonic()
     with _lock:
         cached = _cache.get(key)
-    if cached is not None and now - cached[0] < CACHE_SECONDS:
+    if cached is not None and now - cached[0] < CACHE_SECONDS and not fresh:
         return cached[1]
     stored = {row.key: row.value for row in session.scalars(select(CentreSetting))}
     chosen = {name: stored[name] for name in SETTING_NAMES

@@ -195,7 +195,7 @@ def settings_page() -> Any:
             flash(_("Settings saved."), "ok")
             return redirect(url_for(".settings_page"))
         session.rollback()
-    current = centre(session)
+    current = centre(session, fresh=True)  # what was saved, whichever worker saved it
     return render_template(
         "analytics/settings.html", centre=current, labels=_field_labels(),
         errors={name: [_problem_text(text) for text in texts]
