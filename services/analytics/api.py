@@ -21,7 +21,7 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -220,13 +220,24 @@ class MinimumWageRowOut(MinimumWageOut):
     note = fields.String(allow_none=True)
 
 
+MAX_WAGE = 999_999_999
+
+
+def _wage_out_of_range() -> bool:
+    raise ValidationError(f"Must be greater than or equal to 1 and less than or equal to "
+                          f"{MAX_WAGE}.")
+
+
 class MinimumWageIn(Schema):
     year = fields.Integer(required=True, validate=validate.Range(2000, 2100))
     # Bounded so an absurd figure is a 422, not a database overflow. Sen are allowed (UMP
     # Kalimantan Timur 2025 is Rp 3.579.313,77); incomes compare with it rounded up.
+    # A plain check, not validate.Range: apispec would write Range's bound as the string
+    # "999999999.00" (a Decimal), which is no OpenAPI number.
     amount = fields.Decimal(required=True, places=2, allow_nan=False,
-                            validate=validate.Range(1, 999_999_999),
-                            metadata={"description": "rupiah per month"})
+                            validate=lambda value: 1 <= value <= MAX_WAGE or _wage_out_of_range(),
+                            metadata={"description": "rupiah per month", "minimum": 1,
+                                      "maximum": MAX_WAGE})
     source = fields.String(required=True, validate=validate.Length(1, 300), metadata={
         "description": "where the figure comes from, e.g. the governor's decree"})
     level = fields.String(load_default="city", validate=validate.OneOf(LEVELS), metadata={
