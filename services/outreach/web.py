@@ -20,7 +20,7 @@ from shared.centre import applied
 from shared.events import publish
 from shared.models import Alumnus, Campaign, Message, OptOut, Wave, utcnow
 from shared.tokens import unseal
-from shared.web import form_row_id
+from shared.web import filter_id, form_row_id
 
 log = logging.getLogger(__name__)
 bp = Blueprint("outreach_web", __name__)
@@ -86,7 +86,7 @@ def detail(campaign_id: int) -> Any:
     session = db.session()
     campaign = session.get(Campaign, campaign_id) or abort(404)
     steps = delivery.counts_by_status(session, campaign.id)
-    alumnus_id = request.args.get("alumnus_id", type=int)
+    alumnus_id = filter_id(request.args.get("alumnus_id"), "alumnus_id")
     return render_template(
         "outreach/detail.html",
         campaign=campaign,

@@ -62,6 +62,7 @@ from shared.models import (
     WaveTarget,
 )
 from shared.tokens import survey_link
+from shared.web import MAX_ROW_ID
 
 STATUSES = ("not_invited", "invited", "opened", "partial", "complete", "opted_out",
             "unreachable", "erased")
@@ -99,8 +100,8 @@ class Filters:
             text = (values.get(name) or "").strip()
             if not text:
                 return None
-            if not text.isdigit():
-                raise SurveyError(name, "must be a number")
+            if not text.isdigit() or int(text) > MAX_ROW_ID:  # past it: no row, and an
+                raise SurveyError(name, "must be a number")    # overflow in the driver
             return int(text)
 
         gender = (values.get("gender") or "").strip().upper() or None

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from services.survey import followup, waves
 from shared import auth, db
 from shared.models import Alumnus, Cohort, Program, Wave
+from shared.web import form_row_id, page_number
 
 bp = Blueprint("wave_pages", __name__)
 
@@ -39,7 +40,9 @@ def _wave_or_404(slug: str) -> Wave:
 
 
 def _ids(name: str) -> list[int]:
-    return [int(value) for value in request.form.getlist(name) if value.isdigit()]
+    """Ids ticked in the form; one past a database integer names no row (ValueError naming
+    the field, which the page shows)."""
+    return [form_row_id(value, name) for value in request.form.getlist(name) if value.isdigit()]
 
 
 def _programs_and_cohorts() -> tuple[list[Any], list[Any]]:
@@ -76,7 +79,11 @@ def add_targets(slug: str) -> Any:
     """Two steps: `preview` says how many would be added; `add` adds them (audited)."""
     session = db.session()
     wave = _wave_or_404(slug)
-    chosen = {"program_ids": _ids("program_ids"), "cohort_ids": _ids("cohort_ids")}
+    try:
+        chosen = {"program_ids": _ids("program_ids"), "cohort_ids": _ids("cohort_ids")}
+    except ValueError as exc:  # an id past a database integer: no such program or cohort
+        flash(str(exc), "error")
+        return redirect(url_for(".wave_page", slug=slug))
     numbers = request.form.get("registration_nos", "")
     ids, unknown = waves.alumni_by_registration(session, numbers.split())
     chosen["alumnus_ids"] = ids
@@ -125,8 +132,7 @@ def _filters() -> followup.Filters:
 
 
 def _page_number() -> int:
-    text = request.args.get("page", "1")
-    return max(1, int(text)) if text.isdigit() else 1
+    return page_number(request.args.get("page"))
 
 
 @bp.route("/waves/<slug>/alumni")
