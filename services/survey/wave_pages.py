@@ -154,19 +154,9 @@ def followup_page(slug: str) -> Any:
 @bp.route("/waves/<slug>/alumni.<any(csv, xlsx):kind>")
 @auth.requires("operator")
 def followup_download(slug: str, kind: str) -> Any:
-    session = db.session()
-    wave = _wave_or_404(slug)
-    filters = _filters()
-    body, count = followup.download(session, wave.id, filters, kind)
-    auth.audit(session, auth.current_principal().name, "wave.followup_download", slug,
-               kind=kind, rows=count, **filters.args())
-    session.commit()
-    mimetype = ("text/csv" if kind == "csv" else
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response = current_app.response_class(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f"attachment; filename=tindak-lanjut-{slug}.{kind}"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    from services.survey.api.followup import download_answer
+
+    return download_answer(db.session(), _wave_or_404(slug), _filters(), kind)
 
 
 def _target_or_404(wave: Wave, alumnus_id: int) -> Alumnus:

@@ -155,20 +155,23 @@ class WaveFollowupFile(MethodView):
     @blp.response(200, description="the filtered list, Indonesian headers (audited)")
     def get(self, args: dict[str, Any], slug: str, kind: str) -> Any:
         """The filtered list as CSV or XLSX, formula-safe."""
-        session = db.session()
-        wave = _wave(slug)
-        filters = _filters(args)
-        body, count = followup.download(session, wave.id, filters, kind)
-        auth.audit(session, auth.current_principal().name, "wave.followup_download", slug,
-                   kind=kind, rows=count, **filters.args())
-        session.commit()
-        mimetype = ("text/csv" if kind == "csv" else
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        response = current_app.response_class(body, mimetype=mimetype)
-        response.headers["Content-Disposition"] = (
-            f"attachment; filename=tindak-lanjut-{slug}.{kind}")
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return download_answer(db.session(), _wave(slug), _filters(args), kind)
+
+
+def download_answer(session: Any, wave: Any, filters: followup.Filters, kind: str) -> Any:
+    """The filtered follow-up list as a CSV or XLSX download, audited: the API and the wave's
+    page (services/survey/wave_pages.py) both answer with this."""
+    body, count = followup.download(session, wave.id, filters, kind)
+    auth.audit(session, auth.current_principal().name, "wave.followup_download", wave.slug,
+               kind=kind, rows=count, **filters.args())
+    session.commit()
+    mimetype = ("text/csv" if kind == "csv" else
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response = current_app.response_class(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=tindak-lanjut-{wave.slug}.{kind}")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 class AlumnusFollowupOut(Schema):
