@@ -163,6 +163,51 @@ def test_every_staff_form_carries_the_csrf_token_and_a_post_without_it_is_refuse
     assert no_token.status_code == 400
 
 
+SAMPLE_ARGUMENTS = {"int": "1", "uuid": "6f1c1f3e-3b7e-4c57-9a52-3d3a8f1f0001",
+                    "default": "ts-2026"}
+
+
+def _sample_url(rule) -> str:
+    """The rule with every variable filled by a value its converter accepts."""
+    values = {}
+    for name, converter in rule._converters.items():
+        kind = type(converter).__name__.lower()
+        options = getattr(converter, "items", None)  # `any(a, b)`: its first choice
+        if options:
+            values[name] = sorted(options)[0]
+        elif "uuid" in kind:
+            values[name] = SAMPLE_ARGUMENTS["uuid"]
+        elif "int" in kind or "rowid" in kind:
+            values[name] = SAMPLE_ARGUMENTS["int"]
+        else:
+            values[name] = SAMPLE_ARGUMENTS["default"]
+    return rule.build(values, append_unknown=False)[1]
+
+
+def test_every_staff_post_route_refuses_a_signed_in_post_without_the_csrf_token(
+    survey_app, outreach_app, analytics_app, survey, staff
+) -> None:
+    """Every POST/PUT/PATCH/DELETE route of every service, pages and API alike, found in the
+    url_map (so a route added later is walked too): a signed-in browser's request without the
+    token is refused before the view runs, whatever the route is."""
+    from shared.auth import access_of
+
+    walked = []
+    for app in (survey_app, outreach_app, analytics_app):
+        client = app.test_client()
+        login(client)
+        for rule in app.url_map.iter_rules():
+            for method in sorted((rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}):
+                if access_of(app, rule.endpoint, method) == "public":
+                    continue  # public forms carry no CSRF token (docs/security.md)
+                url = _sample_url(rule)
+                answer = client.open(url, method=method, data={})
+                assert answer.status_code == 400, f"{method} {url} took a post without it"
+                walked.append((method, url))
+        assert client.get("/").status_code == 200  # still signed in: nothing was changed
+    assert len(walked) >= 40, walked
+
+
 def test_bearer_calls_need_no_csrf_token(outreach_app, staff) -> None:
     # A bearer token is not sent by a browser on its own: nothing for a forged page to ride.
     response = outreach_app.test_client().post(
