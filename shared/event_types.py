@@ -10,6 +10,7 @@ exactly: a bool is not an int, "1" is not 1 (JSON keeps all three as they are).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -97,8 +98,10 @@ class MessageStatus(EventData):
     status: str
 
 
+@functools.cache
 def field_types(cls: type[EventData]) -> dict[str, Any]:
-    """The fields of an event class and their types, in declaration order."""
+    """The fields of an event class and their types, in declaration order (cached: resolving
+    the annotations costs tens of microseconds, and intake publishes on every answer)."""
     hints = typing.get_type_hints(cls)
     return {field.name: hints[field.name] for field in dataclasses.fields(cls)}
 
