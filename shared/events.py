@@ -1,6 +1,7 @@
 """Event contracts, the outbox and idempotent consumers (docs/architecture.md §2).
 
-A producer calls `publish(session, event_type, payload)` inside its own transaction. The
+A producer calls `publish(session, WaveOpened(wave_id=...))` (the typed events of
+shared/event_types.py) inside its own transaction. The
 relay process (`RelayLoop`, `jejak relay`) sends committed events within a tenth of a second
 (one Celery task per subscriber per batch); a beat job relays anything left behind, so a
 broker outage delays events but loses none. Consumers are wrapped by `consumer(...)`,
@@ -16,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import kombu.exceptions
@@ -32,6 +34,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.celery_app import broker_client, route_task
 from shared.db import get_db, is_postgres, unit_of_work
+from shared.event_types import (
+    AlumniImported,
+    AlumnusErased,
+    ConsentWithdrawn,
+    ContractError,
+    EventData,
+    InvitationRequested,
+    MessageStatus,
+    ResponseSubmitted,
+    WaveClosed,
+    WaveOpened,
+    WaveTargetsAdded,
+    check,
+    field_types,
+    parse,
+    payload_of,
+)
 from shared.models import DeadLetter, OutboxEvent, ProcessedEvent, utcnow
 
 log = logging.getLogger(__name__)
@@ -39,51 +58,37 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Contract:
-    """What an event carries and who receives it. Payloads hold ids, never objects."""
+    """An event's class (shared/event_types.py: name, version, typed fields) and who
+    receives it. An event nobody receives is not written at all."""
 
-    fields: tuple[str, ...]
+    data: type[EventData]
     subscribers: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(field_types(self.data))
 
-# The contract between services. Adding a subscriber is a one-line change here plus a task
-# with that name in the consuming service.
-CONTRACTS: dict[str, Contract] = {
-    "response.submitted": Contract(
-        fields=("response_id", "wave_id", "alumnus_id"),
-        subscribers=("outreach.on_response_submitted", "analytics.on_response_submitted"),
-    ),
-    "alumni.imported": Contract(
-        fields=("alumnus_ids",), subscribers=("outreach.on_alumni_imported",)
-    ),
-    "wave.opened": Contract(fields=("wave_id",), subscribers=("outreach.on_wave_opened",)),
-    "wave.closed": Contract(fields=("wave_id",), subscribers=("outreach.on_wave_closed",)),
-    # Alumni added to an open wave after it opened (services/survey/waves.py add_targets):
-    # outreach plans the wave's running campaigns for them; analytics recomputes their cells.
-    "wave.targets_added": Contract(
-        fields=("wave_id", "alumnus_ids"),
-        subscribers=("outreach.on_wave_targets_added", "analytics.on_wave_targets_added"),
-    ),
-    # Staff asked to send one alumnus the invitation again, on a chosen channel
-    # (services/survey/followup.py request_invitation); outreach sends it once.
-    "invitation.requested": Contract(
-        fields=("wave_id", "alumnus_id", "channel"),
-        subscribers=("outreach.on_invitation_requested",),
-    ),
-    # Data-subject rights (services/survey/privacy.py): outreach stops what is pending.
-    "alumnus.erased": Contract(
-        fields=("alumnus_id",),
-        subscribers=("outreach.on_alumnus_erased", "analytics.on_alumnus_erased"),
-    ),
+
+# Who receives what: the one table of subscribers. Adding one is a line here plus a task with
+# that name in the consuming service; an event type with no subscriber is never written.
+CONTRACTS: dict[str, Contract] = {contract.data.name: contract for contract in (
+    Contract(ResponseSubmitted,
+             ("outreach.on_response_submitted", "analytics.on_response_submitted")),
+    Contract(AlumniImported),  # campaigns pick up new alumni when they plan
+    Contract(WaveOpened),
+    Contract(WaveClosed),
+    # Outreach plans the wave's running campaigns for them; analytics recomputes their cells.
+    Contract(WaveTargetsAdded,
+             ("outreach.on_wave_targets_added", "analytics.on_wave_targets_added")),
+    Contract(InvitationRequested, ("outreach.on_invitation_requested",)),  # sent once
+    # Outreach stops what is pending; analytics removes raw exports naming the person.
+    Contract(AlumnusErased, ("outreach.on_alumnus_erased", "analytics.on_alumnus_erased")),
     # Outreach cancels what is pending; analytics counts the refusal in the response rates.
-    "alumnus.consent_withdrawn": Contract(
-        fields=("alumnus_id",),
-        subscribers=("outreach.on_consent_withdrawn", "analytics.on_consent_withdrawn"),
-    ),
-    "message.status": Contract(
-        fields=("message_id", "alumnus_id", "status"),
-        subscribers=("survey.on_message_status", "analytics.on_message_status"),
-    ),
-}
+    Contract(ConsentWithdrawn,
+             ("outreach.on_consent_withdrawn", "analytics.on_consent_withdrawn")),
+    # Survey reads message status from the messages table; only analytics listens.
+    Contract(MessageStatus, ("analytics.on_message_status",)),
+)}
 
 RELAY_BATCH = 500
 # How often the relay process looks for new events: the longest an event waits for it. A
@@ -97,21 +102,32 @@ BEAT_RELAY_GRACE = timedelta(seconds=3)
 OUTBOX = OutboxEvent.__table__  # Core: no ORM bookkeeping on the hot paths
 
 
-class ContractError(ValueError):
-    """An event that does not match its contract."""
-
-
 @dataclass(frozen=True)
 class Event:
+    """An event as a consumer receives it; `data` is its typed instance (parsed on first
+    read, raising ContractError when the payload does not fit its class)."""
+
     id: uuid.UUID
     type: str
     payload: dict[str, Any]
     occurred_at: datetime
+    version: int = 1
+
+    @cached_property
+    def data(self) -> EventData:
+        contract = CONTRACTS.get(self.type)
+        if contract is None:
+            raise ContractError(f"unknown event type {self.type!r}")
+        if self.version != contract.data.version:
+            raise ContractError(f"{self.type}: version {self.version}, this code reads "
+                                f"{contract.data.version}")
+        return parse(contract.data, self.payload)
 
     def to_message(self) -> dict[str, Any]:
         return {
             "id": str(self.id),
             "type": self.type,
+            "version": self.version,
             "payload": self.payload,
             "occurred_at": self.occurred_at.isoformat(),
         }
@@ -123,35 +139,59 @@ class Event:
             type=message["type"],
             payload=message["payload"],
             occurred_at=datetime.fromisoformat(message["occurred_at"]),
+            version=message.get("version", 1),  # relayed before versions were sent
         )
 
 
+def _message(row: Any) -> dict[str, Any]:
+    """The relayed message of an outbox row; it carries the version of the event's class."""
+    contract = CONTRACTS.get(row.type)
+    version = contract.data.version if contract is not None else 1
+    return Event(row.id, row.type, row.payload, row.created_at, version).to_message()
+
+
 def check_contract(event_type: str, payload: dict[str, Any]) -> Contract:
+    """The contract of `event_type`, or ContractError naming what does not fit (a missing or
+    unexpected field, or a field of the wrong type)."""
     contract = CONTRACTS.get(event_type)
     if contract is None:
         raise ContractError(f"unknown event type {event_type!r}")
-    missing = set(contract.fields) - payload.keys()
-    extra = payload.keys() - set(contract.fields)
-    if missing or extra:
-        raise ContractError(f"{event_type}: missing {sorted(missing)}, unexpected {sorted(extra)}")
+    check(contract.data, payload)
     return contract
 
 
-def publish(session: Session, event_type: str, payload: dict[str, Any]) -> uuid.UUID:
+def publish(session: Session, event: EventData | str,
+            payload: dict[str, Any] | None = None) -> uuid.UUID | None:
     """Write an event to the outbox in the caller's transaction; the relay sends it once
-    committed."""
-    row = outbox_row(event_type, payload)
+    committed. `publish(session, WaveOpened(wave_id=1))`; the older
+    `publish(session, "wave.opened", {"wave_id": 1})` is checked against the same class.
+    Returns the event's id, or None when nobody subscribes to it (nothing is written)."""
+    row = outbox_row(event, payload)
+    if row is None:
+        return None
     # A Core insert, not session.add: no unit-of-work bookkeeping on every request.
     session.execute(insert(OUTBOX), row)
     return row["id"]
 
 
-def outbox_row(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+def outbox_row(event: EventData | str,
+               payload: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The outbox row of a new event, for a producer that writes it in its own statement
-    (`publish` writes it for everyone else)."""
-    check_contract(event_type, payload)
-    return {"id": uuid.uuid4(), "type": event_type, "payload": payload, "created_at": utcnow(),
-            "attempts": 0}
+    (`publish` writes it for everyone else); None when nobody subscribes to it."""
+    if isinstance(event, str):
+        contract = check_contract(event, payload or {})
+        checked = payload or {}
+    else:
+        if payload is not None:
+            raise TypeError("a typed event carries its own payload")
+        contract = CONTRACTS.get(event.name)
+        if contract is None or contract.data is not type(event):
+            raise ContractError(f"unknown event type {event.name!r}")
+        checked = payload_of(event)
+    if not contract.subscribers:
+        return None
+    return {"id": uuid.uuid4(), "type": contract.data.name, "payload": checked,
+            "created_at": utcnow(), "attempts": 0}
 
 
 class RelayLoop:
@@ -234,8 +274,9 @@ def relay(
             return 0
         per_subscriber: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
-            message = Event(row.id, row.type, row.payload, row.created_at).to_message()
-            for task_name in CONTRACTS[row.type].subscribers:
+            message = _message(row)
+            contract = CONTRACTS.get(row.type)
+            for task_name in contract.subscribers if contract is not None else ():
                 per_subscriber.setdefault(task_name, []).append(message)
         claimed = _among(db_session, OUTBOX.c.id, [row.id for row in rows])
         try:
@@ -327,6 +368,7 @@ def consumer(name: str) -> Callable[[Callable[[Session, Event], None]], Any]:
             for message in messages if isinstance(messages, list) else [messages]:
                 try:
                     event = Event.from_message(message)
+                    event.data  # noqa: B018 - a payload that does not fit fails this event
                     with unit_of_work() as db_session:
                         if not mark_processed(db_session, name, event.id):
                             continue
@@ -418,8 +460,7 @@ def redeliver(
                 log.warning("redelivering %d events to %s: not applied %s after relay",
                             len(rows), task_name, REDELIVER_AFTER)
                 for start in range(0, len(rows), RELAY_BATCH):
-                    messages = [Event(row.id, row.type, row.payload, row.created_at).to_message()
-                                for row in rows[start:start + RELAY_BATCH]]
+                    messages = [_message(row) for row in rows[start:start + RELAY_BATCH]]
                     celery.send_task(task_name, args=[messages], retry=False)
                 sent += len(rows)
             # A full scan may have stopped inside a batch sharing one relayed_at: resume there

@@ -15,6 +15,13 @@ from services.analytics.refresh import (
 from services.analytics.reports.privacy import expire_raw_exports, remove_raw_exports_of
 from shared.centre import applied
 from shared.db import get_db
+from shared.event_types import (
+    AlumnusErased,
+    ConsentWithdrawn,
+    MessageStatus,
+    ResponseSubmitted,
+    WaveTargetsAdded,
+)
 from shared.events import Event, consumer
 from shared.models import WaveTarget
 
@@ -22,25 +29,29 @@ from shared.models import WaveTarget
 @consumer("analytics.on_response_submitted")
 def on_response_submitted(db_session: Session, event: Event) -> None:
     """A complete response (new or edited): recompute the alumnus's cell."""
-    update_alumnus_cell(db_session, int(event.payload["wave_id"]),
-                        int(event.payload["alumnus_id"]))
+    data = event.data
+    assert isinstance(data, ResponseSubmitted)
+    update_alumnus_cell(db_session, data.wave_id, data.alumnus_id)
 
 
 @consumer("analytics.on_message_status")
 def on_message_status(db_session: Session, event: Event) -> None:
     """A message sent, delivered or failed: the alumnus's disposition may have changed."""
-    wave_id = message_wave(db_session, int(event.payload["message_id"]))
+    data = event.data
+    assert isinstance(data, MessageStatus)
+    wave_id = message_wave(db_session, data.message_id)
     if wave_id is None:  # a broadcast: no wave, no disposition
         return
-    update_alumnus_cell(db_session, wave_id, int(event.payload["alumnus_id"]))
+    update_alumnus_cell(db_session, wave_id, data.alumnus_id)
 
 
 @consumer("analytics.on_wave_targets_added")
 def on_wave_targets_added(db_session: Session, event: Event) -> None:
     """Alumni added to a wave: the population of their cells grew. One recompute per cell
     (an alumnus's cell is recomputed whole, so one alumnus per cell is enough)."""
-    wave_id = int(event.payload["wave_id"])
-    ids = [int(alumnus_id) for alumnus_id in event.payload["alumnus_ids"]]
+    data = event.data
+    assert isinstance(data, WaveTargetsAdded)
+    wave_id, ids = data.wave_id, data.alumnus_ids
     one_per_cell = db_session.execute(
         select(func.min(WaveTarget.alumnus_id))
         .where(WaveTarget.wave_id == wave_id, WaveTarget.alumnus_id.in_(ids))
@@ -54,7 +65,9 @@ def on_wave_targets_added(db_session: Session, event: Event) -> None:
 def on_consent_withdrawn(db_session: Session, event: Event) -> None:
     """Withdrawn consent ("Tidak setuju" on the form, staff, API) is a refusal in every
     wave that targets the alumnus and holds no response of theirs: recompute those cells."""
-    alumnus_id = int(event.payload["alumnus_id"])
+    data = event.data
+    assert isinstance(data, ConsentWithdrawn)
+    alumnus_id = data.alumnus_id
     for wave_id in db_session.scalars(
             select(WaveTarget.wave_id).where(WaveTarget.alumnus_id == alumnus_id)).all():
         update_alumnus_cell(db_session, wave_id, alumnus_id)
@@ -63,7 +76,9 @@ def on_consent_withdrawn(db_session: Session, event: Event) -> None:
 @consumer("analytics.on_alumnus_erased")
 def on_alumnus_erased(db_session: Session, event: Event) -> None:
     """Raw-response workbooks made before the erasure still name the person: remove them."""
-    remove_raw_exports_of(db_session, int(event.payload["alumnus_id"]))
+    data = event.data
+    assert isinstance(data, AlumnusErased)
+    remove_raw_exports_of(db_session, data.alumnus_id)
 
 
 @shared_task(name="analytics.refresh", ignore_result=True)

@@ -25,6 +25,7 @@ from services.outreach.channels import Channel, Outcome, Outgoing, channel_for
 from shared import metrics
 from shared.config import Settings
 from shared.db import is_postgres
+from shared.event_types import MessageStatus
 from shared.events import OUTBOX, outbox_row, publish
 from shared.models import (
     Alumnus,
@@ -192,6 +193,7 @@ def send_batch(
                             # Written by the claim's own statement (or before a template
                             # failure): the same transaction, one round trip fewer.
                             carried = _outcome_params(pending)
+                        if carried is not None:
                             recorded = carried["r_status"]
                         elif pending:
                             recorded = _record(session, pending)
@@ -454,8 +456,8 @@ def _record(session: Session, sent: _Sent) -> str:
         db.execute(_RETRY, {"m_id": sent.message_id, "why": outcome.reason,
                             "retry_at": moment + pacing.backoff(sent.attempts)})
         return "retry"
-    if db.dialect.name == "postgresql":
-        record = _outcome_params(sent)
+    record = _outcome_params(sent) if db.dialect.name == "postgresql" else None
+    if record is not None:
         db.execute(_PG_RECORD[record["r_status"]], record)
         return record["r_status"]
     status, params = _final_status(sent)
@@ -463,8 +465,8 @@ def _record(session: Session, sent: _Sent) -> str:
                           "outcome": outcome.kind, "detail": (outcome.reason or "")[:500]})
     db.execute(_SENT if status == "sent" else _FAILED, {**params, "m_id": sent.message_id,
                                                         "at": moment})
-    publish(session, "message.status",
-            {"message_id": sent.message_id, "alumnus_id": sent.alumnus_id, "status": status})
+    publish(session, MessageStatus(message_id=sent.message_id, alumnus_id=sent.alumnus_id,
+                                   status=status))
     return status
 
 
@@ -484,12 +486,15 @@ def _final_status(sent: _Sent) -> tuple[str, dict[str, Any]]:
     return "failed", {"why": why[:500]}
 
 
-def _outcome_params(sent: _Sent) -> dict[str, Any]:
+def _outcome_params(sent: _Sent) -> dict[str, Any] | None:
     """The `r_*`/`ev_*` parameters of `_outcome_ctes` for a final outcome (its outbox row
-    rides in the same statement)."""
+    rides in the same statement); None when the event has no subscriber (the caller then
+    records the outcome in plain statements, which write no event)."""
     status, params = _final_status(sent)
-    event = outbox_row("message.status", {"message_id": sent.message_id,
-                                          "alumnus_id": sent.alumnus_id, "status": status})
+    event = outbox_row(MessageStatus(message_id=sent.message_id, alumnus_id=sent.alumnus_id,
+                                     status=status))
+    if event is None:  # nobody subscribes to message.status: no event to ride along
+        return None
     return {"r_status": status, "r_id": sent.message_id, "r_at": sent.at,
             "r_kind": sent.outcome.kind, "r_detail": (sent.outcome.reason or "")[:500],
             "r_provider_id": params.get("provider_id"), "r_why": params.get("why"),
@@ -523,8 +528,8 @@ def record_late_failure(session: Session, message_id: int, outcome: Outcome,
         return False
     db.execute(_ATTEMPT, {"message_id": message_id, "attempted_at": at or utcnow(),
                           "outcome": outcome.kind, "detail": (outcome.reason or "")[:500]})
-    publish(session, "message.status",
-            {"message_id": message_id, "alumnus_id": alumnus_id, "status": "failed"})
+    publish(session, MessageStatus(message_id=message_id, alumnus_id=alumnus_id,
+                                   status="failed"))
     return True
 
 

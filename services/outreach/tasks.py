@@ -10,6 +10,13 @@ from sqlalchemy.orm import Session
 from services.outreach import bounces, campaigns, delivery, pacing, privacy
 from shared.centre import applied
 from shared.db import get_db
+from shared.event_types import (
+    AlumnusErased,
+    ConsentWithdrawn,
+    InvitationRequested,
+    ResponseSubmitted,
+    WaveTargetsAdded,
+)
 from shared.events import Event, consumer
 from shared.models import Campaign, CampaignStep, Message
 
@@ -43,15 +50,17 @@ def read_bounces() -> dict[str, int]:
 @consumer("outreach.on_response_submitted")
 def on_response_submitted(db_session: Session, event: Event) -> None:
     """Stop at the answer: cancel every pending message to this alumnus for this wave."""
+    data = event.data
+    assert isinstance(data, ResponseSubmitted)
     steps_of_wave = (
         select(CampaignStep.id)
         .join(Campaign, Campaign.id == CampaignStep.campaign_id)
-        .where(Campaign.wave_id == event.payload["wave_id"])
+        .where(Campaign.wave_id == data.wave_id)
     )
     db_session.execute(
         update(Message)
         .where(
-            Message.alumnus_id == event.payload["alumnus_id"],
+            Message.alumnus_id == data.alumnus_id,
             Message.status.in_(("planned", "queued")),
             Message.campaign_step_id.in_(steps_of_wave),
         )
@@ -60,43 +69,34 @@ def on_response_submitted(db_session: Session, event: Event) -> None:
     )
 
 
-@consumer("outreach.on_alumni_imported")
-def on_alumni_imported(db_session: Session, event: Event) -> None:
-    # Campaigns pick up new alumni when they plan; nothing to do until then.
-    return None
-
-
-@consumer("outreach.on_wave_opened")
-def on_wave_opened(db_session: Session, event: Event) -> None:
-    return None
-
-
 @consumer("outreach.on_wave_targets_added")
 def on_wave_targets_added(db_session: Session, event: Event) -> None:
     """Alumni added to an open wave: the wave's running campaigns plan them, from now."""
-    campaigns.plan_added_targets(db_session, int(event.payload["wave_id"]),
+    data = event.data
+    assert isinstance(data, WaveTargetsAdded)
+    campaigns.plan_added_targets(db_session, data.wave_id,
                                  current_app.config["JEJAK_SETTINGS"])
 
 
 @consumer("outreach.on_invitation_requested")
 def on_invitation_requested(db_session: Session, event: Event) -> None:
     """Staff asked for the invitation again: one message, due now, on the chosen channel."""
-    campaigns.resend_invitation(db_session, int(event.payload["wave_id"]),
-                                int(event.payload["alumnus_id"]), event.payload["channel"])
-
-
-@consumer("outreach.on_wave_closed")
-def on_wave_closed(db_session: Session, event: Event) -> None:
-    return None
+    data = event.data
+    assert isinstance(data, InvitationRequested)
+    campaigns.resend_invitation(db_session, data.wave_id, data.alumnus_id, data.channel)
 
 
 @consumer("outreach.on_alumnus_erased")
 def on_alumnus_erased(db_session: Session, event: Event) -> None:
-    privacy.forget_alumnus(db_session, event.payload["alumnus_id"])
-    privacy.drop_sink_copies(db_session, event.payload["alumnus_id"],
+    data = event.data
+    assert isinstance(data, AlumnusErased)
+    privacy.forget_alumnus(db_session, data.alumnus_id)
+    privacy.drop_sink_copies(db_session, data.alumnus_id,
                              current_app.config["JEJAK_SETTINGS"])
 
 
 @consumer("outreach.on_consent_withdrawn")
 def on_consent_withdrawn(db_session: Session, event: Event) -> None:
-    privacy.stop_messages(db_session, event.payload["alumnus_id"], "consent_withdrawn")
+    data = event.data
+    assert isinstance(data, ConsentWithdrawn)
+    privacy.stop_messages(db_session, data.alumnus_id, "consent_withdrawn")

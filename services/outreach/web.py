@@ -17,6 +17,7 @@ from services.outreach import campaigns, delivery, pacing, reports, webhooks
 from services.outreach.campaigns import CHANNELS
 from shared import auth, db
 from shared.centre import applied
+from shared.event_types import MessageStatus
 from shared.events import publish
 from shared.models import Alumnus, Campaign, Message, OptOut, Wave, utcnow
 from shared.tokens import unseal
@@ -384,11 +385,8 @@ def _apply(statuses: list[Any], inbound: list[Any], channel: str) -> None:
             message.status, message.failed_reason = "failed", (update_.reason or "failed")[:500]
         else:
             continue
-        publish(
-            session,
-            "message.status",
-            {"message_id": message.id, "alumnus_id": message.alumnus_id, "status": message.status},
-        )
+        publish(session, MessageStatus(message_id=message.id, alumnus_id=message.alumnus_id,
+                                       status=message.status))
     for text in inbound:
         if webhooks.is_stop_word(text.text):
             alumnus_id = session.scalar(select(Alumnus.id).where(Alumnus.phone == text.sender_e164))

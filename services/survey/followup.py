@@ -47,6 +47,7 @@ from services.survey.roster import PROBLEM_TEXTS, parse_contact
 from services.survey.waves import SurveyError
 from shared.csvsafe import safe_cell
 from shared.db import is_postgres
+from shared.event_types import InvitationRequested
 from shared.events import publish
 from shared.i18n import translated
 from shared.models import (
@@ -385,8 +386,7 @@ def request_invitation(session: Session, wave: Wave, alumnus_id: int, channel: s
     address = alumnus.email if channel == "email" else alumnus.phone
     if not address:
         raise SurveyError("channel", f"no address for {channel}: correct the contact first")
-    publish(session, "invitation.requested",
-            {"wave_id": wave.id, "alumnus_id": alumnus_id, "channel": channel})
+    publish(session, InvitationRequested(wave_id=wave.id, alumnus_id=alumnus_id, channel=channel))
 
 
 def personal_link(session: Session, wave: Wave, alumnus_id: int, *, base_url: str,

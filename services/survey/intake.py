@@ -23,6 +23,7 @@ from services.survey.links import read_token
 from services.survey.questionnaire import Questionnaire, applying, validate_answers
 from services.survey.waves import SurveyError, WaveInfo
 from shared.db import is_postgres
+from shared.event_types import ResponseSubmitted
 from shared.events import OUTBOX, outbox_row, publish
 from shared.models import Alumnus, Response, ResponseEdit, WaveTarget, utcnow
 
@@ -323,8 +324,9 @@ def _store_first(session: Session, submission_id: uuid.UUID, wave: WaveInfo, alu
               "status": "complete" if complete else "partial", "started_at": now,
               "updated_at": now, "submitted_at": now if complete else None}
     response = StoredResponse(**values)  # what is stored, for the reply (not re-read)
-    if complete and is_postgres(session):
-        event = outbox_row("response.submitted", _submitted_payload(response))
+    # The event rides in the insert's statement; with no subscriber there is none to write.
+    event = outbox_row(_submitted(response)) if complete and is_postgres(session) else None
+    if event is not None:
         params = values | {f"event_{name}": value for name, value in event.items()}
         return response if _stored_with_event(session, params) else None
     statement = _STORE_FIRST["postgresql" if is_postgres(session) else "sqlite"]
@@ -335,13 +337,13 @@ def _store_first(session: Session, submission_id: uuid.UUID, wave: WaveInfo, alu
     return response
 
 
-def _submitted_payload(response: Response | StoredResponse) -> dict[str, Any]:
-    return {"response_id": str(response.id), "wave_id": response.wave_id,
-            "alumnus_id": response.alumnus_id}
+def _submitted(response: Response | StoredResponse) -> ResponseSubmitted:
+    return ResponseSubmitted(response_id=str(response.id), wave_id=response.wave_id,
+                             alumnus_id=response.alumnus_id)
 
 
 def _announce(session: Session, response: Response | StoredResponse) -> None:
-    publish(session, "response.submitted", _submitted_payload(response))
+    publish(session, _submitted(response))
 
 
 def prune(questionnaire: Questionnaire, answers: dict[str, Any]) -> dict[str, Any]:

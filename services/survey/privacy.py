@@ -37,6 +37,7 @@ from services.survey.questionnaire import load_definition
 from services.survey.roster_import import Identifiers, plan_rejected_rows_erasure
 from shared.backup import backups_in
 from shared.errors import DomainError
+from shared.event_types import AlumnusErased, ConsentWithdrawn
 from shared.events import publish
 from shared.models import (
     Alumnus,
@@ -266,7 +267,7 @@ def erase_alumnus(
         removed += len(response.answers or {}) - len(kept)
         response.answers = kept
         response.draft = None
-    publish(session, "alumnus.erased", {"alumnus_id": alumnus.id})
+    publish(session, AlumnusErased(alumnus_id=alumnus.id))
     session.flush()
     # After the flush, so a database refusal leaves the files as they were.
     return Erasure(alumnus.id, now, False, len(responses), removed, rejected_rows.apply())
@@ -316,7 +317,7 @@ def withdraw_consent(
         return False
     alumnus.consent_withdrawn_at = now or utcnow()
     alumnus.consent_withdrawn_source = source
-    publish(session, "alumnus.consent_withdrawn", {"alumnus_id": alumnus.id})
+    publish(session, ConsentWithdrawn(alumnus_id=alumnus.id))
     session.flush()
     return True
 

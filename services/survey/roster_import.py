@@ -44,6 +44,7 @@ from services.survey.roster import (
 )
 from shared.csvsafe import restore_cell
 from shared.db import is_postgres
+from shared.event_types import AlumniImported
 from shared.events import publish
 from shared.models import Alumnus, Cohort, Program, utcnow
 from shared.personal_files import IMPORTS, open_private, private_folder
@@ -308,7 +309,7 @@ def _import_chunk(
         session.execute(update(alumni).where(alumni.c.id == bindparam("alumnus_id")), updates)
         changed_ids += [values["alumnus_id"] for values in updates]
     if changed_ids:
-        publish(session, "alumni.imported", {"alumnus_ids": changed_ids})
+        publish(session, AlumniImported(alumnus_ids=changed_ids))
     outcome.imported = len(inserts)
     outcome.updated = len(updates)
     return outcome

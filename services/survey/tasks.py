@@ -1,21 +1,12 @@
-"""Survey's Celery tasks: consumers of other services' events, and the expiry of the
-personal-data files the survey is responsible for."""
+"""Survey's Celery tasks: the expiry of the personal-data files the survey is responsible
+for. (Survey consumes no event: dispositions read message status from the messages table.)"""
 
 from __future__ import annotations
 
 from celery import shared_task
-from sqlalchemy.orm import Session
 
 from shared.centre import applied
-from shared.events import Event, consumer
 from shared.personal_files import BACKUPS, IMPORTS, expire
-
-
-@consumer("survey.on_message_status")
-def on_message_status(db_session: Session, event: Event) -> None:
-    # Dispositions read message status directly from the messages table; nothing to
-    # denormalise yet. Recording the event keeps the contract honest.
-    return None
 
 
 @shared_task(name="survey.expire_personal_files", ignore_result=True)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from services.survey.questionnaire import Questionnaire, load_definition
 from shared.errors import DomainError
+from shared.event_types import WaveClosed, WaveOpened, WaveTargetsAdded
 from shared.events import publish
 from shared.models import Alumnus, Cohort, Export, Wave, WaveTarget, utcnow
 from shared.models import Questionnaire as QuestionnaireRow
@@ -134,7 +135,7 @@ def open_wave(session: Session, wave: Wave) -> int:
     population = session.scalar(
         select(func.count()).select_from(WaveTarget).where(WaveTarget.wave_id == wave.id)
     )
-    publish(session, "wave.opened", {"wave_id": wave.id})
+    publish(session, WaveOpened(wave_id=wave.id))
     _wave_cache.pop(wave.slug, None)
     return population or 0
 
@@ -144,7 +145,7 @@ def close_wave(session: Session, wave: Wave) -> None:
         raise SurveyError("status", f"the wave is {wave.status}, not open", 409)
     wave.status = "closed"
     wave.closed_at = utcnow()
-    publish(session, "wave.closed", {"wave_id": wave.id})
+    publish(session, WaveClosed(wave_id=wave.id))
     _wave_cache.pop(wave.slug, None)
 
 
@@ -189,7 +190,7 @@ def reopen_wave(session: Session, wave: Wave, *, closes_at: datetime | None = No
         wave.closes_at = closes_at
     wave.status = "open"
     wave.closed_at = None
-    publish(session, "wave.opened", {"wave_id": wave.id})
+    publish(session, WaveOpened(wave_id=wave.id))
     _wave_cache.pop(wave.slug, None)
 
 
@@ -259,8 +260,7 @@ def add_targets(
              "cohort_id": cohort_id, "gender": gender}
             for alumnus_id, program_id, cohort_id, gender in rows
         ])
-        publish(session, "wave.targets_added",
-                {"wave_id": wave.id, "alumnus_ids": [row[0] for row in rows]})
+        publish(session, WaveTargetsAdded(wave_id=wave.id, alumnus_ids=[row[0] for row in rows]))
     return [row[0] for row in rows]
 
 

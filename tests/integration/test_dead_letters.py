@@ -1,9 +1,10 @@
 """One bad event does not hold up the others; it waits in the dead letters for an admin.
 
-The poison is a real event with a payload a real consumer cannot read: `message.status`
-with message_id "poison" makes `analytics.on_message_status` fail on int("poison"), while
-`survey.on_message_status` (which reads nothing) applies it. The 499 good events are for
-messages that do not exist, which both consumers apply as "nothing to do".
+The poison is an outbox row a real consumer cannot read: a `message.status` with message_id
+"poison", as an older version might have left it (typed publishing refuses it today, so it is
+written with a plain insert). `analytics.on_message_status` fails on reading it into its class
+(`event.data`). The 499 good events are for messages that do not exist, which the consumer
+applies as "nothing to do".
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from sqlalchemy import func, insert, select
 
 from services.cli import main as cli
 from shared.dead_letters import bury
+from shared.event_types import MessageStatus
 from shared.events import OUTBOX, prune_events, publish, redeliver
 from shared.models import AuditEntry, DeadLetter, OutboxEvent, ProcessedEvent, User, utcnow
 from tests.conftest import wait_for
 from tests.integration.test_web_access import csrf_of, login
 
 ANALYTICS = "analytics.on_message_status"
-SURVEY = "survey.on_message_status"
 
 
 def _applied(database, consumer: str) -> int:
@@ -50,9 +51,15 @@ def test_a_poison_event_in_a_batch_of_500_is_retried_alone_and_buried_while_499_
     with clean_db.session_factory() as session:
         ids = []
         for index in range(500):
-            message_id = "poison" if index == 250 else 900_000 + index
-            ids.append(publish(session, "message.status",
-                               {"message_id": message_id, "alumnus_id": 1, "status": "sent"}))
+            if index == 250:
+                poison = {"id": uuid.uuid4(), "type": "message.status", "created_at": utcnow(),
+                          "payload": {"message_id": "poison", "alumnus_id": 1, "status": "sent"},
+                          "attempts": 0}
+                session.execute(insert(OUTBOX), poison)
+                ids.append(poison["id"])
+                continue
+            ids.append(publish(session, MessageStatus(message_id=900_000 + index, alumnus_id=1,
+                                                      status="sent")))
         session.commit()
     poison_id = ids[250]
 
@@ -60,7 +67,6 @@ def test_a_poison_event_in_a_batch_of_500_is_retried_alone_and_buried_while_499_
     # its tries (1 + 2 + 4 + 8 seconds of waiting between them).
     wait_for(lambda: _applied(clean_db, ANALYTICS) == 499, timeout=60)
     assert _dead_letters(clean_db) == []
-    wait_for(lambda: _applied(clean_db, SURVEY) == 500, timeout=60)
 
     buried = wait_for(lambda: _dead_letters(clean_db), timeout=90)
     assert len(buried) == 1
@@ -68,7 +74,7 @@ def test_a_poison_event_in_a_batch_of_500_is_retried_alone_and_buried_while_499_
     assert (dead.consumer, dead.event_id, dead.event_type) == (ANALYTICS, poison_id,
                                                                "message.status")
     assert dead.attempts == 5 and dead.status == "dead"
-    assert "ValueError" in dead.error and "poison" in dead.error
+    assert "ContractError" in dead.error and "'message_id' must be int, not 'poison'" in dead.error
     assert dead.payload["message_id"] == "poison"
     # Applied once each: nothing was applied twice, and the poison never was.
     assert _applied(clean_db, ANALYTICS) == 499
@@ -88,7 +94,7 @@ def test_a_poison_event_in_a_batch_of_500_is_retried_alone_and_buried_while_499_
     wait_for(lambda: _dead_letters(clean_db)[0].attempts == 10, timeout=90)
     again = _dead_letters(clean_db)[0]
     assert again.status == "dead" and again.resolved_by is None
-    assert _applied(clean_db, ANALYTICS) == 499 and _applied(clean_db, SURVEY) == 500
+    assert _applied(clean_db, ANALYTICS) == 499
 
 
 def _a_dead_letter(database) -> DeadLetter:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
+from dataclasses import dataclass
+from typing import ClassVar
 
 import pytest
 from sqlalchemy import func, select
@@ -12,16 +14,24 @@ from sqlalchemy import func, select
 from services import embedded
 from shared import db, events
 from shared.config import Settings
+from shared.event_types import EventData
 from shared.models import AuditEntry, OutboxEvent, ProcessedEvent
 from tests.conftest import app_config, relay_in_thread, running_worker, wait_for, wait_until_idle
 
 SUBSCRIBERS = ("survey.test_ping", "analytics.test_ping")
 
 
+@dataclass(frozen=True)
+class Ping(EventData):
+    name: ClassVar[str] = "test.ping"
+    n: int
+
+
 def _record_ping(db_session, event: events.Event) -> None:
+    assert isinstance(event.data, Ping)
     db_session.add(
         AuditEntry(
-            actor="test", action="ping", target=str(event.id), details={"n": event.payload["n"]}
+            actor="test", action="ping", target=str(event.id), details={"n": event.data.n}
         )
     )
 
@@ -34,7 +44,7 @@ ping_analytics = events.consumer("analytics.test_ping")(_record_ping)
 @pytest.fixture(autouse=True)
 def ping_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     contracts = dict(events.CONTRACTS)
-    contracts["test.ping"] = events.Contract(fields=("n",), subscribers=SUBSCRIBERS)
+    contracts["test.ping"] = events.Contract(Ping, subscribers=SUBSCRIBERS)
     monkeypatch.setattr(events, "CONTRACTS", contracts)
 
 
@@ -58,9 +68,9 @@ def attempts_of(app, event_id: uuid.UUID) -> int:
 def test_rolled_back_event_is_never_delivered(survey_app, celery_worker) -> None:
     with survey_app.app_context():
         session = db.session()
-        lost = events.publish(session, "test.ping", {"n": 1})
+        lost = events.publish(session, Ping(n=1))
         session.rollback()
-        kept = events.publish(session, "test.ping", {"n": 2})
+        kept = events.publish(session, Ping(n=2))
         session.commit()
     wait_for(lambda: effects_of(survey_app, kept) == 2)
     with survey_app.app_context():
