@@ -131,17 +131,13 @@ def _filters() -> followup.Filters:
         return followup.Filters()
 
 
-def _page_number() -> int:
-    return page_number(request.args.get("page"))
-
-
 @bp.route("/waves/<slug>/alumni")
 @auth.requires("operator")
 def followup_page(slug: str) -> Any:
     session = db.session()
     wave = _wave_or_404(slug)
     filters = _filters()
-    number = _page_number()
+    number = page_number(request.args.get("page"))
     rows, has_next, counts = followup.page_and_counts(session, wave.id, filters, number)
     programs, cohorts = _programs_and_cohorts()
     return render_template(
