@@ -62,14 +62,10 @@ def wave_page(slug: str, preview: dict[str, Any] | None = None) -> Any:
     session = db.session()
     wave = _wave_or_404(slug)
     programs, cohorts = _programs_and_cohorts()
-    scope = wave.scope or {}
     return render_template(
         "survey/wave.html", wave=wave, summary=waves.wave_summary(session, wave),
         published=waves.published_report(session, wave), programs=programs, cohorts=cohorts,
-        overlaps=waves.overlapping_waves(session, program_ids=scope.get("program_ids") or [],
-                                         cohort_ids=scope.get("cohort_ids") or [],
-                                         exclude_wave_id=wave.id),
-        preview=preview, zone=_settings().timezone,
+        overlaps=waves.overlaps_of(session, wave), preview=preview, zone=_settings().timezone,
     )
 
 
