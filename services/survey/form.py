@@ -188,10 +188,15 @@ def _respondent_and_wave(session: Any, token: str) -> tuple[Any, Any]:
     wave = wave_info_by_id(session, wave_id)
     if wave is None:
         raise _Unavailable("invalid", 404)
+    _refuse_unless_open(wave)
+    return respondent, wave
+
+
+def _refuse_unless_open(wave: Any) -> None:
+    """Raises _Unavailable (410, "closed" or "not_open") when the wave takes no answers now."""
     refusal = wave.refusal(utcnow())
     if refusal:
         raise _Unavailable("closed" if "closed" in refusal else "not_open", 410)
-    return respondent, wave
 
 
 def _opened(form: Questionnaire, section: Section, before: dict[str, Any],
@@ -363,9 +368,7 @@ def open_link(slug: str) -> Any:
     wave = wave_info(session, slug)
     if wave is None:
         return _unavailable("invalid", 404)
-    refusal = wave.refusal(utcnow())
-    if refusal:
-        return _unavailable("closed" if "closed" in refusal else "not_open", 410)
+    _refuse_unless_open(wave)
     error = None
     if request.method == "POST":
         # Only failed identifications count (guessing): alumni at an event share one Wi-Fi

@@ -62,14 +62,10 @@ def wave_page(slug: str, preview: dict[str, Any] | None = None) -> Any:
     session = db.session()
     wave = _wave_or_404(slug)
     programs, cohorts = _programs_and_cohorts()
-    scope = wave.scope or {}
     return render_template(
         "survey/wave.html", wave=wave, summary=waves.wave_summary(session, wave),
         published=waves.published_report(session, wave), programs=programs, cohorts=cohorts,
-        overlaps=waves.overlapping_waves(session, program_ids=scope.get("program_ids") or [],
-                                         cohort_ids=scope.get("cohort_ids") or [],
-                                         exclude_wave_id=wave.id),
-        preview=preview, zone=_settings().timezone,
+        overlaps=waves.overlaps_of(session, wave), preview=preview, zone=_settings().timezone,
     )
 
 
@@ -131,17 +127,13 @@ def _filters() -> followup.Filters:
         return followup.Filters()
 
 
-def _page_number() -> int:
-    return page_number(request.args.get("page"))
-
-
 @bp.route("/waves/<slug>/alumni")
 @auth.requires("operator")
 def followup_page(slug: str) -> Any:
     session = db.session()
     wave = _wave_or_404(slug)
     filters = _filters()
-    number = _page_number()
+    number = page_number(request.args.get("page"))
     rows, has_next, counts = followup.page_and_counts(session, wave.id, filters, number)
     programs, cohorts = _programs_and_cohorts()
     return render_template(

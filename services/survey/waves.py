@@ -319,6 +319,15 @@ def overlapping_waves(
     return found
 
 
+def overlaps_of(session: Session, wave: Wave) -> list[dict[str, Any]]:
+    """overlapping_waves for an existing wave: the others sharing alumni with its scope
+    (what its staff page and its API answer both warn about)."""
+    scope = wave.scope or {}
+    return overlapping_waves(session, program_ids=scope.get("program_ids") or [],
+                             cohort_ids=scope.get("cohort_ids") or [],
+                             exclude_wave_id=wave.id)
+
+
 def mark_opened(session: Session, wave_id: int, alumnus_id: int) -> None:
     """Remember the first time an alumnus opened the personal form (the "opened" status).
 

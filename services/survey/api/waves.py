@@ -63,10 +63,7 @@ class WaveOut(Schema):
         return waves.wave_summary(db.session(), wave)
 
     def overlapping(self, wave: Wave) -> list[dict[str, Any]]:
-        scope = wave.scope or {}
-        return waves.overlapping_waves(db.session(), program_ids=scope.get("program_ids") or [],
-                                       cohort_ids=scope.get("cohort_ids") or [],
-                                       exclude_wave_id=wave.id)
+        return waves.overlaps_of(db.session(), wave)
 
 
 def open_link(slug: str) -> str:
