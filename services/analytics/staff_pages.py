@@ -73,14 +73,15 @@ def reports() -> Any:
     rows = session.execute(
         select(Export, User.username).outerjoin(User, User.id == Export.created_by)
         .order_by(Export.created_at.desc()).limit(PAGE_EXPORTS)).all()
+    kind_labels, status_labels = _kind_labels(), _status_labels()  # once, not per row
     exports = []
     for export, username in rows:
         path = Path(export.path) if export.path else None
         present = path is not None and path.is_file()
         exports.append({
             "row": export, "by": username or "-",
-            "kind": _kind_labels().get(export.kind, export.kind),
-            "status": _status_labels().get(export.status, export.status),
+            "kind": kind_labels.get(export.kind, export.kind),
+            "status": status_labels.get(export.status, export.status),
             "when": format_datetime(export.created_at, "d MMM y, HH:mm"),
             "size": _size_text(path.stat().st_size) if present and path else None,
             "expired": export.status == "done" and not present,
@@ -88,7 +89,7 @@ def reports() -> Any:
                                         bool(export.params.get("unsuppressed"))),
             "active": export.status in ("queued", "running"),
         })
-    kinds = [(kind, label) for kind, label in _kind_labels().items()
+    kinds = [(kind, label) for kind, label in kind_labels.items()
              if may_export(principal, kind)]
     return render_template(
         "analytics/reports.html", waves=waves, chosen=chosen, kinds=kinds, exports=exports,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.outreach import campaigns, pacing, templating
@@ -91,26 +91,19 @@ def waiting(
         select(Message.channel, func.count()).where(*waiting_, ready).group_by(Message.channel)
     ).all())
     # A retry waits for the later of its step's day and its backoff; a first send for its day.
-    first_send = session.scalar(
-        select(func.min(Message.due_at)).where(*waiting_, ~ready,
-                                               Message.next_attempt_at.is_(None)))
-    retry = session.scalar(
-        select(func.min(Message.next_attempt_at)).where(*waiting_, ~ready,
-                                                        Message.next_attempt_at.is_not(None)))
+    # One row: MIN skips the NULLs of the rows each column is not about. The columns are typed
+    # UTCDateTime (shared/models.py), so both come back timezone-aware on SQLite too.
+    first_send, retry = session.execute(
+        select(func.min(case((Message.next_attempt_at.is_(None), Message.due_at))),
+               func.min(Message.next_attempt_at)).where(*waiting_, ~ready)
+    ).one()
     candidates = [(at, is_retry) for at, is_retry in ((first_send, False), (retry, True)) if at]
-    next_due, is_retry = min(candidates, key=lambda c: _aware(c[0])) if candidates else (
-        None, False)
+    next_due, is_retry = min(candidates) if candidates else (None, False)
     quiet, timezone = pacing.quiet_hours_of(settings)
     return pacing.next_sending(
         now, status=campaign.status, due_now={k or "": v for k, v in due_now.items()},
-        next_due=_aware(next_due) if next_due else None, next_is_retry=is_retry,
-        quiet=quiet, timezone=timezone,
+        next_due=next_due, next_is_retry=is_retry, quiet=quiet, timezone=timezone,
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive UTC datetimes."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def people_reached(session: Session, campaign: Campaign) -> int:

@@ -88,23 +88,27 @@ def detail(campaign_id: int) -> Any:
     campaign = session.get(Campaign, campaign_id) or abort(404)
     steps = delivery.counts_by_status(session, campaign.id)
     alumnus_id = filter_id(request.args.get("alumnus_id"), "alumnus_id")
+    settings = _settings()  # once per page: the waiting sentence and the preview share it
     return render_template(
         "outreach/detail.html",
         campaign=campaign,
         steps=steps,
         totals=_totals(steps),
         people=reports.people_reached(session, campaign),
-        waiting=next_sending_text(reports.waiting(session, campaign, _settings())),
+        waiting=next_sending_text(reports.waiting(session, campaign, settings),
+                                  settings=settings),
         attribution=reports.attribution(session, campaign),
-        preview=reports.preview(session, campaign, _settings(), alumnus_id),
+        preview=reports.preview(session, campaign, settings, alumnus_id),
         channels=campaigns.STEP_CHANNELS,
     )
 
 
-def next_sending_text(waiting: pacing.NextSending, now: datetime | None = None) -> str:
+def next_sending_text(waiting: pacing.NextSending, now: datetime | None = None,
+                      settings: Any = None) -> str:
     """The campaign page's sentence for `reports.waiting`, in the page's language, with the
-    time in the centre's zone ("07:00 WITA"), and the day when it is not today."""
-    quiet, timezone = pacing.quiet_hours_of(_settings())
+    time in the centre's zone ("07:00 WITA"), and the day when it is not today. `settings`:
+    the page's `applied()` settings when it has them already."""
+    quiet, timezone = pacing.quiet_hours_of(settings or _settings())
     when = ""
     if waiting.at is not None:
         local, clock_text = pacing.local_clock(waiting.at, timezone)
