@@ -25,6 +25,7 @@ from shared import auth, db
 from shared.centre import SETTING_NAMES, centre, check, logo_data_url, save_centre
 from shared.errors import DomainError
 from shared.models import Cohort, Export, MinimumWage, Program, User, Wave
+from shared.web import filter_id
 
 bp = Blueprint("staff", __name__)
 
@@ -53,10 +54,6 @@ def _size_text(size: int) -> str:
     if size < 1024 * 1024:
         return _("%(n)s KB", n=format_decimal(size / 1024, format="#,##0.0"))
     return _("%(n)s MB", n=format_decimal(size / 1024 / 1024, format="#,##0.0"))
-
-
-def _int_arg(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
 
 
 # --- reports ---------------------------------------------------------------------------------
@@ -118,7 +115,9 @@ def start_report() -> Any:
     if not may_export(principal, kind):
         abort(403)
     body = {"kind": kind, "wave": form.get("wave", ""),
-            "program": _int_arg(form.get("program")), "cohort": _int_arg(form.get("cohort")),
+            # An id past a database integer is a 400 naming the field, not an overflow (500).
+            "program": filter_id(form.get("program"), "program"),
+            "cohort": filter_id(form.get("cohort"), "cohort"),
             "gender": form.get("gender") if form.get("gender") in ("L", "P") else None}
     try:
         export = start_export(db.session(), principal, body)

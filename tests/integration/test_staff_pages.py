@@ -394,3 +394,13 @@ def test_the_migration_keeps_each_years_wage_and_the_way_back_keeps_one_a_year(
         assert connection.execute(text("SELECT year, amount FROM minimum_wages")).all() == [
             (2024, 3_500_000)]
     engine.dispose()
+
+
+def test_a_report_for_a_program_id_past_a_database_integer_is_refused_not_a_500(
+        analytics_app, report_wave, staff) -> None:
+    client = signed_in(analytics_app, "operator")
+    html = client.get("/reports?wave=ts-2026").get_data(as_text=True)
+    for field in ("program", "cohort"):
+        answer = client.post("/reports", data={"kind": "pdf", "wave": "ts-2026",
+                                               field: str(2**64), "csrf_token": csrf_of(html)})
+        assert answer.status_code == 400, field
