@@ -146,22 +146,9 @@ def web(service: str, host: str, port: int, workers: int) -> None:
     settings = _settings()
     # Every gunicorn worker counts into this folder and /metrics adds them up (emptied now).
     _metrics_dir(settings.home / "metrics" / f"web-{service}")
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--bind",
-        f"{host}:{port}",
-        "--workers",
-        str(workers),
-        "--access-logfile",
-        "-",
-        # X-Forwarded-* are trusted by ProxyFix alone, as JEJAK_PROXY_HOPS says (compose).
-        "--forwarded-allow-ips=",
-        "--logger-class",  # no link token or query secret in the access log (shared/logs.py)
-        "shared.logs.GunicornLogger",
-        f"services.cli:service_wsgi({service!r})",
-    ]
+    from services.embedded import gunicorn_argv
+
+    argv = gunicorn_argv(host, port, workers, f"services.cli:service_wsgi({service!r})")
     os.execv(sys.executable, argv)
 
 
