@@ -545,29 +545,33 @@ def events_dead_letters(show_all: bool) -> None:
 @click.argument("dead_letter_id", type=int)
 def events_replay(dead_letter_id: int) -> None:
     """Send a dead letter's event again (its subscribers that applied it skip it)."""
-    _resolve_dead_letter("replay", dead_letter_id)
+    from shared.dead_letters import replay
+
+    _resolve_dead_letter(replay, "replayed", dead_letter_id)
 
 
 @events_group.command("discard")
 @click.argument("dead_letter_id", type=int)
 def events_discard(dead_letter_id: int) -> None:
     """Give up on a dead letter's event for good (audited)."""
-    _resolve_dead_letter("discard", dead_letter_id)
+    from shared.dead_letters import discard
+
+    _resolve_dead_letter(discard, "discarded", dead_letter_id)
 
 
-def _resolve_dead_letter(action: str, dead_letter_id: int) -> None:
-    from shared import dead_letters
+def _resolve_dead_letter(resolve: Any, done: str, dead_letter_id: int) -> None:
+    """Apply shared.dead_letters' `resolve` (replay or discard) as the cli; say it is `done`."""
     from shared.db import Database
+    from shared.dead_letters import DeadLetterError
 
     settings = _settings()
     with Database.for_url(settings.database_url).session_factory() as db_session:
         try:
-            row = getattr(dead_letters, action)(db_session, dead_letter_id, "cli")
-        except dead_letters.DeadLetterError as exc:
+            row = resolve(db_session, dead_letter_id, "cli")
+        except DeadLetterError as exc:
             raise click.ClickException(str(exc)) from exc
         db_session.commit()
-        past = {"replay": "replayed", "discard": "discarded"}[action]
-        click.echo(f"{past} dead letter {row.id} ({row.consumer}, {row.event_type})")
+        click.echo(f"{done} dead letter {row.id} ({row.consumer}, {row.event_type})")
 
 
 @events_group.command("prune")
