@@ -146,22 +146,9 @@ def web(service: str, host: str, port: int, workers: int) -> None:
     settings = _settings()
     # Every gunicorn worker counts into this folder and /metrics adds them up (emptied now).
     _metrics_dir(settings.home / "metrics" / f"web-{service}")
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--bind",
-        f"{host}:{port}",
-        "--workers",
-        str(workers),
-        "--access-logfile",
-        "-",
-        # X-Forwarded-* are trusted by ProxyFix alone, as JEJAK_PROXY_HOPS says (compose).
-        "--forwarded-allow-ips=",
-        "--logger-class",  # no link token or query secret in the access log (shared/logs.py)
-        "shared.logs.GunicornLogger",
-        f"services.cli:service_wsgi({service!r})",
-    ]
+    from services.embedded import gunicorn_argv
+
+    argv = gunicorn_argv(host, port, workers, f"services.cli:service_wsgi({service!r})")
     os.execv(sys.executable, argv)
 
 
@@ -558,29 +545,33 @@ def events_dead_letters(show_all: bool) -> None:
 @click.argument("dead_letter_id", type=int)
 def events_replay(dead_letter_id: int) -> None:
     """Send a dead letter's event again (its subscribers that applied it skip it)."""
-    _resolve_dead_letter("replay", dead_letter_id)
+    from shared.dead_letters import replay
+
+    _resolve_dead_letter(replay, "replayed", dead_letter_id)
 
 
 @events_group.command("discard")
 @click.argument("dead_letter_id", type=int)
 def events_discard(dead_letter_id: int) -> None:
     """Give up on a dead letter's event for good (audited)."""
-    _resolve_dead_letter("discard", dead_letter_id)
+    from shared.dead_letters import discard
+
+    _resolve_dead_letter(discard, "discarded", dead_letter_id)
 
 
-def _resolve_dead_letter(action: str, dead_letter_id: int) -> None:
-    from shared import dead_letters
+def _resolve_dead_letter(resolve: Any, done: str, dead_letter_id: int) -> None:
+    """Apply shared.dead_letters' `resolve` (replay or discard) as the cli; say it is `done`."""
     from shared.db import Database
+    from shared.dead_letters import DeadLetterError
 
     settings = _settings()
     with Database.for_url(settings.database_url).session_factory() as db_session:
         try:
-            row = getattr(dead_letters, action)(db_session, dead_letter_id, "cli")
-        except dead_letters.DeadLetterError as exc:
+            row = resolve(db_session, dead_letter_id, "cli")
+        except DeadLetterError as exc:
             raise click.ClickException(str(exc)) from exc
         db_session.commit()
-        past = {"replay": "replayed", "discard": "discarded"}[action]
-        click.echo(f"{past} dead letter {row.id} ({row.consumer}, {row.event_type})")
+        click.echo(f"{done} dead letter {row.id} ({row.consumer}, {row.event_type})")
 
 
 @events_group.command("prune")

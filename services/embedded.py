@@ -235,7 +235,9 @@ def wait_for_http(url: str, supervisor: Supervisor, timeout: float = 60.0) -> bo
     return False
 
 
-def web_argv(host: str, port: int, workers: int = 2) -> list[str]:
+def gunicorn_argv(host: str, port: int, workers: int, app: str, *options: str) -> list[str]:
+    """gunicorn serving the WSGI factory `app` (`jejak up` and `jejak web`), `options` after
+    the worker count, and what every Jejak web process needs whoever starts it."""
     return [
         sys.executable,
         "-m",
@@ -244,10 +246,7 @@ def web_argv(host: str, port: int, workers: int = 2) -> list[str]:
         f"{host}:{port}",
         "--workers",
         str(workers),
-        "--threads",
-        "4",
-        "--graceful-timeout",
-        "5",
+        *options,
         "--access-logfile",
         "-",
         # gunicorn would trust X-Forwarded-Proto from 127.0.0.1 by itself; only ProxyFix
@@ -256,8 +255,13 @@ def web_argv(host: str, port: int, workers: int = 2) -> list[str]:
         # Masks link tokens and query secrets in the access log, from the master's first line.
         "--logger-class",
         "shared.logs.GunicornLogger",
-        "services.cli:embedded_wsgi()",
+        app,
     ]
+
+
+def web_argv(host: str, port: int, workers: int = 2) -> list[str]:
+    return gunicorn_argv(host, port, workers, "services.cli:embedded_wsgi()",
+                         "--threads", "4", "--graceful-timeout", "5")
 
 
 def relay_argv() -> list[str]:

@@ -18,6 +18,7 @@ import redis
 from flask import (
     Blueprint,
     Flask,
+    abort,
     current_app,
     g,
     jsonify,
@@ -71,6 +72,19 @@ def row_id(**kwargs: Any) -> fields.Integer:
     return fields.Integer(validate=validate.Range(1, MAX_ROW_ID), **kwargs)
 
 
+def _whole_number(value: str | None) -> int | None:
+    """`value` as an int, None when absent or not a number: the one reading behind the three
+    parsers below, which differ only in what they make of None and of a number out of range."""
+    try:
+        return int(value or "")
+    except ValueError:
+        return None
+
+
+def _choose_from_list(field: str) -> str:
+    return _("%(field)s: choose one from the list.", field=field)
+
+
 def form_row_id(value: str | None, field: str) -> int:
     """An id typed into a staff page's form or query string, as `row_id` bounds it.
 
@@ -78,38 +92,27 @@ def form_row_id(value: str | None, field: str) -> int:
     that is no id or one past MAX_ROW_ID: handed to the driver, such a number fails as an
     overflow (500) instead of naming the field.
     """
-    try:
-        number = int(value or "")
-    except ValueError:
-        number = 0
-    if not 1 <= number <= MAX_ROW_ID:
-        raise ValueError(_("%(field)s: choose one from the list.", field=field))
+    number = _whole_number(value)
+    if number is None or not 1 <= number <= MAX_ROW_ID:
+        raise ValueError(_choose_from_list(field))
     return number
 
 
 def filter_id(value: str | None, field: str) -> int | None:
     """An id filtering a staff page (?program=, ?cohort=): None when absent or not a number
     (the page shows everything), a 400 naming `field` outside 1..MAX_ROW_ID."""
-    try:
-        number = int(value or "")
-    except ValueError:
-        return None
-    if not 1 <= number <= MAX_ROW_ID:
-        from flask import abort
-
-        abort(400, description=_("%(field)s: choose one from the list.", field=field))
+    number = _whole_number(value)
+    if number is not None and not 1 <= number <= MAX_ROW_ID:
+        abort(400, description=_choose_from_list(field))
     return number
 
 
 def page_number(value: str | None) -> int:
     """?page= of a staff page: 1 when absent or not a number, 400 past MAX_ROW_ID."""
-    try:
-        page = int(value or "1")
-    except ValueError:
+    page = _whole_number(value)
+    if page is None:
         return 1
     if page > MAX_ROW_ID:
-        from flask import abort
-
         abort(400, description=_("page: at most %(n)d.", n=MAX_ROW_ID))
     return max(1, page)
 
