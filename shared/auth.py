@@ -57,7 +57,6 @@ ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 # attempt from there waits 1, 2, 4 … seconds after the last failure; LOCKOUT_AFTER failures
 # lock that pair for LOCKOUT_FOR. The owner elsewhere signs in as usual.
 SLOW_AFTER = 3
-SLOW_BASE = 1.0  # seconds: the first wait; each further failure doubles it
 LOCKOUT_AFTER = 10
 LOCKOUT_FOR = timedelta(minutes=15)
 USERNAME_MAX = 80  # User.username; a longer name matches no account
@@ -339,13 +338,13 @@ def _next_target(target: str | None) -> str:
 
 
 def _wait_after(failures: int) -> timedelta:
-    """How long after the last of `failures` failures the next attempt must wait: SLOW_BASE
-    seconds (the app's JEJAK_LOGIN_SLOW_SECONDS, for tests on a busy machine), doubling."""
+    """How long after the last of `failures` failures the next attempt must wait: the
+    setting `login_slow_seconds` (JEJAK_LOGIN_SLOW_SECONDS, 1 s), doubling."""
     if failures >= LOCKOUT_AFTER:
         return LOCKOUT_FOR
     if failures < SLOW_AFTER:
         return timedelta(0)
-    base = float(current_app.config.get("JEJAK_LOGIN_SLOW_SECONDS", SLOW_BASE))
+    base = current_app.config["JEJAK_SETTINGS"].login_slow_seconds
     return timedelta(seconds=base * 2 ** (failures - SLOW_AFTER))
 
 

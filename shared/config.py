@@ -166,6 +166,9 @@ class Settings:
     event_retention_days: int = 30
     # A staff session unused this long ends (checked on the server): a working day.
     session_idle_hours: float = 9.0
+    # Sign-in: after three failures from one address for one name, the next attempt waits
+    # this many seconds, doubling with each further failure (shared/auth.py).
+    login_slow_seconds: float = 1.0
     # Rejected-rows files, raw exports and backups under home are deleted after this many
     # days (shared/personal_files.py; docs/operations.md, "Personal data on disk").
     personal_files_days: int = 7
@@ -217,6 +220,8 @@ class Settings:
             event_retention_days=_days(env, "JEJAK_EVENT_RETENTION_DAYS", 30, minimum=2),
             session_idle_hours=float(
                 env.get("JEJAK_SESSION_IDLE_HOURS") or cls.session_idle_hours),
+            login_slow_seconds=float(
+                env.get("JEJAK_LOGIN_SLOW_SECONDS") or cls.login_slow_seconds),
             personal_files_days=_days(env, "JEJAK_PERSONAL_FILES_DAYS",
                                       cls.personal_files_days),
             centre_name=env.get("JEJAK_CENTRE_NAME") or cls.centre_name,
