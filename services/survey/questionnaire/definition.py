@@ -56,6 +56,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from shared.languages import LANGUAGE_CODE
+
 Code = int | str
 Value = bool | int | float | str
 
@@ -99,7 +101,7 @@ MAX_VERSION = 2**31 - 1  # a database integer (questionnaires.version)
 MAX_DEPTH = 32  # conditions nested deeper are refused (and cannot exhaust the stack)
 # \Z because marshmallow's Regexp only anchors the start.
 KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
-LANGUAGE = re.compile(r"(?:[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})*|und)\Z")
+LANGUAGE = LANGUAGE_CODE
 BUILT_IN_LANGUAGES = ("id", "en")  # Jejak's own translations; always offered
 OWN = "."  # in a constraint: the question's own answer
 COMBINATIONS = ("all", "any")
@@ -862,15 +864,20 @@ def _leaf_problem(leaf: Condition, known: dict[str, Question], where: str) -> st
 
 
 _FAMILY_WORDS = {"number": "number", "date": "date YYYY-MM-DD", "time": "time HH:MM",
-                 "datetime": "date-time YYYY-MM-DDTHH:MM"}
+                 "datetime": "date-time YYYY-MM-DDTHH:MM", "boolean": "true or false",
+                 "text": "string"}
 
 
 def _fits_family(value: Any, family: str) -> bool:
-    """A literal compared with an answer of this family can equal one (numbers, dates and
-    times; texts, choices and booleans are checked elsewhere or compare as they are)."""
+    """A literal compared with an answer of this family can equal one (a choice's literals
+    are checked against its option codes instead)."""
     if family == "number":
         return not isinstance(value, bool) and isinstance(value, int | float)
-    if family not in _FAMILY_WORDS:
+    if family == "boolean":
+        return isinstance(value, bool)
+    if family == "text":  # "1" is not 1: eq is of the same type, here and in form.js
+        return isinstance(value, str)
+    if family in ("choice", "multi"):
         return True
     if not isinstance(value, str):
         return False
