@@ -49,7 +49,7 @@ import math
 import re
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cached_property
 from typing import Any
@@ -248,7 +248,8 @@ class Question:
     required_message: LocalText | None = None
     condition: Condition | None = None
     constraint: Constraint | None = None
-    default: Any = None
+    # Not compared or hashed: a multi question's default is a list.
+    default: Any = field(default=None, compare=False)
     lte: str | None = None
     options: tuple[Option, ...] = ()
     minimum: int | float | None = None
