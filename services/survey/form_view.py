@@ -176,7 +176,8 @@ def _field(question: Question, answers: dict[str, Any], kept: dict[str, Any],
         view.options = [OptionView(o.code, o.label.get(locale), o.code in ticked)
                         for o in question.options]
     elif question.type == "acknowledge":
-        view.options = [OptionView("OK", _("OK"), view.value is True)]
+        # "true", as a boolean's: form.js compares it with a condition's true
+        view.options = [OptionView("true", _("OK"), view.value is True)]
     elif question.type == "boolean":
         view.options = [OptionView("true", _("Yes"), view.value is True)]
         if question.must_be is None:

@@ -51,6 +51,7 @@ CONDITIONS: dict[str, dict[str, Any]] = {
     "q_unanswered": {"key": "txt", "answered": False},
     "q_count": {"count": "m", "ge": 2},
     "q_short": {"length": "txt", "lt": 3},
+    "q_ok": {"key": "ok", "eq": True},
     "q_mixed": {"any": [{"all": [{"key": "n", "gt": 5}, {"key": "m", "has": "mb"}]},
                         {"not": {"key": "w", "answered": True}}]},
 }
@@ -59,7 +60,7 @@ DEFINITION: dict[str, Any] = {
     "sections": [{"key": "s1", "title": {"id": "Satu halaman"}, "questions": [
         _q("n", "integer"), _q("w", "decimal"), _q("d", "date"), _q("t", "time"),
         _q("at", "datetime"), _q("a", "integer"), _q("b", "integer"),
-        _q("txt", "text"), _q("m", "multi", options=OPTIONS),
+        _q("txt", "text"), _q("m", "multi", options=OPTIONS), _q("ok", "acknowledge"),
         *(_q(key, "note", condition) for key, condition in CONDITIONS.items()),
     ]}],
 }
@@ -70,9 +71,9 @@ NOTES = {q.key: q for q in FORM.sections[0].questions if q.type == "note"}
 SCENARIOS: list[tuple[dict[str, Any], dict[str, Any]]] = [
     ({}, {}),
     ({"n": "1", "w": "2,5", "d": "01-01-2020", "t": "11:59", "at": "2025-01-01T00:01",
-      "a": "3", "b": "3", "txt": "ab", "m": ["ma", "mc"]},
+      "a": "3", "b": "3", "txt": "ab", "m": ["ma", "mc"], "ok": True},
      {"n": 1, "w": 2.5, "d": "2020-01-01", "t": "11:59", "at": "2025-01-01T00:01",
-      "a": 3, "b": 3, "txt": "ab", "m": ["ma", "mc"]}),
+      "a": 3, "b": 3, "txt": "ab", "m": ["ma", "mc"], "ok": True}),
     ({"n": "6", "w": "2.4", "d": "31-12-2019", "t": "12:00", "a": "7", "txt": "abcd",
       "m": ["mb"]},
      {"n": 6, "w": 2.4, "d": "2019-12-31", "t": "12:00", "a": 7, "txt": "abcd",
@@ -102,6 +103,8 @@ def _type(page: Any, typed: dict[str, Any]) -> None:
         if key == "m":
             for code in value:
                 page.check(f'input[name="m"][value="{code}"]')
+        elif key == "ok":
+            page.check('input[name="ok"]')
         else:
             page.fill(f'[name="{key}"]', value)
 

@@ -88,7 +88,7 @@ def test_the_page_draws_each_new_type_with_its_hint_and_default(survey_app, xls_
     assert '<span class="q-help">Dalam tahun</span>' in page
     assert re.search(r'name="weight" inputmode="decimal" value="1.5"', page)
     assert 'name="start" type="time"' in page and 'name="at" type="datetime-local"' in page
-    assert re.search(r'type="checkbox" name="ok" value="OK"', page)
+    assert re.search(r'type="checkbox" name="ok" value="true"', page)
     # heavy: opened on this page by weight > 2, left to the script
     assert re.search(r"""id="q-heavy" data-if='\{"key":"weight","gt":2\}' hidden""", page)
 

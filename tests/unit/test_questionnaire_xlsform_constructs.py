@@ -329,6 +329,17 @@ def test_a_ref_between_answers_of_different_kinds_is_refused() -> None:
     assert "cannot be compared" in str(error)
 
 
+def test_a_ref_between_choices_with_integer_and_string_codes_is_refused() -> None:
+    error = _refused(_definition(_q("a", "single", options=_choices(1, 2)),
+                                 _q("b", "single", options=_choices("1", "2")),
+                                 _q("c", **{"if": {"key": "b", "eq": {"ref": "a"}}})))
+    assert "cannot be compared" in str(error)
+    form = _load(_q("a", "single", options=_choices(1, 2)),
+                 _q("b", "single", options=_choices(2, 3)),
+                 _q("c", **{"if": {"key": "b", "eq": {"ref": "a"}}}))
+    assert _shown(form, "c", {"a": 2, "b": 2}) and not _shown(form, "c", {"a": 1, "b": 2})
+
+
 def test_answered_tells_an_answer_from_none() -> None:
     form = _load(_q("a", "text"), _q("yes", **{"if": {"key": "a", "answered": True}}),
                  _q("no", **{"if": {"key": "a", "answered": False}}))

@@ -851,7 +851,10 @@ def _leaf_problem(leaf: Condition, known: dict[str, Question], where: str) -> st
                 f"{target.type} question")
     for ref in refs:
         other = known[ref.key]
-        if FAMILY[other.type] != family:
+        if FAMILY[other.type] != family or (family == "choice" and {
+                type(option.code) for option in target.options} != {
+                type(option.code) for option in other.options}):
+            # Choices compare by code: integer codes never equal string codes.
             return (f"'{leaf.key}' ({target.type}) and '{ref.key}' ({other.type}) cannot be "
                     "compared")
     literals = [value for value in leaf.values if not isinstance(value, Ref)]
