@@ -31,54 +31,66 @@ ZIP_MAGIC = b"PK\x03\x04"
 MAX_WORKBOOK_BYTES = 32 * 1024 * 1024  # an .xls is read whole by xlrd; XLSForms are small
 PYXFORM_ROW = re.compile(r"\[row\s*:\s*(\d+)\]\s*")
 
-# English sentences for each refusal kind; services/survey/xlsform_words.py words them in
-# the page language. Parameters are filled with str.format.
+# The English sentence of each refusal kind, also its msgid: services/survey/xlsform_words.py
+# words it in the page language. Where the refusal is goes in front (PLACES).
 SENTENCES: dict[str, str] = {
-    "not_a_workbook": "the file is not an Excel workbook (.xlsx or .xls): {reason}",
-    "pyxform": "the form is not a valid XLSForm: {message}",
-    "duplicate_column": "the column '{column}' appears twice",
+    "not_a_workbook": "the file is not an Excel workbook (.xlsx or .xls): %(reason)s",
+    "pyxform": "the form is not a valid XLSForm: %(message)s",
+    "duplicate_column": "the column '%(column)s' appears twice",
     "no_survey_sheet": "the workbook has no 'survey' sheet",
-    "repeat": "repeats and loops ('{name}') are not supported",
-    "media_question": "'{type}' questions (photos, audio, video, files, locations, "
+    "repeat": "repeats and loops ('%(name)s') are not supported",
+    "media_question": "'%(type)s' questions (photos, audio, video, files, locations, "
                       "barcodes) are not supported",
     "media_label": "images, audio and video in labels are not supported",
     "external_choices": "choices from an external file or sheet are not supported",
-    "calculate": "calculations ('{name}') are not supported",
+    "calculate": "calculations ('%(name)s') are not supported",
     "choice_filter": "choice filters are not supported",
-    "unsupported_type": "the question type '{type}' is not supported",
-    "unsupported_column": "the column '{column}' is not supported",
-    "unsupported_function": "the function '{function}' is not supported",
-    "unsupported_expression": "this expression is not supported (near '{expression}')",
-    "unsupported_comparison": "answers of type {type} ('{name}') cannot be compared "
+    "unsupported_type": "the question type '%(type)s' is not supported",
+    "unsupported_column": "the column '%(column)s' is not supported",
+    "unsupported_function": "the function '%(function)s' is not supported",
+    "unsupported_expression": "this expression is not supported (near '%(expression)s')",
+    "unsupported_comparison": "answers of type %(type)s ('%(name)s') cannot be compared "
                               "this way",
-    "later_reference": "'{name}' is asked later in the form; a condition may only name "
+    "later_reference": "'%(name)s' is asked later in the form; a condition may only name "
                        "questions asked before it",
-    "metadata_reference": "'{name}' is form metadata, which this form does not keep",
-    "unknown_reference": "'{name}' is not a question of this form that can be used here",
-    "text_comparison": "'{name}' is a text or a choice: only = and != compare it",
-    "multi_equality": "'{name}' allows several choices: use selected(${{{name}}}, '...')",
-    "field_types_differ": "'{name}' and '{other}' are different kinds of answers",
-    "not_a_choice": "'{value}' is not a choice of '{name}'",
-    "not_a_number": "'{name}' is a number; '{value}' is not",
-    "not_a_date": "'{name}' is a date; '{value}' is not a date written YYYY-MM-DD",
+    "metadata_reference": "'%(name)s' is form metadata, which this form does not keep",
+    "unknown_reference": "'%(name)s' is not a question of this form that can be used here",
+    "text_comparison": "'%(name)s' is a text or a choice: only = and != compare it",
+    "multi_equality": "'%(name)s' allows several choices: use selected(${%(name)s}, '...')",
+    "field_types_differ": "'%(name)s' and '%(other)s' are different kinds of answers",
+    "not_a_choice": "'%(value)s' is not a choice of '%(name)s'",
+    "not_a_number": "'%(name)s' is a number; '%(value)s' is not",
+    "not_a_date": "'%(name)s' is a date; '%(value)s' is not a date written YYYY-MM-DD",
     "count_not_multi": "count-selected() needs a select_multiple question, "
-                       "'{name}' is not one",
+                       "'%(name)s' is not one",
     "selected_not_select": "selected() needs a select_one or select_multiple question, "
-                           "'{name}' is not one",
-    "too_deep": "conditions nested deeper than {limit} levels are not supported",
+                           "'%(name)s' is not one",
+    "too_deep": "conditions nested deeper than %(limit)s levels are not supported",
     "dynamic_required": "'required' must be yes or no, not a condition",
-    "default_value": "the default '{value}' does not fit this question",
-    "name_not_key": "the name '{name}' must start with a letter and hold only letters, "
+    "default_value": "the default '%(value)s' does not fit this question",
+    "name_not_key": "the name '%(name)s' must start with a letter and hold only letters, "
                     "digits and _ (at most 64)",
-    "duplicate_name": "the name '{name}' is used twice in the form",
-    "label_reference": "labels that show earlier answers (${{{name}}}) are not supported",
-    "missing_translation": "the text in the form's default language ({language}) is "
+    "duplicate_name": "the name '%(name)s' is used twice in the form",
+    "label_reference": "labels that show earlier answers (${%(name)s}) are not supported",
+    "missing_translation": "the text in the form's default language (%(language)s) is "
                            "missing",
-    "unknown_language": "the language '{language}' is not recognised; write it as "
+    "unknown_language": "the language '%(language)s' is not recognised; write it as "
                         "'Name (code)', e.g. 'Français (fr)'",
-    "choice_name": "the choice '{name}' cannot become an answer key of '{question}'",
+    "choice_name": "the choice '%(name)s' cannot become an answer key of '%(question)s'",
     "no_questions": "the form has no question that can be answered or shown",
-    "definition_rejected": "the translated form breaks a rule of Jejak's format: {message}",
+    "definition_rejected": "the translated form breaks a rule of Jejak's format: %(message)s",
+}
+
+
+PLACES: dict[tuple[bool, bool, bool], str] = {  # (other sheet, row, column) -> template
+    (False, True, True): "Row %(row)s, column %(column)s: %(problem)s",
+    (False, True, False): "Row %(row)s: %(problem)s",
+    (False, False, True): "Column %(column)s: %(problem)s",
+    (True, True, True): "Sheet %(sheet)s, row %(row)s, column %(column)s: %(problem)s",
+    (True, True, False): "Sheet %(sheet)s, row %(row)s: %(problem)s",
+    (True, False, True): "Sheet %(sheet)s, column %(column)s: %(problem)s",
+    (True, False, False): "Sheet %(sheet)s: %(problem)s",
+    (False, False, False): "%(problem)s",
 }
 
 
@@ -94,20 +106,33 @@ class Refusal:
 
     @property
     def place(self) -> str:
-        parts = []
-        if self.sheet and (self.row is not None or self.sheet != "survey"):
-            parts.append(f"{self.sheet} sheet")
-        if self.row is not None:
-            parts.append(f"row {self.row}")
-        if self.column:
-            parts.append(f"column {self.column}")
-        return ", ".join(parts)
+        """Where, for DefinitionError's path: "survey row 12, column relevant"."""
+        parts = [f"{self.sheet or 'survey'} row {self.row}" if self.row is not None else "",
+                 f"column {self.column}" if self.column else ""]
+        return ", ".join(part for part in parts if part)
+
+    def worded(self, sentence: str | None = None, place: str | None = None) -> str:
+        """The refusal as a sentence; `sentence` and `place` are SENTENCES[kind] and the
+        PLACES template, translated (English when not given)."""
+        template = place or PLACES[self.place_key]
+        problem = (sentence or SENTENCES[self.kind]) % _Params(self.params)
+        return template % {"sheet": self.sheet, "row": self.row, "column": self.column,
+                           "problem": problem}
+
+    @property
+    def place_key(self) -> tuple[bool, bool, bool]:
+        return (bool(self.sheet) and self.sheet != "survey", self.row is not None,
+                bool(self.column))
 
     def __str__(self) -> str:
-        sentence = SENTENCES[self.kind].format(**self.params)
-        place = self.place
-        return f"{place[:1].upper()}{place[1:]}: {sentence}" if place else \
-            sentence[:1].upper() + sentence[1:]
+        return self.worded()
+
+
+class _Params(dict):
+    """A refusal's parameters; one a sentence names but the refusal lacks reads "?"."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
 
 
 class XlsFormRefused(DefinitionError):
@@ -184,7 +209,8 @@ def read_with_pyxform(content: bytes, file_type: str) -> tuple[dict[str, Any], d
         rows = _row_numbers(copy.deepcopy(workbook))
         pyxform_json = workbook_to_json(
             workbook_dict=workbook, fallback_form_name=None, warnings=[])
-        create_survey_element_from_dict(copy.deepcopy(pyxform_json)).to_xml(validate=False, warnings=[])
+        survey = create_survey_element_from_dict(copy.deepcopy(pyxform_json))
+        survey.to_xml(validate=False, warnings=[])
     except Exception as error:  # noqa: BLE001 - pyxform's, xlrd's or openpyxl's: all refused
         raise XlsFormRefused([_pyxform_refusal(error)]) from None
     return pyxform_json, rows
