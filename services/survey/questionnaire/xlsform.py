@@ -226,7 +226,10 @@ def _pyxform_refusal(error: Exception) -> Refusal:
                        {"column": duplicate.group(1)})
     if "You must have a sheet named 'survey'" in message:
         return Refusal("no_survey_sheet")
-    if message.startswith(("Error reading .xls", "Argument 'definition'")):
+    from pyxform.errors import PyXFormError
+
+    if not isinstance(error, PyXFormError) or message.startswith(
+            ("Error reading .xls", "Argument 'definition'")):  # xlrd's, openpyxl's, zipfile's
         return Refusal("not_a_workbook", params={"reason": message})
     row = PYXFORM_ROW.search(message)
     sheet = "choices" if "'choices' sheet" in message or "choices sheet" in message else (

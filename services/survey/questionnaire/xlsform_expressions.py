@@ -74,14 +74,16 @@ class Translator:
     """Translates expressions that may name the questions in `fields` (asked earlier).
 
     `later` holds names asked later or skipped (metadata), so the refusal can say which.
-    `own` is the question a constraint belongs to (`.`), None for `relevant`.
+    `own` is the question a constraint belongs to, None for `relevant`: `.` and its own
+    `${name}` both become the key ".".
     """
 
     def __init__(self, fields: dict[str, Field], unavailable: dict[str, str],
                  own: Field | None = None) -> None:
         self.fields = fields
         self.unavailable = unavailable
-        self.own = own
+        self.own_name = own.key if own else None
+        self.own = Field(".", own.type, own.codes) if own else None
         self.tokens: list[tuple[str, str]] = []
 
     def translate(self, expression: str) -> dict[str, Any]:
@@ -244,7 +246,7 @@ class Translator:
 
     def _field(self, text: str) -> Field:
         name = text[2:-1].strip() if text.startswith("${") else text[3:]
-        if self.own is not None and name == self.own.key:
+        if self.own is not None and name == self.own_name:
             return self.own
         if name in self.fields:
             return self.fields[name]

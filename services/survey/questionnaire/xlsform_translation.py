@@ -141,11 +141,13 @@ class _Translation:
                     sections.append(section)
                 continue
             if loose is None:
-                loose = {"key": self._free_section_key(len(sections) + 1),
-                         "title": {self.default: title}, "questions": []}
+                loose = {"key": None, "title": {self.default: title}, "questions": []}
                 sections.append(loose)
             self._element(child, path, [], loose["questions"])
         sections = [section for section in sections if section["questions"]]
+        for number, section in enumerate(sections, start=1):
+            if section["key"] is None:  # questions outside groups: numbered as before
+                section["key"] = self._free_section_key(number)
         if not sections and not self.refusals:
             self.refusals.append(Refusal("no_questions"))
         definition: dict[str, Any] = {
@@ -421,8 +423,6 @@ class _Translation:
 
     def _expression(self, expression: Any, row: int | None, column: str,
                     own: Field | None) -> dict[str, Any] | None:
-        if own is not None:
-            own = Field(".", own.type, own.codes)
         try:
             return Translator(self.fields, self.unavailable, own).translate(str(expression))
         except Untranslatable as problem:
