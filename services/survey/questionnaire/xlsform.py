@@ -268,7 +268,8 @@ def _row_numbers(workbook: Any) -> dict[tuple, int]:
             sheet_header=workbook.choices_header, header_aliases=aliases.list_header,
             header_columns=set(Option.get_slot_names()))
         for number, row in enumerate(choices.data, start=2):
-            list_name = str(row.get(constants.LIST_NAME_U, row.get("list_name", ""))).strip()
+            list_name = str(row.get(constants.LIST_NAME_S) or row.get(constants.LIST_NAME_U)
+                            or "").strip()
             rows.setdefault(("choices", list_name, str(row.get("name", "")).strip()), number)
     return rows
 
