@@ -350,7 +350,7 @@ def test_a_refusal_is_a_definition_error_for_old_callers() -> None:
 @pytest.mark.parametrize(
     ("content", "words"),
     [
-        (b"type,name\ntext,q1\n", "neither an .xlsx"),
+        (b"type,name\ntext,q1\n", "not an Excel workbook"),
         (b"PK\x03\x04 not really a zip", "damaged"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "little-endian"),
     ],
@@ -358,7 +358,7 @@ def test_a_refusal_is_a_definition_error_for_old_callers() -> None:
 def test_a_file_that_is_not_a_workbook_is_refused(content: bytes, words: str) -> None:
     with pytest.raises(XlsFormRefused) as raised:
         definition_from_xlsform(io.BytesIO(content), key="uji", version=1)
-    assert raised.value.refusals[0].kind == "not_a_workbook"
+    assert raised.value.refusals[0].kind in ("not_a_workbook", "unreadable_workbook")
     assert words in str(raised.value)
 
 

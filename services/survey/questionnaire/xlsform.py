@@ -34,7 +34,9 @@ PYXFORM_ROW = re.compile(r"\[row\s*:\s*(\d+)\]\s*")
 # The English sentence of each refusal kind, also its msgid: services/survey/xlsform_words.py
 # words it in the page language. Where the refusal is goes in front (PLACES).
 SENTENCES: dict[str, str] = {
-    "not_a_workbook": "the file is not an Excel workbook (.xlsx or .xls): %(reason)s",
+    "not_a_workbook": "the file is not an Excel workbook (.xlsx or .xls)",
+    "unreadable_workbook": "the Excel workbook cannot be read: %(reason)s",
+    "workbook_too_large": "the workbook is larger than %(limit)s MiB",
     "pyxform": "the form is not a valid XLSForm: %(message)s",
     "duplicate_column": "the column '%(column)s' appears twice",
     "no_survey_sheet": "the workbook has no 'survey' sheet",
@@ -175,22 +177,22 @@ def _read_workbook(path_or_file: str | Path | IO[bytes]) -> tuple[bytes, str]:
         else:
             content = path_or_file.read(MAX_WORKBOOK_BYTES + 1)
     except OSError as error:
-        raise _not_a_workbook(f"it cannot be read ({error.strerror or error})") from None
+        raise _refused("unreadable_workbook", reason=str(error.strerror or error)) from None
     if len(content) > MAX_WORKBOOK_BYTES:
-        raise _not_a_workbook(f"it is larger than {MAX_WORKBOOK_BYTES // 1_048_576} MiB")
+        raise _refused("workbook_too_large", limit=str(MAX_WORKBOOK_BYTES // 1_048_576))
     if content.startswith(XLS_MAGIC):
         return content, "xls"
     if not content.startswith(ZIP_MAGIC):
-        raise _not_a_workbook("its content is neither an .xlsx (ZIP) nor an .xls workbook")
+        raise _refused("not_a_workbook")
     try:
         check_spreadsheet(io.BytesIO(content), "form.xlsx")
     except UploadRejected as error:
-        raise _not_a_workbook(str(error)) from None
+        raise _refused("unreadable_workbook", reason=str(error)) from None
     return content, "xlsx"
 
 
-def _not_a_workbook(reason: str) -> XlsFormRefused:
-    return XlsFormRefused([Refusal("not_a_workbook", params={"reason": reason})])
+def _refused(kind: str, **params: str) -> XlsFormRefused:
+    return XlsFormRefused([Refusal(kind, params=params)])
 
 
 def read_with_pyxform(content: bytes, file_type: str) -> tuple[dict[str, Any], dict]:
@@ -230,7 +232,7 @@ def _pyxform_refusal(error: Exception) -> Refusal:
 
     if not isinstance(error, PyXFormError) or message.startswith(
             ("Error reading .xls", "Argument 'definition'")):  # xlrd's, openpyxl's, zipfile's
-        return Refusal("not_a_workbook", params={"reason": message})
+        return Refusal("unreadable_workbook", params={"reason": message})
     row = PYXFORM_ROW.search(message)
     sheet = "choices" if "'choices' sheet" in message or "choices sheet" in message else (
         "survey" if row else "")
