@@ -309,6 +309,8 @@ def _cells(type_: str, name: str, label: str = "", **cells: str) -> list[str]:
         ([_cells("integer", "x", "X", relevant="${a} = 'abc'")], "not_a_number", "relevant"),
         ([_cells("integer", "x", "X", relevant="${a} = ${t}")], "field_types_differ",
          "relevant"),
+        ([_cells("date", "x", "X", constraint=". > '2020-01-01'")], "unsupported_comparison",
+         "constraint"),
         ([_cells("integer", "x", "X", required="${a} = 1")], "dynamic_required", "required"),
         ([_cells("integer", "x", "X", default="abc")], "default_value", "default"),
         ([_cells("integer", "x", "${a} tahun")], "label_reference", "label"),

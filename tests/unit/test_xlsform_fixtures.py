@@ -24,7 +24,7 @@ import pytest
 
 from services.survey.questionnaire import definition_from_xlsform
 from services.survey.questionnaire.xlsform import SENTENCES, XlsFormRefused
-from services.survey.questionnaire.xlsform_translation import language_code
+from services.survey.questionnaire.xlsform_languages import language_code
 from tests.xlsform_forms import questions, workbook
 
 FIXTURES = sorted((Path(__file__).parents[1] / "fixtures" / "xlsform" / "pyxform").glob("*/*"))

@@ -8,8 +8,10 @@ with a refusal kind and its parameters; the importer adds the row and column.
 
 Every translation follows XPath 1.0 as ODK evaluates it (contract in
 docs/questionnaire.md): a relational comparison on a text or a choice is refused rather
-than guessed; `${a} = ''` becomes `{"key": a, "answered": false}`; a literal on the left
-is turned around (`3 < ${a}` is `${a} > 3`).
+than guessed, and so is one between a date and a literal (Collect turns the literal into a
+number, NaN, so `${d} > '2020-01-01'` never holds there; two dates compare as dates).
+`${a} = ''` becomes `{"key": a, "answered": false}`; a literal on the left is turned
+around (`3 < ${a}` is `${a} > 3`).
 
 The parser descends one Python frame per parenthesis, `not()` or function, and stops at
 `MAX_DEPTH` with a refusal, so no input reaches Python's recursion limit. The depth of the
@@ -236,6 +238,10 @@ class Translator:
         if question.type == "single":
             return _code(question, _literal_text(literal))
         if question.type == "date":
+            if operator in RELATIONAL:
+                # ODK Collect compares a date with a string as numbers: always false.
+                raise Untranslatable("unsupported_comparison", name=_name(question),
+                                     type="date")
             if literal.kind != "string" or not ISO_DATE.match(literal.value):
                 raise Untranslatable("not_a_date", name=_name(question), value=literal.value)
             return literal.value

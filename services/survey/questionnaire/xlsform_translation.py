@@ -18,16 +18,13 @@ options are answer keys of their own, so a choice `x` of question `q` becomes `q
 form imported again keeps its keys.
 
 Texts: pyxform gives a plain string for a text without a language (shown in every
-language), a {language name: text} dict otherwise. A language name becomes a code from its
-`(code)` suffix or, failing that, from its English or native name ("English",
-"Indonesia", "Français"); pyxform's "default" (a column without `::language`) is "und".
+language), a {language name: text} dict otherwise; xlsform_languages.py names the codes.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from functools import cache
 from typing import Any
 
 from services.survey.questionnaire.definition import KEY
@@ -38,6 +35,7 @@ from services.survey.questionnaire.xlsform_expressions import (
     Translator,
     Untranslatable,
 )
+from services.survey.questionnaire.xlsform_languages import language_code
 
 TYPES = {
     "integer": "integer", "int": "integer", "decimal": "decimal",
@@ -62,8 +60,6 @@ COLUMN_OF_BIND = {"relevant": "relevant", "required": "required", "constraint": 
                   "jr:constraintMsg": "constraint_message", "jr:requiredMsg": "required_message",
                   "calculate": "calculation", "readonly": "read_only"}
 LABEL_REFERENCE = re.compile(r"\$\{\s*([^}]*?)\s*\}")
-LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
-LANGUAGE_SUFFIX = re.compile(r"\(\s*([A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*)\s*\)\s*$")
 INTEGER_NAME = re.compile(r"-?[1-9]\d*|0")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 TIME = re.compile(r"\d{2}:\d{2}")
@@ -77,39 +73,6 @@ def translate(pyxform_json: dict[str, Any], rows: dict[tuple, int], *, key: str,
               version: int) -> tuple[dict[str, Any], list[Refusal]]:
     """The definition for pyxform's JSON, and every refusal (an empty list: it is exact)."""
     return _Translation(pyxform_json, rows).run(key, version)
-
-
-@cache
-def _language_names() -> dict[str, str]:
-    """Lower-case English and native language names -> their code ("indonesia" -> "id")."""
-    from babel import Locale, UnknownLocaleError
-
-    names: dict[str, str] = {"bahasa indonesia": "id", "bahasa": "id"}
-    for code, english in Locale("en").languages.items():
-        if not LANGUAGE_CODE.fullmatch(code):
-            continue
-        names.setdefault(english.lower(), code)
-        try:
-            native = Locale(code).get_language_name(code)
-        except (UnknownLocaleError, ValueError):
-            continue
-        if native:
-            names.setdefault(native.lower(), code)
-    return names
-
-
-def language_code(name: str) -> str | None:
-    """The code of a pyxform language name, or None when it names no known language."""
-    if name == "default":
-        return "und"
-    suffix = LANGUAGE_SUFFIX.search(name)
-    if suffix:
-        code = suffix.group(1).lower()
-        return code if LANGUAGE_CODE.fullmatch(code) else None
-    name = name.strip().lower()
-    if LANGUAGE_CODE.fullmatch(name) and name in _language_names().values():
-        return name  # "label::EN", "label::id"
-    return _language_names().get(name)
 
 
 class _Translation:
