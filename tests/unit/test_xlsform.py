@@ -207,6 +207,21 @@ def test_400_nested_parentheses_are_refused_with_a_message() -> None:
                                 "levels are not supported")
 
 
+def test_groups_nested_deeper_than_32_are_refused_at_the_group_too_deep() -> None:
+    survey = [["type", "name", "label"], ["integer", "a", "A"]]
+    survey += [["begin_group", f"g{level}", f"G{level}"] for level in range(40)]
+    survey += [["integer", "b", "B"]] + [["end_group"]] * 40
+    refusals = _refusals(survey)
+    assert [(r.kind, r.row) for r in refusals] == [("groups_too_deep", 35)]
+
+
+def test_a_form_too_deep_for_pyxform_is_refused_not_a_crash() -> None:
+    survey = [["type", "name", "label"]]
+    survey += [["begin_group", f"g{level}", f"G{level}"] for level in range(2000)]
+    survey += [["integer", "b", "B"]] + [["end_group"]] * 2000
+    assert [r.kind for r in _refusals(survey)] == ["form_too_deep"]
+
+
 def test_thirty_nested_parentheses_are_fine() -> None:
     deep = "(" * 30 + "${a} = 1" + ")" * 30
     definition = imported([["type", "name", "label", "relevant"], ["integer", "a", "A"],

@@ -31,67 +31,74 @@ ZIP_MAGIC = b"PK\x03\x04"
 MAX_WORKBOOK_BYTES = 32 * 1024 * 1024  # an .xls is read whole by xlrd; XLSForms are small
 PYXFORM_ROW = re.compile(r"\[row\s*:\s*(\d+)\]\s*")
 
+def N_(text: str) -> str:  # noqa: N802 - gettext's marker: pybabel extracts the msgid
+    """Mark an English sentence for the catalogue; it is translated where it is worded."""
+    return text
+
+
 # The English sentence of each refusal kind, also its msgid: services/survey/xlsform_words.py
 # words it in the page language. Where the refusal is goes in front (PLACES).
 SENTENCES: dict[str, str] = {
-    "not_a_workbook": "the file is not an Excel workbook (.xlsx or .xls)",
-    "unreadable_workbook": "the Excel workbook cannot be read: %(reason)s",
-    "workbook_too_large": "the workbook is larger than %(limit)s MiB",
-    "pyxform": "the form is not a valid XLSForm: %(message)s",
-    "duplicate_column": "the column '%(column)s' appears twice",
-    "no_survey_sheet": "the workbook has no 'survey' sheet",
-    "repeat": "repeats and loops ('%(name)s') are not supported",
-    "media_question": "'%(type)s' questions (photos, audio, video, files, locations, "
-                      "barcodes) are not supported",
-    "media_label": "images, audio and video in labels are not supported",
-    "external_choices": "choices from an external file or sheet are not supported",
-    "calculate": "calculations ('%(name)s') are not supported",
-    "choice_filter": "choice filters are not supported",
-    "unsupported_type": "the question type '%(type)s' is not supported",
-    "unsupported_column": "the column '%(column)s' is not supported",
-    "unsupported_function": "the function '%(function)s' is not supported",
-    "unsupported_expression": "this expression is not supported (near '%(expression)s')",
-    "unsupported_comparison": "answers of type %(type)s ('%(name)s') cannot be compared "
-                              "this way",
-    "later_reference": "'%(name)s' is asked later in the form; a condition may only name "
-                       "questions asked before it",
-    "metadata_reference": "'%(name)s' is form metadata, which this form does not keep",
-    "unknown_reference": "'%(name)s' is not a question of this form that can be used here",
-    "text_comparison": "'%(name)s' is a text or a choice: only = and != compare it",
-    "multi_equality": "'%(name)s' allows several choices: use selected(${%(name)s}, '...')",
-    "field_types_differ": "'%(name)s' and '%(other)s' are different kinds of answers",
-    "not_a_choice": "'%(value)s' is not a choice of '%(name)s'",
-    "not_a_number": "'%(name)s' is a number; '%(value)s' is not",
-    "not_a_date": "'%(name)s' is a date; '%(value)s' is not a date written YYYY-MM-DD",
-    "count_not_multi": "count-selected() needs a select_multiple question, "
-                       "'%(name)s' is not one",
-    "selected_not_select": "selected() needs a select_one or select_multiple question, "
-                           "'%(name)s' is not one",
-    "too_deep": "conditions nested deeper than %(limit)s levels are not supported",
-    "dynamic_required": "'required' must be yes or no, not a condition",
-    "default_value": "the default '%(value)s' does not fit this question",
-    "name_not_key": "the name '%(name)s' must start with a letter and hold only letters, "
-                    "digits and _ (at most 64)",
-    "duplicate_name": "the name '%(name)s' is used twice in the form",
-    "label_reference": "labels that show earlier answers (${%(name)s}) are not supported",
-    "missing_translation": "the text in the form's default language (%(language)s) is "
-                           "missing",
-    "unknown_language": "the language '%(language)s' is not recognised; write it as "
-                        "'Name (code)', e.g. 'Français (fr)'",
-    "choice_name": "the choice '%(name)s' cannot become an answer key of '%(question)s'",
-    "no_questions": "the form has no question that can be answered or shown",
-    "definition_rejected": "the translated form breaks a rule of Jejak's format: %(message)s",
+    "not_a_workbook": N_("the file is not an Excel workbook (.xlsx or .xls)"),
+    "unreadable_workbook": N_("the Excel workbook cannot be read: %(reason)s"),
+    "workbook_too_large": N_("the workbook is larger than %(limit)s MiB"),
+    "pyxform": N_("the form is not a valid XLSForm: %(message)s"),
+    "duplicate_column": N_("the column '%(column)s' appears twice"),
+    "no_survey_sheet": N_("the workbook has no 'survey' sheet"),
+    "repeat": N_("repeats and loops ('%(name)s') are not supported"),
+    "media_question": N_("'%(type)s' questions (photos, audio, video, files, locations, "
+                         "barcodes) are not supported"),
+    "media_label": N_("images, audio and video in labels are not supported"),
+    "external_choices": N_("choices from an external file or sheet are not supported"),
+    "calculate": N_("calculations ('%(name)s') are not supported"),
+    "choice_filter": N_("choice filters are not supported"),
+    "unsupported_type": N_("the question type '%(type)s' is not supported"),
+    "unsupported_column": N_("the column '%(column)s' is not supported"),
+    "unsupported_function": N_("the function '%(function)s' is not supported"),
+    "unsupported_expression": N_("this expression is not supported (near '%(expression)s')"),
+    "unsupported_comparison": N_("answers of type %(type)s ('%(name)s') cannot be compared "
+                                 "this way"),
+    "later_reference": N_("'%(name)s' is asked later in the form; a condition may only name "
+                          "questions asked before it"),
+    "metadata_reference": N_("'%(name)s' is form metadata, which this form does not keep"),
+    "unknown_reference": N_("'%(name)s' is not a question of this form that can be used here"),
+    "text_comparison": N_("'%(name)s' is a text or a choice: only = and != compare it"),
+    "multi_equality": N_("'%(name)s' allows several choices: use selected(${%(name)s}, '...')"),
+    "field_types_differ": N_("'%(name)s' and '%(other)s' are different kinds of answers"),
+    "not_a_choice": N_("'%(value)s' is not a choice of '%(name)s'"),
+    "not_a_number": N_("'%(name)s' is a number; '%(value)s' is not"),
+    "not_a_date": N_("'%(name)s' is a date; '%(value)s' is not a date written YYYY-MM-DD"),
+    "count_not_multi": N_("count-selected() needs a select_multiple question, "
+                          "'%(name)s' is not one"),
+    "selected_not_select": N_("selected() needs a select_one or select_multiple question, "
+                              "'%(name)s' is not one"),
+    "too_deep": N_("conditions nested deeper than %(limit)s levels are not supported"),
+    "groups_too_deep": N_("groups nested deeper than %(limit)s levels are not supported"),
+    "form_too_deep": N_("the form nests too deeply to be read"),
+    "dynamic_required": N_("'required' must be yes or no, not a condition"),
+    "default_value": N_("the default '%(value)s' does not fit this question"),
+    "name_not_key": N_("the name '%(name)s' must start with a letter and hold only letters, "
+                       "digits and _ (at most 64)"),
+    "duplicate_name": N_("the name '%(name)s' is used twice in the form"),
+    "label_reference": N_("labels that show earlier answers (${%(name)s}) are not supported"),
+    "missing_translation": N_("the text in the form's default language (%(language)s) is "
+                              "missing"),
+    "unknown_language": N_("the language '%(language)s' is not recognised; write it as "
+                           "'Name (code)', e.g. 'Français (fr)'"),
+    "choice_name": N_("the choice '%(name)s' cannot become an answer key of '%(question)s'"),
+    "no_questions": N_("the form has no question that can be answered or shown"),
+    "definition_rejected": N_("the translated form breaks a rule of Jejak's format: %(message)s"),
 }
 
 
 PLACES: dict[tuple[bool, bool, bool], str] = {  # (other sheet, row, column) -> template
-    (False, True, True): "Row %(row)s, column %(column)s: %(problem)s",
-    (False, True, False): "Row %(row)s: %(problem)s",
-    (False, False, True): "Column %(column)s: %(problem)s",
-    (True, True, True): "Sheet %(sheet)s, row %(row)s, column %(column)s: %(problem)s",
-    (True, True, False): "Sheet %(sheet)s, row %(row)s: %(problem)s",
-    (True, False, True): "Sheet %(sheet)s, column %(column)s: %(problem)s",
-    (True, False, False): "Sheet %(sheet)s: %(problem)s",
+    (False, True, True): N_("Row %(row)s, column %(column)s: %(problem)s"),
+    (False, True, False): N_("Row %(row)s: %(problem)s"),
+    (False, False, True): N_("Column %(column)s: %(problem)s"),
+    (True, True, True): N_("Sheet %(sheet)s, row %(row)s, column %(column)s: %(problem)s"),
+    (True, True, False): N_("Sheet %(sheet)s, row %(row)s: %(problem)s"),
+    (True, False, True): N_("Sheet %(sheet)s, column %(column)s: %(problem)s"),
+    (True, False, False): N_("Sheet %(sheet)s: %(problem)s"),
     (False, False, False): "%(problem)s",
 }
 
@@ -208,19 +215,23 @@ def read_with_pyxform(content: bytes, file_type: str) -> tuple[dict[str, Any], d
 
     try:
         workbook = get_xlsform(io.BytesIO(content), file_type=f".{file_type}")
-        rows = _row_numbers(copy.deepcopy(workbook))
+        sheets = copy.deepcopy(workbook)
         pyxform_json = workbook_to_json(
             workbook_dict=workbook, fallback_form_name=None, warnings=[])
         survey = create_survey_element_from_dict(copy.deepcopy(pyxform_json))
         survey.to_xml(validate=False, warnings=[])
     except Exception as error:  # noqa: BLE001 - pyxform's, xlrd's or openpyxl's: all refused
         raise XlsFormRefused([_pyxform_refusal(error)]) from None
+    try:
+        rows = _row_numbers(sheets)
+    except Exception:  # noqa: BLE001 - pyxform read the form: refusals go without rows
+        rows = {}
     return pyxform_json, rows
 
 
 def _pyxform_refusal(error: Exception) -> Refusal:
     if isinstance(error, RecursionError):
-        return Refusal("too_deep", params={"limit": "32"})
+        return Refusal("form_too_deep")
     message = " ".join(str(error).split()) or type(error).__name__
     duplicate = re.fullmatch(r"Duplicate column header: (.*)", message)
     if duplicate:

@@ -184,6 +184,9 @@ class _Translation:
                       questions: list) -> None:
         row = self._row(path)
         name = group.get("name", "")
+        if len(path) > MAX_DEPTH:
+            self._refuse("groups_too_deep", "survey", row, "type", limit=MAX_DEPTH)
+            return
         self._check_keys(group, row, for_group=True)
         if not self._claim(name, row):
             return
