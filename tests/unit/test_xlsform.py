@@ -193,6 +193,12 @@ def test_a_label_column_named_indonesia_is_indonesian() -> None:
     assert questions(definition)["a"]["label"] == {"id": "Umur", "en": "Age"}
 
 
+def test_two_columns_of_one_language_are_refused_not_merged() -> None:
+    refusals = _refusals([["type", "name", "label::English", "label::English (en)"],
+                          ["integer", "a", "Age", "Years"]])
+    assert [(r.kind, r.row) for r in refusals] == [("language_twice", 1)]
+
+
 def test_two_label_columns_are_refused_as_pyxform_refuses_them() -> None:
     refusals = _refusals([["type", "name", "label", "label"], ["integer", "a", "Umur", "Age"]])
     assert [(r.kind, r.row, r.column) for r in refusals] == [("duplicate_column", 1, "label")]

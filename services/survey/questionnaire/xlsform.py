@@ -85,6 +85,8 @@ SENTENCES: dict[str, str] = {
                               "missing"),
     "unknown_language": N_("the language '%(language)s' is not recognised; write it as "
                            "'Name (code)', e.g. 'Français (fr)'"),
+    "language_twice": N_("the languages '%(other)s' and '%(language)s' are both %(code)s: "
+                         "keep one"),
     "choice_name": N_("the choice '%(name)s' cannot become an answer key of '%(question)s'"),
     "no_questions": N_("the form has no question that can be answered or shown"),
     "definition_rejected": N_("the translated form breaks a rule of Jejak's format: %(message)s"),

@@ -133,7 +133,11 @@ class _Translation:
             code = language_code(name)
             if code is None:
                 self._refuse("unknown_language", "survey", 1, f"label::{name}", language=name)
-            elif code not in self.languages:
+            elif code in self.languages:
+                # Two columns pyxform keeps apart would be merged into one language.
+                self._refuse("language_twice", "survey", 1, f"label::{name}", language=name,
+                             other=self.languages[code], code=code)
+            else:
                 self.languages[code] = name
         if not self.languages:
             self.languages["und"] = "default"
