@@ -49,12 +49,14 @@ import math
 import re
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cached_property
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from shared.languages import LANGUAGE_CODE
 
 Code = int | str
 Value = bool | int | float | str
@@ -99,7 +101,7 @@ MAX_VERSION = 2**31 - 1  # a database integer (questionnaires.version)
 MAX_DEPTH = 32  # conditions nested deeper are refused (and cannot exhaust the stack)
 # \Z because marshmallow's Regexp only anchors the start.
 KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
-LANGUAGE = re.compile(r"(?:[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})*|und)\Z")
+LANGUAGE = LANGUAGE_CODE
 BUILT_IN_LANGUAGES = ("id", "en")  # Jejak's own translations; always offered
 OWN = "."  # in a constraint: the question's own answer
 COMBINATIONS = ("all", "any")
@@ -246,7 +248,8 @@ class Question:
     required_message: LocalText | None = None
     condition: Condition | None = None
     constraint: Constraint | None = None
-    default: Any = None
+    # Not compared or hashed: a multi question's default is a list.
+    default: Any = field(default=None, compare=False)
     lte: str | None = None
     options: tuple[Option, ...] = ()
     minimum: int | float | None = None
@@ -862,15 +865,20 @@ def _leaf_problem(leaf: Condition, known: dict[str, Question], where: str) -> st
 
 
 _FAMILY_WORDS = {"number": "number", "date": "date YYYY-MM-DD", "time": "time HH:MM",
-                 "datetime": "date-time YYYY-MM-DDTHH:MM"}
+                 "datetime": "date-time YYYY-MM-DDTHH:MM", "boolean": "true or false",
+                 "text": "string"}
 
 
 def _fits_family(value: Any, family: str) -> bool:
-    """A literal compared with an answer of this family can equal one (numbers, dates and
-    times; texts, choices and booleans are checked elsewhere or compare as they are)."""
+    """A literal compared with an answer of this family can equal one (a choice's literals
+    are checked against its option codes instead)."""
     if family == "number":
         return not isinstance(value, bool) and isinstance(value, int | float)
-    if family not in _FAMILY_WORDS:
+    if family == "boolean":
+        return isinstance(value, bool)
+    if family == "text":  # "1" is not 1: eq is of the same type, here and in form.js
+        return isinstance(value, str)
+    if family in ("choice", "multi"):
         return True
     if not isinstance(value, str):
         return False
