@@ -279,6 +279,14 @@ def test_time_datetime_and_acknowledge_are_imported() -> None:
     assert asked["t"]["default"] == "09:30"
 
 
+def test_an_acknowledge_compared_with_ok_means_ticked() -> None:
+    definition = imported([["type", "name", "label", "relevant"], ["acknowledge", "ok", "OK?"],
+                           ["text", "a", "A", "${ok} = 'OK'"], ["text", "b", "B", "${ok} != 'OK'"]])
+    asked = questions(definition)
+    assert asked["a"]["if"] == {"key": "ok", "answered": True}
+    assert asked["b"]["if"] == {"key": "ok", "answered": False}
+
+
 def test_metadata_is_skipped() -> None:
     definition = imported([["type", "name", "label"], ["start", "start"], ["deviceid", "d"],
                            ["today", "today"], ["integer", "a", "A"], ["end", "end"]])
@@ -331,6 +339,10 @@ def _cells(type_: str, name: str, label: str = "", **cells: str) -> list[str]:
         ([_cells("integer", "x", "X", relevant="${a} = ${t}")], "field_types_differ",
          "relevant"),
         ([_cells("date", "x", "X", constraint=". > '2020-01-01'")], "unsupported_comparison",
+         "constraint"),
+        ([_cells("time", "x", "X", constraint=". = '10:00'")], "unsupported_comparison",
+         "constraint"),
+        ([_cells("time", "x", "X", constraint=". = ${x}")], "unsupported_comparison",
          "constraint"),
         ([_cells("integer", "x", "X", required="${a} = 1")], "dynamic_required", "required"),
         ([_cells("integer", "x", "X", default="abc")], "default_value", "default"),

@@ -209,6 +209,9 @@ class Translator:
             if operator not in ("eq", "ne"):
                 raise Untranslatable("unsupported_expression", expression="'' with < or >")
             return {"key": question.key, "answered": operator == "ne"}
+        if (question.type == "acknowledge" and operator in ("eq", "ne")
+                and (right.kind, right.value) == ("string", "OK")):
+            return {"key": question.key, "answered": operator == "eq"}  # ODK stores "OK"
         return {"key": question.key, operator: self._value(question, operator, right)}
 
     def _compare_fields(self, left: Field, operator: str, right: Field | None) -> dict[str, Any]:
@@ -219,6 +222,9 @@ class Translator:
         if left.type == "single" and same:
             same = {type(c) for c in left.codes.values()} == {type(c) for c in
                                                               right.codes.values()}
+        if not same and len(family) == 1:
+            # Times and date-times are stored with seconds and a zone in ODK, as HH:MM here.
+            raise Untranslatable("unsupported_comparison", name=_name(left), type=left.type)
         if not same:
             raise Untranslatable("field_types_differ", name=_name(left), other=_name(right))
         if operator in RELATIONAL and left.type not in ORDERED_TYPES:
@@ -228,7 +234,7 @@ class Translator:
     def _value(self, question: Field, operator: str, literal: _Operand) -> Any:
         if question.type == "multi":
             raise Untranslatable("multi_equality", name=_name(question))
-        if operator in RELATIONAL and question.type not in ORDERED_TYPES:
+        if operator in RELATIONAL and question.type in ("text", "single"):
             raise Untranslatable("text_comparison", name=_name(question))
         if question.type in NUMBER_TYPES:
             number = literal.value if literal.kind == "number" else _numeric(literal.value)
@@ -237,16 +243,14 @@ class Translator:
             return number
         if question.type == "single":
             return _code(question, _literal_text(literal))
-        if question.type == "date":
-            if operator in RELATIONAL:
-                # ODK Collect compares a date with a string as numbers: always false.
-                raise Untranslatable("unsupported_comparison", name=_name(question),
-                                     type="date")
+        if question.type == "date" and operator not in RELATIONAL:
+            # (ODK Collect compares a date with a string by <, > as numbers: never true.)
             if literal.kind != "string" or not ISO_DATE.match(literal.value):
                 raise Untranslatable("not_a_date", name=_name(question), value=literal.value)
             return literal.value
         if question.type == "text" and literal.kind == "string":
             return literal.value
+        # Times and date-times (ODK stores seconds and a zone), acknowledges, notes.
         raise Untranslatable("unsupported_comparison", name=_name(question),
                              type=question.type)
 
