@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.survey.questionnaire import (
     DefinitionError,
@@ -20,7 +22,7 @@ from services.survey.questionnaire import (
     load_definition,
     validate_answers,
 )
-from services.survey.questionnaire.xlsform import Refusal, XlsFormRefused
+from services.survey.questionnaire.xlsform import SENTENCES, Refusal, XlsFormRefused
 from tests.xlsform_forms import YES_NO, imported, questions, workbook
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "xlsform" / "pyxform"
@@ -441,3 +443,44 @@ def test_a_definition_the_old_importer_produced_still_loads_and_validates() -> N
     errors = validate_answers(questionnaire, {"f8": 1, "f502": 121, "f6": 1, "f7": 2},
                               complete=True).errors
     assert set(errors) == {"f502", "f7"}
+
+
+# --- any expression: a condition the definition accepts, or a refusal ----------------------
+
+TOKENS = ["${a}", "${t}", "${s}", "${m}", "${later}", ".", "'y'", "'1'", "''", "2", "2.5", "-1",
+          "=", "!=", "<", "<=", ">", ">=", "and", "or", "not(", "(", ")", ",", "selected(",
+          "count-selected(", "string-length(", "today()", "+", "..", "${", "'", "x"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=14))
+def test_any_expression_is_translated_into_a_loadable_condition_or_refused(
+    tokens: list[str],
+) -> None:
+    from services.survey.questionnaire.xlsform_expressions import (
+        Field,
+        Translator,
+        Untranslatable,
+    )
+
+    fields = {"a": Field("a", "integer"), "t": Field("t", "text"),
+              "s": Field("s", "single", {"y": "y", "1": "1"}),
+              "m": Field("m", "multi", {"y": "m_y"})}
+    expression = " ".join(tokens)
+    try:
+        condition = Translator(fields, {"later": "later_reference"},
+                               own=Field("x", "integer")).translate(expression)
+    except Untranslatable as refusal:
+        assert refusal.kind in SENTENCES
+        return
+    definition = {"key": "uji", "version": 1, "title": {"id": "Uji"}, "sections": [
+        {"key": "s1", "title": {"id": "S"}, "questions": [
+            {"key": "a", "type": "integer", "label": {"id": "A"}},
+            {"key": "t", "type": "text", "label": {"id": "T"}},
+            {"key": "s", "type": "single", "label": {"id": "S"},
+             "options": [{"code": "y", "label": {"id": "Y"}}, {"code": "1", "label": {"id": "1"}}]},
+            {"key": "m", "type": "multi", "label": {"id": "M"},
+             "options": [{"code": "m_y", "label": {"id": "Y"}}]},
+            {"key": "x", "type": "integer", "label": {"id": "X"},
+             "constraint": {"if": condition}}]}]}
+    load_definition(definition)
