@@ -301,7 +301,7 @@ def test_metadata_is_skipped() -> None:
 REFUSAL_HEADER = ["type", "name", "label", "relevant", "constraint", "required", "default",
                   "calculation"]
 EARLIER = [["integer", "a", "A"], ["start", "start"], ["text", "t", "T"],
-           ["select_one yn", "s", "S"], ["select_multiple yn", "m", "M"]]
+           ["select_one yn", "s", "S"], ["select_multiple yn", "m", "M"], ["note", "n", "N"]]
 
 
 def _cells(type_: str, name: str, label: str = "", **cells: str) -> list[str]:
@@ -350,6 +350,7 @@ def _cells(type_: str, name: str, label: str = "", **cells: str) -> list[str]:
         ([_cells("integer", "x", "X", default="abc")], "default_value", "default"),
         ([_cells("integer", "x", "${a} tahun")], "label_reference", "label"),
         ([_cells("integer", "x-y", "X")], "name_not_key", "name"),
+        ([_cells("integer", "x", "X", relevant="${n} = ''")], "unknown_reference", "relevant"),
         ([_cells("integer", "x", "X", relevant="(" * 40 + "${a} = 1" + ")" * 40)], "too_deep",
          "relevant"),
     ],

@@ -232,7 +232,10 @@ class _Translation:
             return
         question = self._question(node, TYPES[kind], row, conditions)
         questions.append(question)
-        self.unavailable.pop(name, None)
+        if question["type"] == "note":
+            self.unavailable[name] = "unknown_reference"  # a note holds no answer here
+        else:
+            self.unavailable.pop(name, None)
 
     def _type_refusal(self, node: dict[str, Any], kind: str) -> str | None:
         """None for a supported type, "metadata" to skip, else the refusal kind."""
@@ -330,7 +333,8 @@ class _Translation:
                              value=str(node["default"]))
             else:
                 question["default"] = value
-        self.fields[name] = field
+        if kind != "note":
+            self.fields[name] = field
         return question
 
     def _options(self, node: dict[str, Any], kind: str,
