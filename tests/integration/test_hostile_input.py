@@ -396,6 +396,6 @@ def test_an_xlsform_upload_is_checked_the_same_way(survey_app, survey) -> None:
                                                                         filename)})
 
     assert_refused(upload(zip_bomb(16), "form.xlsx"), "zip bomb")
-    assert_refused(upload(b"type,name\ntext,q1\n", "form.csv"), "Excel workbook")
-    assert_refused(upload(b"type,name\n", "form.xlsx"), "not an Excel workbook")
+    assert_refused(upload(b"type,name\ntext,q1\n", "form.csv"), "bukan buku kerja Excel")
+    assert_refused(upload(b"type,name\n", "form.xlsx"), "bukan buku kerja Excel")
 

@@ -11,10 +11,11 @@ from sqlalchemy import select
 
 from services.survey import catalog
 from services.survey.questionnaire import DefinitionError, definition_from_xlsform
+from services.survey.questionnaire.xlsform import XlsFormRefused
 from services.survey.waves import SurveyError
+from services.survey.xlsform_words import worded_all
 from shared import auth, db
 from shared.models import Questionnaire as QuestionnaireRow
-from shared.uploads import UploadRejected, check_spreadsheet
 from shared.web import abort_domain, get_or_404
 
 blp = Blueprint(
@@ -90,19 +91,26 @@ class XlsForm(MethodView):
     @blp.arguments(XlsFormFile, location="files")
     @blp.response(201, QuestionnaireFull)
     def post(self, form: dict[str, Any], files: dict[str, Any]) -> Any:
-        """Add a version from an ODK/Kobo XLSForm (survey and choices sheets)."""
+        """Add a version from an ODK/Kobo XLSForm (.xlsx or .xls).
+
+        pyxform, ODK's own converter, reads the workbook; the form is imported only when
+        Jejak can run it exactly: types integer, decimal, text, date, time, datetime,
+        select_one, select_multiple (with or_other), note, acknowledge; groups; relevant,
+        required, constraint (with messages), default, hint; labels in every language;
+        conditions of and, or, not(), comparisons, selected(), count-selected(),
+        string-length(). Anything else (repeats, media and geo questions, calculations,
+        choice filters, external choices, other functions) is refused: the 422 lists
+        every reason with its row and column in the page language. See
+        docs/questionnaire.md, "Importing an XLSForm".
+        """
         upload = files["file"]
-        try:  # by content first: openpyxl would inflate a zip bomb (shared/uploads.py)
-            if check_spreadsheet(upload.stream, upload.filename or "") != "xlsx":
-                raise UploadRejected("an XLSForm is an Excel workbook (.xlsx)")
-        except UploadRejected as exc:
-            abort(422, message=str(exc), errors={"file": [str(exc)]})
-        try:
+        try:  # the importer checks the bytes first (zip bombs: shared/uploads.py)
             definition = definition_from_xlsform(
                 upload.stream, key=form["key"], version=form["version"]
             )
-        except DefinitionError as exc:
-            abort(422, message=str(exc), errors={"file": [str(exc)]})
+        except XlsFormRefused as exc:
+            messages = worded_all(exc.refusals)
+            abort(422, message="; ".join(messages), errors={"file": messages})
         return _store(definition)
 
 

@@ -1,354 +1,290 @@
-"""Import an ODK/Kobo XLSForm into the definition format.
+"""Import an ODK/Kobo XLSForm: pyxform reads it, Jejak translates it exactly or refuses.
 
-The supported subset: `select_one`/`select_multiple <list>`, `integer`, `decimal` (read as
-integer), `text`, `date`; `note` rows and metadata (start, end, today, ...) are skipped;
-each `begin_group`/`end_group` becomes a section (its `relevant` applies to every question
-in it). `label`/`hint` columns become Indonesian and English texts (`label::English (en)`),
-other languages are left out. `required` is yes/true; `relevant` is built from
-`${x} = 1`, `${x} = '1'`, `${x} != 2`, `selected(${x}, 'a')`, `and`, `or` and parentheses;
-`constraint` from `. >= 0`, `. <= 120` (also `>` and `<`) and `. <= ${x}`, joined by `and`.
-Anything else raises DefinitionError naming the sheet row and column, rather than importing
-a form whose logic silently differs from the original.
+Two outcomes only (issue 20). pyxform, ODK's own converter, reads the workbook (`.xlsx`
+or `.xls`), so every header spelling, alias, language column and choices sheet it accepts
+is read as ODK reads it; what pyxform rejects is refused with its message and row. Its
+JSON is then translated (xlsform_translation.py) into a definition that `load_definition`
+accepts, or the import is refused with one `Refusal` per unsupported feature, each naming
+its sheet, row and column. Nothing is dropped or changed silently.
+
+Before pyxform opens anything the bytes are checked: an `.xlsx` is a ZIP archive whose
+central directory is read first, so a zip bomb is refused before a byte is inflated
+(shared/uploads.py); an `.xls` is an OLE2 compound file; anything else is not a workbook.
+Any exception from pyxform or its readers (a broken file, a RecursionError on a
+pathological cell) becomes a refusal: importing never fails with a 500.
 """
 
 from __future__ import annotations
 
+import copy
+import io
 import re
-from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from openpyxl import load_workbook
+from services.survey.questionnaire.definition import DefinitionError, load_definition
+from shared.uploads import UploadRejected, check_spreadsheet
 
-from services.survey.questionnaire.definition import KEY, DefinitionError, load_definition
+XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2 compound file (Excel 97-2003)
+ZIP_MAGIC = b"PK\x03\x04"
+MAX_WORKBOOK_BYTES = 32 * 1024 * 1024  # an .xls is read whole by xlrd; XLSForms are small
+PYXFORM_ROW = re.compile(r"\[row\s*:\s*(\d+)\]\s*")
 
-TYPES = {"integer": "integer", "decimal": "integer", "text": "text", "date": "date"}
-SKIPPED_TYPES = {"note", "start", "end", "today", "deviceid", "username", "simserial",
-                 "subscriberid", "phonenumber", "audit"}
-HANDLED_COLUMNS = {"type", "name", "label", "hint", "required", "relevant", "constraint"}
-# Presentation only: dropping these changes how a question looks, never what it accepts.
-IGNORED_COLUMNS = {"appearance", "constraint_message", "required_message", "guidance_hint"}
-LANGUAGES = {"id": "id", "indonesian": "id", "bahasa indonesia": "id", "en": "en",
-             "english": "en"}
-TOKEN = re.compile(r"""\s*(\$\{[^}]*\}|'[^']*'|"[^"]*"|-?\d+(?:\.\d+)?|!=|>=|<=|[=<>(),.]
-                       |[A-Za-z_]\w*)""", re.VERBOSE)
-BOUNDS = {">=": ("min", 0), ">": ("min", 1), "<=": ("max", 0), "<": ("max", -1)}
+def N_(text: str) -> str:  # noqa: N802 - gettext's marker: pybabel extracts the msgid
+    """Mark an English sentence for the catalogue; it is translated where it is worded."""
+    return text
 
 
-class _RowError(Exception):
-    """A problem in one cell; the importer adds the row number and column."""
+# The English sentence of each refusal kind, also its msgid: services/survey/xlsform_words.py
+# words it in the page language. Where the refusal is goes in front (PLACES).
+SENTENCES: dict[str, str] = {
+    "not_a_workbook": N_("the file is not an Excel workbook (.xlsx or .xls)"),
+    "unreadable_workbook": N_("the Excel workbook cannot be read: %(reason)s"),
+    "workbook_too_large": N_("the workbook is larger than %(limit)s MiB"),
+    "pyxform": N_("the form is not a valid XLSForm: %(message)s"),
+    "duplicate_column": N_("the column '%(column)s' appears twice"),
+    "no_survey_sheet": N_("the workbook has no 'survey' sheet"),
+    "repeat": N_("repeats and loops ('%(name)s') are not supported"),
+    "media_question": N_("'%(type)s' questions (photos, audio, video, files, locations, "
+                         "barcodes) are not supported"),
+    "media_label": N_("images, audio and video in labels are not supported"),
+    "external_choices": N_("choices from an external file or sheet are not supported"),
+    "calculate": N_("calculations ('%(name)s') are not supported"),
+    "choice_filter": N_("choice filters are not supported"),
+    "unsupported_type": N_("the question type '%(type)s' is not supported"),
+    "unsupported_column": N_("the column '%(column)s' is not supported"),
+    "unsupported_function": N_("the function '%(function)s' is not supported"),
+    "unsupported_expression": N_("this expression is not supported (near '%(expression)s')"),
+    "unsupported_comparison": N_("answers of type %(type)s ('%(name)s') cannot be compared "
+                                 "this way"),
+    "later_reference": N_("'%(name)s' is asked later in the form; a condition may only name "
+                          "questions asked before it"),
+    "metadata_reference": N_("'%(name)s' is form metadata, which this form does not keep"),
+    "unknown_reference": N_("'%(name)s' is not a question of this form that can be used here"),
+    "text_comparison": N_("'%(name)s' is a text or a choice: only = and != compare it"),
+    "multi_equality": N_("'%(name)s' allows several choices: use selected(${%(name)s}, '...')"),
+    "field_types_differ": N_("'%(name)s' and '%(other)s' are different kinds of answers"),
+    "not_a_choice": N_("'%(value)s' is not a choice of '%(name)s'"),
+    "not_a_number": N_("'%(name)s' is a number; '%(value)s' is not"),
+    "not_a_date": N_("'%(name)s' is a date; '%(value)s' is not a date written YYYY-MM-DD"),
+    "count_not_multi": N_("count-selected() needs a select_multiple question, "
+                          "'%(name)s' is not one"),
+    "selected_not_select": N_("selected() needs a select_one or select_multiple question, "
+                              "'%(name)s' is not one"),
+    "too_deep": N_("conditions nested deeper than %(limit)s levels are not supported"),
+    "groups_too_deep": N_("groups nested deeper than %(limit)s levels are not supported"),
+    "form_too_deep": N_("the form nests too deeply to be read"),
+    "dynamic_required": N_("'required' must be yes or no, not a condition"),
+    "default_value": N_("the default '%(value)s' does not fit this question"),
+    "name_not_key": N_("the name '%(name)s' must start with a letter and hold only letters, "
+                       "digits and _ (at most 64)"),
+    "duplicate_name": N_("the name '%(name)s' is used twice in the form"),
+    "label_reference": N_("labels that show earlier answers (${%(name)s}) are not supported"),
+    "missing_translation": N_("the text in the form's default language (%(language)s) is "
+                              "missing"),
+    "unknown_language": N_("the language '%(language)s' is not recognised; write it as "
+                           "'Name (code)', e.g. 'Français (fr)'"),
+    "language_twice": N_("the languages '%(other)s' and '%(language)s' are both %(code)s: "
+                         "keep one"),
+    "choice_name": N_("the choice '%(name)s' cannot become an answer key of '%(question)s'"),
+    "no_questions": N_("the form has no question that can be answered or shown"),
+    "definition_rejected": N_("the translated form breaks a rule of Jejak's format: %(message)s"),
+}
+
+
+PLACES: dict[tuple[bool, bool, bool], str] = {  # (other sheet, row, column) -> template
+    (False, True, True): N_("Row %(row)s, column %(column)s: %(problem)s"),
+    (False, True, False): N_("Row %(row)s: %(problem)s"),
+    (False, False, True): N_("Column %(column)s: %(problem)s"),
+    (True, True, True): N_("Sheet %(sheet)s, row %(row)s, column %(column)s: %(problem)s"),
+    (True, True, False): N_("Sheet %(sheet)s, row %(row)s: %(problem)s"),
+    (True, False, True): N_("Sheet %(sheet)s, column %(column)s: %(problem)s"),
+    (True, False, False): N_("Sheet %(sheet)s: %(problem)s"),
+    (False, False, False): "%(problem)s",
+}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One reason an XLSForm is refused: what (`kind`, `params`) and where."""
+
+    kind: str
+    sheet: str = ""
+    row: int | None = None
+    column: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def place(self) -> str:
+        """Where, for DefinitionError's path: "survey row 12, column relevant"."""
+        parts = [f"{self.sheet or 'survey'} row {self.row}" if self.row is not None else "",
+                 f"column {self.column}" if self.column else ""]
+        return ", ".join(part for part in parts if part)
+
+    def worded(self, sentence: str | None = None, place: str | None = None) -> str:
+        """The refusal as a sentence; `sentence` and `place` are SENTENCES[kind] and the
+        PLACES template, translated (English when not given)."""
+        template = place or PLACES[self.place_key]
+        problem = (sentence or SENTENCES[self.kind]) % _Params(self.params)
+        return template % {"sheet": self.sheet, "row": self.row, "column": self.column,
+                           "problem": problem}
+
+    @property
+    def place_key(self) -> tuple[bool, bool, bool]:
+        return (bool(self.sheet) and self.sheet != "survey", self.row is not None,
+                bool(self.column))
+
+    def __str__(self) -> str:
+        return self.worded()
+
+
+class _Params(dict):
+    """A refusal's parameters; one a sentence names but the refusal lacks reads "?"."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+class XlsFormRefused(DefinitionError):
+    """The XLSForm is refused; `.refusals` lists every reason with its place."""
+
+    def __init__(self, refusals: list[Refusal]) -> None:
+        super().__init__([(refusal.place, str(refusal)) for refusal in refusals])
+        self.refusals = refusals
+        self.errors = [str(refusal) for refusal in refusals]
 
 
 def definition_from_xlsform(
     path_or_file: str | Path | IO[bytes], *, key: str, version: int
 ) -> dict[str, Any]:
-    """Read an XLSForm and return a definition that `load_definition` accepts."""
-    workbook = load_workbook(path_or_file, read_only=True, data_only=True)
+    """Read an XLSForm and return a definition that `load_definition` accepts.
+
+    Raises XlsFormRefused (a DefinitionError) naming every reason it cannot be imported.
+    """
+    from services.survey.questionnaire.xlsform_translation import translate
+
+    content, file_type = _read_workbook(path_or_file)
+    pyxform_json, rows = read_with_pyxform(content, file_type)
+    definition, refusals = translate(pyxform_json, rows, key=key, version=version)
+    if refusals:
+        raise XlsFormRefused(refusals)
     try:
-        sheets = {sheet.title.strip().lower(): sheet for sheet in workbook.worksheets}
-        if "survey" not in sheets:
-            raise DefinitionError([("survey", "the workbook has no 'survey' sheet")])
-        choices = _choices(_rows(sheets["choices"])) if "choices" in sheets else {}
-        settings = next((row for _, row in _rows(sheets["settings"])), {}) \
-            if "settings" in sheets else {}
-        title = settings.get("form_title") or key
-        definition = {
-            "key": key,
-            "version": version,
-            "title": {"id": title},
-            "sections": _Survey(choices, title).read(_rows(sheets["survey"])),
-        }
-    finally:
-        workbook.close()
-    load_definition(definition)
+        load_definition(definition)
+    except DefinitionError as error:
+        raise XlsFormRefused([Refusal("definition_rejected", params={"message": str(error)})]
+                             ) from None
     return definition
 
 
-def _rows(sheet: Any) -> Iterator[tuple[int, dict[str, str]]]:
-    """(row number as Excel shows it, {column header: cell text}) for non-empty rows."""
-    rows = sheet.iter_rows(values_only=True)
-    header = [_cell(value) for value in next(rows, ())]
-    for number, values in enumerate(rows, start=2):
-        row = {name: _cell(value) for name, value in zip(header, values, strict=False)
-               if name and not name.startswith("$")}  # $kuid, $autoname: Kobo bookkeeping
-        if any(row.values()):
-            yield number, row
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # a choice name typed as 1 comes back as 1.0
-    return str(value).strip()
-
-
-def _texts(row: dict[str, str], base: str) -> dict[str, str]:
-    """{'id': ..., 'en': ...} from a row's `base` and `base::Language (xx)` columns."""
-    texts: dict[str, str] = {}
-    for column, value in row.items():
-        name, _, language = column.partition("::")
-        if name.strip().lower() != base or not value:
-            continue
-        code = re.search(r"\((\w+)\)\s*$", language)
-        locale = "id" if not language else LANGUAGES.get(
-            (code.group(1) if code else language).strip().lower())
-        if locale:
-            texts.setdefault(locale, value)
-    if texts and "id" not in texts:
-        texts["id"] = texts["en"]
-    return texts
-
-
-def _fail(sheet: str, number: int, column: str, message: str) -> DefinitionError:
-    return DefinitionError([(f"{sheet} row {number}, column {column}", message)])
-
-
-def _choices(rows: Iterator[tuple[int, dict[str, str]]]) -> dict[str, list[tuple[int, str, dict]]]:
-    lists: dict[str, list[tuple[int, str, dict]]] = {}
-    for number, row in rows:
-        if not row.get("list_name") or not row.get("name"):
-            raise _fail("choices", number, "list_name" if not row.get("list_name") else "name",
-                        "every choice needs a list_name and a name")
-        texts = _texts(row, "label") or {"id": row["name"]}
-        lists.setdefault(row["list_name"], []).append((number, row["name"], texts))
-    return lists
-
-
-class _Survey:
-    """Reads survey rows top to bottom, so references can only point upwards."""
-
-    def __init__(self, choices: dict[str, list[tuple[int, str, dict]]], title: str) -> None:
-        self.choices = choices
-        self.title = title
-        self.sections: list[dict[str, Any]] = []
-        self.group: dict[str, Any] | None = None  # the open begin_group's section
-        self.ungrouped: dict[str, Any] | None = None  # the section of rows outside groups
-        self.group_condition: dict[str, Any] | None = None
-        # name -> (type, {choice name: code}) for every question read so far
-        self.asked: dict[str, tuple[str, dict[str, Any]]] = {}
-
-    def read(self, rows: Iterator[tuple[int, dict[str, str]]]) -> list[dict[str, Any]]:
-        for number, row in rows:
-            try:
-                self._row(number, row)
-            except _RowError as problem:
-                column, message = problem.args
-                raise _fail("survey", number, column, message) from None
-        if self.group is not None:
-            raise DefinitionError([("survey", "a begin_group has no end_group")])
-        return [section for section in self.sections if section["questions"]]
-
-    def _row(self, number: int, row: dict[str, str]) -> None:
-        text = " ".join(row.get("type", "").split())
-        group = re.fullmatch(r"(begin|end)[ _]group", text)
-        if group:
-            return self._group(group.group(1), row)
-        kind, _, list_name = text.partition(" ")
-        if kind in SKIPPED_TYPES or not kind:
-            return None
-        self._check_columns(row)
-        name = _name(row)
-        if kind in ("select_one", "select_multiple") and list_name in self.choices:
-            question = self._select(kind, name, list_name)
-        elif kind in ("select_one", "select_multiple") and " " not in list_name:
-            raise _RowError("type", f"the choices sheet has no list '{list_name}'")
-        elif kind in TYPES and not list_name:
-            question = {"key": name, "type": TYPES[kind]}
-            self.asked[name] = (question["type"], {})
+def _read_workbook(path_or_file: str | Path | IO[bytes]) -> tuple[bytes, str]:
+    """The workbook's bytes and "xlsx" or "xls", judged by content; else XlsFormRefused."""
+    try:
+        if isinstance(path_or_file, str | Path):
+            with open(path_or_file, "rb") as file:
+                content = file.read(MAX_WORKBOOK_BYTES + 1)
         else:
-            raise _RowError("type", f"'{row['type']}' is not supported")
-        question["label"] = _texts(row, "label") or {"id": name}
-        if hint := _texts(row, "hint"):
-            question["help"] = hint
-        question["required"] = _required(row.get("required", ""))
-        conditions = [self.group_condition] if self.group_condition else []
-        if row.get("relevant"):
-            conditions.append(self._relevant(row["relevant"]))
-        if conditions:
-            question["if"] = conditions[0] if len(conditions) == 1 else {"all": conditions}
-        if row.get("constraint"):
-            self._constraint(question, row["constraint"])
-        self._section()["questions"].append(question)
+            content = path_or_file.read(MAX_WORKBOOK_BYTES + 1)
+    except OSError as error:
+        raise _refused("unreadable_workbook", reason=str(error.strerror or error)) from None
+    if len(content) > MAX_WORKBOOK_BYTES:
+        raise _refused("workbook_too_large", limit=str(MAX_WORKBOOK_BYTES // 1_048_576))
+    if content.startswith(XLS_MAGIC):
+        return content, "xls"
+    if not content.startswith(ZIP_MAGIC):
+        raise _refused("not_a_workbook")
+    try:
+        check_spreadsheet(io.BytesIO(content), "form.xlsx")
+    except UploadRejected as error:
+        raise _refused("unreadable_workbook", reason=str(error)) from None
+    return content, "xlsx"
 
-    def _check_columns(self, row: dict[str, str]) -> None:
-        for column, value in row.items():
-            name = column.partition("::")[0].strip().lower()
-            if value and name not in HANDLED_COLUMNS | IGNORED_COLUMNS:
-                raise _RowError(column, "not supported")
 
-    def _group(self, edge: str, row: dict[str, str]) -> None:
-        if edge == "end":
-            if self.group is None:
-                raise _RowError("type", "end_group without a begin_group")
-            self.group = self.group_condition = None
-            return
-        if self.group is not None:
-            raise _RowError("type", "groups inside groups are not supported")
-        self._check_columns({k: v for k, v in row.items() if k.lower() != "required"})
-        name = _name(row)
-        self.group = {"key": name, "title": _texts(row, "label") or {"id": name},
-                      "questions": []}
-        self.sections.append(self.group)
-        self.ungrouped = None
-        if row.get("relevant"):
-            self.group_condition = self._relevant(row["relevant"])
-        if row.get("constraint"):
-            raise _RowError("constraint", "not supported on a group")
+def _refused(kind: str, **params: str) -> XlsFormRefused:
+    return XlsFormRefused([Refusal(kind, params=params)])
 
-    def _section(self) -> dict[str, Any]:
-        if self.group is not None:
-            return self.group
-        if self.ungrouped is None:
-            # Rows outside any group form a section of their own.
-            self.ungrouped = {"key": f"section_{len(self.sections) + 1}",
-                              "title": {"id": self.title}, "questions": []}
-            self.sections.append(self.ungrouped)
-        return self.ungrouped
 
-    def _select(self, kind: str, name: str, list_name: str) -> dict[str, Any]:
-        entries = self.choices[list_name]
-        numeric = all(re.fullmatch(r"-?\d+", choice) for _, choice, _ in entries)
-        codes: dict[str, Any] = {}
-        for number, choice, _ in entries:
-            if kind == "select_one":
-                codes[choice] = int(choice) if numeric else choice
+def read_with_pyxform(content: bytes, file_type: str) -> tuple[dict[str, Any], dict]:
+    """pyxform's JSON for the workbook and the survey/choices row of each element.
+
+    The whole conversion to an XForm runs, so every check ODK's converter makes (names,
+    references, choice lists) has passed when this returns. Rows: {("survey", path of
+    names): row} for questions and groups, {("choices", list, name): row} for choices.
+    """
+    from pyxform.builder import create_survey_element_from_dict
+    from pyxform.xls2json import workbook_to_json
+    from pyxform.xls2json_backends import get_xlsform
+
+    try:
+        workbook = get_xlsform(io.BytesIO(content), file_type=f".{file_type}")
+        sheets = copy.deepcopy(workbook)
+        pyxform_json = workbook_to_json(
+            workbook_dict=workbook, fallback_form_name=None, warnings=[])
+        survey = create_survey_element_from_dict(copy.deepcopy(pyxform_json))
+        survey.to_xml(validate=False, warnings=[])
+    except Exception as error:  # noqa: BLE001 - pyxform's, xlrd's or openpyxl's: all refused
+        raise XlsFormRefused([_pyxform_refusal(error)]) from None
+    try:
+        rows = _row_numbers(sheets)
+    except Exception:  # noqa: BLE001 - pyxform read the form: refusals go without rows
+        rows = {}
+    return pyxform_json, rows
+
+
+def _pyxform_refusal(error: Exception) -> Refusal:
+    if isinstance(error, RecursionError):
+        return Refusal("form_too_deep")
+    message = " ".join(str(error).split()) or type(error).__name__
+    duplicate = re.fullmatch(r"Duplicate column header: (.*)", message)
+    if duplicate:
+        return Refusal("duplicate_column", "survey", 1, duplicate.group(1),
+                       {"column": duplicate.group(1)})
+    if "You must have a sheet named 'survey'" in message:
+        return Refusal("no_survey_sheet")
+    from pyxform.errors import PyXFormError
+
+    if not isinstance(error, PyXFormError) or message.startswith(
+            ("Error reading .xls", "Argument 'definition'")):  # xlrd's, openpyxl's, zipfile's
+        return Refusal("unreadable_workbook", params={"reason": message})
+    row = PYXFORM_ROW.search(message)
+    sheet = "choices" if "'choices' sheet" in message or "choices sheet" in message else (
+        "survey" if row else "")
+    return Refusal("pyxform", sheet, int(row.group(1)) if row else None, "",
+                   {"message": PYXFORM_ROW.sub("", message)})
+
+
+def _row_numbers(workbook: Any) -> dict[tuple, int]:
+    """Where each survey element and choice is on its sheet, as pyxform counts rows."""
+    from pyxform import aliases, constants
+    from pyxform.parsing.sheet_headers import dealias_and_group_headers
+    from pyxform.question import MultipleChoiceQuestion, Option
+    from pyxform.xls2json import dealias_types
+
+    rows: dict[tuple, int] = {}
+    if workbook.survey:
+        survey = dealias_and_group_headers(
+            sheet_name=constants.SURVEY, sheet_data=workbook.survey,
+            sheet_header=workbook.survey_header, header_aliases=aliases.survey_header,
+            header_columns=set(MultipleChoiceQuestion.get_slot_names()))
+        path: list[str] = []
+        for number, row in enumerate(dealias_types(dict_array=survey.data), start=2):
+            kind = str(row.get("type", "")).strip().lower()
+            if re.match(r"end[ _]", kind):
+                if path:
+                    path.pop()
                 continue
-            # A multi answer's options are answer keys of their own (f4 -> f401).
-            code = choice if choice.startswith(name) else f"{name}_{choice}"
-            if not KEY.fullmatch(code):
-                raise _fail("choices", number, "name", f"'{choice}' cannot become an option "
-                            f"key of {name}; use letters, digits and _")
-            codes[choice] = code
-        self.asked[name] = ("single" if kind == "select_one" else "multi", codes)
-        return {
-            "key": name,
-            "type": "single" if kind == "select_one" else "multi",
-            "options": [{"code": codes[choice], "label": texts} for _, choice, texts in entries],
-        }
+            name = str(row.get("name", "")).strip()
+            rows.setdefault(("survey", *path, name), number)
+            if re.match(r"begin[ _]", kind):
+                path.append(name)
+    if workbook.choices:
+        choices = dealias_and_group_headers(
+            sheet_name=constants.CHOICES, sheet_data=workbook.choices,
+            sheet_header=workbook.choices_header, header_aliases=aliases.list_header,
+            header_columns=set(Option.get_slot_names()))
+        for number, row in enumerate(choices.data, start=2):
+            list_name = str(row.get(constants.LIST_NAME_S) or row.get(constants.LIST_NAME_U)
+                            or "").strip()
+            rows.setdefault(("choices", list_name, str(row.get("name", "")).strip()), number)
+    return rows
 
-    # --- expressions -----------------------------------------------------------------
-
-    def _relevant(self, expression: str) -> dict[str, Any]:
-        tokens = _tokens(expression, "relevant")
-        condition = self._either(tokens)
-        if tokens:
-            raise _RowError("relevant", f"cannot read '{''.join(tokens)}'")
-        return condition
-
-    def _either(self, tokens: list[str]) -> dict[str, Any]:
-        parts = [self._both(tokens)]
-        while tokens and tokens[0] == "or":
-            tokens.pop(0)
-            parts.append(self._both(tokens))
-        return parts[0] if len(parts) == 1 else {"any": parts}
-
-    def _both(self, tokens: list[str]) -> dict[str, Any]:
-        parts = [self._comparison(tokens)]
-        while tokens and tokens[0] == "and":
-            tokens.pop(0)
-            parts.append(self._comparison(tokens))
-        return parts[0] if len(parts) == 1 else {"all": parts}
-
-    def _comparison(self, tokens: list[str]) -> dict[str, Any]:
-        head = _take(tokens)
-        if head == "(":
-            inner = self._either(tokens)
-            _expect(tokens, ")")
-            return inner
-        if head == "selected":
-            _expect(tokens, "(")
-            ref = self._reference(_take(tokens), "relevant")
-            _expect(tokens, ",")
-            value = self._value(ref, _take(tokens))
-            _expect(tokens, ")")
-            return {"key": ref, "has" if self.asked[ref][0] == "multi" else "eq": value}
-        ref = self._reference(head, "relevant")
-        operator = _take(tokens)
-        if operator not in ("=", "!="):
-            raise _RowError("relevant", f"'{operator}' is not supported; use = or !=")
-        if self.asked[ref][0] == "multi":
-            raise _RowError("relevant", f"use selected(${{{ref}}}, ...) for a select_multiple")
-        return {"key": ref, "eq" if operator == "=" else "ne": self._value(ref, _take(tokens))}
-
-    def _reference(self, token: str, column: str) -> str:
-        match = re.fullmatch(r"\$\{(\w+)\}", token)
-        if not match:
-            raise _RowError(column, f"expected ${{question}}, found '{token}'")
-        if match.group(1) not in self.asked:
-            raise _RowError(column, f"{token} is not a question above this row")
-        return match.group(1)
-
-    def _value(self, ref: str, token: str) -> Any:
-        text = token[1:-1] if token[:1] in ("'", '"') else token
-        kind, codes = self.asked[ref]
-        if codes:
-            if text not in codes:
-                raise _RowError("relevant", f"'{text}' is not a choice of {ref}")
-            return codes[text]
-        if kind == "integer":
-            if not re.fullmatch(r"-?\d+", text):
-                raise _RowError("relevant", f"{ref} is an integer; '{text}' is not")
-            return int(text)
-        return text
-
-    def _constraint(self, question: dict[str, Any], expression: str) -> None:
-        if question["type"] != "integer":
-            raise _RowError("constraint", "supported on integer and decimal questions only")
-        tokens = _tokens(expression, "constraint")
-        while True:
-            if _take(tokens, "constraint") != ".":
-                raise _RowError("constraint", "each part must compare '.' with a number")
-            operator, bound = _take(tokens, "constraint"), _take(tokens, "constraint")
-            if operator == "<=" and bound.startswith("${"):
-                ref = self._reference(bound, "constraint")
-                if self.asked[ref][0] != "integer":
-                    raise _RowError("constraint", f"{bound} is not an integer question")
-                question["lte"] = ref
-            elif operator in BOUNDS and re.fullmatch(r"-?\d+", bound):
-                field, shift = BOUNDS[operator]
-                question[field] = int(bound) + shift
-            else:
-                raise _RowError("constraint", f"'. {operator} {bound}' is not supported")
-            if not tokens:
-                return
-            if tokens.pop(0) != "and":
-                raise _RowError("constraint", "join parts with 'and'")
-
-
-def _tokens(expression: str, column: str) -> list[str]:
-    tokens, position = [], 0
-    while position < len(expression.rstrip()):
-        match = TOKEN.match(expression, position)
-        if not match:
-            raise _RowError(column, f"cannot read '{expression[position:].strip()}'")
-        tokens.append(match.group(1))
-        position = match.end()
-    return tokens
-
-
-def _take(tokens: list[str], column: str = "relevant") -> str:
-    if not tokens:
-        raise _RowError(column, "the expression ends too early")
-    return tokens.pop(0)
-
-
-def _expect(tokens: list[str], wanted: str) -> None:
-    if _take(tokens) != wanted:
-        raise _RowError("relevant", f"expected '{wanted}'")
-
-
-def _name(row: dict[str, str]) -> str:
-    name = row.get("name", "")
-    if not KEY.fullmatch(name):
-        raise _RowError("name", f"'{name}' is not a key (a letter, then letters, digits, _)")
-    return name
-
-
-def _required(text: str) -> bool:
-    word = text.strip().lower()
-    if word in ("yes", "true", "true()"):
-        return True
-    if word in ("", "no", "false", "false()"):
-        return False
-    raise _RowError("required", f"'{text}' is not yes or no")
