@@ -323,6 +323,39 @@ class OptOut(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# --- follow-up by phone and WhatsApp (survey) ----------------------------------------
+
+
+class ContactAttempt(Base):
+    """One try by staff to reach an alumnus in a wave: a call, or a WhatsApp chat opened
+    from a staff phone. Rows are only ever added, never changed: the call list and the
+    dispositions read the history (services/survey/call_list.py)."""
+
+    __tablename__ = "contact_attempts"
+    # The call list reads each target's latest attempt, and one alumnus's history, by this.
+    __table_args__ = (Index("ix_contact_attempts_wave_alumnus", "wave_id", "alumnus_id", "id"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"))
+    alumnus_id: Mapped[int] = mapped_column(ForeignKey("alumni.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    channel: Mapped[str] = mapped_column(String(16))  # phone/whatsapp
+    outcome: Mapped[str] = mapped_column(String(24))  # call_list.OUTCOMES
+    callback_on: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CallAssignment(Base):
+    """Which staff member is to contact a wave's alumnus (at most one; reassigning
+    replaces it)."""
+
+    __tablename__ = "call_assignments"
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"), primary_key=True)
+    alumnus_id: Mapped[int] = mapped_column(ForeignKey("alumni.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # --- analytics ------------------------------------------------------------------------
 
 

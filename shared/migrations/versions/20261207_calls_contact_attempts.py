@@ -1,0 +1,54 @@
+"""contact_attempts and call_assignments: follow-up by phone and WhatsApp from the call list
+
+Revision ID: calls0001
+Revises: i14waves0001
+Create Date: 2026-12-07 17:00:00
+
+Two new tables, nothing changed in existing ones. contact_attempts is append-only; its
+(wave_id, alumnus_id, id) index gives each target's latest attempt to the call list
+(bench/call_list.py measures it).
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = 'calls0001'
+down_revision = 'i14waves0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'contact_attempts',
+        sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+        sa.Column('wave_id', sa.Integer(), sa.ForeignKey('waves.id'), nullable=False),
+        sa.Column('alumnus_id', sa.Integer(), sa.ForeignKey('alumni.id'), nullable=False),
+        sa.Column('user_id', sa.Integer(), sa.ForeignKey('users.id'), nullable=True),
+        sa.Column('channel', sa.String(16), nullable=False),
+        sa.Column('outcome', sa.String(24), nullable=False),
+        sa.Column('callback_on', sa.Date(), nullable=True),
+        sa.Column('note', sa.String(500), nullable=True),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    op.create_index('ix_contact_attempts_wave_alumnus', 'contact_attempts',
+                    ['wave_id', 'alumnus_id', 'id'])
+    op.create_index('ix_contact_attempts_alumnus_id', 'contact_attempts', ['alumnus_id'])
+    op.create_table(
+        'call_assignments',
+        sa.Column('wave_id', sa.Integer(), sa.ForeignKey('waves.id'), nullable=False),
+        sa.Column('alumnus_id', sa.Integer(), sa.ForeignKey('alumni.id'), nullable=False),
+        sa.Column('user_id', sa.Integer(), sa.ForeignKey('users.id'), nullable=False),
+        sa.Column('assigned_at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('wave_id', 'alumnus_id'),
+    )
+    op.create_index('ix_call_assignments_user_id', 'call_assignments', ['user_id'])
+
+
+def downgrade() -> None:
+    op.drop_index('ix_call_assignments_user_id', 'call_assignments')
+    op.drop_table('call_assignments')
+    op.drop_index('ix_contact_attempts_alumnus_id', 'contact_attempts')
+    op.drop_index('ix_contact_attempts_wave_alumnus', 'contact_attempts')
+    op.drop_table('contact_attempts')
