@@ -66,6 +66,14 @@ def seed_attempts(url: str, wave_id: int, attempts: int) -> int:
             JOIN numbered t ON t.n = i % :targets"""),
             {"w": wave_id, "u1": users[0], "u2": users[1], "u3": users[2], "total": attempts,
              "targets": targets})
+        # What record_attempt keeps per target: the count and the latest outcome.
+        connection.execute(text("""
+            INSERT INTO call_states (wave_id, alumnus_id, attempts, last_outcome, callback_on,
+                                     last_attempt_at)
+            SELECT DISTINCT ON (alumnus_id) wave_id, alumnus_id,
+                   count(*) OVER (PARTITION BY alumnus_id), outcome, callback_on, created_at
+            FROM contact_attempts WHERE wave_id = :w
+            ORDER BY alumnus_id, id DESC"""), {"w": wave_id})
         connection.execute(text("""
             INSERT INTO call_assignments (wave_id, alumnus_id, user_id, assigned_at)
             SELECT :w, alumnus_id, :u, now() FROM wave_targets
@@ -73,6 +81,7 @@ def seed_attempts(url: str, wave_id: int, attempts: int) -> int:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM ANALYZE contact_attempts"))
         connection.execute(text("VACUUM ANALYZE call_assignments"))
+        connection.execute(text("VACUUM ANALYZE call_states"))
     engine.dispose()
     return attempts
 

@@ -345,6 +345,21 @@ class ContactAttempt(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class CallState(Base):
+    """Where the contact of a wave's alumnus stands: how many attempts, the latest outcome
+    and its callback date. Written with each attempt, in its transaction
+    (services/survey/call_list.py `record_attempt`), so the call list reads one row per
+    target instead of grouping every attempt of the wave on each request."""
+
+    __tablename__ = "call_states"
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"), primary_key=True)
+    alumnus_id: Mapped[int] = mapped_column(ForeignKey("alumni.id"), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_outcome: Mapped[str] = mapped_column(String(24))
+    callback_on: Mapped[date | None] = mapped_column(Date)
+    last_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class CallAssignment(Base):
     """Which staff member is to contact a wave's alumnus (at most one; reassigning
     replaces it)."""

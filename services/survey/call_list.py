@@ -24,22 +24,28 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, null, or_, select, union_all
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from services.survey.followup import Filters, statuses, target_alumnus, wave_step_ids
+from services.survey import followup
+from services.survey.followup import target_alumnus, wave_step_ids
 from services.survey.waves import SurveyError
+from shared.db import is_postgres
 from shared.i18n import translated as _
 from shared.models import (
     Alumnus,
     CallAssignment,
+    CallState,
     Cohort,
     ContactAttempt,
-    Message,
     Program,
+    Response,
     User,
     Wave,
     WaveTarget,
+    utcnow,
 )
 from shared.web import MAX_ROW_ID
 
@@ -136,66 +142,83 @@ class Entry(NamedTuple):
 
 def _listed(session: Session, wave_id: int, filters: CallFilters, today: date) -> Any:
     """THE call-list statement: every target on the list with its group, attempt count and
-    assignee, as a subquery (the page and its counts read it)."""
-    found = statuses(session, wave_id, Filters(filters.program_id, filters.cohort_id))
-    attempts = (
-        select(ContactAttempt.alumnus_id, func.count().label("tries"),
-               func.max(ContactAttempt.id).label("last_id"))
-        .where(ContactAttempt.wave_id == wave_id)
-        .group_by(ContactAttempt.alumnus_id)
-    ).subquery("tries")
-    last = ContactAttempt.__table__.alias("last_attempt")
+    assignee, as a CTE that the page's counts and its rows both read (so PostgreSQL
+    computes each target's status once per request).
+
+    Each target's status is followup's rule (`status_column`), fed by one pass over the
+    wave's messages (`message_facts`) rather than a probe per target, since the list needs
+    every target's status to count its groups; attempts are read from `call_states`, one
+    row per target that was tried (bench/call_list.py)."""
+    followup._no_jit(session)
     step_ids = wave_step_ids(session, wave_id)
-    pending = (exists().where(Message.alumnus_id == found.c.alumnus_id,
-                              Message.campaign_step_id.in_(step_ids),
-                              Message.status.in_(PENDING))
-               if step_ids else literal(False))
+    facts = followup.message_facts(step_ids) if step_ids else None
+    status = followup.status_column(
+        session, wave_id, facts.c.contact if facts is not None else None)
+    pending = facts.c.pending == 1 if facts is not None else literal(False)
     group = case(
-        (and_(last.c.outcome == "callback", last.c.callback_on <= today), "callback_due"),
-        (and_(last.c.outcome == "callback", last.c.callback_on > today), "waiting"),
-        (found.c.status.in_(("unreachable", "not_invited")), "never_reached"),
+        (and_(CallState.last_outcome == "callback", CallState.callback_on <= today),
+         "callback_due"),
+        (and_(CallState.last_outcome == "callback", CallState.callback_on > today), "waiting"),
+        (status.in_(("unreachable", "not_invited")), "never_reached"),
         (pending, "waiting"),
         else_="reminders_done",
     )
     query = (
-        select(found.c.alumnus_id, found.c.registration_no, found.c.status,
+        select(WaveTarget.alumnus_id, Alumnus.registration_no, status.label("status"),
                group.label("call_group"),
-               func.coalesce(attempts.c.tries, 0).label("tries"),
-               CallAssignment.user_id.label("assignee_id"),
-               last.c.callback_on)
-        .select_from(found)
-        .outerjoin(attempts, attempts.c.alumnus_id == found.c.alumnus_id)
-        .outerjoin(last, last.c.id == attempts.c.last_id)
-        .outerjoin(CallAssignment, and_(CallAssignment.wave_id == wave_id,
-                                        CallAssignment.alumnus_id == found.c.alumnus_id))
-        .where(found.c.status.in_(ON_LIST),
-               or_(last.c.outcome.is_(None), last.c.outcome.not_in(SETTLED)))
+               func.coalesce(CallState.attempts, 0).label("tries"),
+               CallAssignment.user_id.label("assignee_id"), CallState.callback_on)
+        .select_from(WaveTarget)
+        .join(Alumnus, Alumnus.id == WaveTarget.alumnus_id)
+        .outerjoin(Response, and_(Response.wave_id == WaveTarget.wave_id,
+                                  Response.alumnus_id == WaveTarget.alumnus_id))
+        .outerjoin(CallState, and_(CallState.wave_id == WaveTarget.wave_id,
+                                   CallState.alumnus_id == WaveTarget.alumnus_id))
+        .outerjoin(CallAssignment, and_(CallAssignment.wave_id == WaveTarget.wave_id,
+                                        CallAssignment.alumnus_id == WaveTarget.alumnus_id))
+        .where(WaveTarget.wave_id == wave_id,
+               or_(CallState.last_outcome.is_(None), CallState.last_outcome.not_in(SETTLED)))
     )
+    if facts is not None:
+        query = query.outerjoin(facts, facts.c.alumnus_id == WaveTarget.alumnus_id)
+    if filters.program_id is not None:
+        query = query.where(WaveTarget.program_id == filters.program_id)
+    if filters.cohort_id is not None:
+        query = query.where(WaveTarget.cohort_id == filters.cohort_id)
     if filters.assigned == 0:
         query = query.where(CallAssignment.user_id.is_(None))
     elif filters.assigned is not None:
         query = query.where(CallAssignment.user_id == filters.assigned)
-    return query.subquery("call_list")
+    found = query.cte("call_base")
+    return (select(found).where(found.c.status.in_(ON_LIST))).cte("call_list")
 
 
 def page(session: Session, wave_id: int, filters: CallFilters, number: int, *,
          today: date, size: int = PAGE_SIZE) -> tuple[list[Entry], bool, dict[str, int]]:
     """One page (1-based) of the list in call order, whether another follows, and how many
-    are in each group (under the filters other than group)."""
+    are in each group (under the filters other than group): one statement, the counts and
+    the page's rows as a UNION ALL over the list's CTE, then the page's details by id."""
     listed = _listed(session, wave_id, filters, today)
-    counted = {name: 0 for name in GROUPS}
-    counted.update(dict(session.execute(
-        select(listed.c.call_group, func.count()).group_by(listed.c.call_group)).all()))
-    counted["all"] = sum(counted[name] for name in GROUPS)
     order = case({name: index for index, name in enumerate(GROUPS)}, value=listed.c.call_group)
-    query = select(listed)
+    tally = select(listed.c.call_group, func.count().label("n"), null().label("alumnus_id"),
+                   null().label("registration_no"), null().label("tries"),
+                   null().label("assignee_id"), null().label("callback_on"),
+                   null().label("status"), null().label("rank")).group_by(listed.c.call_group)
+    wanted = select(listed.c.call_group, literal(0).label("n"), listed.c.alumnus_id,
+                    listed.c.registration_no, listed.c.tries, listed.c.assignee_id,
+                    listed.c.callback_on, listed.c.status, order.label("rank"))
     if filters.group is not None:
-        query = query.where(listed.c.call_group == filters.group)
-    rows = session.execute(query.order_by(order, listed.c.tries, listed.c.registration_no)
-                           .offset((number - 1) * size).limit(size + 1)).all()
-    has_next = len(rows) > size
-    rows = rows[:size]
-    return _entries(session, wave_id, rows), has_next, counted
+        wanted = wanted.where(listed.c.call_group == filters.group)
+    wanted_rows = (wanted.order_by(order, listed.c.tries, listed.c.registration_no)
+                   .offset((number - 1) * size).limit(size + 1)).subquery("wanted")
+    # The page's rows first: the union takes its column types (a date) from them.
+    rows = session.execute(union_all(select(*wanted_rows.c), tally)).all()
+    counted = {name: 0 for name in GROUPS}
+    counted.update({row.call_group: row.n for row in rows if row.alumnus_id is None})
+    counted["all"] = sum(counted[name] for name in GROUPS)
+    picked = sorted((row for row in rows if row.alumnus_id is not None),
+                    key=lambda row: (row.rank, row.tries, row.registration_no))
+    return _entries(session, wave_id, picked[:size]), len(picked) > size, counted
 
 
 def _entries(session: Session, wave_id: int, rows: list[Any]) -> list[Entry]:
@@ -268,6 +291,17 @@ def record_attempt(session: Session, wave: Wave, alumnus_id: int, *, user_id: in
     attempt = ContactAttempt(wave_id=wave.id, alumnus_id=alumnus_id, user_id=user_id,
                              channel=channel, outcome=outcome, callback_on=callback_on, note=note)
     session.add(attempt)
+    # The target's state moves with it, in the same transaction; an upsert, so two staff
+    # recording at once both count (the later one's outcome stands).
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    now = utcnow()
+    state = insert(CallState).values(wave_id=wave.id, alumnus_id=alumnus_id, attempts=1,
+                                     last_outcome=outcome, callback_on=callback_on,
+                                     last_attempt_at=now)
+    session.execute(state.on_conflict_do_update(
+        index_elements=[CallState.wave_id, CallState.alumnus_id],
+        set_={"attempts": CallState.attempts + 1, "last_outcome": outcome,
+              "callback_on": callback_on, "last_attempt_at": now}))
     return attempt
 
 

@@ -74,14 +74,13 @@ def wave(survey_app, survey) -> dict:
         session.add(Response(wave_id=survey["wave_id"], alumnus_id=ids["REG-004"],
                              questionnaire_id=survey["questionnaire_id"], status="complete",
                              answers=EMPLOYED))
-        session.add_all([
-            ContactAttempt(wave_id=survey["wave_id"], alumnus_id=ids["REG-000"],
-                           channel="phone", outcome="no_answer"),
-            ContactAttempt(wave_id=survey["wave_id"], alumnus_id=ids["REG-001"],
-                           channel="phone", outcome="no_answer"),
-            ContactAttempt(wave_id=survey["wave_id"], alumnus_id=ids["REG-001"],
-                           channel="phone", outcome="callback", callback_on=centre_today()),
-        ])
+        wave = session.get(Wave, survey["wave_id"])
+        for number, outcome, callback_on in (("REG-000", "no_answer", None),
+                                             ("REG-001", "no_answer", None),
+                                             ("REG-001", "callback", centre_today())):
+            call_list.record_attempt(session, wave, ids[number], user_id=None, channel="phone",
+                                     outcome=outcome, callback_on=callback_on,
+                                     today=centre_today())
         session.commit()
     return ids
 
@@ -121,7 +120,8 @@ def test_the_call_list_puts_callbacks_first_then_no_answer_after_reminders_then_
     # Indonesian first: the group badges, and one tap to call.
     assert "telepon kembali sekarang: 1" in html.lower()
     assert 'href="tel:+628120000001"' in html
-    assert f'action="/outreach/waves/{survey_app_wave_id(survey_app)}/alumni/{wave["REG-001"]}/chat"' in html
+    chat = f"/outreach/waves/{survey_app_wave_id(survey_app)}/alumni/{wave['REG-001']}/chat"
+    assert f'action="{chat}"' in html
 
 
 def survey_app_wave_id(app) -> int:
@@ -153,9 +153,10 @@ def test_a_callback_on_a_later_date_waits_and_appears_on_its_date(survey_app, wa
     with survey_app.app_context():
         session = db.session()
         wave_id = survey_app_wave_id(survey_app)
-        session.add(ContactAttempt(wave_id=wave_id, alumnus_id=wave["REG-003"], channel="phone",
-                                   outcome="callback",
-                                   callback_on=centre_today() + timedelta(days=2)))
+        call_list.record_attempt(session, session.get(Wave, wave_id), wave["REG-003"],
+                                 user_id=None, channel="phone", outcome="callback",
+                                 callback_on=centre_today() + timedelta(days=2),
+                                 today=centre_today())
         session.commit()
         groups = {entry.registration_no: entry.group for entry in call_list.page(
             session, wave_id, call_list.CallFilters(), 1, today=centre_today())[0]}

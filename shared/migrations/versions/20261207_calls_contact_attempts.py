@@ -1,11 +1,12 @@
-"""contact_attempts and call_assignments: follow-up by phone and WhatsApp from the call list
+"""contact_attempts, call_states and call_assignments: follow-up by phone and WhatsApp
 
 Revision ID: calls0001
 Revises: i14waves0001
 Create Date: 2026-12-07 17:00:00
 
-Two new tables, nothing changed in existing ones. contact_attempts is append-only; its
-(wave_id, alumnus_id, id) index gives each target's latest attempt to the call list
+Three new tables, nothing changed in existing ones. contact_attempts is append-only (the
+history); call_states keeps, per target, the count and the latest outcome, written with each
+attempt, so the call list does not group the wave's attempts on every request
 (bench/call_list.py measures it).
 """
 from alembic import op
@@ -36,6 +37,16 @@ def upgrade() -> None:
                     ['wave_id', 'alumnus_id', 'id'])
     op.create_index('ix_contact_attempts_alumnus_id', 'contact_attempts', ['alumnus_id'])
     op.create_table(
+        'call_states',
+        sa.Column('wave_id', sa.Integer(), sa.ForeignKey('waves.id'), nullable=False),
+        sa.Column('alumnus_id', sa.Integer(), sa.ForeignKey('alumni.id'), nullable=False),
+        sa.Column('attempts', sa.Integer(), nullable=False),
+        sa.Column('last_outcome', sa.String(24), nullable=False),
+        sa.Column('callback_on', sa.Date(), nullable=True),
+        sa.Column('last_attempt_at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('wave_id', 'alumnus_id'),
+    )
+    op.create_table(
         'call_assignments',
         sa.Column('wave_id', sa.Integer(), sa.ForeignKey('waves.id'), nullable=False),
         sa.Column('alumnus_id', sa.Integer(), sa.ForeignKey('alumni.id'), nullable=False),
@@ -49,6 +60,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_call_assignments_user_id', 'call_assignments')
     op.drop_table('call_assignments')
+    op.drop_table('call_states')
     op.drop_index('ix_contact_attempts_alumnus_id', 'contact_attempts')
     op.drop_index('ix_contact_attempts_wave_alumnus', 'contact_attempts')
     op.drop_table('contact_attempts')
