@@ -66,21 +66,18 @@ def seed_attempts(url: str, wave_id: int, attempts: int) -> int:
             JOIN numbered t ON t.n = i % :targets"""),
             {"w": wave_id, "u1": users[0], "u2": users[1], "u3": users[2], "total": attempts,
              "targets": targets})
-        # What record_attempt keeps per target: the count and the latest outcome.
+        # What record_attempt and assign keep per target: the count, the latest outcome,
+        # and for a third of the targets an assignee.
         connection.execute(text("""
-            INSERT INTO call_states (wave_id, alumnus_id, attempts, last_outcome, callback_on,
-                                     last_attempt_at)
+            INSERT INTO call_states (wave_id, alumnus_id, assignee_id, attempts, last_outcome,
+                                     callback_on, last_attempt_at)
             SELECT DISTINCT ON (alumnus_id) wave_id, alumnus_id,
+                   CASE WHEN alumnus_id % 3 = 0 THEN :u END,
                    count(*) OVER (PARTITION BY alumnus_id), outcome, callback_on, created_at
             FROM contact_attempts WHERE wave_id = :w
-            ORDER BY alumnus_id, id DESC"""), {"w": wave_id})
-        connection.execute(text("""
-            INSERT INTO call_assignments (wave_id, alumnus_id, user_id, assigned_at)
-            SELECT :w, alumnus_id, :u, now() FROM wave_targets
-            WHERE wave_id = :w AND alumnus_id % 3 = 0"""), {"w": wave_id, "u": users[0]})
+            ORDER BY alumnus_id, id DESC"""), {"w": wave_id, "u": users[0]})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM ANALYZE contact_attempts"))
-        connection.execute(text("VACUUM ANALYZE call_assignments"))
         connection.execute(text("VACUUM ANALYZE call_states"))
     engine.dispose()
     return attempts

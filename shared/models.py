@@ -346,29 +346,20 @@ class ContactAttempt(Base):
 
 
 class CallState(Base):
-    """Where the contact of a wave's alumnus stands: how many attempts, the latest outcome
-    and its callback date. Written with each attempt, in its transaction
-    (services/survey/call_list.py `record_attempt`), so the call list reads one row per
-    target instead of grouping every attempt of the wave on each request."""
+    """Where the contact of a wave's alumnus stands: who is to contact them, how many
+    attempts so far, the latest outcome and its callback date. Written with each attempt
+    and each assignment, in their transaction (services/survey/call_list.py), so the call
+    list reads one row per target instead of grouping every attempt of the wave."""
 
     __tablename__ = "call_states"
+    __table_args__ = (Index("ix_call_states_assignee", "assignee_id"),)
     wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"), primary_key=True)
     alumnus_id: Mapped[int] = mapped_column(ForeignKey("alumni.id"), primary_key=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_outcome: Mapped[str] = mapped_column(String(24))
+    last_outcome: Mapped[str | None] = mapped_column(String(24))
     callback_on: Mapped[date | None] = mapped_column(Date)
-    last_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class CallAssignment(Base):
-    """Which staff member is to contact a wave's alumnus (at most one; reassigning
-    replaces it)."""
-
-    __tablename__ = "call_assignments"
-    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"), primary_key=True)
-    alumnus_id: Mapped[int] = mapped_column(ForeignKey("alumni.id"), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_attempt_at: Mapped[datetime | None]
 
 
 # --- analytics ------------------------------------------------------------------------

@@ -36,7 +36,6 @@ from shared.db import is_postgres
 from shared.i18n import translated as _
 from shared.models import (
     Alumnus,
-    CallAssignment,
     CallState,
     Cohort,
     ContactAttempt,
@@ -167,15 +166,13 @@ def _listed(session: Session, wave_id: int, filters: CallFilters, today: date) -
         select(WaveTarget.alumnus_id, Alumnus.registration_no, status.label("status"),
                group.label("call_group"),
                func.coalesce(CallState.attempts, 0).label("tries"),
-               CallAssignment.user_id.label("assignee_id"), CallState.callback_on)
+               CallState.assignee_id, CallState.callback_on)
         .select_from(WaveTarget)
         .join(Alumnus, Alumnus.id == WaveTarget.alumnus_id)
         .outerjoin(Response, and_(Response.wave_id == WaveTarget.wave_id,
                                   Response.alumnus_id == WaveTarget.alumnus_id))
         .outerjoin(CallState, and_(CallState.wave_id == WaveTarget.wave_id,
                                    CallState.alumnus_id == WaveTarget.alumnus_id))
-        .outerjoin(CallAssignment, and_(CallAssignment.wave_id == WaveTarget.wave_id,
-                                        CallAssignment.alumnus_id == WaveTarget.alumnus_id))
         .where(WaveTarget.wave_id == wave_id,
                or_(CallState.last_outcome.is_(None), CallState.last_outcome.not_in(SETTLED)))
     )
@@ -186,9 +183,9 @@ def _listed(session: Session, wave_id: int, filters: CallFilters, today: date) -
     if filters.cohort_id is not None:
         query = query.where(WaveTarget.cohort_id == filters.cohort_id)
     if filters.assigned == 0:
-        query = query.where(CallAssignment.user_id.is_(None))
+        query = query.where(CallState.assignee_id.is_(None))
     elif filters.assigned is not None:
-        query = query.where(CallAssignment.user_id == filters.assigned)
+        query = query.where(CallState.assignee_id == filters.assigned)
     found = query.cte("call_base")
     return (select(found).where(found.c.status.in_(ON_LIST))).cte("call_list")
 
@@ -306,8 +303,8 @@ def record_attempt(session: Session, wave: Wave, alumnus_id: int, *, user_id: in
 
 
 def assign(session: Session, wave: Wave, alumnus_ids: list[int], user_id: int | None) -> int:
-    """Assign the alumni to a staff member (None: unassign); how many rows changed. Ids
-    that are not targets of the wave are ignored."""
+    """Assign the alumni to a staff member (None: unassign); how many changed. Ids that
+    are not targets of the wave are ignored."""
     if user_id is not None:
         user = session.get(User, user_id)
         if user is None or not user.active or user.role not in ("operator", "admin"):
@@ -316,20 +313,18 @@ def assign(session: Session, wave: Wave, alumnus_ids: list[int], user_id: int | 
         WaveTarget.wave_id == wave.id, WaveTarget.alumnus_id.in_(alumnus_ids))))
     if not targets:
         return 0
-    existing = {row.alumnus_id: row for row in session.scalars(select(CallAssignment).where(
-        CallAssignment.wave_id == wave.id, CallAssignment.alumnus_id.in_(targets)))}
+    existing = {row.alumnus_id: row for row in session.scalars(select(CallState).where(
+        CallState.wave_id == wave.id, CallState.alumnus_id.in_(targets)))}
     changed = 0
     for alumnus_id in targets:
         row = existing.get(alumnus_id)
-        if user_id is None:
-            if row is not None:
-                session.delete(row)
-                changed += 1
-        elif row is None:
-            session.add(CallAssignment(wave_id=wave.id, alumnus_id=alumnus_id, user_id=user_id))
-            changed += 1
-        elif row.user_id != user_id:
-            row.user_id = user_id
+        if row is None:
+            if user_id is None:
+                continue
+            row = CallState(wave_id=wave.id, alumnus_id=alumnus_id, attempts=0)
+            session.add(row)
+        if row.assignee_id != user_id:
+            row.assignee_id = user_id
             changed += 1
     return changed
 

@@ -1,13 +1,13 @@
-"""contact_attempts, call_states and call_assignments: follow-up by phone and WhatsApp
+"""contact_attempts and call_states: follow-up by phone and WhatsApp
 
 Revision ID: calls0001
 Revises: i14waves0001
 Create Date: 2026-12-07 17:00:00
 
-Three new tables, nothing changed in existing ones. contact_attempts is append-only (the
-history); call_states keeps, per target, the count and the latest outcome, written with each
-attempt, so the call list does not group the wave's attempts on every request
-(bench/call_list.py measures it).
+Two new tables, nothing changed in existing ones. contact_attempts is append-only (the
+history); call_states keeps, per target, the assignee, the count and the latest outcome,
+written with each attempt and assignment, so the call list reads one row per target instead
+of grouping the wave's attempts on every request (bench/call_list.py measures it).
 """
 from alembic import op
 import sqlalchemy as sa
@@ -40,26 +40,18 @@ def upgrade() -> None:
         'call_states',
         sa.Column('wave_id', sa.Integer(), sa.ForeignKey('waves.id'), nullable=False),
         sa.Column('alumnus_id', sa.Integer(), sa.ForeignKey('alumni.id'), nullable=False),
+        sa.Column('assignee_id', sa.Integer(), sa.ForeignKey('users.id'), nullable=True),
         sa.Column('attempts', sa.Integer(), nullable=False),
-        sa.Column('last_outcome', sa.String(24), nullable=False),
+        sa.Column('last_outcome', sa.String(24), nullable=True),
         sa.Column('callback_on', sa.Date(), nullable=True),
-        sa.Column('last_attempt_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('last_attempt_at', sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint('wave_id', 'alumnus_id'),
     )
-    op.create_table(
-        'call_assignments',
-        sa.Column('wave_id', sa.Integer(), sa.ForeignKey('waves.id'), nullable=False),
-        sa.Column('alumnus_id', sa.Integer(), sa.ForeignKey('alumni.id'), nullable=False),
-        sa.Column('user_id', sa.Integer(), sa.ForeignKey('users.id'), nullable=False),
-        sa.Column('assigned_at', sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint('wave_id', 'alumnus_id'),
-    )
-    op.create_index('ix_call_assignments_user_id', 'call_assignments', ['user_id'])
+    op.create_index('ix_call_states_assignee', 'call_states', ['assignee_id'])
 
 
 def downgrade() -> None:
-    op.drop_index('ix_call_assignments_user_id', 'call_assignments')
-    op.drop_table('call_assignments')
+    op.drop_index('ix_call_states_assignee', 'call_states')
     op.drop_table('call_states')
     op.drop_index('ix_contact_attempts_alumnus_id', 'contact_attempts')
     op.drop_index('ix_contact_attempts_wave_alumnus', 'contact_attempts')
