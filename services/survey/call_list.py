@@ -56,6 +56,7 @@ OUTCOMES: dict[str, str] = {
     "partial": "P",           # started, not finished
     "refused": "R",
     "callback": "NC",         # someone else answered, or not available now: call back on a date
+    "cannot_take_part": "O",  # reached, cannot take part (illness, language)
     "no_answer": "UH",        # it rang, nobody answered
     "number_inactive": "UO",  # the number is not active
     "wrong_number": "UO",     # the number is not theirs
