@@ -25,15 +25,13 @@ import os
 import statistics
 import sys
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from followup import ADMIN_URL, REDIS_URL, give_statuses, measure, survey_client  # noqa: E402
-from outreach import launch, open_wave, seed_roster  # noqa: E402  (bench/outreach.py)
+from followup import ADMIN_URL, REDIS_URL, followup_wave, measure, survey_client  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 
@@ -93,23 +91,10 @@ def main() -> int:
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
 
-    from services.cli import seed
     from shared import db
-    from shared.migrate import upgrade
 
-    name = f"jejak_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
-    url = args.admin_url.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        upgrade(url)
-        seed(url)
-        started = time.perf_counter()
-        seed_roster(url, args.alumni)
-        wave_id = open_wave(url)
-        launch(url, wave_id)
-        give_statuses(url, wave_id)
+    started = time.perf_counter()
+    with followup_wave(args.admin_url, args.alumni, keep=args.keep_db) as (url, name, wave_id, _):
         seed_attempts(url, wave_id, args.attempts)
         print(f"setup: {args.alumni:,} alumni, {args.attempts:,} attempts "
               f"({time.perf_counter() - started:.1f} s; database {name})")
@@ -140,16 +125,6 @@ def main() -> int:
             print(f"{path:64} {p50:8.1f} {p95:8.1f} {size:8,}")
         print("target (issue 16): p95 ≤ 150 ms on PostgreSQL; load average now "
               f"{os.getloadavg()[0]:.1f}")
-    finally:
-        if not args.keep_db:
-            from shared.db import Database
-
-            Database.for_url(url).engine.dispose()
-            with admin.connect() as connection:
-                connection.execute(text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     return 0
 
 
