@@ -194,7 +194,10 @@ class Response(Base):
     # Work in progress in the web form; becomes `answers` on the final submit, so editing a
     # complete response never leaves a half-edited version counted in the indicators.
     draft: Mapped[dict[str, Any] | None]
-    source: Mapped[str] = mapped_column(String(16), default="web")  # web/api/paper
+    # The mode: web (the alumnus's link), api, paper, phone (staff interview), event (kiosk).
+    source: Mapped[str] = mapped_column(String(16), default="web")
+    # The staff member who entered it (phone or paper); None when the alumnus did.
+    entered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

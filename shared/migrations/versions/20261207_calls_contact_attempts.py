@@ -4,7 +4,7 @@ Revision ID: calls0001
 Revises: i14waves0001
 Create Date: 2026-12-07 17:00:00
 
-Two new tables, nothing changed in existing ones. contact_attempts is append-only (the
+Two new tables, and responses.entered_by (who entered a response for the alumnus, by phone). contact_attempts is append-only (the
 history); call_states keeps, per target, the assignee, the count and the latest outcome,
 written with each attempt and assignment, so the call list reads one row per target instead
 of grouping the wave's attempts on every request (bench/call_list.py measures it).
@@ -48,9 +48,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('wave_id', 'alumnus_id'),
     )
     op.create_index('ix_call_states_assignee', 'call_states', ['assignee_id'])
+    with op.batch_alter_table('responses') as batch:
+        batch.add_column(sa.Column('entered_by', sa.Integer(), nullable=True))
+        batch.create_foreign_key('fk_responses_entered_by_users', 'users', ['entered_by'], ['id'])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('responses') as batch:
+        batch.drop_constraint('fk_responses_entered_by_users', type_='foreignkey')
+        batch.drop_column('entered_by')
     op.drop_index('ix_call_states_assignee', 'call_states')
     op.drop_table('call_states')
     op.drop_index('ix_contact_attempts_alumnus_id', 'contact_attempts')
