@@ -9,6 +9,8 @@ from urllib.parse import urlencode
 from flask import Flask, has_request_context, request
 from flask_babel import Babel, gettext
 
+from shared.languages import LANGUAGE_CODE
+
 LOCALES = ("id", "en")
 DEFAULT_LOCALE = "id"
 LANG_COOKIE = "jejak_lang"
@@ -18,14 +20,26 @@ babel = Babel()
 
 
 def select_locale() -> str:
-    """?lang= wins (and is remembered in a cookie), then the cookie, then Indonesian."""
-    chosen = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
-    return chosen if chosen in LOCALES else DEFAULT_LOCALE
+    """?lang= wins (and is remembered in a cookie), then the cookie, then Indonesian.
+
+    Another language code (a questionnaire's French, chosen in the form's language switch)
+    words the page's own texts in English, the second language Jejak has.
+    """
+    chosen = chosen_language()
+    return chosen if chosen in LOCALES else "en"
+
+
+def chosen_language() -> str:
+    """The language asked for (?lang=, else the cookie), which may be one Jejak has no
+    translation of; Indonesian when none or no language code is asked for. The form shows
+    a questionnaire's texts in it (services/survey/form_view.py)."""
+    chosen = request.args.get("lang") or request.cookies.get(LANG_COOKIE) or ""
+    return chosen if LANGUAGE_CODE.match(chosen) else DEFAULT_LOCALE
 
 
 def _remember_lang(response: Any) -> Any:
-    chosen = request.args.get("lang")
-    if chosen in LOCALES and request.cookies.get(LANG_COOKIE) != chosen:
+    chosen = request.args.get("lang") or ""
+    if LANGUAGE_CODE.match(chosen) and request.cookies.get(LANG_COOKIE) != chosen:
         response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 24 * 3600, path="/", samesite="Lax")
     return response
 

@@ -25,10 +25,9 @@ def add_version(session: Session, definition: dict[str, Any]) -> QuestionnaireRo
         )
         raise SurveyError("version", f"{parsed.key} version {parsed.version} exists; "
                           f"use version {latest + 1}", 409)
-    title = definition.get("title")
     row = QuestionnaireRow(
         key=parsed.key, version=parsed.version, definition=definition,
-        title=(title.get("id") or title.get("en")) if isinstance(title, dict) else str(title),
+        title=parsed.title.get("id"),  # Indonesian, else the definition's default language
     )
     session.add(row)
     session.flush()

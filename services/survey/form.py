@@ -48,6 +48,7 @@ from services.survey.waves import (
     wave_info_by_id,
 )
 from shared import auth, db, ratelimit
+from shared.i18n import chosen_language
 from shared.models import Alumnus, Response, ResponseEdit, utcnow
 
 bp = Blueprint("form", __name__)
@@ -163,6 +164,7 @@ def personal(token: str) -> Any:
         editing=response is not None and response.status == "complete",
         error_count=len(problems),
         consent_notice=_asks_consent(sections[step - 1]),
+        **_language_switch(form),
     ), status
 
 
@@ -234,6 +236,11 @@ def _neighbour(form: Questionnaire, sections: list[Section], section: Section,
         return later[0] if later else len(sections)
     earlier = [n for n, index in steps if index < at]
     return earlier[-1] if earlier else 1
+
+
+def _language_switch(form: Questionnaire) -> dict[str, Any]:
+    """The questionnaire's languages besides id and en, for the switch (public.html)."""
+    return {"form_languages": dict(form.languages), "form_language": chosen_language()}
 
 
 def _asks_consent(section: Section) -> bool:
@@ -347,7 +354,7 @@ def answers(token: str) -> Any:
     pages = summary(form, shown_sections(form, stored), stored)
     return render_template("survey/answers.html", wave=wave, name=respondent.full_name,
                            pages=pages, token=token,
-                           complete=response.status == "complete")
+                           complete=response.status == "complete", **_language_switch(form))
 
 
 @bp.route("/s/<token>/tidak-setuju")

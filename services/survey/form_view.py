@@ -14,21 +14,24 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask_babel import format_decimal, get_locale
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 
 from services.survey.questionnaire import (
     Condition,
+    LocalText,
     Problem,
     Question,
     Questionnaire,
     Section,
     applying,
+    dump_condition,
     is_visible,
     section_keys,
     within_page,
     wording,
 )
+from shared.i18n import chosen_language
 
 
 @dataclass
@@ -64,8 +67,8 @@ class FieldView:
     condition: str | None = None
     hidden: bool = False
     options: list[OptionView] = field(default_factory=list)
-    minimum: int | None = None
-    maximum: int | None = None
+    minimum: int | float | None = None
+    maximum: int | float | None = None
     max_length: int | None = None
     rows: list[RowView] = field(default_factory=list)
     scale: list[int] = field(default_factory=list)
@@ -74,11 +77,11 @@ class FieldView:
 
     # the template's names for the bounds
     @property
-    def min(self) -> int | None:
+    def min(self) -> int | float | None:
         return self.minimum
 
     @property
-    def max(self) -> int | None:
+    def max(self) -> int | float | None:
         return self.maximum
 
 
@@ -105,14 +108,14 @@ class SummaryView:
 
 
 def condition_json(condition: Condition) -> dict[str, Any]:
-    if condition.op in ("all", "any"):
-        return {condition.op: [condition_json(part) for part in condition.parts]}
-    value: Any = list(condition.values) if condition.op == "in" else condition.values[0]
-    return {"key": condition.key, condition.op: value}
+    """The condition as form.js reads it: the definition's own JSON language."""
+    return dump_condition(condition)
 
 
 def _locale() -> str:
-    return str(get_locale() or "id")
+    """The language the questions are shown in: the page's, or another language the
+    definition carries (its texts fall back to the definition's default language)."""
+    return chosen_language()
 
 
 def section_view(
@@ -158,7 +161,9 @@ def _field(question: Question, answers: dict[str, Any], kept: dict[str, Any],
         help=help_text.get(locale) if help_text else None,
         required=question.required,
         errors=errors.get(question.key, []),
-        value=answers.get(question.key),
+        # A question not answered yet shows its default (an answer cleared on purpose and
+        # saved is no answer either, so the default comes back: docs/questionnaire.md).
+        value=answers.get(question.key, question.default),
         minimum=question.minimum,
         maximum=question.maximum,
         max_length=question.max_length,
@@ -170,6 +175,9 @@ def _field(question: Question, answers: dict[str, Any], kept: dict[str, Any],
         ticked = set(view.value or [])
         view.options = [OptionView(o.code, o.label.get(locale), o.code in ticked)
                         for o in question.options]
+    elif question.type == "acknowledge":
+        # "true", as a boolean's: form.js compares it with a condition's true
+        view.options = [OptionView("true", _("OK"), view.value is True)]
     elif question.type == "boolean":
         view.options = [OptionView("true", _("Yes"), view.value is True)]
         if question.must_be is None:
@@ -232,20 +240,43 @@ def problem_texts(questionnaire: Questionnaire, problems: dict[str, list[Problem
 
 
 def _number(value: Any) -> str:
-    return format_decimal(value) if isinstance(value, int) else str(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return format_decimal(value)
+
+
+def _own_words(message: LocalText | None, question: str) -> str | None:
+    """The definition's own message for a problem, in the page's language (else the
+    definition's default language), after the question it is about."""
+    if message is None:
+        return None
+    return _("“%(question)s”: %(message)s", question=question, message=message.get(_locale()))
 
 
 def problem_text(problem: Problem, question: str, names: dict[str, str]) -> str:
     """One Problem as a sentence naming the question by its text (see engine.Problem)."""
     kind, p = problem.kind, problem.args
     if kind == "required":
-        return _("“%(question)s” is required.", question=question)
+        return (_own_words(p.get("message"), question)
+                or _("“%(question)s” is required.", question=question))
+    if kind == "constraint":
+        return (_own_words(p["message"], question)
+                or _("“%(question)s” is not an accepted answer; please check it.",
+                     question=question))
     if kind == "lte":
         return _("“%(question)s” must not be more than the answer to “%(other)s” (%(limit)s).",
                  question=question, other=names.get(p["other"], ""), limit=_number(p["limit"]))
     if kind == "number":
         low, high = p["low"], p["high"]
         bounds = {"question": question, "low": _number(low), "high": _number(high)}
+        if p["what"] == "decimal":
+            if low is not None and high is not None:
+                return _("“%(question)s” must be a number from %(low)s to %(high)s.", **bounds)
+            if low is not None:
+                return _("“%(question)s” must be a number of at least %(low)s.", **bounds)
+            if high is not None:
+                return _("“%(question)s” must be a number of at most %(high)s.", **bounds)
+            return _("“%(question)s” must be a number, for example 2,5.", **bounds)
         if p["what"] == "rupiah":
             if low is not None and high is not None:
                 return _("“%(question)s” must be an amount in Rupiah from %(low)s to %(high)s.",
@@ -271,6 +302,12 @@ def problem_text(problem: Problem, question: str, names: dict[str, str]) -> str:
         # The form's date field is typed day-month-year (form._iso_dates), so say so.
         return _("“%(question)s” must be a date as day-month-year (DD-MM-YYYY), "
                  "for example 31-12-2025.", question=question)
+    if kind == "time":
+        return _("“%(question)s” must be a time as hours:minutes, for example 14:30.",
+                 question=question)
+    if kind == "datetime":
+        return _("“%(question)s” must be a date and a time, for example 2025-12-31 14:30.",
+                 question=question)
     if kind == "single_value":
         return _("“%(question)s” takes one answer only.", question=question)
     if kind == "unstorable":
@@ -315,6 +352,13 @@ def _answer_text(question: Question, value: Any, locale: str) -> str:
         return ", ".join(o.label.get(locale) for o in question.options if o.code in chosen)
     if question.type == "boolean":
         return _("Yes") if value else _("No")
+    if question.type == "acknowledge":
+        return _("OK")
+    if question.type == "datetime" and isinstance(value, str):
+        day, _t, time = value.partition("T")
+        return f"{day_month_year(day)} {time}"
+    if question.type == "time":
+        return str(value)
     if question.type == "currency":
         return "Rp " + _number(value)
     if question.type == "date":

@@ -124,10 +124,11 @@ def answer_labels(definition: Mapping[str, Any] | None, locale: str = "id") -> d
     """Labels of the questionnaire: "f8.1" for an option, "f1761" for a matrix row (by its
     key, or its A key for an A/B row), "f8" for a question."""
     labels: dict[str, str] = {}
+    default = str((definition or {}).get("default_language") or "id")
 
     def text(label: Any) -> str:
         if isinstance(label, Mapping):
-            return str(label.get(locale) or label.get("id") or "")
+            return str(label.get(locale) or label.get("id") or label.get(default) or "")
         return str(label or "")
 
     def visit(question: Mapping[str, Any]) -> None:
@@ -161,7 +162,7 @@ def answer_keys(definition: Mapping[str, Any] | None) -> list[str]:
         elif question.get("type") == "group":
             for sub in question.get("questions", ()):
                 visit(sub)
-        elif question.get("key"):
+        elif question.get("key") and question.get("type") != "note":  # a note takes none
             keys.append(question["key"])
 
     for section in (definition or {}).get("sections", ()):
@@ -188,10 +189,11 @@ class CodebookRow:
     note: str = ""
 
 
-def _texts(label: Any) -> tuple[str, str]:
-    """(Indonesian, English) of a definition label: a {"id", "en"} mapping or a plain string."""
+def _texts(label: Any, default: str = "id") -> tuple[str, str]:
+    """(Indonesian, English) of a definition label: a {"id", "en", ...} mapping or a plain
+    string; the definition's default language stands in for a missing Indonesian."""
     if isinstance(label, Mapping):
-        indonesian = str(label.get("id") or label.get("en") or "")
+        indonesian = str(label.get("id") or label.get(default) or label.get("en") or "")
         return indonesian, str(label.get("en") or indonesian)
     return (str(label), str(label)) if label else ("", "")
 
@@ -215,6 +217,10 @@ def codebook(definition: Mapping[str, Any] | None) -> list[CodebookRow]:
     Reads the stored JSON only (analytics does not import the survey service); parts it does
     not know are written as they are rather than left out."""
     rows: list[CodebookRow] = []
+    default = str((definition or {}).get("default_language") or "id")
+
+    def _texts_of(label: Any) -> tuple[str, str]:
+        return _texts(label, default)
 
     def add(key: str, kind: str, text: tuple[str, str], question: Mapping[str, Any],
             scale: Iterable[tuple[Any, tuple[str, str]]] = ()) -> None:
@@ -226,25 +232,27 @@ def codebook(definition: Mapping[str, Any] | None) -> list[CodebookRow]:
                                     label_en=label_en))
 
     def options(question: Mapping[str, Any]) -> list[tuple[Any, tuple[str, str]]]:
-        return [(option.get("code"), _texts(option.get("label")))
+        return [(option.get("code"), _texts_of(option.get("label")))
                 for option in question.get("options", ())]
 
     def visit(question: Mapping[str, Any], within: tuple[str, str] = ("", "")) -> None:
         kind = str(question.get("type", ""))
-        text = _joined(within, _texts(question.get("label")))
+        text = _joined(within, _texts_of(question.get("label")))
+        if kind == "note":  # text to read, no answer
+            return
         if kind == "group":
             for sub in question.get("questions", ()):
                 visit(sub, text)
         elif kind == "matrix":
-            named = {item.get("code"): _texts(item.get("label"))
+            named = {item.get("code"): _texts_of(item.get("label"))
                      for item in question.get("scale_labels", ())}
             low, high = question.get("min"), question.get("max")
             scale = ([(code, named.get(code, (str(code), str(code))))
                       for code in range(low, high + 1)]
                      if isinstance(low, int) and isinstance(high, int) else list(named.items()))
-            columns = [_texts(column) for column in question.get("columns", ())]
+            columns = [_texts_of(column) for column in question.get("columns", ())]
             for row in question.get("rows", ()):
-                row_text = _joined(text, _texts(row.get("label")))
+                row_text = _joined(text, _texts_of(row.get("label")))
                 for index, name in enumerate(("key", "key_a", "key_b")):
                     if row.get(name):
                         column = columns[index - 1] if index and len(columns) >= index else ("", "")
@@ -252,6 +260,8 @@ def codebook(definition: Mapping[str, Any] | None) -> list[CodebookRow]:
         elif kind == "boolean":
             add(question["key"], kind, text, question,
                 [(True, ("Ya", "Yes")), (False, ("Tidak", "No"))])
+        elif kind == "acknowledge":
+            add(question["key"], kind, text, question, [(True, ("OK", "OK"))])
         elif question.get("key"):
             add(question["key"], kind, text, question, options(question))
 

@@ -3,18 +3,29 @@
 A definition is plain JSON so it can be stored in the `questionnaires` table, sent over the
 API and diffed between versions. `load_definition` is the only way in: it checks the shape
 with marshmallow, then the rules that span the whole definition (unique keys, conditions and
-`lte` pointing at earlier answers), and raises `DefinitionError` naming the bad path.
+`lte` pointing at earlier answers, defaults of the question's type), and raises
+`DefinitionError` naming the bad path. docs/questionnaire.md "The definition format" is the
+reference; the summary here is for readers of the code.
 
-The "if" condition language (every question may carry one):
+The "if" condition language (every question may carry one; constraints and variants too):
 
     {"key": "f504", "eq": 1}            the answer to f504 is 1
     {"key": "f8", "in": [1, 3]}         the answer to f8 is 1 or 3
     {"key": "f8", "ne": 2}              not (f8 = 2); also true when f8 is unanswered
     {"key": "f4", "has": "f401"}        the multi answer f4 includes option f401
+    {"key": "f5", "ge": 18}             lt, le, gt, ge: numbers, dates, times, date-times
+    {"key": "f5", "le": {"ref": "f6"}}  a value may be another (earlier) answer
+    {"key": "f5", "answered": false}    f5 has no answer (XLSForm ${f5} = '')
+    {"count": "f4", "ge": 2}            at least two options of multi f4 are ticked
+    {"length": "f9", "le": 10}          f9's answer as text is at most 10 characters
     {"all": [condition, ...]}           every condition holds
     {"any": [condition, ...]}           at least one condition holds
+    {"not": condition}                  the condition does not hold
 
-A condition may only name answer keys defined earlier, so a form can be filled top to bottom.
+Unanswered values follow ODK/XPath: a comparison with an unanswered side is false, `ne` is
+true, except that two unanswered refs are equal. A condition may only name answer keys
+defined earlier, so a form can be filled top to bottom; a constraint may also name ".", the
+question's own answer. Conditions nest at most MAX_DEPTH levels.
 
 A question may also carry "variants": other wordings chosen by condition, e.g. the competency
 pair's B half for an alumnus who does not work ("the level the world of work requires"):
@@ -25,24 +36,34 @@ The first variant whose "if" holds replaces the label, help or matrix column cap
 gives; the question, its keys and its answers stay the same (indicators do not move). A
 variant's "if" may only name answers from earlier sections, so the wording is settled before
 the page is drawn.
+
+Texts are objects keyed by language: the definition's `default_language` ("id" unless said)
+is always present; "id", "en" and the codes listed in `languages` may be.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import json
+import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from functools import cached_property
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from shared.languages import LANGUAGE_CODE
+
 Code = int | str
+Value = bool | int | float | str
 
 QUESTION_TYPES = (
-    "single", "multi", "integer", "currency", "text", "date", "boolean", "matrix", "group",
+    "single", "multi", "integer", "currency", "decimal", "text", "date", "time", "datetime",
+    "boolean", "acknowledge", "note", "matrix", "group",
 )
 # Which optional fields each type takes, and which of those it cannot do without.
 TYPE_FIELDS: dict[str, set[str]] = {
@@ -50,12 +71,24 @@ TYPE_FIELDS: dict[str, set[str]] = {
     "multi": {"options"},
     "integer": {"minimum", "maximum", "lte"},
     "currency": {"minimum", "maximum", "lte"},
+    "decimal": {"minimum", "maximum"},
     "text": {"max_length"},
     "date": set(),
+    "time": set(),
+    "datetime": set(),
     "boolean": {"must_be"},
+    "acknowledge": set(),
+    "note": set(),
     "matrix": {"minimum", "maximum", "rows", "columns", "scale_labels"},
     "group": {"questions"},
 }
+# A question with one answer of its own may have a default and a constraint; any question
+# that takes answers may word its "required" message.
+for _type, _fields in TYPE_FIELDS.items():
+    if _type not in ("note", "matrix", "group"):
+        _fields |= {"default", "constraint"}
+    if _type != "note":
+        _fields.add("required_message")
 TYPE_REQUIRES: dict[str, set[str]] = {
     "single": {"options"},
     "multi": {"options"},
@@ -65,10 +98,23 @@ TYPE_REQUIRES: dict[str, set[str]] = {
 TYPED_FIELDS = set().union(*TYPE_FIELDS.values())
 TEXT_MAX_LENGTH = 2000  # when a text question declares none; keeps stored answers bounded
 MAX_VERSION = 2**31 - 1  # a database integer (questionnaires.version)
+MAX_DEPTH = 32  # conditions nested deeper are refused (and cannot exhaust the stack)
 # \Z because marshmallow's Regexp only anchors the start.
 KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
-COMPARISONS = ("eq", "ne", "in", "has")
+LANGUAGE = LANGUAGE_CODE
+BUILT_IN_LANGUAGES = ("id", "en")  # Jejak's own translations; always offered
+OWN = "."  # in a constraint: the question's own answer
 COMBINATIONS = ("all", "any")
+RELATIONAL = ("lt", "le", "gt", "ge")
+ORDERED = ("eq", "ne", *RELATIONAL)  # the operators that take a ref
+COMPARISONS = ("eq", "ne", "in", "has", *RELATIONAL, "answered")
+MEASURES = ("count", "length")  # what of an answer `{"count": K, ...}` compares
+# Answers comparable with each other; lt..ge only within the ordered families.
+FAMILY = {"integer": "number", "currency": "number", "decimal": "number", "matrix": "number",
+          "date": "date", "time": "time", "datetime": "datetime", "text": "text",
+          "single": "choice", "multi": "multi", "boolean": "boolean", "acknowledge": "boolean"}
+ORDERED_FAMILIES = ("number", "date", "time", "datetime")
+TIME_TEXT = re.compile(r"([01]\d|2[0-3]):[0-5]\d\Z")
 
 
 class DefinitionError(ValueError):
@@ -83,27 +129,65 @@ class DefinitionError(ValueError):
 
 @dataclass(frozen=True)
 class LocalText:
-    """A text in Indonesian (always present) and optionally English."""
+    """A text in one or more languages: (language, text) pairs, the default language first.
 
-    id: str
-    en: str | None = None
+    `get` gives the text in the asked language when there is one, else in the definition's
+    default language, so a form never shows an empty label.
+    """
+
+    texts: tuple[tuple[str, str], ...]
 
     def get(self, locale: str) -> str:
-        language = locale.replace("-", "_").split("_")[0].lower()
-        return self.en if language == "en" and self.en else self.id
+        wanted = locale.replace("_", "-").lower()
+        for language, text in self.texts:
+            if language.lower() == wanted:
+                return text
+        base = wanted.split("-")[0]
+        for language, text in self.texts:
+            if language.lower().split("-")[0] == base:
+                return text
+        return self.texts[0][1]
+
+    def has(self, locale: str) -> bool:
+        return any(language == locale for language, _ in self.texts)
+
+    @property
+    def id(self) -> str | None:
+        return dict(self.texts).get("id")
+
+    @property
+    def en(self) -> str | None:
+        return dict(self.texts).get("en")
+
+    @classmethod
+    def of(cls, default: str, **others: str) -> LocalText:
+        """A text in Indonesian (first) and other languages, for code and tests."""
+        return cls((("id", default), *others.items()))
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A comparison value that is another answer (`key`), or "." for the own answer."""
+
+    key: str
 
 
 @dataclass(frozen=True)
 class Condition:
-    """A comparison on one earlier answer (`key`, `op`, `values`) or all/any of `parts`."""
+    """A comparison on one answer (`key`, `op`, `values`), or all/any/not of `parts`.
+
+    `measure` says what of the answer is compared: "value" (the answer), "count" (ticked
+    options of a multi answer) or "length" (characters of the answer as text).
+    """
 
     op: str
     key: str = ""
-    values: tuple[Code | bool, ...] = ()
+    values: tuple[Value | Ref, ...] = ()
     parts: tuple[Condition, ...] = ()
+    measure: str = "value"
 
     def leaves(self) -> Iterator[Condition]:
-        if self.op in COMBINATIONS:
+        if self.parts:
             for part in self.parts:
                 yield from part.leaves()
         else:
@@ -111,7 +195,18 @@ class Condition:
 
     @cached_property
     def keys(self) -> frozenset[str]:
-        return frozenset(leaf.key for leaf in self.leaves())
+        """Every answer key the condition reads, refs included."""
+        return frozenset(key for leaf in self.leaves()
+                         for key in (leaf.key, *(v.key for v in leaf.values
+                                                 if isinstance(v, Ref))))
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A rule an answer must keep (its own answer is "."), and what to say when it does not."""
+
+    condition: Condition
+    message: LocalText | None = None
 
 
 @dataclass(frozen=True)
@@ -140,18 +235,25 @@ class Variant:
 
 @dataclass(frozen=True)
 class Question:
-    """A question. On a matrix, `required` and the range apply to every cell."""
+    """A question. On a matrix, `required` and the range apply to every cell.
+
+    A note has no answer (`answer_keys` is empty); `default` is only what the form pre-fills.
+    """
 
     key: str
     type: str
     label: LocalText
     help: LocalText | None = None
     required: bool = False
+    required_message: LocalText | None = None
     condition: Condition | None = None
+    constraint: Constraint | None = None
+    # Not compared or hashed: a multi question's default is a list.
+    default: Any = field(default=None, compare=False)
     lte: str | None = None
     options: tuple[Option, ...] = ()
-    minimum: int | None = None
-    maximum: int | None = None
+    minimum: int | float | None = None
+    maximum: int | float | None = None
     max_length: int | None = None
     must_be: bool | None = None
     rows: tuple[MatrixRow, ...] = ()
@@ -167,6 +269,8 @@ class Question:
             return tuple(key for row in self.rows for key in row.keys)
         if self.type == "group":
             return tuple(key for sub in self.questions for key in sub.answer_keys)
+        if self.type == "note":
+            return ()
         return (self.key,)
 
 
@@ -179,10 +283,15 @@ class Section:
 
 @dataclass(frozen=True)
 class Questionnaire:
+    """A definition. `languages` are (code, name) of the languages besides id and en that
+    its texts may carry; texts fall back to `default_language`."""
+
     key: str
     version: int
     title: LocalText
     sections: tuple[Section, ...]
+    default_language: str = "id"
+    languages: tuple[tuple[str, str], ...] = ()
 
     @cached_property
     def answerable(self) -> tuple[Question, ...]:
@@ -192,6 +301,7 @@ class Questionnaire:
             for section in self.sections
             for question in section.questions
             for sub in (question.questions if question.type == "group" else (question,))
+            if sub.type != "note"
         )
 
     @cached_property
@@ -200,14 +310,26 @@ class Questionnaire:
         return {key: question for question in self.answerable for key in question.answer_keys}
 
 
-# --- the format, declared --------------------------------------------------------------
+# --- the condition language ---------------------------------------------------------------
 
 
-def parse_condition(value: Any, path: str = "") -> Condition:
-    """Parse the JSON condition language; the ValidationError names the path inside it."""
+def parse_condition(value: Any, path: str = "", *, own: bool = False,
+                    depth: int = 1) -> Condition:
+    """Parse the JSON condition language; the ValidationError names the path inside it.
+
+    `own`: "." (the question's own answer) may be named, as in a constraint.
+    """
     where = f"{path}: " if path else ""
+    if depth > MAX_DEPTH:
+        raise ValidationError(f"{where}conditions nest at most {MAX_DEPTH} levels deep")
     if not isinstance(value, dict):
         raise ValidationError(f"{where}a condition must be an object")
+    inner = f"{path}{'.' if path else ''}"
+    if "not" in value:
+        if len(value) != 1:
+            raise ValidationError(f"{where}'not' takes one condition alone")
+        return Condition("not", parts=(
+            parse_condition(value["not"], f"{inner}not", own=own, depth=depth + 1),))
     combination = [name for name in COMBINATIONS if name in value]
     if combination:
         name = combination[0]
@@ -215,25 +337,84 @@ def parse_condition(value: Any, path: str = "") -> Condition:
         if len(value) != 1 or not isinstance(parts, list) or not parts:
             raise ValidationError(f"{where}'{name}' takes a non-empty list of conditions alone")
         return Condition(name, parts=tuple(
-            parse_condition(part, f"{path}{'.' if path else ''}{name}[{index}]")
+            parse_condition(part, f"{inner}{name}[{index}]", own=own, depth=depth + 1)
             for index, part in enumerate(parts)
         ))
-    comparison = [name for name in COMPARISONS if name in value]
-    if set(value) != {"key", *comparison} or len(comparison) != 1:
-        raise ValidationError(f"{where}expected {{'key': ..., <one of {', '.join(COMPARISONS)}>: "
-                              f"...}} or {{'all'|'any': [...]}}")
-    if not isinstance(value["key"], str) or not KEY.fullmatch(value["key"]):
-        raise ValidationError(f"{where}'key' must be a question key")
-    op = comparison[0]
-    values = value[op] if op == "in" else [value[op]]
-    if not isinstance(values, list) or not values or not all(_is_value(v) for v in values):
-        expected = "a non-empty list of values" if op == "in" else "a value"
-        raise ValidationError(f"{where}'{op}' takes {expected} (integer, string or boolean)")
-    return Condition(op, key=value["key"], values=tuple(values))
+    subjects = [name for name in ("key", *MEASURES) if name in value]
+    ops = [name for name in COMPARISONS if name in value]
+    if len(subjects) != 1 or len(ops) != 1 or set(value) != {subjects[0], ops[0]}:
+        raise ValidationError(
+            f"{where}expected {{'key'|'count'|'length': ..., <one of {', '.join(COMPARISONS)}>: "
+            "...}, {'all'|'any': [...]} or {'not': ...}")
+    subject, op = subjects[0], ops[0]
+    key = value[subject]
+    if not (isinstance(key, str) and (KEY.fullmatch(key) or (own and key == OWN))):
+        raise ValidationError(f"{where}'{subject}' must be a question key"
+                              + (" or '.'" if own else ""))
+    measure = "value" if subject == "key" else subject
+    if measure != "value" and op not in ORDERED:
+        raise ValidationError(f"{where}'{subject}' compares with one of {', '.join(ORDERED)}")
+    raw = value[op]
+    if op == "answered":
+        if not isinstance(raw, bool):
+            raise ValidationError(f"{where}'answered' takes true or false")
+        return Condition(op, key=key, values=(raw,))
+    if op == "in":
+        if not isinstance(raw, list) or not raw or not all(_is_value(v) for v in raw):
+            raise ValidationError(f"{where}'in' takes a non-empty list of values "
+                                  "(integer, number, string or boolean)")
+        return Condition(op, key=key, values=tuple(_whole(v) for v in raw))
+    if op in ORDERED and isinstance(raw, dict):
+        return Condition(op, key=key, values=(_parse_ref(raw, where, own),), measure=measure)
+    if raw == "":
+        raise ValidationError(f"{where}'' is no value; for an unanswered question use "
+                              f"{{'key': ..., 'answered': false}}")
+    if measure != "value" and (type(raw) is not int or raw < 0):
+        raise ValidationError(f"{where}'{subject}' compares with a whole number of at least 0 "
+                              "or a ref")
+    if not _is_value(raw):
+        raise ValidationError(f"{where}'{op}' takes a value (integer, number, string or "
+                              "boolean)" + (" or {'ref': key}" if op in ORDERED else ""))
+    return Condition(op, key=key, values=(_whole(raw),), measure=measure)
+
+
+def _whole(value: Value) -> Value:
+    """A whole float as an integer, as decimal answers are stored (so 2.0 meets 2)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _parse_ref(raw: dict[str, Any], where: str, own: bool) -> Ref:
+    key = raw.get("ref")
+    if set(raw) != {"ref"} or not isinstance(key, str) or not (
+            KEY.fullmatch(key) or (own and key == OWN)):
+        raise ValidationError(f"{where}a ref is {{'ref': <question key"
+                              + (" or '.'" if own else "") + ">}")
+    return Ref(key)
 
 
 def _is_value(value: Any) -> bool:
-    return isinstance(value, bool | int | str)
+    return isinstance(value, bool | int | str) or (isinstance(value, float)
+                                                   and math.isfinite(value))
+
+
+def dump_condition(condition: Condition) -> dict[str, Any]:
+    """The condition back in the JSON language (`parse_condition` reads it again)."""
+    if condition.op in COMBINATIONS:
+        return {condition.op: [dump_condition(part) for part in condition.parts]}
+    if condition.op == "not":
+        return {"not": dump_condition(condition.parts[0])}
+    values = [{"ref": v.key} if isinstance(v, Ref) else v for v in condition.values]
+    subject = "key" if condition.measure == "value" else condition.measure
+    return {subject: condition.key, condition.op: values if condition.op == "in" else values[0]}
+
+
+# --- the format, declared --------------------------------------------------------------
+
+
+# The text languages of the definition being loaded: its default language and every
+# language a text may carry. Set by load_definition for the length of one load.
+_TEXT_LANGUAGES: ContextVar[tuple[str, frozenset[str]]] = ContextVar(
+    "text_languages", default=("id", frozenset(BUILT_IN_LANGUAGES)))
 
 
 class _ConditionField(fields.Field):
@@ -241,11 +422,59 @@ class _ConditionField(fields.Field):
         return parse_condition(value)
 
 
+class _ConstraintConditionField(fields.Field):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Condition:
+        return parse_condition(value, own=True)
+
+
 class _CodeField(fields.Field):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Code:
         if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
             raise ValidationError("must be an integer or a non-empty string")
         return value
+
+
+class _NumberField(fields.Field):
+    """A JSON number (int or finite float), never a boolean or a numeric string."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any,
+                     **kwargs: Any) -> int | float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or (
+                isinstance(value, float) and not math.isfinite(value)):
+            raise ValidationError("must be a number")
+        return value
+
+
+class _AnyField(fields.Field):
+    """Any JSON value; the whole-definition check judges it (a default by its question)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        return value
+
+
+class _LocalTextField(fields.Field):
+    """A text object {language: text}: the default language present, only known languages."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any,
+                     **kwargs: Any) -> LocalText:
+        default, known = _TEXT_LANGUAGES.get()
+        if not isinstance(value, dict):
+            raise ValidationError("a text is an object keyed by language, e.g. {'id': '...'}")
+        errors: dict[str, list[str]] = {}
+        for language, text in value.items():
+            if language not in known:
+                errors[str(language)] = [
+                    f"not a language of this definition (allowed: {', '.join(sorted(known))}; "
+                    "list others in 'languages')"]
+            elif not isinstance(text, str) or not text:
+                errors[language] = ["must be a non-empty text"]
+        if default not in value and default not in errors:
+            errors[default] = [f"required: every text has the default language '{default}'"]
+        if errors:
+            raise ValidationError(errors)
+        return LocalText(((default, value[default]),
+                          *((language, text) for language, text in value.items()
+                            if language != default)))
 
 
 def _key_field(**kwargs: Any) -> fields.String:
@@ -257,18 +486,9 @@ def _strict_boolean(**kwargs: Any) -> fields.Boolean:
     return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
 
 
-class LocalTextSchema(Schema):
-    id = fields.String(required=True, validate=validate.Length(min=1))
-    en = fields.String(validate=validate.Length(min=1))
-
-    @post_load
-    def build(self, data: dict[str, Any], **kwargs: Any) -> LocalText:
-        return LocalText(**data)
-
-
 class OptionSchema(Schema):
     code = _CodeField(required=True)
-    label = fields.Nested(LocalTextSchema, required=True)
+    label = _LocalTextField(required=True)
 
     @post_load
     def build(self, data: dict[str, Any], **kwargs: Any) -> Option:
@@ -279,7 +499,7 @@ class MatrixRowSchema(Schema):
     key = _key_field()
     key_a = _key_field()
     key_b = _key_field()
-    label = fields.Nested(LocalTextSchema, required=True)
+    label = _LocalTextField(required=True)
 
     @validates_schema
     def one_key_or_a_pair(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -294,9 +514,9 @@ class MatrixRowSchema(Schema):
 
 class VariantSchema(Schema):
     condition = _ConditionField(data_key="if", required=True)
-    label = fields.Nested(LocalTextSchema)
-    help = fields.Nested(LocalTextSchema)
-    columns = fields.List(fields.Nested(LocalTextSchema), validate=validate.Length(min=1))
+    label = _LocalTextField()
+    help = _LocalTextField()
+    columns = fields.List(_LocalTextField(), validate=validate.Length(min=1))
 
     @validates_schema
     def changes_something(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -309,21 +529,33 @@ class VariantSchema(Schema):
         return Variant(**data)
 
 
+class ConstraintSchema(Schema):
+    condition = _ConstraintConditionField(data_key="if", required=True)
+    message = _LocalTextField()
+
+    @post_load
+    def build(self, data: dict[str, Any], **kwargs: Any) -> Constraint:
+        return Constraint(**data)
+
+
 class QuestionSchema(Schema):
     key = _key_field(required=True)
     type = fields.String(required=True, validate=validate.OneOf(QUESTION_TYPES))
-    label = fields.Nested(LocalTextSchema, required=True)
-    help = fields.Nested(LocalTextSchema)
+    label = _LocalTextField(required=True)
+    help = _LocalTextField()
     required = _strict_boolean(load_default=False)
+    required_message = _LocalTextField()
     condition = _ConditionField(data_key="if")
+    constraint = fields.Nested(ConstraintSchema)
+    default = _AnyField(allow_none=False)
     lte = _key_field()
     options = fields.List(fields.Nested(OptionSchema), validate=validate.Length(min=1))
-    minimum = fields.Integer(strict=True, data_key="min")
-    maximum = fields.Integer(strict=True, data_key="max")
+    minimum = _NumberField(data_key="min")
+    maximum = _NumberField(data_key="max")
     max_length = fields.Integer(strict=True, validate=validate.Range(min=1))
     must_be = _strict_boolean()
     rows = fields.List(fields.Nested(MatrixRowSchema), validate=validate.Length(min=1))
-    columns = fields.List(fields.Nested(LocalTextSchema))
+    columns = fields.List(_LocalTextField())
     scale_labels = fields.List(fields.Nested(OptionSchema))
     questions = fields.List(fields.Nested(lambda: QuestionSchema()),
                             validate=validate.Length(min=1))
@@ -340,9 +572,15 @@ class QuestionSchema(Schema):
         for name in TYPE_REQUIRES.get(data["type"], set()) - set(data):
             errors[self.fields[name].data_key or name] = [
                 f"required for {data['type']} questions"]
+        if data["type"] != "decimal":
+            for name in ("minimum", "maximum"):
+                if name in data and type(data[name]) is not int:
+                    errors[self.fields[name].data_key or name] = [
+                        "must be an integer (only decimal questions take other numbers)"]
+        if data["type"] == "note" and data.get("required"):
+            errors["required"] = ["a note takes no answer, so it cannot be required"]
         if errors:
             raise ValidationError(errors)
-
     @validates_schema
     def range_is_ordered(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("minimum", 0) > data.get("maximum", data.get("minimum", 0)):
@@ -402,7 +640,7 @@ class QuestionSchema(Schema):
             # judged on its own.
             data["questions"] = tuple(
                 replace(sub, condition=data.get("condition"),
-                        required=sub.required or data["required"])
+                        required=(sub.required or data["required"]) and sub.type != "note")
                 for sub in data["questions"]
             )
         return Question(**data)
@@ -410,7 +648,7 @@ class QuestionSchema(Schema):
 
 class SectionSchema(Schema):
     key = _key_field(required=True)
-    title = fields.Nested(LocalTextSchema, required=True)
+    title = _LocalTextField(required=True)
     questions = fields.List(fields.Nested(QuestionSchema), required=True,
                             validate=validate.Length(min=1))
 
@@ -425,14 +663,52 @@ class QuestionnaireSchema(Schema):
     # Stored in an integer column: a larger version would fail in the driver (500).
     version = fields.Integer(strict=True, required=True,
                              validate=validate.Range(min=1, max=MAX_VERSION))
-    title = fields.Nested(LocalTextSchema, required=True)
+    title = _LocalTextField(required=True)
     sections = fields.List(fields.Nested(SectionSchema), required=True,
                            validate=validate.Length(min=1))
+
+    default_language = fields.String(load_default="id")
+    languages = fields.List(fields.Dict())
 
     @post_load
     def build(self, data: dict[str, Any], **kwargs: Any) -> Questionnaire:
         return Questionnaire(key=data["key"], version=data["version"], title=data["title"],
-                             sections=tuple(data["sections"]))
+                             sections=tuple(data["sections"]),
+                             default_language=data["default_language"],
+                             languages=tuple((language["code"], language["name"])
+                                             for language in data.get("languages", ())))
+
+
+class LanguageSchema(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(
+        LANGUAGE, error="must be a language code like fr or pt-BR, or 'und'"))
+    name = fields.String(required=True, validate=validate.Length(min=1))
+
+
+class LanguagesSchema(Schema):
+    """The top level's language fields, read before the texts that must follow them."""
+
+    class Meta:
+        unknown = "exclude"
+
+    default_language = fields.String(load_default="id", validate=validate.Regexp(
+        LANGUAGE, error="must be a language code like id, en or fr"))
+    languages = fields.List(fields.Nested(LanguageSchema), load_default=list)
+
+    @validates_schema
+    def languages_fit(self, data: dict[str, Any], **kwargs: Any) -> None:
+        codes = [language["code"] for language in data.get("languages", ())]
+        for index, code in enumerate(codes):
+            if code in BUILT_IN_LANGUAGES:
+                raise ValidationError({"languages": {index: {"code": [
+                    f"'{code}' is always offered; list only other languages"]}}})
+            if code in codes[:index]:
+                raise ValidationError({"languages": {index: {"code": [
+                    f"'{code}' is listed twice"]}}})
+        default = data.get("default_language", "id")
+        if default not in (*BUILT_IN_LANGUAGES, *codes):
+            raise ValidationError(f"'{default}' is not id, en or a code listed in 'languages'",
+                                  "default_language")
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -441,11 +717,19 @@ class QuestionnaireSchema(Schema):
 def load_definition(data: Any) -> Questionnaire:
     """Validate a definition and return it as frozen dataclasses, or raise DefinitionError."""
     try:
-        questionnaire = QuestionnaireSchema().load(data)
+        languages = LanguagesSchema().load(data if isinstance(data, dict) else {})
+        codes = [language["code"] for language in languages["languages"]]
+        token = _TEXT_LANGUAGES.set((languages["default_language"],
+                                     frozenset((*BUILT_IN_LANGUAGES, *codes))))
+        try:
+            questionnaire = QuestionnaireSchema().load(data)
+        finally:
+            _TEXT_LANGUAGES.reset(token)
     except ValidationError as error:
         raise DefinitionError(list(_flatten(error.messages))) from None
     _check_unique_keys(questionnaire)
     _check_references(questionnaire)
+    _check_defaults(questionnaire)
     return questionnaire
 
 
@@ -506,7 +790,8 @@ def _check_unique_keys(questionnaire: Questionnaire) -> None:
 def _check_references(questionnaire: Questionnaire) -> None:
     """Conditions and `lte` may only point at answers asked earlier, with values they can take.
 
-    A variant's condition may only point at answers from earlier sections.
+    A variant's condition may only point at answers from earlier sections; a constraint's
+    also at "." (the question's own answer).
     """
     earlier: dict[str, Question] = {}
     earlier_sections: dict[str, Question] = {}
@@ -515,17 +800,14 @@ def _check_references(questionnaire: Questionnaire) -> None:
         section_path = path.split(".")[0]
         if section_path != section_of_path:
             section_of_path, earlier_sections = section_path, dict(earlier)
-        for leaf in question.condition.leaves() if question.condition else ():
-            problem = _leaf_problem(leaf, earlier.get(leaf.key))
-            if problem:
-                raise DefinitionError([(f"{path}.if", problem)])
+        if question.condition is not None:
+            _check_condition(question.condition, earlier, f"{path}.if")
+        if question.constraint is not None:
+            _check_condition(question.constraint.condition, {**earlier, OWN: question},
+                             f"{path}.constraint.if")
         for v, variant in enumerate(question.variants):
-            for leaf in variant.condition.leaves():
-                problem = _leaf_problem(leaf, earlier_sections.get(leaf.key))
-                if problem:
-                    raise DefinitionError([(f"{path}.variants[{v}].if",
-                                            problem.replace("asked earlier",
-                                                            "of an earlier section"))])
+            _check_condition(variant.condition, earlier_sections, f"{path}.variants[{v}].if",
+                             where="of an earlier section")
         if question.lte is not None:
             target = earlier.get(question.lte)
             if target is None or target.type not in ("integer", "currency"):
@@ -535,15 +817,95 @@ def _check_references(questionnaire: Questionnaire) -> None:
             earlier.update(dict.fromkeys(question.answer_keys, question))
 
 
-def _leaf_problem(leaf: Condition, target: Question | None) -> str | None:
-    if target is None:
-        return f"'{leaf.key}' is not an answer asked earlier"
+def _check_condition(condition: Condition, known: dict[str, Question], path: str,
+                     where: str = "asked earlier") -> None:
+    for leaf in condition.leaves():
+        problem = _leaf_problem(leaf, known, where)
+        if problem:
+            raise DefinitionError([(path, problem)])
+
+
+def _leaf_problem(leaf: Condition, known: dict[str, Question], where: str) -> str | None:
+    target = known.get(leaf.key)
+    refs = [value for value in leaf.values if isinstance(value, Ref)]
+    for key in (leaf.key, *(ref.key for ref in refs)):
+        if key not in known:
+            return f"'{key}' is not an answer {where}"
+    if leaf.op == "answered":
+        return None
+    assert target is not None
+    if leaf.measure != "value":
+        if leaf.measure == "count" and target.type != "multi":
+            return f"'count' counts the options of a multi question; '{leaf.key}' is not one"
+        if leaf.measure == "length" and target.type == "multi":
+            return f"'length' is for a single answer; use 'count' for '{leaf.key}'"
+        for ref in refs:
+            if FAMILY[known[ref.key].type] != "number":
+                return f"'{leaf.measure}' compares with a number; '{ref.key}' is not one"
+        return None
     if (leaf.op == "has") != (target.type == "multi"):
         return f"'has' is for multi questions; use eq, ne or in for '{leaf.key}'"
+    family = FAMILY[target.type]
+    if leaf.op in RELATIONAL and family not in ORDERED_FAMILIES:
+        return (f"'{leaf.op}' compares numbers, dates or times; '{leaf.key}' is a "
+                f"{target.type} question")
+    for ref in refs:
+        other = known[ref.key]
+        if FAMILY[other.type] != family or (family == "choice" and {
+                type(option.code) for option in target.options} != {
+                type(option.code) for option in other.options}):
+            # Choices compare by code: integer codes never equal string codes.
+            return (f"'{leaf.key}' ({target.type}) and '{ref.key}' ({other.type}) cannot be "
+                    "compared")
+    literals = [value for value in leaf.values if not isinstance(value, Ref)]
     codes = [option.code for option in target.options]
-    if codes and not all(any(same_value(value, code) for code in codes) for value in leaf.values):
-        return f"{list(leaf.values)} are not all option codes of '{leaf.key}'"
+    if codes and not all(any(same_value(value, code) for code in codes) for value in literals):
+        return f"{literals} are not all option codes of '{leaf.key}'"
+    for value in literals:
+        if not _fits_family(value, family):
+            return f"{json.dumps(value)} is not a {_FAMILY_WORDS[family]} like '{leaf.key}'"
     return None
+
+
+_FAMILY_WORDS = {"number": "number", "date": "date YYYY-MM-DD", "time": "time HH:MM",
+                 "datetime": "date-time YYYY-MM-DDTHH:MM", "boolean": "true or false",
+                 "text": "string"}
+
+
+def _fits_family(value: Any, family: str) -> bool:
+    """A literal compared with an answer of this family can equal one (a choice's literals
+    are checked against its option codes instead)."""
+    if family == "number":
+        return not isinstance(value, bool) and isinstance(value, int | float)
+    if family == "boolean":
+        return isinstance(value, bool)
+    if family == "text":  # "1" is not 1: eq is of the same type, here and in form.js
+        return isinstance(value, str)
+    if family in ("choice", "multi"):
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        if family == "date":
+            return len(value) == 10 and date.fromisoformat(value).isoformat() == value
+        if family == "datetime":
+            return (len(value) == 16 and value[10] == "T"
+                    and datetime.fromisoformat(value).isoformat(timespec="minutes") == value)
+    except ValueError:
+        return False
+    return bool(TIME_TEXT.match(value))
+
+
+def _check_defaults(questionnaire: Questionnaire) -> None:
+    """A default is an answer its question would accept (type, options, range)."""
+    from services.survey.questionnaire.engine import default_problem  # engine imports us
+
+    for question, path in _walk(questionnaire):
+        if question.default is None:
+            continue
+        problem = default_problem(question)
+        if problem is not None:
+            raise DefinitionError([(f"{path}.default", f"the default {problem}")])
 
 
 def same_value(left: Any, right: Any) -> bool:

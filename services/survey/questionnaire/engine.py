@@ -9,18 +9,22 @@ checked in one place whichever way the answers came in.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from services.survey.questionnaire.definition import (
+    OWN,
+    TIME_TEXT,
     Condition,
     MatrixRow,
     Option,
     Question,
     Questionnaire,
+    Ref,
     Section,
     Variant,
     same_value,
@@ -35,6 +39,14 @@ INTEGER_TEXT = re.compile(r"[+-]?\d+")
 # People type Rupiah as "4.500.000", "4,500,000" or "Rp 4 500 000".
 RUPIAH_TEXT = re.compile(r"(?:rp\.?\s*)?(\d{1,3}(?:[.,\s]\d{3})+|\d+)", re.IGNORECASE)
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+# A decimal as people type it: "2,5" or "2.5" (no thousands separators: "1.000" is ambiguous).
+DECIMAL_TEXT = re.compile(r"[+-]?(\d+)(?:[.,](\d+))?")
+# A time or date-time from the browser's own fields ("09:30", "2025-01-31T09:30", seconds
+# or a space allowed), read to the stored minutes.
+TIME_INPUT = re.compile(r"(\d{1,2})[:.](\d{2})(?::\d{2}(?:\.\d+)?)?")
+DATETIME_INPUT = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](.+)")
+ACKNOWLEDGED = TRUE_WORDS | {"ok"}
 
 
 @dataclass(frozen=True)
@@ -46,14 +58,16 @@ class Problem:
     words the same problem in the alumnus's language, naming questions by their text
     (services/survey/form_view.py `problem_text`). Kinds and their params:
 
-    unknown, not_object, required, single_value, unstorable, bidi, boolean: none
+    unknown, not_object, single_value, unstorable, bidi, boolean: none
+    required: message (the definition's LocalText for it, or None)
     not_applicable: condition (the question's Condition)
     lte: other (the answer key it may not exceed), limit (that answer)
     one_of / list_of: codes (the option codes)
-    number: what ("integer" or "rupiah"), low, high (either may be None)
+    number: what ("integer", "decimal" or "rupiah"), low, high (either may be None)
     too_long: limit (characters)
-    date: none
-    must_be: value (the one accepted boolean)
+    date, time, datetime: none
+    must_be: value (the one accepted boolean; an acknowledge question's is true)
+    constraint: condition (the constraint's Condition), message (LocalText or None)
     """
 
     kind: str
@@ -77,6 +91,10 @@ def _english(problem: Problem) -> str:
         return _FIXED_ENGLISH[kind]
     if kind == "not_applicable":
         return f"not applicable: asked only when {describe(p['condition'])}"
+    if kind == "required":
+        return _with_message("is required", p.get("message"))
+    if kind == "constraint":
+        return _with_message(f"must keep the rule: {describe(p['condition'])}", p["message"])
     if kind == "lte":
         return f"must not be more than the answer to {p['other']} ({p['limit']})"
     if kind in ("one_of", "list_of"):
@@ -84,7 +102,8 @@ def _english(problem: Problem) -> str:
         return (f"must be one of: {codes}" if kind == "one_of"
                 else f"must be a list of options from: {codes}")
     if kind == "number":
-        what = "a whole number of Rupiah" if p["what"] == "rupiah" else "an integer"
+        what = {"rupiah": "a whole number of Rupiah", "decimal": "a number"}.get(
+            p["what"], "an integer")
         low, high = p["low"], p["high"]
         if low is not None and high is not None:
             return f"must be {what} between {low} and {high}"
@@ -100,15 +119,21 @@ def _english(problem: Problem) -> str:
     raise ValueError(f"unknown problem kind {kind!r}")
 
 
+def _with_message(text: str, message: Any) -> str:
+    """The definition's own message (English, else its default language) after ours."""
+    return f"{text} ({message.get('en')})" if message is not None else text
+
+
 _FIXED_ENGLISH = {
     "unknown": "unknown question",
     "not_object": "must be an object keyed by question",
-    "required": "is required",
     "single_value": "must be a single value",
     "unstorable": "contains characters that cannot be stored",
     "bidi": ("contains a bidirectional control character (U+202A to U+202E, U+2066 to "
              "U+2069); retype the answer"),
     "date": "must be a date as YYYY-MM-DD",
+    "time": "must be a time as HH:MM (24 hours)",
+    "datetime": "must be a date and time as YYYY-MM-DDTHH:MM",
     "boolean": "must be true or false",
 }
 
@@ -156,23 +181,85 @@ def is_visible(question: Question, answers: Mapping[str, Any]) -> bool:
 
 
 def _holds(condition: Condition, answers: Mapping[str, Any]) -> bool:
+    """Whether the condition holds, with ODK/XPath's rules for unanswered values.
+
+    A comparison (eq, lt, le, gt, ge) with an unanswered side is false and `ne` true, except
+    that two unanswered sides are equal. eq is of the same type (True is not the code 1;
+    whole decimals are stored, and literals read, as integers, so 2.0 meets 2); lt..ge
+    compare numbers as numbers, dates, times and date-times as their ISO texts, which sort
+    as they do.
+    """
     op = condition.op
     if op == "all":
         return all(_holds(part, answers) for part in condition.parts)
     if op == "any":
         return any(_holds(part, answers) for part in condition.parts)
+    if op == "not":
+        return not _holds(condition.parts[0], answers)
     answer = answers.get(condition.key)
     if op == "has":
         return isinstance(answer, list) and any(same_value(item, condition.values[0])
                                                 for item in answer)
-    # A loop rather than any() over a generator: this runs for most questions of every
-    # submission, usually with one or two values.
-    matches = False
-    for value in condition.values:
-        if same_value(answer, value):
-            matches = True
-            break
-    return not matches if op == "ne" else matches
+    if op == "answered":
+        return _is_blank(answer) is not condition.values[0]
+    if condition.measure != "value":
+        answer = _measured(condition.measure, answer)
+    if op == "in" or op == "eq" or op == "ne":
+        # A loop rather than any() over a generator: this runs for most questions of every
+        # submission, usually with one or two values.
+        matches = False
+        for value in condition.values:
+            if type(value) is Ref:
+                value = answers.get(value.key)
+                if _is_blank(value):
+                    matches = _is_blank(answer)
+                    break
+            if same_value(answer, value):
+                matches = True
+                break
+        return not matches if op == "ne" else matches
+    value = condition.values[0]
+    if type(value) is Ref:
+        value = answers.get(value.key)
+    return _ordered(answer, op, value)
+
+
+def _measured(measure: str, answer: Any) -> int:
+    """The number `{"count": K}` or `{"length": K}` compares: 0 when K is unanswered."""
+    if _is_blank(answer):
+        return 0
+    if measure == "count":
+        return len(answer) if isinstance(answer, list) else 1
+    return len(_as_text(answer))
+
+
+def _as_text(answer: Any) -> str:
+    if isinstance(answer, bool):
+        return "true" if answer else "false"
+    return str(answer)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _ordered(left: Any, op: str, right: Any) -> bool:
+    """lt/le/gt/ge between two numbers or two ISO texts; False with an unanswered side."""
+    if _is_number(left) and _is_number(right):
+        pass
+    elif not (isinstance(left, str) and isinstance(right, str) and left and right):
+        return False
+    if op == "lt":
+        return bool(left < right)
+    if op == "le":
+        return bool(left <= right)
+    if op == "gt":
+        return bool(left > right)
+    return bool(left >= right)
+
+
+_VERBS = {"eq": "is", "in": "is", "ne": "is not", "has": "includes", "lt": "is less than",
+          "le": "is at most", "gt": "is more than", "ge": "is at least"}
 
 
 def describe(condition: Condition) -> str:
@@ -181,9 +268,20 @@ def describe(condition: Condition) -> str:
         joiner = " and " if condition.op == "all" else " or "
         return joiner.join(f"({describe(part)})" if part.parts else describe(part)
                            for part in condition.parts)
-    values = " or ".join(json.dumps(value) for value in condition.values)
-    verb = {"eq": "is", "in": "is", "ne": "is not", "has": "includes"}[condition.op]
-    return f"{condition.key} {verb} {values}"
+    if condition.op == "not":
+        return f"not ({describe(condition.parts[0])})"
+    subject = "the answer" if condition.key == OWN else condition.key
+    if condition.measure == "count":
+        subject = f"the number of options ticked in {subject}"
+    elif condition.measure == "length":
+        subject = f"the length of {subject}"
+    if condition.op == "answered":
+        return f"{subject} is {'answered' if condition.values[0] else 'not answered'}"
+    values = " or ".join(
+        ("the answer" if value.key == OWN else f"the answer to {value.key}")
+        if isinstance(value, Ref) else json.dumps(value)
+        for value in condition.values)
+    return f"{subject} {_VERBS[condition.op]} {values}"
 
 
 # --- what a page shows ------------------------------------------------------------------------
@@ -232,22 +330,55 @@ def within_page(condition: Condition, answers: Mapping[str, Any],
     can change it; otherwise the smaller condition that only names keys on this page, which
     the browser evaluates as the alumnus answers (form.js). This is how a question that
     depends on an earlier page AND on this page (blk_cert_used: f8 and blk_cert) is shown
-    exactly when both hold.
+    exactly when both hold. A comparison between an answer on this page and one from
+    another page keeps the other page's answer as its literal value (`_pinned`).
     """
-    if condition.op not in ("all", "any"):
-        return condition if condition.key in page_keys else _holds(condition, answers)
+    op = condition.op
+    if op == "not":
+        rest = within_page(condition.parts[0], answers, page_keys)
+        return (not rest) if isinstance(rest, bool) else Condition("not", parts=(rest,))
+    if op not in ("all", "any"):
+        return _pinned(condition, answers, page_keys)
     parts: list[Condition] = []
     for part in condition.parts:
         decided = within_page(part, answers, page_keys)
-        if decided is True and condition.op == "any":
+        if decided is True and op == "any":
             return True
-        if decided is False and condition.op == "all":
+        if decided is False and op == "all":
             return False
         if not isinstance(decided, bool):
             parts.append(decided)
     if not parts:
-        return condition.op == "all"
-    return parts[0] if len(parts) == 1 else Condition(condition.op, parts=tuple(parts))
+        return op == "all"
+    return parts[0] if len(parts) == 1 else Condition(op, parts=tuple(parts))
+
+
+_MIRRORED = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+
+
+def _pinned(leaf: Condition, answers: Mapping[str, Any],
+            page_keys: frozenset[str]) -> Condition | bool:
+    """One comparison within a page: decided when it names no answer on this page, else
+    with a ref to another page's answer replaced by that answer (or, when it has none, by
+    the `answered` test or truth value the XPath rules give)."""
+    ref = leaf.values[0] if leaf.values and type(leaf.values[0]) is Ref else None
+    key_here = leaf.key in page_keys
+    if ref is None or (ref.key in page_keys) == key_here:
+        return leaf if key_here or (ref is not None and ref.key in page_keys) else (
+            _holds(leaf, answers))
+    if key_here:  # the ref's answer is settled
+        here, there, op = leaf.key, answers.get(ref.key), leaf.op
+        measure = leaf.measure
+    else:  # the key's answer is settled, the ref's is typed on this page: turn it round
+        here, op, measure = ref.key, _MIRRORED[leaf.op], "value"
+        there = answers.get(leaf.key)
+        if leaf.measure != "value":
+            there = _measured(leaf.measure, there)
+    if not _is_blank(there):
+        return Condition(op, key=here, values=(there,), measure=measure)
+    if measure == "value" and op in ("eq", "ne"):
+        return Condition("answered", key=here, values=(op == "ne",))
+    return op == "ne"
 
 
 def first_unfinished(questionnaire: Questionnaire, answers: Mapping[str, Any]) -> int | None:
@@ -316,7 +447,7 @@ def validate_answers(
             # _is_blank, inlined: it runs for every answer key of every submission.
             if raw is None or raw == [] or (isinstance(raw, str) and not raw.strip()):
                 if complete and question.required and applies and decided:
-                    errors[key] = [Problem.of("required")]
+                    errors[key] = [_required(question)]
                 continue
             if decided and not applies:
                 errors[key] = [Problem.of("not_applicable", condition=condition)]
@@ -325,6 +456,9 @@ def validate_answers(
                 value = _CLEANERS[question.type](question, raw)
                 if question.lte is not None:
                     _check_lte(question, value, cleaned)
+                if question.constraint is not None and (
+                        not doubtful or question.constraint.condition.keys.isdisjoint(doubtful)):
+                    _check_constraint(question, value, cleaned)
             except _Invalid as problem:
                 errors[key] = [problem.problem]
                 doubtful.add(key)
@@ -341,6 +475,37 @@ def _check_lte(question: Question, value: Any, cleaned: Mapping[str, Any]) -> No
         raise _Invalid(Problem.of("lte", other=question.lte, limit=cleaned[question.lte]))
 
 
+def _check_constraint(question: Question, value: Any, cleaned: Mapping[str, Any]) -> None:
+    """The question's constraint, with "." its own (cleaned) answer; checked only when it is
+    answered, as ODK does. A constraint naming an earlier answer that was refused is not
+    checked (validate_answers): that answer's own problem is the one to fix."""
+    constraint = question.constraint
+    assert constraint is not None
+    if not _holds(constraint.condition, {**cleaned, OWN: value}):
+        raise _Invalid(Problem.of("constraint", condition=constraint.condition,
+                                  message=constraint.message))
+
+
+def _required(question: Question) -> Problem:
+    if question.required_message is None:
+        return Problem.of("required")
+    return Problem.of("required", message=question.required_message)
+
+
+def default_problem(question: Question) -> Problem | None:
+    """Why the question's default is no answer it would accept, or None (definition check).
+
+    Its type, options and range; not its constraint or `lte`, which depend on other answers
+    (ODK does not check a default against them either)."""
+    try:
+        _CLEANERS[question.type](question, question.default)
+    except _Invalid as invalid:
+        return invalid.problem
+    except KeyError:  # matrix, group, note: refused by the schema before this
+        return Problem.of("unknown")
+    return None
+
+
 def expectation(question: Question) -> str:
     """What a valid answer looks like: the message for a wrong type or value."""
     return str(expected(question))
@@ -351,13 +516,15 @@ def expected(question: Question) -> Problem:
     if question.type in ("single", "multi"):
         codes = tuple(option.code for option in question.options)
         return Problem.of("one_of" if question.type == "single" else "list_of", codes=codes)
-    if question.type in ("integer", "currency", "matrix"):
-        return Problem.of("number", what="rupiah" if question.type == "currency" else "integer",
-                          low=question.minimum, high=question.maximum)
+    if question.type in ("integer", "currency", "matrix", "decimal"):
+        what = {"currency": "rupiah", "decimal": "decimal"}.get(question.type, "integer")
+        return Problem.of("number", what=what, low=question.minimum, high=question.maximum)
     if question.type == "text":
         return Problem.of("too_long", limit=question.max_length)
-    if question.type == "date":
-        return Problem.of("date")
+    if question.type in ("date", "time", "datetime"):
+        return Problem.of(question.type)
+    if question.type == "acknowledge":
+        return Problem.of("must_be", value=True)
     if question.must_be is not None:
         return Problem.of("must_be", value=question.must_be)
     return Problem.of("boolean")
@@ -386,6 +553,15 @@ def _clean_integer(question: Question, raw: Any) -> int:
     return raw
 
 
+def _clean_decimal(question: Question, raw: Any) -> int | float:
+    """A JSON number in range; a whole one is stored as an integer (2.0 as 2)."""
+    if (not _is_number(raw) or not math.isfinite(raw)
+            or (question.minimum is not None and raw < question.minimum)
+            or (question.maximum is not None and raw > question.maximum)):
+        raise _Invalid(expected(question))
+    return int(raw) if isinstance(raw, float) and raw.is_integer() and abs(raw) < 2**53 else raw
+
+
 def _clean_text(question: Question, raw: Any) -> str:
     too_long = question.max_length is not None and len(str(raw).strip()) > question.max_length
     if not isinstance(raw, str) or too_long:
@@ -410,6 +586,27 @@ def _clean_date(question: Question, raw: Any) -> str:
     raise _Invalid(expected(question))
 
 
+def _clean_time(question: Question, raw: Any) -> str:
+    if isinstance(raw, str) and TIME_TEXT.match(raw):
+        return raw
+    raise _Invalid(expected(question))
+
+
+def _clean_datetime(question: Question, raw: Any) -> str:
+    try:
+        if isinstance(raw, str) and ISO_DATETIME.fullmatch(raw):
+            return datetime.fromisoformat(raw).isoformat(timespec="minutes")
+    except ValueError:
+        pass
+    raise _Invalid(expected(question))
+
+
+def _clean_acknowledge(question: Question, raw: Any) -> bool:
+    if raw is not True:
+        raise _Invalid(expected(question))
+    return True
+
+
 def _clean_boolean(question: Question, raw: Any) -> bool:
     if not isinstance(raw, bool) or (question.must_be is not None and raw != question.must_be):
         raise _Invalid(expected(question))
@@ -422,9 +619,13 @@ _CLEANERS = {
     "integer": _clean_integer,
     "currency": _clean_integer,
     "matrix": _clean_integer,
+    "decimal": _clean_decimal,
     "text": _clean_text,
     "date": _clean_date,
+    "time": _clean_time,
+    "datetime": _clean_datetime,
     "boolean": _clean_boolean,
+    "acknowledge": _clean_acknowledge,
 }
 
 
@@ -492,8 +693,20 @@ def _read_field(question: Question, key: str, form: Mapping[str, Any]) -> Any:
         return _read_code(question, text)
     if question.type in ("integer", "currency", "matrix"):
         return _read_integer(question, text)
+    if question.type == "decimal":
+        return _read_decimal(question, text)
     if question.type == "boolean":
         return _read_flag(question, text)
+    if question.type == "acknowledge":
+        if text.lower() not in ACKNOWLEDGED:
+            raise _Invalid(expected(question))
+        return True
+    if question.type == "time":
+        return _read_time(text) or text
+    if question.type == "datetime":
+        match = DATETIME_INPUT.fullmatch(text)
+        time = _read_time(match.group(2)) if match else None
+        return f"{match.group(1)}T{time}" if match and time else text
     return text  # text and date: validate_answers checks them as they are
 
 
@@ -511,6 +724,25 @@ def _read_integer(question: Question, text: str) -> int:
         return int(digits)
     except ValueError:  # no number, or more digits than int() will read
         raise _Invalid(expected(question)) from None
+
+
+def _read_decimal(question: Question, text: str) -> int | float:
+    """"2,5" or "2.5" as 2.5; a whole number as an integer."""
+    match = DECIMAL_TEXT.fullmatch(text)
+    if not match or len(text) > 40:
+        raise _Invalid(expected(question))
+    if match.group(2) is None:
+        return int(text)
+    return float(text.replace(",", "."))
+
+
+def _read_time(text: str) -> str | None:
+    """"9:05", "09.05" or "09:05:00" as "09:05"; None when it is no time of day."""
+    match = TIME_INPUT.fullmatch(text)
+    if not match:
+        return None
+    time = f"{int(match.group(1)):02d}:{match.group(2)}"
+    return time if TIME_TEXT.match(time) else None
 
 
 def _read_flag(question: Question, text: str) -> bool:
@@ -531,7 +763,8 @@ def section_progress(questionnaire: Questionnaire, answers: Any) -> list[Section
     cleaned = validate_answers(questionnaire, answers, complete=False).answers
     progress = []
     for section in questionnaire.sections:
-        applying = [question for question in section.questions if is_visible(question, cleaned)]
+        applying = [question for question in section.questions
+                    if question.answer_keys and is_visible(question, cleaned)]
         answered = sum(any(key in cleaned for key in question.answer_keys)
                        for question in applying)
         progress.append(SectionProgress(section.key, answered, len(applying)))

@@ -25,14 +25,18 @@ def answers_schema(questionnaire: Questionnaire) -> dict[str, Any]:
 
 
 def _property(question: Question, key: str) -> dict[str, Any]:
+    from services.survey.questionnaire.engine import describe
+
     description = question.label.get("en")
     if question.condition is not None:
-        from services.survey.questionnaire.engine import describe
-
         description += f" (only if {describe(question.condition)})"
+    if question.constraint is not None:
+        description += f" Must keep the rule: {describe(question.constraint.condition)}."
     if question.required:
         description += " Required."
     schema: dict[str, Any] = {"description": description}
+    if question.default is not None:
+        schema["default"] = question.default
     if question.type == "single":
         codes = [option.code for option in question.options]
         schema["enum"] = codes
@@ -40,8 +44,8 @@ def _property(question: Question, key: str) -> dict[str, Any]:
     elif question.type == "multi":
         schema.update(type="array", uniqueItems=True,
                       items={"type": "string", "enum": [str(o.code) for o in question.options]})
-    elif question.type in ("integer", "currency", "matrix"):
-        schema["type"] = "integer"
+    elif question.type in ("integer", "currency", "matrix", "decimal"):
+        schema["type"] = "number" if question.type == "decimal" else "integer"
         if question.minimum is not None:
             schema["minimum"] = question.minimum
         if question.maximum is not None:
@@ -50,8 +54,16 @@ def _property(question: Question, key: str) -> dict[str, Any]:
         schema["type"] = "boolean"
         if question.must_be is not None:
             schema["enum"] = [question.must_be]
+    elif question.type == "acknowledge":
+        schema.update(type="boolean", enum=[True])
     elif question.type == "date":
         schema.update(type="string", format="date")
+    elif question.type == "time":
+        schema.update(type="string", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                      description=description + " As HH:MM (24 hours).")
+    elif question.type == "datetime":
+        schema.update(type="string", pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$",
+                      description=description + " As YYYY-MM-DDTHH:MM.")
     else:
         schema["type"] = "string"
         if question.max_length:
