@@ -21,8 +21,9 @@ mapped to the AAPOR disposition code it is evidence of, and for a callback its d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, literal, null, or_, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 from services.survey import followup
 from services.survey.followup import target_alumnus, wave_step_ids
 from services.survey.waves import SurveyError
+from shared.centre import centre
 from shared.db import is_postgres
 from shared.i18n import translated as _
 from shared.models import (
@@ -262,6 +264,11 @@ def history(session: Session, wave_id: int, alumnus_ids: list[int],
         found.setdefault(row.alumnus_id, []).append(Attempt(
             row.created_at, row.channel, row.outcome, row.callback_on, row.note, row.username))
     return found
+
+
+def centre_today(session: Session) -> date:
+    """Today where the centre is (a callback "today" is the centre's today, not UTC's)."""
+    return datetime.now(ZoneInfo(centre(session).timezone)).date()
 
 
 def record_attempt(session: Session, wave: Wave, alumnus_id: int, *, user_id: int | None,

@@ -6,16 +6,24 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from services.survey import call_list, followup
+from services.survey import call_list, followup, interview
+from services.survey.links import make_token
 from services.survey.waves import SurveyError
 from shared import auth, db
-from shared.centre import centre
 from shared.models import Cohort, Program, Wave
 from shared.web import form_row_id, page_number
 
@@ -23,8 +31,7 @@ bp = Blueprint("call_list", __name__)
 
 
 def centre_today() -> date:
-    """Today where the centre is (a callback "today" is the centre's today, not UTC's)."""
-    return datetime.now(ZoneInfo(centre(db.session()).timezone)).date()
+    return call_list.centre_today(db.session())
 
 
 def _wave_or_404(slug: str) -> Wave:
@@ -138,6 +145,34 @@ def assign(slug: str) -> Any:
     flash(_("%(count)d alumni assigned.", count=changed) if user_id is not None
           else _("%(count)d alumni unassigned.", count=changed), "ok")
     return _back(slug)
+
+
+@bp.route("/waves/<slug>/calls/<int:alumnus_id>/interview", methods=["POST"])
+@auth.requires("operator")
+def start_interview(slug: str, alumnus_id: int) -> Any:
+    """Open the alumnus's form for staff to fill in on their behalf (by phone): the same
+    form and checks, the mode and who entered it recorded (services/survey/interview.py).
+    Audited, since it opens the alumnus's personal form."""
+    session = db.session()
+    wave = _wave_or_404(slug)
+    try:
+        alumnus = followup.target_alumnus(session, wave, alumnus_id)
+    except SurveyError:
+        abort(404)
+    if wave.status != "open":
+        flash(_("The wave is not open: no answers can be entered."), "error")
+        return redirect(url_for(".call_list_page", slug=slug))
+    if alumnus.erased_at is not None or alumnus.consent_withdrawn_at is not None:
+        flash(_("This alumnus may not be contacted."), "error")
+        return redirect(url_for(".call_list_page", slug=slug))
+    auth.audit(session, auth.current_principal().name, "alumnus.interview",
+               f"alumnus:{alumnus_id}", wave=slug)
+    session.commit()
+    interview.start(wave.id, alumnus_id)
+    token = make_token(current_app.config["SECRET_KEY"], wave.id, alumnus_id)
+    response = redirect(url_for("form.personal", token=token), 303)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/waves/<slug>/calls/<int:alumnus_id>")

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import session as cookie
 
+from services.survey.links import read_token
 from shared import auth
 from shared.models import Response
 
@@ -36,6 +37,12 @@ def interviewer(wave_id: int, alumnus_id: int) -> Any:
     if principal is None or principal.user_id is None or not principal.may("operator"):
         return None
     return principal
+
+
+def interviewer_of(secret_key: str, token: str) -> Any:
+    """`interviewer` for the (wave, alumnus) a personal link names (None for a bad link)."""
+    found = read_token(secret_key, token)
+    return interviewer(*found) if found is not None else None
 
 
 def stop() -> None:

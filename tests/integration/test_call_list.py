@@ -37,6 +37,7 @@ from shared.models import (
     Response,
     User,
     Wave,
+    WaveTarget,
     utcnow,
 )
 from tests.conftest import EMPLOYED, wait_for
@@ -262,3 +263,57 @@ def test_whatsapp_opens_with_the_steps_message_and_personal_link_and_records_the
                          data={"csrf_token": token})
     assert parse_qs(urlsplit(opened.headers["Location"]).query)["text"][0].startswith(
         "Halo Alumnus 3, isi survei: http")
+
+
+def test_staff_enter_an_interview_through_the_same_form_and_the_mode_and_who_are_kept(
+        survey_app, wave, operator) -> None:
+    started = post(operator, f"{PAGE}/{wave['REG-002']}/interview")
+    assert started.status_code == 303
+    url = urlsplit(started.headers["Location"]).path
+    assert url.startswith("/s/")
+    first = operator.get(url).get_data(as_text=True)
+    assert "Wawancara oleh ani" in first and "Alumnus 2" in first
+    # The same validation: consent is required here too.
+    refused = operator.post(url + "?step=1", data={"step": "1", "action": "next"})
+    assert refused.status_code == 422
+    operator.post(url + "?step=1", data={"step": "1", "action": "next", "consent": "true"})
+    operator.post(url + "?step=2", data={"step": "2", "action": "next", "f8": "1"})
+    operator.post(url + "?step=3", data={"step": "3", "action": "next", "f504": "1",
+                                         "f502": "2", "f505": "4.500.000", "f14": "2"})
+    last = operator.get(url)
+    step = int(re.search(r"step=(\d+)", last.headers["Location"]).group(1))
+    done = operator.post(f"{url}?step={step}", data={"step": str(step), "action": "finish"})
+    assert done.status_code == 302 and done.headers["Location"].endswith(PAGE)
+    with survey_app.app_context():
+        session = db.session()
+        response = session.scalar(select(Response).where(Response.alumnus_id == wave["REG-002"]))
+        ani = session.scalar(select(User.id).where(User.username == "ani"))
+        opened = session.scalar(select(WaveTarget.opened_at).where(
+            WaveTarget.alumnus_id == wave["REG-002"]))
+        audited = session.scalars(select(AuditEntry.action).where(
+            AuditEntry.action == "alumnus.interview")).all()
+    assert response.status == "complete" and response.answers["f505"] == 4_500_000
+    assert (response.source, response.entered_by) == ("phone", ani)
+    assert opened is None  # staff opening the form is not the alumnus opening it
+    assert audited == ["alumnus.interview"]
+    # The call is recorded as completed, and the alumnus leaves the list (complete).
+    assert [a.outcome for a in attempts_of(survey_app, wave["REG-002"])] == ["completed"]
+    assert wave["REG-002"] not in listed(operator.get(PAGE).get_data(as_text=True))
+
+
+def test_the_alumnus_on_their_own_link_is_not_taken_for_an_interview(
+        survey_app, wave, operator) -> None:
+    """A staff session marked for one alumnus does not turn another's form into an
+    interview, and an alumnus's browser (no staff session) never is one."""
+    post(operator, f"{PAGE}/{wave['REG-002']}/interview")
+    with survey_app.app_context():
+        from services.survey.links import make_token
+
+        other = make_token(survey_app.config["SECRET_KEY"], survey_app_wave_id(survey_app),
+                           wave["REG-003"])
+    assert "Wawancara oleh" not in operator.get(f"/s/{other}").get_data(as_text=True)
+    alumnus = survey_app.test_client()
+    with survey_app.app_context():
+        own = make_token(survey_app.config["SECRET_KEY"], survey_app_wave_id(survey_app),
+                         wave["REG-002"])
+    assert "Wawancara oleh" not in alumnus.get(f"/s/{own}").get_data(as_text=True)
