@@ -27,7 +27,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -96,6 +99,64 @@ def measure(client, path: str, requests: int) -> tuple[float, float, int]:
     return statistics.median(times), p95, len(response.data)
 
 
+@contextmanager
+def followup_wave(admin_url: str, alumni: int, *,
+                  keep: bool) -> Iterator[tuple[str, str, int, int]]:
+    """A scratch database with the wave described above: (url, name, wave id, messages
+    planned). Dropped on exit unless `keep`."""
+    from services.cli import seed
+    from shared.migrate import upgrade
+
+    name = f"jejak_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        upgrade(url)
+        seed(url)
+        seed_roster(url, alumni)
+        wave_id = open_wave(url)
+        planned, _ = launch(url, wave_id)
+        give_statuses(url, wave_id)
+        yield url, name, wave_id, planned
+    finally:
+        if not keep:
+            from shared.db import Database
+
+            Database.for_url(url).engine.dispose()
+            with admin.connect() as connection:
+                connection.execute(text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+
+
+def survey_client(url: str, redis_url: str, name: str) -> tuple[Any, Any]:
+    """The real survey app on the bench database and a test client signed in as an
+    operator (route guard, session and templates all in the figures)."""
+    import re
+
+    from services.survey import create_app
+    from shared import db
+    from shared.auth import create_user
+    from shared.config import Settings
+
+    settings = Settings(home=Path(tempfile.mkdtemp()), database_url=url, redis_url=redis_url,
+                        secret_key=SECRET, pii_key=PII_KEY)
+    app = create_app({"JEJAK_SETTINGS": settings, "JEJAK_LIMIT_SCOPE": f"{name}:"})
+    with app.app_context():
+        create_user(db.session(), "bench", "kata-sandi-bench", "operator")
+        db.session().commit()
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    signed_in = client.post("/login", data={"username": "bench", "password": "kata-sandi-bench",
+                                            "csrf_token": token})
+    assert signed_in.status_code == 302, signed_in.status_code
+    return client, app
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alumni", type=int, default=100_000)
@@ -105,49 +166,20 @@ def main() -> int:
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
 
-    from services.cli import seed
-    from shared.migrate import upgrade
+    from shared import db
 
-    name = f"jejak_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
-    url = args.admin_url.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        upgrade(url)
-        seed(url)
-        started = time.perf_counter()
-        seed_roster(url, args.alumni)
-        wave_id = open_wave(url)
-        planned, _ = launch(url, wave_id)
-        give_statuses(url, wave_id)
+    started = time.perf_counter()
+    with followup_wave(args.admin_url, args.alumni, keep=args.keep_db) as (
+            url, name, wave_id, planned):
         print(f"setup: {args.alumni:,} alumni in wave bench-2026, {planned:,} messages, "
               f"statuses spread ({time.perf_counter() - started:.1f} s; database {name})")
 
-        from services.survey import create_app
-        from shared import db
-        from shared.auth import create_user
-        from shared.config import Settings
-
-        settings = Settings(home=Path(tempfile.mkdtemp()), database_url=url,
-                            redis_url=args.redis_url, secret_key=SECRET, pii_key=PII_KEY)
-        app = create_app({"JEJAK_SETTINGS": settings, "JEJAK_LIMIT_SCOPE": f"{name}:"})
+        client, app = survey_client(url, args.redis_url, name)
         with app.app_context():
-            create_user(db.session(), "bench", "kata-sandi-bench", "operator")
-            db.session().commit()
             program = db.session().execute(text("SELECT min(id) FROM programs")).scalar()
             counts = db.session().execute(text(
                 "SELECT count(*) FROM wave_targets WHERE wave_id = :w AND program_id = :p"),
                 {"w": wave_id, "p": program}).scalar()
-        client = app.test_client()
-        page = client.get("/login").get_data(as_text=True)
-        import re
-
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        signed_in = client.post("/login", data={"username": "bench",
-                                                "password": "kata-sandi-bench",
-                                                "csrf_token": token})
-        assert signed_in.status_code == 302, signed_in.status_code
         print(f"program {program}: {counts:,} targets; load average {os.getloadavg()[0]:.1f} "
               f"on {os.cpu_count()} CPUs (other work on the machine slows every figure)")
         # The floor in the same run: reading the program's targets and their roster rows
@@ -178,16 +210,6 @@ def main() -> int:
             print(f"{path:64} {p50:8.1f} {p95:8.1f} {size:8,}")
         print("target (issue 14): p95 ≤ 150 ms for status + program; load average now "
               f"{os.getloadavg()[0]:.1f}")
-    finally:
-        if not args.keep_db:
-            from shared.db import Database
-
-            Database.for_url(url).engine.dispose()
-            with admin.connect() as connection:
-                connection.execute(text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     return 0
 
 

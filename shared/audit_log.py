@@ -112,6 +112,11 @@ SENTENCES: dict[str, str] = {
     "alumnus.invitation_resend": N_("%(actor)s sent the invitation to alumnus #%(target)s "
                                     "again"),
     "alumnus.link_copy": N_("%(actor)s revealed the personal link of alumnus #%(target)s"),
+    "alumnus.interview": N_("%(actor)s opened the form of alumnus #%(target)s to enter an "
+                            "interview's answers"),
+    "alumnus.chat_open": N_("%(actor)s opened a WhatsApp chat with alumnus #%(target)s "
+                            "(the message carries the personal link)"),
+    "call_list.assign": N_("%(actor)s assigned alumni of the wave %(target)s to a staff member"),
     "centre.settings": N_("%(actor)s changed the centre's settings"),
     "read.alumni": N_("%(actor)s listed alumni with their contact details (API)"),
     "read.responses": N_("%(actor)s listed responses with contact details (API)"),

@@ -89,6 +89,17 @@ class ConsentWithdrawn(EventData):
 
 
 @dataclass(frozen=True)
+class ChatOpened(EventData):
+    """Staff opened a WhatsApp chat with the alumnus from the call list (outreach renders the
+    text, services/outreach/chat.py; survey records the try, services/survey/call_list.py)."""
+
+    name: ClassVar[str] = "contact.chat_opened"
+    wave_id: int
+    alumnus_id: int
+    user_id: int
+
+
+@dataclass(frozen=True)
 class MessageStatus(EventData):
     """A message sent, delivered or failed (services/outreach/delivery.py)."""
 

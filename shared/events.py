@@ -37,6 +37,7 @@ from shared.db import get_db, is_postgres, unit_of_work
 from shared.event_types import (
     AlumniImported,
     AlumnusErased,
+    ChatOpened,
     ConsentWithdrawn,
     ContractError,
     EventData,
@@ -86,6 +87,8 @@ CONTRACTS: dict[str, Contract] = {contract.data.name: contract for contract in (
     # Outreach cancels what is pending; analytics counts the refusal in the response rates.
     Contract(ConsentWithdrawn,
              ("outreach.on_consent_withdrawn", "analytics.on_consent_withdrawn")),
+    # A try at contact from the call list; the survey records it in its attempts.
+    Contract(ChatOpened, ("survey.on_chat_opened",)),
     # Survey reads message status from the messages table; only analytics listens.
     Contract(MessageStatus, ("analytics.on_message_status",)),
 )}

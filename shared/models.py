@@ -194,7 +194,10 @@ class Response(Base):
     # Work in progress in the web form; becomes `answers` on the final submit, so editing a
     # complete response never leaves a half-edited version counted in the indicators.
     draft: Mapped[dict[str, Any] | None]
-    source: Mapped[str] = mapped_column(String(16), default="web")  # web/api/paper
+    # The mode: web (the alumnus's link), api, paper, phone (staff interview), event (kiosk).
+    source: Mapped[str] = mapped_column(String(16), default="web")
+    # The staff member who entered it (phone or paper); None when the alumnus did.
+    entered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -321,6 +324,45 @@ class OptOut(Base):
     alumnus_id: Mapped[int | None] = mapped_column(ForeignKey("alumni.id"), index=True)
     source: Mapped[str] = mapped_column(String(32))  # link/sms_stop/whatsapp_stop/staff
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- follow-up by phone and WhatsApp (survey) ----------------------------------------
+
+
+class ContactAttempt(Base):
+    """One try by staff to reach an alumnus in a wave: a call, or a WhatsApp chat opened
+    from a staff phone. Rows are only ever added, never changed: the call list and the
+    dispositions read the history (services/survey/call_list.py)."""
+
+    __tablename__ = "contact_attempts"
+    # The call list reads each target's latest attempt, and one alumnus's history, by this.
+    __table_args__ = (Index("ix_contact_attempts_wave_alumnus", "wave_id", "alumnus_id", "id"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"))
+    alumnus_id: Mapped[int] = mapped_column(ForeignKey("alumni.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    channel: Mapped[str] = mapped_column(String(16))  # phone/whatsapp
+    outcome: Mapped[str] = mapped_column(String(24))  # call_list.OUTCOMES
+    callback_on: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CallState(Base):
+    """Where the contact of a wave's alumnus stands: who is to contact them, how many
+    attempts so far, the latest outcome and its callback date. Written with each attempt
+    and each assignment, in their transaction (services/survey/call_list.py), so the call
+    list reads one row per target instead of grouping every attempt of the wave."""
+
+    __tablename__ = "call_states"
+    __table_args__ = (Index("ix_call_states_assignee", "assignee_id"),)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"), primary_key=True)
+    alumnus_id: Mapped[int] = mapped_column(ForeignKey("alumni.id"), primary_key=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_outcome: Mapped[str | None] = mapped_column(String(24))
+    callback_on: Mapped[date | None] = mapped_column(Date)
+    last_attempt_at: Mapped[datetime | None]
 
 
 # --- analytics ------------------------------------------------------------------------

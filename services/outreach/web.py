@@ -13,7 +13,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
 
-from services.outreach import campaigns, delivery, pacing, reports, webhooks
+from services.outreach import campaigns, chat, delivery, pacing, reports, templating, webhooks
 from services.outreach.campaigns import CHANNELS
 from shared import auth, db
 from shared.centre import applied
@@ -256,6 +256,36 @@ def opt_out(session: Any, alumnus_id: int | None, channel: str, address: str, so
         .execution_options(synchronize_session=False)
     )
     return exists is None
+
+
+@bp.route("/waves/<int:wave_id>/alumni/<int:alumnus_id>/chat", methods=["POST"])
+@auth.requires("operator")
+def open_chat(wave_id: int, alumnus_id: int) -> Any:
+    """From the call list's WhatsApp button: the step's message for the alumnus, opened in
+    WhatsApp on the staff phone (services/outreach/chat.py). Audited: the text carries the
+    personal link."""
+    session = db.session()
+    wave = session.get(Wave, wave_id)
+    if wave is None:
+        abort(404)
+    principal = auth.current_principal()
+    try:
+        address = chat.chat_address(session, wave, alumnus_id, _settings(),
+                                    user_id=principal.user_id or 0)
+    except campaigns.OutreachError as exc:
+        if exc.status == 404:
+            abort(404)
+        flash(exc.message, "error")
+        return redirect(request.referrer or url_for(".index"))
+    except templating.TemplateProblem as exc:
+        flash(_("The step's message cannot be written: %(problem)s", problem=str(exc)), "error")
+        return redirect(request.referrer or url_for(".index"))
+    auth.audit(session, principal.name, "alumnus.chat_open", f"alumnus:{alumnus_id}",
+               wave=wave.slug)
+    session.commit()
+    response = redirect(address, 303)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/u/<token>", methods=["GET", "POST"])

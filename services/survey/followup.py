@@ -128,26 +128,44 @@ def wave_step_ids(session: Session, wave_id: int) -> list[int]:
         .where(Campaign.wave_id == wave_id)))
 
 
-def status_column(session: Session, wave_id: int) -> ColumnElement[str]:
+# How far the wave's messages got to an alumnus: 2 one reached them, 1 all failed, 0 none sent.
+CONTACT = case((Message.status.in_(REACHED), 2), (Message.status.in_(NOT_REACHED), 1), else_=0)
+
+
+def message_facts(step_ids: list[int]) -> Any:
+    """Per alumnus, over the wave's messages: `contact` (CONTACT's maximum) and `pending`
+    (1 when a message is still to go out). One pass over the wave's messages, for a query
+    that needs every target's status (the call list); a page of one program probes instead
+    (`status_column` without `contact`)."""
+    return (select(Message.alumnus_id, func.max(CONTACT).label("contact"),
+                   func.max(case((Message.status.in_(("planned", "queued")), 1), else_=0))
+                   .label("pending"))
+            .where(Message.campaign_step_id.in_(step_ids))
+            .group_by(Message.alumnus_id)).subquery("message_facts")
+
+
+def status_column(session: Session, wave_id: int,
+                  contact: ColumnElement[Any] | None = None) -> ColumnElement[str]:
     """The status as one SQL expression over Alumnus, WaveTarget and the outer-joined
     Response of the wave (the order of the module docstring).
 
     The wave's messages are probed last, through the inner "simple" CASE, which reads the
     probe once: only targets not already erased, complete, opted out, partial or opened
-    pay for it (bench/followup.py).
+    pay for it (bench/followup.py). A caller that joined `message_facts` passes its
+    `contact` column instead of the probe.
     """
     step_ids = wave_step_ids(session, wave_id)
     no_address = and_(func.coalesce(Alumnus.phone, "") == "",
                       func.coalesce(Alumnus.email, "") == "")
     by_address = case((no_address, literal("unreachable", String)),
                       else_=literal("not_invited", String))
-    if step_ids:
+    if step_ids and contact is None:
         contact = (
-            select(func.max(case((Message.status.in_(REACHED), 2),
-                                 (Message.status.in_(NOT_REACHED), 1), else_=0)))
+            select(func.max(CONTACT))
             .where(Message.alumnus_id == Alumnus.id, Message.campaign_step_id.in_(step_ids))
             .correlate(Alumnus).scalar_subquery()
         )
+    if step_ids:
         by_messages: Any = case({2: literal("invited", String),
                                  1: literal("unreachable", String)},
                                 value=contact, else_=by_address)

@@ -14,16 +14,18 @@ from typing import Any
 from flask import (
     Blueprint,
     current_app,
+    flash,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
-from services.survey import intake
+from services.survey import call_list, intake, interview
 from services.survey.form_view import day_month_year, section_view, summary
 from services.survey.links import make_token
 from services.survey.privacy import withdraw_consent
@@ -49,7 +51,7 @@ from services.survey.waves import (
 )
 from shared import auth, db, ratelimit
 from shared.i18n import chosen_language
-from shared.models import Alumnus, Response, ResponseEdit, utcnow
+from shared.models import Alumnus, Response, ResponseEdit, Wave, utcnow
 
 bp = Blueprint("form", __name__)
 
@@ -72,6 +74,9 @@ def personal(token: str) -> Any:
     alumnus lands on the first page still missing a required answer, and one who has sent
     their answers sees the read-only summary.
     """
+    # Before the request's session begins: on SQLite the principal's lookup is a second
+    # connection, which would wait for this request's write lock.
+    staff = interview.interviewer_of(_secret(), token)  # None: the alumnus themself
     session = db.session()
     respondent, wave = _respondent_and_wave(session, token)
     if _declined(session, respondent.alumnus_id):
@@ -82,7 +87,7 @@ def personal(token: str) -> Any:
         _refuse(session, respondent.alumnus_id, response)
         session.commit()
         return redirect(url_for(".declined", token=token))
-    if request.method == "GET" and response is None:
+    if request.method == "GET" and response is None and staff is None:
         mark_opened(session, wave.id, respondent.alumnus_id)  # staff's follow-up: "opened"
         session.commit()
     stored: dict[str, Any] = {}
@@ -126,6 +131,8 @@ def personal(token: str) -> Any:
         else:
             response = intake.save_draft(session, wave=wave, questionnaire=form,
                                          alumnus_id=respondent.alumnus_id, answers=merged)
+            if staff is not None:
+                interview.record_mode(response, staff.user_id)
             if revealed:
                 _commit(session)
                 step = _position(form, shown_sections(form, merged), section)
@@ -138,6 +145,8 @@ def personal(token: str) -> Any:
                     status = 422
                 else:
                     intake.finish(session, response, form)
+                    if staff is not None:
+                        return _interview_done(session, wave, respondent.alumnus_id, staff)
                     _commit(session)
                     return redirect(url_for(".thanks", token=token))
             else:
@@ -152,6 +161,7 @@ def personal(token: str) -> Any:
         revealed = request.args.get("more") == "1"
     return render_template(
         "survey/form.html",
+        interviewer=staff,
         wave=wave,
         name=respondent.full_name,
         section=section_view(form, sections[step - 1], shown, problems),
@@ -166,6 +176,19 @@ def personal(token: str) -> Any:
         consent_notice=_asks_consent(sections[step - 1]),
         **_language_switch(form),
     ), status
+
+
+def _interview_done(session: Any, wave: Any, alumnus_id: int, staff: Any) -> Any:
+    """Staff sent an interview's answers: the call is recorded as completed, and they go
+    back to the call list (services/survey/interview.py)."""
+    wave_row = session.get(Wave, wave.id)
+    call_list.record_attempt(session, wave_row, alumnus_id, user_id=staff.user_id,
+                             channel="phone", outcome="completed",
+                             today=call_list.centre_today(session))
+    _commit(session)
+    interview.stop()
+    flash(_("The interview's answers were sent."), "ok")
+    return redirect(url_for("call_list.call_list_page", slug=wave_row.slug))
 
 
 class _Unavailable(Exception):

@@ -1,0 +1,132 @@
+"""Benchmark: the call list of a wave with 100,000 alumni and 300,000 contact attempts.
+
+Usage: python bench/call_list.py [--alumni N] [--attempts N] [--requests N] [--keep-db]
+       [--admin-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+       [--redis-url redis://127.0.0.1:6379/10]
+
+The wave of bench/followup.py (roster, one-step campaign, statuses spread over the targets),
+plus `--attempts` contact attempts dealt over the targets (3 per target at the default
+sizes) with the outcomes a phoning team records: mostly no answer, callbacks due in the past
+week or the next one, some refusals and wrong numbers, by three staff members; a third of
+the targets assigned to one of them.
+
+Measured: the page itself, `GET /waves/<slug>/calls?…`, through the real survey app (signed
+in as an operator: route guard, session, the list's statement, its counts and the template)
+for the whole list, one program, one group, and one staff member's share. p50 and p95 over
+`--requests` requests after two warm-up requests, in milliseconds. Beside them the same run's
+floor: reading the wave's attempts once (count and latest id per alumnus).
+Target (issue 16): p95 ≤ 150 ms on PostgreSQL. Figures, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from followup import ADMIN_URL, REDIS_URL, followup_wave, measure, survey_client  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+
+def seed_attempts(url: str, wave_id: int, attempts: int) -> int:
+    """`attempts` rows dealt round-robin over the wave's targets; returns the count."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        users = []
+        for name in ("petugas1", "petugas2", "petugas3"):
+            users.append(connection.scalar(text(
+                "INSERT INTO users (username, password_hash, role, active, session_version, "
+                "created_at) VALUES (:n, 'x', 'operator', true, 0, now()) RETURNING id"),
+                {"n": name}))
+        targets = connection.scalar(text("SELECT count(*) FROM wave_targets WHERE wave_id = :w"),
+                                    {"w": wave_id})
+        connection.execute(text("""
+            WITH numbered AS (
+                SELECT alumnus_id, row_number() OVER (ORDER BY alumnus_id) - 1 AS n
+                FROM wave_targets WHERE wave_id = :w)
+            INSERT INTO contact_attempts (wave_id, alumnus_id, user_id, channel, outcome,
+                                          callback_on, note, created_at)
+            SELECT :w, t.alumnus_id, (ARRAY[:u1, :u2, :u3])[1 + i % 3],
+                   CASE WHEN i % 5 = 0 THEN 'whatsapp' ELSE 'phone' END,
+                   CASE WHEN i % 20 = 7 THEN 'callback' WHEN i % 50 = 3 THEN 'refused'
+                        WHEN i % 50 = 4 THEN 'wrong_number'
+                        WHEN i % 5 = 0 THEN 'chat_opened' ELSE 'no_answer' END,
+                   CASE WHEN i % 20 = 7 THEN current_date + (i % 15 - 7) END,
+                   NULL, now() - make_interval(mins => (:total - i))
+            FROM generate_series(0, :total - 1) AS i
+            JOIN numbered t ON t.n = i % :targets"""),
+            {"w": wave_id, "u1": users[0], "u2": users[1], "u3": users[2], "total": attempts,
+             "targets": targets})
+        # What record_attempt and assign keep per target: the count, the latest outcome,
+        # and for a third of the targets an assignee.
+        connection.execute(text("""
+            INSERT INTO call_states (wave_id, alumnus_id, assignee_id, attempts, last_outcome,
+                                     callback_on, last_attempt_at)
+            SELECT DISTINCT ON (alumnus_id) wave_id, alumnus_id,
+                   CASE WHEN alumnus_id % 3 = 0 THEN :u END,
+                   count(*) OVER (PARTITION BY alumnus_id), outcome, callback_on, created_at
+            FROM contact_attempts WHERE wave_id = :w
+            ORDER BY alumnus_id, id DESC"""), {"w": wave_id, "u": users[0]})
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM ANALYZE contact_attempts"))
+        connection.execute(text("VACUUM ANALYZE call_states"))
+    engine.dispose()
+    return attempts
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--alumni", type=int, default=100_000)
+    parser.add_argument("--attempts", type=int, default=300_000)
+    parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--admin-url", default=ADMIN_URL)
+    parser.add_argument("--redis-url", default=REDIS_URL)
+    parser.add_argument("--keep-db", action="store_true")
+    args = parser.parse_args()
+
+    from shared import db
+
+    started = time.perf_counter()
+    with followup_wave(args.admin_url, args.alumni, keep=args.keep_db) as (url, name, wave_id, _):
+        seed_attempts(url, wave_id, args.attempts)
+        print(f"setup: {args.alumni:,} alumni, {args.attempts:,} attempts "
+              f"({time.perf_counter() - started:.1f} s; database {name})")
+        client, app = survey_client(url, args.redis_url, name)
+        with app.app_context():
+            session = db.session()
+            program = session.execute(text("SELECT min(id) FROM programs")).scalar()
+            staff = session.execute(text(
+                "SELECT id FROM users WHERE username = 'petugas1'")).scalar()
+            floor = []
+            for _ in range(args.requests):
+                begun = time.perf_counter()
+                session.execute(text(
+                    "SELECT count(*), max(last_id) FROM (SELECT alumnus_id, max(id) AS last_id "
+                    "FROM contact_attempts WHERE wave_id = :w GROUP BY alumnus_id) s"),
+                    {"w": wave_id}).all()
+                floor.append((time.perf_counter() - begun) * 1000)
+            session.rollback()
+        floor.sort()
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; floor (the "
+              f"wave's attempts read once): p50 {statistics.median(floor):.1f} ms, "
+              f"p95 {floor[int(round(0.95 * len(floor))) - 1]:.1f} ms")
+        print(f"{'page':64} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>8}")
+        for query in ("", f"program={program}", "group=callback_due", f"assigned={staff}",
+                      "page=3"):
+            path = f"/waves/bench-2026/calls?{query}"
+            p50, p95, size = measure(client, path, args.requests)
+            print(f"{path:64} {p50:8.1f} {p95:8.1f} {size:8,}")
+        print("target (issue 16): p95 ≤ 150 ms on PostgreSQL; load average now "
+              f"{os.getloadavg()[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
