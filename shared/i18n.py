@@ -23,10 +23,13 @@ def select_locale() -> str:
     """?lang= wins (and is remembered in a cookie), then the cookie, then Indonesian.
 
     Another language code (a questionnaire's French, chosen in the form's language switch)
-    words the page's own texts in English, the second language Jejak has.
+    words the form's own texts in English, the second language Jejak has; every other page
+    (staff pages, say, in a browser where the form's French was chosen) stays Indonesian.
     """
     chosen = chosen_language()
-    return chosen if chosen in LOCALES else "en"
+    if chosen in LOCALES:
+        return chosen
+    return "en" if chosen != DEFAULT_LOCALE and request.blueprint == "form" else DEFAULT_LOCALE
 
 
 def chosen_language() -> str:

@@ -62,6 +62,15 @@ def test_login_page_is_indonesian_by_default_and_english_on_request(survey_app) 
     assert "Sign in" in client.get("/login").get_data(as_text=True)
 
 
+def test_a_questionnaires_other_language_leaves_the_staff_pages_indonesian(survey_app) -> None:
+    """?lang=fr is a questionnaire's French on the form (its chrome in English); anywhere
+    else, and for a made-up code, Jejak's pages stay Indonesian."""
+    client = survey_app.test_client()
+    for asked in ("/login?lang=fr", "/login?lang=de", "/login"):
+        page = client.get(asked).get_data(as_text=True)
+        assert "Masuk" in page and 'lang="id"' in page, asked
+
+
 def test_pages_redirect_to_login_with_the_way_back(survey_app) -> None:
     page = survey_app.test_client().get("/")
     assert page.status_code == 302
