@@ -68,23 +68,23 @@ def _home() -> Path:
     return Path(current_app.config["JEJAK_SETTINGS"].home)
 
 
-def _stored(import_id: str) -> Path | None:
-    if not _ID.fullmatch(import_id or ""):
+def _stored(upload_id: str) -> Path | None:
+    if not _ID.fullmatch(upload_id or ""):
         return None
     for suffix in SUFFIXES:
-        path = _home() / IMPORTS / f"{import_id}{MARK}{suffix}"
+        path = _home() / IMPORTS / f"{upload_id}{MARK}{suffix}"
         if path.is_file():
             return path
     return None
 
 
 def _store_upload(file: IO[bytes], filename: str) -> str:
-    import_id = uuid.uuid4().hex
+    upload_id = uuid.uuid4().hex
     suffix = PurePath(filename).suffix.lower()
     folder = private_folder(_home() / IMPORTS)
-    with open_private(folder / f"{import_id}{MARK}{suffix}", "wb") as out:
+    with open_private(folder / f"{upload_id}{MARK}{suffix}", "wb") as out:
         shutil.copyfileobj(file, out)
-    return import_id
+    return upload_id
 
 
 def default_key(form_id: str | None, filename: str) -> str:
@@ -148,13 +148,9 @@ def upload() -> Any:
     version_text = request.form.get("version", "").strip()
     if version_text and _version(version_text) is None:
         return _upload_page(_version_problem(), 422)
-    import_id = _store_upload(file.stream, file.filename)
-    path = _stored(import_id)
-    assert path is not None
-    key = key or default_key(_form_id(path), file.filename)
-    version = _version(version_text) or catalog.next_version(db.session(), key)
-    return redirect(url_for(".check", import_id=import_id, name=file.filename[:200], key=key,
-                            version=version))
+    upload_id = _store_upload(file.stream, file.filename)
+    typed = {name: value for name, value in (("key", key), ("version", version_text)) if value}
+    return redirect(url_for(".check", upload_id=upload_id, name=file.filename[:200], **typed))
 
 
 def _key_problem() -> str:
@@ -166,16 +162,19 @@ def _version_problem() -> str:
     return _("Version: a whole number from 1 to %(most)s.", most=MAX_VERSION)
 
 
-@bp.route("/questionnaires/import/<import_id>", methods=["GET", "POST"])
+@bp.route("/questionnaires/import/<upload_id>", methods=["GET", "POST"])
 @auth.requires("admin")
-def check(import_id: str) -> Any:
+def check(upload_id: str) -> Any:
     """GET: the preview. POST ("Simpan sebagai versi baru"): store it as a new version."""
-    path = _stored(import_id)
+    path = _stored(upload_id)
     if path is None:
         abort(404)
     name = (request.values.get("name") or path.name)[:200]
-    key = request.values.get("key", "").strip()
-    version = _version(request.values.get("version"))
+    # Without a key: the form's form_id or the file name; without a version: the next free.
+    key = request.values.get("key", "").strip() or default_key(_form_id(path), name)
+    version_text = request.values.get("version", "").strip()
+    version = _version(version_text) if version_text else (
+        catalog.next_version(db.session(), key) if QUESTIONNAIRE_KEY.fullmatch(key) else None)
     problems = [] if QUESTIONNAIRE_KEY.fullmatch(key) else [_key_problem()]
     if version is None:
         problems.append(_version_problem())
@@ -183,25 +182,25 @@ def check(import_id: str) -> Any:
     definition, refusals = read_xlsform(path, key=key if not problems else "preview",
                                         version=version if not problems else 1)
     if problems or definition is None:
-        return _preview_page(import_id, name, key, request.values.get("version", ""),
-                             definition, problems + refusals, 422)
+        return _preview_page(upload_id, name, key, version_text, definition,
+                             problems + refusals, 422)
     session = db.session()
     if request.method == "GET":
         free = catalog.next_version(session, key)
         taken = session.scalar(select(QuestionnaireRow.id).where(
             QuestionnaireRow.key == key, QuestionnaireRow.version == version)) is not None
-        return _preview_page(import_id, name, key, free if taken else version, definition,
+        return _preview_page(upload_id, name, key, free if taken else version, definition,
                              [_taken(key, version, free)] if taken else [])
     try:
         row = catalog.store_version(session, definition, auth.current_principal().name,
                                     source=name)
     except catalog.VersionTaken as exc:
         session.rollback()
-        return _preview_page(import_id, name, key, exc.free, definition,
+        return _preview_page(upload_id, name, key, exc.free, definition,
                              [_taken(exc.key, exc.version, exc.free)], 409)
     except DefinitionError as exc:  # the importer's definition failed its own check
         session.rollback()
-        return _preview_page(import_id, name, key, version, None, [str(exc)], 422)
+        return _preview_page(upload_id, name, key, version, None, [str(exc)], 422)
     session.commit()
     path.unlink(missing_ok=True)
     flash(_("Saved: %(title)s, key %(key)s, version %(version)s. Choose it when you create "
@@ -214,12 +213,12 @@ def _taken(key: str, version: int, free: int) -> str:
              "Save this form as version %(free)s.", key=key, version=version, free=free)
 
 
-def _preview_page(import_id: str, name: str, key: str, version: int | str,
+def _preview_page(upload_id: str, name: str, key: str, version: int | str,
                   definition: dict[str, Any] | None, problems: list[str],
                   status: int = 200) -> Any:
     language = str(get_locale() or "id")
     return render_template(
-        "survey/xlsform_preview.html", import_id=import_id, filename=name, key=key,
+        "survey/xlsform_preview.html", upload_id=upload_id, filename=name, key=key,
         version=version, form=preview(definition, language) if definition else None,
         problems=problems,
     ), status

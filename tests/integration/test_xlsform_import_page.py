@@ -12,7 +12,6 @@ import io
 import re
 
 import pytest
-from openpyxl import Workbook
 from sqlalchemy import select
 
 from shared import db
@@ -20,45 +19,11 @@ from shared.auth import create_user
 from shared.models import AuditEntry
 from shared.models import Questionnaire as QuestionnaireRow
 from tests.integration.test_web_access import csrf_of
+from tests.xlsforms import SURVEY, workbook
 
-HEADER = ["type", "name", "label::Indonesian (id)", "label::English (en)",
-          "hint::Indonesian (id)", "required", "relevant", "constraint"]
-SURVEY = [
-    ["begin_group", "data", "Data diri", "About you", "", "", "", ""],
-    ["select_one status", "status", "Status", "Status", "", "yes", "", ""],
-    ["select_multiple kanal", "kanal", "Cara mencari kerja", "How you searched", "", "",
-     "${status} = 1", ""],
-    ["integer", "umur", "Umur", "Age", "", "",
-     "${status} = 1 and selected(${kanal}, 'online')", ". >= 15 and . <= 70"],
-    ["end_group", "", "", "", "", "", "", ""],
-    ["text", "komentar", "Komentar", "Comments", "Boleh kosong", "", "", ""],
-]
-CHOICES = [
-    ["list_name", "name", "label::Indonesian (id)", "label::English (en)"],
-    ["status", 1, "Bekerja", "Working"],
-    ["status", 2, "Belum bekerja", "Not working"],
-    ["kanal", "koran", "Koran", "Newspaper"],
-    ["kanal", "online", "Internet", "Internet"],
-]
 ASKED_WHEN = ("Ditanyakan bila “Status” = “Bekerja” dan “Internet” dipilih pada "
               "“Cara mencari kerja”")
 
-
-def workbook(survey: list[list] = SURVEY) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "survey"
-    for row in [HEADER, *survey]:
-        sheet.append(row)
-    choices = book.create_sheet("choices")
-    for row in CHOICES:
-        choices.append(row)
-    settings = book.create_sheet("settings")
-    settings.append(["form_title", "form_id"])
-    settings.append(["Uji XLSForm", "uji_xlsform"])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 @pytest.fixture()
@@ -95,6 +60,13 @@ def save(client, preview_url: str, **fields: str):
     return client.post(preview_url.split("?")[0], data=form)
 
 
+def proposed(page) -> tuple[str, str]:
+    """The key and version the save form proposes."""
+    body = page.get_data(as_text=True)
+    return (re.search(r'id="key" name="key" value="([^"]*)"', body).group(1),
+            re.search(r'id="version" name="version" value="([^"]*)"', body).group(1))
+
+
 def versions(survey_app, key: str) -> list[int]:
     with survey_app.app_context():
         return list(db.session().scalars(select(QuestionnaireRow.version)
@@ -109,9 +81,9 @@ def test_the_preview_shows_sections_questions_and_conditions_in_indonesian(admin
     done = upload(admin, workbook())
     assert done.status_code == 302
     preview_url = done.headers["Location"]
-    assert "key=uji_xlsform" in preview_url and "version=1" in preview_url  # the defaults
     page = admin.get(preview_url)
     assert page.status_code == 200
+    assert proposed(page) == ("uji_xlsform", "1")  # the form_id, the first version
     words = text_of(page)
     assert "Uji XLSForm" in words
     assert "Data diri" in words and "Umur" in words
@@ -144,7 +116,8 @@ def test_saving_creates_the_version_and_audits_it(admin, survey_app) -> None:
     # the upload is gone once saved
     assert admin.get(preview_url).status_code == 404
     # the next upload of the same form proposes the next version
-    assert "version=2" in upload(admin, workbook()).headers["Location"]
+    assert proposed(admin.get(upload(admin, workbook()).headers["Location"])) == (
+        "uji_xlsform", "2")
 
 
 def test_a_version_that_exists_is_refused_in_words(admin, survey_app) -> None:
@@ -156,8 +129,10 @@ def test_a_version_that_exists_is_refused_in_words(admin, survey_app) -> None:
     assert ("Versi 1 dari uji_xlsform sudah ada; versi tidak pernah diubah. Simpan formulir "
             "ini sebagai versi 2.") in text_of(refused)
     assert versions(survey_app, "uji_xlsform") == [1]
-    # the preview of the second upload says so before anyone presses save
-    assert "Versi 1 dari uji_xlsform sudah ada" in text_of(admin.get(second))
+    # the preview says so before anyone presses save, and proposes the free version
+    again = admin.get(second + "&version=1")
+    assert "Versi 1 dari uji_xlsform sudah ada" in text_of(again)
+    assert proposed(again) == ("uji_xlsform", "2")
 
 
 def test_a_refused_form_lists_its_refusal_naming_the_row_and_saves_nothing(
@@ -189,6 +164,9 @@ def test_what_is_not_a_workbook_is_refused_on_the_upload_page(admin, data, name)
 def test_a_bad_key_or_version_is_named_in_words(admin, survey_app) -> None:
     assert "Kunci: gunakan huruf kecil" in text_of(upload(admin, workbook(), key="Bukan Kunci"))
     assert "Versi: bilangan bulat" in text_of(upload(admin, workbook(), version=str(2**64)))
+    # a key typed on upload is kept; without a form_id the file name gives the key
+    typed = upload(admin, workbook(), key="tracer-bontang", version="7").headers["Location"]
+    assert proposed(admin.get(typed)) == ("tracer-bontang", "7")
     preview_url = upload(admin, workbook()).headers["Location"]
     refused = save(admin, preview_url, version="0")
     assert refused.status_code == 422
