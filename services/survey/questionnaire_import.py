@@ -98,22 +98,22 @@ def default_key(form_id: str | None, filename: str) -> str:
 
 
 def _form_id(path: Path) -> str | None:
-    """The settings sheet's form_id, or None when the sheet names none or the workbook
-    cannot be read (the preview then says why)."""
-    from pyxform.errors import PyXFormError
+    """The settings sheet's form_id, or None when it names none or the workbook cannot be
+    read: this only proposes a key, and the preview says what is wrong with the file."""
     from pyxform.xls2json_backends import get_xlsform
 
     try:
         settings = get_xlsform(path).settings or []
-    except PyXFormError:
+    except Exception:  # noqa: BLE001 (any failure to read means no proposal, not a 500)
         return None
-    return str(settings[0].get("form_id") or "") or None if settings else None
+    form_id = settings[0].get("form_id") if settings else None
+    return str(form_id) if form_id else None
 
 
 def _version(text: str | None) -> int | None:
     """A version number from the form, or None when it is not one (1 to MAX_VERSION)."""
     text = (text or "").strip()
-    if not text.isdigit() or len(text) > 10 or not 1 <= int(text) <= MAX_VERSION:
+    if not re.fullmatch(r"[0-9]{1,10}", text) or not 1 <= int(text) <= MAX_VERSION:
         return None
     return int(text)
 

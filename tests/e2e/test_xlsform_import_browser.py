@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import TEST_DB
 from tests.e2e.test_staff_pages_phone import LAPTOP, PHONE, ROOT, sign_in
-from tests.xlsforms import LONGER, workbook
+from tests.xlsforms import LONGER, SURVEY, workbook
 
 pytestmark = pytest.mark.skipif(
     TEST_DB != "sqlite", reason="drives `jejak up` (SQLite); runs in the SQLite pass"
@@ -58,6 +58,18 @@ def test_an_admin_checks_an_xlsform_in_words_and_saves_it(jejak, browser, shots,
         assert "uji_xlsform" in page.locator("#questionnaires").inner_text()
         page.set_viewport_size(PHONE)
         page.screenshot(path=str(shots / "xlsform-import-390.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+        # a form Jejak cannot run exactly: its refusal, and nothing to save
+        broken = tmp_path / "rusak.xlsx"
+        broken.write_bytes(workbook([*SURVEY, ["geopoint", "lokasi", "Lokasi", "", "", "", "",
+                                               ""]]))
+        page.set_input_files("#file", str(broken))
+        page.click("form[enctype] button[type=submit]")
+        page.wait_for_load_state()
+        assert "8" in page.locator("#refusals li").first.inner_text()
+        assert page.locator("#save-form").count() == 0
+        page.screenshot(path=str(shots / "xlsform-refused-390.png"), full_page=True)
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     finally:
         context.close()

@@ -168,6 +168,9 @@ def test_a_bad_key_or_version_is_named_in_words(admin, survey_app) -> None:
     typed = upload(admin, workbook(), key="tracer-bontang", version="7").headers["Location"]
     assert proposed(admin.get(typed)) == ("tracer-bontang", "7")
     preview_url = upload(admin, workbook()).headers["Location"]
+    for huge in (str(2**64), str(-(2**63) - 1), str(2**31), "²"):
+        assert save(admin, preview_url, version=huge).status_code == 422, huge
+        assert admin.get(f"{preview_url}&version={huge}").status_code == 422, huge
     refused = save(admin, preview_url, version="0")
     assert refused.status_code == 422
     words = text_of(refused)
