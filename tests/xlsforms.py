@@ -27,7 +27,7 @@ CHOICES = [
 ]
 
 
-def workbook(survey: list[list] = SURVEY) -> bytes:
+def workbook(survey: list[list] = SURVEY, title: str = "Uji XLSForm") -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = "survey"
@@ -38,7 +38,7 @@ def workbook(survey: list[list] = SURVEY) -> bytes:
         choices.append(row)
     settings = book.create_sheet("settings")
     settings.append(["form_title", "form_id"])
-    settings.append(["Uji XLSForm", "uji_xlsform"])
+    settings.append([title, "uji_xlsform"])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -17,6 +17,8 @@ from services.survey.waves import SurveyError
 from shared.auth import audit
 from shared.models import Questionnaire as QuestionnaireRow
 
+TITLE_LENGTH = 200  # questionnaires.title
+
 
 class VersionTaken(SurveyError):
     """`key` already has `version`; `free` is the next version nobody has taken."""
@@ -58,11 +60,21 @@ def add_version(session: Session, definition: dict[str, Any]) -> QuestionnaireRo
     title = definition.get("title")
     row = QuestionnaireRow(
         key=parsed.key, version=parsed.version, definition=definition,
-        title=(title.get("id") or title.get("en")) if isinstance(title, dict) else str(title),
+        title=_plain_title(title, definition.get("default_language", "id")),
     )
     session.add(row)
     session.flush()
     return row
+
+
+def _plain_title(title: Any, default_language: str) -> str:
+    """The title as one text for lists: Indonesian, else the form's default language (an
+    imported form may have no Indonesian), else English, else any; cut to the column's 200
+    characters (the definition keeps it whole)."""
+    if not isinstance(title, dict):
+        return str(title)[:TITLE_LENGTH]
+    return next((title[code] for code in ("id", default_language, "en") if title.get(code)),
+                next(iter(title.values()), ""))[:TITLE_LENGTH]
 
 
 def ensure_default(session: Session) -> QuestionnaireRow:

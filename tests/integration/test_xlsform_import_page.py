@@ -120,6 +120,18 @@ def test_saving_creates_the_version_and_audits_it(admin, survey_app) -> None:
         "uji_xlsform", "2")
 
 
+def test_a_title_longer_than_the_list_column_is_saved_cut_and_whole_in_the_definition(
+        admin, survey_app) -> None:
+    title = " ".join(["Survei Pelacakan Alumni"] * 20)  # 479 characters
+    preview_url = upload(admin, workbook(title=title)).headers["Location"]
+    assert save(admin, preview_url).status_code == 302
+    with survey_app.app_context():
+        row = db.session().scalar(select(QuestionnaireRow)
+                                  .where(QuestionnaireRow.key == "uji_xlsform"))
+    assert row.title == title[:200]
+    assert row.definition["title"]["id"] == title
+
+
 def test_a_version_that_exists_is_refused_in_words(admin, survey_app) -> None:
     first = upload(admin, workbook()).headers["Location"]
     second = upload(admin, workbook()).headers["Location"]
