@@ -67,6 +67,11 @@ def proposed(page) -> tuple[str, str]:
             re.search(r'id="version" name="version" value="([^"]*)"', body).group(1))
 
 
+def proposed_key(page) -> str | None:
+    found = re.search(r'id="key" name="key" value="([^"]*)"', page.get_data(as_text=True))
+    return found.group(1) if found else None
+
+
 def versions(survey_app, key: str) -> list[int]:
     with survey_app.app_context():
         return list(db.session().scalars(select(QuestionnaireRow.version)
@@ -171,6 +176,17 @@ def test_what_is_not_a_workbook_is_refused_on_the_upload_page(admin, data, name)
     refused = upload(admin, data, name)
     assert refused.status_code == 422
     assert "Berkas tidak dapat dibaca sebagai buku kerja Excel" in text_of(refused)
+
+
+def test_a_damaged_xls_is_kept_and_refused_in_words_not_a_500(admin, survey_app) -> None:
+    damaged = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 1024  # OLE2, then nothing
+    preview_url = upload(admin, damaged, "lama.xls").headers["Location"]
+    page = admin.get(preview_url)
+    assert page.status_code == 422
+    assert re.findall(r"<li>([^<]+)</li>", page.get_data(as_text=True))  # why, in a line
+    assert "Tidak ada yang disimpan" in text_of(page)
+    assert proposed_key(page) is None  # nothing to save, so no form
+    assert versions(survey_app, "lama") == []
 
 
 def test_a_bad_key_or_version_is_named_in_words(admin, survey_app) -> None:
