@@ -170,3 +170,17 @@ def test_the_preview_words_rules_and_counts_questions(app) -> None:
     setuju = seen.sections[0].questions[-2]
     assert (setuju.kind, setuju.required, setuju.messages) == (
         "centang tanda setuju", True, ("Centang dulu",))
+
+
+def test_the_shipped_instrument_reads_in_words_with_no_key_left_in_its_conditions(app) -> None:
+    from services.survey.questionnaire import default_definition
+
+    definition = default_definition()
+    keys = {question["key"] for section in definition["sections"]
+            for question in section["questions"]}
+    with app.test_request_context("/?lang=id"):
+        seen = preview(definition, "id")
+    conditions = [question.asked_when for section in seen.sections
+                  for question in section.questions if question.asked_when]
+    assert conditions and all(text.startswith("Ditanyakan bila “") for text in conditions)
+    assert not [text for text in conditions if set(text.split()) & {f"“{k}”" for k in keys}]
