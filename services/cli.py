@@ -461,6 +461,69 @@ def alumni_import(path: str) -> None:
                    f"{applied.pending_id}")
 
 
+@main.group()
+def questionnaire() -> None:
+    """Questionnaire versions."""
+
+
+@questionnaire.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key", required=True, help="The questionnaire's key, e.g. tracer-2026.")
+@click.option("--version", "version", type=click.IntRange(1, 2**31 - 1), required=True,
+              help="The new version's number; an existing one is refused.")
+def questionnaire_import(path: Path, key: str, version: int) -> None:
+    """Import an XLSForm (.xlsx or .xls) as a new questionnaire version.
+
+    The same importer and store as the "Impor XLSForm" page and the API: the form is
+    translated exactly or refused. On a refusal each reason is printed and nothing is
+    saved (exit status 1).
+    """
+    from services.survey import catalog
+    from services.survey.questionnaire import DefinitionError
+    from services.survey.questionnaire_import import read_xlsform
+    from services.survey.questionnaire_preview import preview
+    from services.survey.waves import SurveyError
+    from shared.db import Database
+    from shared.uploads import UploadRejected, check_workbook
+
+    settings = _settings()
+    try:
+        with open(path, "rb") as handle:
+            check_workbook(handle, path.name)
+    except UploadRejected as exc:
+        raise click.ClickException(str(exc)) from exc
+    with _english():
+        definition, refusals = read_xlsform(path, key=key, version=version)
+        seen = preview(definition, "en") if definition is not None else None
+    if definition is None or seen is None:
+        for line in refusals:
+            click.echo(f"  {line}", err=True)
+        raise click.ClickException(f"{path.name} is refused ({len(refusals)} reason(s)); "
+                                   "nothing was saved")
+    with Database.for_url(settings.database_url).session_factory() as db_session:
+        try:
+            row = catalog.store_version(db_session, definition, "cli", source=path.name)
+        except (DefinitionError, SurveyError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        db_session.commit()
+    click.echo(f"{seen.title}: {len(seen.sections)} sections, {seen.question_count} "
+               f"questions; languages: {', '.join(seen.languages)}")
+    click.echo(f"saved as {row.key} version {row.version}")
+
+
+@contextlib.contextmanager
+def _english() -> Any:
+    """The page code's gettext outside a request: English, as every command speaks."""
+    from flask import Flask
+
+    from shared import i18n
+
+    app = Flask(__name__)
+    i18n.init_app(app)
+    with app.test_request_context("/?lang=en"):
+        yield
+
+
 @main.group("analytics")
 def analytics_group() -> None:
     """Indicators."""

@@ -85,6 +85,8 @@ SENTENCES: dict[str, str] = {
                                    "consent"),
     "alumnus.erase": N_("%(actor)s erased the personal data of alumnus #%(target)s"),
     "questionnaire.add": N_("%(actor)s added the questionnaire %(target)s"),
+    "questionnaire.import": N_("%(actor)s imported the questionnaire %(target)s from the "
+                               "XLSForm %(file)s"),
     "wave.create": N_("%(actor)s created the wave %(target)s"),
     "wave.open": N_("%(actor)s opened the wave %(target)s"),
     "wave.close": N_("%(actor)s closed the wave %(target)s"),

@@ -26,6 +26,7 @@ ZIP_MAGIC = b"PK\x03\x04"
 BINARY_MAGIC = (ZIP_MAGIC, b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"MZ", b"\x7fELF",
                 b"\xd0\xcf\x11\xe0", b"\x1f\x8b", b"Rar!", b"7z\xbc\xaf")
 ACCEPTED = (".csv", ".xlsx")
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an Excel 97-2003 workbook (.xls)
 
 
 class UploadRejected(ValueError):
@@ -55,6 +56,27 @@ def check_spreadsheet(file: IO[bytes], filename: str) -> str:
         raise UploadRejected("the file is named .csv but is not text: save the roster as "
                              "'CSV UTF-8' or as an Excel workbook (.xlsx)")
     return "csv"
+
+
+def check_workbook(file: IO[bytes], filename: str) -> str:
+    """"xlsx" or "xls" when `file` really is an Excel workbook (an XLSForm), else
+    UploadRejected. An .xlsx gets the archive checks of `check_spreadsheet`; an .xls is not
+    an archive, it is read as it is, so the request's size limit bounds it.
+
+    Leaves the file at the position it was found.
+    """
+    suffix = PurePath(filename or "").suffix.lower()
+    if suffix == ".xlsx":
+        return check_spreadsheet(file, filename)
+    if suffix != ".xls":
+        raise UploadRejected(f"only .xlsx and .xls workbooks are accepted, not "
+                             f"{suffix or 'a file without one'}")
+    start = file.tell()
+    head = file.read(len(OLE2_MAGIC))
+    file.seek(start)
+    if head != OLE2_MAGIC:
+        raise UploadRejected("the file is named .xls but is not an Excel 97-2003 workbook")
+    return "xls"
 
 
 def _check_workbook_archive(file: IO[bytes]) -> None:

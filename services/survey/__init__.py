@@ -10,7 +10,14 @@ from shared.web import create_api, create_service_app
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    from services.survey import admin, call_list_pages, dead_letters_page, form, wave_pages
+    from services.survey import (
+        admin,
+        call_list_pages,
+        dead_letters_page,
+        form,
+        questionnaire_import,
+        wave_pages,
+    )
     from services.survey.api import alumni, audit, followup, questionnaires, responses, waves
 
     app = create_service_app("survey", __name__, config, home_page=False)
@@ -29,6 +36,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(dead_letters_page.bp)
     app.register_blueprint(wave_pages.bp)
     app.register_blueprint(call_list_pages.bp)
+    app.register_blueprint(questionnaire_import.bp)
     app.register_blueprint(form.bp)
     app.before_request(responses.limit_intake_body)
     return app

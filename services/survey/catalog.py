@@ -1,4 +1,9 @@
-"""Questionnaire versions in the database: the default instrument and staff-added versions."""
+"""Questionnaire versions in the database: the default instrument and staff-added versions.
+
+`store_version` is the one way a person adds a version: the API (JSON or XLSForm), the
+XLSForm import page and `jejak questionnaire import` all call it, so each is checked, refused
+and audited the same way.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,38 @@ from sqlalchemy.orm import Session
 
 from services.survey.questionnaire import default_definition, load_definition
 from services.survey.waves import SurveyError
+from shared.auth import audit
 from shared.models import Questionnaire as QuestionnaireRow
+
+TITLE_LENGTH = 200  # questionnaires.title
+
+
+class VersionTaken(SurveyError):
+    """`key` already has `version`; `free` is the next version nobody has taken."""
+
+    def __init__(self, key: str, version: int, free: int) -> None:
+        super().__init__("version", f"{key} version {version} exists; use version {free}", 409)
+        self.key, self.version, self.free = key, version, free
+
+
+def next_version(session: Session, key: str) -> int:
+    """The first version number after every stored version of `key` (1 for a new key)."""
+    latest = session.scalar(
+        select(func.max(QuestionnaireRow.version)).where(QuestionnaireRow.key == key))
+    return (latest or 0) + 1
+
+
+def store_version(session: Session, definition: dict[str, Any], actor: str,
+                  source: str | None = None) -> QuestionnaireRow:
+    """Add a version (`add_version`) and audit it in the same transaction, which the caller
+    commits. `source` names the XLSForm file it was imported from, if it was."""
+    row = add_version(session, definition)
+    if source is None:
+        audit(session, actor, "questionnaire.add", f"{row.key} v{row.version}")
+    else:
+        audit(session, actor, "questionnaire.import", f"{row.key} v{row.version}",
+              file=source[:200])
+    return row
 
 
 def add_version(session: Session, definition: dict[str, Any]) -> QuestionnaireRow:
@@ -20,18 +56,25 @@ def add_version(session: Session, definition: dict[str, Any]) -> QuestionnaireRo
                                           QuestionnaireRow.version == parsed.version)
     )
     if exists is not None:
-        latest = session.scalar(
-            select(func.max(QuestionnaireRow.version)).where(QuestionnaireRow.key == parsed.key)
-        )
-        raise SurveyError("version", f"{parsed.key} version {parsed.version} exists; "
-                          f"use version {latest + 1}", 409)
+        raise VersionTaken(parsed.key, parsed.version, next_version(session, parsed.key))
+    title = definition.get("title")
     row = QuestionnaireRow(
         key=parsed.key, version=parsed.version, definition=definition,
-        title=parsed.title.get("id"),  # Indonesian, else the definition's default language
+        title=_plain_title(title, definition.get("default_language", "id")),
     )
     session.add(row)
     session.flush()
     return row
+
+
+def _plain_title(title: Any, default_language: str) -> str:
+    """The title as one text for lists: Indonesian, else the form's default language (an
+    imported form may have no Indonesian), else English, else any; cut to the column's 200
+    characters (the definition keeps it whole)."""
+    if not isinstance(title, dict):
+        return str(title)[:TITLE_LENGTH]
+    return next((title[code] for code in ("id", default_language, "en") if title.get(code)),
+                next(iter(title.values()), ""))[:TITLE_LENGTH]
 
 
 def ensure_default(session: Session) -> QuestionnaireRow:

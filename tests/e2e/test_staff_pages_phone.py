@@ -3,7 +3,8 @@
 The pages are not listed by hand: the test reads the three apps' url_map (in a child process,
 against the running installation's data directory) and visits every GET page a signed-in
 person can open: routes without parameters, plus those whose parameters the demo can fill
-(a wave, an alumnus, a campaign). A page added tomorrow is walked tomorrow.
+(a wave, an alumnus, a campaign, an uploaded XLSForm's preview). A page added tomorrow is
+walked tomorrow.
 
 Each page is visited as admin at 390 px (a common phone) and 1366 px (a laptop), and saved
 as a screenshot to JEJAK_SCREENSHOT_DIR (default var/screenshots/staff/). At 390 px the page
@@ -112,6 +113,21 @@ def make_a_campaign(page, jejak) -> None:
     page.wait_for_load_state()
 
 
+def upload_an_xlsform(page, jejak, folder: Path) -> str:
+    """An XLSForm uploaded on the import page, not saved: the id of its preview page."""
+    from tests.xlsforms import LONGER, workbook
+
+    form = folder / "walk.xlsx"
+    form.write_bytes(workbook(LONGER))
+    page.goto(f"{jejak.base_url}/survey/questionnaires/import")
+    page.set_input_files("#file", str(form))
+    page.click("form[enctype] button[type=submit]")
+    page.wait_for_load_state()
+    found = re.search(r"/questionnaires/import/([0-9a-f]{32})", page.url)
+    assert found, f"the upload did not lead to its preview: {page.url}"
+    return found.group(1)
+
+
 @pytest.fixture(scope="module")
 def screenshots() -> Path:
     folder = Path(os.environ.get("JEJAK_SCREENSHOT_DIR", ROOT / "var" / "screenshots" / "staff"))
@@ -119,7 +135,7 @@ def screenshots() -> Path:
     return folder
 
 
-def test_no_staff_page_scrolls_sideways_on_a_phone(jejak, browser, screenshots,
+def test_no_staff_page_scrolls_sideways_on_a_phone(jejak, browser, screenshots, tmp_path,
                                                    figures) -> None:  # noqa: F811
     context = browser.new_context(viewport=LAPTOP, locale="id-ID")
     page = context.new_page()
@@ -128,6 +144,7 @@ def test_no_staff_page_scrolls_sideways_on_a_phone(jejak, browser, screenshots,
         make_a_campaign(page, jejak)
     ids = demo_ids(jejak)
     assert "campaign_id" in ids, "could not make a campaign on the outreach page"
+    ids["upload_id"] = upload_an_xlsform(page, jejak, tmp_path)
 
     visited: list[str] = []
     skipped: list[str] = []
@@ -165,7 +182,8 @@ def test_no_staff_page_scrolls_sideways_on_a_phone(jejak, browser, screenshots,
     # the walk reached the pages of all three services, with the demo's ids
     assert {"/survey/", "/survey/alumni", "/survey/audit", "/outreach/", "/analytics/",
             "/survey/help", f"/survey/alumni/{ids['alumnus_id']}",
-            f"/outreach/campaigns/{ids['campaign_id']}"} <= set(visited)
+            f"/outreach/campaigns/{ids['campaign_id']}", "/survey/questionnaires/import",
+            f"/survey/questionnaires/import/{ids['upload_id']}"} <= set(visited)
 
 
 def test_a_tap_opens_a_terms_explanation_on_a_phone(jejak, browser, screenshots,

@@ -47,17 +47,14 @@ class XlsFormFile(Schema):
     file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
 
 
-def _store(definition: dict[str, Any]) -> QuestionnaireRow:
+def _store(definition: dict[str, Any], source: str | None = None) -> QuestionnaireRow:
     session = db.session()
     try:
-        row = catalog.add_version(session, definition)
+        row = catalog.store_version(session, definition, auth.current_principal().name, source)
     except DefinitionError as exc:
         abort(422, message=str(exc), errors={"definition": [str(exc)]})
     except SurveyError as exc:
         abort_domain(exc)
-    auth.audit(
-        session, auth.current_principal().name, "questionnaire.add", f"{row.key} v{row.version}"
-    )
     session.commit()
     return row
 
@@ -93,15 +90,26 @@ class XlsForm(MethodView):
     def post(self, form: dict[str, Any], files: dict[str, Any]) -> Any:
         """Add a version from an ODK/Kobo XLSForm (.xlsx or .xls).
 
-        pyxform, ODK's own converter, reads the workbook; the form is imported only when
-        Jejak can run it exactly: types integer, decimal, text, date, time, datetime,
-        select_one, select_multiple (with or_other), note, acknowledge; groups; relevant,
-        required, constraint (with messages), default, hint; labels in every language;
-        conditions of and, or, not(), comparisons, selected(), count-selected(),
-        string-length(). Anything else (repeats, media and geo questions, calculations,
-        choice filters, external choices, other functions) is refused: the 422 lists
-        every reason with its row and column in the page language. See
-        docs/questionnaire.md, "Importing an XLSForm".
+        pyxform, ODK's own converter, reads the workbook; the form is then translated exactly or refused (422, each refusal naming its sheet, row
+        and column); never imported with logic that differs from the original.
+
+        Supported: question types integer, decimal, text, date, time, datetime,
+        select_one, select_multiple (with or_other), note and acknowledge; groups, nested
+        too (a top-level group becomes a section); `relevant` on groups and questions;
+        `required` with `required_message`; `constraint` with `constraint_message`;
+        `default`; `hint`; labels and hints in every language column. Conditions and
+        constraints may use and, or, not(), parentheses, =, !=, <, <=, >, >= between a
+        question (or `.`) and a value or another question asked earlier, selected(),
+        count-selected(), string-length() and '' for "not answered". Metadata rows
+        (start, end, today, deviceid, ...) are skipped.
+
+        Refused: repeats, media and location types, external choices, calculate,
+        choice_filter, other functions, and conditions the form cannot check
+        (docs/questionnaire.md#importing-an-xlsform lists each with what to do instead).
+
+        `key` and `version` name the new version; an existing pair is refused (409). Staff
+        can also import on the survey admin's "Impor XLSForm" page, with a preview, or with
+        `jejak questionnaire import FILE --key KEY --version N`.
         """
         upload = files["file"]
         try:  # the importer checks the bytes first (zip bombs: shared/uploads.py)
@@ -111,7 +119,7 @@ class XlsForm(MethodView):
         except XlsFormRefused as exc:
             messages = worded_all(exc.refusals)
             abort(422, message="; ".join(messages), errors={"file": messages})
-        return _store(definition)
+        return _store(definition, upload.filename or "xlsform")
 
 
 @blp.route("/<int:questionnaire_id>")
