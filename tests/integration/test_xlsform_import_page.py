@@ -160,6 +160,8 @@ def test_a_refused_form_lists_its_refusal_naming_the_row_and_saves_nothing(
     assert page.status_code == 422
     refusals = re.findall(r"<li>([^<]*)</li>", page.get_data(as_text=True))
     assert any(re.search(r"\b8\b", line) for line in refusals), refusals  # survey row 8
+    # In the page's language, naming the row (xlsform_words): "Baris 8, kolom type: …".
+    assert any(line.startswith("Baris 8") and "geopoint" in line for line in refusals), refusals
     words = text_of(page)
     assert "Tidak ada yang disimpan" in words
     assert "Simpan sebagai versi baru" not in words

@@ -90,8 +90,9 @@ class XlsForm(MethodView):
     def post(self, form: dict[str, Any], files: dict[str, Any]) -> Any:
         """Add a version from an ODK/Kobo XLSForm (.xlsx or .xls).
 
-        pyxform, ODK's own converter, reads the workbook; the form is then translated exactly or refused (422, each refusal naming its sheet, row
-        and column); never imported with logic that differs from the original.
+        pyxform, ODK's own converter, reads the workbook; the form is then translated
+        exactly or refused (422, each refusal naming its sheet, row and column in the
+        request's language); never imported with logic that differs from the original.
 
         Supported: question types integer, decimal, text, date, time, datetime,
         select_one, select_multiple (with or_other), note and acknowledge; groups, nested

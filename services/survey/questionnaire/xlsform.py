@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from services.survey.questionnaire.definition import DefinitionError, load_definition
-from shared.uploads import UploadRejected, check_spreadsheet
+from shared.uploads import OLE2_MAGIC, UploadRejected, check_spreadsheet
 
-XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2 compound file (Excel 97-2003)
 ZIP_MAGIC = b"PK\x03\x04"
 MAX_WORKBOOK_BYTES = 32 * 1024 * 1024  # an .xls is read whole by xlrd; XLSForms are small
 PYXFORM_ROW = re.compile(r"\[row\s*:\s*(\d+)\]\s*")
@@ -189,7 +188,7 @@ def _read_workbook(path_or_file: str | Path | IO[bytes]) -> tuple[bytes, str]:
         raise _refused("unreadable_workbook", reason=str(error.strerror or error)) from None
     if len(content) > MAX_WORKBOOK_BYTES:
         raise _refused("workbook_too_large", limit=str(MAX_WORKBOOK_BYTES // 1_048_576))
-    if content.startswith(XLS_MAGIC):
+    if content.startswith(OLE2_MAGIC):
         return content, "xls"
     if not content.startswith(ZIP_MAGIC):
         raise _refused("not_a_workbook")
