@@ -18,13 +18,13 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from sqlalchemy import select
 
-from services.survey import call_list, followup, interview
+from services.survey import call_list, interview
 from services.survey.links import make_token
+from services.survey.wave_pages import programs_and_cohorts, target_or_404, wave_or_404
 from services.survey.waves import SurveyError
 from shared import auth, db
-from shared.models import Cohort, Program, Wave
+from shared.models import Wave
 from shared.web import form_row_id, page_number
 
 bp = Blueprint("call_list", __name__)
@@ -35,8 +35,9 @@ def centre_today() -> date:
 
 
 def _wave_or_404(slug: str) -> Wave:
-    wave = db.session().scalar(select(Wave).where(Wave.slug == slug))
-    if wave is None or wave.status == "draft":
+    """A wave that has opened (a draft has no targets to call), else 404."""
+    wave = wave_or_404(slug)
+    if wave.status == "draft":
         abort(404)
     return wave
 
@@ -67,10 +68,7 @@ def call_list_page(slug: str) -> Any:
     number = page_number(request.args.get("page"))
     entries, has_next, counts = call_list.page(session, wave.id, filters, number,
                                                today=centre_today())
-    programs = session.execute(select(Program.id, Program.name).order_by(Program.name)).all()
-    cohorts = session.execute(
-        select(Cohort.id, Cohort.label, Program.name.label("program_name"))
-        .join(Program, Program.id == Cohort.program_id).order_by(Program.name, Cohort.label)).all()
+    programs, cohorts = programs_and_cohorts()
     return render_template(
         "survey/call_list.html", wave=wave, entries=entries, has_next=has_next, page=number,
         filters=filters, counts=counts, groups=call_list.GROUPS, programs=programs,
@@ -155,10 +153,7 @@ def start_interview(slug: str, alumnus_id: int) -> Any:
     Audited, since it opens the alumnus's personal form."""
     session = db.session()
     wave = _wave_or_404(slug)
-    try:
-        alumnus = followup.target_alumnus(session, wave, alumnus_id)
-    except SurveyError:
-        abort(404)
+    alumnus = target_or_404(wave, alumnus_id)
     if wave.status != "open":
         flash(_("The wave is not open: no answers can be entered."), "error")
         return redirect(url_for(".call_list_page", slug=slug))
@@ -181,10 +176,7 @@ def attempts_page(slug: str, alumnus_id: int) -> Any:
     """One alumnus's whole history of attempts in the wave."""
     session = db.session()
     wave = _wave_or_404(slug)
-    try:
-        alumnus = followup.target_alumnus(session, wave, alumnus_id)
-    except SurveyError:
-        abort(404)
+    alumnus = target_or_404(wave, alumnus_id)
     return render_template(
         "survey/call_attempts.html", wave=wave, alumnus=alumnus,
         attempts=call_list.history(session, wave.id, [alumnus_id]).get(alumnus_id, []))

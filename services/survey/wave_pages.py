@@ -32,7 +32,8 @@ def _settings() -> Any:
     return current_app.config["JEJAK_SETTINGS"]
 
 
-def _wave_or_404(slug: str) -> Wave:
+def wave_or_404(slug: str) -> Wave:
+    """The wave of a staff page's URL, else 404 (the call list's pages use it too)."""
     wave = db.session().scalar(select(Wave).where(Wave.slug == slug))
     if wave is None:
         abort(404)
@@ -45,7 +46,7 @@ def _ids(name: str) -> list[int]:
     return [form_row_id(value, name) for value in request.form.getlist(name) if value.isdigit()]
 
 
-def _programs_and_cohorts() -> tuple[list[Any], list[Any]]:
+def programs_and_cohorts() -> tuple[list[Any], list[Any]]:
     """The filter choices as plain rows (id, name) and ((id, label), program name): the
     follow-up page is read often, and ORM objects for every cohort cost more than its query."""
     session = db.session()
@@ -60,8 +61,8 @@ def _programs_and_cohorts() -> tuple[list[Any], list[Any]]:
 @auth.requires("operator")
 def wave_page(slug: str, preview: dict[str, Any] | None = None) -> Any:
     session = db.session()
-    wave = _wave_or_404(slug)
-    programs, cohorts = _programs_and_cohorts()
+    wave = wave_or_404(slug)
+    programs, cohorts = programs_and_cohorts()
     return render_template(
         "survey/wave.html", wave=wave, summary=waves.wave_summary(session, wave),
         published=waves.published_report(session, wave), programs=programs, cohorts=cohorts,
@@ -74,7 +75,7 @@ def wave_page(slug: str, preview: dict[str, Any] | None = None) -> Any:
 def add_targets(slug: str) -> Any:
     """Two steps: `preview` says how many would be added; `add` adds them (audited)."""
     session = db.session()
-    wave = _wave_or_404(slug)
+    wave = wave_or_404(slug)
     try:
         chosen = {"program_ids": _ids("program_ids"), "cohort_ids": _ids("cohort_ids")}
     except ValueError as exc:  # an id past a database integer: no such program or cohort
@@ -105,7 +106,7 @@ def reopen(slug: str) -> Any:
     from services.survey.admin import _end_of_day
 
     session = db.session()
-    wave = _wave_or_404(slug)
+    wave = wave_or_404(slug)
     try:
         waves.reopen_wave(session, wave, closes_at=_end_of_day(request.form.get("closes_on", "")))
     except (waves.SurveyError, ValueError) as exc:
@@ -131,11 +132,11 @@ def _filters() -> followup.Filters:
 @auth.requires("operator")
 def followup_page(slug: str) -> Any:
     session = db.session()
-    wave = _wave_or_404(slug)
+    wave = wave_or_404(slug)
     filters = _filters()
     number = page_number(request.args.get("page"))
     rows, has_next, counts = followup.page_and_counts(session, wave.id, filters, number)
-    programs, cohorts = _programs_and_cohorts()
+    programs, cohorts = programs_and_cohorts()
     return render_template(
         "survey/followup.html", wave=wave, rows=rows, has_next=has_next, page=number,
         filters=filters, counts=counts,
@@ -148,10 +149,11 @@ def followup_page(slug: str) -> Any:
 def followup_download(slug: str, kind: str) -> Any:
     from services.survey.api.followup import download_answer
 
-    return download_answer(db.session(), _wave_or_404(slug), _filters(), kind)
+    return download_answer(db.session(), wave_or_404(slug), _filters(), kind)
 
 
-def _target_or_404(wave: Wave, alumnus_id: int) -> Alumnus:
+def target_or_404(wave: Wave, alumnus_id: int) -> Alumnus:
+    """The wave's target of a staff page's URL, else 404."""
     try:
         return followup.target_alumnus(db.session(), wave, alumnus_id)
     except waves.SurveyError:
@@ -162,8 +164,8 @@ def _target_or_404(wave: Wave, alumnus_id: int) -> Alumnus:
 @auth.requires("operator")
 def alumnus_page(slug: str, alumnus_id: int, link: str | None = None) -> Any:
     session = db.session()
-    wave = _wave_or_404(slug)
-    alumnus = _target_or_404(wave, alumnus_id)
+    wave = wave_or_404(slug)
+    alumnus = target_or_404(wave, alumnus_id)
     response = followup.answers_of(session, wave.id, alumnus_id)
     return render_template(
         "survey/wave_alumnus.html", wave=wave, alumnus=alumnus,
@@ -188,8 +190,8 @@ def _question_texts(session: Any, wave: Wave) -> dict[str, tuple[str, dict[Any, 
 @auth.requires("operator")
 def correct_contact(slug: str, alumnus_id: int) -> Any:
     session = db.session()
-    wave = _wave_or_404(slug)
-    alumnus = _target_or_404(wave, alumnus_id)
+    wave = wave_or_404(slug)
+    alumnus = target_or_404(wave, alumnus_id)
     try:
         changes = followup.correct_contact(session, alumnus, phone=request.form.get("phone"),
                                            email=request.form.get("email"))
@@ -209,7 +211,7 @@ def correct_contact(slug: str, alumnus_id: int) -> Any:
 @auth.requires("operator")
 def resend_invitation(slug: str, alumnus_id: int) -> Any:
     session = db.session()
-    wave = _wave_or_404(slug)
+    wave = wave_or_404(slug)
     channel = request.form.get("channel", "")
     try:
         followup.request_invitation(session, wave, alumnus_id, channel)
@@ -230,7 +232,7 @@ def resend_invitation(slug: str, alumnus_id: int) -> Any:
 def copy_link(slug: str, alumnus_id: int) -> Any:
     """The personal link, shown once on this answer (never on a GET), and audited."""
     session = db.session()
-    wave = _wave_or_404(slug)
+    wave = wave_or_404(slug)
     try:
         link = followup.personal_link(session, wave, alumnus_id, base_url=_settings().base_url,
                                       secret_key=_settings().secret_key)
