@@ -22,7 +22,7 @@ from services.survey.questionnaire import (
     within_page,
     wording,
 )
-from services.survey.questionnaire.definition import parse_condition
+from services.survey.questionnaire.conditions import parse_condition
 
 INSTRUMENT = load_definition(default_definition())
 

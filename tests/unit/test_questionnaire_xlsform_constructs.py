@@ -23,7 +23,7 @@ from services.survey.questionnaire import (
     validate_answers,
     within_page,
 )
-from services.survey.questionnaire.definition import parse_condition
+from services.survey.questionnaire.conditions import parse_condition
 
 
 def _text(words: str) -> dict[str, str]:

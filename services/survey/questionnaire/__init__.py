@@ -1,7 +1,7 @@
 """The questionnaire engine: definitions, branching and answer validation (no Flask, no DB)."""
 
+from services.survey.questionnaire.conditions import Condition, Ref, dump_condition
 from services.survey.questionnaire.definition import (
-    Condition,
     Constraint,
     DefinitionError,
     LocalText,
@@ -9,11 +9,9 @@ from services.survey.questionnaire.definition import (
     Option,
     Question,
     Questionnaire,
-    Ref,
     Section,
     Variant,
     default_definition,
-    dump_condition,
     load_definition,
 )
 from services.survey.questionnaire.engine import (
@@ -21,14 +19,12 @@ from services.survey.questionnaire.engine import (
     Problem,
     SectionProgress,
     ValidationResult,
-    answers_from_form,
     applying,
     expectation,
     expected,
     first_unfinished,
     is_visible,
     label,
-    read_form,
     section_keys,
     section_progress,
     shown_sections,
@@ -37,6 +33,7 @@ from services.survey.questionnaire.engine import (
     within_page,
     wording,
 )
+from services.survey.questionnaire.form_reading import answers_from_form, read_form
 from services.survey.questionnaire.xlsform import definition_from_xlsform
 
 __all__ = [

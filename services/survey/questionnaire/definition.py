@@ -7,7 +7,8 @@ with marshmallow, then the rules that span the whole definition (unique keys, co
 `DefinitionError` naming the bad path. docs/questionnaire.md "The definition format" is the
 reference; the summary here is for readers of the code.
 
-The "if" condition language (every question may carry one; constraints and variants too):
+The "if" condition language (conditions.py; every question may carry one; constraints and
+variants too):
 
     {"key": "f504", "eq": 1}            the answer to f504 is 1
     {"key": "f8", "in": [1, 3]}         the answer to f8 is 1 or 3
@@ -25,7 +26,7 @@ The "if" condition language (every question may carry one; constraints and varia
 Unanswered values follow ODK/XPath: a comparison with an unanswered side is false, `ne` is
 true, except that two unanswered refs are equal. A condition may only name answer keys
 defined earlier, so a form can be filled top to bottom; a constraint may also name ".", the
-question's own answer. Conditions nest at most MAX_DEPTH levels.
+question's own answer. Conditions nest at most conditions.MAX_DEPTH levels.
 
 A question may also carry "variants": other wordings chosen by condition, e.g. the competency
 pair's B half for an alumnus who does not work ("the level the world of work requires"):
@@ -56,10 +57,17 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from services.survey.questionnaire.conditions import (
+    KEY,
+    OWN,
+    RELATIONAL,
+    Condition,
+    Ref,
+    parse_condition,
+)
 from shared.languages import LANGUAGE_CODE
 
 Code = int | str
-Value = bool | int | float | str
 
 QUESTION_TYPES = (
     "single", "multi", "integer", "currency", "decimal", "text", "date", "time", "datetime",
@@ -98,17 +106,9 @@ TYPE_REQUIRES: dict[str, set[str]] = {
 TYPED_FIELDS = set().union(*TYPE_FIELDS.values())
 TEXT_MAX_LENGTH = 2000  # when a text question declares none; keeps stored answers bounded
 MAX_VERSION = 2**31 - 1  # a database integer (questionnaires.version)
-MAX_DEPTH = 32  # conditions nested deeper are refused (and cannot exhaust the stack)
 # \Z because marshmallow's Regexp only anchors the start.
-KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 LANGUAGE = LANGUAGE_CODE
 BUILT_IN_LANGUAGES = ("id", "en")  # Jejak's own translations; always offered
-OWN = "."  # in a constraint: the question's own answer
-COMBINATIONS = ("all", "any")
-RELATIONAL = ("lt", "le", "gt", "ge")
-ORDERED = ("eq", "ne", *RELATIONAL)  # the operators that take a ref
-COMPARISONS = ("eq", "ne", "in", "has", *RELATIONAL, "answered")
-MEASURES = ("count", "length")  # what of an answer `{"count": K, ...}` compares
 # Answers comparable with each other; lt..ge only within the ordered families.
 FAMILY = {"integer": "number", "currency": "number", "decimal": "number", "matrix": "number",
           "date": "date", "time": "time", "datetime": "datetime", "text": "text",
@@ -163,42 +163,6 @@ class LocalText:
     def of(cls, default: str, **others: str) -> LocalText:
         """A text in Indonesian (first) and other languages, for code and tests."""
         return cls((("id", default), *others.items()))
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A comparison value that is another answer (`key`), or "." for the own answer."""
-
-    key: str
-
-
-@dataclass(frozen=True)
-class Condition:
-    """A comparison on one answer (`key`, `op`, `values`), or all/any/not of `parts`.
-
-    `measure` says what of the answer is compared: "value" (the answer), "count" (ticked
-    options of a multi answer) or "length" (characters of the answer as text).
-    """
-
-    op: str
-    key: str = ""
-    values: tuple[Value | Ref, ...] = ()
-    parts: tuple[Condition, ...] = ()
-    measure: str = "value"
-
-    def leaves(self) -> Iterator[Condition]:
-        if self.parts:
-            for part in self.parts:
-                yield from part.leaves()
-        else:
-            yield self
-
-    @cached_property
-    def keys(self) -> frozenset[str]:
-        """Every answer key the condition reads, refs included."""
-        return frozenset(key for leaf in self.leaves()
-                         for key in (leaf.key, *(v.key for v in leaf.values
-                                                 if isinstance(v, Ref))))
 
 
 @dataclass(frozen=True)
@@ -308,104 +272,6 @@ class Questionnaire:
     def by_answer_key(self) -> dict[str, Question]:
         """The question holding each answer key (a matrix holds one per cell)."""
         return {key: question for question in self.answerable for key in question.answer_keys}
-
-
-# --- the condition language ---------------------------------------------------------------
-
-
-def parse_condition(value: Any, path: str = "", *, own: bool = False,
-                    depth: int = 1) -> Condition:
-    """Parse the JSON condition language; the ValidationError names the path inside it.
-
-    `own`: "." (the question's own answer) may be named, as in a constraint.
-    """
-    where = f"{path}: " if path else ""
-    if depth > MAX_DEPTH:
-        raise ValidationError(f"{where}conditions nest at most {MAX_DEPTH} levels deep")
-    if not isinstance(value, dict):
-        raise ValidationError(f"{where}a condition must be an object")
-    inner = f"{path}{'.' if path else ''}"
-    if "not" in value:
-        if len(value) != 1:
-            raise ValidationError(f"{where}'not' takes one condition alone")
-        return Condition("not", parts=(
-            parse_condition(value["not"], f"{inner}not", own=own, depth=depth + 1),))
-    combination = [name for name in COMBINATIONS if name in value]
-    if combination:
-        name = combination[0]
-        parts = value[name]
-        if len(value) != 1 or not isinstance(parts, list) or not parts:
-            raise ValidationError(f"{where}'{name}' takes a non-empty list of conditions alone")
-        return Condition(name, parts=tuple(
-            parse_condition(part, f"{inner}{name}[{index}]", own=own, depth=depth + 1)
-            for index, part in enumerate(parts)
-        ))
-    subjects = [name for name in ("key", *MEASURES) if name in value]
-    ops = [name for name in COMPARISONS if name in value]
-    if len(subjects) != 1 or len(ops) != 1 or set(value) != {subjects[0], ops[0]}:
-        raise ValidationError(
-            f"{where}expected {{'key'|'count'|'length': ..., <one of {', '.join(COMPARISONS)}>: "
-            "...}, {'all'|'any': [...]} or {'not': ...}")
-    subject, op = subjects[0], ops[0]
-    key = value[subject]
-    if not (isinstance(key, str) and (KEY.fullmatch(key) or (own and key == OWN))):
-        raise ValidationError(f"{where}'{subject}' must be a question key"
-                              + (" or '.'" if own else ""))
-    measure = "value" if subject == "key" else subject
-    if measure != "value" and op not in ORDERED:
-        raise ValidationError(f"{where}'{subject}' compares with one of {', '.join(ORDERED)}")
-    raw = value[op]
-    if op == "answered":
-        if not isinstance(raw, bool):
-            raise ValidationError(f"{where}'answered' takes true or false")
-        return Condition(op, key=key, values=(raw,))
-    if op == "in":
-        if not isinstance(raw, list) or not raw or not all(_is_value(v) for v in raw):
-            raise ValidationError(f"{where}'in' takes a non-empty list of values "
-                                  "(integer, number, string or boolean)")
-        return Condition(op, key=key, values=tuple(_whole(v) for v in raw))
-    if op in ORDERED and isinstance(raw, dict):
-        return Condition(op, key=key, values=(_parse_ref(raw, where, own),), measure=measure)
-    if raw == "":
-        raise ValidationError(f"{where}'' is no value; for an unanswered question use "
-                              f"{{'key': ..., 'answered': false}}")
-    if measure != "value" and (type(raw) is not int or raw < 0):
-        raise ValidationError(f"{where}'{subject}' compares with a whole number of at least 0 "
-                              "or a ref")
-    if not _is_value(raw):
-        raise ValidationError(f"{where}'{op}' takes a value (integer, number, string or "
-                              "boolean)" + (" or {'ref': key}" if op in ORDERED else ""))
-    return Condition(op, key=key, values=(_whole(raw),), measure=measure)
-
-
-def _whole(value: Value) -> Value:
-    """A whole float as an integer, as decimal answers are stored (so 2.0 meets 2)."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-def _parse_ref(raw: dict[str, Any], where: str, own: bool) -> Ref:
-    key = raw.get("ref")
-    if set(raw) != {"ref"} or not isinstance(key, str) or not (
-            KEY.fullmatch(key) or (own and key == OWN)):
-        raise ValidationError(f"{where}a ref is {{'ref': <question key"
-                              + (" or '.'" if own else "") + ">}")
-    return Ref(key)
-
-
-def _is_value(value: Any) -> bool:
-    return isinstance(value, bool | int | str) or (isinstance(value, float)
-                                                   and math.isfinite(value))
-
-
-def dump_condition(condition: Condition) -> dict[str, Any]:
-    """The condition back in the JSON language (`parse_condition` reads it again)."""
-    if condition.op in COMBINATIONS:
-        return {condition.op: [dump_condition(part) for part in condition.parts]}
-    if condition.op == "not":
-        return {"not": dump_condition(condition.parts[0])}
-    values = [{"ref": v.key} if isinstance(v, Ref) else v for v in condition.values]
-    subject = "key" if condition.measure == "value" else condition.measure
-    return {subject: condition.key, condition.op: values if condition.op == "in" else values[0]}
 
 
 # --- the format, declared --------------------------------------------------------------

@@ -16,15 +16,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
+from services.survey.questionnaire.conditions import OWN, Condition, Ref
 from services.survey.questionnaire.definition import (
-    OWN,
     TIME_TEXT,
-    Condition,
     MatrixRow,
     Option,
     Question,
     Questionnaire,
-    Ref,
     Section,
     Variant,
     same_value,
@@ -160,7 +158,7 @@ class SectionProgress(NamedTuple):
     visible_total: int
 
 
-class _Invalid(ValueError):
+class InvalidAnswer(ValueError):
     """An answer that cannot be accepted, with the Problem that says why."""
 
     def __init__(self, problem: Problem) -> None:
@@ -459,7 +457,7 @@ def validate_answers(
                 if question.constraint is not None and (
                         not doubtful or question.constraint.condition.keys.isdisjoint(doubtful)):
                     _check_constraint(question, value, cleaned)
-            except _Invalid as problem:
+            except InvalidAnswer as problem:
                 errors[key] = [problem.problem]
                 doubtful.add(key)
                 continue
@@ -472,7 +470,7 @@ def validate_answers(
 
 def _check_lte(question: Question, value: Any, cleaned: Mapping[str, Any]) -> None:
     if question.lte in cleaned and value > cleaned[question.lte]:
-        raise _Invalid(Problem.of("lte", other=question.lte, limit=cleaned[question.lte]))
+        raise InvalidAnswer(Problem.of("lte", other=question.lte, limit=cleaned[question.lte]))
 
 
 def _check_constraint(question: Question, value: Any, cleaned: Mapping[str, Any]) -> None:
@@ -482,7 +480,7 @@ def _check_constraint(question: Question, value: Any, cleaned: Mapping[str, Any]
     constraint = question.constraint
     assert constraint is not None
     if not _holds(constraint.condition, {**cleaned, OWN: value}):
-        raise _Invalid(Problem.of("constraint", condition=constraint.condition,
+        raise InvalidAnswer(Problem.of("constraint", condition=constraint.condition,
                                   message=constraint.message))
 
 
@@ -499,7 +497,7 @@ def default_problem(question: Question) -> Problem | None:
     (ODK does not check a default against them either)."""
     try:
         _CLEANERS[question.type](question, question.default)
-    except _Invalid as invalid:
+    except InvalidAnswer as invalid:
         return invalid.problem
     except KeyError:  # matrix, group, note: refused by the schema before this
         return Problem.of("unknown")
@@ -534,14 +532,14 @@ def _clean_single(question: Question, raw: Any) -> Any:
     for option in question.options:
         if same_value(raw, option.code):
             return option.code
-    raise _Invalid(expected(question))
+    raise InvalidAnswer(expected(question))
 
 
 def _clean_multi(question: Question, raw: Any) -> list[str]:
     codes = [option.code for option in question.options]
     if not isinstance(raw, list) or not all(isinstance(item, str) and item in codes
                                             for item in raw):
-        raise _Invalid(expected(question))
+        raise InvalidAnswer(expected(question))
     return [code for code in codes if code in raw]  # form order, each once
 
 
@@ -549,7 +547,7 @@ def _clean_integer(question: Question, raw: Any) -> int:
     if (type(raw) is not int
             or (question.minimum is not None and raw < question.minimum)
             or (question.maximum is not None and raw > question.maximum)):
-        raise _Invalid(expected(question))
+        raise InvalidAnswer(expected(question))
     return raw
 
 
@@ -558,22 +556,22 @@ def _clean_decimal(question: Question, raw: Any) -> int | float:
     if (not _is_number(raw) or not math.isfinite(raw)
             or (question.minimum is not None and raw < question.minimum)
             or (question.maximum is not None and raw > question.maximum)):
-        raise _Invalid(expected(question))
+        raise InvalidAnswer(expected(question))
     return int(raw) if isinstance(raw, float) and raw.is_integer() and abs(raw) < 2**53 else raw
 
 
 def _clean_text(question: Question, raw: Any) -> str:
     too_long = question.max_length is not None and len(str(raw).strip()) > question.max_length
     if not isinstance(raw, str) or too_long:
-        raise _Invalid(expected(question))
+        raise InvalidAnswer(expected(question))
     try:
         raw.encode("utf-8")
     except UnicodeEncodeError:
-        raise _Invalid(Problem.of("unstorable")) from None
+        raise InvalidAnswer(Problem.of("unstorable")) from None
     if "\x00" in raw:  # PostgreSQL JSON cannot hold it
-        raise _Invalid(Problem.of("unstorable"))
+        raise InvalidAnswer(Problem.of("unstorable"))
     if BIDI_CONTROL.search(raw):  # staff read free text: none that reorders itself
-        raise _Invalid(Problem.of("bidi"))
+        raise InvalidAnswer(Problem.of("bidi"))
     return raw.strip()
 
 
@@ -583,13 +581,13 @@ def _clean_date(question: Question, raw: Any) -> str:
             return date.fromisoformat(raw).isoformat()
     except ValueError:
         pass
-    raise _Invalid(expected(question))
+    raise InvalidAnswer(expected(question))
 
 
 def _clean_time(question: Question, raw: Any) -> str:
     if isinstance(raw, str) and TIME_TEXT.match(raw):
         return raw
-    raise _Invalid(expected(question))
+    raise InvalidAnswer(expected(question))
 
 
 def _clean_datetime(question: Question, raw: Any) -> str:
@@ -598,18 +596,18 @@ def _clean_datetime(question: Question, raw: Any) -> str:
             return datetime.fromisoformat(raw).isoformat(timespec="minutes")
     except ValueError:
         pass
-    raise _Invalid(expected(question))
+    raise InvalidAnswer(expected(question))
 
 
 def _clean_acknowledge(question: Question, raw: Any) -> bool:
     if raw is not True:
-        raise _Invalid(expected(question))
+        raise InvalidAnswer(expected(question))
     return True
 
 
 def _clean_boolean(question: Question, raw: Any) -> bool:
     if not isinstance(raw, bool) or (question.must_be is not None and raw != question.must_be):
-        raise _Invalid(expected(question))
+        raise InvalidAnswer(expected(question))
     return raw
 
 
@@ -627,129 +625,6 @@ _CLEANERS = {
     "boolean": _clean_boolean,
     "acknowledge": _clean_acknowledge,
 }
-
-
-# --- the HTML form -------------------------------------------------------------------------
-
-
-def answers_from_form(
-    questionnaire: Questionnaire, form: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Typed answers from HTML form fields, and the fields that could not be read.
-
-    `form` maps field names to lists of strings (`request.form.to_dict(flat=False)`); a
-    multi answer comes as the repeated field (f4=f401&f4=f404) or as one checkbox per option
-    (f401=on). An empty field is no answer. Fields that are not answer keys (csrf_token,
-    buttons) are ignored. Validate the answers next; the form's own errors win for a key:
-    `validate_answers(questionnaire, answers, complete=...).errors | form_errors`.
-    """
-    answers, problems = read_form(questionnaire, form)
-    return answers, {key: [str(problem) for problem in found] for key, found in problems.items()}
-
-
-def read_form(
-    questionnaire: Questionnaire, form: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, list[Problem]]]:
-    """`answers_from_form`, with the unreadable fields' Problems rather than English text."""
-    answers: dict[str, Any] = {}
-    problems: dict[str, list[Problem]] = {}
-    for question in questionnaire.answerable:
-        for key in question.answer_keys:
-            try:
-                value = _read_field(question, key, form)
-            except _Invalid as invalid:
-                problems[key] = [invalid.problem]
-                continue
-            if value is not None:
-                answers[key] = value
-    return answers, problems
-
-
-def _field_values(form: Mapping[str, Any], name: str) -> list[str]:
-    values = form.get(name, [])
-    if isinstance(values, str):
-        values = [values]
-    return [value.strip() for value in values if isinstance(value, str) and value.strip()]
-
-
-def _read_field(question: Question, key: str, form: Mapping[str, Any]) -> Any:
-    values = _field_values(form, key)
-    if question.type == "multi":
-        ticked = set(values)
-        for option in question.options:
-            # A checkbox named after its option: browsers send only the ticked ones.
-            if any(value.lower() not in FALSE_WORDS
-                   for value in _field_values(form, str(option.code))):
-                ticked.add(str(option.code))
-        # Unknown codes stay in, for validate_answers to name.
-        known = [str(option.code) for option in question.options]
-        return [code for code in known if code in ticked] + sorted(ticked - set(known)) or None
-    if not values:
-        return None
-    if len(values) > 1:
-        raise _Invalid(Problem.of("single_value"))
-    text = values[0]
-    if question.type == "single":
-        return _read_code(question, text)
-    if question.type in ("integer", "currency", "matrix"):
-        return _read_integer(question, text)
-    if question.type == "decimal":
-        return _read_decimal(question, text)
-    if question.type == "boolean":
-        return _read_flag(question, text)
-    if question.type == "acknowledge":
-        if text.lower() not in ACKNOWLEDGED:
-            raise _Invalid(expected(question))
-        return True
-    if question.type == "time":
-        return _read_time(text) or text
-    if question.type == "datetime":
-        match = DATETIME_INPUT.fullmatch(text)
-        time = _read_time(match.group(2)) if match else None
-        return f"{match.group(1)}T{time}" if match and time else text
-    return text  # text and date: validate_answers checks them as they are
-
-
-def _read_code(question: Question, text: str) -> Any:
-    for option in question.options:
-        if str(option.code) == text:
-            return option.code
-    raise _Invalid(expected(question))
-
-
-def _read_integer(question: Question, text: str) -> int:
-    match = (RUPIAH_TEXT if question.type == "currency" else INTEGER_TEXT).fullmatch(text)
-    digits = re.sub(r"[^\d+-]", "", match.group(0)) if match else ""
-    try:
-        return int(digits)
-    except ValueError:  # no number, or more digits than int() will read
-        raise _Invalid(expected(question)) from None
-
-
-def _read_decimal(question: Question, text: str) -> int | float:
-    """"2,5" or "2.5" as 2.5; a whole number as an integer."""
-    match = DECIMAL_TEXT.fullmatch(text)
-    if not match or len(text) > 40:
-        raise _Invalid(expected(question))
-    if match.group(2) is None:
-        return int(text)
-    return float(text.replace(",", "."))
-
-
-def _read_time(text: str) -> str | None:
-    """"9:05", "09.05" or "09:05:00" as "09:05"; None when it is no time of day."""
-    match = TIME_INPUT.fullmatch(text)
-    if not match:
-        return None
-    time = f"{int(match.group(1)):02d}:{match.group(2)}"
-    return time if TIME_TEXT.match(time) else None
-
-
-def _read_flag(question: Question, text: str) -> bool:
-    word = text.lower()
-    if word not in TRUE_WORDS | FALSE_WORDS:
-        raise _Invalid(expected(question))
-    return word in TRUE_WORDS
 
 
 # --- what the answers say ------------------------------------------------------------------

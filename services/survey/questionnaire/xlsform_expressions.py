@@ -24,7 +24,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-MAX_DEPTH = 32
+from services.survey.questionnaire.conditions import MAX_DEPTH  # the definition's own limit
+
 TOKEN = re.compile(r"""
     \s*(?:
       (?P<ref>\$\{[^}]*\})

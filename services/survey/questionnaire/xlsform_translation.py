@@ -27,10 +27,9 @@ import re
 from collections import Counter
 from typing import Any
 
-from services.survey.questionnaire.definition import KEY
+from services.survey.questionnaire.conditions import KEY, MAX_DEPTH
 from services.survey.questionnaire.xlsform import Refusal
 from services.survey.questionnaire.xlsform_expressions import (
-    MAX_DEPTH,
     Field,
     Translator,
     Untranslatable,
