@@ -51,15 +51,15 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from services.analytics.cells import CellKey  # noqa: E402
-from services.analytics.refresh import (  # noqa: E402
-    REFRESH_WORK_MEM,
-    fill_cell,
-    fill_statement,
-    full_refresh,
-    reconcile_answers,
-    update_alumnus_cell,
-)
+from services.analytics.fill import fill_cell  # noqa: E402
+from services.analytics.projection import reconcile_answers  # noqa: E402
+from services.analytics.refresh import full_refresh, update_alumnus_cell  # noqa: E402
 from services.analytics.snapshots import read_snapshot  # noqa: E402
+from services.analytics.statements import (  # noqa: E402
+    DIALECT_TUNING,
+    fill_statement,
+    tune_for_full_refresh,
+)
 from services.survey import catalog  # noqa: E402
 from shared.db import Database  # noqa: E402
 from shared.migrate import upgrade  # noqa: E402
@@ -306,8 +306,8 @@ def floor_scans(engine: Engine, wave_id: int) -> dict[str, float]:
 def explain(engine: Engine, wave_id: int) -> str:
     """EXPLAIN ANALYZE of the full-refresh statement, in the refresh's own settings."""
     with engine.begin() as connection:
-        connection.exec_driver_sql(f"SET LOCAL work_mem = '{REFRESH_WORK_MEM}'")
-        connection.exec_driver_sql("SET LOCAL jit = off")
+        for setting in DIALECT_TUNING["postgresql"]:
+            connection.exec_driver_sql(setting)
         sql = str(fill_statement().params(wave_id=wave_id).compile(
             connection, compile_kwargs={"literal_binds": True}))
         plan = connection.exec_driver_sql(
@@ -545,8 +545,7 @@ def main() -> int:
                 ("the fill statement alone",
                  lambda session: session.execute(fill_statement(), {"wave_id": wave_id}).all())):
             with database.session_factory() as session, session.begin():
-                session.execute(text(f"SET LOCAL work_mem = '{REFRESH_WORK_MEM}'"))
-                session.execute(text("SET LOCAL jit = off"))
+                tune_for_full_refresh(session)
                 started = time.perf_counter()
                 part(session)
                 print(f"  {label:<48} {time.perf_counter() - started:6.2f} s", flush=True)

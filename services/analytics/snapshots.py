@@ -13,24 +13,31 @@ its commit (a full refresh writes its header in one transaction; a live update r
 one row in one transaction).
 
 Parsing a large wave's document costs far more than the query (2,000 cells, 650,000
-income entries at 1M responses), so parsed documents and cell rows are kept per process,
-keyed by (database, wave) and the row ids; the statement sends the document and a cell row's
-JSON only when this process has not parsed that row yet.
+income entries at 1M responses), so parsed documents and cell rows are kept in the app's
+`IndicatorCache` (services/analytics/indicator_cache.py), keyed by (database, wave) and the
+row ids; the statement sends the document and a cell row's JSON only when this process has
+not parsed that row yet. `warm` parses the current waves' snapshots in the background when
+an app starts, so that the first request after a restart finds them parsed.
 """
 
 from __future__ import annotations
 
 import gc
+import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, String, bindparam, case, func, literal, null, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.analytics.cells import Cell, CellKey, cells_from_json
-from shared.models import IndicatorCell, IndicatorSnapshot, JsonType
+from services.analytics.indicator_cache import IndicatorCache, of_app
+from shared.models import IndicatorCell, IndicatorSnapshot, JsonType, Wave
+
+log = logging.getLogger(__name__)
 
 Labels = dict[str, dict[str, str]]
 
@@ -65,8 +72,6 @@ class _Parsed:
     view_rows: frozenset[int] = frozenset()
 
 
-_CACHE: dict[tuple[str, int], _Parsed] = {}
-_CACHE_LOCK = threading.Lock()
 _HEADER, _CELL = 0, 1
 
 
@@ -99,21 +104,26 @@ def _read_statement() -> Any:
 _READ = _read_statement()
 
 
-def read_snapshot(session: Session, wave_id: int) -> SnapshotView | None:
-    """The wave's current figures (None: no full refresh yet), read in one statement."""
+def read_snapshot(session: Session, wave_id: int,
+                  cache: IndicatorCache | None = None) -> SnapshotView | None:
+    """The wave's current figures (None: no full refresh yet), read in one statement.
+
+    `cache`: where parsed snapshots are kept, by default the current app's (none outside an
+    app: every read then parses the document).
+    """
+    cache = cache if cache is not None else of_app()
     key = (str(session.get_bind().url), wave_id)
-    with _CACHE_LOCK:
-        parsed = _CACHE.get(key)
+    parsed = cache.parsed(key) if cache is not None else None
     for _ in range(5):
-        view = _read(session, key, wave_id, parsed)
+        view = _read(session, key, wave_id, parsed, cache)
         if view is not None or parsed is None:
             return view[0] if view else None
         parsed = None  # a row went missing between two statements: read everything again
     raise RuntimeError("the snapshot kept changing while it was read")
 
 
-def _read(session: Session, key: tuple[str, int], wave_id: int,
-          parsed: _Parsed | None) -> tuple[SnapshotView] | None:
+def _read(session: Session, key: tuple[str, int], wave_id: int, parsed: _Parsed | None,
+          cache: IndicatorCache | None) -> tuple[SnapshotView] | None:
     params = {"wave_id": wave_id,
               "parsed_snapshot": parsed.snapshot_id if parsed else -1,
               "parsed_row": max(parsed.rows, default=-1) if parsed else -1}
@@ -127,7 +137,7 @@ def _read(session: Session, key: tuple[str, int], wave_id: int,
             rows.append((row_id, CellKey(int(program_id), int(cohort_id), str(gender)),
                          computed_at, data, labels))
     if header is None:
-        return None if parsed is None else _gone(key)
+        return None if parsed is None else _gone(key, cache)
     snapshot_id, computed_at, document = header
     # computed_at as well as the id: a database rebuilt under the same URL (tests) hands
     # out ids again.
@@ -157,7 +167,7 @@ def _read(session: Session, key: tuple[str, int], wave_id: int,
     if missing:
         fetched = _rows_by_id(session, [row_id for row_id, _, _ in missing])
         if len(fetched) < len(missing):
-            return _gone(key)  # replaced meanwhile by a newer row: read again
+            return _gone(key, cache)  # replaced meanwhile by a newer row: read again
         for row_id, cell_key, row_computed_at in missing:
             data, labels = fetched[row_id]
             current[row_id] = (cell_key, Cell.from_json(data), labels, row_computed_at)
@@ -169,8 +179,8 @@ def _read(session: Session, key: tuple[str, int], wave_id: int,
                       current)
     updated.view = view or _view(updated)
     updated.view_rows = frozenset(current)
-    with _CACHE_LOCK:
-        _CACHE[key] = updated
+    if cache is not None:
+        cache.keep_parsed(key, updated)
     return (updated.view,)
 
 
@@ -189,9 +199,9 @@ def freeze_heap() -> None:
     gc.freeze()
 
 
-def _gone(key: tuple[str, int]) -> None:
-    with _CACHE_LOCK:
-        _CACHE.pop(key, None)
+def _gone(key: tuple[str, int], cache: IndicatorCache | None) -> None:
+    if cache is not None:
+        cache.forget_parsed(key)
     return None
 
 
@@ -224,9 +234,43 @@ def _copy_labels(labels: dict[str, Any]) -> Labels:
             "cohorts": dict(labels.get("cohorts", {}))}
 
 
-def forget_parsed() -> None:
-    """Drop every parsed snapshot of this process (tests that rebuild a database)."""
-    with _CACHE_LOCK:
-        _CACHE.clear()
+# --- warming: the first request after a restart finds the snapshots parsed -----------------
+
+WARMED_STATUSES = ("open", "closed")  # the waves people look at (and the nightly refresh)
 
 
+def warm(cache: IndicatorCache, session_factory: sessionmaker[Session]) -> int:
+    """Parse the newest snapshot of every open and closed wave into `cache`, with the
+    small-group rule of its cells; returns how many waves. At 1M responses a first request
+    of the process used to pay 0.5–2.5 s for this (bench/README.md); an app warms in the
+    background as it starts (`warm_in_background`)."""
+    with session_factory() as session:
+        waves = list(session.scalars(select(Wave.id).where(Wave.status.in_(WARMED_STATUSES))
+                                     .order_by(Wave.id.desc())))
+        database = str(session.get_bind().url)
+        for wave_id in waves:
+            view = read_snapshot(session, wave_id, cache)
+            session.rollback()  # one short read each: SQLite readers hold the write lock
+            if view is not None:
+                cache.entries((database, wave_id), view.id).rule(view.cells)
+    return len(waves)
+
+
+def warm_in_background(cache: IndicatorCache, session_factory: sessionmaker[Session]) -> None:
+    """`warm` in a daemon thread; `cache.warmed` is set when it is done (or gave up). A
+    request that comes first parses what it needs itself, as before: nothing waits for
+    the thread, so it can neither slow nor block a request beyond sharing the CPU."""
+
+    def run() -> None:
+        started = time.perf_counter()
+        try:
+            count = warm(cache, session_factory)
+        except Exception:  # a database not migrated yet, unreachable…: requests parse
+            log.warning("could not warm the indicator snapshots", exc_info=True)
+        else:
+            log.info("indicator snapshots of %d waves parsed in %.2f s", count,
+                     time.perf_counter() - started)
+        finally:
+            cache.warmed.set()
+
+    threading.Thread(target=run, name="jejak-warm-indicators", daemon=True).start()
