@@ -24,12 +24,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from services.analytics import staff_pages
 
     app.register_blueprint(staff_pages.bp)
-    from services.analytics import indicator_cache, snapshots
-    from shared.db import get_db
+    from services.analytics import indicator_cache, warmup
 
     cache = indicator_cache.install(app)
-    # The first indicators request after a restart finds the current snapshots parsed.
-    # Not in tests (TESTING), which measure and clear the cache themselves.
-    if app.config.get("JEJAK_WARM_INDICATORS", not app.testing):
-        snapshots.warm_in_background(cache, get_db(app).session_factory)
+    if warmup.wanted(app):  # the first request after a restart finds its answer ready
+        warmup.warm_in_background(app, cache)
     return app

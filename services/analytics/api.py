@@ -32,7 +32,7 @@ from services.analytics.indicators import (
     compute,
 )
 from services.analytics.indicators import select as select_cells
-from services.analytics.snapshots import SnapshotView, read_snapshot
+from services.analytics.snapshots import WARMED_STATUSES, SnapshotView, read_snapshot
 from services.analytics.wages import LEVELS, minimum_wage_of, set_wage, wave_year
 from shared import auth, db
 from shared.models import MinimumWage, RefreshRun, Wave, utcnow
@@ -290,22 +290,54 @@ class Indicators(MethodView):
                        **{name: query[name] for name in ("program", "cohort", "gender", "by")
                           if query.get(name) is not None})
             session.commit()
-        timezone = current_app.config["JEJAK_SETTINGS"].timezone
-        wage = minimum_wage_of(session, wave, timezone)
-        # What the app keeps for this snapshot (indicator_cache): answers already serialised
-        # per query, each group's figures, their sums. A large wave's figures take from a
-        # quarter of a second (the whole wave) to over a second (by cohort: a thousand
-        # groups) to compute and serialise; an answer is reused exactly as long as the view
-        # it came from is the one read_snapshot hands out.
-        entries = entries_of((str(session.get_bind().url), wave.id), snapshot.id)
-        # Everything the answer depends on besides the figures (the view object itself).
-        key = (wave.slug, wave_year(wave, timezone), tuple(sorted(query.items())),
-               None if wage is None else (wage.amount, wage.source, wage.updated_at))
-        body = entries.answer(key, snapshot)
-        if body is None:
-            body = _answer(entries, wave, snapshot, wage, query, timezone)
-            entries.remember_answer(key, snapshot, body)
+        body = answer_text(session, wave, snapshot, query)
         return current_app.response_class(body, mimetype="application/json")
+
+
+def answer_text(session: Session, wave: Wave, snapshot: SnapshotView,
+                query: dict[str, Any]) -> str:
+    """The JSON text of the answer to `query` (as IndicatorsQuery loads it) from this view
+    of the wave's figures; in an app context (its settings, JSON provider and cache).
+
+    What the app keeps for this snapshot (indicator_cache): answers already serialised per
+    query, each group's figures, their sums. A large wave's figures take from a quarter of a
+    second (the whole wave) to over a second (by cohort: a thousand groups) to compute and
+    serialise; an answer is reused exactly as long as the view it came from is the one
+    read_snapshot hands out.
+    """
+    timezone = current_app.config["JEJAK_SETTINGS"].timezone
+    wage = minimum_wage_of(session, wave, timezone)
+    entries = entries_of((str(session.get_bind().url), wave.id), snapshot.id)
+    # Everything the answer depends on besides the figures (the view object itself).
+    key = (wave.slug, wave_year(wave, timezone), tuple(sorted(query.items())),
+           None if wage is None else (wage.amount, wage.source, wage.updated_at))
+    body = entries.answer(key, snapshot)
+    if body is None:
+        body = _answer(entries, wave, snapshot, wage, query, timezone)
+        entries.remember_answer(key, snapshot, body)
+    return body
+
+
+# The queries a client asks first: the whole wave and each breakdown, unfiltered, as anyone
+# below admin sees them. What an app answers ahead as it starts (`warm`).
+FIRST_BREAKDOWNS = (None, *BREAKDOWNS)
+
+
+def warm(session: Session) -> int:
+    """Parse the newest snapshot of every open and closed wave into the app's cache and
+    answer its `FIRST_BREAKDOWNS`; returns how many waves. In an app context. At 1M
+    responses the first request of a process paid 0.5–2.5 s for the parse alone, and by
+    cohort seconds more for a thousand groups (bench/README.md)."""
+    waves = list(session.scalars(select(Wave).where(Wave.status.in_(WARMED_STATUSES))
+                                 .order_by(Wave.id.desc())))
+    for wave in waves:
+        snapshot = read_snapshot(session, wave.id)
+        if snapshot is not None:
+            for by in FIRST_BREAKDOWNS:
+                query = {"wave": wave.slug, **({"by": by} if by else {})}
+                answer_text(session, wave, snapshot, IndicatorsQuery().load(query))
+        session.rollback()  # one short read each: a reader on SQLite holds the write lock
+    return len(waves)
 
 
 def _answer(entries: SnapshotEntries, wave: Wave, snapshot: SnapshotView,

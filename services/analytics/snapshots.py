@@ -16,28 +16,23 @@ Parsing a large wave's document costs far more than the query (2,000 cells, 650,
 income entries at 1M responses), so parsed documents and cell rows are kept in the app's
 `IndicatorCache` (services/analytics/indicator_cache.py), keyed by (database, wave) and the
 row ids; the statement sends the document and a cell row's JSON only when this process has
-not parsed that row yet. `warm` parses the current waves' snapshots in the background when
-an app starts, so that the first request after a restart finds them parsed.
+not parsed that row yet. An app reads its open and closed waves' snapshots ahead as it
+starts (services/analytics/warmup.py), so the first request after a restart finds them.
 """
 
 from __future__ import annotations
 
 import gc
-import logging
-import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, String, bindparam, case, func, literal, null, select, union_all
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from services.analytics.cells import Cell, CellKey, cells_from_json
 from services.analytics.indicator_cache import IndicatorCache, of_app
-from shared.models import IndicatorCell, IndicatorSnapshot, JsonType, Wave
-
-log = logging.getLogger(__name__)
+from shared.models import IndicatorCell, IndicatorSnapshot, JsonType
 
 Labels = dict[str, dict[str, str]]
 
@@ -234,43 +229,4 @@ def _copy_labels(labels: dict[str, Any]) -> Labels:
             "cohorts": dict(labels.get("cohorts", {}))}
 
 
-# --- warming: the first request after a restart finds the snapshots parsed -----------------
-
-WARMED_STATUSES = ("open", "closed")  # the waves people look at (and the nightly refresh)
-
-
-def warm(cache: IndicatorCache, session_factory: sessionmaker[Session]) -> int:
-    """Parse the newest snapshot of every open and closed wave into `cache`, with the
-    small-group rule of its cells; returns how many waves. At 1M responses a first request
-    of the process used to pay 0.5–2.5 s for this (bench/README.md); an app warms in the
-    background as it starts (`warm_in_background`)."""
-    with session_factory() as session:
-        waves = list(session.scalars(select(Wave.id).where(Wave.status.in_(WARMED_STATUSES))
-                                     .order_by(Wave.id.desc())))
-        database = str(session.get_bind().url)
-        for wave_id in waves:
-            view = read_snapshot(session, wave_id, cache)
-            session.rollback()  # one short read each: SQLite readers hold the write lock
-            if view is not None:
-                cache.entries((database, wave_id), view.id).rule(view.cells)
-    return len(waves)
-
-
-def warm_in_background(cache: IndicatorCache, session_factory: sessionmaker[Session]) -> None:
-    """`warm` in a daemon thread; `cache.warmed` is set when it is done (or gave up). A
-    request that comes first parses what it needs itself, as before: nothing waits for
-    the thread, so it can neither slow nor block a request beyond sharing the CPU."""
-
-    def run() -> None:
-        started = time.perf_counter()
-        try:
-            count = warm(cache, session_factory)
-        except Exception:  # a database not migrated yet, unreachable…: requests parse
-            log.warning("could not warm the indicator snapshots", exc_info=True)
-        else:
-            log.info("indicator snapshots of %d waves parsed in %.2f s", count,
-                     time.perf_counter() - started)
-        finally:
-            cache.warmed.set()
-
-    threading.Thread(target=run, name="jejak-warm-indicators", daemon=True).start()
+WARMED_STATUSES = ("open", "closed")  # the waves an app reads ahead as it starts (warmup)

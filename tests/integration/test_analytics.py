@@ -612,8 +612,9 @@ def test_clear_makes_the_next_request_parse_the_snapshot_again(analytics_app, wa
 
 def test_an_app_warms_the_snapshots_of_its_open_waves_as_it_starts(
         analytics_app, settings, wave) -> None:
-    """The first indicators request after a restart finds the wave's snapshot parsed: the
-    app parses it in the background as it starts, and the figures are the same."""
+    """The first indicators request after a restart finds its answer ready: the app parses
+    the wave's snapshot and answers the whole wave and each breakdown in the background as
+    it starts, and the figures are the same."""
     from services.analytics import create_app
     from tests.conftest import app_config
 
@@ -624,7 +625,10 @@ def test_an_app_warms_the_snapshots_of_its_open_waves_as_it_starts(
     assert cache.warmed.wait(30)
     database = str(db.get_db(restarted).engine.url)
     assert cache.parsed((database, wave["id"])) is not None
+    ahead = cache.entries((database, wave["id"]), cache.snapshot_ids()[database, wave["id"]])
+    assert len(ahead.answers) == 4  # the whole wave, by program, by cohort, by gender
     assert indicators(restarted.test_client(), wave, by="cohort").get_json() == expected
+    assert len(ahead.answers) == 4  # the answer made ahead was the one sent
 
 
 def test_a_large_snapshot_is_parsed_into_a_frozen_heap(analytics_app, wave,
