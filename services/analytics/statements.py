@@ -20,11 +20,11 @@ Dispositions (docs/indicators.md, exactly one per target, first rule that applie
 
 Hand-tuned, and measured (bench/README.md, "Indicator refresh and live update",
 `python bench/analytics.py`): at 1,000,000 responses and 2,000 cells on PostgreSQL the
-statement alone takes 8.1 s of a 17.4 s full refresh on a quiet 2-core machine (14.8 s of
-16.7 s on a machine half as fast), against 0.1 s for one plain GROUP BY scan of the wave's
-responses; the one-cell form answers a live update in 29.7 ms at p50, 42.0 ms at p95. Every
-shape choice below says what it was measured against. Change it only with the benchmark's
-figures before and after.
+statement alone took 8.1 s of a 17.4 s full refresh on a shared 2-core machine at load 3
+(14.8 s of 16.7 s on a machine half as fast), against 0.1 s for one plain GROUP BY scan of
+the wave's responses; the one-cell form (`fill_cell`) took 29.7 ms at p50, 42.0 ms at p95.
+The comments below say what each shape choice was measured against. Change the statement
+only with the benchmark's figures before and after.
 
 Dialects, side by side: the statement is the same Core expression on both databases except
 for PostgreSQL's `MATERIALIZED` hint on the one-cell CTE, the settings of a full refresh's
