@@ -24,4 +24,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from services.analytics import staff_pages
 
     app.register_blueprint(staff_pages.bp)
+    from services.analytics import indicator_cache, warmup
+
+    cache = indicator_cache.install(app)
+    if warmup.wanted(app):  # the first request after a restart finds its answer ready
+        warmup.warm_in_background(app, cache)
     return app

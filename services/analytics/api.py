@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
@@ -25,22 +23,17 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.analytics import disclosure
-from services.analytics.cells import Cell, CellKey, merge, replaced
+from services.analytics.cells import Cell, CellKey
 from services.analytics.disclosure import Disclosure
+from services.analytics.indicator_cache import SnapshotEntries, entries_of
 from services.analytics.indicators import (
     BREAKDOWNS,
-    StratumKey,
-    WeightedSums,
     breakdown,
     compute,
-    weighted_sums,
-    weighted_sums_replaced,
 )
 from services.analytics.indicators import select as select_cells
-from services.analytics.refresh import minimum_wage_of, wave_year
-from services.analytics.snapshots import SnapshotView, read_snapshot
-from services.analytics.wages import LEVELS, set_wage
+from services.analytics.snapshots import WARMED_STATUSES, SnapshotView, read_snapshot
+from services.analytics.wages import LEVELS, minimum_wage_of, set_wage, wave_year
 from shared import auth, db
 from shared.models import MinimumWage, RefreshRun, Wave, utcnow
 from shared.web import get_or_404, row_id
@@ -297,21 +290,58 @@ class Indicators(MethodView):
                        **{name: query[name] for name in ("program", "cohort", "gender", "by")
                           if query.get(name) is not None})
             session.commit()
-        timezone = current_app.config["JEJAK_SETTINGS"].timezone
-        wage = minimum_wage_of(session, wave, timezone)
-        # Everything the answer depends on besides the figures (the view object itself).
-        key = (str(session.get_bind().url), wave.id, wave.slug, wave_year(wave, timezone),
-               tuple(sorted(query.items())),
-               None if wage is None else (wage.amount, wage.source, wage.updated_at))
-        body = _cached_answer(key, snapshot)
-        if body is None:
-            body = _answer(key[0], wave, snapshot, wage, query, timezone)
-            _remember_answer(key, snapshot, body)
+        body = answer_text(session, wave, snapshot, query)
         return current_app.response_class(body, mimetype="application/json")
 
 
-def _answer(database: str, wave: Wave, snapshot: SnapshotView, wage: MinimumWage | None,
-            query: dict[str, Any], timezone: str) -> str:
+def answer_text(session: Session, wave: Wave, snapshot: SnapshotView,
+                query: dict[str, Any]) -> str:
+    """The JSON text of the answer to `query` (as IndicatorsQuery loads it) from this view
+    of the wave's figures; in an app context (its settings, JSON provider and cache).
+
+    What the app keeps for this snapshot (indicator_cache): answers already serialised per
+    query, each group's figures, their sums. A large wave's figures take from a quarter of a
+    second (the whole wave) to over a second (by cohort: a thousand groups) to compute and
+    serialise; an answer is reused exactly as long as the view it came from is the one
+    read_snapshot hands out.
+    """
+    timezone = current_app.config["JEJAK_SETTINGS"].timezone
+    wage = minimum_wage_of(session, wave, timezone)
+    entries = entries_of((str(session.get_bind().url), wave.id), snapshot.id)
+    # Everything the answer depends on besides the figures (the view object itself).
+    key = (wave.slug, wave_year(wave, timezone), tuple(sorted(query.items())),
+           None if wage is None else (wage.amount, wage.source, wage.updated_at))
+    body = entries.answer(key, snapshot)
+    if body is None:
+        body = _answer(entries, wave, snapshot, wage, query, timezone)
+        entries.remember_answer(key, snapshot, body)
+    return body
+
+
+# The queries a client asks first: the whole wave and each breakdown, unfiltered, as anyone
+# below admin sees them. What an app answers ahead as it starts (`warm`).
+FIRST_BREAKDOWNS = (None, *BREAKDOWNS)
+
+
+def warm(session: Session) -> int:
+    """Parse the newest snapshot of every open and closed wave into the app's cache and
+    answer its `FIRST_BREAKDOWNS`; returns how many waves. In an app context. At 1M
+    responses the first request of a process paid 0.5–2.5 s for the parse alone, and by
+    cohort seconds more for a thousand groups (bench/README.md)."""
+    waves = list(session.scalars(select(Wave).where(Wave.status.in_(WARMED_STATUSES))
+                                 .order_by(Wave.id.desc())))
+    for wave in waves:
+        snapshot = read_snapshot(session, wave.id)
+        if snapshot is not None:
+            for by in FIRST_BREAKDOWNS:
+                query = {"wave": wave.slug, **({"by": by} if by else {})}
+                answer_text(session, wave, snapshot, IndicatorsQuery().load(query))
+        session.rollback()  # one short read each: a reader on SQLite holds the write lock
+    return len(waves)
+
+
+def _answer(entries: SnapshotEntries, wave: Wave, snapshot: SnapshotView,
+            wage: MinimumWage | None, query: dict[str, Any], timezone: str) -> str:
     """The answer as JSON text: serialised by IndicatorsResponse except the figures, which
     come as JSON text (IndicatorsOut, as the nested field would dump them) from
     `_group_figures` and are spliced in. The text is what `app.json.dumps` of the whole
@@ -321,8 +351,7 @@ def _answer(database: str, wave: Wave, snapshot: SnapshotView, wage: MinimumWage
     chosen = select_cells(snapshot.cells, program=query.get("program"),
                           cohort=query.get("cohort"), gender=query.get("gender"))
     by = query.get("by")
-    rule = None if query["unsuppressed"] else disclosure.of_cells(
-        snapshot.cells, wave=(database, wave.id))
+    rule = None if query["unsuppressed"] else entries.rule(snapshot.cells)
     # The wave's n is the whole wave's figure: hidden with it.
     wave_hidden = rule is not None and rule.hidden(key for key, _ in snapshot.cells)
     answer = IndicatorsResponse().dump({
@@ -339,8 +368,7 @@ def _answer(database: str, wave: Wave, snapshot: SnapshotView, wage: MinimumWage
     })
     dumps = current_app.json.dumps
     figures = functools.partial(
-        _group_figures, snapshot=(database, wave.id, snapshot.id), dumps=dumps,
-        disclosure=rule)
+        _group_figures, entries=entries, dumps=dumps, disclosure=rule)
     overall = figures(chosen, minimum_wage=amount, fpc=query["fpc"])
     groups = "null"
     if by is not None:
@@ -360,170 +388,32 @@ def _answer(database: str, wave: Wave, snapshot: SnapshotView, wage: MinimumWage
     return body
 
 
-# Answers already serialised, per query, for the view they were computed from. A large
-# wave's figures take from a quarter of a second (the whole wave) to over a second (by
-# cohort: a thousand groups) to compute and serialise; the view object stays the same until
-# a refresh or a live update changes a cell (read_snapshot then hands out a new one), so an
-# answer is reused exactly as long as it is right.
-_ANSWERS: OrderedDict[tuple[Any, ...], tuple[SnapshotView, str]] = OrderedDict()
-_ANSWERS_LOCK = threading.Lock()
-_ANSWERS_KEEP = 64
-
-
-# The figures of one group of cells (computed and serialised to JSON text), reused while
-# the group holds the very same cell objects: read_snapshot keeps the parsed cells a live
-# update did not touch, so after one cell changed only the groups holding it are computed
-# again (by cohort: one of a thousand).
-_GROUPS: OrderedDict[tuple[Any, ...], tuple[tuple[Cell, ...], str]] = OrderedDict()
-_GROUPS_KEEP = 4096
-
-
 def _group_figures(keyed: list[tuple[CellKey, Cell]], *, minimum_wage: int | None,
-                   fpc: bool, snapshot: tuple[str, int, int],
-                   dumps: Callable[[Any], str],
+                   fpc: bool, entries: SnapshotEntries, dumps: Callable[[Any], str],
                    disclosure: Disclosure | None = None) -> str:
-    """`snapshot`: (database, wave id, snapshot id) the cells come from. `disclosure`: the
-    small-group rule of the whole wave's cells (None: unsuppressed). What it hides of a
-    group depends on every cell of the wave, so it is part of the key."""
+    """The figures of one group of cells as JSON text, reused while the group holds the
+    very same cell objects: read_snapshot keeps the parsed cells a live update did not
+    touch, so after one cell changed only the groups holding it are computed again (by
+    cohort: one of a thousand). `disclosure`: the small-group rule of the whole wave's
+    cells (None: unsuppressed). What it hides of a group depends on every cell of the
+    wave, so it is part of the key."""
     hidden = None if disclosure is None else disclosure.decision(
         cell_key for cell_key, _ in keyed)
-    key = (snapshot, minimum_wage, fpc, tuple(cell_key for cell_key, _ in keyed), hidden)
+    group = tuple(cell_key for cell_key, _ in keyed)
+    key = (minimum_wage, fpc, group, hidden)
     cells = tuple(cell for _, cell in keyed)
-    with _ANSWERS_LOCK:
-        found = _GROUPS.get(key)
-        if found is not None and all(a is b for a, b in zip(found[0], cells, strict=True)):
-            _GROUPS.move_to_end(key)
-            return found[1]
-    group = key[3]
+    found = entries.group(key, cells)
+    if found is not None:
+        return found
     computed = compute(
         keyed, minimum_wage=minimum_wage, fpc=fpc,
-        merged=functools.partial(_merged, snapshot=snapshot, group=group),
-        weighted=functools.partial(_weighted, snapshot=snapshot, group=group))
+        merged=functools.partial(entries.merged, group=group),
+        weighted=functools.partial(entries.weighted, group=group))
     if disclosure is not None:
         computed = disclosure.suppress(computed, group)
     figures = dumps(IndicatorsOut().dump(computed))
-    with _ANSWERS_LOCK:
-        # Holding the cells keeps their ids from being reused by other objects.
-        _GROUPS[key] = (cells, figures)
-        _forget_older(_GROUPS, snapshot, lambda entry_key: entry_key[0])
-        while len(_GROUPS) > _GROUPS_KEEP:
-            _GROUPS.popitem(last=False)
+    entries.remember_group(key, cells, figures)
     return figures
-
-
-# The weighted sums of a group's strata (the 25 weighted shares over up to a thousand
-# strata, `indicators.WeightedSums`), per group, updated by the difference of the strata
-# that changed (`weighted_sums_replaced`, exact: integers over a common denominator): after
-# a live update the whole wave's weighted shares cost one stratum, not a thousand (nor
-# 650,000 income-table entries for above_minimum_wage).
-_WEIGHTED: OrderedDict[tuple[Any, ...], tuple[tuple[Cell, ...], WeightedSums]] = OrderedDict()
-_WEIGHTED_KEEP = 4096
-
-
-def _weighted(strata: Sequence[tuple[StratumKey, Cell]], minimum_wage: int | None, *,
-              snapshot: tuple[str, int, int], group: tuple[CellKey, ...]) -> WeightedSums:
-    """`group`: the keys of the group's cells (a gender's strata have the same keys as the
-    whole wave's, not the same cells)."""
-    key = (snapshot, minimum_wage, group)
-    parts = tuple(stratum for _, stratum in strata)
-    with _ANSWERS_LOCK:
-        previous = _WEIGHTED.get(key)
-    changed = ([index for index, (a, b) in enumerate(zip(previous[0], parts, strict=True))
-                if a is not b] if previous is not None else None)
-    if changed is not None and len(changed) * 10 <= len(parts):
-        sums = (previous[1] if not changed else weighted_sums_replaced(
-            previous[1], (previous[0][index] for index in changed),
-            (parts[index] for index in changed), minimum_wage))
-    else:
-        sums = weighted_sums(parts, minimum_wage)
-    with _ANSWERS_LOCK:
-        _WEIGHTED[key] = (parts, sums)
-        _WEIGHTED.move_to_end(key)
-        _forget_older(_WEIGHTED, snapshot, lambda entry_key: entry_key[0])
-        while len(_WEIGHTED) > _WEIGHTED_KEEP:
-            _WEIGHTED.popitem(last=False)
-    return sums
-
-
-# Sums of cells (a stratum's, a selection's total), reused while their parts are the very
-# same objects; a sum whose parts changed in a few places is the previous sum of as many
-# parts in the same group with the difference applied (`cells.replaced`): after a live
-# update the whole wave's total costs one cell, not 650,000 income-table entries.
-_MERGES: OrderedDict[tuple[Any, ...], tuple[tuple[Cell, ...], Cell]] = OrderedDict()
-_LAST_MERGE: OrderedDict[tuple[Any, ...], tuple[tuple[Cell, ...], Cell]] = OrderedDict()
-_MERGES_KEEP = 8192
-
-
-def _merged(parts: Sequence[Cell], *, snapshot: tuple[str, int, int],
-            group: tuple[CellKey, ...] = ()) -> Cell:
-    """`group`: the keys of the cells of the group being computed; the previous sum is
-    looked for among that group's sums of as many parts (the whole wave's total and a
-    gender's have as many parts, and nothing else in common)."""
-    parts = tuple(parts)
-    if len(parts) == 1:
-        # The sum of one cell is that cell (readers never change a cell): a gender's
-        # thousand strata hold one cell each, and caching them cost more than this.
-        return parts[0]
-    key = (snapshot, tuple(map(id, parts)))
-    size = (snapshot, group, len(parts))
-    with _ANSWERS_LOCK:
-        found = _MERGES.get(key)
-        if found is not None and all(a is b for a, b in zip(found[0], parts, strict=True)):
-            _MERGES.move_to_end(key)
-            return found[1]
-        previous = _LAST_MERGE.get(size)
-    changed = ([index for index, (a, b) in enumerate(zip(previous[0], parts, strict=True))
-                if a is not b] if previous is not None else None)
-    if changed is not None and len(changed) * 10 <= len(parts):
-        total = replaced(previous[1], (previous[0][index] for index in changed),
-                         (parts[index] for index in changed))
-    else:
-        total = merge(parts)
-    with _ANSWERS_LOCK:
-        _MERGES[key] = _LAST_MERGE[size] = (parts, total)
-        _LAST_MERGE.move_to_end(size)
-        for entries in (_MERGES, _LAST_MERGE):
-            _forget_older(entries, snapshot, lambda entry_key: entry_key[0])
-            while len(entries) > _MERGES_KEEP:
-                entries.popitem(last=False)
-    return total
-
-
-def _forget_older(entries: OrderedDict[Any, Any], snapshot: tuple[str, int, int],
-                  snapshot_of: Any) -> None:
-    """Drop the entries of the wave's older snapshots: they hold that snapshot's parsed
-    cells (a large wave's are over a hundred megabytes), which no reader needs any more."""
-    database, wave_id, snapshot_id = snapshot
-    if _LATEST.get((id(entries), database, wave_id)) == snapshot_id:
-        return
-    _LATEST[id(entries), database, wave_id] = snapshot_id
-    for entry_key in [entry_key for entry_key in entries
-                      if snapshot_of(entry_key)[:2] == (database, wave_id)
-                      and snapshot_of(entry_key)[2] != snapshot_id]:
-        del entries[entry_key]
-
-
-_LATEST: dict[tuple[int, str, int], int] = {}  # per (cache, database, wave): last snapshot
-
-
-def _cached_answer(key: tuple[Any, ...], snapshot: SnapshotView) -> str | None:
-    with _ANSWERS_LOCK:
-        found = _ANSWERS.get(key)
-        if found is None or found[0] is not snapshot:
-            return None
-        _ANSWERS.move_to_end(key)
-        return found[1]
-
-
-def _remember_answer(key: tuple[Any, ...], snapshot: SnapshotView, body: str) -> None:
-    with _ANSWERS_LOCK:
-        for older in [entry_key for entry_key, (view, _) in _ANSWERS.items()
-                      if entry_key[:2] == key[:2] and view.id < snapshot.id]:
-            del _ANSWERS[older]  # its view holds an older snapshot's parsed cells
-        _ANSWERS[key] = (snapshot, body)
-        _ANSWERS.move_to_end(key)
-        while len(_ANSWERS) > _ANSWERS_KEEP:
-            _ANSWERS.popitem(last=False)
 
 
 @blp.route("/refresh")

@@ -61,8 +61,7 @@ its strata non-linearly with weights N_h / n_h that are hidden for hidden strata
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from services.analytics.cells import COMPETENCIES, TRAINING_EVAL_ITEMS, Cell, CellKey
@@ -324,29 +323,3 @@ def _blank(node: Any, *, top: bool = False) -> Any:
     if isinstance(node, bool) or node is None or isinstance(node, str):
         return node
     return None
-
-
-# The rule of each wave's current cells, one per wave: reused while the very same list of
-# cells is asked about (a snapshot view keeps its list until a refresh or a live update hands
-# out a new view), replaced when it changes, so that no older view's cells stay referenced.
-_CACHE: OrderedDict[Hashable, tuple[list[tuple[CellKey, Cell]], Disclosure]] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-_CACHE_KEEP = 64
-
-
-def of_cells(cells: list[tuple[CellKey, Cell]], wave: Hashable) -> Disclosure:
-    """The `Disclosure` of a wave's cells (all of them: the lattice is the wave's, whatever
-    filter is asked, so that the same group gets the same decision in every answer).
-    `wave`: what names the wave (e.g. database and wave id)."""
-    with _CACHE_LOCK:
-        found = _CACHE.get(wave)
-        if found is not None and found[0] is cells:
-            _CACHE.move_to_end(wave)
-            return found[1]
-    rule = Disclosure(cells)
-    with _CACHE_LOCK:
-        _CACHE[wave] = (cells, rule)
-        _CACHE.move_to_end(wave)
-        while len(_CACHE) > _CACHE_KEEP:
-            _CACHE.popitem(last=False)
-    return rule

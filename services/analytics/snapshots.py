@@ -13,15 +13,16 @@ its commit (a full refresh writes its header in one transaction; a live update r
 one row in one transaction).
 
 Parsing a large wave's document costs far more than the query (2,000 cells, 650,000
-income entries at 1M responses), so parsed documents and cell rows are kept per process,
-keyed by (database, wave) and the row ids; the statement sends the document and a cell row's
-JSON only when this process has not parsed that row yet.
+income entries at 1M responses), so parsed documents and cell rows are kept in the app's
+`IndicatorCache` (services/analytics/indicator_cache.py), keyed by (database, wave) and the
+row ids; the statement sends the document and a cell row's JSON only when this process has
+not parsed that row yet. An app reads its open and closed waves' snapshots ahead as it
+starts (services/analytics/warmup.py), so the first request after a restart finds them.
 """
 
 from __future__ import annotations
 
 import gc
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,7 @@ from sqlalchemy import Integer, String, bindparam, case, func, literal, null, se
 from sqlalchemy.orm import Session
 
 from services.analytics.cells import Cell, CellKey, cells_from_json
+from services.analytics.indicator_cache import IndicatorCache, of_app
 from shared.models import IndicatorCell, IndicatorSnapshot, JsonType
 
 Labels = dict[str, dict[str, str]]
@@ -65,8 +67,6 @@ class _Parsed:
     view_rows: frozenset[int] = frozenset()
 
 
-_CACHE: dict[tuple[str, int], _Parsed] = {}
-_CACHE_LOCK = threading.Lock()
 _HEADER, _CELL = 0, 1
 
 
@@ -99,21 +99,26 @@ def _read_statement() -> Any:
 _READ = _read_statement()
 
 
-def read_snapshot(session: Session, wave_id: int) -> SnapshotView | None:
-    """The wave's current figures (None: no full refresh yet), read in one statement."""
+def read_snapshot(session: Session, wave_id: int,
+                  cache: IndicatorCache | None = None) -> SnapshotView | None:
+    """The wave's current figures (None: no full refresh yet), read in one statement.
+
+    `cache`: where parsed snapshots are kept, by default the current app's (none outside an
+    app: every read then parses the document).
+    """
+    cache = cache if cache is not None else of_app()
     key = (str(session.get_bind().url), wave_id)
-    with _CACHE_LOCK:
-        parsed = _CACHE.get(key)
+    parsed = cache.parsed(key) if cache is not None else None
     for _ in range(5):
-        view = _read(session, key, wave_id, parsed)
+        view = _read(session, key, wave_id, parsed, cache)
         if view is not None or parsed is None:
             return view[0] if view else None
         parsed = None  # a row went missing between two statements: read everything again
     raise RuntimeError("the snapshot kept changing while it was read")
 
 
-def _read(session: Session, key: tuple[str, int], wave_id: int,
-          parsed: _Parsed | None) -> tuple[SnapshotView] | None:
+def _read(session: Session, key: tuple[str, int], wave_id: int, parsed: _Parsed | None,
+          cache: IndicatorCache | None) -> tuple[SnapshotView] | None:
     params = {"wave_id": wave_id,
               "parsed_snapshot": parsed.snapshot_id if parsed else -1,
               "parsed_row": max(parsed.rows, default=-1) if parsed else -1}
@@ -127,7 +132,7 @@ def _read(session: Session, key: tuple[str, int], wave_id: int,
             rows.append((row_id, CellKey(int(program_id), int(cohort_id), str(gender)),
                          computed_at, data, labels))
     if header is None:
-        return None if parsed is None else _gone(key)
+        return None if parsed is None else _gone(key, cache)
     snapshot_id, computed_at, document = header
     # computed_at as well as the id: a database rebuilt under the same URL (tests) hands
     # out ids again.
@@ -157,7 +162,7 @@ def _read(session: Session, key: tuple[str, int], wave_id: int,
     if missing:
         fetched = _rows_by_id(session, [row_id for row_id, _, _ in missing])
         if len(fetched) < len(missing):
-            return _gone(key)  # replaced meanwhile by a newer row: read again
+            return _gone(key, cache)  # replaced meanwhile by a newer row: read again
         for row_id, cell_key, row_computed_at in missing:
             data, labels = fetched[row_id]
             current[row_id] = (cell_key, Cell.from_json(data), labels, row_computed_at)
@@ -169,8 +174,8 @@ def _read(session: Session, key: tuple[str, int], wave_id: int,
                       current)
     updated.view = view or _view(updated)
     updated.view_rows = frozenset(current)
-    with _CACHE_LOCK:
-        _CACHE[key] = updated
+    if cache is not None:
+        cache.keep_parsed(key, updated)
     return (updated.view,)
 
 
@@ -189,9 +194,9 @@ def freeze_heap() -> None:
     gc.freeze()
 
 
-def _gone(key: tuple[str, int]) -> None:
-    with _CACHE_LOCK:
-        _CACHE.pop(key, None)
+def _gone(key: tuple[str, int], cache: IndicatorCache | None) -> None:
+    if cache is not None:
+        cache.forget_parsed(key)
     return None
 
 
@@ -224,9 +229,4 @@ def _copy_labels(labels: dict[str, Any]) -> Labels:
             "cohorts": dict(labels.get("cohorts", {}))}
 
 
-def forget_parsed() -> None:
-    """Drop every parsed snapshot of this process (tests that rebuild a database)."""
-    with _CACHE_LOCK:
-        _CACHE.clear()
-
-
+WARMED_STATUSES = ("open", "closed")  # the waves an app reads ahead as it starts (warmup)

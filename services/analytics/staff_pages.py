@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import format_datetime, format_decimal
+from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 from sqlalchemy import select
 
+from services.analytics import numbers
 from services.analytics.api import MinimumWageIn
 from services.analytics.exports_api import QueueUnavailable, may_export, start_export
 from services.analytics.reports.kinds import KINDS
@@ -52,8 +53,8 @@ def _size_text(size: int) -> str:
     if size < 1024:
         return _("%(n)s bytes", n=size)
     if size < 1024 * 1024:
-        return _("%(n)s KB", n=format_decimal(size / 1024, format="#,##0.0"))
-    return _("%(n)s MB", n=format_decimal(size / 1024 / 1024, format="#,##0.0"))
+        return _("%(n)s KB", n=numbers.decimal(size / 1024, 1, locale=get_locale()))
+    return _("%(n)s MB", n=numbers.decimal(size / 1024 / 1024, 1, locale=get_locale()))
 
 
 # --- reports ---------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Minimum wages by year and region, and which one a wave uses (docs/indicators.md, "Which
 minimum wage").
 
-A wave compares incomes with the wage of its year (services.analytics.refresh.wave_year) in
+A wave compares incomes with the wage of its year (`wave_year`) in
 the centre's region (shared.centre: Kota Bontang by default), chosen in this order:
 
 1. the UMK (level "city") of the centre's city or regency;
@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.analytics import numbers
 from shared.centre import Centre
 from shared.models import MinimumWage, Wave, utcnow
 
@@ -129,13 +132,22 @@ def set_wage(session: Session, values: dict[str, Any], actor: str) -> MinimumWag
     return wage
 
 
+def wave_year(wave: Wave, timezone: str) -> int:
+    """The year whose minimum wage applies: of opening, else of creation, in local time."""
+    moment: datetime = wave.opened_at or wave.created_at
+    return moment.astimezone(ZoneInfo(timezone)).year
+
+
+def minimum_wage_of(session: Session, wave: Wave, timezone: str) -> MinimumWage | None:
+    """The wage the wave uses: of its year, in the centre's region."""
+    return wage_of_year(session, wave_year(wave, timezone))
+
+
 def seed_east_kalimantan(session: Session, timezone: str = "Asia/Makassar") -> int:
     """Add the East Kalimantan figures for years that have no wage and no wave yet; returns
     how many rows were added. A year with a wage (set by staff) is left as it is, and so is
     a year some wave already belongs to (its figures would move under it): seeding never
     changes the indicators of existing data."""
-    from services.analytics.refresh import wave_year
-
     taken = set(session.scalars(select(MinimumWage.year).distinct()))
     taken |= {wave_year(wave, timezone) for wave in session.scalars(select(Wave))}
     added = 0
@@ -164,7 +176,5 @@ def label(wage: MinimumWage) -> str:
 
 def rupiah_exact(wage: MinimumWage) -> str:
     """Rp 3.579.313,77 (the decreed figure, with sen when it has them)."""
-    value = wage.exact_amount if wage.exact_amount is not None else Decimal(wage.amount)
-    whole, _, sen = f"{value:,.2f}".partition(".")
-    text = "Rp " + whole.replace(",", ".")
-    return text + ("," + sen if sen != "00" else "")
+    return numbers.rupiah_exact(
+        wage.exact_amount if wage.exact_amount is not None else Decimal(wage.amount))

@@ -40,6 +40,7 @@ import pytest
 from sqlalchemy import func, select
 
 import services.analytics.refresh as refresh_module
+from services.analytics import indicator_cache
 from services.analytics.refresh import KEEP_SNAPSHOTS, full_refresh, refresh_all
 from services.analytics.snapshots import read_snapshot
 from services.survey import catalog
@@ -583,21 +584,51 @@ def test_a_live_update_is_idempotent_and_adds_a_cell_the_snapshot_lacks(analytic
 def test_the_api_keeps_nothing_of_a_replaced_snapshot(analytics_app, wave) -> None:
     """Cached answers and group figures hold parsed cells: once a newer snapshot of the wave
     is read, the older snapshot's entries go (a large wave's cells are many megabytes)."""
-    from services.analytics import api
-
-    for cache in (api._GROUPS, api._ANSWERS, api._LATEST):  # earlier tests' databases
-        cache.clear()
+    cache = indicator_cache.install(analytics_app)
+    cache.clear()  # earlier tests' databases
     sessions = factory(analytics_app)
     client = analytics_app.test_client()
     first = full_refresh(sessions, wave["id"])
     assert indicators(client, wave, by="program").status_code == 200
+    assert list(cache.snapshot_ids().values()) == [first.id]
     second = full_refresh(sessions, wave["id"])
     body = indicators(client, wave, by="cohort").get_json()
     assert body["snapshot_id"] == second.id
-    kept = {key[0][2] for key in api._GROUPS if key[0][1] == wave["id"]}
-    assert kept == {second.id} and first.id != second.id
-    assert {view.id for key, (view, _) in api._ANSWERS.items() if key[1] == wave["id"]} == {
-        second.id}
+    assert list(cache.snapshot_ids().values()) == [second.id] and first.id != second.id
+
+
+def test_clear_makes_the_next_request_parse_the_snapshot_again(analytics_app, wave) -> None:
+    """The cache is one object of the app: cleared, nothing of the wave is kept, and the
+    figures come out the same."""
+    cache = indicator_cache.install(analytics_app)
+    full_refresh(factory(analytics_app), wave["id"])
+    client = analytics_app.test_client()
+    before = indicators(client, wave, by="cohort").get_json()
+    assert cache.snapshot_ids() != {}
+    cache.clear()
+    assert cache.snapshot_ids() == {}
+    assert indicators(client, wave, by="cohort").get_json() == before
+
+
+def test_an_app_warms_the_snapshots_of_its_open_waves_as_it_starts(
+        analytics_app, settings, wave) -> None:
+    """The first indicators request after a restart finds its answer ready: the app parses
+    the wave's snapshot and answers the whole wave and each breakdown in the background as
+    it starts, and the figures are the same."""
+    from services.analytics import create_app
+    from tests.conftest import app_config
+
+    full_refresh(factory(analytics_app), wave["id"])
+    expected = indicators(analytics_app.test_client(), wave, by="cohort").get_json()
+    restarted = create_app(app_config(settings, JEJAK_WARM_INDICATORS=True))
+    cache = indicator_cache.install(restarted)
+    assert cache.warmed.wait(30)
+    database = str(db.get_db(restarted).engine.url)
+    assert cache.parsed((database, wave["id"])) is not None
+    ahead = cache.entries((database, wave["id"]), cache.snapshot_ids()[database, wave["id"]])
+    assert len(ahead.answers) == 4  # the whole wave, by program, by cohort, by gender
+    assert indicators(restarted.test_client(), wave, by="cohort").get_json() == expected
+    assert len(ahead.answers) == 4  # the answer made ahead was the one sent
 
 
 def test_a_large_snapshot_is_parsed_into_a_frozen_heap(analytics_app, wave,
@@ -611,7 +642,7 @@ def test_a_large_snapshot_is_parsed_into_a_frozen_heap(analytics_app, wave,
     full_refresh(factory(analytics_app), wave["id"])
     client = analytics_app.test_client()
     before = indicators(client, wave, by="cohort").get_json()
-    snapshots.forget_parsed()
+    indicator_cache.install(analytics_app).clear()
     monkeypatch.setattr(snapshots, "FREEZE_CELLS", 1)
     try:
         after = indicators(client, wave, by="cohort").get_json()

@@ -25,7 +25,8 @@ from services.analytics.cells import (
     Cell,
     CellKey,
 )
-from services.analytics.refresh import TRANSIENT_FAILURE_PREFIXES, fill_cell, fill_cells
+from services.analytics.fill import fill_cell, fill_cells
+from services.analytics.statements import TRANSIENT_FAILURE_PREFIXES
 from services.survey import catalog
 from shared.db import Database
 from shared.models import (

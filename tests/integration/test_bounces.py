@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from services.analytics import refresh
+from services.analytics import fill
 from services.outreach import bounces
 from services.outreach.channels.email import message_id_header
 from services.survey import catalog, waves
@@ -464,7 +464,7 @@ def test_hard_bounces_read_over_imap_fail_their_message_and_make_the_alumnus_unr
     # Dispositions: the two whose only message bounced are unreachable (U), the two others
     # were contacted (NC).
     with factory() as session:
-        cells = refresh.fill_cells(session, sent.wave_id)
+        cells = fill.fill_cells(session, sent.wave_id)
     assert sum(cell.unreachable for cell in cells.values()) == 2
     assert sum(cell.non_contact for cell in cells.values()) == 2
     # Read once: the three reports of ours are \Seen; the other three are left unread for a

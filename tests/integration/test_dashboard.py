@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from services.analytics import charts, refresh
+from services.analytics import charts, refresh, wages
 from services.analytics.cells import Cell, CellKey, cells_to_json, merge
-from services.analytics.dashboard import Filters, cumulative_by_day, response_progress
+from services.analytics.dashboard_queries import Filters, cumulative_by_day, response_progress
 from shared import db
 from shared.auth import create_user
 from shared.models import (
@@ -104,7 +104,7 @@ def dashboard(survey, analytics_app) -> dict[str, Any]:
                     status="complete" if answers else "partial",
                     answers=answers or {"consent": True}, submitted_at=submitted_at,
                 ))
-        session.add(MinimumWage(year=refresh.wave_year(wave, TIMEZONE), amount=MINIMUM_WAGE,
+        session.add(MinimumWage(year=wages.wave_year(wave, TIMEZONE), amount=MINIMUM_WAGE,
                                 source="SK Gubernur Kaltim"))
         create_user(session, "vina", "kata-sandi-vina", "viewer")
         create_user(session, "ani", "kata-sandi-ani", "operator")

@@ -36,12 +36,12 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from services.analytics.cells import Cell, CellKey, cells_to_json, merge
-from services.analytics.refresh import wave_year
 from services.analytics.reports import tasks
 from services.analytics.reports.content import SUPPRESSED_NOTE
 from services.analytics.reports.export import run_export
 from services.analytics.reports.xlsx import write_raw_responses
 from services.analytics.stats import wilson_interval
+from services.analytics.wages import wave_year
 from shared import db
 from shared.models import (
     Alumnus,

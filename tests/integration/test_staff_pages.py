@@ -254,7 +254,7 @@ def test_the_seed_adds_east_kalimantan_figures_only_to_years_without_a_wage(
 
 
 def test_the_seed_leaves_a_year_that_already_has_a_wave(analytics_app, survey) -> None:
-    from services.analytics.refresh import wave_year
+    from services.analytics.wages import wave_year
     from shared.models import Wave
 
     with analytics_app.app_context():

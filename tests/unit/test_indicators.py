@@ -467,15 +467,15 @@ def test_replaced_equals_merging_the_new_parts(groups: list[list[dict[str, Any]]
 
 def test_the_api_merges_incrementally_and_exactly() -> None:
     """The API's memoised sum of many parts, after one part changed, equals a fresh merge."""
-    from services.analytics import api
+    from services.analytics.indicator_cache import SnapshotEntries
 
-    scope = ("test://merges", 1, 1)
+    entries = SnapshotEntries(snapshot_id=1)
     parts = [Cell.of_response({"f8": 1, "f505": 3_000_000 + index, "f504": 1, "f502": 2})
              for index in range(30)]
-    assert api._merged(parts, snapshot=scope) == merge(parts)
+    assert entries.merged(parts) == merge(parts)
     changed = [*parts[:7], Cell.of_response({"f8": 5}), *parts[8:]]
-    assert api._merged(changed, snapshot=scope) == merge(changed)
-    assert api._merged(changed, snapshot=scope) is api._merged(changed, snapshot=scope)
+    assert entries.merged(changed) == merge(changed)
+    assert entries.merged(changed) is entries.merged(changed)
 
 
 def stratum_of(responses: list[dict[str, Any]], open_targets: int) -> Cell:
@@ -513,21 +513,21 @@ def test_weighted_sums_replaced_equal_summing_the_new_strata(
 def test_the_api_weights_incrementally_and_exactly() -> None:
     """The API's memoised weighted sums of many strata, after one stratum changed, equal a
     fresh sum, and so do the figures computed with them."""
-    from services.analytics import api
+    from services.analytics.indicator_cache import SnapshotEntries
     from services.analytics.indicators import weighted_sums
 
-    scope = ("test://weighted", 1, 1)
+    entries = SnapshotEntries(snapshot_id=1)
     strata = [stratum_of([{"f8": 1 + index % 5, "f505": 3_000_000 + index, "f504": 1,
                            "f502": 2, "f4": ["f401"]}] * (1 + index % 3), index % 4)
               for index in range(30)]
     keyed = [((1, index), stratum) for index, stratum in enumerate(strata)]
     group = tuple(CellKey(1, index, "P") for index in range(30))
-    assert (api._weighted(keyed, 3_600_000, snapshot=scope, group=group)
+    assert (entries.weighted(keyed, 3_600_000, group=group)
             == weighted_sums(strata, 3_600_000))
     changed = [*keyed[:7], ((1, 7), stratum_of([{"f8": 5}], 3)), *keyed[8:]]
     changed_strata = [stratum for _, stratum in changed]
-    assert (api._weighted(changed, 3_600_000, snapshot=scope, group=group)
+    assert (entries.weighted(changed, 3_600_000, group=group)
             == weighted_sums(changed_strata, 3_600_000))
     as_cells = [(CellKey(1, index, "P"), stratum) for (_, index), stratum in changed]
     assert compute(as_cells, minimum_wage=3_600_000, weighted=functools.partial(
-        api._weighted, snapshot=scope, group=group)) == compute(as_cells, minimum_wage=3_600_000)
+        entries.weighted, group=group)) == compute(as_cells, minimum_wage=3_600_000)

@@ -28,6 +28,7 @@ from services.analytics.cells import (
 )
 from services.analytics.disclosure import Disclosure
 from services.analytics.indicators import SMALL_N, WAITING_BINS, breakdown, compute
+from services.analytics.numbers import COUNT, GAP, MONTHS, RATING, RUPIAH, SHARE
 from shared.centre import Centre
 
 GENDER_NAMES = {"L": "Laki-laki", "P": "Perempuan"}
@@ -59,9 +60,6 @@ NOTES = (
     "tingkat respons antar kejuruan x angkatan (bobot N_h / n_h).",
 )
 
-# Units say how a figure is shown: a share (0-1), months, Rupiah, a 1-5 rating, a
-# competency gap (mean B - mean A), or a plain count.
-SHARE, MONTHS, RUPIAH, RATING, GAP, COUNT = "share", "months", "rupiah", "rating", "gap", "count"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.analytics.cells import Cell, CellKey
 from services.analytics.disclosure import Disclosure
 from services.analytics.indicators import select as select_cells
-from services.analytics.refresh import minimum_wage_of, wave_year
 from services.analytics.reports.content import (
     WaveInfo,
     answer_labels,
@@ -36,7 +35,7 @@ from services.analytics.reports.kinds import KINDS, export_path
 from services.analytics.reports.pdf import write_pdf
 from services.analytics.reports.xlsx import write_raw_responses, write_workbook
 from services.analytics.snapshots import read_snapshot
-from services.analytics.wages import label
+from services.analytics.wages import label, minimum_wage_of, wave_year
 from shared.centre import Centre
 from shared.centre import centre as centre_of_app
 from shared.config import Settings

@@ -27,15 +27,20 @@ from fpdf.fonts import FontFace
 from services.analytics.cells import Cell, CellKey
 from services.analytics.disclosure import Disclosure
 from services.analytics.indicators import SMALL_N, WAITING_BINS
+from services.analytics.numbers import (
+    GAP,
+    MONTHS,
+    RATING,
+    SHARE,
+    percent,
+    rupiah,
+    unit_text,
+    whole,
+)
 from services.analytics.reports.content import (
     DISPOSITIONS,
-    GAP,
     KEY_FIGURES,
-    MONTHS,
     OVERALL,
-    RATING,
-    RUPIAH,
-    SHARE,
     SUPPRESSED_NOTE,
     SUPPRESSED_SELECTION,
     WAITING_BIN_NAMES,
@@ -76,41 +81,11 @@ def printable(text: str) -> str:
     return text.encode("cp1252", "replace").decode("cp1252")
 
 
-# --- Indonesian number formats ------------------------------------------------------------
-
-
-def decimal_id(value: float, digits: int = 1) -> str:
-    """1234.5 -> "1.234,5": point between thousands, comma before decimals."""
-    text = f"{value:,.{digits}f}"
-    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
-
-
-def percent_id(value: float, digits: int = 1) -> str:
-    return decimal_id(value * 100, digits) + "%"
-
-
-def integer_id(value: float) -> str:
-    return decimal_id(round(value), 0)
+# --- dates and figures as the report writes them ---------------------------------------
 
 
 def date_id(moment: datetime) -> str:
     return f"{moment.day} {MONTHS_ID[moment.month - 1]} {moment.year}"
-
-
-def value_text(unit: str, value: float | None) -> str:
-    if value is None:
-        return "-"
-    if unit == SHARE:
-        return percent_id(value)
-    if unit == MONTHS:
-        return decimal_id(value, 1) + " bulan"
-    if unit == RUPIAH:
-        return "Rp " + integer_id(value)
-    if unit == RATING:
-        return decimal_id(value, 2)
-    if unit == GAP:
-        return ("+" if value > 0 else "") + decimal_id(value, 2)
-    return integer_id(value)
 
 
 def _shown(note: str) -> str:
@@ -123,7 +98,7 @@ def _shown(note: str) -> str:
 def interval_text(node: Mapping[str, Any]) -> str:
     if node.get("ci_low") is None or node.get("ci_high") is None:
         return "-"
-    return f"{percent_id(node['ci_low'])} - {percent_id(node['ci_high'])}"
+    return f"{percent(node['ci_low'])} - {percent(node['ci_high'])}"
 
 
 # --- the document -------------------------------------------------------------------------
@@ -297,9 +272,9 @@ def _title_page(pdf: _Report, wave: WaveInfo, overall: Mapping[str, Any],
     pdf.set_font(FONT, "", 11)
     response_rate = overall["response_rate"]
     lines = [
-        f"Alumni sasaran (N): {integer_id(overall['targets'])}",
-        f"Responden lengkap (n): {integer_id(overall['respondents'])}",
-        f"Tingkat respons: {value_text(SHARE, response_rate['value'])}",
+        f"Alumni sasaran (N): {whole(overall['targets'])}",
+        f"Responden lengkap (n): {whole(overall['respondents'])}",
+        f"Tingkat respons: {unit_text(SHARE, response_rate['value'])}",
     ] if not overall.get("suppressed") else [f"n < {SMALL_N}: tidak ditampilkan"]
     for line in lines:
         pdf.cell(0, 7, line, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -339,23 +314,23 @@ def _method(pdf: _Report, overall: Mapping[str, Any]) -> None:
         "menghitungnya dari kelompok lain."
     )
     rows = [
-        ("Populasi sasaran (N)", integer_id(overall["targets"]), ""),
-        ("Responden lengkap (n)", integer_id(overall["respondents"]), ""),
-        ("Tidak terjangkau (U)", integer_id(overall["unreachable"]), ""),
+        ("Populasi sasaran (N)", whole(overall["targets"]), ""),
+        ("Responden lengkap (n)", whole(overall["respondents"]), ""),
+        ("Tidak terjangkau (U)", whole(overall["unreachable"]), ""),
     ]
     for figure in KEY_FIGURES[:2]:
         node = figure.of(overall)
-        rows.append((figure.name, value_text(SHARE, node["value"]), interval_text(node)))
+        rows.append((figure.name, unit_text(SHARE, node["value"]), interval_text(node)))
     pdf.subheading("Tingkat respons")
     pdf.grid(("Ukuran", "Nilai", "95% CI"), rows, (60, 20, 30), ("LEFT", "RIGHT", "RIGHT"))
     targets = overall["targets"]
     disposition_rows = [
-        (name, code, integer_id(overall["dispositions"].get(key, 0)),
-         percent_id(overall["dispositions"].get(key, 0) / targets) if targets else "-")
+        (name, code, whole(overall["dispositions"].get(key, 0)),
+         percent(overall["dispositions"].get(key, 0) / targets) if targets else "-")
         for key, name, code in DISPOSITIONS
     ]
-    disposition_rows.append(("Jumlah (N)", "", integer_id(targets),
-                             percent_id(1.0) if targets else "-"))
+    disposition_rows.append(("Jumlah (N)", "", whole(targets),
+                             percent(1.0) if targets else "-"))
     pdf.subheading("Disposisi alumni sasaran (AAPOR)")
     pdf.grid(("Disposisi", "Kode", "Jumlah", "% dari N"), disposition_rows, (70, 12, 16, 18),
              ("LEFT", "CENTER", "RIGHT", "RIGHT"))
@@ -370,16 +345,16 @@ def _key_indicators(pdf: _Report, overall: Mapping[str, Any], programs: Sequence
         note = figure_note(figure, overall)
         rows.append((
             figure.name,
-            _shown(note) or value_text(figure.unit, node.get("value")),
+            _shown(note) or unit_text(figure.unit, node.get("value")),
             interval_text(node) if figure.unit == SHARE else "",
-            integer_id(node["n"]) if node.get("n") is not None else "-",
-            value_text(SHARE, node.get("weighted")) if figure.unit == SHARE else "",
+            whole(node["n"]) if node.get("n") is not None else "-",
+            unit_text(SHARE, node.get("weighted")) if figure.unit == SHARE else "",
         ))
     pdf.grid(("Indikator (semua responden)", "Nilai", "95% CI", "n", "Tertimbang"), rows,
              (62, 26, 30, 12, 20), ("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"))
     if minimum_wage is not None:
         year = f" tahun {wave.minimum_wage_year}" if wave.minimum_wage_year else ""
-        wage = wave.wage_label or f"upah minimum{year}: Rp {integer_id(minimum_wage)}"
+        wage = wave.wage_label or f"upah minimum{year}: {rupiah(minimum_wage)}"
         pdf.note(printable(f"Upah minimum yang dipakai gelombang ini: {wage}. Pendapatan dan "
                            "upah minimum dihitung atas responden bekerja/wiraswasta yang "
                            "menyebutkan pendapatannya."))
@@ -393,11 +368,11 @@ def _key_indicators(pdf: _Report, overall: Mapping[str, Any], programs: Sequence
     rows = []
     for group in programs:
         respondents = group.indicators["respondents"]
-        cells = [group.name, "n<5" if respondents is None else integer_id(respondents)]
+        cells = [group.name, "n<5" if respondents is None else whole(respondents)]
         for figure in columns:
             node = figure.of(group.indicators)
             cells.append(_shown(figure_note(figure, group.indicators))
-                         or value_text(figure.unit, node.get("value")))
+                         or unit_text(figure.unit, node.get("value")))
         rows.append(cells)
     pdf.subheading("Indikator utama per kejuruan")
     pdf.grid(header, rows, (40, 10, 20, 18, 20, 26, 16, 16),
@@ -492,7 +467,7 @@ def _share_row(label: str, node: Mapping[str, Any], note: str,
         return label, None, None, ("n<5" if note == SUPPRESSED_NOTE else note or "-"), highlight
     interval = ((node["ci_low"], node["ci_high"])
                 if node.get("ci_low") is not None and node.get("ci_high") is not None else None)
-    return (label, value, interval, f"{percent_id(value)}  (n = {integer_id(node['n'])})",
+    return (label, value, interval, f"{percent(value)}  (n = {whole(node['n'])})",
             highlight)
 
 
@@ -526,15 +501,15 @@ def _status_and_waiting(pdf: _Report, overall: Mapping[str, Any],
         return
     largest = max(bins.values())
     rows = [(WAITING_BIN_NAMES[label], float(bins[label]), None,
-             f"{integer_id(bins[label])}  ({percent_id(bins[label] / total)})", False)
+             f"{whole(bins[label])}  ({percent(bins[label] / total)})", False)
             for label, _ in WAITING_BINS]
     steps = [largest * share for share in (0, 0.5, 1)]
     _bar_chart(pdf, rows, scale=float(largest) or 1.0,
-               axis=[(step, integer_id(step)) for step in steps], title=title)
+               axis=[(step, whole(step)) for step in steps], title=title)
     median = overall["waiting_months_median"]
     if median.get("value") is not None:
-        pdf.note(f"Median masa tunggu {value_text(MONTHS, median['value'])} "
-                 f"(n = {integer_id(median['n'])}).")
+        pdf.note(f"Median masa tunggu {unit_text(MONTHS, median['value'])} "
+                 f"(n = {whole(median['n'])}).")
 
 
 def _competency(pdf: _Report, overall: Mapping[str, Any], programs: Sequence[ReportGroup],
@@ -560,7 +535,7 @@ def _competency(pdf: _Report, overall: Mapping[str, Any], programs: Sequence[Rep
         for figure in theme.figures:
             node = figure.of(group.indicators) or {}
             cells.append(_shown(figure_note(figure, group.indicators))
-                         or value_text(GAP, node.get("value")))
+                         or unit_text(GAP, node.get("value")))
         rows.append(cells)
     pdf.subheading("Kesenjangan (B - A) per kejuruan", room=50)
     width = (pdf.content_width - 40) / len(codes)
@@ -582,7 +557,7 @@ def _gap_chart(pdf: _Report, gaps: Sequence[tuple[Figure, Mapping[str, Any]]],
     top = pdf.get_y()
     bottom = top + row_height * len(gaps)
     _grid_lines(pdf, [(zero + plot_width / 2 * tick / extent,
-                       value_text(GAP, tick) if tick else "0")
+                       unit_text(GAP, tick) if tick else "0")
                       for tick in (-extent, -extent / 2, 0.0, extent / 2, extent)], top, bottom)
     for index, (figure, node) in enumerate(gaps):
         y = top + index * row_height
@@ -603,7 +578,7 @@ def _gap_chart(pdf: _Report, gaps: Sequence[tuple[Figure, Mapping[str, Any]]],
         pdf.rect(min(zero, zero + length), y + (row_height - bar_height) / 2,
                  max(abs(length), 0.3), bar_height, style="F")
         pdf.set_font(FONT, "", 8)
-        pdf.cell(text_width - 2, 5, f"{value_text(GAP, value)}  (n = {integer_id(node['n'])})")
+        pdf.cell(text_width - 2, 5, f"{unit_text(GAP, value)}  (n = {whole(node['n'])})")
     pdf.set_draw_color(0)
     pdf.set_y(bottom + 7)
 
@@ -616,8 +591,8 @@ def _training_and_channels(pdf: _Report, overall: Mapping[str, Any],
     for figure in themes["training_eval"].figures:
         node = figure.of(overall) or {}
         note = figure_note(figure, overall)
-        rows.append((figure.name, _shown(note) or value_text(RATING, node.get("value")),
-                     "-" if node.get("n") is None else integer_id(node["n"])))
+        rows.append((figure.name, _shown(note) or unit_text(RATING, node.get("value")),
+                     "-" if node.get("n") is None else whole(node["n"])))
     pdf.subheading("Penilaian pelatihan (rata-rata, skala 1-5)")
     pdf.grid(("Aspek", "Rata-rata", "n"), rows, (80, 20, 14), ("LEFT", "RIGHT", "RIGHT"))
     channels = [(figure, figure.of(overall) or {}) for figure in themes["channels"].figures]

@@ -28,17 +28,12 @@ from sqlalchemy.orm import Session
 
 from services.analytics.cells import Cell, CellKey
 from services.analytics.disclosure import Disclosure
+from services.analytics.numbers import COUNT, EXCEL_FORMATS, GAP, RATING, RUPIAH, SHARE
 from services.analytics.reports.content import (
-    COUNT,
     DISPOSITIONS,
-    GAP,
     KEY_FIGURES,
-    MONTHS,
     NOTES,
     OVERALL,
-    RATING,
-    RUPIAH,
-    SHARE,
     Figure,
     IndicatorGroup,
     ReportGroup,
@@ -54,14 +49,6 @@ from shared.models import Alumnus, Cohort, Program, Questionnaire, Response, Wav
 
 Progress = Callable[[int], None]
 
-NUMBER_FORMATS = {
-    SHARE: "0.0%",
-    MONTHS: "0.0",
-    RUPIAH: "#,##0",
-    RATING: "0.00",
-    GAP: "+0.00;-0.00;0.00",
-    COUNT: "#,##0",
-}
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 EXCEL_TEXT_LIMIT = 32_767
 HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -190,7 +177,7 @@ def _summary_sheet(workbook: Workbook, overall: Mapping[str, Any], wave: WaveInf
     wage_note = (wave.wage_label or f"UMK tahun {wave.minimum_wage_year}"
                  if minimum_wage is not None and wave.minimum_wage_year
                  else "UMK tahun gelombang belum diatur" if minimum_wage is None else "")
-    sheet.append(["UMK (Rp)", sheet.cell(minimum_wage, number_format=NUMBER_FORMATS[RUPIAH]),
+    sheet.append(["UMK (Rp)", sheet.cell(minimum_wage, number_format=EXCEL_FORMATS[RUPIAH]),
                   *[None] * 5, wage_note])
 
     sheet.section("Populasi dan responden")
@@ -227,7 +214,7 @@ def _theme_sheet(workbook: Workbook, theme: IndicatorGroup,
 def _figure_row(sheet: _Sheet, figure: Figure, indicators: Mapping[str, Any]) -> list[Any]:
     """[breakdown, group, name, value, n, count, ci_low, ci_high, weighted, note]."""
     node = figure.of(indicators)
-    number_format = NUMBER_FORMATS[figure.unit]
+    number_format = EXCEL_FORMATS[figure.unit]
     if figure.unit == COUNT:
         return [None, None, figure.name, None, None,
                 sheet.cell(node, number_format=number_format), None, None, None,
@@ -253,8 +240,8 @@ def _gap_row(sheet: _Sheet, figure: Figure, indicators: Mapping[str, Any]) -> li
         value = node.get(name)
         return None if value is None else sheet.cell(value, number_format=number_format)
 
-    return [None, None, figure.name, number("mean_a", NUMBER_FORMATS[RATING]),
-            number("mean_b", NUMBER_FORMATS[RATING]), number("value", NUMBER_FORMATS[GAP]),
+    return [None, None, figure.name, number("mean_a", EXCEL_FORMATS[RATING]),
+            number("mean_b", EXCEL_FORMATS[RATING]), number("value", EXCEL_FORMATS[GAP]),
             node.get("n"), figure_note(figure, indicators)]
 
 

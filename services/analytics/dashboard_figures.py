@@ -1,0 +1,518 @@
+"""The dashboard page of a wave: its tiles, charts and tables, from the snapshot's cells.
+
+Every figure goes through the small-group rule of the wave's cells (`disclosure`); see
+`dashboard` for what the page shows of a hidden group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import format_date
+from flask_babel import gettext as _
+from markupsafe import Markup
+from sqlalchemy.orm import Session
+
+from services.analytics import charts
+from services.analytics.cells import (
+    COMPETENCIES,
+    JOB_SEARCH_CHANNELS,
+    STATUS_CODES,
+    TRAINING_EVAL_ITEMS,
+    Cell,
+    CellKey,
+)
+from services.analytics.dashboard_queries import (
+    Filters,
+    cumulative_by_day,
+    response_progress,
+    trend_waves_statement,
+)
+from services.analytics.dashboard_text import (
+    LEVEL,
+    SMALL_N_MARK,
+    count_text,
+    hidden,
+    interval_text,
+    n_text,
+    one_decimal,
+    pct,
+    rupiah,
+    rupiah_short,
+    share_text,
+    signed,
+    statistic_text,
+    whole,
+    whole_percent,
+)
+from services.analytics.disclosure import Disclosure
+from services.analytics.indicator_cache import entries_of
+from services.analytics.indicators import WAITING_BINS, breakdown, compute
+from services.analytics.reports.content import answer_labels
+from services.analytics.snapshots import SnapshotView, read_snapshot
+from services.analytics.wages import minimum_wage_of, wave_year
+from shared.models import Questionnaire, Wave
+
+# f8 codes in the colours of the status chart (Okabe–Ito; employed ones in blues).
+STATUS_COLOURS = {1: charts.BLUE, 2: charts.PURPLE, 3: charts.SKY, 4: charts.GREEN,
+                  5: charts.ORANGE}
+WAITING_BIN_LABELS = {"<=3": "≤ 3", "4-6": "4–6", "7-12": "7–12", ">12": "> 12"}
+LOCAL_CODE = "1"  # f5a2 = 1: the centre's own town (local_absorption)
+
+Indicators = Mapping[str, Any]
+
+
+def label_of(answer_labels: Mapping[str, str], key: str) -> str:
+    """The form's label for "f8.1" (an option) or "f1761" (a matrix row), from
+    `reports.content.answer_labels`; an unknown code shows as itself."""
+    return answer_labels.get(key) or key.rsplit(".", 1)[-1]
+
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    slug: str
+    title: str
+    indicators: Indicators
+
+
+def wave_trend(session: Session, filters: Filters) -> list[TrendPoint]:
+    """Each wave's overall indicators (filtered), from its current figures (read_snapshot)."""
+    points = []
+    for wave_id, slug, title in session.execute(trend_waves_statement()):
+        snapshot = read_snapshot(session, wave_id)
+        if snapshot is None:  # its snapshots were deleted meanwhile
+            continue
+        chosen = filters.of(snapshot.cells)
+        points.append(TrendPoint(slug, title, _through_rule(
+            _rule(session, wave_id, snapshot, filters), chosen,
+            compute(chosen, minimum_wage=None, fpc=filters.fpc))))
+    return points
+
+
+def _rule(session: Session, wave_id: int, snapshot: SnapshotView,
+          filters: Filters) -> Disclosure | None:
+    """The small-group rule of a wave's cells; None when an admin asked for none. Kept in
+    the app's indicator cache with the snapshot, as the API keeps it."""
+    if filters.unsuppressed:
+        return None
+    return entries_of((str(session.get_bind().url), wave_id), snapshot.id).rule(
+        snapshot.cells)
+
+
+def _through_rule(rule: Disclosure | None, group: Iterable[tuple[CellKey, Cell]],
+                  indicators: dict[str, Any]) -> dict[str, Any]:
+    """A group's figures as the page may show them."""
+    return indicators if rule is None else rule.suppress(indicators,
+                                                          (key for key, _ in group))
+
+
+
+@dataclass
+class Table:
+    head: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Figure:
+    chart: Markup
+    table: Table | None = None
+    heading: str | None = None
+
+
+@dataclass
+class Tile:
+    label: str
+    value: str
+    details: list[str]
+    small: bool = False
+
+
+def _share_tile(label: str, share: Mapping[str, Any], *extra: str) -> Tile:
+    if hidden(share):
+        return Tile(label, SMALL_N_MARK, [], True)
+    small = share["value"] is None and bool(share.get("small_n")) and bool(share["n"])
+    value = pct(share["value"]) if share["value"] is not None else (
+        SMALL_N_MARK if small else "–")
+    details = [count_text(share) if share.get("count") is not None else f"n = {share['n']}"]
+    if share["value"] is not None and share.get("ci_low") is not None:
+        details.append(_("%(level)s interval: %(low)s–%(high)s", level=LEVEL,
+                         low=pct(share["ci_low"]), high=pct(share["ci_high"])))
+    return Tile(label, value, details + [line for line in extra if line], small)
+
+
+def _statistic_tile(label: str, statistic: Mapping[str, Any], fmt: Callable[[float], str],
+                    *extra: str) -> Tile:
+    if hidden(statistic):
+        return Tile(label, SMALL_N_MARK, [], True)
+    n = statistic["n"]
+    small = statistic["value"] is None and bool(n)
+    value = fmt(statistic["value"]) if statistic["value"] is not None else (
+        SMALL_N_MARK if small else "–")
+    return Tile(label, value, [f"n = {n}", *(line for line in extra if line)], small)
+
+
+def _months(value: float) -> str:
+    return _("%(months)s months", months=one_decimal(value))
+
+
+def build_page(
+    session: Session, wave: Wave, filters: Filters, *, timezone: str, locale: str
+) -> dict[str, Any]:
+    """Everything the template shows for one wave (plain data, charts as markup)."""
+    snapshot = read_snapshot(session, wave.id)
+    wage = minimum_wage_of(session, wave, timezone)
+    page: dict[str, Any] = {"snapshot": snapshot, "minimum_wage": wage,
+                            "wage_year": wave_year(wave, timezone)}
+    if snapshot is None:
+        return page
+    questionnaire = session.get(Questionnaire, wave.questionnaire_id)
+    answers = answer_labels(questionnaire.definition if questionnaire else None, locale)
+    cells = snapshot.cells
+    names = {int(key): name for key, name in snapshot.labels["programs"].items()}
+    cohort_labels = {int(key): label for key, label in snapshot.labels["cohorts"].items()}
+
+    def program_name(program_id: int) -> str:
+        return names.get(program_id, f"#{program_id}")
+
+    chosen = filters.of(cells)
+    minimum = wage.amount if wage is not None else None
+    rule = _rule(session, wave.id, snapshot, filters)
+
+    def figures(group: list[tuple[CellKey, Cell]], **options: Any) -> dict[str, Any]:
+        return _through_rule(rule, group, compute(group, **options))
+
+    overall = figures(chosen, minimum_wage=minimum, fpc=filters.fpc)
+    page.update(
+        overall=overall,
+        # The wave's n in the header is the whole wave's figure: hidden with it.
+        wave_hidden=rule is not None and rule.hidden(key for key, _cell in cells),
+        program_options=sorted(
+            ((pid, program_name(pid)) for pid in {key.program_id for key, _cell in cells}),
+            key=lambda option: option[1].casefold()),
+        cohort_options=sorted(
+            ((cohort_id, f"{program_name(pid)} · {cohort_labels.get(cohort_id, cohort_id)}")
+             for pid, cohort_id in {(key.program_id, key.cohort_id) for key, _cell in cells}),
+            key=lambda option: option[1].casefold()),
+    )
+    if hidden(overall):
+        return page  # the template says why, and shows no figure
+    every_program = breakdown(chosen, "program", minimum_wage=minimum, fpc=filters.fpc,
+                              figures=figures)
+    by_program = {int(program_id): indicators for program_id, indicators
+                  in every_program.items() if not hidden(indicators)}
+    page["hidden_programs"] = sorted(
+        (program_name(int(program_id)) for program_id, indicators in every_program.items()
+         if hidden(indicators)), key=str.casefold)
+    groups: list[tuple[str, Indicators]] = [(_("Overall"), overall)]
+    if len(every_program) > 1:
+        groups += sorted(((program_name(pid), ind) for pid, ind in by_program.items()),
+                         key=lambda group: group[0].casefold())
+
+    page.update(
+        weight_coverage_text=pct(overall["weight_coverage"])
+        if overall["weight_coverage"] is not None else None,
+        waiting_median_text=statistic_text(overall["waiting_months_median"], _months),
+        waiting_mean_text=statistic_text(overall["waiting_months_mean"], _months),
+        minimum_wage_text=rupiah(wage.amount) if wage is not None else None,
+        tiles=_tiles(overall, answers),
+        progress=_progress_figure(session, wave, filters, overall, timezone),
+        funnel=_funnel_figure(overall),
+        status=_status_figure(groups, answers),
+        absorption=_absorption_figure(groups),
+        waiting=_waiting_figure(overall),
+        income=_income_figures(groups, wage),
+        competency=_competency_figures(overall, by_program, program_name, answers,
+                                       several=len(every_program) > 1),
+        channels=_channels_figure(overall, answers),
+        training=_training_figure(overall, answers),
+        trend=_trend_figure(wave_trend(session, filters)),
+    )
+    return page
+
+
+def _tiles(overall: Indicators, answers: Mapping[str, str]) -> list[Tile]:
+    absorption = overall["absorption_rate"]
+    weighted = absorption.get("weighted")
+    income = overall["income_median"]["value"]
+    return [
+        _share_tile(_("Response rate"), overall["response_rate"]),
+        _share_tile(_("Net response rate"), overall["net_response_rate"],
+                    _("%(n)d unreachable excluded", n=overall["unreachable"])),
+        _share_tile(_("Absorption rate"), absorption,
+                    _("weighted %(value)s", value=pct(weighted)) if weighted is not None else ""),
+        _share_tile(_("Employed within 6 months"), overall["employed_within_6_months"]),
+        _statistic_tile(_("Median waiting time"), overall["waiting_months_median"], _months),
+        _statistic_tile(_("Median income"), overall["income_median"], rupiah_short,
+                        rupiah(income) if income is not None else ""),
+        _share_tile(_("Earning at least the minimum wage"), overall["above_minimum_wage"]),
+        _share_tile(_("Work related to the training"), overall["relevance_share"]),
+        _share_tile(_("Working locally (%(place)s)",
+                      place=label_of(answers, f"f5a2.{LOCAL_CODE}")),
+                    overall["local_absorption"]),
+        _share_tile(_("With a competency certificate"), overall["certificate_share"]),
+    ]
+
+
+def _progress_figure(
+    session: Session, wave: Wave, filters: Filters, overall: Indicators, timezone: str
+) -> Figure | None:
+    today = datetime.now(ZoneInfo(timezone)).date()
+    series = cumulative_by_day(response_progress(session, wave.id, filters, timezone),
+                               until=today if wave.status == "open" else None)
+    if not series:
+        return None
+    targets = overall["targets"]
+    last_day, total = series[-1]
+    title = _("Complete responses, cumulative")
+    chart = charts.line_chart(
+        [format_date(day, "d MMM") for day, _count in series],
+        [charts.Series(title, [count for _day, count in series], charts.BLUE)],
+        chart_id="chart-progress", title=title,
+        desc=_("%(count)d complete responses of %(n)d targets by %(day)s.", count=total,
+               n=targets, day=format_date(last_day, "d MMMM y")),
+        max_value=max(targets, total, 1), fmt=whole,
+        reference=(targets, f"N = {targets}"), label_points="last",
+    )
+    rows, previous = [], 0
+    for day, count in series:
+        if count != previous or day == last_day:
+            rows.append([format_date(day, "d MMM y"), whole(count - previous), whole(count),
+                         pct(count / targets) if targets else "–"])
+        previous = count
+    table = Table([_("Date"), _("New"), _("Cumulative"), _("Share of N")], rows)
+    return Figure(chart, table)
+
+
+def _funnel_figure(overall: Indicators) -> Figure:
+    dispositions = overall["dispositions"]
+    targets = overall["targets"]
+    # Contacted: every target but those never reached (UH) and the unreachable (U).
+    contacted = targets - dispositions["unknown"] - dispositions["unreachable"]
+    started = dispositions["complete"] + dispositions["partial"]
+    steps = [(_("Targets"), targets), (_("Contacted"), contacted), (_("Started"), started),
+             (_("Complete"), dispositions["complete"])]
+
+    def of_n(count: int) -> float | None:
+        return count / targets if targets else None
+
+    rows = [charts.Bar(label, of_n(count),
+                       text=f"N = {count}" if index == 0 else
+                       f"{count} ({pct(of_n(count) or 0)})")
+            for index, (label, count) in enumerate(steps)]
+    chart = charts.bar_chart(
+        rows, chart_id="chart-funnel", title=_("From targets to complete responses"),
+        desc="; ".join(f"{label}: {count}" for label, count in steps), colour=charts.BLUE)
+    outcomes = [
+        (_("Complete"), "I", dispositions["complete"]),
+        (_("Partial"), "P", dispositions["partial"]),
+        (_("Refused"), "R", dispositions["refusal"]),
+        (_("Contacted, no answer"), "NC", dispositions["non_contact"]),
+        (_("Not reached yet"), "UH", dispositions["unknown"]),
+        (_("Unreachable"), "U", dispositions["unreachable"]),
+    ]
+    table = Table([_("Disposition"), "AAPOR", _("Count"), _("Share of N")],
+                  [[label, code, whole(count), pct(count / targets) if targets else "–"]
+                   for label, code, count in outcomes])
+    return Figure(chart, table)
+
+
+def _status_figure(
+    groups: Sequence[tuple[str, Indicators]], answers: Mapping[str, str]
+) -> Figure:
+    labels = [label_of(answers, f"f8.{code}") for code in STATUS_CODES]
+    series = [(label, STATUS_COLOURS[code]) for label, code in zip(labels, STATUS_CODES,
+                                                                    strict=True)]
+    rows = [charts.Stack(name, [ind["status_share"][str(code)]["count"] for code in STATUS_CODES],
+                         ind["respondents"], suppressed=bool(ind["small_n"]))
+            for name, ind in groups]
+    chart = charts.stacked_bar(
+        rows, series, chart_id="chart-status", title=_("Status by program"),
+        desc="; ".join(
+            f"{name}: " + ", ".join(
+                f"{label} {ind['status_share'][str(code)]['count']}"
+                for label, code in zip(labels, STATUS_CODES, strict=True))
+            + f" (n = {ind['respondents']})" for name, ind in groups),
+        suppressed_text=SMALL_N_MARK)
+    table = Table(
+        [_("Group"), *labels, "n"],
+        [[name, *(_cell_share(ind["status_share"][str(code)]) for code in STATUS_CODES),
+          whole(ind["respondents"])] for name, ind in groups])
+    return Figure(chart, table)
+
+
+def _cell_share(share: Mapping[str, Any]) -> str:
+    count = share.get("count")
+    if share["value"] is None:
+        return f"{count}" if count is not None else "–"
+    return f"{count} ({pct(share['value'])})"
+
+
+def _absorption_figure(groups: Sequence[tuple[str, Indicators]]) -> Figure:
+    rows = []
+    for name, ind in groups:
+        share = ind["absorption_rate"]
+        rows.append(charts.Bar(name, share["value"], share["ci_low"], share["ci_high"],
+                               share["n"], share_text(share), share["weighted"]))
+    chart = charts.bar_chart(
+        rows, chart_id="chart-absorption", title=_("Absorption rate by program"),
+        desc="; ".join(f"{name}: {share_text(ind['absorption_rate'])}" for name, ind in groups),
+        colour=charts.SKY,
+        legend=[charts.LegendItem(_("unweighted, with its %(level)s interval", level=LEVEL),
+                                  charts.SKY),
+                charts.LegendItem(_("weighted"), charts.VERMILLION, "diamond")])
+    table = Table(
+        [_("Group"), _("Unweighted"), _("%(level)s interval", level=LEVEL), _("Weighted"),
+         _("Count")],
+        [[name, share_text(share), interval_text(share),
+          pct(share["weighted"]) if share["weighted"] is not None else "–", count_text(share)]
+         for name, share in ((name, ind["absorption_rate"]) for name, ind in groups)])
+    return Figure(chart, table)
+
+
+def _waiting_figure(overall: Indicators) -> Figure | None:
+    if None in overall["waiting_bins"].values():
+        return None  # suppressed: the template says "n < 5"
+    bins = [(WAITING_BIN_LABELS.get(label, label), overall["waiting_bins"].get(label, 0))
+            for label, _upper in WAITING_BINS]
+    counted = sum(count for _label, count in bins)
+    chart = charts.histogram(
+        bins, chart_id="chart-waiting", title=_("Months until the first job"),
+        desc="; ".join(f"{label}: {count}" for label, count in bins) + f" (n = {counted})",
+        axis_label=_("months after the training (n = %(n)d)", n=counted))
+    table = Table([_("Months"), _("Count")], [[label, whole(count)] for label, count in bins])
+    return Figure(chart, table)
+
+
+def _income_figures(
+    groups: Sequence[tuple[str, Indicators]], wage: Any
+) -> list[Figure]:
+    medians = [(name, ind["income_median"]) for name, ind in groups]
+    values = [median["value"] for _name, median in medians if median["value"] is not None]
+    ceiling = charts.nice_ceiling(max([*values, wage.amount if wage else 0, 1]) * 1.05)
+    reference = (wage.amount, _("minimum wage %(amount)s", amount=rupiah_short(wage.amount))
+                 ) if wage is not None else None
+    income_chart = charts.bar_chart(
+        [charts.Bar(name, median["value"], n=median["n"],
+                    text=statistic_text(median, rupiah_short)) for name, median in medians],
+        chart_id="chart-income", title=_("Median monthly income by program"),
+        desc="; ".join(f"{name}: {statistic_text(median, rupiah)}" for name, median in medians)
+        + (f"; {reference[1]}" if reference else ""),
+        max_value=ceiling, fmt=rupiah_short, colour=charts.BRAND, reference=reference)
+    figures = [Figure(income_chart, Table(
+        [_("Group"), _("Median income"), "n", _("Earning at least the minimum wage")],
+        [[name, rupiah(ind["income_median"]["value"])
+          if ind["income_median"]["value"] is not None else SMALL_N_MARK
+          if ind["income_median"]["n"] or hidden(ind["income_median"]) else "–",
+          n_text(ind["income_median"]), share_text(ind["above_minimum_wage"])]
+         for name, ind in groups]))]
+    if wage is not None:
+        shares = [(name, ind["above_minimum_wage"]) for name, ind in groups]
+        figures.append(Figure(charts.bar_chart(
+            [charts.Bar(name, share["value"], share["ci_low"], share["ci_high"], share["n"],
+                        share_text(share)) for name, share in shares],
+            chart_id="chart-above-wage", title=_("Earning at least the minimum wage"),
+            desc="; ".join(f"{name}: {share_text(share)}" for name, share in shares),
+            colour=charts.SKY), heading=_("Earning at least the minimum wage")))
+    return figures
+
+
+def _competency_figures(
+    overall: Indicators,
+    by_program: Mapping[int, Indicators],
+    program_name: Callable[[int], str],
+    answers: Mapping[str, str],
+    several: bool,
+) -> list[Figure]:
+    groups: list[tuple[str, str, Indicators]] = [("chart-gap", _("Overall"), overall)]
+    if several:
+        groups += sorted(((f"chart-gap-{pid}", program_name(pid), ind)
+                          for pid, ind in by_program.items()),
+                         key=lambda group: group[1].casefold())
+    gaps = [abs(gap["value"]) for _id, _name, ind in groups
+            for gap in ind["competency_gap"].values() if gap["value"] is not None]
+    limit = max([1.0, *gaps])  # one scale for every chart, so they compare side by side
+    legend = (charts.LegendItem(_("job needs more"), charts.VERMILLION),
+              charts.LegendItem(_("training gave more"), charts.BLUE))
+    figures = []
+    for chart_id, name, ind in groups:
+        rows, table_rows = [], []
+        for a_key, _b_key in COMPETENCIES:
+            gap, label = ind["competency_gap"][a_key], label_of(answers, a_key)
+            rows.append(charts.Bar(label, gap["value"], n=gap["n"],
+                                   text=statistic_text(gap, signed)))
+            table_rows.append([
+                label,
+                *(one_decimal(gap[part]) if gap[part] is not None else "–"
+                  for part in ("mean_a", "mean_b")),
+                signed(gap["value"]) if gap["value"] is not None else (
+                    SMALL_N_MARK if gap["n"] or hidden(gap) else "–"),
+                n_text(gap),
+            ])
+        chart = charts.diverging_bar(
+            rows, chart_id=chart_id, title=_("Competency gap: %(group)s", group=name),
+            desc="; ".join(f"{row.label}: {row.text}" for row in rows), limit=limit,
+            fmt=signed, positive=legend[0], negative=legend[1], legend=not figures)
+        table = Table([_("Competency"), _("A: end of training"), _("B: job needs"),
+                       _("Gap (B − A)"), "n"], table_rows)
+        figures.append(Figure(chart, table, name))
+    return figures
+
+
+def _channels_figure(overall: Indicators, answers: Mapping[str, str]) -> Figure:
+    channels = [(label_of(answers, f"f4.{code}"), overall["job_search_channels"][code])
+                for code in JOB_SEARCH_CHANNELS]
+    channels.sort(key=lambda item: (-(item[1]["value"] or 0), -(item[1]["count"] or 0)))
+    # Channels nobody used stay out of the chart (it is long on a phone), not the table.
+    used = [(label, share) for label, share in channels if share["count"]] or channels
+    chart = charts.bar_chart(
+        [charts.Bar(label, share["value"], n=share["n"], text=share_text(share))
+         for label, share in used],
+        chart_id="chart-channels", title=_("Job-search channels"),
+        desc="; ".join(f"{label}: {share_text(share)}" for label, share in channels))
+    table = Table([_("Channel"), _("Share"), _("%(level)s interval", level=LEVEL), _("Count")],
+                  [[label, share_text(share), interval_text(share), count_text(share)]
+                   for label, share in channels])
+    return Figure(chart, table)
+
+
+def _training_figure(overall: Indicators, answers: Mapping[str, str]) -> Figure:
+    items = [(label_of(answers, item), overall["training_eval"][item])
+             for item in TRAINING_EVAL_ITEMS]
+    chart = charts.bar_chart(
+        [charts.Bar(label, rating["value"], n=rating["n"],
+                    text=statistic_text(rating, one_decimal)) for label, rating in items],
+        chart_id="chart-training", title=_("Rating of the training (1–5)"),
+        desc="; ".join(f"{label}: {statistic_text(rating, one_decimal)}"
+                       for label, rating in items),
+        max_value=5, fmt=one_decimal, colour=charts.BRAND)
+    return Figure(chart)
+
+
+def _trend_figure(points: Sequence[TrendPoint]) -> Figure | None:
+    if not points:
+        return None
+    absorption = [point.indicators["absorption_rate"] for point in points]
+    response = [point.indicators["response_rate"] for point in points]
+    chart = charts.line_chart(
+        [point.slug for point in points],
+        [charts.Series(_("Absorption rate"), [share["value"] for share in absorption],
+                       charts.BLUE),
+         charts.Series(_("Response rate"), [share["value"] for share in response],
+                       charts.ORANGE, dashed=True)],
+        chart_id="chart-trend", title=_("Trends across waves"),
+        desc="; ".join(
+            f"{point.slug}: {_('Absorption rate')} {share_text(a)}, "
+            f"{_('Response rate')} {share_text(r)}"
+            for point, a, r in zip(points, absorption, response, strict=True)),
+        fmt=whole_percent)
+    table = Table([_("Wave"), _("Absorption rate"), _("Response rate")],
+                  [[f"{point.title} ({point.slug})", share_text(a), share_text(r)]
+                   for point, a, r in zip(points, absorption, response, strict=True)])
+    return Figure(chart, table)
+
