@@ -110,9 +110,13 @@ def _store_first_with_event() -> Executable:
 STORE_FIRST_WITH_EVENT = _store_first_with_event()
 # The same statement as psycopg's own SQL, compiled once, for the intake to send straight
 # to psycopg, prepared on the server and autocommitted when the request holds no transaction:
-# one round trip instead of three (BEGIN, statement, COMMIT: ~0.2 ms of CPU each on these
-# machines), and SQLAlchemy's execution layer, which cost as much CPU as the statement's own
-# round trip, skipped (bench/intake.py --profile; bench/README.md, intake, "Session 3":
-# ratio 0.08 → 0.20 with the relay batching; now 0.24, p99 26.1 ms at half the maximum).
+# one round trip instead of three (BEGIN, statement, COMMIT; a round trip costs ~0.1–0.2 ms
+# of CPU on these machines, BEGIN + COMMIT and the session ~0.4–0.5 ms per submission), and
+# SQLAlchemy's execution layer, which cost as much CPU as the statement's own round trip,
+# skipped (bench/intake.py --profile; bench/README.md, intake, "Session 3"). The intake with
+# it: 0.24 of the bare endpoint's rate, p99 26.1 ms at half the maximum ("Now"); 0.23–0.24
+# side by side with main on 2026-12-07, when it moved here.
 # The JSON columns are cast in the SQL; the caller passes them as JSON text.
+# Behind PgBouncer (transaction pooling) prepared statements need `max_prepared_statements`
+# (docs/scaling.md).
 STORE_FIRST_WITH_EVENT_SQL = str(STORE_FIRST_WITH_EVENT.compile(dialect=pg_psycopg.dialect()))
