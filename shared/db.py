@@ -8,11 +8,13 @@ waiting (SQLITE_BUSY is not retried on a lock upgrade).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import ColumnElement, Engine, any_, bindparam, create_engine, event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -52,6 +54,20 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
 
 def is_postgres(db_session: Session) -> bool:
     return db_session.get_bind().dialect.name == "postgresql"
+
+
+def in_list(db_session: Session, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """`column IN values`, written for the session's database.
+
+    On PostgreSQL as `column = ANY(:values)`, one array parameter: an IN list costs
+    SQLAlchemy and psycopg a bound parameter per value, which for a relay batch of outbox
+    ids was most of the statement's CPU, and for a roster chunk of 2,000 registration
+    numbers took longer to convert than PostgreSQL took to run the query. SQLite has no
+    arrays; there it is a plain IN list.
+    """
+    if is_postgres(db_session):
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 _DATABASES: dict[str, Database] = {}

@@ -24,16 +24,15 @@ import kombu.exceptions
 import redis
 from celery import Celery, shared_task
 from flask import Flask, current_app
-from sqlalchemy import ColumnElement, any_, bindparam, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import tuple_ as sa_tuple
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.celery_app import broker_client, route_task
-from shared.db import get_db, is_postgres, unit_of_work
+from shared.db import get_db, in_list, is_postgres, unit_of_work
 from shared.event_types import (
     AlumniImported,
     AlumnusErased,
@@ -281,7 +280,7 @@ def relay(
             contract = CONTRACTS.get(row.type)
             for task_name in contract.subscribers if contract is not None else ():
                 per_subscriber.setdefault(task_name, []).append(message)
-        claimed = _among(db_session, OUTBOX.c.id, [row.id for row in rows])
+        claimed = in_list(db_session, OUTBOX.c.id, [row.id for row in rows])
         try:
             # One broker connection for the whole batch (a publish per task would reconnect),
             # and the publishes in one pipelined round trip (kombu's publish batch).
@@ -298,14 +297,6 @@ def relay(
             return 0
         db_session.execute(update(OUTBOX).where(claimed).values(relayed_at=utcnow()))
         return len(rows)
-
-
-def _among(db_session: Session, column: Any, values: list[Any]) -> ColumnElement[bool]:
-    """`column IN values`; on PostgreSQL as one array parameter: an IN list costs
-    SQLAlchemy a bound parameter per value, most of a relay statement's CPU."""
-    if is_postgres(db_session):
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    return column.in_(values)
 
 
 @shared_task(name="events.relay", ignore_result=True)
@@ -515,7 +506,7 @@ def prune_events(session_factory: sessionmaker[Session], older_than: timedelta, 
                 if not keys:
                     break
                 if len(id_columns) == 1:
-                    where = id_columns[0].in_([key[0] for key in keys])
+                    where = in_list(db_session, id_columns[0], [key[0] for key in keys])
                 else:
                     where = sa_tuple(*id_columns).in_([tuple(key) for key in keys])
                 db_session.execute(delete(table).where(where))

@@ -16,28 +16,34 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from celery import Celery
-from sqlalchemy import Integer, bindparam, exists, insert, literal, or_, select, tuple_, update
+from sqlalchemy import Integer, exists, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.outreach import pacing, templating
 from services.outreach.campaigns import Recipient, message_context
 from services.outreach.channels import Channel, Outcome, Outgoing, channel_for
+from services.outreach.outcomes import OutcomeWriter, Sent, outcome_writer
+from services.outreach.statements import (
+    ATTEMPT,
+    BATCH,
+    FAIL_TEMPLATE,
+    FAILED_LATE,
+    PUT_BACK,
+    STOP,
+    claim_params,
+)
 from shared import metrics
 from shared.config import Settings
-from shared.db import is_postgres
+from shared.db import in_list, is_postgres
 from shared.event_types import MessageStatus
-from shared.events import OUTBOX, outbox_row, publish
+from shared.events import publish
 from shared.models import (
     Alumnus,
     Campaign,
     CampaignStep,
-    Cohort,
-    DeliveryAttempt,
     Message,
     OptOut,
-    Program,
     Response,
-    Wave,
     utcnow,
 )
 
@@ -109,7 +115,8 @@ def dispatch(
                 if rows:  # the status again: SQLite locks nothing while selecting
                     ids = sorted(session.scalars(
                         update(Message.__table__)
-                        .where(Message.id.in_([row.id for row in rows]), where[0])
+                        .where(in_list(session, Message.id, [row.id for row in rows]),
+                               where[0])
                         .values(status="queued", queued_at=now)
                         .returning(Message.id)
                     ))
@@ -163,7 +170,8 @@ def send_batch(
        worker or a restart finds nothing to send;
     2. send it;
     3. record the outcome (`sent`, a retry, `failed`), committed in the same transaction
-       as the next message's claim (or alone after the last one): one commit per message.
+       as the next message's claim (or alone after the last one): one commit per message
+       (services/outreach/outcomes.py).
     Only one message of a batch is ever `sending`. If the worker dies between 1 and 3 its
     outcome is unknown: it stays `sending` until dispatch marks it `in_doubt`, never resent.
     """
@@ -176,174 +184,33 @@ def send_batch(
             with session.begin():
                 # Grouped by channel so one SMTP connection serves all the batch's emails.
                 batch = session.execute(
-                    _BATCH.where(Message.id.in_(message_ids), Message.status == "queued")
+                    BATCH.where(in_list(session, Message.id, message_ids),
+                                Message.status == "queued")
                     .order_by(Message.channel, Message.id)
                 ).all()
-            pending: _Sent | None = None
-            one_statement = is_postgres(session)  # data-modifying CTEs: PostgreSQL only
+            outcomes = outcome_writer(session, counts)
             try:
                 for row in batch:
                     quiet_now = pacing.in_quiet_hours(now(), quiet, timezone)
                     if rate_limit is not None and not quiet_now:
                         rate_limit.wait(row.channel)
                     moment = now()
-                    with session.begin():
-                        recorded, carried = None, None
-                        if pending and one_statement and not quiet_now and _is_final(pending):
-                            # Written by the claim's own statement (or before a template
-                            # failure): the same transaction, one round trip fewer.
-                            carried = _outcome_params(pending)
-                        if carried is not None:
-                            recorded = carried["r_status"]
-                        elif pending:
-                            recorded = _record(session, pending)
-                        claimed = _claim(session, row, settings, moment, quiet_now, carried)
-                    pending = None
-                    for result in (recorded, claimed):
-                        if isinstance(result, str):
-                            counts[result] = counts.get(result, 0) + 1
-                    if isinstance(claimed, tuple):
-                        outgoing, attempts = claimed
-                        outcome = _send(channels, outgoing)
-                        pending = _Sent(row.id, row.alumnus_id, attempts, outcome, now())
+                    with outcomes.transaction(session):  # the previous outcome is written here
+                        claimed = _claim(session, row, settings, moment, quiet_now, outcomes)
+                    if isinstance(claimed, str):
+                        counts[claimed] = counts.get(claimed, 0) + 1
+                        continue
+                    outgoing, attempts = claimed
+                    outcome = _send(channels, outgoing)
+                    outcomes.record(Sent(row.id, row.alumnus_id, attempts, outcome, now()))
             finally:
-                if pending is not None:  # the last one, or the one before a failure
-                    with session.begin():
-                        result = _record(session, pending)
-                    counts[result] = counts.get(result, 0) + 1
+                if outcomes.held is not None:  # the last one, or the one before a failure
+                    with outcomes.transaction(session):
+                        outcomes.write(session)
     finally:
         if own_channels:
             channels.close()
     return counts
-
-
-# Everything a batch needs to render its messages, read once.
-_BATCH = (
-    select(
-        Message.id, Message.channel, Message.address, Message.alumnus_id,
-        CampaignStep.template, Campaign.id.label("campaign_id"), Campaign.language,
-        Campaign.wave_id, Alumnus.full_name, Program.name.label("program"),
-        Cohort.label.label("cohort"), Wave.title.label("wave_title"),
-    )
-    .join(CampaignStep, CampaignStep.id == Message.campaign_step_id)
-    .join(Campaign, Campaign.id == CampaignStep.campaign_id)
-    .join(Alumnus, Alumnus.id == Message.alumnus_id)
-    .join(Cohort, Cohort.id == Alumnus.cohort_id)
-    .join(Program, Program.id == Cohort.program_id)
-    .outerjoin(Wave, Wave.id == Campaign.wave_id)
-)
-_messages = Message.__table__
-# The claim: `queued` → `sending` only if the message may still go at this very moment.
-# Built once with bound parameters (building the statement per message cost more CPU than
-# running it); the row's own values fill them in: see _claim_params.
-_STILL_WANTED = (
-    _messages.c.id == bindparam("m_id"),
-    _messages.c.status == "queued",
-    exists().where(Campaign.id == bindparam("c_id"), Campaign.status == "running"),
-    exists().where(
-        Alumnus.id == bindparam("a_id"),
-        Alumnus.erased_at.is_(None),
-        Alumnus.consent_withdrawn_at.is_(None),
-    ),
-    # Two lookups, each on its own index (an OR in one would scan the channel's opt-outs).
-    ~exists().where(
-        OptOut.channel == bindparam("m_channel"), OptOut.address == bindparam("m_address")
-    ),
-    ~exists().where(
-        OptOut.alumnus_id == bindparam("a_id"), OptOut.channel == bindparam("m_channel")
-    ),
-    ~exists().where(
-        Response.wave_id == bindparam("w_id"),  # NULL for a broadcast: never true
-        Response.alumnus_id == bindparam("a_id"),
-        Response.status == "complete",
-    ),
-)
-_CLAIM = (
-    update(_messages)
-    .where(*_STILL_WANTED)
-    .values(status="sending", attempts=_messages.c.attempts + 1, queued_at=bindparam("at"))
-    .returning(_messages.c.attempts)
-)
-_FAIL_TEMPLATE = (
-    update(_messages).where(*_STILL_WANTED).values(status="failed", failed_reason=bindparam("why"))
-)
-_PUT_BACK = (
-    update(_messages)
-    .where(_messages.c.id == bindparam("m_id"), _messages.c.status == "queued")
-    .values(status="planned", queued_at=None)
-)
-_STOP = (
-    update(_messages)
-    .where(_messages.c.id == bindparam("m_id"), _messages.c.status == "queued")
-    .values(status=bindparam("new_status"), cancel_reason=bindparam("why"))
-)
-_ATTEMPT = insert(DeliveryAttempt.__table__)
-_SENT = (
-    update(_messages)
-    .where(_messages.c.id == bindparam("m_id"))
-    .values(status="sent", sent_at=bindparam("at"), provider_message_id=bindparam("provider_id"))
-)
-_RETRY = (
-    update(_messages)
-    .where(_messages.c.id == bindparam("m_id"))
-    .values(status="planned", queued_at=None, failed_reason=bindparam("why"),
-            next_attempt_at=bindparam("retry_at"))
-)
-_FAILED = (
-    update(_messages)
-    .where(_messages.c.id == bindparam("m_id"))
-    .values(status="failed", failed_reason=bindparam("why"))
-)
-
-
-
-def _outcome_ctes(status: str) -> tuple[Any, Any, Any]:
-    """PostgreSQL: the delivery attempt, the `message.status` event and the outcome update of
-    a message (`r_*` parameters), as three data-modifying CTEs."""
-    attempt = insert(DeliveryAttempt.__table__).values(
-        message_id=bindparam("r_id"), attempted_at=bindparam("r_at"),
-        outcome=bindparam("r_kind"), detail=bindparam("r_detail"),
-    )
-    event = insert(OUTBOX).values(
-        id=bindparam("ev_id", type_=OUTBOX.c.id.type), type=bindparam("ev_type"),
-        payload=bindparam("ev_payload", type_=OUTBOX.c.payload.type),
-        created_at=bindparam("ev_at"), attempts=0,
-    )
-    if status == "sent":
-        values = {"sent_at": bindparam("r_at"), "provider_message_id": bindparam("r_provider_id")}
-    else:
-        values = {"failed_reason": bindparam("r_why")}
-    outcome = (update(_messages).where(_messages.c.id == bindparam("r_id"))
-               .values(status=literal(status), **values))
-    return attempt.cte("attempt"), event.cte("event"), outcome.cte("outcome")
-
-
-def _with_outcome(statement: Any, status: str) -> Any:
-    for cte in _outcome_ctes(status):
-        statement = statement.add_cte(cte)
-    return statement
-
-
-# One statement, one round trip: the previous message's outcome alone (the last of a batch),
-# or in front of the next message's claim (different rows, one transaction as before).
-_PG_RECORD = {status: _with_outcome(select(literal(1)), status) for status in ("sent", "failed")}
-_PG_RECORD_AND_CLAIM = {status: _with_outcome(_CLAIM, status) for status in ("sent", "failed")}
-
-
-def _claim_params(row: Any) -> dict[str, Any]:
-    return {"m_id": row.id, "c_id": row.campaign_id, "a_id": row.alumnus_id,
-            "m_channel": row.channel, "m_address": row.address, "w_id": row.wave_id}
-
-
-@dataclass(frozen=True)
-class _Sent:
-    """A message handed to its channel, whose outcome is not recorded yet."""
-
-    message_id: int
-    alumnus_id: int
-    attempts: int
-    outcome: Outcome
-    at: datetime  # when the channel answered: the attempt's time, whenever it is recorded
 
 
 def _send(channels: Channels, outgoing: Outgoing) -> Outcome:
@@ -358,30 +225,25 @@ def _send(channels: Channels, outgoing: Outgoing) -> Outcome:
 
 def _claim(
     session: Session, row: Any, settings: Settings, moment: datetime, quiet_now: bool,
-    carried: dict[str, Any] | None = None,
+    outcomes: OutcomeWriter,
 ) -> tuple[Outgoing, int] | str:
     """Mark the message `sending` if it may still go, and render it; or say why not.
-    `carried`: the previous message's outcome (`_outcome_params`), written in the same
-    statement as the claim (PostgreSQL)."""
+    The outcome `outcomes` holds (the previous message's) is written in the same
+    transaction, on PostgreSQL in the claim's own statement."""
     if quiet_now:
+        outcomes.write(session)
         return _put_back(session, row.id)
     recipient = Recipient(row.alumnus_id, row.full_name, None, None, row.program, row.cohort)
     context = message_context(recipient, row.wave_id, row.wave_title, settings, row.channel)
     try:
         rendered = templating.render(row.template, row.language, context)
     except templating.TemplateProblem as exc:
-        if carried is not None:
-            session.connection().execute(_PG_RECORD[carried["r_status"]], carried)
+        outcomes.write(session)
         failed = session.connection().execute(
-            _FAIL_TEMPLATE, {**_claim_params(row), "why": f"template: {exc}"[:500]}
+            FAIL_TEMPLATE, {**claim_params(row), "why": f"template: {exc}"[:500]}
         )
         return "failed" if failed.rowcount == 1 else _why_not(session, row)
-    if carried is None:
-        claim = session.connection().execute(_CLAIM, {**_claim_params(row), "at": moment})
-    else:
-        claim = session.connection().execute(_PG_RECORD_AND_CLAIM[carried["r_status"]],
-                                              {**carried, **_claim_params(row), "at": moment})
-    attempts = claim.scalar()
+    attempts = outcomes.claim(session, {**claim_params(row), "at": moment})
     if attempts is None:
         return _why_not(session, row)
     return Outgoing(
@@ -398,7 +260,7 @@ def _claim(
 
 
 def _put_back(session: Session, message_id: int) -> str:
-    session.connection().execute(_PUT_BACK, {"m_id": message_id})
+    session.connection().execute(PUT_BACK, {"m_id": message_id})
     return "deferred"  # back in line, sent later
 
 
@@ -411,7 +273,7 @@ def _why_not(session: Session, row: Any) -> str:
         return _put_back(session, row.id)
     new_status = "skipped" if stop == "opted_out" else "cancelled"
     session.connection().execute(
-        _STOP, {"m_id": row.id, "new_status": new_status, "why": stop}
+        STOP, {"m_id": row.id, "new_status": new_status, "why": stop}
     )
     return stop
 
@@ -447,87 +309,22 @@ def _stop_reason(session: Session, row: Any) -> str | None:
     return None
 
 
-def _record(session: Session, sent: _Sent) -> str:
-    outcome, moment = sent.outcome, sent.at
-    db = session.connection()  # Core statements on the session's connection: less overhead
-    if not _is_final(sent):
-        db.execute(_ATTEMPT, {"message_id": sent.message_id, "attempted_at": moment,
-                              "outcome": outcome.kind, "detail": (outcome.reason or "")[:500]})
-        db.execute(_RETRY, {"m_id": sent.message_id, "why": outcome.reason,
-                            "retry_at": moment + pacing.backoff(sent.attempts)})
-        return "retry"
-    record = _outcome_params(sent) if db.dialect.name == "postgresql" else None
-    if record is not None:
-        db.execute(_PG_RECORD[record["r_status"]], record)
-        return record["r_status"]
-    status, params = _final_status(sent)
-    db.execute(_ATTEMPT, {"message_id": sent.message_id, "attempted_at": moment,
-                          "outcome": outcome.kind, "detail": (outcome.reason or "")[:500]})
-    db.execute(_SENT if status == "sent" else _FAILED, {**params, "m_id": sent.message_id,
-                                                        "at": moment})
-    publish(session, MessageStatus(message_id=sent.message_id, alumnus_id=sent.alumnus_id,
-                                   status=status))
-    return status
-
-
-def _is_final(sent: _Sent) -> bool:
-    """Sent or failed for good, not a retry."""
-    return sent.outcome.kind != "transient" or sent.attempts >= pacing.MAX_ATTEMPTS
-
-
-def _final_status(sent: _Sent) -> tuple[str, dict[str, Any]]:
-    """`sent` or `failed`, and the parameters of its update."""
-    outcome = sent.outcome
-    if outcome.kind == "sent":
-        return "sent", {"provider_id": outcome.provider_id}
-    why = outcome.reason or outcome.kind
-    if outcome.kind == "transient":
-        why = f"gave up after {sent.attempts} attempts: {outcome.reason}"
-    return "failed", {"why": why[:500]}
-
-
-def _outcome_params(sent: _Sent) -> dict[str, Any] | None:
-    """The `r_*`/`ev_*` parameters of `_outcome_ctes` for a final outcome (its outbox row
-    rides in the same statement); None when the event has no subscriber (the caller then
-    records the outcome in plain statements, which write no event)."""
-    status, params = _final_status(sent)
-    event = outbox_row(MessageStatus(message_id=sent.message_id, alumnus_id=sent.alumnus_id,
-                                     status=status))
-    if event is None:  # nobody subscribes to message.status: no event to ride along
-        return None
-    return {"r_status": status, "r_id": sent.message_id, "r_at": sent.at,
-            "r_kind": sent.outcome.kind, "r_detail": (sent.outcome.reason or "")[:500],
-            "r_provider_id": params.get("provider_id"), "r_why": params.get("why"),
-            "ev_id": event["id"], "ev_type": event["type"], "ev_payload": event["payload"],
-            "ev_at": event["created_at"]}
-
-
-# A permanent failure reported after the message left: only a message that went (or may
-# have: in doubt) is failed, once; a second report of it finds nothing to change.
-_FAILED_LATE = (
-    update(_messages)
-    .where(_messages.c.id == bindparam("m_id"),
-           _messages.c.status.in_(("sent", "delivered", "in_doubt")))
-    .values(status="failed", failed_reason=bindparam("why"))
-    .returning(_messages.c.alumnus_id)
-)
-
-
 def record_late_failure(session: Session, message_id: int, outcome: Outcome,
                         at: datetime | None = None) -> bool:
     """Record a hard bounce that came back by mail (services/outreach/bounces.py) the way a
-    refusal during the SMTP transaction is recorded by `_record`: a delivery attempt, the
-    message `failed` with the reason, and a `message.status` event in the same transaction
-    (so survey's disposition and analytics' unreachable count follow). True if it changed
-    the message; False if it was failed already or never went (idempotent)."""
+    refusal during the SMTP transaction is recorded (services/outreach/outcomes.py): a
+    delivery attempt, the message `failed` with the reason, and a `message.status` event in
+    the same transaction (so survey's disposition and analytics' unreachable count follow).
+    True if it changed the message; False if it was failed already or never went
+    (idempotent)."""
     db = session.connection()
-    alumnus_id = db.execute(_FAILED_LATE, {"m_id": message_id,
-                                           "why": (outcome.reason or outcome.kind)[:500]}
+    alumnus_id = db.execute(FAILED_LATE, {"m_id": message_id,
+                                          "why": (outcome.reason or outcome.kind)[:500]}
                             ).scalar()
     if alumnus_id is None:
         return False
-    db.execute(_ATTEMPT, {"message_id": message_id, "attempted_at": at or utcnow(),
-                          "outcome": outcome.kind, "detail": (outcome.reason or "")[:500]})
+    db.execute(ATTEMPT, {"message_id": message_id, "attempted_at": at or utcnow(),
+                         "outcome": outcome.kind, "detail": (outcome.reason or "")[:500]})
     publish(session, MessageStatus(message_id=message_id, alumnus_id=alumnus_id,
                                    status="failed"))
     return True

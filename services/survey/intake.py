@@ -1,6 +1,11 @@
 """Taking answers in: identify the alumnus, validate, store once, announce completion.
 
-Used by both edges, the JSON intake API and the web form. The caller owns the transaction.
+Used by both edges, the JSON intake API and the web form. `submit` (the API's, the demo's)
+is a unit of work of its own: it commits what it stored, or its one statement committed
+itself, and settles a race with a concurrent twin, so its caller never asks whether the
+session is still in a transaction. The web form's steps (`save_draft`, `finish`) are part
+of the page's own work, which the form commits. The hand-tuned statements are in
+`services/survey/statements.py`.
 """
 
 from __future__ import annotations
@@ -8,23 +13,27 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, exists, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from services.survey.links import read_token
 from services.survey.questionnaire import Questionnaire, applying, validate_answers
+from services.survey.statements import (
+    STORE_FIRST,
+    STORE_FIRST_WITH_EVENT,
+    STORE_FIRST_WITH_EVENT_SQL,
+    TARGETED_ALUMNUS,
+    StoredResponse,
+)
 from services.survey.waves import SurveyError, WaveInfo
 from shared.db import is_postgres
 from shared.event_types import ResponseSubmitted
-from shared.events import OUTBOX, outbox_row, publish
+from shared.events import outbox_row, publish
 from shared.models import Alumnus, Response, ResponseEdit, WaveTarget, utcnow
 
 
@@ -34,23 +43,6 @@ class AnswersInvalid(Exception):
     def __init__(self, errors: dict[str, list[str]]) -> None:
         super().__init__("invalid answers")
         self.errors = errors
-
-
-@dataclass(frozen=True)
-class StoredResponse:
-    """A first response as the one INSERT stored it: the reply is built from this, not from
-    an ORM object (constructing one costs more than the reply's serialisation)."""
-
-    id: uuid.UUID
-    wave_id: int
-    alumnus_id: int
-    questionnaire_id: int
-    answers: dict[str, Any]
-    source: str
-    status: str
-    started_at: datetime
-    updated_at: datetime
-    submitted_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -115,66 +107,21 @@ def respondent_by_identity(session: Session, wave: WaveInfo, birth_date: date, *
     return Respondent(rows[0].id, rows[0].full_name)
 
 
-# Built once: the intake runs these for every submission (statement construction is
-# measurable CPU at hundreds of requests per second).
-_TARGETED_ALUMNUS = (
-    select(Alumnus.full_name)
-    .join(WaveTarget, WaveTarget.alumnus_id == Alumnus.id)
-    .where(Alumnus.id == bindparam("alumnus_id"), WaveTarget.wave_id == bindparam("wave_id"),
-           Alumnus.erased_at.is_(None))
-)
-_RESPONSES = Response.__table__
-# What a first response stores: the fields of StoredResponse, which the reply is built from.
-_RESPONSE_COLUMNS = tuple(column.name for column in fields(StoredResponse))
-_EVENT_COLUMNS = ("id", "type", "payload", "created_at", "attempts")
-
-
-def _first_response_statements() -> tuple[dict[str, Executable], Executable]:
-    """Store a first response if the wave targets this (not erased) alumnus: per dialect,
-    and on PostgreSQL with its outbox row in the same statement.
-
-    `INSERT … SELECT <values> WHERE EXISTS (target) ON CONFLICT DO NOTHING RETURNING id`: the
-    target check and the replay check cost no extra round trip. The outbox row rides along
-    in a data-modifying CTE (inserted only when the response was); SQLite has no such CTE,
-    and there `publish` adds the row in a second statement (no network to save there).
-    """
-    values = {name: bindparam(name, type_=_RESPONSES.c[name].type) for name in _RESPONSE_COLUMNS}
-    targeted = exists().where(
-        WaveTarget.wave_id == values["wave_id"], WaveTarget.alumnus_id == values["alumnus_id"],
-        Alumnus.id == WaveTarget.alumnus_id, Alumnus.erased_at.is_(None),
-    )
-    new_row = select(*values.values()).where(targeted)
-    per_dialect: dict[str, Executable] = {
-        dialect: insert(_RESPONSES).from_select(list(values), new_row).on_conflict_do_nothing()
-        .returning(_RESPONSES.c.id)
-        for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-    }
-    stored = per_dialect["postgresql"].cte("stored")
-    event = {name: bindparam(f"event_{name}", type_=OUTBOX.c[name].type) for name in _EVENT_COLUMNS}
-    with_event = (
-        pg_insert(OUTBOX).from_select(list(event), select(*event.values()).select_from(stored))
-        .returning(OUTBOX.c.id)
-    )
-    return per_dialect, with_event
-
-
-_STORE_FIRST, _STORE_FIRST_WITH_EVENT = _first_response_statements()
-# On PostgreSQL that statement goes straight to psycopg, compiled once and prepared on the
-# server: SQLAlchemy's execution layer cost as much CPU as the statement's own round trip
-# (measured in bench/intake.py --profile). The JSON columns are cast in the SQL.
-_STORE_FIRST_WITH_EVENT_SQL = str(_STORE_FIRST_WITH_EVENT.compile(dialect=pg_psycopg.dialect()))
-
-
 def _stored_with_event(session: Session, params: dict[str, Any]) -> bool:
-    """Run _STORE_FIRST_WITH_EVENT; True when it stored the response and its event.
+    """Run STORE_FIRST_WITH_EVENT; True when it stored (and committed) the response and its
+    event.
 
     The statement is atomic by itself, so unless the session has begun a transaction it
     runs in autocommit on a pooled connection of its own (`_autocommitted`). Otherwise it
-    joins the session's transaction and the caller commits.
+    joins the session's transaction (whose earlier work it may need to see), which is
+    committed when it stored something.
     """
-    if session.in_transaction():
-        return session.execute(_STORE_FIRST_WITH_EVENT, params).first() is not None
-    return _autocommitted(session.get_bind(), params)
+    if not session.in_transaction():
+        return _autocommitted(session.get_bind(), params)
+    if session.execute(STORE_FIRST_WITH_EVENT, params).first() is None:
+        return False
+    session.commit()
+    return True
 
 
 def _autocommitted(engine: Any, params: dict[str, Any]) -> bool:
@@ -190,7 +137,7 @@ def _autocommitted(engine: Any, params: dict[str, Any]) -> bool:
         connection.autocommit = True
         try:
             with connection.cursor() as cursor:
-                cursor.execute(_STORE_FIRST_WITH_EVENT_SQL, driver_params, prepare=True)
+                cursor.execute(STORE_FIRST_WITH_EVENT_SQL, driver_params, prepare=True)
                 return cursor.fetchone() is not None
         finally:
             if not connection.closed:
@@ -211,7 +158,7 @@ def _as_sqlalchemy_error(engine: Any, pooled: Any, exc: Exception) -> Exception:
     if disconnect:
         pooled.invalidate(exc)
         engine.dispose(close=False)
-    return DBAPIError.instance(_STORE_FIRST_WITH_EVENT_SQL, None, exc,
+    return DBAPIError.instance(STORE_FIRST_WITH_EVENT_SQL, None, exc,
                                engine.dialect.loaded_dbapi.Error,
                                connection_invalidated=disconnect, dialect=engine.dialect)
 
@@ -234,7 +181,7 @@ def respondent_by_token(session: Session, secret_key: str, token: str,
                         wave: WaveInfo | None = None) -> tuple[int, Respondent]:
     """(wave_id, respondent) for a personal link token."""
     wave_id, alumnus_id = _token_ids(secret_key, token, wave)
-    row = session.execute(_TARGETED_ALUMNUS, {"alumnus_id": alumnus_id, "wave_id": wave_id}).first()
+    row = session.execute(TARGETED_ALUMNUS, {"alumnus_id": alumnus_id, "wave_id": wave_id}).first()
     if row is None:
         raise SurveyError("token", "this link is not valid", 404)
     return wave_id, Respondent(alumnus_id, row.full_name)
@@ -265,7 +212,8 @@ def submit(
     source: str = "api",
     before_repeat: Callable[[], None] | None = None,
 ) -> tuple[Response | StoredResponse, bool]:
-    """Store a submission; (response, True) when new, (stored response, False) on a replay.
+    """Store a submission and commit it; (response, True) when new, (stored response,
+    False) on a replay.
 
     A replay (the same submission id again) returns what is stored and changes nothing.
     A new submission for an alumnus who already answered replaces the earlier answers: one
@@ -273,7 +221,32 @@ def submit(
     alumnus, before looking at the answers, so callers need not check that first.
     `before_repeat` runs when the submission is anything but a valid first one (the
     intake API's rate limits count those), before anything else is read or stored.
+
+    One unit of work, owned here: on return what was stored is committed (with whatever
+    the session held before; a first submission on PostgreSQL may have committed in its
+    own statement, see `_stored_with_event`); on an exception nothing of it is. When a
+    concurrent request with the same id, or for the same alumnus, commits first (the
+    commit fails on a unique key), the session is rolled back and the submission is taken
+    again, which then finds the other one's response: a replay, or an edit of it. Losing
+    that race twice means the id is taken (409).
     """
+    for attempt in (1, 2):
+        try:
+            return _submit(session, submission_id, wave, questionnaire, alumnus_id, answers,
+                           complete, source, before_repeat)
+        except IntegrityError:
+            session.rollback()
+            if attempt == 2:
+                raise SurveyError("id", "this id is already used for another response",
+                                  409) from None
+    raise AssertionError("unreachable")
+
+
+def _submit(session: Session, submission_id: uuid.UUID, wave: WaveInfo,
+            questionnaire: Questionnaire, alumnus_id: int, answers: Any, complete: bool,
+            source: str, before_repeat: Callable[[], None] | None
+            ) -> tuple[Response | StoredResponse, bool]:
+    """One try of `submit`; commits what it stored."""
     result = validate_answers(questionnaire, answers, complete=complete)
     now = utcnow()
     if not result.errors:
@@ -281,17 +254,18 @@ def submit(
         response = _store_first(session, submission_id, wave, alumnus_id, result.answers,
                                 complete, source, now)
         if response is not None:
-            return response, True
+            return response, True  # committed
     # A replay, an edit of an earlier response, invalid answers, or not a target at all.
     if before_repeat is not None:
         before_repeat()
-    if session.execute(_TARGETED_ALUMNUS, {"alumnus_id": alumnus_id, "wave_id": wave.id}
+    if session.execute(TARGETED_ALUMNUS, {"alumnus_id": alumnus_id, "wave_id": wave.id}
                        ).first() is None:
         raise NotTargeted()
     existing = response_of(session, wave.id, alumnus_id)
     if existing is not None and (
         existing.id == submission_id or session.get(ResponseEdit, submission_id) is not None
     ):
+        session.commit()
         return existing, False
     if result.errors:
         raise AnswersInvalid(result.errors)
@@ -311,14 +285,16 @@ def submit(
     session.add(ResponseEdit(id=submission_id, response_id=existing.id, received_at=now))
     if complete:
         _announce(session, response)
+    session.commit()
     return response, True
 
 
 def _store_first(session: Session, submission_id: uuid.UUID, wave: WaveInfo, alumnus_id: int,
                  answers: dict[str, Any], complete: bool, source: str,
                  now: datetime) -> StoredResponse | None:
-    """Insert the alumnus's first response (with its event when complete), or None when
-    there already is one, the id is taken, or the wave does not target the alumnus."""
+    """Insert the alumnus's first response (with its event when complete) and commit it, or
+    None (nothing written) when there already is one, the id is taken, or the wave does not
+    target the alumnus."""
     values = {"id": submission_id, "wave_id": wave.id, "alumnus_id": alumnus_id,
               "questionnaire_id": wave.questionnaire_id, "answers": answers, "source": source,
               "status": "complete" if complete else "partial", "started_at": now,
@@ -329,11 +305,12 @@ def _store_first(session: Session, submission_id: uuid.UUID, wave: WaveInfo, alu
     if event is not None:
         params = values | {f"event_{name}": value for name, value in event.items()}
         return response if _stored_with_event(session, params) else None
-    statement = _STORE_FIRST["postgresql" if is_postgres(session) else "sqlite"]
+    statement = STORE_FIRST["postgresql" if is_postgres(session) else "sqlite"]
     if session.execute(statement, values).first() is None:
         return None
     if complete:
         _announce(session, response)
+    session.commit()
     return response
 
 

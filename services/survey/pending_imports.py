@@ -47,6 +47,7 @@ from services.survey.roster import (
 )
 from services.survey.roster_import import PENDING_MARK, ImportSummary, import_roster
 from shared.csvsafe import safe_cell
+from shared.db import in_list
 from shared.models import Alumnus, Cohort, Program
 from shared.personal_files import IMPORTS, open_private, private_folder
 from shared.pii import hash_nik, tombstone
@@ -184,7 +185,7 @@ def _stored(session: Session, numbers: list[str]) -> dict[str, Any]:
         chunk = numbers[first:first + LOOKUP_CHUNK]
         query = (select(*_STORED).join(Cohort, Cohort.id == Alumnus.cohort_id)
                  .join(Program, Program.id == Cohort.program_id)
-                 .where(Alumnus.registration_no.in_(chunk)))
+                 .where(in_list(session, Alumnus.registration_no, chunk)))
         found.update({row.registration_no: row for row in session.execute(query)})
     return found
 
@@ -197,7 +198,8 @@ def _erased(session: Session, numbers: list[str], pii_key: str) -> set[str]:
     for first in range(0, len(names), LOOKUP_CHUNK):
         found.update(tombstones[value] for value in session.scalars(
             select(Alumnus.registration_no).where(
-                Alumnus.registration_no.in_(names[first:first + LOOKUP_CHUNK]))))
+                in_list(session, Alumnus.registration_no,
+                        names[first:first + LOOKUP_CHUNK]))))
     return found
 
 

@@ -26,8 +26,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, String, Table, any_, bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,7 +42,7 @@ from services.survey.roster import (
     write_rejections_csv,
 )
 from shared.csvsafe import restore_cell
-from shared.db import is_postgres
+from shared.db import in_list, is_postgres
 from shared.event_types import AlumniImported
 from shared.events import publish
 from shared.models import Alumnus, Cohort, Program, utcnow
@@ -246,7 +245,7 @@ def _import_chunk(
                 Alumnus.erased_at,
                 Alumnus.nik_encrypted,
                 *(getattr(Alumnus, name) for name in _COMPARED),
-            ).where(_registration_no_in(session, [*numbers, *erased_as]))
+            ).where(in_list(session, Alumnus.registration_no, [*numbers, *erased_as]))
         )
     }
     kept: list[tuple[RosterRow, dict[str, str]]] = []
@@ -302,7 +301,8 @@ def _import_chunk(
         _insert_alumni(session, inserts)
         changed_ids += session.scalars(
             select(alumni.c.id).where(
-                _registration_no_in(session, [values["registration_no"] for values in inserts])
+                in_list(session, Alumnus.registration_no,
+                        [values["registration_no"] for values in inserts])
             )
         )
     if updates:
@@ -329,15 +329,6 @@ def _insert_alumni(session: Session, rows: list[dict[str, Any]]) -> None:
     ) as copy:
         for values in rows:
             copy.write_row([values[name] for name in columns])
-
-
-def _registration_no_in(session: Session, numbers: list[str]) -> ColumnElement[bool]:
-    if is_postgres(session):
-        # One array parameter: psycopg converts an IN list of 2,000 parameters more slowly
-        # than PostgreSQL runs the query.
-        numbers_param = bindparam("registration_numbers", numbers, type_=ARRAY(String))
-        return Alumnus.registration_no == any_(numbers_param)
-    return Alumnus.registration_no.in_(numbers)
 
 
 def _merged(alumnus: Row[Any], row: RosterRow, cohort_id: int, pii_key: str) -> dict[str, Any]:

@@ -6,9 +6,11 @@ import uuid
 
 from sqlalchemy import func, select
 
+from services.survey import intake
 from services.survey.links import make_token
+from services.survey.waves import questionnaire, wave_info
 from shared import db
-from shared.models import OutboxEvent, Response
+from shared.models import OutboxEvent, Response, ResponseEdit
 from tests.integration.conftest import EMPLOYED
 
 
@@ -70,6 +72,40 @@ def test_a_new_submission_edits_the_one_response(survey_app, survey) -> None:
     assert replay.status_code == 200 and replay.get_json()["answers"]["f8"] == 5
     assert count(survey_app, Response) == 1
     assert count(survey_app, OutboxEvent, OutboxEvent.type == "response.submitted") == 2
+
+
+def test_submit_commits_what_it_stored_whoever_calls_it(survey_app, survey) -> None:
+    """The intake owns its unit of work: a first submission, an edit and a replay are each
+    committed when `intake.submit` returns, whether or not the caller's session had begun a
+    transaction; the caller closes its session without committing and another reads them."""
+    first_id, edit_id = uuid.uuid4(), uuid.uuid4()
+    edited = {"consent": True, "f8": 5, "f1001": 4}
+    with survey_app.app_context():
+        wave = wave_info(db.session(), "ts-2026", fresh=True)
+        form = questionnaire(db.session(), wave.questionnaire_id)
+        db.session().rollback()  # SQLite: a read holds the write lock (BEGIN IMMEDIATE)
+        factory = db.get_db().session_factory
+        alumnus_id = survey["alumni"][2][0]
+        for submission_id, answers, read_first, created in (
+            (first_id, EMPLOYED, False, True),  # PostgreSQL: its own autocommitted statement
+            (edit_id, edited, True, True),
+            (edit_id, EMPLOYED, True, False),  # a replay: the edit again, nothing changes
+        ):
+            with factory() as session:
+                if read_first:  # the caller's session is in a transaction already
+                    session.execute(select(func.count()).select_from(Response))
+                stored, was_created = intake.submit(
+                    session, submission_id=submission_id, wave=wave, questionnaire=form,
+                    alumnus_id=alumnus_id, answers=answers)
+                assert was_created is created
+                assert not session.in_transaction()
+        with factory() as other:
+            response = other.scalars(select(Response)).one()
+            assert (response.id, response.alumnus_id) == (first_id, alumnus_id)
+            assert response.answers == edited
+            assert other.scalars(select(ResponseEdit.id)).all() == [edit_id]
+            assert other.scalar(select(func.count()).select_from(OutboxEvent).where(
+                OutboxEvent.type == "response.submitted")) == 2
 
 
 def test_422_names_every_bad_key_and_stores_nothing(survey_app, survey) -> None:

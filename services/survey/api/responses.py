@@ -14,7 +14,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import case, or_, select
-from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from services.survey import intake
@@ -169,31 +168,18 @@ class Responses(MethodView):
                     session, wave, body["registration_no"]
                 ).alumnus_id
             form = questionnaire(session, wave.questionnaire_id)
-            for attempt in range(2):
-                try:
-                    stored, created = intake.submit(
-                        session,
-                        submission_id=body["id"],
-                        wave=wave,
-                        questionnaire=form,
-                        alumnus_id=alumnus_id,
-                        answers=body["answers"],
-                        complete=body["complete"],
-                        source="api",
-                        before_repeat=_charge_public_intake,
-                    )
-                    if session.in_transaction():  # a first submission committed itself
-                        session.commit()
-                    break
-                except IntegrityError:
-                    # A concurrent request with the same id (or alumnus) won; replay it.
-                    session.rollback()
-                    if attempt:
-                        abort(
-                            409,
-                            message="this id is already used for another response",
-                            errors={"id": ["already used for another response"]},
-                        )
+            # A unit of work of its own: committed when it returns (intake.submit).
+            stored, created = intake.submit(
+                session,
+                submission_id=body["id"],
+                wave=wave,
+                questionnaire=form,
+                alumnus_id=alumnus_id,
+                answers=body["answers"],
+                complete=body["complete"],
+                source="api",
+                before_repeat=_charge_public_intake,
+            )
         except intake.NotTargeted as exc:
             if body.get("token"):  # a link for someone the wave does not target (any more)
                 abort_domain(SurveyError("token", "this link is not valid", 404))
