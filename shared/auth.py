@@ -44,8 +44,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import case, delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from shared import db, ratelimit
@@ -362,7 +360,7 @@ def _count_failure(db_session: Session, username: str, address: str, now: dateti
     add up instead of colliding); a count older than the lockout starts again at one, and
     stale rows of every pair go."""
     stale = now - LOCKOUT_FOR
-    insert = pg_insert if db.is_postgres(db_session) else sqlite_insert
+    insert = db.insert_for(db_session)
     statement = insert(LoginFailure).values(
         username=username, address=address, failures=1, last_failed_at=now)
     db_session.execute(statement.on_conflict_do_update(

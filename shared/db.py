@@ -15,6 +15,8 @@ from typing import Any
 from flask import Flask, current_app, g
 from sqlalchemy import ColumnElement, Engine, any_, bindparam, create_engine, event
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -54,6 +56,12 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
 
 def is_postgres(db_session: Session) -> bool:
     return db_session.get_bind().dialect.name == "postgresql"
+
+
+def insert_for(db_session: Session) -> Any:
+    """The dialect's INSERT construct (PostgreSQL's or SQLite's), for the upserts
+    (`on_conflict_do_nothing` / `on_conflict_do_update`) both databases run alike."""
+    return pg_insert if is_postgres(db_session) else sqlite_insert
 
 
 def in_list(db_session: Session, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:

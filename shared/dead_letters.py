@@ -24,11 +24,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from shared.db import is_postgres
+from shared.db import insert_for
 from shared.models import DeadLetter, OutboxEvent, utcnow
 
 STATUSES = ("dead", "replayed", "discarded")
@@ -64,7 +62,7 @@ def bury(db_session: Session, consumer: str, message: Any, exc: BaseException,
         "occurred_at": occurred_at, "attempts": attempts, "error": error,
         "failed_at": utcnow(), "status": "dead",
     }
-    insert = pg_insert if is_postgres(db_session) else sqlite_insert
+    insert = insert_for(db_session)
     statement = insert(DeadLetter).values(**values)
     db_session.execute(statement.on_conflict_do_update(
         index_elements=["consumer", "event_id"],

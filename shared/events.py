@@ -27,12 +27,10 @@ from flask import Flask, current_app
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import tuple_ as sa_tuple
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.celery_app import broker_client, route_task
-from shared.db import get_db, in_list, is_postgres, unit_of_work
+from shared.db import get_db, in_list, insert_for, is_postgres, unit_of_work
 from shared.event_types import (
     AlumniImported,
     AlumnusErased,
@@ -313,7 +311,7 @@ def relay_outbox() -> int:
 
 def mark_processed(session: Session, consumer_name: str, event_id: uuid.UUID) -> bool:
     """Record that `consumer_name` applied `event_id`; False if it already had."""
-    insert = pg_insert if is_postgres(session) else sqlite_insert
+    insert = insert_for(session)
     statement = (
         insert(ProcessedEvent)
         .values(consumer=consumer_name, event_id=event_id, processed_at=utcnow())

@@ -24,14 +24,12 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.outreach import templating
 from shared.centre import centre_of
 from shared.config import Settings
-from shared.db import is_postgres
+from shared.db import insert_for
 from shared.errors import DomainError
 from shared.i18n import translated as _
 from shared.models import (
@@ -429,7 +427,7 @@ def plan(session: Session, campaign: Campaign, settings: Settings,
     campaign's steps have, made now or before.
     """
     start = start or campaign.launched_at or utcnow()
-    insert = pg_insert if is_postgres(session) else sqlite_insert
+    insert = insert_for(session)
     for step in campaign.steps:
         channel, address = _resolved_channel(step.channel, settings.channel_order)
         resolved = _segment(

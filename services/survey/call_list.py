@@ -26,15 +26,13 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, literal, null, or_, select, union_all
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.survey import followup
 from services.survey.followup import target_alumnus, wave_step_ids
 from services.survey.waves import SurveyError
 from shared.centre import centre
-from shared.db import is_postgres
+from shared.db import insert_for
 from shared.i18n import translated as _
 from shared.models import (
     Alumnus,
@@ -298,7 +296,7 @@ def record_attempt(session: Session, wave: Wave, alumnus_id: int, *, user_id: in
     session.add(attempt)
     # The target's state moves with it, in the same transaction; an upsert, so two staff
     # recording at once both count (the later one's outcome stands).
-    insert = pg_insert if is_postgres(session) else sqlite_insert
+    insert = insert_for(session)
     now = utcnow()
     state = insert(CallState).values(wave_id=wave.id, alumnus_id=alumnus_id, attempts=1,
                                      last_outcome=outcome, callback_on=callback_on,
