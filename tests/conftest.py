@@ -20,6 +20,7 @@ import redis
 from sqlalchemy import create_engine, text
 
 from services import embedded
+from services.survey.waves import forget_questionnaires
 from shared.centre import forget as forget_centre
 from shared.config import Settings
 from shared.db import Database
@@ -112,6 +113,7 @@ def clean_db(settings: Settings) -> Database:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
     forget_centre()  # the centre's settings cached by an earlier test (shared/centre.py)
+    forget_questionnaires()  # versions parsed for an earlier test's ids (ids restart)
     # Tasks an earlier test left in the broker would act on this test's rows (ids restart).
     broker = redis.Redis.from_url(settings.redis_url)
     broker.delete("survey", "outreach", "analytics", "events", "unacked", "unacked_index",

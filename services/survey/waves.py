@@ -53,7 +53,9 @@ class WaveInfo:
 
 
 _wave_cache: dict[str, tuple[float, WaveInfo]] = {}
-_questionnaire_cache: dict[int, Questionnaire] = {}
+# Parsed questionnaire versions by (database, id): a version never changes, so one parse per
+# process serves every request (the intake validates each submission with it).
+_questionnaire_cache: dict[tuple[str, int], Questionnaire] = {}
 
 
 def wave_info(session: Session, slug: str, *, fresh: bool = False) -> WaveInfo | None:
@@ -75,14 +77,22 @@ def wave_info_by_id(session: Session, wave_id: int) -> WaveInfo | None:
 
 
 def questionnaire(session: Session, questionnaire_id: int) -> Questionnaire:
-    """A questionnaire version, parsed once per process (versions never change)."""
-    found = _questionnaire_cache.get(questionnaire_id)
+    """A questionnaire version, parsed once per process and database (versions never
+    change)."""
+    cache_key = (str(session.get_bind().url), questionnaire_id)
+    found = _questionnaire_cache.get(cache_key)
     if found is None:
         row = session.get(QuestionnaireRow, questionnaire_id)
         if row is None:
             raise SurveyError("questionnaire", "unknown questionnaire", 404)
-        found = _questionnaire_cache[questionnaire_id] = load_definition(row.definition)
+        found = _questionnaire_cache[cache_key] = load_definition(row.definition)
     return found
+
+
+def forget_questionnaires() -> None:
+    """Drop the parsed versions: for a database whose rows were deleted and ids reused (the
+    tests' clean schema, a restore into a running process's database)."""
+    _questionnaire_cache.clear()
 
 
 def create_wave(
