@@ -108,7 +108,7 @@ def personal(token: str) -> Any:
     if request.method == "POST":
         section = sections[step - 1]
         keys = section_keys(section)
-        typed = _iso_dates(form, section, request.form)
+        typed = iso_dates(form, keys, request.form)
         parsed, problems = read_form(form, typed)
         merged = {key: value for key, value in stored.items() if key not in keys}
         merged.update({key: value for key, value in parsed.items() if key in keys})
@@ -302,13 +302,13 @@ def _refuse(session: Any, alumnus_id: int, response: Response | None) -> None:
 _DAY_MONTH_YEAR = re.compile(r"\s*(\d{1,2})[-/. ](\d{1,2})[-/. ](\d{4})\s*")
 
 
-def _iso_dates(form: Questionnaire, section: Section, posted: MultiDict[str, str]
-               ) -> dict[str, list[str]]:
-    """The posted fields, with this section's dates typed day-month-year (the form's
+def iso_dates(form: Questionnaire, keys: frozenset[str], posted: MultiDict[str, str]
+              ) -> dict[str, list[str]]:
+    """The posted fields, with the dates among `keys` (a page's; the kiosk's: all) typed day-month-year (the form's
     locale-free text input, "31-12-2025") turned into the engine's YYYY-MM-DD. Anything
     else is left as typed, for the engine to refuse with its message."""
     fields_ = posted.to_dict(flat=False)
-    for key in section_keys(section):
+    for key in keys:
         question = form.by_answer_key.get(key)
         values = fields_.get(key)
         if question is None or question.type != "date" or not values:
