@@ -173,7 +173,7 @@ def personal(token: str) -> Any:
         revealed=revealed,
         editing=response is not None and response.status == "complete",
         error_count=len(problems),
-        consent_notice=_asks_consent(sections[step - 1]),
+        consent_notice=asks_consent(sections[step - 1]),
         **_language_switch(form),
     ), status
 
@@ -266,7 +266,7 @@ def _language_switch(form: Questionnaire) -> dict[str, Any]:
     return {"form_languages": dict(form.languages), "form_language": chosen_language()}
 
 
-def _asks_consent(section: Section) -> bool:
+def asks_consent(section: Section) -> bool:
     """The section holding the consent question (a yes that must be yes): the notice and
     the "I do not agree" button go there, before the first real question."""
     return any(question.type == "boolean" and question.must_be is True

@@ -33,7 +33,7 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from services.survey import intake, kiosk
-from services.survey.form import iso_dates
+from services.survey.form import asks_consent, iso_dates
 from services.survey.form_view import problem_texts, section_view
 from services.survey.questionnaire import is_visible, read_form, validate_answers
 from services.survey.wave_pages import wave_or_404
@@ -89,8 +89,10 @@ def kiosk_page() -> Any:
     every_key = frozenset(form.by_answer_key)
     sections = [section_view(form, section, {}, {}, page_keys=every_key)
                 for section in form.sections]
+    consent_at = next((s.key for s in form.sections if asks_consent(s)), None)
     return render_template(
         "survey/kiosk.html", wave=wave, sections=sections, idle_seconds=IDLE_SECONDS,
+        consent_at=consent_at,
         offline_files=[static_url(name) for name in ("form.css", "favicon.svg", "form.js",
                                                      "kiosk.js")])
 
