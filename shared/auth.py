@@ -32,7 +32,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import (
     Blueprint,
@@ -49,6 +48,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert

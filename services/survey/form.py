@@ -304,9 +304,10 @@ _DAY_MONTH_YEAR = re.compile(r"\s*(\d{1,2})[-/. ](\d{1,2})[-/. ](\d{4})\s*")
 
 def iso_dates(form: Questionnaire, keys: frozenset[str], posted: MultiDict[str, str]
               ) -> dict[str, list[str]]:
-    """The posted fields, with the dates among `keys` (a page's; the kiosk's: all) typed day-month-year (the form's
-    locale-free text input, "31-12-2025") turned into the engine's YYYY-MM-DD. Anything
-    else is left as typed, for the engine to refuse with its message."""
+    """The posted fields, with the dates among `keys` (a page's; the kiosk's: all) typed
+    day-month-year (the form's locale-free text input, "31-12-2025") turned into the
+    engine's YYYY-MM-DD. Anything else is left as typed, for the engine to refuse with its
+    message."""
     fields_ = posted.to_dict(flat=False)
     for key in keys:
         question = form.by_answer_key.get(key)
