@@ -256,3 +256,21 @@ def test_a_closed_wave_can_have_no_kiosk(survey_app, survey, operator) -> None:
     refused = client.post("/waves/ts-2026/kiosk", data={"csrf_token": token})
     assert refused.status_code == 302 and client.get_cookie(KIOSK_COOKIE) is None
     assert kiosk.MODE == "event"
+
+
+def test_birth_date_misses_for_one_person_run_into_the_identification_limit(
+        kiosk_client) -> None:
+    """The open link's `identify` limit (10 a minute by default), per alumnus: then even the
+    right date waits, so a kiosk cannot try every birth date of one person."""
+    person = _person(kiosk_client.get("/kiosk/roster.json").get_json(), "REG-002")
+    statuses = [kiosk_client.post("/kiosk/check", json={
+        "target": person["id"], "birth_date": f"1990-01-{day:02d}"}, headers=HEADER).status_code
+        for day in range(1, 16)]
+    assert statuses[:10] == [422] * 10 and set(statuses[10:]) == {429}
+    right = kiosk_client.post("/kiosk/check", json={"target": person["id"],
+                                                    "birth_date": "2000-01-03"}, headers=HEADER)
+    assert right.status_code == 429
+    other = _person(kiosk_client.get("/kiosk/roster.json").get_json(), "REG-001")
+    assert kiosk_client.post("/kiosk/check", json={"target": other["id"],
+                                                   "birth_date": "2000-01-02"},
+                             headers=HEADER).status_code == 200
