@@ -39,6 +39,13 @@
     var open = document.querySelector(".kiosk-screen:not([hidden])");
     return open ? open.id.replace("screen-", "") : "start";
   }
+  // A section whose questions are all hidden shows no lone title (form.js decides the
+  // questions; its listener runs first, its script being first on the page).
+  function tidySections() {
+    form.querySelectorAll(".kiosk-section").forEach(function (section) {
+      section.hidden = !section.querySelector(".question:not([hidden])");
+    });
+  }
   function reset() {
     form.reset();
     form.dispatchEvent(new Event("change")); // form.js hides what the defaults hide
@@ -319,6 +326,8 @@
   $("kiosk-lock").addEventListener("click", lock);
   document.querySelectorAll(".kiosk-cancel").forEach(function (b) { b.addEventListener("click", reset); });
   form.addEventListener("submit", submitted);
+  form.addEventListener("change", tidySections);
+  form.addEventListener("input", tidySections);
   ["pointerdown", "keydown", "input", "scroll"].forEach(function (type) {
     document.addEventListener(type, function () { lastTouch = Date.now(); }, {passive: true, capture: true});
   });

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import create_engine, func, select
@@ -219,6 +220,43 @@ def test_the_kiosk_fits_a_phone_and_returns_to_the_start_after_inactivity(
     page.wait_for_selector("#screen-start:not([hidden])", timeout=5000)
     assert page.locator("input[name=f8]:checked").count() == 0
     assert page.input_value("#kiosk-day") == ""
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#kiosk-lock")
+    page.wait_for_url("**/survey/login**")
+    context.close()
+
+
+def test_an_answer_refused_after_reconnecting_stays_on_the_kiosk_for_staff(
+        jejak, browser) -> None:
+    five, _everyone = roster(jejak)
+    person = five[0]
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="id-ID")
+    page = context.new_page()
+    unlock(page, jejak)
+    context.set_offline(True)
+    born = person.birth_date
+    wrong = SimpleNamespace(registration_no=person.registration_no,
+                            birth_date=born.replace(year=born.year - 1))
+    answer_as(page, wrong)  # offline the kiosk cannot check the birth date
+    context.set_offline(False)
+    wait_until(page, "() => document.querySelector('#kiosk-queue').dataset.staff === '1'",
+               timeout=30)
+    assert page.evaluate("document.querySelector('#kiosk-queue').dataset.waiting") == "0"
+    assert event_responses(jejak, [person.id]) == (0, 0)
+    asked: list[str] = []
+
+    def answer(dialog) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()  # staff decide not to lock yet: nothing is deleted
+
+    page.once("dialog", answer)
+    page.click("#kiosk-lock")
+    for _ in range(50):
+        if asked:
+            break
+        page.wait_for_timeout(100)
+    assert asked and "1 jawaban" in asked[0], asked
+    assert page.evaluate("document.querySelector('#kiosk-queue').dataset.staff") == "1"
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#kiosk-lock")
     page.wait_for_url("**/survey/login**")
