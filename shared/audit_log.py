@@ -118,6 +118,7 @@ SENTENCES: dict[str, str] = {
                             "interview's answers"),
     "alumnus.chat_open": N_("%(actor)s opened a WhatsApp chat with alumnus #%(target)s "
                             "(the message carries the personal link)"),
+    "kiosk.unlock": N_("%(actor)s unlocked a kiosk for the wave %(target)s"),
     "call_list.assign": N_("%(actor)s assigned alumni of the wave %(target)s to a staff member"),
     "centre.settings": N_("%(actor)s changed the centre's settings"),
     "read.alumni": N_("%(actor)s listed alumni with their contact details (API)"),

@@ -10,6 +10,11 @@ Without one, it is the session cookie's: signed, and refused when its user's
 `session_version` has moved on (logout, a new password or role, deactivation) or when it
 was last used longer ago than `Settings.session_idle_hours`. Any write that carries a
 signed-in session cookie needs the CSRF token, whatever other headers come with it.
+
+A third, narrow credential is the kiosk pass (`@kiosk` routes only): a signed cookie an
+operator's unlock sets on one browser for one wave (services/survey/kiosk_pages.py). It
+lets that browser reach the kiosk's routes and nothing else; its writes need the
+`X-Jejak-Kiosk` header instead of the session's CSRF token (docs/security.md, "Kiosk").
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
@@ -178,6 +184,46 @@ def public(view: F) -> F:
     return view
 
 
+# The kiosk pass: an event day's length, then staff unlock again.
+KIOSK = "kiosk"
+KIOSK_COOKIE = "jejak_kiosk"
+KIOSK_HEADER = "X-Jejak-Kiosk"
+KIOSK_HOURS = 16
+
+
+def kiosk(view: F) -> F:
+    """Open to a browser holding a valid kiosk pass (`kiosk_pass`), and to no one else:
+    not even a signed-in admin without one, so an unlocked kiosk reaches only these routes
+    and staff sessions reach none of them by accident."""
+    view._jejak_access = KIOSK  # type: ignore[attr-defined]
+    return view
+
+
+def _kiosk_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="jejak-kiosk")
+
+
+def issue_kiosk_pass(wave_id: int) -> str:
+    """The cookie value of a kiosk pass for `wave_id`; `nonce` names this unlock (the name
+    search's key is derived from it, so each unlock hashes names differently)."""
+    return _kiosk_signer().dumps({"wave": wave_id, "nonce": secrets.token_urlsafe(12)})
+
+
+def kiosk_pass() -> dict[str, Any] | None:
+    """The request's valid kiosk pass ({"wave", "nonce"}), else None (none, forged, or
+    older than KIOSK_HOURS: the signed time is the expiry, a browser cannot renew it)."""
+    value = request.cookies.get(KIOSK_COOKIE)
+    if not value:
+        return None
+    try:
+        held = _kiosk_signer().loads(value, max_age=KIOSK_HOURS * 3600)
+    except BadSignature:
+        return None
+    if not isinstance(held, dict) or not isinstance(held.get("wave"), int):
+        return None
+    return held
+
+
 def requires(role: str) -> Callable[[F], F]:
     if role not in ROLES:
         raise ValueError(role)
@@ -285,6 +331,8 @@ def _start_session(user: User) -> None:
 def guard() -> Any:
     """before_request for every service: authenticate, authorise, check CSRF."""
     access = access_of(current_app, request.endpoint, request.method)
+    if access == KIOSK:
+        return _kiosk_guard()
     if access != "public":
         principal = current_principal()
         if principal is None:
@@ -302,6 +350,25 @@ def guard() -> Any:
         and (_bearer_token() is None or "user_id" in session)
     ):
         current_app.extensions["csrf"].protect()
+    return None
+
+
+def _kiosk_guard() -> Any:
+    """A kiosk route: the pass, else 401 (JSON) or the sign-in page (staff must unlock);
+    a write also needs the kiosk header. A cross-site page can make a browser send the
+    cookie with a form (were SameSite to fail) but cannot add a header without a CORS
+    preflight, which nothing here answers. The session's CSRF token is not used: it
+    expires, and answers queued offline are sent hours later."""
+    held = kiosk_pass()
+    if held is None:
+        if wants_json() or request.method not in ("GET", "HEAD"):
+            abort(401)
+        back = request.script_root + request.full_path.rstrip("?")
+        return redirect(url_for("auth.login", next=back))
+    if request.method not in ("GET", "HEAD", "OPTIONS") and request.headers.get(
+            KIOSK_HEADER) != "1":
+        abort(400, _("This kiosk request is missing its header. Reload the kiosk page."))
+    g.jejak_kiosk = held
     return None
 
 

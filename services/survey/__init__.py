@@ -15,6 +15,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         call_list_pages,
         dead_letters_page,
         form,
+        kiosk_pages,
         questionnaire_import,
         wave_pages,
     )
@@ -38,5 +39,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(call_list_pages.bp)
     app.register_blueprint(questionnaire_import.bp)
     app.register_blueprint(form.bp)
+    app.register_blueprint(kiosk_pages.bp)
     app.before_request(responses.limit_intake_body)
     return app

@@ -108,7 +108,7 @@ def personal(token: str) -> Any:
     if request.method == "POST":
         section = sections[step - 1]
         keys = section_keys(section)
-        typed = _iso_dates(form, section, request.form)
+        typed = iso_dates(form, keys, request.form)
         parsed, problems = read_form(form, typed)
         merged = {key: value for key, value in stored.items() if key not in keys}
         merged.update({key: value for key, value in parsed.items() if key in keys})
@@ -173,7 +173,7 @@ def personal(token: str) -> Any:
         revealed=revealed,
         editing=response is not None and response.status == "complete",
         error_count=len(problems),
-        consent_notice=_asks_consent(sections[step - 1]),
+        consent_notice=asks_consent(sections[step - 1]),
         **_language_switch(form),
     ), status
 
@@ -266,7 +266,7 @@ def _language_switch(form: Questionnaire) -> dict[str, Any]:
     return {"form_languages": dict(form.languages), "form_language": chosen_language()}
 
 
-def _asks_consent(section: Section) -> bool:
+def asks_consent(section: Section) -> bool:
     """The section holding the consent question (a yes that must be yes): the notice and
     the "I do not agree" button go there, before the first real question."""
     return any(question.type == "boolean" and question.must_be is True
@@ -302,13 +302,14 @@ def _refuse(session: Any, alumnus_id: int, response: Response | None) -> None:
 _DAY_MONTH_YEAR = re.compile(r"\s*(\d{1,2})[-/. ](\d{1,2})[-/. ](\d{4})\s*")
 
 
-def _iso_dates(form: Questionnaire, section: Section, posted: MultiDict[str, str]
-               ) -> dict[str, list[str]]:
-    """The posted fields, with this section's dates typed day-month-year (the form's
-    locale-free text input, "31-12-2025") turned into the engine's YYYY-MM-DD. Anything
-    else is left as typed, for the engine to refuse with its message."""
+def iso_dates(form: Questionnaire, keys: frozenset[str], posted: MultiDict[str, str]
+              ) -> dict[str, list[str]]:
+    """The posted fields, with the dates among `keys` (a page's; the kiosk's: all) typed
+    day-month-year (the form's locale-free text input, "31-12-2025") turned into the
+    engine's YYYY-MM-DD. Anything else is left as typed, for the engine to refuse with its
+    message."""
     fields_ = posted.to_dict(flat=False)
-    for key in section_keys(section):
+    for key in keys:
         question = form.by_answer_key.get(key)
         values = fields_.get(key)
         if question is None or question.type != "date" or not values:

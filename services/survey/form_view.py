@@ -123,8 +123,13 @@ def section_view(
     section: Section,
     answers: dict[str, Any],
     problems: dict[str, list[Problem]],
+    page_keys: frozenset[str] | None = None,
 ) -> SectionView:
     """The page of `section` for these answers (all pages'), with its problems worded.
+
+    `page_keys` are the answer keys the browser sees together: this section's by default;
+    the kiosk, which shows every section on one page, passes all of the questionnaire's,
+    so each condition keeps its whole `data-if` (services/survey/kiosk_pages.py).
 
     A question that applies is shown; one that does not, but could through an answer on this
     same page, is rendered hidden (the `hidden` attribute, so the page does not move when the
@@ -133,7 +138,7 @@ def section_view(
     """
     locale = _locale()
     kept = applying(questionnaire, answers)
-    page_keys = section_keys(section)
+    page_keys = section_keys(section) if page_keys is None else page_keys
     errors = problem_texts(questionnaire, problems, kept)
     fields_ = []
     for question in section.questions:
@@ -299,7 +304,7 @@ def problem_text(problem: Problem, question: str, names: dict[str, str]) -> str:
         return _("“%(question)s” must be at most %(limit)s characters long.",
                  question=question, limit=_number(p["limit"]))
     if kind == "date":
-        # The form's date field is typed day-month-year (form._iso_dates), so say so.
+        # The form's date field is typed day-month-year (form.iso_dates), so say so.
         return _("“%(question)s” must be a date as day-month-year (DD-MM-YYYY), "
                  "for example 31-12-2025.", question=question)
     if kind == "time":

@@ -41,12 +41,23 @@ PUBLIC: dict[tuple[str, str], str] = {
     "credential, as for the form that shows the same answers)",
     ("survey", "form.declined"): "the ending after \"Tidak setuju\" (token is the credential)",
     ("survey", "form.open_link"): "open link (QR code): identification, rate limited",
+    ("survey", "kiosk.service_worker"): "the kiosk's service worker script; holds no data",
     ("survey", "responses.Responses:POST"): "intake API: personal token is the credential "
     "(registration_no needs an operator token, checked in the view); rate limited",
     ("outreach", "outreach_web.unsubscribe"): "opt-out link from messages (token in the link)",
     ("outreach", "outreach_web.sms_webhook"): "SMS gateway delivery reports, HMAC-signed",
     ("outreach", "outreach_web.whatsapp_webhook"): "WhatsApp webhooks, X-Hub-Signature-256 "
     "(GET is Meta's verify-token handshake)",
+}
+
+# Routes for an unlocked kiosk only (`@auth.kiosk`): the kiosk pass an operator's unlock
+# sets is the credential; a staff session or token is none. Reviewed: keep it short.
+KIOSK: dict[tuple[str, str], str] = {
+    ("survey", "kiosk.kiosk_page"): "the kiosk page: the wave's questionnaire, no personal data",
+    ("survey", "kiosk.roster"): "the name index: initials, program, cohort, keyed hashes",
+    ("survey", "kiosk.check"): "does a birth date match a chosen person (rate limited)",
+    ("survey", "kiosk.take_answer"): "one queued answer, with the person's birth date",
+    ("survey", "kiosk.lock"): "ends the pass",
 }
 
 # Users, tokens, keys, erasure, the audit log and the dead letters are the admin's; so are
@@ -86,8 +97,12 @@ def policy_floor(service: str, method: str, rule: str, endpoint: str) -> str:
     return "operator"
 
 
+def is_kiosk(service: str, endpoint: str) -> bool:
+    return (service, endpoint) in KIOSK
+
+
 def is_public(service: str, endpoint: str, method: str) -> bool:
-    return any(
+    return is_kiosk(service, endpoint) or any(
         key in PUBLIC
         for key in ((service, endpoint), ("*", endpoint), (service, f"{endpoint}:{method}"))
     )
@@ -201,7 +216,7 @@ def test_the_walk_covers_every_service_and_the_known_sensitive_routes(apps) -> N
 def test_public_list_names_only_routes_that_exist(apps) -> None:
     endpoints = {(service, rule.endpoint) for service, app in apps.items()
                  for rule in app.url_map.iter_rules()}
-    for service, endpoint in PUBLIC:
+    for service, endpoint in [*PUBLIC, *KIOSK]:
         endpoint = endpoint.split(":")[0]
         assert any(
             known == endpoint and service in ("*", owner) for owner, known in endpoints
@@ -211,6 +226,8 @@ def test_public_list_names_only_routes_that_exist(apps) -> None:
 def test_without_credentials_every_guarded_route_answers_401_or_the_login_page(apps) -> None:
     failures = []
     for app, call in walk(apps):
+        if is_kiosk(call.service, call.endpoint):
+            continue  # test_kiosk_routes_need_the_kiosk_pass_and_nothing_else_opens_them
         if is_public(call.service, call.endpoint, call.method):
             # Open at the guard; the view checks its own credential (link token, signature).
             if access_of(app, call.endpoint, call.method) != "public":
@@ -257,6 +274,37 @@ def test_every_guarded_route_refuses_lower_roles_with_403_and_matches_the_policy
             if response.status_code != 403:
                 failures.append(f"{call}: signed-in {role} got {response.status_code}, not 403")
     assert not failures, "routes whose roles are wrong:\n" + "\n".join(failures)
+
+
+def test_kiosk_routes_need_the_kiosk_pass_and_nothing_else_opens_them(
+    apps, credentials, session_cookies
+) -> None:
+    """Every `@auth.kiosk` route is on the KIOSK list, and without a kiosk pass it is
+    closed to everyone: no credentials, any role's token, any role's signed-in session.
+    (With a pass: tests/integration/test_kiosk.py.)"""
+    failures = []
+    declared = set()
+    for app, call in walk(apps):
+        if access_of(app, call.endpoint, call.method) == "kiosk":
+            declared.add((call.service, call.endpoint))
+            if not is_kiosk(call.service, call.endpoint):
+                failures.append(f"{call}: a kiosk route missing from KIOSK")
+        if not is_kiosk(call.service, call.endpoint):
+            continue
+        if access_of(app, call.endpoint, call.method) != "kiosk":
+            failures.append(f"{call}: on the KIOSK list but not declared @auth.kiosk")
+        tries = [("nobody", {}, None)] + [
+            (f"{role} token", {"Authorization": f"Bearer {credentials['tokens'][role]}"}, None)
+            for role in ROLES] + [(f"{role} session", {}, session_cookies[role]) for role in ROLES]
+        for who, headers, cookie in tries:
+            response = _send(app, call, headers=headers, cookie=cookie)
+            closed = (response.status_code == 401 or (
+                response.status_code == 302
+                and response.headers["Location"].startswith("/login?next=")))
+            if not closed:
+                failures.append(f"{call}: {who} got {response.status_code}")
+    assert declared == set(KIOSK), declared ^ set(KIOSK)
+    assert not failures, "kiosk routes open without a pass:\n" + "\n".join(failures)
 
 
 def test_a_viewer_reaches_analytics_and_the_reviewed_reads_only(apps, credentials) -> None:

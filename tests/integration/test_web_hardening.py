@@ -198,14 +198,40 @@ def test_every_staff_post_route_refuses_a_signed_in_post_without_the_csrf_token(
         login(client)
         for rule in app.url_map.iter_rules():
             for method in sorted((rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}):
-                if access_of(app, rule.endpoint, method) == "public":
-                    continue  # public forms carry no CSRF token (docs/security.md)
+                if access_of(app, rule.endpoint, method) in ("public", "kiosk"):
+                    # Public forms carry no CSRF token; kiosk writes need the kiosk header
+                    # (docs/security.md; test_kiosk_writes_need_the_kiosk_header).
+                    continue
                 url = _sample_url(rule)
                 answer = client.open(url, method=method, data={})
                 assert answer.status_code == 400, f"{method} {url} took a post without it"
                 walked.append((method, url))
         assert client.get("/").status_code == 200  # still signed in: nothing was changed
     assert len(walked) >= 40, walked
+
+
+def test_kiosk_writes_need_the_kiosk_header(survey_app, survey, staff) -> None:
+    """Every kiosk write route (found in the url_map), with a valid kiosk pass but without
+    the X-Jejak-Kiosk header a cross-site form cannot add, is refused before the view runs;
+    the unlock itself is a staff form with the CSRF token."""
+    from shared.auth import access_of
+
+    client = survey_app.test_client()
+    login(client)
+    page = client.get("/waves/ts-2026").get_data(as_text=True)
+    assert client.post("/waves/ts-2026/kiosk", data={}).status_code == 400
+    assert client.post("/waves/ts-2026/kiosk", data={"csrf_token": csrf_of(page)}
+                       ).status_code == 302
+    walked = []
+    for rule in survey_app.url_map.iter_rules():
+        for method in sorted((rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}):
+            if access_of(survey_app, rule.endpoint, method) != "kiosk":
+                continue
+            url = _sample_url(rule)
+            assert client.open(url, method=method, json={}).status_code == 400, url
+            walked.append(url)
+    assert sorted(walked) == ["/kiosk/answers", "/kiosk/check", "/kiosk/lock"]
+    assert client.get("/kiosk/roster.json").status_code == 200  # the pass still holds
 
 
 def test_bearer_calls_need_no_csrf_token(outreach_app, staff) -> None:

@@ -193,7 +193,7 @@ def test_a_message_names_the_question_by_its_text(app) -> None:
 
 
 def test_a_date_message_names_the_day_month_year_format_the_alumnus_types(app) -> None:
-    """The form's date field takes 31-12-2025 (form._iso_dates), not the API's YYYY-MM-DD."""
+    """The form's date field takes 31-12-2025 (form.iso_dates), not the API's YYYY-MM-DD."""
     with app.test_request_context("/?lang=id"):
         (indonesian,) = problem_texts(INSTRUMENT, {"f18d": [Problem.of("date")]}, {})["f18d"]
     with app.test_request_context("/?lang=en"):
