@@ -105,6 +105,8 @@ def bias_figures(checks: Sequence[BreakdownCheck],
     figures = []
     headings = breakdown_names()
     for check in checks:
+        if check.single:  # one program (say): nothing to compare
+            continue
         rows, bars = [], []
         categories = sorted(check.check.categories,
                             key=lambda category: name_of(check.by, category.name).casefold())

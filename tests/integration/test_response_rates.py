@@ -38,17 +38,22 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 
+from services.analytics.bias_checks import bias_checks, verdict
 from services.analytics.refresh import full_refresh
+from services.analytics.reports import tasks as report_tasks
 from services.analytics.response_rates import response_rates
+from services.analytics.snapshots import read_snapshot
 from services.survey import call_list, catalog
 from shared import db
-from shared.auth import create_token
+from shared.auth import create_token, create_user
 from shared.models import (
     Alumnus,
     Campaign,
     CampaignStep,
     Cohort,
+    Export,
     Message,
     OptOut,
     Program,
@@ -58,6 +63,7 @@ from shared.models import (
     utcnow,
 )
 from tests.integration.test_analytics import factory
+from tests.integration.test_web_access import login
 
 COMPLETE_SOURCES = {"t01": "web", "t02": "web", "t03": "web", "t04": "web", "t05": "web",
                     "t06": "phone", "t07": "event", "t08": "api"}
@@ -222,3 +228,113 @@ def test_a_new_attempt_changes_the_rates_without_a_new_snapshot(analytics_app, r
         session.commit()
     # t21 moves from UH to I: D stays 23, I becomes 10.
     assert rr1() == pytest.approx(10 / 23)
+
+
+# --- the non-response bias check, on the dashboard and in the PDF ---------------------------
+#
+# Two programs of 20 targets (one cohort each, all men): Teknik Las answered 15 (12 of them
+# working), Tata Boga 5 (1 working). N = 40, n = 20.
+#   shares of targets 50 % / 50 %; of respondents 15/20 = 75 % and 5/20 = 25 %: +25 / −25 points
+#   expected 20 · 0.5 = 10 each: χ² = (15 − 10)²/10 + (5 − 10)²/10 = 2.5 + 2.5 = 5.0, df = 1
+#   p = P(χ²₁ ≥ 5) = erfc(√2.5) = 0.025347 < 0.05: the respondents differ by program (and by
+#   cohort, the same split); gender: one category, nothing to test.
+#   absorption 13/20 = 65 %; weighted (w = 20/15 = 4/3 and 20/5 = 4):
+#   (12 · 4/3 + 1 · 4) / (15 · 4/3 + 5 · 4) = 20 / 40 = 50 %: moved by −15 points.
+
+
+@pytest.fixture()
+def bias_wave(analytics_app) -> dict[str, Any]:
+    with analytics_app.app_context():
+        session = db.session()
+        questionnaire_id = catalog.ensure_default(session).id
+        wave = Wave(slug=f"bias-{uuid.uuid4().hex[:6]}", title="Tracer 2026",
+                    questionnaire_id=questionnaire_id, status="open", opened_at=utcnow())
+        session.add(wave)
+        session.flush()
+        for program_name, answered, working in (("Teknik Las", 15, 12), ("Tata Boga", 5, 1)):
+            program = Program(name=program_name)
+            session.add(program)
+            session.flush()
+            cohort = Cohort(program_id=program.id, label=f"{program_name} 1",
+                            training_start=date(2025, 2, 3), training_end=date(2025, 4, 25))
+            session.add(cohort)
+            session.flush()
+            for number in range(20):
+                alumnus = Alumnus(registration_no=f"{program_name}-{number}-{wave.id}",
+                                  gender="L", cohort_id=cohort.id)
+                session.add(alumnus)
+                session.flush()
+                session.add(WaveTarget(wave_id=wave.id, alumnus_id=alumnus.id,
+                                       program_id=program.id, cohort_id=cohort.id, gender="L"))
+                if number < answered:
+                    session.add(Response(
+                        wave_id=wave.id, alumnus_id=alumnus.id, questionnaire_id=questionnaire_id,
+                        status="complete", submitted_at=utcnow(),
+                        answers={"consent": True, "f8": 1 if number < working else 5}))
+        create_user(session, "vina", "kata-sandi-vina", "viewer")
+        session.commit()
+        return {"id": wave.id, "slug": wave.slug}
+
+
+def pdf_text(app, slug: str) -> str:
+    """The text of the wave's PDF report, made as the worker makes it."""
+    with app.app_context():
+        session = db.session()
+        export = Export(kind="pdf", params={"wave": slug})
+        session.add(export)
+        session.commit()
+        assert report_tasks.export.run(str(export.id)) == "done"
+        session.refresh(export)
+        path = export.path
+    return " ".join(" ".join(page.extract_text() for page in PdfReader(path).pages).split())
+
+
+def test_the_bias_check_compares_respondents_with_targets_and_says_the_weights_are_needed(
+        analytics_app, bias_wave) -> None:
+    full_refresh(factory(analytics_app), bias_wave["id"])
+    with analytics_app.app_context():
+        snapshot = read_snapshot(db.session(), bias_wave["id"])
+        checks = {check.by: check for check in bias_checks(snapshot.cells, None)}
+    program = checks["program"]
+    shares = sorted((category.respondents, category.population_share,
+                     category.respondent_share) for category in program.check.categories)
+    assert shares == [(5, 0.5, 0.25), (15, 0.5, 0.75)]
+    assert program.check.chi_square == pytest.approx(5.0)
+    assert program.check.degrees_of_freedom == 1
+    assert program.check.p_value == pytest.approx(0.025347, abs=5e-7)
+    assert checks["cohort"].differs and checks["gender"].single
+    assert verdict(checks.values()) == ("needed", ["program", "cohort"])
+
+    client = analytics_app.test_client()
+    assert login(client, "vina", "kata-sandi-vina").status_code == 302
+    page = " ".join(client.get(f"/?wave={bias_wave['slug']}").get_data(as_text=True).split())
+    assert "Tingkat respons (AAPOR)" in page
+    assert "Apakah responden mewakili sasaran?" in page
+    assert "Responden berbeda dari sasaran menurut kejuruan, angkatan (p &lt; 0,05)" in page
+    assert ("Bobot menggeser tingkat keterserapan dari 65,0% menjadi 50,0% (−15,0 poin)."
+            in page)
+    assert "Kejuruan: chi-kuadrat 5,0, db 1, p = 0,025." in page
+    # RR1 = 20 complete / D 40 (no other evidence: the other 20 are UH): 50,0 %.
+    assert "<th scope=\"row\">RR1</th><td>I / D</td><td>50,0%</td>" in page
+
+    text = pdf_text(analytics_app, bias_wave["slug"])
+    assert "Apakah responden mewakili sasaran?" in text
+    assert "Responden berbeda dari sasaran menurut kejuruan, angkatan (p < 0,05)" in text
+    assert "dari 65,0% menjadi 50,0% (-15,0 poin)" in text  # the PDF's fonts spell − as -
+    assert "Kejuruan: chi-kuadrat 5,0, db 1, p = 0,025." in text
+    assert "Tata Boga 50,0% 25,0% -25,0" in text and "Teknik Las 50,0% 75,0% +25,0" in text
+
+
+def test_the_pdf_reports_the_aapor_rates(analytics_app, rates_wave) -> None:
+    full_refresh(factory(analytics_app), rates_wave["id"])
+    text = pdf_text(analytics_app, rates_wave["slug"])
+    assert "Tingkat respons (AAPOR)" in text
+    # RR1 9/23 = 39,1 %, RR2 11/23 = 47,8 %, RR3 27/68 = 39,7 %, RR4 33/68 = 48,5 %,
+    # COOP1 3/5 = 60,0 %, REF1 3/23 = 13,0 %, CON1 15/23 = 65,2 %; e = 17/18 = 0,944.
+    for label, value in (("RR1", "39,1%"), ("RR2", "47,8%"), ("RR3", "39,7%"),
+                         ("RR4", "48,5%"), ("COOP1", "60,0%"), ("REF1", "13,0%"),
+                         ("CON1", "65,2%")):
+        assert f"{label} " in text and value in text, label
+    assert "17 dari 18 (tidak memenuhi syarat: 1), e = 0,944" in text
+    # By mode: web 5/23 = 21,7 %, phone 2/23 = 8,7 %.
+    assert "Web (tautan sendiri) 5 21,7%" in text and "Telepon 2 8,7%" in text

@@ -133,11 +133,13 @@ def bias_section(pdf: _Report, cells: Iterable[tuple[CellKey, Cell]], rule: Disc
     from services.analytics.reports.pdf import _bar_chart
 
     checks = bias_checks(cells, rule)
-    pdf.heading("2a. Apakah responden mewakili sasaran?", room=60)
+    pdf.subheading("Apakah responden mewakili sasaran?", room=60)
     pdf.paragraph(weights_sentence(checks, absorption))
     pdf.note("Uji chi-kuadrat kesesuaian: persentase responden per kategori dibandingkan "
              "dengan persentase seluruh sasaran. p < 0,05: responden berbeda dari sasaran.")
     for check in checks:
+        if check.single:  # one program (say): nothing to compare
+            continue
         rows, bars = [], []
         for category in sorted(check.check.categories,
                                key=lambda c: _name_of(labels, check.by, c.name).casefold()):
@@ -153,7 +155,6 @@ def bias_section(pdf: _Report, cells: Iterable[tuple[CellKey, Cell]], rule: Disc
             bars.append((label, respondent, None,
                          f"{percent(respondent) if respondent is not None else '-'} vs "
                          f"{percent(category.population_share)}", False))
-        pdf.subheading(f"Menurut {BREAKDOWN_NAMES[check.by].lower()}", room=40)
         pdf.grid((BREAKDOWN_NAMES[check.by], "% sasaran", "% responden", "Selisih (poin)"),
                  rows, (60, 22, 22, 24), ("LEFT", "RIGHT", "RIGHT", "RIGHT"))
         pdf.note(test_text(check))
