@@ -21,7 +21,6 @@ from services.analytics.bias_checks import BreakdownCheck, bias_checks, verdict
 from services.analytics.cells import Cell, CellKey
 from services.analytics.dashboard_queries import Filters
 from services.analytics.dashboard_text import (
-    SMALL_N_MARK,
     Figure,
     Table,
     one_decimal,
@@ -101,7 +100,8 @@ def breakdown_names() -> dict[str, str]:
 def bias_figures(checks: Sequence[BreakdownCheck],
                  name_of: Callable[[str, str], str]) -> list[Figure]:
     """One chart and table per breakdown: respondents' share (bar) against the targets'
-    share (diamond), the difference in points, and the chi-square test."""
+    share (diamond), the difference in points, and the chi-square test. A category the
+    small-group rule hides is left out (its heading says one is)."""
     figures = []
     headings = breakdown_names()
     for check in checks:
@@ -111,11 +111,9 @@ def bias_figures(checks: Sequence[BreakdownCheck],
         categories = sorted(check.check.categories,
                             key=lambda category: name_of(check.by, category.name).casefold())
         for category in categories:
-            label = name_of(check.by, category.name)
             if category.name in check.hidden:
-                rows.append([label, SMALL_N_MARK, SMALL_N_MARK, SMALL_N_MARK])
-                bars.append(charts.Bar(label, None, text=SMALL_N_MARK))
-                continue
+                continue  # left out, as hidden programs are elsewhere on the page
+            label = name_of(check.by, category.name)
             respondent = category.respondent_share
             difference = category.difference_points
             rows.append([label, pct(category.population_share),
