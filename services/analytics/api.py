@@ -32,7 +32,7 @@ from services.analytics.indicators import (
     compute,
 )
 from services.analytics.indicators import select as select_cells
-from services.analytics.response_rates import ResponseRates, response_rates
+from services.analytics.response_rates import ResponseRates, current_response_rates
 from services.analytics.snapshots import WARMED_STATUSES, SnapshotView, read_snapshot
 from services.analytics.wages import LEVELS, minimum_wage_of, set_wage, wave_year
 from shared import auth, db
@@ -335,10 +335,10 @@ def answer_text(session: Session, wave: Wave, snapshot: SnapshotView,
     timezone = current_app.config["JEJAK_SETTINGS"].timezone
     wage = minimum_wage_of(session, wave, timezone)
     entries = entries_of((str(session.get_bind().url), wave.id), snapshot.id)
-    rates = response_rates(session, wave.id, program=query.get("program"),
-                           cohort=query.get("cohort"), gender=query.get("gender"))
+    rates = current_response_rates(session, wave.id, snapshot, program=query.get("program"),
+                                   cohort=query.get("cohort"), gender=query.get("gender"))
     # Everything the answer depends on besides the figures (the view object itself); the
-    # AAPOR rates come from the tables, not the snapshot, so their counts are part of it.
+    # AAPOR rates also follow contact attempts, so their counts are part of it.
     key = (wave.slug, wave_year(wave, timezone), tuple(sorted(query.items())),
            None if wage is None else (wage.amount, wage.source, wage.updated_at),
            tuple(rates.counts.items()), tuple(rates.completes_by_mode.items()))

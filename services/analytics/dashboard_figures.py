@@ -224,7 +224,8 @@ def build_page(
     )
     # The cohorts by their program and label, as the filter names them.
     cohort_names = dict(page["cohort_options"])
-    page.update(rates_page(session, wave.id, filters, chosen, rule, overall["absorption_rate"],
+    page.update(rates_page(session, wave.id, snapshot, filters, chosen, rule,
+                           overall["absorption_rate"],
                            {"programs": names, "cohorts": cohort_names}))
     return page
 

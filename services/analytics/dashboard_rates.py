@@ -29,7 +29,7 @@ from services.analytics.dashboard_text import (
     whole,
 )
 from services.analytics.disclosure import Disclosure
-from services.analytics.response_rates import ResponseRates, response_rates
+from services.analytics.response_rates import ResponseRates, current_response_rates
 
 RATE_FORMULAS = (
     ("rr1", "RR1", "I / D"),
@@ -183,14 +183,14 @@ def weights_sentence(checks: Sequence[BreakdownCheck], absorption: Mapping[str, 
         points=signed(100 * (weighted - value)))
 
 
-def rates_page(session: Session, wave_id: int, filters: Filters,
+def rates_page(session: Session, wave_id: int, snapshot: Any, filters: Filters,
                chosen: Sequence[tuple[CellKey, Cell]], rule: Disclosure | None,
                absorption: Mapping[str, Any], names: Mapping[str, Mapping[int, str]]
                ) -> dict[str, Any]:
     """What the page shows of the rates and the bias check (a selection the rule hides as
     a whole never gets here). `names`: "programs" and "cohorts", id → label."""
-    rates = response_rates(session, wave_id, program=filters.program, cohort=filters.cohort,
-                           gender=filters.gender)
+    rates = current_response_rates(session, wave_id, snapshot, program=filters.program,
+                                   cohort=filters.cohort, gender=filters.gender)
     genders = {"L": _("Men"), "P": _("Women")}
 
     def name_of(by: str, key: str) -> str:
