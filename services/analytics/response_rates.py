@@ -61,6 +61,7 @@ CALL_MODE = "phone"
 # only a try, and is read as one.
 _TOLD_APART = (*CALL_EVIDENCE, *CHANNEL_FAILED)
 _ANOTHER_TRY = "no_answer"
+RATE_NAMES = ("rr1", "rr2", "rr3", "rr4", "coop1", "ref1", "con1")  # keys of the API
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,7 @@ class ResponseRates:
 
         rates = self.rates
         return {
-            **{name: number(getattr(rates, name))
-               for name in ("rr1", "rr2", "rr3", "rr4", "coop1", "ref1", "con1")},
+            **{name: number(getattr(rates, name)) for name in RATE_NAMES},
             "aapor_e": {"value": number(rates.e), "basis": rates.e_basis},
             "aapor_dispositions": dict(self.counts),
             "response_rate_by_mode": {mode: number(rate)
@@ -102,7 +102,7 @@ class ResponseRates:
         """`as_json` with no number: the selection is hidden by the small-group rule."""
         shown = self.as_json()
         return {
-            **{name: None for name in ("rr1", "rr2", "rr3", "rr4", "coop1", "ref1", "con1")},
+            **dict.fromkeys(RATE_NAMES),
             "aapor_e": {"value": None, "basis": shown["aapor_e"]["basis"]},
             "aapor_dispositions": dict.fromkeys(self.counts),
             "response_rate_by_mode": dict.fromkeys(shown["response_rate_by_mode"]),

@@ -207,6 +207,20 @@ def test_the_indicators_api_adds_the_aapor_keys_and_keeps_the_dispositions_block
                                        "unreachable": 1, "non_contact": 1, "unknown": 11}
 
 
+def test_a_selection_the_small_group_rule_hides_shows_no_aapor_number(
+        analytics_app, rates_wave) -> None:
+    # No woman is targeted: the selection is no group of the wave, hidden like a small one.
+    full_refresh(factory(analytics_app), rates_wave["id"])
+    figures = analytics_app.test_client().get(
+        "/api/v1/indicators", query_string={"wave": rates_wave["slug"], "gender": "P"},
+        headers=rates_wave["headers"]).get_json()["indicators"]
+    assert figures["suppressed"] is True
+    assert [figures[name] for name in EXPECTED] == [None] * 7
+    assert figures["aapor_e"]["value"] is None
+    assert set(figures["aapor_dispositions"].values()) == {None}
+    assert set(figures["response_rate_by_mode"].values()) == {None}
+
+
 def test_a_new_attempt_changes_the_rates_without_a_new_snapshot(analytics_app, rates_wave) -> None:
     full_refresh(factory(analytics_app), rates_wave["id"])
     client = analytics_app.test_client()
