@@ -32,6 +32,7 @@ from services.analytics.indicators import (
     compute,
 )
 from services.analytics.indicators import select as select_cells
+from services.analytics.response_rates import ResponseRates, current_response_rates
 from services.analytics.snapshots import WARMED_STATUSES, SnapshotView, read_snapshot
 from services.analytics.wages import LEVELS, minimum_wage_of, set_wage, wave_year
 from shared import auth, db
@@ -108,6 +109,12 @@ class DispositionsOut(Schema):
     unreachable = fields.Integer()
 
 
+class AaporEOut(Schema):
+    value = fields.Float(allow_none=True, metadata={
+        "description": "e: the estimated eligible share of the cases of unknown eligibility"})
+    basis = fields.String(metadata={"description": "how e was derived"})
+
+
 class IndicatorsOut(Schema):
     targets = fields.Integer(metadata={"description": "population N"})
     respondents = fields.Integer(metadata={"description": "complete responses n"})
@@ -139,6 +146,26 @@ class IndicatorsOut(Schema):
     competency_gap = fields.Dict(keys=fields.String(), values=fields.Nested(CompetencyGapOut))
     training_eval = fields.Dict(keys=fields.String(), values=fields.Nested(StatisticOut))
     job_search_channels = fields.Dict(keys=fields.String(), values=fields.Nested(ShareOut))
+    # AAPOR rates (docs/indicators.md, "Response rates from dispositions"): of the selection
+    # only (`indicators`), not of each breakdown group; read from the tables at request time.
+    rr1 = fields.Float(allow_none=True, metadata={"description": "AAPOR RR1 = I / D"})
+    rr2 = fields.Float(allow_none=True, metadata={"description": "AAPOR RR2 = (I + P) / D"})
+    rr3 = fields.Float(allow_none=True, metadata={
+        "description": "AAPOR RR3 = I / ((I + P) + (R + NC + O) + e·(UH + UO))"})
+    rr4 = fields.Float(allow_none=True, metadata={
+        "description": "AAPOR RR4 = (I + P) / ((I + P) + (R + NC + O) + e·(UH + UO))"})
+    coop1 = fields.Float(allow_none=True, metadata={
+        "description": "AAPOR COOP1 = I / ((I + P) + R + O)"})
+    ref1 = fields.Float(allow_none=True, metadata={"description": "AAPOR REF1 = R / D"})
+    con1 = fields.Float(allow_none=True, metadata={
+        "description": "AAPOR CON1 = ((I + P) + R + O) / D"})
+    aapor_e = fields.Nested(AaporEOut)
+    aapor_dispositions = fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True),
+                                     metadata={"description": "targets per final AAPOR "
+                                               "disposition: I P R NE NC O UO UH"})
+    response_rate_by_mode = fields.Dict(
+        keys=fields.String(), values=fields.Float(allow_none=True),
+        metadata={"description": "complete interviews (I) of each mode / D"})
 
 
 class MinimumWageOut(Schema):
@@ -308,12 +335,16 @@ def answer_text(session: Session, wave: Wave, snapshot: SnapshotView,
     timezone = current_app.config["JEJAK_SETTINGS"].timezone
     wage = minimum_wage_of(session, wave, timezone)
     entries = entries_of((str(session.get_bind().url), wave.id), snapshot.id)
-    # Everything the answer depends on besides the figures (the view object itself).
+    rates = current_response_rates(session, wave.id, snapshot, program=query.get("program"),
+                                   cohort=query.get("cohort"), gender=query.get("gender"))
+    # Everything the answer depends on besides the figures (the view object itself); the
+    # AAPOR rates also follow contact attempts, so their counts are part of it.
     key = (wave.slug, wave_year(wave, timezone), tuple(sorted(query.items())),
-           None if wage is None else (wage.amount, wage.source, wage.updated_at))
+           None if wage is None else (wage.amount, wage.source, wage.updated_at),
+           tuple(rates.counts.items()), tuple(rates.completes_by_mode.items()))
     body = entries.answer(key, snapshot)
     if body is None:
-        body = _answer(entries, wave, snapshot, wage, query, timezone)
+        body = _answer(entries, wave, snapshot, wage, query, timezone, rates)
         entries.remember_answer(key, snapshot, body)
     return body
 
@@ -341,7 +372,8 @@ def warm(session: Session) -> int:
 
 
 def _answer(entries: SnapshotEntries, wave: Wave, snapshot: SnapshotView,
-            wage: MinimumWage | None, query: dict[str, Any], timezone: str) -> str:
+            wage: MinimumWage | None, query: dict[str, Any], timezone: str,
+            rates: ResponseRates) -> str:
     """The answer as JSON text: serialised by IndicatorsResponse except the figures, which
     come as JSON text (IndicatorsOut, as the nested field would dump them) from
     `_group_figures` and are spliced in. The text is what `app.json.dumps` of the whole
@@ -370,6 +402,11 @@ def _answer(entries: SnapshotEntries, wave: Wave, snapshot: SnapshotView,
     figures = functools.partial(
         _group_figures, entries=entries, dumps=dumps, disclosure=rule)
     overall = figures(chosen, minimum_wage=amount, fpc=query["fpc"])
+    # The selection's AAPOR rates join its figures (new keys only; a hidden selection
+    # shows none of their numbers either).
+    selection_hidden = rule is not None and rule.hidden(key for key, _ in chosen)
+    overall = dumps({**json.loads(overall),
+                     **(rates.hidden() if selection_hidden else rates.as_json())})
     groups = "null"
     if by is not None:
         # As GroupOut dumps a group (key: raw, label: a string or None) and dumps() writes

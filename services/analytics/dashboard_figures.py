@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import format_date
 from flask_babel import gettext as _
-from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from services.analytics import charts
@@ -32,9 +31,12 @@ from services.analytics.dashboard_queries import (
     response_progress,
     trend_waves_statement,
 )
+from services.analytics.dashboard_rates import rates_page
 from services.analytics.dashboard_text import (
     LEVEL,
     SMALL_N_MARK,
+    Figure,
+    Table,
     count_text,
     hidden,
     interval_text,
@@ -110,19 +112,6 @@ def _through_rule(rule: Disclosure | None, group: Iterable[tuple[CellKey, Cell]]
     return indicators if rule is None else rule.suppress(indicators,
                                                           (key for key, _ in group))
 
-
-
-@dataclass
-class Table:
-    head: list[str]
-    rows: list[list[str]]
-
-
-@dataclass
-class Figure:
-    chart: Markup
-    table: Table | None = None
-    heading: str | None = None
 
 
 @dataclass
@@ -233,6 +222,11 @@ def build_page(
         training=_training_figure(overall, answers),
         trend=_trend_figure(wave_trend(session, filters)),
     )
+    # The cohorts by their program and label, as the filter names them.
+    cohort_names = dict(page["cohort_options"])
+    page.update(rates_page(session, wave.id, snapshot, filters, chosen, rule,
+                           overall["absorption_rate"],
+                           {"programs": names, "cohorts": cohort_names}))
     return page
 
 

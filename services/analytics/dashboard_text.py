@@ -7,15 +7,32 @@ here; the digits come from `services.analytics.numbers`, shared with the PDF and
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from services.analytics import numbers
 
 SMALL_N_MARK = "n < 5"
 LEVEL = "95%"
+
+
+@dataclass
+class Table:
+    head: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Figure:
+    """A chart with the table of its numbers (and a heading above it)."""
+
+    chart: Markup
+    table: Table | None = None
+    heading: str | None = None
 
 
 def hidden(node: Mapping[str, Any]) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +70,21 @@ class SnapshotEntries:
         default_factory=OrderedDict)
     _last_merge: OrderedDict[Hashable, tuple[tuple[Cell, ...], Cell]] = field(
         default_factory=OrderedDict)
+    _read: OrderedDict[Hashable, tuple[Any, Any]] = field(default_factory=OrderedDict)
+
+    def read(self, key: Hashable, view: Any, compute: Callable[[], Any]) -> Any:
+        """What `compute` reads from the tables for `key`, kept while this very view is
+        current (the AAPOR rates: `response_rates.current_response_rates`)."""
+        with self.lock:
+            found = self._read.get(key)
+            if found is not None and found[0] is view:
+                self._read.move_to_end(key)
+                return found[1]
+        value = compute()
+        with self.lock:
+            self._read[key] = (view, value)
+            _bounded(self._read, ANSWERS_KEEP)
+        return value
 
     def rule(self, cells: list[tuple[CellKey, Cell]]) -> Disclosure:
         """The `Disclosure` of the wave's cells (all of them: the lattice is the wave's,

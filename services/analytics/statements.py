@@ -100,6 +100,16 @@ DIALECT_TUNING = {
 }
 
 
+def failed_for_good(messages: Any) -> ColumnElement[bool]:
+    """A message of the `messages` table that failed for good (a hard bounce, an invalid
+    number): failed, and not for one of the `TRANSIENT_FAILURE_PREFIXES` reasons."""
+    return and_(
+        messages.c.status == "failed",
+        *(func.coalesce(messages.c.failed_reason, "").not_like(f"{prefix}%")
+          for prefix in TRANSIENT_FAILURE_PREFIXES),
+    )
+
+
 def tune_for_full_refresh(session: Session) -> None:
     """The dialect's settings for a full refresh, in the caller's transaction."""
     for setting in DIALECT_TUNING["postgresql" if is_postgres(session) else "sqlite"]:
@@ -179,11 +189,6 @@ def _statement(one_cell: bool) -> Select[Any]:
     messages = Message.__table__
     steps_of_wave = (select(CampaignStep.id).join(Campaign, Campaign.id == CampaignStep.campaign_id)
                      .where(Campaign.wave_id == wave_id))
-    failed_for_good = and_(
-        messages.c.status == "failed",
-        *(func.coalesce(messages.c.failed_reason, "").not_like(f"{prefix}%")
-          for prefix in TRANSIENT_FAILURE_PREFIXES),
-    )
     alumni = Alumnus.__table__
     withdrawn = alumni.c.consent_withdrawn_at.is_not(None)
     # Open: without a complete response. One cell: without an indicator_answers row, as the
@@ -203,7 +208,7 @@ def _statement(one_cell: bool) -> Select[Any]:
         select(targets.c.alumnus_id, *cell_of(targets), responses.c.id.label("response_id"),
                withdrawn.label("withdrawn"),
                func.count(messages.c.id).label("messages"),
-               count_where(failed_for_good).label("failed_for_good"),
+               count_where(failed_for_good(messages)).label("failed_for_good"),
                count_where(messages.c.status.in_(CONTACTED_STATUSES)).label("contacted"))
         .select_from(
             scope.outerjoin(responses, response_of_target)

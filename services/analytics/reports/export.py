@@ -34,6 +34,7 @@ from services.analytics.reports.indicator_csv import write_report_csv
 from services.analytics.reports.kinds import KINDS, export_path
 from services.analytics.reports.pdf import write_pdf
 from services.analytics.reports.xlsx import write_raw_responses, write_workbook
+from services.analytics.response_rates import ResponseRates, response_rates
 from services.analytics.snapshots import read_snapshot
 from services.analytics.wages import label, minimum_wage_of, wave_year
 from shared.centre import Centre
@@ -64,6 +65,8 @@ class ReportInput:
     # the same decision in every export and API answer); None with `unsuppressed`.
     rule: Disclosure | None = None
     unsuppressed: bool = False  # an admin's audited export (exports_api)
+    # The AAPOR rates of the same selection, read in the same transaction (the PDF's).
+    response_rates: ResponseRates | None = None
 
 
 def load_report_input(session: Session, params: dict[str, Any], timezone: str) -> ReportInput:
@@ -92,7 +95,10 @@ def load_report_input(session: Session, params: dict[str, Any], timezone: str) -
     unsuppressed = bool(params.get("unsuppressed"))
     return ReportInput(cells, labels, info, wage.amount if wage is not None else None,
                        rule=None if unsuppressed else Disclosure(snapshot.cells),
-                       unsuppressed=unsuppressed)
+                       unsuppressed=unsuppressed,
+                       response_rates=response_rates(
+                           session, wave.id, program=params.get("program"),
+                           cohort=params.get("cohort"), gender=params.get("gender")))
 
 
 def run_export(session_factory: sessionmaker[Session], export_id: uuid.UUID,
@@ -150,7 +156,8 @@ def _write(session_factory: sessionmaker[Session], kind: str, params: dict[str, 
                        unsuppressed=report.unsuppressed)
     elif kind == "pdf":
         write_pdf(report.cells, report.labels, report.wave, report.minimum_wage, out,
-                  on_progress=progress, rule=report.rule, unsuppressed=report.unsuppressed)
+                  on_progress=progress, rule=report.rule, unsuppressed=report.unsuppressed,
+                  response_rates=report.response_rates)
     else:
         groups = report_groups(report.cells, report.labels, report.minimum_wage,
                                rule=report.rule, unsuppressed=report.unsuppressed)

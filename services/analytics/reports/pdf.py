@@ -51,6 +51,8 @@ from services.analytics.reports.content import (
     indicator_groups,
     report_groups,
 )
+from services.analytics.reports.pdf_rates import bias_section, rates_section
+from services.analytics.response_rates import ResponseRates
 from shared.centre import Centre
 from shared.models import utcnow
 
@@ -195,15 +197,18 @@ def write_pdf(
     generated_at: datetime | None = None,
     rule: Disclosure | None = None,
     unsuppressed: bool = False,
+    response_rates: ResponseRates | None = None,
 ) -> None:
     """The report as a PDF file, through the small-group rule as every export (`rule` and
     `unsuppressed` as `report_groups` takes them). A selection the rule hides entirely
-    gives a title page and a page saying why, with no figure."""
+    gives a title page and a page saying why, with no figure. `response_rates`: the
+    selection's AAPOR rates (`pdf_rates`); without them the section is left out."""
 
     def progress(percent: int) -> None:
         if on_progress is not None:
             on_progress(percent)
 
+    snapshot_cells = list(snapshot_cells)
     groups = report_groups(snapshot_cells, labels, minimum_wage, breakdowns=("program",),
                            rule=rule, unsuppressed=unsuppressed)
     overall = groups[0].indicators
@@ -225,6 +230,10 @@ def write_pdf(
         progress(100)
         return
     _method(pdf, overall)
+    if response_rates is not None:
+        rates_section(pdf, response_rates)
+    bias_section(pdf, snapshot_cells, None if unsuppressed else rule, labels,
+                 overall["absorption_rate"])
     progress(35)
     _key_indicators(pdf, overall, programs, minimum_wage, wave)
     _absorption(pdf, groups)
