@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
-
-from openpyxl import Workbook
+from tests.xlsform_forms import workbook as build
 
 HEADER = ["type", "name", "label::Indonesian (id)", "label::English (en)",
           "hint::Indonesian (id)", "required", "relevant", "constraint"]
@@ -28,20 +26,9 @@ CHOICES = [
 
 
 def workbook(survey: list[list] = SURVEY, title: str = "Uji XLSForm") -> bytes:
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "survey"
-    for row in [HEADER, *survey]:
-        sheet.append(row)
-    choices = book.create_sheet("choices")
-    for row in CHOICES:
-        choices.append(row)
-    settings = book.create_sheet("settings")
-    settings.append(["form_title", "form_id"])
-    settings.append([title, "uji_xlsform"])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    """SURVEY (or `survey`) with CHOICES and a settings sheet naming the form."""
+    return build([HEADER, *survey], CHOICES,
+                 [["form_title", "form_id"], [title, "uji_xlsform"]])
 
 
 # Long labels, a long key and an "or": what a real form holds, for the screenshots.
