@@ -151,7 +151,14 @@ def _listed(session: Session, wave_id: int, filters: CallFilters, today: date) -
     row per target that was tried (bench/call_list.py)."""
     followup._no_jit(session)
     step_ids = wave_step_ids(session, wave_id)
-    facts = followup.message_facts(step_ids) if step_ids else None
+    targets = None
+    if filters.program_id is not None or filters.cohort_id is not None:
+        targets = select(WaveTarget.alumnus_id).where(WaveTarget.wave_id == wave_id)
+        if filters.program_id is not None:
+            targets = targets.where(WaveTarget.program_id == filters.program_id)
+        if filters.cohort_id is not None:
+            targets = targets.where(WaveTarget.cohort_id == filters.cohort_id)
+    facts = followup.message_facts(step_ids, targets) if step_ids else None
     status = followup.status_column(
         session, wave_id, facts.c.contact if facts is not None else None)
     pending = facts.c.pending == 1 if facts is not None else literal(False)

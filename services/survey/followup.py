@@ -132,16 +132,18 @@ def wave_step_ids(session: Session, wave_id: int) -> list[int]:
 CONTACT = case((Message.status.in_(REACHED), 2), (Message.status.in_(NOT_REACHED), 1), else_=0)
 
 
-def message_facts(step_ids: list[int]) -> Any:
+def message_facts(step_ids: list[int], alumni: Select[Any] | None = None) -> Any:
     """Per alumnus, over the wave's messages: `contact` (CONTACT's maximum) and `pending`
-    (1 when a message is still to go out). One pass over the wave's messages, for a query
-    that needs every target's status (the call list); a page of one program probes instead
-    (`status_column` without `contact`)."""
-    return (select(Message.alumnus_id, func.max(CONTACT).label("contact"),
-                   func.max(case((Message.status.in_(("planned", "queued")), 1), else_=0))
-                   .label("pending"))
-            .where(Message.campaign_step_id.in_(step_ids))
-            .group_by(Message.alumnus_id)).subquery("message_facts")
+    (1 when a message is still to go out). One pass over the wave's messages (only those
+    to `alumni`, a select of ids, when given: a filtered list reads its own), for a query
+    that needs every target's status (the call list)."""
+    query = (select(Message.alumnus_id, func.max(CONTACT).label("contact"),
+                    func.max(case((Message.status.in_(("planned", "queued")), 1), else_=0))
+                    .label("pending"))
+             .where(Message.campaign_step_id.in_(step_ids)))
+    if alumni is not None:
+        query = query.where(Message.alumnus_id.in_(alumni))
+    return query.group_by(Message.alumnus_id).subquery("message_facts")
 
 
 def status_column(session: Session, wave_id: int,

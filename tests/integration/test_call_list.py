@@ -34,6 +34,7 @@ from shared.models import (
     CampaignStep,
     ContactAttempt,
     Message,
+    Program,
     Response,
     User,
     Wave,
@@ -317,3 +318,19 @@ def test_the_alumnus_on_their_own_link_is_not_taken_for_an_interview(
         own = make_token(survey_app.config["SECRET_KEY"], survey_app_wave_id(survey_app),
                          wave["REG-002"])
     assert "Wawancara oleh" not in alumnus.get(f"/s/{own}").get_data(as_text=True)
+
+
+def test_a_list_filtered_by_program_keeps_each_alumnus_in_the_same_group(
+        survey_app, wave) -> None:
+    """The program filter narrows the messages the groups are read from, not the groups:
+    Teknik Las holds REG-000 (no answer after the last reminder) and REG-002 (a reminder
+    still to come); REG-004 answered."""
+    wave_id = survey_app_wave_id(survey_app)
+    with survey_app.app_context():
+        session = db.session()
+        las = session.scalar(select(Program.id).where(Program.name == "Teknik Las"))
+        entries, _, counts = call_list.page(
+            session, wave_id, call_list.CallFilters(program_id=las), 1, today=centre_today())
+    assert [(entry.registration_no, entry.group) for entry in entries] == [
+        ("REG-000", "reminders_done"), ("REG-002", "waiting")]
+    assert counts["all"] == 2
