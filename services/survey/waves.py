@@ -53,9 +53,10 @@ class WaveInfo:
 
 
 _wave_cache: dict[str, tuple[float, WaveInfo]] = {}
-# Parsed questionnaire versions by (database, id): a version never changes, so one parse per
-# process serves every request (the intake validates each submission with it).
-_questionnaire_cache: dict[tuple[str, int], Questionnaire] = {}
+# Parsed questionnaire versions by (database engine, id): a version never changes, so one
+# parse per process serves every request (the intake validates each submission with it).
+# The engine object, not its URL rendered as text: this runs on every submission.
+_questionnaire_cache: dict[tuple[object, int], Questionnaire] = {}
 
 
 def wave_info(session: Session, slug: str, *, fresh: bool = False) -> WaveInfo | None:
@@ -79,7 +80,7 @@ def wave_info_by_id(session: Session, wave_id: int) -> WaveInfo | None:
 def questionnaire(session: Session, questionnaire_id: int) -> Questionnaire:
     """A questionnaire version, parsed once per process and database (versions never
     change)."""
-    cache_key = (str(session.get_bind().url), questionnaire_id)
+    cache_key = (session.get_bind(), questionnaire_id)
     found = _questionnaire_cache.get(cache_key)
     if found is None:
         row = session.get(QuestionnaireRow, questionnaire_id)
