@@ -498,6 +498,14 @@ class IndicatorAnswer(Base):
     blk_eval_facilities: Mapped[int | None] = mapped_column(SmallInteger)
     blk_eval_practice: Mapped[int | None] = mapped_column(SmallInteger)
     blk_eval_material: Mapped[int | None] = mapped_column(SmallInteger)
+    # blk-tracer v2 (NULL for questionnaires that do not ask): BPS codes of the work
+    # province (shared.regions, 99 abroad) and city or regency, contract type (1 PKWTT,
+    # 2 PKWT, 3 none or informal), education-level match and further training codes.
+    work_province: Mapped[int | None] = mapped_column(SmallInteger)
+    work_city: Mapped[int | None] = mapped_column(SmallInteger)
+    contract: Mapped[int | None] = mapped_column(SmallInteger)
+    edu_match: Mapped[int | None] = mapped_column(SmallInteger)
+    further_training: Mapped[int | None] = mapped_column(SmallInteger)
     # Employed (f8 in 1, 3) only: months to the first job; income (f505 > 0). Numeric: a
     # JSON integer may be of any size.
     waiting: Mapped[Decimal | None] = mapped_column(Numeric())

@@ -20,6 +20,7 @@ from operator import add
 from typing import Any, NamedTuple
 
 from shared.instrument import waiting_months
+from shared.regions import ABROAD, EAST_KALIMANTAN_CITIES, PROVINCES
 
 STATUS_CODES = (1, 2, 3, 4, 5)  # f8
 EMPLOYED_STATUSES = (1, 3)  # bekerja, wiraswasta
@@ -52,6 +53,14 @@ TRAINING_EVAL_ITEMS = (
 JOB_SEARCH_CHANNELS = (
     "f401", "f402", "f403", "f404", "f405", "f406", "f407",
     "f408", "f409", "f410", "f411", "f412", "f413", "f416",
+)
+# blk-tracer v2's coded items read into the projection (indicator_answers columns).
+PLACE_AND_CONTRACT_KEYS: tuple[tuple[str, tuple[int, ...]], ...] = (
+    ("work_province", (*PROVINCES, ABROAD)),
+    ("work_city", tuple(EAST_KALIMANTAN_CITIES)),
+    ("contract", (1, 2, 3)),  # PKWTT, PKWT, none or informal
+    ("edu_match", (1, 2, 3, 4)),  # higher, same, lower level, no training needed
+    ("further_training", (1, 2)),  # yes, no
 )
 # AAPOR dispositions of targeted alumni without a complete response; complete ones (I) are
 # `Cell.respondents`. Each target has exactly one disposition, so N is their sum.

@@ -39,6 +39,7 @@ from services.analytics.cells import (
     EMPLOYED_STATUSES,
     JOB_SEARCH_CHANNELS,
     LOCATION_CODES,
+    PLACE_AND_CONTRACT_KEYS,
     RATINGS,
     RELEVANCE_CODES,
     STATUS_CODES,
@@ -56,6 +57,7 @@ CODE_KEYS: tuple[tuple[str, tuple[int, ...]], ...] = (
     ("blk_cert", CERTIFICATE_CODES),
     *((key, RATINGS) for pair in COMPETENCIES for key in pair),
     *((key, RATINGS) for key in TRAINING_EVAL_ITEMS),
+    *PLACE_AND_CONTRACT_KEYS,
 )
 INTEGER_KEYS = ("f502", "f506", "f505")  # waiting months (two questions), income
 ARRAY_KEY = "f4"  # job search channels
