@@ -232,6 +232,35 @@ def test_indicator_workbook_has_the_hand_computed_summary(analytics_app, report_
                     name, cell.coordinate, cell.value)
 
 
+def test_indicator_workbook_has_the_aapor_rates_and_the_bias_check(analytics_app,
+                                                                    report_wave) -> None:
+    # Final dispositions by hand (no message, no call in this wave): alumni 0-3 and 6-9
+    # complete (I = 8; 9 withdrew consent later, but a complete response is the strongest
+    # evidence), 4 partial (P = 1), 10-12 never reached (UH = 3). D = 12; no case is known
+    # to be ineligible, so e = (8 + 1) / (8 + 1 + 0) = 1.
+    # RR1 = 8/12, RR2 = 9/12, RR3 = 8/(9 + 1·3) = 8/12, RR4 = 9/12, COOP1 = 8/(9 + 0 + 0),
+    # REF1 = 0/12, CON1 = (9 + 0 + 0)/12.
+    export = run(analytics_app, new_export(analytics_app, "xlsx"))
+    assert export.status == "done", export.error
+    workbook = load_workbook(export.path)
+    assert workbook.sheetnames[-1] == "Tingkat respons"
+    rows = by_name(rows_of(workbook["Tingkat respons"]), 0)
+    expected = {"RR1": 8 / 12, "RR2": 9 / 12, "RR3": 8 / 12, "RR4": 9 / 12, "COOP1": 8 / 9,
+                "REF1": 0, "CON1": 9 / 12, "e": 1}
+    for name, value in expected.items():
+        assert rows[name][1] == pytest.approx(value), name
+    assert rows["RR1"][3] == "I / D"
+    assert rows["Lengkap (I)"][2] == 8 and rows["Sebagian (P)"][2] == 1
+    assert rows["Tidak diketahui: belum terjangkau (UH)"][2] == 3
+    assert rows["D (semua kecuali NE)"][2] == 12
+    assert rows["Web (tautan sendiri)"][1:3] == (pytest.approx(8 / 12), 8)
+    # The bias check goes through the small-group rule: the formula-named program has 2
+    # respondents, so its shares are not shown; the sentence is there.
+    assert rows["'" + FORMULA_NAME][1:] == (None, "n<5", "n<5")
+    assert any(isinstance(row[0], str) and row[0].startswith("Responden ")
+               for row in rows_of(workbook["Tingkat respons"]))
+
+
 def test_pdf_report_names_absorption_and_the_response_rate(analytics_app, report_wave) -> None:
     export = run(analytics_app, new_export(analytics_app, "pdf"))
     assert export.status == "done", export.error
@@ -276,8 +305,15 @@ def test_csv_has_one_row_per_indicator_and_code(analytics_app, report_wave) -> N
     assert overall[("dispositions", "partial")]["count"] == "1"
     gap = overall[("competency_gap", "f1761")]
     assert float(gap["value"]) == pytest.approx((5 + 4 + 4 + 4 + 3 - 3 - 4 - 2 - 3 - 3) / 5)
+    # The AAPOR rates of the whole selection, as in the workbook's test: I 8, P 1, UH 3.
+    assert float(overall[("rr1", "")]["value"]) == pytest.approx(8 / 12)
+    assert float(overall[("coop1", "")]["value"]) == pytest.approx(8 / 9)
+    assert float(overall[("aapor_e", "")]["value"]) == 1
+    assert overall[("aapor_dispositions", "UH")]["count"] == "3"
+    assert float(overall[("response_rate_by_mode", "web")]["value"]) == pytest.approx(8 / 12)
     formula_rows = [row for row in rows if row["group"] == "'" + FORMULA_NAME]
     assert formula_rows, "the formula-named program is a group of the CSV, inert"
+    assert not any(row["indicator"] == "rr1" for row in formula_rows)
     small = next(row for row in formula_rows if row["indicator"] == "absorption_rate")
     assert small["value"] == small["n"] == small["count"] == ""  # 2 respondents: nothing
     assert not any(value.startswith("=") for row in rows for value in row.values())

@@ -153,7 +153,7 @@ def _write(session_factory: sessionmaker[Session], kind: str, params: dict[str, 
     if kind == "xlsx":
         write_workbook(report.cells, report.labels, report.wave, report.minimum_wage, out,
                        on_progress=progress, rule=report.rule,
-                       unsuppressed=report.unsuppressed)
+                       unsuppressed=report.unsuppressed, response_rates=report.response_rates)
     elif kind == "pdf":
         write_pdf(report.cells, report.labels, report.wave, report.minimum_wage, out,
                   on_progress=progress, rule=report.rule, unsuppressed=report.unsuppressed,
@@ -164,7 +164,8 @@ def _write(session_factory: sessionmaker[Session], kind: str, params: dict[str, 
         progress(60)
         # utf-8-sig: Excel reads the BOM and shows names with accents correctly.
         with open(out, "w", encoding="utf-8-sig", newline="") as file:
-            write_report_csv(groups, file)
+            write_report_csv(groups, file, rates=None if report.response_rates is None
+                             else report.response_rates.as_json())
 
 
 def centre_of(session: Session) -> Centre:

@@ -8,6 +8,7 @@ competency gap such as -0.5 into the text "'-0.5".
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TextIO
 
@@ -51,13 +52,36 @@ def indicator_rows(indicators: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
             yield {"indicator": name, "code": code, **_figures(figure)}
 
 
-def write_report_csv(groups: Iterable[ReportGroup], out: TextIO) -> int:
-    """Every group of a report in one CSV: the group's breakdown and name lead each row."""
+def rate_rows(rates: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """The AAPOR rows, named as the indicators API names them (`ResponseRates.as_json`):
+    rr1 … con1 and aapor_e as values, aapor_dispositions as counts per code,
+    response_rate_by_mode as a value per mode."""
+    for name, value in rates.items():
+        if name == "aapor_e":
+            yield {"indicator": name, "code": "", "value": value["value"]}
+        elif name == "aapor_dispositions":
+            for code, count in value.items():
+                yield {"indicator": name, "code": code, "count": count}
+        elif name == "response_rate_by_mode":
+            for mode, rate in value.items():
+                yield {"indicator": name, "code": mode, "value": rate}
+        else:
+            yield {"indicator": name, "code": "", "value": value}
+
+
+def write_report_csv(groups: Iterable[ReportGroup], out: TextIO,
+                     rates: Mapping[str, Any] | None = None) -> int:
+    """Every group of a report in one CSV: the group's breakdown and name lead each row.
+    `rates` (the API's AAPOR keys of the whole selection) follow the first group's rows,
+    unless the small-group rule hides that group."""
     writer = csv.writer(out)
     writer.writerow(GROUP_COLUMNS)
     rows = 0
-    for group in groups:
-        for row in indicator_rows(group.indicators):
+    for index, group in enumerate(groups):
+        found = indicator_rows(group.indicators)
+        if index == 0 and rates is not None and not group.indicators.get("suppressed"):
+            found = itertools.chain(found, rate_rows(rates))
+        for row in found:
             writer.writerow([_cell(group.breakdown), _cell(group.name),
                              *(_cell(row.get(column)) for column in COLUMNS)])
             rows += 1

@@ -80,7 +80,7 @@ def rates_section(pdf: _Report, rates: ResponseRates) -> None:
              (60, 25, 20), ("LEFT", "RIGHT", "RIGHT"))
 
 
-def _name_of(labels: Mapping[str, Any], by: str, key: str) -> str:
+def name_of(labels: Mapping[str, Any], by: str, key: str) -> str:
     if by == "program":
         return program_name(labels, key)
     if by == "cohort":
@@ -142,8 +142,8 @@ def bias_section(pdf: _Report, cells: Iterable[tuple[CellKey, Cell]], rule: Disc
             continue
         rows, bars = [], []
         for category in sorted(check.check.categories,
-                               key=lambda c: _name_of(labels, check.by, c.name).casefold()):
-            label = _name_of(labels, check.by, category.name)
+                               key=lambda c: name_of(labels, check.by, c.name).casefold()):
+            label = name_of(labels, check.by, category.name)
             if category.name in check.hidden:
                 rows.append((label, "n<5", "n<5", "n<5"))
                 bars.append((label, None, None, "n<5", False))

@@ -44,6 +44,8 @@ from services.analytics.reports.content import (
     indicator_groups,
     report_groups,
 )
+from services.analytics.reports.xlsx_rates import rates_sheet
+from services.analytics.response_rates import ResponseRates
 from shared.csvsafe import safe_cell
 from shared.models import Alumnus, Cohort, Program, Questionnaire, Response, Wave, WaveTarget
 
@@ -95,10 +97,13 @@ def write_workbook(
     on_progress: Progress | None = None,
     rule: Disclosure | None = None,
     unsuppressed: bool = False,
+    response_rates: ResponseRates | None = None,
 ) -> None:
     """The indicator workbook: a summary, then one sheet per theme of docs/indicators.md with
     every group (all, each program, cohort, gender) through the small-group rule (`rule`
-    and `unsuppressed` as `report_groups` takes them)."""
+    and `unsuppressed` as `report_groups` takes them), then the AAPOR rates of the same
+    selection (`response_rates`, when given) and the non-response bias check."""
+    snapshot_cells = list(snapshot_cells)
     groups = report_groups(snapshot_cells, labels, minimum_wage, rule=rule,
                            unsuppressed=unsuppressed)
     _notify(on_progress, 20)
@@ -108,6 +113,10 @@ def write_workbook(
     for done, theme in enumerate(themes, 1):
         _theme_sheet(workbook, theme, groups)
         _notify(on_progress, 20 + 70 * done // len(themes))
+    overall = groups[0].indicators
+    if not overall.get("suppressed"):  # as the PDF: a hidden selection shows no rate either
+        rates_sheet(workbook, response_rates, snapshot_cells, None if unsuppressed else rule,
+                    labels, overall["absorption_rate"])
     workbook.save(str(out_path))
     _notify(on_progress, 100)
 
