@@ -24,6 +24,7 @@
   var lastTouch = Date.now();
   var expired = false;
   var syncing = false;
+  var fixing = null; // a refused answer whose birth date staff are correcting
 
   function say(text, n) { return text.replace("{n}", String(n)); }
   function $(id) { return document.getElementById(id); }
@@ -58,7 +59,7 @@
     $("kiosk-answering").textContent = "";
     $("kiosk-confirm-error").hidden = true;
     showErrors(null);
-    chosen = birthDate = answerId = null;
+    chosen = birthDate = answerId = fixing = null;
     show("start");
   }
 
@@ -160,6 +161,7 @@
   function confirmed() {
     var typed = typedBirthDate();
     if (!typed) { confirmError(texts.noDate); return; }
+    if (fixing) { refixed(typed); return; }
     birthDate = typed;
     if (!navigator.onLine) { startAnswering(); return; }
     // Online the server says at once whether the date matches; offline the send checks it.
@@ -206,6 +208,9 @@
       var parts = [];
       if (waiting) parts.push(say(texts.waiting, waiting));
       if (staff) parts.push(say(texts.staff, staff));
+      var open = $("kiosk-staff-open");
+      open.hidden = !staff;
+      open.textContent = say(texts.staffOpen, staff);
       if (waiting && expired) parts.push(texts.expired);
       else if (waiting && !navigator.onLine) parts.push(texts.offline);
       line.textContent = parts.join(" ");
@@ -223,6 +228,7 @@
       return r.json().catch(function () { return {}; }).then(function (reply) {
         record.state = "needs_staff";
         record.refused = reply.refused || String(r.status);
+        record.errors = reply.errors || null;
         return keep(record).then(function () { return {outcome: "refused", reply: reply}; });
       });
     }, function () { return {outcome: "later"}; });
@@ -280,6 +286,111 @@
     });
   }
 
+  // --- answers that need a staff member ----------------------------------------------------
+  // The server refused them (another birth date, answers to correct, a wave now closed...).
+  // Staff correct the birth date or the answers, which sends the same UUID again, or delete
+  // the answer; nothing else removes one from the kiosk but the lock.
+  function reasonText(record) {
+    var words = {birth_date: texts.reasonBirthDate, answers: texts.reasonAnswers,
+                 target: texts.reasonTarget, id: texts.reasonId, closed: texts.reasonClosed};
+    return words[record.refused] || say(texts.reasonOther, record.refused);
+  }
+  function personOf(record) {
+    var found = index && index.people.filter(function (p) { return p.id === record.target; })[0];
+    return found || null;
+  }
+  function personText(person) {
+    return person ? person.initials + " · " + person.program + " · " + person.cohort
+      : texts.unknownPerson;
+  }
+  function staffButton(text, handler, extra) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = extra || "ghost";
+    button.textContent = text;
+    button.addEventListener("click", handler);
+    return button;
+  }
+  function openStaff() {
+    return queued().then(function (all) {
+      var list = $("kiosk-staff-list");
+      list.textContent = "";
+      all.filter(function (r) { return r.state !== "waiting"; }).forEach(function (record) {
+        var person = personOf(record);
+        var item = document.createElement("li");
+        item.dataset.reason = record.refused;
+        var who = document.createElement("strong");
+        who.textContent = personText(person);
+        item.appendChild(who);
+        var why = document.createElement("p");
+        var at = new Date(record.saved_at || Date.now());
+        why.textContent = reasonText(record) + " (" + say(texts.savedAt,
+          ("0" + at.getHours()).slice(-2) + ":" + ("0" + at.getMinutes()).slice(-2)) + ")";
+        item.appendChild(why);
+        var actions = document.createElement("div");
+        actions.className = "nav";
+        if (person && record.refused === "birth_date") {
+          actions.appendChild(staffButton(texts.fixDate, function () { fixDate(record, person); }, "go"));
+        }
+        if (person && record.refused === "answers") {
+          actions.appendChild(staffButton(texts.fixAnswers, function () { fixAnswers(record, person); }, "go"));
+        }
+        actions.appendChild(staffButton(texts.discard, function () { discard(record); }));
+        item.appendChild(actions);
+        list.appendChild(item);
+      });
+      show("staff");
+    });
+  }
+  function fixDate(record, person) {
+    choose(person);
+    fixing = record;
+  }
+  function refixed(typed) {
+    var record = fixing;
+    record.birth_date = typed;
+    record.state = "waiting";
+    delete record.refused;
+    delete record.errors;
+    keep(record).then(function () { return sync(); }).then(function () {
+      fixing = null;
+      return queued();
+    }).then(function (all) {
+      var still = all.filter(function (r) { return r.id === record.id; })[0];
+      if (still && still.state !== "waiting") return openStaff(); // refused again: say why
+      reset();
+    });
+  }
+  function fixAnswers(record, person) {
+    form.reset();
+    var params = new URLSearchParams(record.fields);
+    params.forEach(function (value, name) {
+      form.querySelectorAll("[name=\"" + CSS.escape(name) + "\"]").forEach(function (field) {
+        if (field.type === "checkbox" || field.type === "radio") {
+          if (field.value === value) field.checked = true;
+        } else {
+          field.value = value;
+        }
+      });
+    });
+    form.dispatchEvent(new Event("change"));
+    chosen = person;
+    birthDate = record.birth_date;
+    answerId = record.id;
+    $("kiosk-answering").textContent = personText(person);
+    show("answer");
+    showErrors(record.errors ? record : null);
+  }
+  function discard(record) {
+    if (!window.confirm(texts.discardAsk)) return;
+    forget(record.id).then(showCount).then(function () {
+      return queued();
+    }).then(function (all) {
+      if (all.some(function (r) { return r.state !== "waiting"; })) return openStaff();
+      reset();
+    });
+  }
+
   // --- lock ---------------------------------------------------------------------------------
   function clearEverything() {
     var steps = [];
@@ -324,6 +435,7 @@
   $("kiosk-search").addEventListener("input", search);
   $("kiosk-confirm").addEventListener("click", confirmed);
   $("kiosk-lock").addEventListener("click", lock);
+  $("kiosk-staff-open").addEventListener("click", openStaff);
   document.querySelectorAll(".kiosk-cancel").forEach(function (b) { b.addEventListener("click", reset); });
   form.addEventListener("submit", submitted);
   form.addEventListener("change", tidySections);

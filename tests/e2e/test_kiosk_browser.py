@@ -227,22 +227,53 @@ def test_the_kiosk_fits_a_phone_and_returns_to_the_start_after_inactivity(
 
 
 def test_an_answer_refused_after_reconnecting_stays_on_the_kiosk_for_staff(
-        jejak, browser) -> None:
+        jejak, browser, shots) -> None:
     five, _everyone = roster(jejak)
-    person = five[0]
+    first, second = five[3], five[4]
     context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="id-ID")
     page = context.new_page()
     unlock(page, jejak)
-    context.set_offline(True)
-    born = person.birth_date
-    wrong = SimpleNamespace(registration_no=person.registration_no,
-                            birth_date=born.replace(year=born.year - 1))
-    answer_as(page, wrong)  # offline the kiosk cannot check the birth date
-    context.set_offline(False)
-    wait_until(page, "() => document.querySelector('#kiosk-queue').dataset.staff === '1'",
+
+    def refused_offline(person) -> None:
+        # Offline the kiosk cannot check the birth date: a year off is refused on sending.
+        context.set_offline(True)
+        born = person.birth_date
+        answer_as(page, SimpleNamespace(registration_no=person.registration_no,
+                                        birth_date=born.replace(year=born.year - 1)))
+        context.set_offline(False)
+        wait_until(page, "() => document.querySelector('#kiosk-queue').dataset.staff === '1'",
+                   timeout=30)
+        assert page.evaluate("document.querySelector('#kiosk-queue').dataset.waiting") == "0"
+        assert event_responses(jejak, [person.id]) == (0, 0)
+
+    # Staff open the list from the start screen, read why, and correct the birth date:
+    # the same answer (same UUID) is sent again and arrives once.
+    refused_offline(first)
+    assert page.inner_text("#kiosk-staff-open") == "Jawaban yang perlu petugas (1)"
+    page.click("#kiosk-staff-open")
+    page.wait_for_selector("#screen-staff:not([hidden])")
+    item = page.locator("#kiosk-staff-list li")
+    assert item.count() == 1 and item.get_attribute("data-reason") == "birth_date"
+    assert "Tanggal lahir tidak cocok" in item.inner_text()
+    page.screenshot(path=str(shots / "kiosk-needs-staff-1366.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(shots / "kiosk-needs-staff-390.png"), full_page=True)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    item.locator("button.go").click()
+    page.wait_for_selector("#screen-confirm:not([hidden])")
+    born = first.birth_date
+    page.fill("#kiosk-day", str(born.day))
+    page.fill("#kiosk-month", str(born.month))
+    page.fill("#kiosk-year", str(born.year))
+    page.click("#kiosk-confirm")
+    wait_until(page, "() => document.querySelector('#kiosk-queue').dataset.staff === '0'",
                timeout=30)
-    assert page.evaluate("document.querySelector('#kiosk-queue').dataset.waiting") == "0"
-    assert event_responses(jejak, [person.id]) == (0, 0)
+    page.wait_for_selector("#screen-start:not([hidden])")
+    assert page.is_hidden("#kiosk-staff-open")
+    assert event_responses(jejak, [first.id]) == (1, 0)
+
+    # Another refused answer: locking warns that it would be lost; staff delete it instead.
+    refused_offline(second)
     asked: list[str] = []
 
     def answer(dialog) -> None:
@@ -257,6 +288,13 @@ def test_an_answer_refused_after_reconnecting_stays_on_the_kiosk_for_staff(
         page.wait_for_timeout(100)
     assert asked and "1 jawaban" in asked[0], asked
     assert page.evaluate("document.querySelector('#kiosk-queue').dataset.staff") == "1"
+    page.click("#kiosk-staff-open")
+    page.wait_for_selector("#screen-staff:not([hidden])")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#kiosk-staff-list li button.ghost").click()
+    page.wait_for_selector("#screen-start:not([hidden])")
+    wait_until(page, "() => document.querySelector('#kiosk-queue').dataset.staff === '0'")
+    assert event_responses(jejak, [second.id]) == (0, 0)
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#kiosk-lock")
     page.wait_for_url("**/survey/login**")
