@@ -226,7 +226,8 @@ def build_page(
     cohort_names = dict(page["cohort_options"])
     page.update(rates_page(session, wave.id, snapshot, filters, chosen, rule,
                            overall["absorption_rate"],
-                           {"programs": names, "cohorts": cohort_names}))
+                           {"programs": names, "cohorts": cohort_names},
+                           shown_programs=sorted(by_program)))
     return page
 
 

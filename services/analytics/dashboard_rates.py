@@ -29,7 +29,11 @@ from services.analytics.dashboard_text import (
     whole,
 )
 from services.analytics.disclosure import Disclosure
-from services.analytics.response_rates import ResponseRates, current_response_rates
+from services.analytics.response_rates import (
+    ResponseRates,
+    current_response_rates,
+    current_response_rates_by_program,
+)
 
 RATE_FORMULAS = (
     ("rr1", "RR1", "I / D"),
@@ -91,6 +95,18 @@ def rates_tables(rates: ResponseRates) -> dict[str, Any]:
             [[modes.get(mode, mode), whole(count), _rate(rates.rate_by_mode[mode])]
              for mode, count in rates.completes_by_mode.items()]),
     }
+
+
+def program_rates_table(by_program: Mapping[int, ResponseRates],
+                        name_of: Callable[[int], str]) -> Table:
+    """"Tingkat respons per kejuruan": where calls are most needed. One row per program
+    given (those the small-group rule shows), by name."""
+    rows = [[name_of(program_id), whole(rates.d), whole(rates.counts["I"]),
+             whole(rates.counts["P"]), _rate(rates.rates.rr1), _rate(rates.rates.rr2),
+             _rate(rates.rates.coop1), _rate(rates.rates.con1)]
+            for program_id, rates in by_program.items()]
+    rows.sort(key=lambda row: row[0].casefold())
+    return Table([_("Program"), "D", "I", "P", "RR1", "RR2", "COOP1", "CON1"], rows)
 
 
 def breakdown_names() -> dict[str, str]:
@@ -185,12 +201,21 @@ def weights_sentence(checks: Sequence[BreakdownCheck], absorption: Mapping[str, 
 
 def rates_page(session: Session, wave_id: int, snapshot: Any, filters: Filters,
                chosen: Sequence[tuple[CellKey, Cell]], rule: Disclosure | None,
-               absorption: Mapping[str, Any], names: Mapping[str, Mapping[int, str]]
-               ) -> dict[str, Any]:
+               absorption: Mapping[str, Any], names: Mapping[str, Mapping[int, str]],
+               shown_programs: Sequence[int] = ()) -> dict[str, Any]:
     """What the page shows of the rates and the bias check (a selection the rule hides as
-    a whole never gets here). `names`: "programs" and "cohorts", id → label."""
+    a whole never gets here). `names`: "programs" and "cohorts", id → label.
+    `shown_programs`: the programs the rule shows; with more than one and no program
+    filter, their rates side by side."""
     rates = current_response_rates(session, wave_id, snapshot, program=filters.program,
                                    cohort=filters.cohort, gender=filters.gender)
+    tables = rates_tables(rates)
+    if filters.program is None and len(shown_programs) > 1:
+        every = current_response_rates_by_program(session, wave_id, snapshot,
+                                                  cohort=filters.cohort, gender=filters.gender)
+        tables["by_program"] = program_rates_table(
+            {pid: every[pid] for pid in shown_programs if pid in every},
+            lambda pid: names["programs"].get(pid, f"#{pid}"))
     genders = {"L": _("Men"), "P": _("Women")}
 
     def name_of(by: str, key: str) -> str:
@@ -199,5 +224,5 @@ def rates_page(session: Session, wave_id: int, snapshot: Any, filters: Filters,
         return names["programs" if by == "program" else "cohorts"].get(int(key), f"#{key}")
 
     checks = bias_checks(chosen, rule)
-    return {"aapor": rates_tables(rates), "bias": bias_figures(checks, name_of),
+    return {"aapor": tables, "bias": bias_figures(checks, name_of),
             "bias_sentence": weights_sentence(checks, absorption)}

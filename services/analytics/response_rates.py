@@ -28,6 +28,7 @@ every request; the check for a new attempt is one index lookup.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -112,9 +113,26 @@ class ResponseRates:
 def response_rates(session: Session, wave_id: int, *, program: int | None = None,
                    cohort: int | None = None, gender: str | None = None) -> ResponseRates:
     """The wave's (or the filtered part's) dispositions and AAPOR rates, read now."""
+    return _tally(session.execute(_evidence_statement(wave_id, program, cohort, gender)))
+
+
+def response_rates_by_program(session: Session, wave_id: int, *, cohort: int | None = None,
+                              gender: str | None = None) -> dict[int, ResponseRates]:
+    """`response_rates` of each program of the wave (or of its cohort or gender), read by
+    the same statement grouped by program as well: one read, not one per program."""
+    rows: dict[int, list[Any]] = {}
+    for row in session.execute(_evidence_statement(wave_id, None, cohort, gender,
+                                                   by_program=True)):
+        rows.setdefault(row.program_id, []).append(row)
+    return {program_id: _tally(found) for program_id, found in sorted(rows.items())}
+
+
+def _tally(rows: Iterable[Any]) -> ResponseRates:
+    """Counts per disposition and completes per mode of the evidence statement's rows, each
+    row a kind of evidence with the number of targets holding it."""
     counts: Counter[str] = Counter()
     by_mode: Counter[str] = Counter(dict.fromkeys(MODES, 0))
-    for row in session.execute(_evidence_statement(wave_id, program, cohort, gender)):
+    for row in rows:
         evidence = Evidence(
             response=row.response if row.response in ("complete", "partial") else None,
             refused=bool(row.refused), delivered=bool(row.delivered),
@@ -143,12 +161,23 @@ def current_response_rates(session: Session, wave_id: int, snapshot: Any, *,
                                gender=gender))
 
 
+def current_response_rates_by_program(session: Session, wave_id: int, snapshot: Any, *,
+                                      cohort: int | None = None, gender: str | None = None
+                                      ) -> dict[int, ResponseRates]:
+    """`response_rates_by_program`, kept as `current_response_rates` is."""
+    newest_attempt = session.scalar(select(func.max(ContactAttempt.id)))
+    entries = entries_of((str(session.get_bind().url), wave_id), snapshot.id)
+    return entries.read(
+        ("response_rates_by_program", cohort, gender, newest_attempt), snapshot,
+        lambda: response_rates_by_program(session, wave_id, cohort=cohort, gender=gender))
+
+
 def _flag(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return case((condition, 1), else_=0)
 
 
 def _evidence_statement(wave_id: int, program: int | None, cohort: int | None,
-                        gender: str | None) -> Any:
+                        gender: str | None, *, by_program: bool = False) -> Any:
     targets = WaveTarget.__table__
     conditions = [targets.c.wave_id == wave_id]
     for column, value in (("program_id", program), ("cohort_id", cohort), ("gender", gender)):
@@ -195,6 +224,7 @@ def _evidence_statement(wave_id: int, program: int | None, cohort: int | None,
             *(zero(call_flags.c[f"call_{outcome}"], 0).label(f"call_{outcome}")
               for outcome in _TOLD_APART),
             zero(call_flags.c.other_calls, 0).label("other_calls"),
+            *((targets.c.program_id,) if by_program else ()),
         )
         .select_from(
             targets.join(alumni, alumni.c.id == targets.c.alumnus_id)

@@ -316,3 +316,26 @@ def test_a_suppressed_bar_draws_no_share() -> None:
                            title="t")
     assert svg.count("<rect") == 1  # the empty track only
     assert "n &lt; 5 · 1/3" in svg
+
+
+def test_response_rates_by_program_show_where_calls_are_needed(analytics_app,
+                                                               dashboard) -> None:
+    # Welding: 11 targets, 6 complete, 1 partial, 4 never reached: D 11, RR1 6/11 = 54,5 %,
+    # RR2 7/11 = 63,6 %, COOP1 6/7 = 85,7 %, CON1 7/11. Cooking: 2 targets, both complete.
+    # Both programs are small groups for a viewer (cooking has 2 respondents, and welding
+    # is the whole minus cooking): the table is for an admin who asks to see small groups
+    # (unsuppressed=1, audited).
+    html = signed_in(analytics_app, "adi", "kata-sandi-adi").get(
+        "/?wave=ts-2026&unsuppressed=1").get_data(as_text=True)
+    assert "Tingkat respons per kejuruan" in html
+    welding = re.search(r'<th scope="row">Teknik Las</th>((?:<td>[^<]*</td>){7})', html)
+    assert welding is not None
+    assert re.findall(r"<td>([^<]*)</td>", welding.group(1)) == [
+        "11", "6", "1", "54,5%", "63,6%", "85,7%", "63,6%"]
+    viewer = signed_in(analytics_app, "vina", "kata-sandi-vina").get(
+        "/?wave=ts-2026").get_data(as_text=True)
+    assert "Tingkat respons per kejuruan" not in viewer
+    one_program = signed_in(analytics_app, "adi", "kata-sandi-adi").get(
+        f"/?wave=ts-2026&unsuppressed=1&program={dashboard['welding_id']}"
+    ).get_data(as_text=True)
+    assert "Tingkat respons per kejuruan" not in one_program

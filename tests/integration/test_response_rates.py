@@ -43,7 +43,7 @@ from pypdf import PdfReader
 from services.analytics.bias_checks import bias_checks, verdict
 from services.analytics.refresh import full_refresh
 from services.analytics.reports import tasks as report_tasks
-from services.analytics.response_rates import response_rates
+from services.analytics.response_rates import response_rates, response_rates_by_program
 from services.analytics.snapshots import read_snapshot
 from services.survey import call_list, catalog
 from shared import db
@@ -174,6 +174,46 @@ def test_attempts_responses_and_messages_give_the_hand_computed_dispositions_and
         assert getattr(found.rates, name) == value, name
     assert found.completes_by_mode == {"web": 5, "api": 1, "paper": 0, "phone": 2, "event": 1}
     assert found.rate_by_mode == BY_MODE
+
+
+def test_rates_by_program_split_the_same_evidence_in_one_read(analytics_app,
+                                                              rates_wave) -> None:
+    # A second program with two targets: one complete on the web (I), one with nothing
+    # (UH). Its D = 2, RR1 = 1/2, COOP1 = 1/1; Teknik Las keeps the hand-computed figures,
+    # and the two programs' counts add up to the whole wave's.
+    with analytics_app.app_context():
+        session = db.session()
+        wave = session.get(Wave, rates_wave["id"])
+        program = Program(name="Tata Boga")
+        session.add(program)
+        session.flush()
+        cohort = Cohort(program_id=program.id, label="Angkatan 2",
+                        training_start=date(2025, 2, 3), training_end=date(2025, 4, 25))
+        session.add(cohort)
+        session.flush()
+        for name in ("b1", "b2"):
+            alumnus = Alumnus(registration_no=f"REG-{name}-{wave.id}", full_name=name,
+                              gender="P", cohort_id=cohort.id)
+            session.add(alumnus)
+            session.flush()
+            session.add(WaveTarget(wave_id=wave.id, alumnus_id=alumnus.id,
+                                   program_id=program.id, cohort_id=cohort.id, gender="P"))
+            if name == "b1":
+                session.add(Response(wave_id=wave.id, alumnus_id=alumnus.id,
+                                     questionnaire_id=wave.questionnaire_id, status="complete",
+                                     source="web", answers={"consent": True, "f8": 1},
+                                     submitted_at=utcnow()))
+        session.commit()
+        found = response_rates_by_program(session, wave.id)
+        whole_wave = response_rates(session, wave.id)
+    assert list(found) == sorted([rates_wave["program"], program.id])
+    assert found[rates_wave["program"]].counts == COUNTS
+    assert found[rates_wave["program"]].rates.rr1 == EXPECTED["rr1"]
+    other = found[program.id]
+    assert other.counts == {**dict.fromkeys(COUNTS, 0), "I": 1, "UH": 1}
+    assert (other.rates.rr1, other.rates.coop1) == (Fraction(1, 2), Fraction(1))
+    assert other.completes_by_mode["web"] == 1
+    assert whole_wave.counts == {code: COUNTS[code] + other.counts[code] for code in COUNTS}
 
 
 def test_a_filter_matching_no_target_gives_no_rate_rather_than_zero(
