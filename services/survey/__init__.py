@@ -17,6 +17,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         form,
         kiosk_pages,
         questionnaire_import,
+        supervisor_pages,
         wave_pages,
     )
     from services.survey.api import alumni, audit, followup, questionnaires, responses, waves
@@ -39,6 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(call_list_pages.bp)
     app.register_blueprint(questionnaire_import.bp)
     app.register_blueprint(form.bp)
+    app.register_blueprint(supervisor_pages.bp)
     app.register_blueprint(kiosk_pages.bp)
     app.before_request(responses.limit_intake_body)
     return app

@@ -1,0 +1,84 @@
+"""employers, employer_contacts, supervisor_consents, employer_recipients
+
+Revision ID: employer0001
+Revises: calls0001
+Create Date: 2026-12-07 19:50:00
+
+The employer survey's records (docs/employers.md): companies, the people there the centre
+may ask (supervisors), each alumnus's separate consent that their supervisor be asked (per
+wave), and outreach's list of employer contacts it learnt of through
+`employer.contact_added`.
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = 'employer0001'
+down_revision = 'calls0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'employers',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('name', sa.String(200), nullable=False),
+        sa.Column('name_key', sa.String(200), nullable=False),
+        sa.Column('kbli_section', sa.String(1), nullable=True),
+        sa.Column('city', sa.String(120), nullable=True),
+        sa.Column('address', sa.String(300), nullable=True),
+        sa.Column('phone', sa.String(20), nullable=True),
+        sa.Column('email', sa.String(254), nullable=True),
+        sa.Column('source', sa.String(16), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    op.create_index('ix_employers_name_key', 'employers', ['name_key'])
+    op.create_table(
+        'employer_contacts',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('employer_id', sa.Integer(), sa.ForeignKey('employers.id'), nullable=False),
+        sa.Column('name', sa.String(200), nullable=False),
+        sa.Column('position', sa.String(120), nullable=True),
+        sa.Column('phone', sa.String(20), nullable=True),
+        sa.Column('email', sa.String(254), nullable=True),
+        sa.Column('consent_source', sa.String(16), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    op.create_index('ix_employer_contacts_employer_id', 'employer_contacts', ['employer_id'])
+    op.create_table(
+        'supervisor_consents',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('wave_id', sa.Integer(), sa.ForeignKey('waves.id'), nullable=False),
+        sa.Column('alumnus_id', sa.Integer(), sa.ForeignKey('alumni.id'), nullable=False),
+        sa.Column('contact_id', sa.Integer(), sa.ForeignKey('employer_contacts.id'),
+                  nullable=False),
+        sa.Column('consented_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('wave_id', 'alumnus_id', name='uq_supervisor_consents_wave_alumnus'),
+    )
+    op.create_index('ix_supervisor_consents_alumnus_id', 'supervisor_consents', ['alumnus_id'])
+    op.create_index('ix_supervisor_consents_contact_id', 'supervisor_consents', ['contact_id'])
+    op.create_table(
+        'employer_recipients',
+        sa.Column('contact_id', sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column('employer_id', sa.Integer(), nullable=False),
+        sa.Column('added_at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('contact_id'),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('employer_recipients')
+    op.drop_index('ix_supervisor_consents_contact_id', 'supervisor_consents')
+    op.drop_index('ix_supervisor_consents_alumnus_id', 'supervisor_consents')
+    op.drop_table('supervisor_consents')
+    op.drop_index('ix_employer_contacts_employer_id', 'employer_contacts')
+    op.drop_table('employer_contacts')
+    op.drop_index('ix_employers_name_key', 'employers')
+    op.drop_table('employers')
