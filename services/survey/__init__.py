@@ -14,6 +14,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         admin,
         call_list_pages,
         dead_letters_page,
+        employer_pages,
         form,
         kiosk_pages,
         questionnaire_import,
@@ -36,6 +37,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.register_blueprint(admin.bp)
     app.register_blueprint(dead_letters_page.bp)
+    app.register_blueprint(employer_pages.bp)
     app.register_blueprint(wave_pages.bp)
     app.register_blueprint(call_list_pages.bp)
     app.register_blueprint(questionnaire_import.bp)

@@ -153,7 +153,8 @@ def check_employer(raw: Mapping[str, str]) -> tuple[EmployerFields | None, list[
         else:
             values["kbli_section"] = letter
     if problems:
-        return None, problems
+        order = list(EMPLOYER_FIELDS)  # in the form's and the file's order
+        return None, sorted(problems, key=lambda problem: order.index(problem.column))
     assert values["name"] is not None
     return EmployerFields(**values), []  # type: ignore[arg-type]
 
