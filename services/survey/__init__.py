@@ -35,6 +35,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.spec.components.schema(
         "AnswersBlkTracerV1", answers_schema(load_definition(default_definition()))
     )
+    from services.survey.catalog import employer_definition
+
+    api.spec.components.schema(
+        "AnswersBlkEmployerV1", answers_schema(load_definition(employer_definition()))
+    )
     app.register_blueprint(admin.bp)
     app.register_blueprint(dead_letters_page.bp)
     app.register_blueprint(employer_pages.bp)

@@ -303,3 +303,24 @@ def test_the_list_searches_by_name_key_and_counts_contacts_and_alumni(survey_app
     assert row and row.groups() == ("1", "1")
     assert "Bengkel 100% Jaya" in staff.get("/employers?q=100%25").get_data(as_text=True)
     assert staff.get("/employers?page=" + "9" * 40).status_code == 400
+
+
+def test_the_employer_questionnaire_is_stored_once_and_offered_to_no_alumni_wave(
+        survey_app, staff) -> None:
+    from services.survey import catalog
+    from shared.models import Questionnaire
+
+    with survey_app.app_context():
+        session = db.session()
+        first = catalog.ensure_employer(session)
+        assert catalog.ensure_employer(session).id == first.id
+        session.commit()
+        assert (first.key, first.version, first.title) == (
+            "blk-employer", 1, "Survei Pengguna Lulusan BLK")
+        assert session.scalar(select(func.count()).select_from(Questionnaire)) == 2
+        employer_id = first.id
+    index = staff.get("/").get_data(as_text=True)
+    assert f'<option value="{employer_id}">' not in index  # the wave form's choices
+    spec = survey_app.test_client().get("/api/openapi.json").get_json()
+    rating = spec["components"]["schemas"]["AnswersBlkEmployerV1"]["properties"]["emp_k3"]
+    assert (rating["minimum"], rating["maximum"]) == (1, 4)
