@@ -122,6 +122,8 @@ SENTENCES: dict[str, str] = {
     "call_list.assign": N_("%(actor)s assigned alumni of the wave %(target)s to a staff member"),
     "employer.create": N_("%(actor)s added the company %(name)s (#%(target)s)"),
     "employer.contact_add": N_("%(actor)s added a contact to company #%(target)s"),
+    "employer.link_copy": N_("%(actor)s revealed the personal links of contact #%(contact)s "
+                             "of company #%(target)s"),
     "employer.merge": N_("%(actor)s merged company #%(duplicate)s into company #%(target)s"),
     "employers.import": N_("%(actor)s imported companies from %(target)s (%(created)s new, "
                            "%(matched)s already on record, %(rejected)s rejected)"),

@@ -244,7 +244,7 @@ class EmployerContact(Base):
     `consent_source` says on what ground Jejak holds them: `alumnus` (an alumnus named them
     as their supervisor and ticked the separate consent), `staff` (entered by staff), or
     `import` (a list of industry partners). Personal data: erased with the last consent
-    that brought them in (services/survey/employers.py `forget_supervisors`).
+    that brought them in (services/survey/employer_privacy.py `forget_supervisors`).
     """
 
     __tablename__ = "employer_contacts"
@@ -273,6 +273,41 @@ class SupervisorConsent(Base):
     contact_id: Mapped[int] = mapped_column(ForeignKey("employer_contacts.id"), index=True)
     consented_at: Mapped[datetime] = mapped_column(default=utcnow)
     withdrawn_at: Mapped[datetime | None]
+
+
+class EmployerRating(Base):
+    """A supervisor's answers about one alumnus (blk-employer's `alumnus` section), one per
+    alumnus and wave; replaced when they answer again. Deleted when the alumnus is erased.
+    `contact_id` is emptied when the contact is erased: the rating stays, anonymous."""
+
+    __tablename__ = "employer_ratings"
+    __table_args__ = (UniqueConstraint("wave_id", "alumnus_id",
+                                       name="uq_employer_ratings_wave_alumnus"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"))
+    alumnus_id: Mapped[int] = mapped_column(ForeignKey("alumni.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("employer_contacts.id"),
+                                                   index=True)
+    questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaires.id"))
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EmployerAnswer(Base):
+    """A company's answers in a wave (blk-employer's `company` section), whichever of its
+    contacts gave them last; one per company and wave."""
+
+    __tablename__ = "employer_answers"
+    __table_args__ = (UniqueConstraint("wave_id", "employer_id",
+                                       name="uq_employer_answers_wave_employer"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"))
+    employer_id: Mapped[int] = mapped_column(ForeignKey("employers.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("employer_contacts.id"),
+                                                   index=True)
+    questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaires.id"))
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # --- outreach -------------------------------------------------------------------------

@@ -14,6 +14,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         admin,
         call_list_pages,
         dead_letters_page,
+        employer_link_pages,
         employer_pages,
         form,
         kiosk_pages,
@@ -48,6 +49,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(questionnaire_import.bp)
     app.register_blueprint(form.bp)
     app.register_blueprint(supervisor_pages.bp)
+    app.register_blueprint(employer_link_pages.bp)
     app.register_blueprint(kiosk_pages.bp)
     app.before_request(responses.limit_intake_body)
     return app

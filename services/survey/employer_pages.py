@@ -13,7 +13,9 @@ from flask_babel import gettext as _
 from services.survey import employer_import, employers, roster
 from services.survey.roster import Problem, RosterFileError
 from shared import auth, db
-from shared.models import Employer
+from shared.centre import applied
+from shared.models import Employer, EmployerContact
+from shared.tokens import employer_link
 from shared.web import form_row_id, page_number
 
 bp = Blueprint("employer_pages", __name__)
@@ -100,7 +102,8 @@ def employer_page(employer_id: int, **extra: Any) -> Any:
                                                               or "", ""),
         duplicates=employers.others_with_key(session, shown["employer"]),
         labels=employer_labels(), posted=extra.get("posted", {}),
-        errors=extra.get("errors", {})), extra.get("status", 200)
+        errors=extra.get("errors", {}), links=extra.get("links", []),
+        link_contact=extra.get("link_contact")), extra.get("status", 200)
 
 
 @bp.route("/employers/<int:employer_id>/contacts", methods=["POST"])
@@ -126,6 +129,28 @@ def add_contact(employer_id: int) -> Any:
         flash(_("%(name)s is already a contact of this company.", name=contact.name), "ok")
     session.commit()
     return redirect(url_for(".employer_page", employer_id=employer_id))
+
+
+@bp.route("/employers/<int:employer_id>/contacts/<int:contact_id>/link", methods=["POST"])
+@auth.requires("operator")
+def contact_link(employer_id: int, contact_id: int) -> Any:
+    """Show a contact's personal links (one per wave a consent names them in), to send by
+    hand until an employer campaign sends them. The link is a credential: audited."""
+    session = db.session()
+    contact = session.get(EmployerContact, contact_id)
+    if contact is None or contact.employer_id != employer_id:
+        abort(404)
+    settings = applied()
+    links = [(slug, employer_link(settings.base_url, settings.secret_key, wave_id, contact_id))
+             for wave_id, slug in employers.link_waves(session, contact_id)]
+    auth.audit(session, _actor(), "employer.link_copy", f"employer:{employer_id}",
+               contact=contact_id, links=len(links))
+    session.commit()
+    if not links:
+        flash(_("No alumnus named this contact with consent: there is no link to send."),
+              "error")
+        return redirect(url_for(".employer_page", employer_id=employer_id))
+    return employer_page(employer_id, links=links, link_contact=contact)
 
 
 @bp.route("/employers/<int:employer_id>/merge", methods=["POST"])

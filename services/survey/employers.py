@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from services.survey.roster import Problem, check_fields
@@ -38,7 +38,9 @@ from shared.models import (
     Alumnus,
     Cohort,
     Employer,
+    EmployerAnswer,
     EmployerContact,
+    EmployerRating,
     Program,
     SupervisorConsent,
     Wave,
@@ -308,14 +310,25 @@ def merge_employers(session: Session, keep_id: int, duplicate_id: int) -> Merge:
         else:
             _fill_blanks(same, {"position": contact.position, "phone": contact.phone,
                                 "email": contact.email})
-            session.execute(update(SupervisorConsent)
-                            .where(SupervisorConsent.contact_id == contact.id)
-                            .values(contact_id=same.id))
+            for table in (SupervisorConsent, EmployerRating, EmployerAnswer):
+                session.execute(update(table).where(table.contact_id == contact.id)
+                                .values(contact_id=same.id))
             session.delete(contact)
             joined += 1
             target = same
         session.flush()
         _announce_consents(session, target)
+    # The duplicate's company answers move over, unless the kept company answered in the
+    # same wave (its own answers win: they are the record staff chose to keep).
+    answered = set(session.scalars(select(EmployerAnswer.wave_id)
+                                   .where(EmployerAnswer.employer_id == keep_id)))
+    for answer in session.scalars(select(EmployerAnswer)
+                                  .where(EmployerAnswer.employer_id == duplicate_id)).all():
+        if answer.wave_id in answered:
+            session.delete(answer)
+        else:
+            answer.employer_id = keep_id
+    session.flush()
     session.delete(duplicate)
     session.flush()
     return Merge(keep_id, duplicate_id, moved, joined)
@@ -408,8 +421,23 @@ def employer_page(session: Session, employer_id: int) -> dict[str, Any]:
             .where(EmployerContact.employer_id == employer_id)
             .order_by(Program.name, Cohort.label, Alumnus.full_name, Wave.slug))
     ]
+    rated = session.scalar(
+        select(func.count()).select_from(EmployerRating)
+        .join(EmployerContact, EmployerContact.id == EmployerRating.contact_id)
+        .where(EmployerContact.employer_id == employer_id))
+    answered = list(session.scalars(
+        select(Wave.slug).join(EmployerAnswer, EmployerAnswer.wave_id == Wave.id)
+        .where(EmployerAnswer.employer_id == employer_id).order_by(Wave.slug)))
     return {"employer": employer, "contacts": contacts, "alumni": alumni,
-            "consenting": sum(1 for a in alumni if a.withdrawn_at is None)}
+            "consenting": sum(1 for a in alumni if a.withdrawn_at is None),
+            "rated": rated or 0, "answered_waves": answered}
+
+
+def link_waves(session: Session, contact_id: int) -> list[tuple[int, str]]:
+    """The waves (id, slug) in which a consent names this contact: one personal link each."""
+    return list(session.execute(
+        select(Wave.id, Wave.slug).join(SupervisorConsent, SupervisorConsent.wave_id == Wave.id)
+        .where(SupervisorConsent.contact_id == contact_id).distinct().order_by(Wave.slug)))
 
 
 def others_with_key(session: Session, employer: Employer) -> list[Employer]:
@@ -417,65 +445,3 @@ def others_with_key(session: Session, employer: Employer) -> list[Employer]:
     return list(session.scalars(
         select(Employer).where(Employer.name_key == employer.name_key,
                                Employer.id != employer.id).order_by(Employer.id)))
-
-
-# --- personal data ------------------------------------------------------------------------
-
-
-def supervisors_of(session: Session, alumnus_id: int) -> list[dict[str, Any]]:
-    """What is held about the supervisors an alumnus named, for their export."""
-    return [
-        {"wave": slug, "consented_at": consent.consented_at,
-         "withdrawn_at": consent.withdrawn_at,
-         "supervisor": {"name": contact.name, "position": contact.position,
-                        "phone": contact.phone, "email": contact.email},
-         "company": {"id": employer.id, "name": employer.name}}
-        for consent, contact, employer, slug in session.execute(
-            select(SupervisorConsent, EmployerContact, Employer, Wave.slug)
-            .join(EmployerContact, EmployerContact.id == SupervisorConsent.contact_id)
-            .join(Employer, Employer.id == EmployerContact.employer_id)
-            .join(Wave, Wave.id == SupervisorConsent.wave_id)
-            .where(SupervisorConsent.alumnus_id == alumnus_id)
-            .order_by(SupervisorConsent.id))
-    ]
-
-
-def forget_supervisors(session: Session, alumnus_id: int) -> int:
-    """The alumnus is erased: their supervisor consents go, and with them each contact
-    that only their consent brought in (recorded from an alumnus's form, named by no other
-    consent). Contacts staff entered or imported stay: the centre knew them on its own.
-    The company records stay (a company is no person). Returns the consents removed."""
-    contact_ids = list(session.scalars(
-        select(SupervisorConsent.contact_id).where(SupervisorConsent.alumnus_id == alumnus_id)))
-    removed = session.execute(
-        delete(SupervisorConsent).where(SupervisorConsent.alumnus_id == alumnus_id)
-    ).rowcount
-    for contact_id in set(contact_ids):
-        drop_orphan_contact(session, contact_id)
-    session.flush()
-    return removed or 0
-
-
-def drop_orphan_contact(session: Session, contact_id: int) -> bool:
-    """Delete a contact an alumnus's consent brought in once no consent names it."""
-    contact = session.get(EmployerContact, contact_id)
-    if contact is None or contact.consent_source != "alumnus":
-        return False
-    named = session.scalar(select(func.count()).select_from(SupervisorConsent)
-                           .where(SupervisorConsent.contact_id == contact_id))
-    if named:
-        return False
-    session.delete(contact)
-    session.flush()
-    return True
-
-
-def withdraw_supervisors(session: Session, alumnus_id: int, now: Any) -> int:
-    """The alumnus withdrew consent: so did they for their supervisor being asked.
-    Returns the consents marked."""
-    return session.execute(
-        update(SupervisorConsent)
-        .where(SupervisorConsent.alumnus_id == alumnus_id,
-               SupervisorConsent.withdrawn_at.is_(None))
-        .values(withdrawn_at=now)
-    ).rowcount or 0

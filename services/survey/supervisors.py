@@ -21,7 +21,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.survey import employers
+from services.survey import employer_privacy, employers
 from services.survey.roster import Problem
 from shared.event_types import EmployerContactAdded
 from shared.events import publish
@@ -116,7 +116,7 @@ def give_supervisor(session: Session, wave_id: int, alumnus_id: int,
         consent.contact_id, consent.consented_at, consent.withdrawn_at = contact.id, now, None
         session.flush()
         if replaced != contact.id:
-            employers.drop_orphan_contact(session, replaced)
+            employer_privacy.drop_orphan_contact(session, replaced)
     session.flush()
     publish(session, EmployerContactAdded(contact_id=contact.id, employer_id=employer.id,
                                           alumnus_id=alumnus_id, wave_id=wave_id))

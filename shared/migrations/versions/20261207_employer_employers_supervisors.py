@@ -1,4 +1,4 @@
-"""employers, employer_contacts, supervisor_consents, employer_recipients
+"""employers, employer_contacts, supervisor_consents, employer ratings and answers, employer_recipients
 
 Revision ID: employer0001
 Revises: calls0001
@@ -6,11 +6,12 @@ Create Date: 2026-12-07 19:50:00
 
 The employer survey's records (docs/employers.md): companies, the people there the centre
 may ask (supervisors), each alumnus's separate consent that their supervisor be asked (per
-wave), and outreach's list of employer contacts it learnt of through
+wave), the supervisors' ratings of alumni and their companies' answers, and outreach's list of employer contacts it learnt of through
 `employer.contact_added`.
 """
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 
 revision = 'employer0001'
@@ -65,6 +66,40 @@ def upgrade() -> None:
     op.create_index('ix_supervisor_consents_alumnus_id', 'supervisor_consents', ['alumnus_id'])
     op.create_index('ix_supervisor_consents_contact_id', 'supervisor_consents', ['contact_id'])
     op.create_table(
+        'employer_ratings',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('wave_id', sa.Integer(), sa.ForeignKey('waves.id'), nullable=False),
+        sa.Column('alumnus_id', sa.Integer(), sa.ForeignKey('alumni.id'), nullable=False),
+        sa.Column('contact_id', sa.Integer(), sa.ForeignKey('employer_contacts.id'),
+                  nullable=True),
+        sa.Column('questionnaire_id', sa.Integer(), sa.ForeignKey('questionnaires.id'),
+                  nullable=False),
+        sa.Column('answers', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'),
+                  nullable=False),
+        sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('wave_id', 'alumnus_id', name='uq_employer_ratings_wave_alumnus'),
+    )
+    op.create_index('ix_employer_ratings_alumnus_id', 'employer_ratings', ['alumnus_id'])
+    op.create_index('ix_employer_ratings_contact_id', 'employer_ratings', ['contact_id'])
+    op.create_table(
+        'employer_answers',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('wave_id', sa.Integer(), sa.ForeignKey('waves.id'), nullable=False),
+        sa.Column('employer_id', sa.Integer(), sa.ForeignKey('employers.id'), nullable=False),
+        sa.Column('contact_id', sa.Integer(), sa.ForeignKey('employer_contacts.id'),
+                  nullable=True),
+        sa.Column('questionnaire_id', sa.Integer(), sa.ForeignKey('questionnaires.id'),
+                  nullable=False),
+        sa.Column('answers', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'),
+                  nullable=False),
+        sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('wave_id', 'employer_id', name='uq_employer_answers_wave_employer'),
+    )
+    op.create_index('ix_employer_answers_employer_id', 'employer_answers', ['employer_id'])
+    op.create_index('ix_employer_answers_contact_id', 'employer_answers', ['contact_id'])
+    op.create_table(
         'employer_recipients',
         sa.Column('contact_id', sa.Integer(), autoincrement=False, nullable=False),
         sa.Column('employer_id', sa.Integer(), nullable=False),
@@ -75,6 +110,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('employer_recipients')
+    op.drop_index('ix_employer_answers_contact_id', 'employer_answers')
+    op.drop_index('ix_employer_answers_employer_id', 'employer_answers')
+    op.drop_table('employer_answers')
+    op.drop_index('ix_employer_ratings_contact_id', 'employer_ratings')
+    op.drop_index('ix_employer_ratings_alumnus_id', 'employer_ratings')
+    op.drop_table('employer_ratings')
     op.drop_index('ix_supervisor_consents_contact_id', 'supervisor_consents')
     op.drop_index('ix_supervisor_consents_alumnus_id', 'supervisor_consents')
     op.drop_table('supervisor_consents')
