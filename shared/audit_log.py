@@ -124,6 +124,10 @@ SENTENCES: dict[str, str] = {
     "employer.contact_add": N_("%(actor)s added a contact to company #%(target)s"),
     "employer.link_copy": N_("%(actor)s revealed the personal links of contact #%(contact)s "
                              "of company #%(target)s"),
+    "employer.contact_export": N_("%(actor)s downloaded the personal data of contact "
+                                  "#%(contact)s of company #%(target)s"),
+    "employer.contact_erase": N_("%(actor)s erased the personal data of contact #%(contact)s "
+                                 "of company #%(target)s"),
     "employer.merge": N_("%(actor)s merged company #%(duplicate)s into company #%(target)s"),
     "employers.import": N_("%(actor)s imported companies from %(target)s (%(created)s new, "
                            "%(matched)s already on record, %(rejected)s rejected)"),

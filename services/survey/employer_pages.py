@@ -5,12 +5,22 @@ commit (docs/employers.md)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 
-from services.survey import employer_import, employers, roster
+from services.survey import employer_import, employer_privacy, employers, roster
 from services.survey.roster import Problem, RosterFileError
 from shared import auth, db
 from shared.centre import applied
@@ -151,6 +161,49 @@ def contact_link(employer_id: int, contact_id: int) -> Any:
               "error")
         return redirect(url_for(".employer_page", employer_id=employer_id))
     return employer_page(employer_id, links=links, link_contact=contact)
+
+
+def _contact_or_404(employer_id: int, contact_id: int) -> EmployerContact:
+    contact = db.session().get(EmployerContact, contact_id)
+    if contact is None or contact.employer_id != employer_id:
+        abort(404)
+    return contact
+
+
+@bp.route("/employers/<int:employer_id>/contacts/<int:contact_id>/export.json")
+@auth.requires("admin")
+def contact_export(employer_id: int, contact_id: int) -> Any:
+    """A contact's own data (their right of access), for an admin to hand them; audited."""
+    _contact_or_404(employer_id, contact_id)
+    session = db.session()
+    document = employer_privacy.export_contact(session, contact_id)
+    auth.audit(session, _actor(), "employer.contact_export", f"employer:{employer_id}",
+               contact=contact_id)
+    session.commit()
+    response = current_app.response_class(
+        json.dumps(document, ensure_ascii=False, indent=2), mimetype="application/json")
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=jejak-employer-contact-{contact_id}.json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/employers/<int:employer_id>/contacts/<int:contact_id>/erase", methods=["POST"])
+@auth.requires("admin")
+def contact_erase(employer_id: int, contact_id: int) -> Any:
+    """Erase a contact on their request (confirmed by typing their name); audited."""
+    contact = _contact_or_404(employer_id, contact_id)
+    session = db.session()
+    if " ".join(request.form.get("confirm", "").split()) != contact.name:
+        flash(_("Type the contact's name exactly to confirm."), "error")
+        return redirect(url_for(".employer_page", employer_id=employer_id))
+    removed = employer_privacy.erase_contact(session, contact_id)
+    auth.audit(session, _actor(), "employer.contact_erase", f"employer:{employer_id}",
+               contact=contact_id, consents_removed=removed)
+    session.commit()
+    flash(_("The contact's personal data was erased. What they answered stays, without "
+            "their name."), "ok")
+    return redirect(url_for(".employer_page", employer_id=employer_id))
 
 
 @bp.route("/employers/<int:employer_id>/merge", methods=["POST"])

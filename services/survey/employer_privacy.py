@@ -92,3 +92,58 @@ def withdraw_supervisors(session: Session, alumnus_id: int, now: Any) -> int:
                SupervisorConsent.withdrawn_at.is_(None))
         .values(withdrawn_at=now)
     ).rowcount or 0
+
+
+def export_contact(session: Session, contact_id: int) -> dict[str, Any] | None:
+    """Everything held about one employer contact (their own right of access): their
+    record, their company, the consents naming them (which wave, when; not the alumni's
+    names, which are the alumni's data) and what they answered. None if there is none."""
+    contact = session.get(EmployerContact, contact_id)
+    if contact is None:
+        return None
+    employer = session.get(Employer, contact.employer_id)
+    consents = session.execute(
+        select(Wave.slug, SupervisorConsent.consented_at, SupervisorConsent.withdrawn_at)
+        .join(Wave, Wave.id == SupervisorConsent.wave_id)
+        .where(SupervisorConsent.contact_id == contact_id).order_by(SupervisorConsent.id)).all()
+    ratings = session.execute(
+        select(Wave.slug, EmployerRating.answers, EmployerRating.submitted_at)
+        .join(Wave, Wave.id == EmployerRating.wave_id)
+        .where(EmployerRating.contact_id == contact_id).order_by(EmployerRating.id)).all()
+    answers = session.execute(
+        select(Wave.slug, EmployerAnswer.answers, EmployerAnswer.submitted_at)
+        .join(Wave, Wave.id == EmployerAnswer.wave_id)
+        .where(EmployerAnswer.contact_id == contact_id).order_by(EmployerAnswer.id)).all()
+    return {
+        "format": "jejak-employer-contact-export/1",
+        "contact": {"id": contact.id, "name": contact.name, "position": contact.position,
+                    "phone": contact.phone, "email": contact.email,
+                    "recorded_from": contact.consent_source,
+                    "created_at": contact.created_at.isoformat()},
+        "company": {"id": employer.id, "name": employer.name} if employer else None,
+        "named_by_alumni": [{"wave": slug, "consented_at": at.isoformat(),
+                             "withdrawn_at": gone.isoformat() if gone else None}
+                            for slug, at, gone in consents],
+        "ratings_given": [{"wave": slug, "answers": given, "submitted_at": at.isoformat()}
+                          for slug, given, at in ratings],
+        "company_answers_given": [{"wave": slug, "answers": given,
+                                   "submitted_at": at.isoformat()}
+                                  for slug, given, at in answers],
+    }
+
+
+def erase_contact(session: Session, contact_id: int) -> int:
+    """A contact asked to be erased: the consents naming them go (no one is left to ask),
+    what they answered stays without their name, and their record is deleted. Returns the
+    consents removed; 0 and nothing done when there is no such contact."""
+    contact = session.get(EmployerContact, contact_id)
+    if contact is None:
+        return 0
+    removed = session.execute(
+        delete(SupervisorConsent).where(SupervisorConsent.contact_id == contact_id)).rowcount
+    for table in (EmployerRating, EmployerAnswer):
+        session.execute(update(table).where(table.contact_id == contact_id)
+                        .values(contact_id=None))
+    session.delete(contact)
+    session.flush()
+    return removed or 0

@@ -198,3 +198,44 @@ def test_staff_reveal_a_contacts_link_audited_and_see_the_survey_status(
         entry = db.session().scalars(select(AuditEntry).where(
             AuditEntry.action == "employer.link_copy")).one()
         assert entry.details == {"contact": link["contact_id"], "links": 1}
+
+
+def test_a_contact_exports_and_erases_their_own_data_through_an_admin(
+        survey_app, survey, link) -> None:
+    from shared.auth import create_user
+    from shared.models import AuditEntry
+    from tests.integration.test_web_access import csrf_of, login
+
+    survey_app.test_client().post(f"/e/{link['token']}/a/{link['people'][0]}", data=RATING)
+    with survey_app.app_context():
+        create_user(db.session(), "adm", "kata-sandi-adm", "admin")
+        create_user(db.session(), "ops", "kata-sandi-ops", "operator")
+        employer_id = db.session().get(EmployerContact, link["contact_id"]).employer_id
+        db.session().commit()
+    base = f"/employers/{employer_id}/contacts/{link['contact_id']}"
+    operator = survey_app.test_client()
+    login(operator, "ops", "kata-sandi-ops")
+    assert operator.get(f"{base}/export.json").status_code == 403
+    admin = survey_app.test_client()
+    login(admin, "adm", "kata-sandi-adm")
+    document = admin.get(f"{base}/export.json").get_json()
+    assert document["contact"]["phone"] == "+6281234567890"
+    assert [given["answers"]["emp_hire_again"] for given in document["ratings_given"]] == [1]
+    assert len(document["named_by_alumni"]) == 2
+    assert "Alumnus 0" not in str(document)  # the alumni's names are theirs, not his
+    page = admin.get(f"/employers/{employer_id}").get_data(as_text=True)
+    wrong = admin.post(f"{base}/erase", data={"csrf_token": csrf_of(page), "confirm": "Budi"})
+    assert wrong.status_code == 302
+    with survey_app.app_context():
+        assert db.session().get(EmployerContact, link["contact_id"]) is not None
+    admin.post(f"{base}/erase", data={"csrf_token": csrf_of(page), "confirm": "Budi  Santoso"})
+    with survey_app.app_context():
+        session = db.session()
+        assert session.get(EmployerContact, link["contact_id"]) is None
+        assert session.scalars(select(EmployerRating)).one().contact_id is None
+        # Alumnus 4 named another supervisor: that consent stays.
+        assert session.scalar(select(func.count()).select_from(SupervisorConsent)) == 1
+        assert [entry.action for entry in session.scalars(
+            select(AuditEntry).where(AuditEntry.action.like("employer.contact_%"))
+            .order_by(AuditEntry.id))] == ["employer.contact_export", "employer.contact_erase"]
+    assert survey_app.test_client().get(f"/e/{link['token']}").status_code == 404
