@@ -132,10 +132,16 @@ def supervised(session: Session, wave_id: int, contact_id: int) -> list[Supervis
 
 
 def contact_of(session: Session, wave_id: int, contact_id: int) -> EmployerContact | None:
-    """The contact of a link, while any consent of the wave still names them."""
-    named = session.scalar(select(func.count()).select_from(SupervisorConsent).where(
-        SupervisorConsent.wave_id == wave_id, SupervisorConsent.contact_id == contact_id))
-    return session.get(EmployerContact, contact_id) if named else None
+    """The contact of a link, while a consent of the wave that still holds names them: the
+    alumni's consent is the only ground for asking them anything, their company's
+    questions included."""
+    holding = session.scalar(
+        select(func.count()).select_from(SupervisorConsent)
+        .join(Alumnus, Alumnus.id == SupervisorConsent.alumnus_id)
+        .where(SupervisorConsent.wave_id == wave_id, SupervisorConsent.contact_id == contact_id,
+               SupervisorConsent.withdrawn_at.is_(None), Alumnus.erased_at.is_(None),
+               Alumnus.consent_withdrawn_at.is_(None)))
+    return session.get(EmployerContact, contact_id) if holding else None
 
 
 def rating_of(session: Session, wave_id: int, alumnus_id: int) -> EmployerRating | None:

@@ -239,3 +239,43 @@ def test_a_contact_exports_and_erases_their_own_data_through_an_admin(
             select(AuditEntry).where(AuditEntry.action.like("employer.contact_%"))
             .order_by(AuditEntry.id))] == ["employer.contact_export", "employer.contact_erase"]
     assert survey_app.test_client().get(f"/e/{link['token']}").status_code == 404
+
+
+def test_markup_in_names_reaches_no_page_unescaped(survey_app, survey, link) -> None:
+    """An alumnus and a supervisor named with markup: the employer's link, the rating page
+    and the company page show the text, never the markup."""
+    from shared.auth import create_user
+    from shared.models import Alumnus
+    from tests.integration.test_hostile_input import PAYLOAD, assert_escaped
+    from tests.integration.test_web_access import login
+
+    with survey_app.app_context():
+        session = db.session()
+        session.get(Alumnus, link["people"][0]).full_name = PAYLOAD
+        contact = session.get(EmployerContact, link["contact_id"])
+        contact.name, contact.position = PAYLOAD, PAYLOAD
+        create_user(session, "ops", "kata-sandi-ops", "operator")
+        employer_id = contact.employer_id
+        session.commit()
+    client = survey_app.test_client()
+    assert_escaped(client.get(f"/e/{link['token']}").get_data(as_text=True), "employer link")
+    assert_escaped(client.get(f"/e/{link['token']}/a/{link['people'][0]}").get_data(
+        as_text=True), "rating page")
+    staff = survey_app.test_client()
+    login(staff, "ops", "kata-sandi-ops")
+    for path in (f"/employers/{employer_id}", "/employers"):
+        assert_escaped(staff.get(path).get_data(as_text=True), path)
+
+
+def test_the_link_closes_when_the_last_consent_stops_holding(survey_app, survey, link) -> None:
+    client = survey_app.test_client()
+    assert client.get(f"/e/{link['token']}").status_code == 200
+    with survey_app.app_context():
+        session = db.session()
+        for person in link["people"][:2]:  # both alumni who named Budi
+            withdraw_consent(session, person, source="staff")
+        session.commit()
+    assert client.get(f"/e/{link['token']}").status_code == 404
+    assert client.post(f"/e/{link['token']}", data=COMPANY).status_code == 404
+    with survey_app.app_context():
+        assert db.session().scalar(select(func.count()).select_from(EmployerAnswer)) == 0
