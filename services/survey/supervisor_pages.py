@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 
 from services.survey import employers, intake, roster, supervisors
 from services.survey.roster import Problem
@@ -75,7 +76,12 @@ def give(token: str) -> Any:
         session.rollback()
         return redirect(url_for("form.thanks", token=token))
     if outcome.stored:
-        session.commit()
+        try:
+            session.commit()
+        except IntegrityError:
+            # The same alumnus sent the block twice at once (two taps): the other one won.
+            session.rollback()
+            return redirect(url_for("form.thanks", token=token))
         flash(_("Thank you. The training centre may now ask your supervisor about your work."),
               "ok")
         return redirect(url_for("form.thanks", token=token))
