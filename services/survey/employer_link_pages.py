@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.survey import employer_survey
@@ -52,7 +53,7 @@ def overview(token: str) -> Any:
         result = employer_survey.save_company(session, parts, wave_id, contact, answers)
         problems = {**result.problems, **problems}
         if not problems:
-            session.commit()
+            _commit(session)
             return redirect(url_for(".overview", token=token, saved="company"))
         session.rollback()
         status = 422
@@ -86,7 +87,7 @@ def rate(token: str, alumnus_id: int) -> Any:
                                              answers)
         problems = {**result.problems, **problems}
         if not problems:
-            session.commit()
+            _commit(session)
             return redirect(url_for(".overview", token=token, saved="rating"))
         session.rollback()
         status = 422
@@ -100,3 +101,12 @@ def _section(parts: Parts, which: str, answers: dict[str, Any],
              problems: dict[str, list[Problem]]) -> Any:
     form = parts.alumnus if which == "alumnus" else parts.company
     return section_view(form, form.sections[0], answers, problems)
+
+
+def _commit(session: Session) -> None:
+    """Commit; when the same answers were sent twice at once (two taps), the first insert
+    won and this one's is dropped: either way the answers are stored."""
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
