@@ -138,6 +138,7 @@ def test_errors_name_the_field_in_indonesian_and_store_nothing(survey_app, emplo
     page = answer.get_data(as_text=True)
     assert "Perusahaan atau kantor wajib diisi" in page
     assert "Nomor HP atasan (WhatsApp): &#39;12345&#39; bukan nomor telepon yang valid" in page
+    assert 'name="consent" value="yes" checked>' in page  # their tick is kept to fix and send
     assert "Email atasan: &#39;bukan-email&#39; bukan alamat email" in page
     assert counts(survey_app) == NOTHING
 
