@@ -662,14 +662,16 @@ def demo_data() -> None:
 
 
 def seed(database_url: str, timezone: str = "Asia/Makassar") -> None:
-    """Data every installation needs: the default questionnaire, and the East Kalimantan
-    minimum wages (UMP and UMK Kota Bontang 2025-2026) for years with no wage and no wave."""
+    """Data every installation needs: the default questionnaires (alumni and employer), and
+    the East Kalimantan minimum wages (UMP and UMK Kota Bontang 2025-2026) for years with no
+    wage and no wave."""
     from services.analytics.wages import seed_east_kalimantan
-    from services.survey.catalog import ensure_default
+    from services.survey.catalog import ensure_default, ensure_employer
     from shared.db import Database
 
     with Database.for_url(database_url).session_factory() as db_session:
         ensure_default(db_session)
+        ensure_employer(db_session)
         seed_east_kalimantan(db_session, timezone)
         db_session.commit()
 

@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from services.survey import catalog, intake, waves
+from services.survey import catalog, employers, intake, supervisors, waves
 from services.survey.questionnaire import load_definition, validate_answers
 from shared.db import Database
-from shared.models import Alumnus, Cohort, Program
+from shared.models import Alumnus, Cohort, Program, Response
 from shared.pii import protect_nik
 
 PROGRAMS = ("Teknik Las", "Otomotif", "Teknik Listrik", "Tata Boga", "Teknologi Informasi")
@@ -208,9 +208,43 @@ def load_demo_data(database_url: str, pii_key: str, seed: int = 7) -> str:
                         alumnus_id=alumnus.id,
                         answers={"consent": True, "f8": rng.choice([1, 5])},
                     )
+        named = demo_employers(session, wave.id, random.Random(seed + 1))
         session.commit()
         total = sum(len(members) for members in alumni_by_program)
         return (
             f"loaded: {len(PROGRAMS)} programs, {len(PROGRAMS) * 2} cohorts, {total} alumni,"
-            f" wave {DEMO_WAVE!r} open with {answered} complete responses"
+            f" wave {DEMO_WAVE!r} open with {answered} complete responses, {named} supervisors"
+            " named"
         )
+
+
+# Industry partners a centre in Bontang might know (docs/employers.md), with their KBLI section.
+PARTNERS = (
+    ("PT Pupuk Kaltim", "C", "Bontang"),
+    ("PT Badak NGL", "B", "Bontang"),
+    ("PT Kaltim Industrial Estate", "L", "Bontang"),
+    ("CV Maju Jaya", "F", "Samarinda"),
+)
+SUPERVISORS = ("Hendra Wijaya", "Sri Lestari", "Bambang Susilo", "Yuni Kartika", "Agus Salim")
+
+
+def demo_employers(session: Any, wave_id: int, rng: random.Random) -> int:
+    """The partners, and a supervisor named (with consent) by about half of the employed
+    respondents; its own random stream, so the answers above stay as they were."""
+    for name, section, city in PARTNERS:
+        employers.record_employer(session, employers.EmployerFields(
+            name=name, kbli_section=section, city=city), source="import")
+    named = 0
+    for alumnus_id, answers in session.execute(
+            select(Response.alumnus_id, Response.answers)
+            .where(Response.wave_id == wave_id, Response.status == "complete")
+            .order_by(Response.alumnus_id)):
+        if answers.get("f8") != 1 or rng.random() < 0.5:
+            continue
+        person = rng.choice(SUPERVISORS)
+        supervisors.give_supervisor(session, wave_id, alumnus_id, {
+            "company": answers.get("f5b", ""), "supervisor_name": person,
+            "supervisor_position": rng.choice(("Mandor", "Kepala Bengkel", "Supervisor")),
+            "supervisor_phone": f"+62813{rng.randrange(10**7, 10**8)}", "consent": "yes"})
+        named += 1
+    return named

@@ -120,6 +120,17 @@ SENTENCES: dict[str, str] = {
                             "(the message carries the personal link)"),
     "kiosk.unlock": N_("%(actor)s unlocked a kiosk for the wave %(target)s"),
     "call_list.assign": N_("%(actor)s assigned alumni of the wave %(target)s to a staff member"),
+    "employer.create": N_("%(actor)s added the company %(name)s (#%(target)s)"),
+    "employer.contact_add": N_("%(actor)s added a contact to company #%(target)s"),
+    "employer.link_copy": N_("%(actor)s revealed the personal links of contact #%(contact)s "
+                             "of company #%(target)s"),
+    "employer.contact_export": N_("%(actor)s downloaded the personal data of contact "
+                                  "#%(contact)s of company #%(target)s"),
+    "employer.contact_erase": N_("%(actor)s erased the personal data of contact #%(contact)s "
+                                 "of company #%(target)s"),
+    "employer.merge": N_("%(actor)s merged company #%(duplicate)s into company #%(target)s"),
+    "employers.import": N_("%(actor)s imported companies from %(target)s (%(created)s new, "
+                           "%(matched)s already on record, %(rejected)s rejected)"),
     "centre.settings": N_("%(actor)s changed the centre's settings"),
     "read.alumni": N_("%(actor)s listed alumni with their contact details (API)"),
     "read.responses": N_("%(actor)s listed responses with contact details (API)"),

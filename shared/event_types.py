@@ -100,6 +100,19 @@ class ChatOpened(EventData):
 
 
 @dataclass(frozen=True)
+class EmployerContactAdded(EventData):
+    """An alumnus named their supervisor and consented that the centre ask them: the contact
+    may now be written to (services/survey/supervisors.py). Sent once per consent stored,
+    so a supervisor of two alumni is announced twice; the consumer keeps one recipient."""
+
+    name: ClassVar[str] = "employer.contact_added"
+    contact_id: int
+    employer_id: int
+    alumnus_id: int
+    wave_id: int
+
+
+@dataclass(frozen=True)
 class MessageStatus(EventData):
     """A message sent, delivered or failed (services/outreach/delivery.py)."""
 

@@ -37,6 +37,7 @@ from shared.event_types import (
     ChatOpened,
     ConsentWithdrawn,
     ContractError,
+    EmployerContactAdded,
     EventData,
     InvitationRequested,
     MessageStatus,
@@ -86,6 +87,8 @@ CONTRACTS: dict[str, Contract] = {contract.data.name: contract for contract in (
              ("outreach.on_consent_withdrawn", "analytics.on_consent_withdrawn")),
     # A try at contact from the call list; the survey records it in its attempts.
     Contract(ChatOpened, ("survey.on_chat_opened",)),
+    # A supervisor an alumnus consented to: outreach records them as a recipient.
+    Contract(EmployerContactAdded, ("outreach.on_employer_contact_added",)),
     # Survey reads message status from the messages table; only analytics listens.
     Contract(MessageStatus, ("analytics.on_message_status",)),
 )}

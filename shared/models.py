@@ -212,6 +212,104 @@ class ResponseEdit(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# --- employers (survey) ----------------------------------------------------------------
+
+
+class Employer(Base):
+    """A company or office that employs alumni (docs/employers.md).
+
+    `name_key` is the name normalised by services/survey/employers.py `name_key` (lower
+    case, legal forms such as PT or CV and punctuation dropped): with the phone or email it
+    decides whether an entry or an imported row is a company already on record.
+    `kbli_section` is the letter A-U of Indonesia's standard industrial classification.
+    """
+
+    __tablename__ = "employers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), index=True)
+    kbli_section: Mapped[str | None] = mapped_column(String(1))
+    city: Mapped[str | None] = mapped_column(String(120))
+    address: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164, as the roster's
+    email: Mapped[str | None] = mapped_column(String(254))
+    source: Mapped[str] = mapped_column(String(16), default="staff")  # staff/import/form
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class EmployerContact(Base):
+    """A person at an employer the centre may ask about its alumni (a supervisor).
+
+    `consent_source` says on what ground Jejak holds them: `alumnus` (an alumnus named them
+    as their supervisor and ticked the separate consent), `staff` (entered by staff), or
+    `import` (a list of industry partners). Personal data: erased with the last consent
+    that brought them in (services/survey/employer_privacy.py `forget_supervisors`).
+    """
+
+    __tablename__ = "employer_contacts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    employer_id: Mapped[int] = mapped_column(ForeignKey("employers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[str | None] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164
+    email: Mapped[str | None] = mapped_column(String(254))
+    consent_source: Mapped[str] = mapped_column(String(16))  # alumnus/staff/import
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SupervisorConsent(Base):
+    """An alumnus's separate consent, in one wave, that the centre ask their supervisor
+    (a contact) about their work. Stored only when they ticked it; deleted when the alumnus
+    is erased; `withdrawn_at` set when they withdraw consent."""
+
+    __tablename__ = "supervisor_consents"
+    __table_args__ = (UniqueConstraint("wave_id", "alumnus_id",
+                                       name="uq_supervisor_consents_wave_alumnus"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"))
+    alumnus_id: Mapped[int] = mapped_column(ForeignKey("alumni.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("employer_contacts.id"), index=True)
+    consented_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None]
+
+
+class EmployerRating(Base):
+    """A supervisor's answers about one alumnus (blk-employer's `alumnus` section), one per
+    alumnus and wave; replaced when they answer again. Deleted when the alumnus is erased.
+    `contact_id` is emptied when the contact is erased: the rating stays, anonymous."""
+
+    __tablename__ = "employer_ratings"
+    __table_args__ = (UniqueConstraint("wave_id", "alumnus_id",
+                                       name="uq_employer_ratings_wave_alumnus"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"))
+    alumnus_id: Mapped[int] = mapped_column(ForeignKey("alumni.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("employer_contacts.id"),
+                                                   index=True)
+    questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaires.id"))
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EmployerAnswer(Base):
+    """A company's answers in a wave (blk-employer's `company` section), whichever of its
+    contacts gave them last; one per company and wave."""
+
+    __tablename__ = "employer_answers"
+    __table_args__ = (UniqueConstraint("wave_id", "employer_id",
+                                       name="uq_employer_answers_wave_employer"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"))
+    employer_id: Mapped[int] = mapped_column(ForeignKey("employers.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("employer_contacts.id"),
+                                                   index=True)
+    questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaires.id"))
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # --- outreach -------------------------------------------------------------------------
 
 
@@ -324,6 +422,19 @@ class OptOut(Base):
     alumnus_id: Mapped[int | None] = mapped_column(ForeignKey("alumni.id"), index=True)
     source: Mapped[str] = mapped_column(String(32))  # link/sms_stop/whatsapp_stop/staff
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EmployerRecipient(Base):
+    """An employer contact outreach may write to, learnt from `employer.contact_added`
+    (services/outreach/employers.py). One row per contact, whichever event came first.
+
+    No foreign key: the contact is the survey's, and it may be erased (then outreach, which
+    reads the contact when it sends, finds nobody to write to)."""
+
+    __tablename__ = "employer_recipients"
+    contact_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    employer_id: Mapped[int] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # --- follow-up by phone and WhatsApp (survey) ----------------------------------------

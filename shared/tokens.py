@@ -47,3 +47,12 @@ SURVEY_LINK = "survey-link"
 
 def survey_link(settings_base_url: str, secret_key: str, wave_id: int, alumnus_id: int) -> str:
     return f"{settings_base_url}/survey/s/{seal(secret_key, SURVEY_LINK, wave_id, alumnus_id)}"
+
+
+# An employer contact's personal link, per (wave, contact): made by the survey service (the
+# link page) and later by outreach (employer campaigns): one recipe.
+EMPLOYER_LINK = "employer-link"
+
+
+def employer_link(settings_base_url: str, secret_key: str, wave_id: int, contact_id: int) -> str:
+    return f"{settings_base_url}/survey/e/{seal(secret_key, EMPLOYER_LINK, wave_id, contact_id)}"

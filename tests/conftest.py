@@ -20,6 +20,7 @@ import redis
 from sqlalchemy import create_engine, text
 
 from services import embedded
+from services.survey.employer_survey import forget_parts
 from services.survey.waves import forget_questionnaires
 from shared.centre import forget as forget_centre
 from shared.config import Settings
@@ -114,6 +115,7 @@ def clean_db(settings: Settings) -> Database:
             connection.execute(table.delete())
     forget_centre()  # the centre's settings cached by an earlier test (shared/centre.py)
     forget_questionnaires()  # versions parsed for an earlier test's ids (ids restart)
+    forget_parts()  # the employer questionnaire's parts, likewise
     # Tasks an earlier test left in the broker would act on this test's rows (ids restart).
     broker = redis.Redis.from_url(settings.redis_url)
     broker.delete("survey", "outreach", "analytics", "events", "unacked", "unacked_index",

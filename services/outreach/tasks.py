@@ -7,12 +7,13 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from services.outreach import bounces, campaigns, delivery, pacing, privacy
+from services.outreach import bounces, campaigns, delivery, employers, pacing, privacy
 from shared.centre import applied
 from shared.db import get_db
 from shared.event_types import (
     AlumnusErased,
     ConsentWithdrawn,
+    EmployerContactAdded,
     InvitationRequested,
     ResponseSubmitted,
     WaveTargetsAdded,
@@ -100,3 +101,11 @@ def on_consent_withdrawn(db_session: Session, event: Event) -> None:
     data = event.data
     assert isinstance(data, ConsentWithdrawn)
     privacy.stop_messages(db_session, data.alumnus_id, "consent_withdrawn")
+
+
+@consumer("outreach.on_employer_contact_added")
+def on_employer_contact_added(db_session: Session, event: Event) -> None:
+    """A supervisor an alumnus consented to: one recipient row per contact."""
+    data = event.data
+    assert isinstance(data, EmployerContactAdded)
+    employers.record_recipient(db_session, data.contact_id, data.employer_id)

@@ -14,9 +14,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         admin,
         call_list_pages,
         dead_letters_page,
+        employer_link_pages,
+        employer_pages,
         form,
         kiosk_pages,
         questionnaire_import,
+        supervisor_pages,
         wave_pages,
     )
     from services.survey.api import alumni, audit, followup, questionnaires, responses, waves
@@ -33,12 +36,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.spec.components.schema(
         "AnswersBlkTracerV1", answers_schema(load_definition(default_definition()))
     )
+    from services.survey.catalog import employer_definition
+
+    api.spec.components.schema(
+        "AnswersBlkEmployerV1", answers_schema(load_definition(employer_definition()))
+    )
     app.register_blueprint(admin.bp)
     app.register_blueprint(dead_letters_page.bp)
+    app.register_blueprint(employer_pages.bp)
     app.register_blueprint(wave_pages.bp)
     app.register_blueprint(call_list_pages.bp)
     app.register_blueprint(questionnaire_import.bp)
     app.register_blueprint(form.bp)
+    app.register_blueprint(supervisor_pages.bp)
+    app.register_blueprint(employer_link_pages.bp)
     app.register_blueprint(kiosk_pages.bp)
     app.before_request(responses.limit_intake_body)
     return app

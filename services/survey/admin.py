@@ -24,7 +24,7 @@ from flask import (
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
-from services.survey import pending_imports, privacy, roster, roster_template, waves
+from services.survey import catalog, pending_imports, privacy, roster, roster_template, waves
 from services.survey.import_texts import describer, rejection_out
 from services.survey.roster import RosterFileError
 from services.survey.roster_import import REJECTED_SUFFIX, write_rejected_rows
@@ -61,7 +61,8 @@ def index(**extra: Any) -> Any:
         cohorts=session.execute(select(Cohort, Program.name).join(Program)
                                 .order_by(Program.name, Cohort.label)).all(),
         questionnaires=session.scalars(
-            select(QuestionnaireRow).order_by(QuestionnaireRow.key, QuestionnaireRow.version)
+            select(QuestionnaireRow).where(QuestionnaireRow.key != catalog.EMPLOYER_KEY)
+            .order_by(QuestionnaireRow.key, QuestionnaireRow.version)
         ).all(),
         base_url=_settings().base_url,
         **extra,

@@ -7,6 +7,8 @@ and audited the same way.
 
 from __future__ import annotations
 
+import importlib.resources
+import json
 from typing import Any
 
 from sqlalchemy import func, select
@@ -80,6 +82,30 @@ def _plain_title(title: Any, default_language: str) -> str:
 def ensure_default(session: Session) -> QuestionnaireRow:
     """The shipped instrument (blk-tracer v1), stored once."""
     definition = default_definition()
+    found = session.scalar(
+        select(QuestionnaireRow).where(QuestionnaireRow.key == definition["key"],
+                                       QuestionnaireRow.version == definition["version"])
+    )
+    return found if found is not None else add_version(session, definition)
+
+
+EMPLOYER_QUESTIONNAIRE = "blk_employer_v1.json"
+# The employer instrument's key: its versions ask supervisors, so no alumni wave offers them.
+EMPLOYER_KEY = "blk-employer"
+
+
+def employer_definition() -> dict[str, Any]:
+    """The shipped employer instrument, "Survei Pengguna Lulusan BLK" version 1
+    (docs/employers.md), beside blk-tracer in the questionnaire package and read the same
+    way: a definition like any other, so a centre edits it by adding a version."""
+    source = importlib.resources.files("services.survey.questionnaire").joinpath(
+        EMPLOYER_QUESTIONNAIRE)
+    return json.loads(source.read_text(encoding="utf-8"))
+
+
+def ensure_employer(session: Session) -> QuestionnaireRow:
+    """The shipped employer instrument (blk-employer v1), stored once."""
+    definition = employer_definition()
     found = session.scalar(
         select(QuestionnaireRow).where(QuestionnaireRow.key == definition["key"],
                                        QuestionnaireRow.version == definition["version"])

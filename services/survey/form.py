@@ -42,6 +42,7 @@ from services.survey.questionnaire import (
     validate_answers,
 )
 from services.survey.roster import normalise_phone
+from services.survey.supervisor_pages import render_thanks
 from services.survey.waves import (
     SurveyError,
     mark_opened,
@@ -352,13 +353,8 @@ def _first_section_with(sections: list[Section], problems: dict[str, list[Proble
 @bp.route("/s/<token>/terima-kasih")
 @auth.public
 def thanks(token: str) -> Any:
-    try:
-        wave_id, respondent = intake.respondent_by_token(db.session(), _secret(), token)
-    except SurveyError:
-        return _unavailable("invalid", 404)
-    wave = wave_info_by_id(db.session(), wave_id)
-    return render_template("survey/thanks.html", name=respondent.full_name, wave=wave,
-                           token=token)
+    """The thank-you page, with the optional supervisor block (supervisor_pages)."""
+    return render_thanks(token)
 
 
 @bp.route("/s/<token>/jawaban")

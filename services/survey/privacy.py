@@ -33,6 +33,7 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from services.survey import employer_privacy
 from services.survey.questionnaire import load_definition
 from services.survey.roster_import import Identifiers, plan_rejected_rows_erasure
 from shared.backup import backups_in
@@ -189,6 +190,9 @@ def export_alumnus(session: Session, alumnus_id: int, *, pii_key: str) -> dict[s
              "delivery_attempts": attempts.get(message.id, [])}
             for message, position, campaign_id, campaign_name in messages
         ],
+        # The supervisors they named with consent (docs/employers.md): theirs to see.
+        "supervisors": employer_privacy.supervisors_of(session, alumnus_id),
+        "ratings_by_supervisors": employer_privacy.ratings_about(session, alumnus_id),
         "opt_outs": [
             {"channel": opt_out.channel, "address": opt_out.address, "source": opt_out.source,
              "created_at": opt_out.created_at}
@@ -267,6 +271,9 @@ def erase_alumnus(
         removed += len(response.answers or {}) - len(kept)
         response.answers = kept
         response.draft = None
+    # Their consent that their supervisor be asked goes, with the ratings about them and
+    # the contact it brought in.
+    employer_privacy.forget_supervisors(session, alumnus.id)
     publish(session, AlumnusErased(alumnus_id=alumnus.id))
     session.flush()
     # After the flush, so a database refusal leaves the files as they were.
@@ -317,6 +324,7 @@ def withdraw_consent(
         return False
     alumnus.consent_withdrawn_at = now or utcnow()
     alumnus.consent_withdrawn_source = source
+    employer_privacy.withdraw_supervisors(session, alumnus.id, alumnus.consent_withdrawn_at)
     publish(session, ConsentWithdrawn(alumnus_id=alumnus.id))
     session.flush()
     return True

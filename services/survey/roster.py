@@ -197,8 +197,26 @@ class _Rows(Iterator[tuple[int, dict[str, str]]]):
         return self._expected
 
 
-def read_rows(file: IO[bytes], filename: str) -> Iterator[tuple[int, dict[str, str]]]:
+@dataclass(frozen=True)
+class FileColumns:
+    """The columns a kind of file has: English name → Indonesian header, and the required
+    ones. The roster's are `ROSTER`; the employer import has its own (employers.py)."""
+
+    columns: Mapping[str, str]
+    required: tuple[str, ...]
+
+    def column_name(self, title: str) -> str:
+        header = normalise_header(title)
+        for column, indonesian in self.columns.items():
+            if header in (column, indonesian):
+                return column
+        return title.strip()
+
+
+def read_rows(file: IO[bytes], filename: str, layout: FileColumns | None = None
+              ) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (line, values) for each non-blank row of a roster file, header being line 1.
+    `layout`: another sort of file read the same way (the roster's columns when None).
 
     The format follows the file name's extension (.xlsx, otherwise CSV). Headers are matched
     case-insensitively in English or Indonesian; columns the roster does not know are kept
@@ -211,8 +229,8 @@ def read_rows(file: IO[bytes], filename: str) -> Iterator[tuple[int, dict[str, s
     except UploadRejected as exc:
         raise RosterFileError(str(exc)) from exc
     if kind == "xlsx":
-        return _read_xlsx(file)
-    return _read_csv(file)
+        return _read_xlsx(file, layout)
+    return _read_csv(file, layout)
 
 
 def normalise_header(header: str) -> str:
@@ -226,10 +244,11 @@ def column_name(title: str) -> str:
     return HEADER_ALIASES.get(normalise_header(title), title.strip())
 
 
-def _columns_of(header: list[str], titles: dict[str, str] | None = None) -> list[str]:
+def _columns_of(header: list[str], titles: dict[str, str] | None = None,
+                kind: FileColumns | None = None) -> list[str]:
     columns: list[str] = []
     for position, title in enumerate(header, start=1):
-        name = column_name(title)
+        name = column_name(title) if kind is None else kind.column_name(title)
         if not name:
             name = f"column_{position}"
         if name in columns:
@@ -237,17 +256,20 @@ def _columns_of(header: list[str], titles: dict[str, str] | None = None) -> list
         columns.append(name)
         if titles is not None:
             titles[name] = title.strip() or name
-    missing = [column for column in REQUIRED_COLUMNS if column not in columns]
+    required, names = ((REQUIRED_COLUMNS, COLUMNS) if kind is None
+                       else (kind.required, kind.columns))
+    missing = [column for column in required if column not in columns]
     if missing:
         raise RosterFileError(
             "the header lacks required columns: "
-            + ", ".join(f"{column} ({COLUMNS[column]})" for column in missing)
+            + ", ".join(f"{column} ({names[column]})" for column in missing)
         )
     return columns
 
 
 def _rows_with_header(
     records: Iterable[tuple[int, list[str]]], titles: dict[str, str] | None = None,
+    kind: FileColumns | None = None,
 ) -> Iterator[tuple[int, dict[str, str]]]:
     records = iter(records)
     for _line, header in records:
@@ -255,7 +277,7 @@ def _rows_with_header(
             break
     else:
         raise RosterFileError("the file has no header row")
-    columns = _columns_of(header, titles)
+    columns = _columns_of(header, titles, kind)
     for line, cells in records:
         if not "".join(cells).strip():
             continue  # spreadsheets often end in blank rows
@@ -277,7 +299,8 @@ def _beyond_header(cells: list[str], width: int) -> dict[str, str]:
     }
 
 
-def _read_csv(file: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
+def _read_csv(file: IO[bytes], kind: FileColumns | None = None
+              ) -> Iterator[tuple[int, dict[str, str]]]:
     expected = 0
     if file.seekable():
         start = file.tell()
@@ -285,11 +308,11 @@ def _read_csv(file: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
         expected = max(newlines - 1, 0)
         file.seek(start)
     titles: dict[str, str] = {}
-    return _Rows(_csv_records(file, titles), expected, titles)
+    return _Rows(_csv_records(file, titles, kind), expected, titles)
 
 
-def _csv_records(file: IO[bytes],
-                 titles: dict[str, str]) -> Iterator[tuple[int, dict[str, str]]]:
+def _csv_records(file: IO[bytes], titles: dict[str, str],
+                 kind: FileColumns | None = None) -> Iterator[tuple[int, dict[str, str]]]:
     text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
     try:
         first_line = text.readline()
@@ -305,7 +328,7 @@ def _csv_records(file: IO[bytes],
                 # A quoted value may span lines; the next record starts after them.
                 line = reader.line_num + 1
 
-        yield from _rows_with_header(numbered(), titles)
+        yield from _rows_with_header(numbered(), titles, kind)
     except UnicodeDecodeError as exc:
         raise RosterFileError(
             "the file is not UTF-8 text: save it as 'CSV UTF-8' or as an Excel workbook"
@@ -325,7 +348,8 @@ def _chain_first(first_line: str, text: TextIO) -> Iterator[str]:
         yield line
 
 
-def _read_xlsx(file: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
+def _read_xlsx(file: IO[bytes], kind: FileColumns | None = None
+               ) -> Iterator[tuple[int, dict[str, str]]]:
     from openpyxl import load_workbook  # only XLSX imports pay for loading openpyxl
 
     try:
@@ -345,7 +369,7 @@ def _read_xlsx(file: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
             workbook.close()
 
     titles: dict[str, str] = {}
-    return _Rows(_rows_with_header(records(), titles), expected, titles)
+    return _Rows(_rows_with_header(records(), titles, kind), expected, titles)
 
 
 def cell_text(value: Any) -> str:
@@ -601,3 +625,39 @@ def parse_contact(column: str, value: str) -> str | None:
     if not value:
         return None
     return (_phone if column == "phone" else _email)(column, value)
+
+
+# What `check_fields` accepts: the kinds of value a record other than a roster row holds.
+FIELD_KINDS = ("text", "phone", "email")
+
+
+def check_fields(
+    raw: Mapping[str, str], fields: Mapping[str, tuple[str, bool, int]],
+) -> tuple[dict[str, str | None], list[Problem]]:
+    """Check `raw`'s values as a roster row's are checked, for other records (an employer,
+    a supervisor: services/survey/employers.py): `fields` maps a column to (kind, required,
+    longest). Text has its runs of spaces collapsed; phones become E.164 and emails lower
+    case; control and bidirectional characters are refused; a value exported by Jejak with
+    its formula guard (shared.csvsafe) reads back as it was. Returns the values (None when
+    empty) and every problem, in `fields` order."""
+    values: dict[str, str | None] = {}
+    problems: list[Problem] = []
+    for column, (kind, required, longest) in fields.items():
+        try:
+            value = _value(raw, column)
+            if value is None:
+                if required:
+                    raise _InvalidValue(column, "required")
+            elif kind == "phone":
+                value = _phone(column, value)
+            elif kind == "email":
+                value = _email(column, value)
+            else:
+                value = " ".join(value.split())
+                if len(value) > longest:
+                    raise _InvalidValue(column, "too_long", limit=longest)
+            values[column] = value
+        except _InvalidValue as invalid:
+            problems.append(invalid.problem)
+            values[column] = None
+    return values, problems

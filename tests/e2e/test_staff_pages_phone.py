@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select
 
-from shared.models import Alumnus, Campaign, Wave
+from shared.models import Alumnus, Campaign, Employer, Wave
 from tests.conftest import TEST_DB
 from tests.e2e.test_dashboard_browser import figures  # noqa: F401 (a fixture)
 
@@ -73,9 +73,11 @@ def demo_ids(jejak) -> dict[str, str]:
             wave = connection.execute(select(Wave.id, Wave.slug).order_by(Wave.id)).first()
             alumnus = connection.scalar(select(Alumnus.id).order_by(Alumnus.id))
             campaign = connection.scalar(select(Campaign.id).order_by(Campaign.id))
+            employer = connection.scalar(select(Employer.id).order_by(Employer.id))
     finally:
         engine.dispose()
-    ids = {"slug": wave.slug, "wave_id": str(wave.id), "alumnus_id": str(alumnus)}
+    ids = {"slug": wave.slug, "wave_id": str(wave.id), "alumnus_id": str(alumnus),
+           "employer_id": str(employer)}
     if campaign is not None:
         ids["campaign_id"] = str(campaign)
     return ids
@@ -184,6 +186,7 @@ def test_no_staff_page_scrolls_sideways_on_a_phone(jejak, browser, screenshots, 
     assert {"/survey/", "/survey/alumni", "/survey/audit", "/outreach/", "/analytics/",
             "/survey/help", f"/survey/alumni/{ids['alumnus_id']}",
             f"/outreach/campaigns/{ids['campaign_id']}", "/survey/questionnaires/import",
+            "/survey/employers", f"/survey/employers/{ids['employer_id']}",
             f"/survey/questionnaires/import/{ids['upload_id']}"} <= set(visited)
 
 

@@ -39,6 +39,12 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("survey", "form.thanks"): "thank-you page of a personal link (token is the credential)",
     ("survey", "form.answers"): "read-only summary of one's own answers (token is the "
     "credential, as for the form that shows the same answers)",
+    ("survey", "supervisor.give"): "the thank-you page's supervisor block, stored only with "
+    "its consent ticked (token is the credential, as for the form)",
+    ("survey", "employer_link.overview"): "an employer contact's link: the alumni they "
+    "supervise (name, program, year) and the company's questions (token is the credential)",
+    ("survey", "employer_link.rate"): "an employer contact's rating of one alumnus they "
+    "supervise with the alumnus's consent (token is the credential)",
     ("survey", "form.declined"): "the ending after \"Tidak setuju\" (token is the credential)",
     ("survey", "form.open_link"): "open link (QR code): identification, rate limited",
     ("survey", "kiosk.service_worker"): "the kiosk's service worker script; holds no data",

@@ -138,7 +138,8 @@ def test_every_staff_form_carries_the_csrf_token_and_a_post_without_it_is_refuse
     person = survey["alumni"][0][0]
     survey_pages = ["/", "/import", "/alumni", f"/alumni/{person}", f"/alumni/{person}/erase",
                     "/audit", "/waves/ts-2026", "/waves/ts-2026/alumni",
-                    f"/waves/ts-2026/alumni/{person}"]
+                    f"/waves/ts-2026/alumni/{person}", "/employers", "/employers/import",
+                    f"/employers/{_an_employer(survey_app)}"]
     for app, pages in ((survey_app, survey_pages), (outreach_app, ["/"]),
                        (analytics_app, ["/?wave=ts-2026"])):
         client = app.test_client()
@@ -161,6 +162,20 @@ def test_every_staff_form_carries_the_csrf_token_and_a_post_without_it_is_refuse
     no_token = survey_app.test_client().post(
         "/login", data={"username": "adi", "password": "kata-sandi-adi"})
     assert no_token.status_code == 400
+
+
+def _an_employer(app) -> int:
+    """A company with a look-alike, so its page shows every form (contact, merge)."""
+    from services.survey.employers import EmployerFields, record_employer
+
+    with app.app_context():
+        session = db.session()
+        kept, _ = record_employer(session, EmployerFields("PT Maju Jaya", phone="+62541123456"),
+                                  source="staff")
+        record_employer(session, EmployerFields("Maju Jaya", phone="+62541999999"),
+                        source="staff")
+        session.commit()
+        return kept.id
 
 
 SAMPLE_ARGUMENTS = {"int": "1", "uuid": "6f1c1f3e-3b7e-4c57-9a52-3d3a8f1f0001",
