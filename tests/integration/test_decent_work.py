@@ -227,3 +227,45 @@ def test_without_a_minimum_wage_decent_work_has_no_value(analytics_app, wave) ->
     assert indicators["above_minimum_wage"]["count"] is None
     # Without any wage row every income falls to the centre's (unset) wage.
     assert indicators["minimum_wage_applied"] == {"umk": 0, "ump": 0, "centre": 7}
+
+
+def test_the_pdf_report_has_the_decent_work_section(analytics_app, wave, tmp_path) -> None:
+    from pypdf import PdfReader
+
+    from services.analytics.reports.export import load_report_input
+    from services.analytics.reports.pdf import write_pdf
+
+    set_wages(analytics_app.test_client(), wave)
+    figures(analytics_app, wave)  # refreshed with the wages
+    with analytics_app.app_context():
+        report = load_report_input(db.session(), {"wave": wave["slug"], "unsuppressed": True},
+                                   "Asia/Makassar")
+        out = tmp_path / "report.pdf"
+        write_pdf(report.cells, report.labels, report.wave, report.minimum_wage, out,
+                  rule=None, unsuppressed=True)
+    text = " ".join(page.extract_text() for page in PdfReader(out).pages)
+    text = " ".join(text.split())
+    assert "Pekerjaan layak" in text
+    # iku2 0.577778 → 57,8%; blk as seeded (equal to IKU 2).
+    assert "57,8%" in text
+    assert ("UMK kabupaten/kota tempat bekerja: 2; UMP provinsi tempat bekerja: 3; upah "
+            "minimum wilayah BLK: 2") in text
+
+
+def test_the_dashboard_shows_decent_work_and_the_wages_applied(analytics_app, wave) -> None:
+    from shared.auth import create_user
+    from tests.integration.test_web_access import login
+
+    set_wages(analytics_app.test_client(), wave)
+    figures(analytics_app, wave)
+    with analytics_app.app_context():
+        session = db.session()
+        create_user(session, "admin-decent", "kata-sandi-decent-18", "admin")
+        session.commit()
+    client = analytics_app.test_client()
+    assert login(client, "admin-decent", "kata-sandi-decent-18").status_code == 302
+    html = client.get(f"/?wave={wave['slug']}").get_data(as_text=True)
+    assert "Pekerjaan layak" in html and "IKU 2 (Kepmendiktisaintek 358/M/KEP/2025)" in html
+    assert "57,8" in html  # 0.577778 as the reader's percent (the whole wave is shown)
+    assert ("Pendapatan dibandingkan dengan UMK kabupaten/kota tempat bekerja: 2; dengan UMP "
+            "provinsi tempat bekerja: 3; dengan upah minimum wilayah BLK: 2.") in html
