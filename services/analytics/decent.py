@@ -260,7 +260,9 @@ def wage_threshold_case(answers: Any, wages: Wages, threshold: Any) -> ColumnEle
 def weight_case(answers: Any, preset: Preset, wages: Wages, *, squared: bool = False
                 ) -> ColumnElement[Any]:
     """The respondent's weight under `preset` (hundredths; with `squared`, its square),
-    NULL when the status is not answered: `person_weight` as one CASE."""
+    NULL when the status is not answered: `person_weight` as one CASE on the status, each
+    arm testing the waiting time and the pay at most twice (a row is looked at once per
+    aggregate, a million rows a full refresh)."""
     status, waiting = _column(answers, "status"), _column(answers, "waiting")
     income, contract = _column(answers, "income"), _column(answers, "contract")
     paid = income >= wage_threshold_case(
@@ -269,18 +271,19 @@ def weight_case(answers: Any, preset: Preset, wages: Wages, *, squared: bool = F
     def value(weight: int) -> Any:
         return literal(weight * weight if squared else weight)
 
-    whens: list[tuple[Any, Any]] = [(status == FURTHER_STUDY, value(preset.further_study))]
-    for code, table in ((EMPLOYEE, preset.employee), (SELF_EMPLOYED, preset.self_employed)):
-        conditions = [status == code]
-        if code == EMPLOYEE and preset.contract_required:
-            conditions.append(contract.in_(WRITTEN_CONTRACTS))
-        whens += [
-            (and_(*conditions, waiting < table.full_months, paid), value(table.full)),
-            (and_(*conditions, waiting < table.partial_months, paid),
-             value(table.partial_paid)),
-            (and_(*conditions, waiting < table.partial_months), value(table.partial_unpaid)),
-        ]
-    return case(*whens, (status.is_not(None), value(0)))
+    def by_time_and_pay(table: StatusTable) -> Any:
+        return case(
+            (and_(waiting < table.full_months, paid), value(table.full)),
+            (waiting < table.partial_months,
+             case((paid, value(table.partial_paid)), else_=value(table.partial_unpaid))),
+            else_=value(0))
+
+    employee = by_time_and_pay(preset.employee)
+    if preset.contract_required:
+        employee = case((contract.in_(WRITTEN_CONTRACTS), employee), else_=value(0))
+    return case({FURTHER_STUDY: value(preset.further_study), EMPLOYEE: employee,
+                 SELF_EMPLOYED: by_time_and_pay(preset.self_employed)},
+                value=status, else_=case((status.is_not(None), value(0))))
 
 
 def measures(plan: Plan | None) -> list[tuple[str, Any]]:

@@ -191,7 +191,8 @@ def _statement(one_cell: bool, plan: decent.Plan | None) -> Select[Any]:
     # The value tables, one branch each (each a parallel scan of the projection). Incomes
     # are grouped by work place too (one group per income where no place is asked): the
     # place rides in the measures column, as `Cell.income_place` keys it.
-    city, province = answered.c.work_city, answered.c.work_province
+    city = answered.c[decent.COLUMNS["work_city"]]
+    province = answered.c[decent.COLUMNS["work_province"]]
     place = func.coalesce(province, city // 100)
     table_rows = [
         select(literal(WAITING), *cell_of(answered), answered.c.waiting, func.count(), null())
