@@ -102,3 +102,32 @@ def test_the_wage_page_picks_regions_by_their_bps_names(analytics_app, staff) ->
         rows = [(row.level, row.region_code, row.region_name) for row in
                 db.session().scalars(select(MinimumWage).order_by(MinimumWage.id))]
     assert rows == [("city", "6472", "Kota Samarinda"), ("province", "31", "DKI Jakarta")]
+
+
+def test_saving_a_wage_says_the_waves_of_its_year_are_recomputed(analytics_app,
+                                                                 staff) -> None:
+    from datetime import UTC, datetime
+
+    from services.survey import catalog
+    from shared.models import Wave
+
+    with analytics_app.app_context():
+        session = db.session()
+        questionnaire_id = catalog.ensure_default(session).id
+        session.add(Wave(slug="tracer-2026-decent", title="Tracer 2026", status="open",
+                         questionnaire_id=questionnaire_id,
+                         opened_at=datetime(2026, 1, 10, 2, 0, tzinfo=UTC)))
+        session.commit()
+    client = signed_in(analytics_app, "admin")
+    token = csrf_of(client.get("/minimum-wages").get_data(as_text=True))
+    form = {"region": "province:64", "amount": "3.762.431", "source": "Kepgub",
+            "csrf_token": token}
+    html = client.post("/minimum-wages", data={**form, "year": "2026"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Angka 1 gelombang sedang dihitung ulang dengan nilai ini" in html
+    html = client.post("/minimum-wages", data={**form, "year": "2025"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Upah minimum disimpan" in html and "sedang dihitung ulang" not in html
+    html = client.post("/settings/decent-work", data={**BLK_FORM, "csrf_token": token},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Angka 1 gelombang sedang dihitung ulang dengan nilai ini" in html
