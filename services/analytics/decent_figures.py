@@ -55,6 +55,9 @@ def decent_work(total: Cell, strata: Sequence[Cell], name: str, correction: floa
     borrows the pooled s²). No interval below two weighed.
     """
     n = total.decent_n.get(name, 0)
+    if not n:  # not weighed (no minimum wage for the wave): no pass over the strata
+        return {"value": None, "n": 0, "ci_low": None, "ci_high": None, "weighted": None,
+                "weighted_ci_low": None, "weighted_ci_high": None, "small_n": True}
     value = _decent_mean(total, name)
     spread = _decent_variance(total, name)
     low = high = None
@@ -82,21 +85,33 @@ def _decent_variance(cell: Cell, name: str) -> float | None:
 
 def _decent_weighted(strata: Sequence[Cell], name: str,
                      pooled: float | None) -> tuple[float | None, float | None, float | None]:
-    parts = [(stratum.targets / stratum.respondents, stratum) for stratum in strata
-             if stratum.respondents and stratum.decent_n.get(name, 0)]
-    base = sum(weight * stratum.decent_n[name] for weight, stratum in parts)
+    # One pass, plain locals: the whole wave has ~2,000 strata, and this runs again for each
+    # group a live update changed.
+    weighted_sum = base = 0.0
+    parts: list[tuple[float, int, int, int]] = []
+    for stratum in strata:
+        n_h = stratum.decent_n.get(name, 0)
+        respondents = stratum.respondents
+        if not n_h or not respondents:
+            continue
+        weight = (respondents + stratum.partial + stratum.refusal + stratum.non_contact
+                  + stratum.unknown + stratum.unreachable) / respondents  # N_h / n_h
+        total = stratum.decent_sum.get(name, 0)
+        weighted_sum += weight * total
+        base += weight * n_h
+        parts.append((weight, n_h, total, stratum.decent_squares.get(name, 0)))
     if not base:
         return None, None, None
-    value = sum(weight * stratum.decent_sum.get(name, 0) / 100
-                for weight, stratum in parts) / base
+    value = weighted_sum / 100 / base
     if pooled is None:
         return value, None, None
     variance = 0.0
-    for weight, stratum in parts:
-        n_h = stratum.decent_n[name]
+    for weight, n_h, total, squares in parts:
+        # s_h² = (n·Σw² − (Σw)²) / (n(n − 1)) in ten-thousandths; one person: the pooled s².
+        own = (max(n_h * squares - total * total, 0) / (10_000 * n_h * (n_h - 1))
+               if n_h > 1 else pooled)
         share = weight * n_h / base
-        own = _decent_variance(stratum, name)
-        variance += share * share * (own if own is not None else pooled) / n_h
+        variance += share * share * own / n_h
     return (value, *_clipped(value, Z95 * math.sqrt(variance)))
 
 
