@@ -34,6 +34,9 @@ from shared.models import DecentWorkPreset, Wave, utcnow
 log = logging.getLogger(__name__)
 REFRESHED_STATUSES = ("open", "closed")  # as refresh.REFRESHED_STATUSES
 DEFAULT_TIMEZONE = "Asia/Makassar"  # shared.config's default, outside an app
+# As migration decent0001 seeds them.
+DEFAULT_SOURCES = {"iku2": "Kepmendiktisaintek 358/M/KEP/2025, IKU 2",
+                   "blk": "BLK (from IKU 2; the centre may adjust it)"}
 
 
 def presets(session: Session) -> tuple[Preset, ...]:
@@ -47,7 +50,8 @@ def preset_rows(session: Session) -> list[tuple[Preset, bool, str]]:
     """(preset, editable, source) of every preset, for the staff page."""
     stored = {row.name: row for row in session.scalars(select(DecentWorkPreset))}
     return [(preset, preset.name in EDITABLE,
-             stored[preset.name].source if preset.name in stored else "")
+             stored[preset.name].source if preset.name in stored
+             else DEFAULT_SOURCES.get(preset.name, ""))
             for preset in presets(session)]
 
 
