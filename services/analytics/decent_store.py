@@ -36,7 +36,7 @@ REFRESHED_STATUSES = ("open", "closed")  # as refresh.REFRESHED_STATUSES
 DEFAULT_TIMEZONE = "Asia/Makassar"  # shared.config's default, outside an app
 # As migration decent0001 seeds them.
 DEFAULT_SOURCES = {"iku2": "Kepmendiktisaintek 358/M/KEP/2025, IKU 2",
-                   "blk": "BLK (from IKU 2; the centre may adjust it)"}
+                   "blk": "BLK (awalnya sama dengan IKU 2; dapat disesuaikan lembaga)"}
 
 
 def presets(session: Session) -> tuple[Preset, ...]:

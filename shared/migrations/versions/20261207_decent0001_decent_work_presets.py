@@ -45,7 +45,7 @@ def upgrade() -> None:
         {'name': 'iku2', 'rules': RULES, 'editable': False, 'source': SOURCE,
          'updated_at': now},
         {'name': 'blk', 'rules': RULES, 'editable': True,
-         'source': 'BLK (from IKU 2; the centre may adjust it)', 'updated_at': now},
+         'source': 'BLK (awalnya sama dengan IKU 2; dapat disesuaikan lembaga)', 'updated_at': now},
     ])
 
 
