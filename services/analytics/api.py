@@ -52,8 +52,9 @@ blp = Blueprint(
     "indicators",
     __name__,
     url_prefix="/api/v1",
-    description="Indicators of a wave (docs/indicators.md), their refresh, and the minimum wage "
-    "(UMK) per year that above_minimum_wage compares incomes with.",
+    description="Indicators of a wave (docs/indicators.md), their refresh, and the minimum wages "
+    "(UMK and UMP) per year and region that above_minimum_wage and decent_work compare "
+    "incomes with: the wage of where the alumnus works, else the centre's own.",
 )
 GENDERS = ("L", "P")  # laki-laki, perempuan
 
