@@ -99,6 +99,7 @@ SENTENCES: dict[str, str] = {
     "export.download": N_("%(actor)s downloaded export #%(target)s (%(kind)s)"),
     "analytics.refresh": N_("%(actor)s recomputed the indicators of %(target)s"),
     "minimum_wage.set": N_("%(actor)s set the minimum wage of %(target)s to %(amount)s"),
+    "decent_work.preset_set": N_("%(actor)s changed the decent-work rule %(target)s"),
     "event.replay": N_("%(actor)s sent event #%(target)s to %(consumer)s again"),
     "event.discard": N_("%(actor)s discarded event #%(target)s for %(consumer)s"),
     "indicators.unsuppressed": N_("%(actor)s read the indicators of %(target)s with small "

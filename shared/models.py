@@ -506,6 +506,21 @@ class MinimumWage(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class DecentWorkPreset(Base):
+    """A rule set of the decent-work indicator, kept as data (docs/indicators.md, "Decent
+    work"): "iku2" (IKU 2 of Kepmendiktisaintek 358/M/KEP/2025, not editable) and "blk"
+    (the centre's own, edited on the staff page). `rules` is what
+    services/analytics/decent.py `Preset.to_json` writes; seeded by migration decent0001.
+    """
+
+    __tablename__ = "decent_work_presets"
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    rules: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    editable: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class CentreSetting(Base):
     """One setting of the training centre (name, address, public URL, ...), set by an admin.
 

@@ -24,6 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.analytics.cells import Cell, CellKey
+from services.analytics.decent import Wages
+from services.analytics.decent_store import queue_refreshes, waves_of_year
 from services.analytics.disclosure import Disclosure
 from services.analytics.indicator_cache import SnapshotEntries, entries_of
 from services.analytics.indicators import (
@@ -34,7 +36,14 @@ from services.analytics.indicators import (
 from services.analytics.indicators import select as select_cells
 from services.analytics.response_rates import ResponseRates, current_response_rates
 from services.analytics.snapshots import WARMED_STATUSES, SnapshotView, read_snapshot
-from services.analytics.wages import LEVELS, minimum_wage_of, set_wage, wave_year
+from services.analytics.wages import (
+    LEVELS,
+    WAGE_RULE,
+    minimum_wage_of,
+    set_wage,
+    wages_of_year,
+    wave_year,
+)
 from shared import auth, db
 from shared.models import MinimumWage, RefreshRun, Wave, utcnow
 from shared.web import get_or_404, row_id
@@ -43,8 +52,9 @@ blp = Blueprint(
     "indicators",
     __name__,
     url_prefix="/api/v1",
-    description="Indicators of a wave (docs/indicators.md), their refresh, and the minimum wage "
-    "(UMK) per year that above_minimum_wage compares incomes with.",
+    description="Indicators of a wave (docs/indicators.md), their refresh, and the minimum wages "
+    "(UMK and UMP) per year and region that above_minimum_wage and decent_work compare "
+    "incomes with: the wage of where the alumnus works, else the centre's own.",
 )
 GENDERS = ("L", "P")  # laki-laki, perempuan
 
@@ -100,6 +110,34 @@ class CompetencyGapOut(StatisticOut):
     mean_b = fields.Float(allow_none=True, metadata={"description": "level the job needs"})
 
 
+class WageCasesOut(Schema):
+    umk = fields.Integer(allow_none=True, metadata={
+        "description": "incomes compared with the UMK of the work city or regency"})
+    ump = fields.Integer(allow_none=True, metadata={
+        "description": "incomes compared with the UMP of the work province"})
+    centre = fields.Integer(allow_none=True, metadata={
+        "description": "incomes compared with the centre's own wage (work place unknown, "
+                       "or no wage set for it)"})
+
+
+class DecentWorkOut(Schema):
+    value = fields.Float(allow_none=True, metadata={
+        "description": "mean weight Σ weight / n (null: no minimum wage for the wave)"})
+    n = fields.Integer(allow_none=True, metadata={
+        "description": "respondents weighed (status answered)"})
+    ci_low = fields.Float(allow_none=True, metadata={
+        "description": "95 % interval, normal approximation (docs/indicators.md)"})
+    ci_high = fields.Float(allow_none=True)
+    weighted = fields.Float(allow_none=True, metadata={
+        "description": "Σ w·weight / Σ w with the shares' strata weights N_h / n_h"})
+    weighted_ci_low = fields.Float(allow_none=True, metadata={
+        "description": "95 % interval from the stratified variance"})
+    weighted_ci_high = fields.Float(allow_none=True)
+    small_n = fields.Boolean(metadata={"description": "n below 5"})
+    suppressed = fields.Boolean(metadata={
+        "description": "present (true) only when the small-group rule hid this figure"})
+
+
 class DispositionsOut(Schema):
     complete = fields.Integer()
     partial = fields.Integer()
@@ -140,6 +178,12 @@ class IndicatorsOut(Schema):
     waiting_bins = fields.Dict(keys=fields.String(), values=fields.Integer())
     income_median = fields.Nested(StatisticOut)
     above_minimum_wage = fields.Nested(ShareOut)
+    minimum_wage_applied = fields.Nested(WageCasesOut, metadata={
+        "description": "how many incomes above_minimum_wage compared with each kind of wage "
+                       "(the rule: minimum_wage_rule)"})
+    decent_work = fields.Dict(keys=fields.String(), values=fields.Nested(DecentWorkOut),
+                              metadata={"description": "mean decent-work weight per preset "
+                                        "(iku2, blk; docs/indicators.md, 'Decent work')"})
     relevance_share = fields.Nested(ShareOut)
     local_absorption = fields.Nested(ShareOut)
     certificate_share = fields.Nested(ShareOut)
@@ -199,6 +243,8 @@ class IndicatorsResponse(Schema):
         "description": "the UMK of the wave's year; null: not set (above_minimum_wage has "
                        "no count)"})
     minimum_wage_year = fields.Integer()
+    minimum_wage_rule = fields.String(metadata={
+        "description": "which wage each income is compared with"})
     indicators = fields.Nested(IndicatorsOut, metadata={"description": "of the selection"})
     by = fields.String(allow_none=True)
     breakdown = fields.List(fields.Nested(GroupOut), allow_none=True)
@@ -334,17 +380,18 @@ def answer_text(session: Session, wave: Wave, snapshot: SnapshotView,
     """
     timezone = current_app.config["JEJAK_SETTINGS"].timezone
     wage = minimum_wage_of(session, wave, timezone)
+    wages = wages_of_year(session, wave_year(wave, timezone))
     entries = entries_of((str(session.get_bind().url), wave.id), snapshot.id)
     rates = current_response_rates(session, wave.id, snapshot, program=query.get("program"),
                                    cohort=query.get("cohort"), gender=query.get("gender"))
     # Everything the answer depends on besides the figures (the view object itself); the
     # AAPOR rates also follow contact attempts, so their counts are part of it.
     key = (wave.slug, wave_year(wave, timezone), tuple(sorted(query.items())),
-           None if wage is None else (wage.amount, wage.source, wage.updated_at),
+           None if wage is None else (wage.amount, wage.source, wage.updated_at), wages,
            tuple(rates.counts.items()), tuple(rates.completes_by_mode.items()))
     body = entries.answer(key, snapshot)
     if body is None:
-        body = _answer(entries, wave, snapshot, wage, query, timezone, rates)
+        body = _answer(entries, wave, snapshot, wage, wages, query, timezone, rates)
         entries.remember_answer(key, snapshot, body)
     return body
 
@@ -372,14 +419,16 @@ def warm(session: Session) -> int:
 
 
 def _answer(entries: SnapshotEntries, wave: Wave, snapshot: SnapshotView,
-            wage: MinimumWage | None, query: dict[str, Any], timezone: str,
+            wage: MinimumWage | None, wages: Wages, query: dict[str, Any], timezone: str,
             rates: ResponseRates) -> str:
     """The answer as JSON text: serialised by IndicatorsResponse except the figures, which
     come as JSON text (IndicatorsOut, as the nested field would dump them) from
     `_group_figures` and are spliced in. The text is what `app.json.dumps` of the whole
     answer gives; a breakdown by cohort holds a thousand groups, and dumping them all again
     after one changed took longer than computing the changed one."""
-    amount = wage.amount if wage is not None else None
+    # Every wage of the year: each income meets the wage of where the alumnus works. The
+    # centre's own is `wage` (its amount is wages.centre).
+    amount = wages
     chosen = select_cells(snapshot.cells, program=query.get("program"),
                           cohort=query.get("cohort"), gender=query.get("gender"))
     by = query.get("by")
@@ -394,6 +443,7 @@ def _answer(entries: SnapshotEntries, wave: Wave, snapshot: SnapshotView,
         "filters": {name: query.get(name) for name in ("program", "cohort", "gender")},
         "minimum_wage": wage,
         "minimum_wage_year": wave_year(wave, timezone),
+        "minimum_wage_rule": WAGE_RULE,
         "indicators": None,
         "by": by,
         "breakdown": None,
@@ -425,7 +475,7 @@ def _answer(entries: SnapshotEntries, wave: Wave, snapshot: SnapshotView,
     return body
 
 
-def _group_figures(keyed: list[tuple[CellKey, Cell]], *, minimum_wage: int | None,
+def _group_figures(keyed: list[tuple[CellKey, Cell]], *, minimum_wage: Wages | int | None,
                    fpc: bool, entries: SnapshotEntries, dumps: Callable[[Any], str],
                    disclosure: Disclosure | None = None) -> str:
     """The figures of one group of cells as JSON text, reused while the group holds the
@@ -514,5 +564,8 @@ class MinimumWages(MethodView):
         region, the year's wage wherever the centre is."""
         session = db.session()
         wage = set_wage(session, body, auth.current_principal().name)
+        session.commit()
+        # Decent work is weighed when cells are filled: recompute the year's waves.
+        queue_refreshes(waves_of_year(session, wage.year))
         session.commit()
         return wage

@@ -19,6 +19,7 @@ from itertools import repeat
 from operator import add
 from typing import Any, NamedTuple
 
+from services.analytics.decent import Plan, person_weight, place_key
 from shared.instrument import waiting_months
 from shared.regions import ABROAD, EAST_KALIMANTAN_CITIES, PROVINCES
 
@@ -67,6 +68,9 @@ PLACE_AND_CONTRACT_KEYS: tuple[tuple[str, tuple[int, ...]], ...] = (
 OPEN_DISPOSITIONS = ("partial", "refusal", "non_contact", "unknown", "unreachable")
 # Tables keyed by an answer value that is an integer (the others are keyed by answer keys).
 _INTEGER_KEYED = frozenset({"status", "waiting_months", "income"})
+_WORK_PROVINCES = dict(PLACE_AND_CONTRACT_KEYS)["work_province"]
+_WORK_CITIES = dict(PLACE_AND_CONTRACT_KEYS)["work_city"]
+_CONTRACTS = dict(PLACE_AND_CONTRACT_KEYS)["contract"]
 
 
 class CellKey(NamedTuple):
@@ -116,6 +120,16 @@ class Cell:
     training_eval_sum: dict[str, int] = field(default_factory=dict)
     # f4 option -> employed who ticked it (the share's base is `employed`).
     channels: dict[str, int] = field(default_factory=dict)
+    # decent.place_key(work city, work province, income) -> employed with that income whose
+    # work place is known (empty for questionnaires that do not ask it): which wage their
+    # income is compared with is resolved when the figures are read.
+    income_place: dict[str, int] = field(default_factory=dict)
+    # Per decent-work preset (docs/indicators.md, "Decent work"): respondents weighed (status
+    # answered), Σ weight in hundredths and Σ weight² in ten thousandths; filled only when
+    # the wave has a minimum wage (the fill's `decent.Plan`).
+    decent_n: dict[str, int] = field(default_factory=dict)
+    decent_sum: dict[str, int] = field(default_factory=dict)
+    decent_squares: dict[str, int] = field(default_factory=dict)
 
     @property
     def targets(self) -> int:
@@ -132,12 +146,17 @@ class Cell:
         return sum(self.status.get(code, 0) for code in EMPLOYED_STATUSES)
 
     @classmethod
-    def of_response(cls, answers: Mapping[str, Any]) -> Cell:
-        """The cell holding one complete response and nothing else."""
+    def of_response(cls, answers: Mapping[str, Any], plan: Plan | None = None) -> Cell:
+        """The cell holding one complete response and nothing else; `plan`: the wave's
+        wages and decent-work presets (None: decent work is not weighed, as without a
+        minimum wage)."""
         cell = cls(respondents=1)
         status = _code(answers, "f8", STATUS_CODES)
         if status is not None:
             cell.status[status] = 1
+        months = income = None
+        city = _code(answers, "work_city", _WORK_CITIES)
+        province = _code(answers, "work_province", _WORK_PROVINCES)
         if status in EMPLOYED_STATUSES:
             months = waiting_months(answers)
             if months is not None:
@@ -146,6 +165,10 @@ class Cell:
             income = answers.get("f505")
             if type(income) is int and income > 0:
                 cell.income[income] = 1
+                if city is not None or province is not None:
+                    cell.income_place[place_key(city, province, income)] = 1
+            else:
+                income = None
             relevance = _code(answers, "f14", RELEVANCE_CODES)
             if relevance is not None:
                 cell.relevance_answered = 1
@@ -172,20 +195,31 @@ class Cell:
             if rating is not None:
                 cell.training_eval_answered[item] = 1
                 cell.training_eval_sum[item] = rating
+        if plan is not None and status is not None:
+            contract = _code(answers, "contract", _CONTRACTS)
+            for preset in plan.presets:
+                weight = person_weight(preset, plan.wages, status=status, waiting=months,
+                                       income=income, contract=contract, city=city,
+                                       province=province) or 0
+                cell.decent_n[preset.name] = 1
+                if weight:  # zero entries are absent, as every table keeps them
+                    cell.decent_sum[preset.name] = weight
+                    cell.decent_squares[preset.name] = weight * weight
         return cell
 
-    def add_response(self, answers: Mapping[str, Any]) -> None:
+    def add_response(self, answers: Mapping[str, Any], plan: Plan | None = None) -> None:
         """Count one complete response. The caller moves the alumnus out of their open
         disposition (e.g. `cell.partial -= 1`): N does not change when someone completes."""
-        _accumulate(self, Cell.of_response(answers), 1)
+        _accumulate(self, Cell.of_response(answers, plan), 1)
 
-    def remove_response(self, answers: Mapping[str, Any]) -> None:
-        """Exact inverse of `add_response(answers)`; an edit is remove(old) then add(new).
+    def remove_response(self, answers: Mapping[str, Any], plan: Plan | None = None) -> None:
+        """Exact inverse of `add_response(answers, plan)`; an edit is remove(old) then
+        add(new).
 
         Raises ValueError, leaving the cell as it was, when the answers cannot have been
         added to it (a count would go negative).
         """
-        response = Cell.of_response(answers)
+        response = Cell.of_response(answers, plan)
         for name in _FIELD_NAMES:
             mine, theirs = getattr(self, name), getattr(response, name)
             if (any(mine.get(key, 0) < count for key, count in theirs.items())

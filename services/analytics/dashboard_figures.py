@@ -25,6 +25,7 @@ from services.analytics.cells import (
     Cell,
     CellKey,
 )
+from services.analytics.dashboard_decent import decent_table, wage_cases_text
 from services.analytics.dashboard_queries import (
     Filters,
     cumulative_by_day,
@@ -56,7 +57,7 @@ from services.analytics.indicator_cache import entries_of
 from services.analytics.indicators import WAITING_BINS, breakdown, compute
 from services.analytics.reports.content import answer_labels
 from services.analytics.snapshots import SnapshotView, read_snapshot
-from services.analytics.wages import minimum_wage_of, wave_year
+from services.analytics.wages import minimum_wage_of, wages_of_year, wave_year
 from shared.models import Questionnaire, Wave
 
 # f8 codes in the colours of the status chart (Okabe–Ito; employed ones in blues).
@@ -170,7 +171,8 @@ def build_page(
         return names.get(program_id, f"#{program_id}")
 
     chosen = filters.of(cells)
-    minimum = wage.amount if wage is not None else None
+    # Every wage of the year: each income meets the wage of where the alumnus works.
+    minimum = wages_of_year(session, wave_year(wave, timezone)) if wage is not None else None
     rule = _rule(session, wave.id, snapshot, filters)
 
     def figures(group: list[tuple[CellKey, Cell]], **options: Any) -> dict[str, Any]:
@@ -216,6 +218,7 @@ def build_page(
         absorption=_absorption_figure(groups),
         waiting=_waiting_figure(overall),
         income=_income_figures(groups, wage),
+        decent=decent_table(overall), wage_cases=wage_cases_text(overall),
         competency=_competency_figures(overall, by_program, program_name, answers,
                                        several=len(every_program) > 1),
         channels=_channels_figure(overall, answers),

@@ -65,6 +65,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from services.analytics.cells import COMPETENCIES, TRAINING_EVAL_ITEMS, Cell, CellKey
+from services.analytics.decent import PRESET_NAMES
 from services.analytics.indicators import SMALL_N
 
 GENDERS = ("L", "P")
@@ -79,12 +80,14 @@ _FIGURE_BASES: dict[str, str] = {
     "waiting_bins": "waiting",
     "income_median": "income",
     "above_minimum_wage": "income",
+    "minimum_wage_applied": "income",
     "relevance_share": "relevance",
     "local_absorption": "location",
     "certificate_share": "certificate",
     "job_search_channels": "employed",
     **{f"competency_gap.{a_key}": f"competency.{a_key}" for a_key, _ in COMPETENCIES},
     **{f"training_eval.{item}": f"training.{item}" for item in TRAINING_EVAL_ITEMS},
+    **{f"decent_work.{name}": f"decent.{name}" for name in PRESET_NAMES},
 }
 _BASES: dict[str, Callable[[Cell], int]] = {
     GROUP: lambda cell: cell.respondents,
@@ -98,6 +101,8 @@ _BASES: dict[str, Callable[[Cell], int]] = {
        for a_key, _ in COMPETENCIES},
     **{f"training.{item}": (lambda cell, item=item: cell.training_eval_answered.get(item, 0))
        for item in TRAINING_EVAL_ITEMS},
+    **{f"decent.{name}": (lambda cell, name=name: cell.decent_n.get(name, 0))
+       for name in PRESET_NAMES},
 }
 # Not figures about people: the configuration the figures were computed with.
 _SETTINGS = frozenset({"minimum_wage", "fpc"})

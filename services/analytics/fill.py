@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from services.analytics.cells import Cell, CellKey
+from services.analytics.decent import Plan, place_key
+from services.analytics.decent_store import plan_of_wave
 from services.analytics.measures import apply_measures
 from services.analytics.projection import reconcile_alumnus, reconcile_answers
 from services.analytics.statements import (
@@ -21,6 +23,7 @@ from services.analytics.statements import (
     INCOME,
     WAITING,
     fill_statement,
+    measure_names,
 )
 
 
@@ -31,7 +34,8 @@ def fill_cells(session: Session, wave_id: int) -> dict[CellKey, Cell]:
     caller's transaction; the caller serialises writers (`refresh._lock_snapshots`).
     """
     reconcile_answers(session, wave_id)
-    return _fill(session.execute(fill_statement(), {"wave_id": wave_id}))
+    plan = plan_of_wave(session, wave_id)
+    return _fill(session.execute(fill_statement(plan=plan), {"wave_id": wave_id}), plan)
 
 
 def fill_cell(session: Session, wave_id: int, key: CellKey, *,
@@ -47,11 +51,14 @@ def fill_cell(session: Session, wave_id: int, key: CellKey, *,
         reconcile_answers(session, wave_id, key)
     else:
         reconcile_alumnus(session, wave_id, alumnus_id)
-    rows = session.execute(fill_statement(one_cell=True), {"wave_id": wave_id, **key._asdict()})
-    return _fill(rows).get(key, Cell())
+    plan = plan_of_wave(session, wave_id)
+    rows = session.execute(fill_statement(one_cell=True, plan=plan),
+                           {"wave_id": wave_id, **key._asdict()})
+    return _fill(rows, plan).get(key, Cell())
 
 
-def _fill(rows: Iterable[Any]) -> dict[CellKey, Cell]:
+def _fill(rows: Iterable[Any], plan: Plan | None) -> dict[CellKey, Cell]:
+    names = measure_names(plan)
     cells: dict[tuple[Any, Any, Any], tuple[CellKey, Cell]] = {}
     # Not streamed: PostgreSQL runs no parallel workers for a cursor's query. Seven columns a
     # row keep the buffered result small (a row per distinct income of every cell).
@@ -64,10 +71,16 @@ def _fill(rows: Iterable[Any]) -> dict[CellKey, Cell]:
         if kind == WAITING:
             cell.waiting_months[int(value)] = count
         elif kind == INCOME:
-            cell.income[int(value)] = count
+            # One row per income and work place: the income table sums the places.
+            income = int(value)
+            cell.income[income] = cell.income.get(income, 0) + count
+            if measures is not None:
+                city, province = (json.loads(measures) if isinstance(measures, str)
+                                  else measures)
+                cell.income_place[place_key(city, province, income)] = count
         elif kind == ANSWERS:
             apply_measures(cell, json.loads(measures) if isinstance(measures, str)
-                           else measures)
+                           else measures, names)
         else:
             setattr(cell, DISPOSITION_CODES[int(value)], count)
     return dict(cells.values())

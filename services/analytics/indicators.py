@@ -24,6 +24,8 @@ from services.analytics.cells import (
     CellKey,
     merge,
 )
+from services.analytics.decent import PRESET_NAMES, Wages, as_wages
+from services.analytics.decent_figures import decent_work, place_resolver, wage_cases
 from services.analytics.stats import (
     finite_population_correction,
     mean,
@@ -39,6 +41,7 @@ BREAKDOWNS = {"program": "program_id", "cohort": "cohort_id", "gender": "gender"
 
 KeyedCells = Iterable[tuple[CellKey, Cell]]
 Count = Callable[[Cell], int]
+MinimumWage = int | Wages | None  # the centre's wage alone, or every wage of the year
 
 
 def select(
@@ -61,7 +64,7 @@ def breakdown(
     cells: KeyedCells,
     by: Literal["program", "cohort", "gender"],
     *,
-    minimum_wage: int | None,
+    minimum_wage: MinimumWage,
     fpc: bool = False,
     figures: Callable[..., dict[str, Any]] | None = None,
 ) -> dict[int | str, dict[str, Any]]:
@@ -81,7 +84,7 @@ def breakdown(
 
 
 def compute(
-    cells: KeyedCells, *, minimum_wage: int | None, fpc: bool = False,
+    cells: KeyedCells, *, minimum_wage: MinimumWage, fpc: bool = False,
     merged: Callable[[Sequence[Cell]], Cell] = merge,
     weighted: Weighted | None = None,
 ) -> dict[str, Any]:
@@ -94,16 +97,22 @@ def compute(
     medians and means (waiting_months_median, waiting_months_mean, income_median,
     training_eval.<item>) are {"value", "n", "small_n"}; competency_gap.<A key> adds
     "mean_a" and "mean_b". Alongside: targets, respondents, unreachable, employed,
-    status_answered, small_n, weight_coverage, minimum_wage, fpc, dispositions, waiting_bins.
+    status_answered, small_n, weight_coverage, minimum_wage, fpc, dispositions, waiting_bins,
+    minimum_wage_applied ({"umk", "ump", "centre"}: incomes compared with each kind of
+    wage) and decent_work.<preset> (`_decent_work`).
 
-    `minimum_wage` is the one configured for the wave's year (None: not configured, then
-    above_minimum_wage has no count). With `fpc`, intervals of respondents' shares are
-    narrowed by sqrt((N − n) / (N − 1)) for this group's N targets and n respondents.
+    `minimum_wage`: the wages of the wave's year (`decent.Wages`), or the centre's own wage
+    alone as a number (None: not configured, then above_minimum_wage has no count). Each
+    income is compared with the wage of where the alumnus works (`decent.applicable_wage`);
+    incomes whose work place is unknown, with the centre's own. With `fpc`, intervals of
+    respondents' shares are narrowed by sqrt((N − n) / (N − 1)) for this group's N targets
+    and n respondents.
     `merged`: how a list of cells is summed (default `merge`; the API passes a memoised one,
     whose results must then be left unchanged, as here). `weighted`: how the weighted sums
     of the strata are found (default `weighted_sums`; the API passes a memoised one).
     """
     keyed = list(cells)
+    wages = as_wages(minimum_wage)
     strata = _strata(keyed, merged)
     total = merged([stratum for _, stratum in strata])  # as merging the cells, fewer tables
     sums = (weighted or _fresh_weighted)(strata, minimum_wage)
@@ -116,7 +125,7 @@ def compute(
                      _ratio(sums.numerators[2 * index], sums.numerators[2 * index + 1]))
         for index, (path, count_of, base_of) in enumerate(parts)
     }
-    if minimum_wage is None:
+    if wages.centre is None:
         shares["above_minimum_wage", None] = _share_without_count(_with_income(total))
     return {
         "targets": total.targets,
@@ -126,7 +135,7 @@ def compute(
         "status_answered": total.status_answered,
         "small_n": total.respondents < SMALL_N,
         "weight_coverage": proportion(sums.covered, total.targets),
-        "minimum_wage": minimum_wage,
+        "minimum_wage": wages.centre,
         "fpc": fpc,
         "dispositions": {
             "complete": total.respondents,
@@ -145,6 +154,10 @@ def compute(
         "waiting_bins": _waiting_bins(total.waiting_months),
         "income_median": _statistic(median(total.income), _with_income(total)),
         "above_minimum_wage": shares["above_minimum_wage", None],
+        "minimum_wage_applied": wage_cases(total, wages),
+        "decent_work": {name: decent_work(total, [stratum for _, stratum in strata], name,
+                                          correction, SMALL_N)
+                        for name in PRESET_NAMES},
         "relevance_share": shares["relevance_share", None],
         "local_absorption": shares["local_absorption", None],
         "certificate_share": shares["certificate_share", None],
@@ -185,7 +198,7 @@ class WeightedSums(NamedTuple):
     covered: int
 
 
-Weighted = Callable[[Sequence[tuple[StratumKey, Cell]], int | None], WeightedSums]
+Weighted = Callable[[Sequence[tuple[StratumKey, Cell]], MinimumWage], WeightedSums]
 
 
 def _respondents(cell: Cell) -> int:
@@ -224,20 +237,30 @@ _SHARES: tuple[tuple[tuple[str, str | None], Count, Count], ...] = (
 
 @functools.lru_cache(maxsize=64)
 def weighted_parts(
-    minimum_wage: int | None,
+    minimum_wage: MinimumWage,
 ) -> tuple[tuple[tuple[str, str | None], Count, Count], ...]:
-    """The shares with a weighted figure for this minimum wage (above_minimum_wage has one
-    only when a minimum wage is configured)."""
-    if minimum_wage is None:
+    """The shares with a weighted figure for these wages (above_minimum_wage has one
+    only when the centre's own wage is configured)."""
+    wages = as_wages(minimum_wage)
+    centre = wages.centre
+    if centre is None:
         return _SHARES
+    resolved = place_resolver(wages)
 
     def above(cell: Cell) -> int:
-        return sum(count for income, count in cell.income.items() if income >= minimum_wage)
+        # Every income against the centre's wage, then those whose work place has a wage
+        # of its own moved to it (none for a questionnaire that does not ask the place).
+        count = sum(count for income, count in cell.income.items() if income >= centre)
+        for key, number in cell.income_place.items():
+            kind, threshold, income = resolved(key)
+            if kind != "centre":
+                count += number * ((income >= threshold) - (income >= centre))
+        return count
 
     return (*_SHARES, (("above_minimum_wage", None), above, _with_income))
 
 
-def weighted_sums(strata: Iterable[Cell], minimum_wage: int | None) -> WeightedSums:
+def weighted_sums(strata: Iterable[Cell], minimum_wage: MinimumWage) -> WeightedSums:
     """The weighted sums of these strata, w_h = N_h / n_h (strata without respondents carry
     no weight). Summed as integer numerators over the lcm of the n_h, one fraction each."""
     parts = weighted_parts(minimum_wage)
@@ -253,7 +276,7 @@ def weighted_sums(strata: Iterable[Cell], minimum_wage: int | None) -> WeightedS
 
 
 def weighted_sums_replaced(sums: WeightedSums, removed: Iterable[Cell],
-                           added: Iterable[Cell], minimum_wage: int | None) -> WeightedSums:
+                           added: Iterable[Cell], minimum_wage: MinimumWage) -> WeightedSums:
     """`sums` with the `removed` strata taken out and the `added` ones put in (each removed
     stratum must have been summed into `sums`): exactly `weighted_sums` of the new strata,
     at the cost of the strata that changed."""
@@ -284,7 +307,7 @@ def _reduced(numerators: list[int], scale: int, covered: int) -> WeightedSums:
 
 
 def _fresh_weighted(strata: Sequence[tuple[StratumKey, Cell]],
-                    minimum_wage: int | None) -> WeightedSums:
+                    minimum_wage: MinimumWage) -> WeightedSums:
     return weighted_sums((stratum for _, stratum in strata), minimum_wage)
 
 
@@ -361,3 +384,4 @@ def _competency_gap(total: Cell, a_key: str) -> dict[str, Any]:
     mean_b = mean(total.competency_b_sum.get(a_key, 0), n)
     gap = mean(total.competency_b_sum.get(a_key, 0) - total.competency_a_sum.get(a_key, 0), n)
     return {"value": gap, "n": n, "mean_a": mean_a, "mean_b": mean_b, "small_n": n < SMALL_N}
+

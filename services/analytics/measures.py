@@ -5,6 +5,8 @@ of the JSON array the answer rows of the fill statement carry (`answer_sql.Measu
 and `apply_measures`, which writes such an array into a `Cell`. A name is a `Cell` attribute
 (`respondents`), `status_<code>` (a key of `Cell.status`) or `<table>.<key>` (a key of one
 of the Cell's count tables). Adding a measure is one line here and the Cell field it fills.
+The decent-work measures depend on the wave's wages and presets (`decent.measures`): they
+follow `MEASURES` in the array, and their names are passed to `apply_measures` with it.
 """
 
 from __future__ import annotations
@@ -66,9 +68,14 @@ MEASURES: list[tuple[str, Any]] = [
 ]
 
 
-def apply_measures(cell: Cell, measures: Sequence[Any]) -> None:
-    """Write one answer row's `measures` (the aggregates, in `MEASURES` order) into `cell`."""
-    for (name, _), raw in zip(MEASURES, measures, strict=True):
+MEASURE_NAMES: tuple[str, ...] = tuple(name for name, _ in MEASURES)
+
+
+def apply_measures(cell: Cell, measures: Sequence[Any],
+                   names: Sequence[str] = MEASURE_NAMES) -> None:
+    """Write one answer row's `measures` (the aggregates, in the order of `names`: those of
+    `MEASURES`, then any of the statement's plan) into `cell`."""
+    for name, raw in zip(names, measures, strict=True):
         value = int(raw or 0)  # SUM of nothing is NULL
         if name.startswith("status_"):
             if value:

@@ -1,9 +1,11 @@
-"""Staff pages of analytics beside the dashboard: reports (exports), the centre's settings
-and the minimum wages (issue 14).
+"""Staff pages of analytics beside the dashboard: reports (exports), the centre's settings,
+the minimum wages (issue 14) and the decent-work presets (issue 18).
 
 Each page calls the function its API twin calls (one code path): `start_export`
 (exports_api), `shared.centre.check`/`save_centre` (settings_api) and `wages.set_wage`
-(api). The pages add only forms, messages in the user's language and redirects.
+(api); the presets page `decent_store.save_preset`. The pages add only forms, messages in
+the user's language and redirects. Saving a wage or a preset queues a full refresh of the
+waves it affects (decent work is weighed when cells are filled), and the page says so.
 """
 
 from __future__ import annotations
@@ -19,9 +21,23 @@ from sqlalchemy import select
 
 from services.analytics import numbers
 from services.analytics.api import MinimumWageIn
+from services.analytics.decent import PRESET_NAMES
+from services.analytics.decent_store import (
+    preset_rows,
+    queue_refreshes,
+    save_preset,
+    waves_of_year,
+)
 from services.analytics.exports_api import QueueUnavailable, may_export, start_export
 from services.analytics.reports.kinds import KINDS
-from services.analytics.wages import label, parse_rupiah, rupiah_exact, set_wage
+from services.analytics.wages import (
+    REGION_CHOICES,
+    label,
+    parse_rupiah,
+    region_choice,
+    rupiah_exact,
+    set_wage,
+)
 from shared import auth, db
 from shared.centre import SETTING_NAMES, centre, check, logo_data_url, save_centre
 from shared.errors import DomainError
@@ -219,6 +235,8 @@ def wages_page() -> Any:
         form = request.form
         raw: dict[str, Any] = {name: form.get(name, "").strip() for name in (
             "year", "level", "region_code", "region_name", "source", "note")}
+        # A region picked from the list (shared.regions) names its level, code and name.
+        raw.update(region_choice(form.get("region", "")))
         amount = None
         try:
             amount = parse_rupiah(form.get("amount", ""))
@@ -235,6 +253,7 @@ def wages_page() -> Any:
             set_wage(session, body, auth.current_principal().name)
             session.commit()
             flash(_("Minimum wage saved."), "ok")
+            _recompute(waves_of_year(session, body["year"]))
             return redirect(url_for(".wages_page"))
     wages = session.scalars(select(MinimumWage).order_by(
         MinimumWage.year.desc(), MinimumWage.level, MinimumWage.region_code)).all()
@@ -243,5 +262,72 @@ def wages_page() -> Any:
         "analytics/wages.html", wages=[(wage, rupiah_exact(wage)) for wage in wages],
         centre=current, errors=errors, form=request.form if errors else None,
         levels=[("city", _("UMK (city or regency)")), ("province", _("UMP (province)"))],
+        regions=REGION_CHOICES, chosen_region=request.form.get("region", "") if errors else "",
+    ), 422 if errors else 200
+
+
+def _recompute(wave_ids: list[int]) -> None:
+    """Queue the refresh a saved wage or preset needs, and say so on the next page."""
+    if not wave_ids:
+        return
+    if queue_refreshes(wave_ids):
+        flash(_("The figures of %(n)s waves are being recomputed with it; the dashboard shows "
+                "them in a few minutes.", n=len(wave_ids)), "ok")
+    else:
+        flash(_("The task queue cannot be reached: the figures will be recomputed tonight."),
+              "error")
+
+
+# --- decent-work presets ---------------------------------------------------------------------
+
+
+def _preset_labels() -> dict[str, str]:
+    labels = {"pay_percent": _("Pay above (percent of the minimum wage)"),
+              "contract_required": _("Employees need a written contract (PKWTT or PKWT)"),
+              "further_study": _("Weight of further study (hundredths)")}
+    for table, who in (("employee", _("Employees")), ("self_employed", _("Self-employed"))):
+        labels.update({
+            f"{table}.full_months": _("%(who)s: full weight when waiting under (months)",
+                                      who=who),
+            f"{table}.partial_months": _("%(who)s: partial weight when waiting under (months)",
+                                         who=who),
+            f"{table}.full": _("%(who)s: full weight (hundredths)", who=who),
+            f"{table}.partial_paid": _("%(who)s: weight when later but paid above "
+                                       "(hundredths)", who=who),
+            f"{table}.partial_unpaid": _("%(who)s: weight when later and paid less "
+                                         "(hundredths)", who=who),
+        })
+    return labels
+
+
+def _preset_problem(message: str) -> str:
+    if message.startswith("a whole number from"):
+        low, high = message.split()[4], message.split()[6]
+        return _("a whole number from %(low)s to %(high)s", low=low, high=high)
+    return {"not more than the second limit": _("not more than the second limit"),
+            "this preset cannot be changed": _("this preset cannot be changed")
+            }.get(message, message)
+
+
+@bp.route("/settings/decent-work", methods=["GET", "POST"])
+@auth.requires("admin")
+def decent_work_page() -> Any:
+    """The decent-work presets: IKU 2 as published (read only) and the centre's own "blk",
+    saved by `save_preset` (audited); saving queues a refresh of every open wave."""
+    session = db.session()
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        problems = save_preset(session, "blk", dict(request.form),
+                               auth.current_principal().name)
+        if not problems:
+            session.commit()
+            flash(_("The centre's decent-work rule was saved."), "ok")
+            _recompute(waves_of_year(session, None))
+            return redirect(url_for(".decent_work_page"))
+        session.rollback()
+        errors = {name: [_preset_problem(text)] for name, text in problems.items()}
+    return render_template(
+        "analytics/decent_work.html", presets=preset_rows(session), names=PRESET_NAMES,
+        labels=_preset_labels(), errors=errors, form=request.form if errors else None,
     ), 422 if errors else 200
 

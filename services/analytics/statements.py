@@ -56,6 +56,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from services.analytics import decent
 from services.analytics.answer_sql import MeasureList
 from services.analytics.cells import EMPLOYED_STATUSES
 from services.analytics.measures import MEASURES, count_where
@@ -116,16 +117,27 @@ def tune_for_full_refresh(session: Session) -> None:
         session.execute(text(setting))
 
 
-def fill_statement(*, one_cell: bool = False) -> Select[Any]:
+def fill_statement(*, one_cell: bool = False, plan: decent.Plan | None = None) -> Select[Any]:
     """The statement behind fill_cells (one_cell: fill_cell); also for EXPLAIN.
 
     Parameters: wave_id; with one_cell also program_id, cohort_id, gender. Columns: kind,
     program_id, cohort_id, gender, value, count, measures. Answer rows (kind ANSWERS): count
     is the respondents, measures a JSON array of the `MEASURES` aggregates. Value-table rows
     (WAITING months, INCOME): how many have that value. Disposition rows (DISPOSITION): how
-    many targets have the disposition coded in value (`DISPOSITION_CODES`).
+    many targets have the disposition coded in value (`DISPOSITION_CODES`). INCOME rows are
+    per income and work place: measures is null when the place is unknown, else the JSON
+    array [work city, work province] (`Cell.income_place`).
+
+    `plan`: the wave's wages and decent-work presets; its measures (`decent.measures`)
+    follow `MEASURES` in the answer rows' array. The statement is built once per plan (a
+    new plan: a wage or preset was saved) and cached.
     """
-    return _statement(one_cell)
+    return _statement(one_cell, plan)
+
+
+def measure_names(plan: decent.Plan | None) -> tuple[str, ...]:
+    """The names of the answer rows' measures under `plan`, in their order."""
+    return (*(name for name, _ in MEASURES), *(name for name, _ in decent.measures(plan)))
 
 
 def cell_of(source: Any) -> tuple[Any, Any, Any]:
@@ -133,8 +145,8 @@ def cell_of(source: Any) -> tuple[Any, Any, Any]:
     return source.c.program_id, source.c.cohort_id, source.c.gender
 
 
-@functools.cache
-def _statement(one_cell: bool) -> Select[Any]:
+@functools.lru_cache(maxsize=32)
+def _statement(one_cell: bool, plan: decent.Plan | None) -> Select[Any]:
     # Built once per shape; the values are bound at execution, so SQLAlchemy's compiled
     # cache serves every later call (building it takes longer than a one-cell query).
     wave_targets = WaveTarget.__table__
@@ -170,17 +182,26 @@ def _statement(one_cell: bool) -> Select[Any]:
     answer_rows = (
         select(literal(ANSWERS).label("kind"), *cell_of(answered), null().label("value"),
                func.count().label("count"),
-               MeasureList(*(expression(answered.c) for _, expression in MEASURES))
+               MeasureList(*(expression(answered.c)
+                             for _, expression in (*MEASURES, *decent.measures(plan))))
                .label("measures"))
         .group_by(*cell_of(answered))
     )
 
-    # The value tables, one branch each (each a parallel scan of the projection).
+    # The value tables, one branch each (each a parallel scan of the projection). Incomes
+    # are grouped by work place too (one group per income where no place is asked): the
+    # place rides in the measures column, as `Cell.income_place` keys it.
+    city = answered.c[decent.COLUMNS["work_city"]]
+    province = answered.c[decent.COLUMNS["work_province"]]
+    place = func.coalesce(province, city // 100)
     table_rows = [
-        select(literal(kind), *cell_of(answered), answered.c[column], func.count(), null())
-        .where(answered.c[column].is_not(None))
-        .group_by(*cell_of(answered), answered.c[column])
-        for kind, column in ((WAITING, "waiting"), (INCOME, "income"))
+        select(literal(WAITING), *cell_of(answered), answered.c.waiting, func.count(), null())
+        .where(answered.c.waiting.is_not(None))
+        .group_by(*cell_of(answered), answered.c.waiting),
+        select(literal(INCOME), *cell_of(answered), answered.c.income, func.count(),
+               case((place.is_not(None), MeasureList(city, place))))
+        .where(answered.c.income.is_not(None))
+        .group_by(*cell_of(answered), answered.c.income, city, place),
     ]
 
     # Targets without a complete response, with counts of the wave's messages to each.

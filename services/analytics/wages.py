@@ -29,8 +29,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.analytics import numbers
+from services.analytics.decent import Wages
 from shared.centre import Centre
 from shared.models import MinimumWage, Wave, utcnow
+from shared.regions import EAST_KALIMANTAN_CITIES, PROVINCES
 
 LEVELS = ("city", "province")
 CHECK_DECREE = "periksa terhadap Keputusan Gubernur Kalimantan Timur"
@@ -44,6 +46,31 @@ EAST_KALIMANTAN = (
     (2026, "city", "6474", "Kota Bontang", Decimal("3799480")),
 )
 SEED_SOURCE = "Keputusan Gubernur Kalimantan Timur (nilai awal Jejak)"
+# What every income is compared with (docs/indicators.md, "Which minimum wage").
+WAGE_RULE = ("UMK of the work city or regency when set for the year, else UMP of the work "
+             "province, else the centre's own wage")
+
+
+# The regions the wage page offers (shared.regions): value "level:code", and the name.
+REGION_CHOICES: tuple[tuple[str, str], ...] = (
+    *((f"city:{code}", name) for code, name in EAST_KALIMANTAN_CITIES.items()),
+    *((f"province:{code}", name) for code, name in PROVINCES.items()),
+)
+
+
+def region_name(level: str, code: str) -> str:
+    """The shared.regions name of a BPS code at this level ("" when not listed)."""
+    if not code.isdigit():
+        return ""
+    table: dict[int, str] = EAST_KALIMANTAN_CITIES if level == "city" else PROVINCES
+    return table.get(int(code), "")
+
+
+def region_choice(value: str) -> dict[str, str]:
+    """A "level:code" picked on the wage page as the fields it stands for ({} for none)."""
+    level, _, code = value.partition(":")
+    name = region_name(level, code) if level in LEVELS else ""
+    return {"level": level, "region_code": code, "region_name": name} if name else {}
 
 
 def choose(rows: Iterable[MinimumWage], centre: Centre) -> MinimumWage | None:
@@ -67,6 +94,29 @@ def wage_of_year(session: Session, year: int, centre: Centre | None = None) -> M
     if centre is None:
         centre = _current_centre(session)
     return choose(session.scalars(select(MinimumWage).where(MinimumWage.year == year)), centre)
+
+
+def wages_of_year(session: Session, year: int, centre: Centre | None = None) -> Wages:
+    """Every wage of `year` as the rules read them (`decent.Wages`): the centre's own
+    (`choose`), and each UMK and UMP row with a BPS code, in sen."""
+    if centre is None:
+        centre = _current_centre(session)
+    rows = list(session.scalars(select(MinimumWage).where(MinimumWage.year == year)
+                                .order_by(MinimumWage.id)))
+    own = choose(rows, centre)
+
+    def coded(level: str, digits: int) -> tuple[tuple[int, int], ...]:
+        return tuple(sorted((int(row.region_code), _sen(row)) for row in rows
+                            if row.level == level and row.region_code.isdigit()
+                            and len(row.region_code) == digits))
+
+    return Wages(own.amount if own is not None else None,
+                 _sen(own) if own is not None else None, coded("city", 4), coded("province", 2))
+
+
+def _sen(wage: MinimumWage) -> int:
+    exact = wage.exact_amount if wage.exact_amount is not None else Decimal(wage.amount)
+    return int(exact * 100)
 
 
 def _current_centre(session: Session) -> Centre:
@@ -120,7 +170,8 @@ def set_wage(session: Session, values: dict[str, Any], actor: str) -> MinimumWag
         session.add(wage)
     wage.amount = whole
     wage.exact_amount = exact if exact != whole else None
-    wage.region_name = (values.get("region_name") or "").strip()
+    wage.region_name = ((values.get("region_name") or "").strip()
+                        or region_name(level, region_code))
     wage.source = values["source"]
     wage.note = values.get("note") or None
     wage.updated_at = utcnow()

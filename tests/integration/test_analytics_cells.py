@@ -162,8 +162,9 @@ def build_wave(session, rng: random.Random) -> tuple[int, list[int]]:
     return wave.id, [alumnus.id for alumnus in other_targets]
 
 
-def reference_cells(session, wave_id: int) -> dict[CellKey, Cell]:
-    """docs/indicators.md applied one target at a time, answers as Python reads them back."""
+def reference_cells(session, wave_id: int, plan: Any = None) -> dict[CellKey, Cell]:
+    """docs/indicators.md applied one target at a time, answers as Python reads them back;
+    `plan`: the wave's wages and decent-work presets (decent.Plan)."""
     cells: dict[CellKey, Cell] = {}
     opted_out = set(session.scalars(select(OptOut.alumnus_id)))
     for target in session.scalars(select(WaveTarget).where(WaveTarget.wave_id == wave_id)):
@@ -182,7 +183,7 @@ def reference_cells(session, wave_id: int) -> dict[CellKey, Cell]:
                 TRANSIENT_FAILURE_PREFIXES)
 
         if response is not None and response.status == "complete":
-            cell.add_response(response.answers)
+            cell.add_response(response.answers, plan)
         elif response is not None:
             cell.partial += 1
         elif target.alumnus_id in opted_out or alumnus.consent_withdrawn_at is not None:
@@ -282,3 +283,81 @@ def test_the_projection_follows_edits_and_replacements(clean_db: Database, seed:
                                       .where(WaveTarget.wave_id == wave_id)))
         assert ({alumnus: at for alumnus, at in kept.items() if alumnus in targets}
                 == {alumnus: at for alumnus, at in rebuilt.items() if alumnus in targets})
+
+
+# --- wages where the alumnus works, and decent work -------------------------------------------
+
+# 2026 wages: the centre's own (UMK Kota Bontang), another city's UMK, two provinces' UMP;
+# Kabupaten Paser (6401) has none of its own. One with sen (the thresholds round exactly).
+PLACE_WAGES = (("city", "6474", "3799480"), ("city", "6472", "3500000.50"),
+               ("province", "64", "3579313.77"), ("province", "31", "5000000"))
+
+
+def place_answers(rng: random.Random) -> dict[str, Any]:
+    """random_answers with a work place and contract, sometimes awkward or missing."""
+    answers = random_answers(rng)
+    roll = rng.random()
+    if roll < 0.35:
+        answers.update(work_province=64, work_city=awkward(rng, [6474, 6472, 6401, 6403]))
+    elif roll < 0.6:
+        answers["work_province"] = awkward(rng, [64, 31, 32, 99])
+    elif roll < 0.7:
+        answers["work_city"] = rng.choice([6474, 6472, 6401])  # a city without its province
+    if rng.random() < 0.7:
+        answers["contract"] = awkward(rng, [1, 2, 3])
+    if rng.random() < 0.5 and type(answers.get("f505")) is int:
+        # Around the thresholds: 1.2 × 3.799.480 = 4.559.376; 1.2 × 3.579.313,77 =
+        # 4.295.176,52; 1.2 × 3.500.000,50 = 4.200.000,60.
+        answers["f505"] = rng.choice([4_559_376, 4_559_377, 4_295_176, 4_295_177, 4_200_000,
+                                      4_200_001, 3_579_313, 3_579_314, 3_500_000, 3_500_001])
+    return answers
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_decent_work_and_work_places_fill_as_the_python_reference(clean_db: Database,
+                                                                   seed: int) -> None:
+    """With wages set for the wave's year, the fill's decent-work sums (both presets, the
+    blk one changed) and its incomes by work place equal `Cell.of_response` with the same
+    plan, on the whole wave and one cell at a time."""
+    from decimal import Decimal
+
+    from services.analytics.decent_store import plan_of_wave, save_preset
+
+    rng = random.Random(seed)
+    with clean_db.session_factory() as session:
+        wave_id, _ = build_wave(session, rng)
+        for response in session.scalars(select(Response)):
+            response.answers = place_answers(rng)
+        for level, code, amount in PLACE_WAGES:
+            session.add(_wage(level, code, Decimal(amount)))
+        assert save_preset(session, "blk", {
+            "pay_percent": "100", "contract_required": "1", "further_study": "70",
+            "employee.full_months": "3", "employee.partial_months": "9", "employee.full": "100",
+            "employee.partial_paid": "75", "employee.partial_unpaid": "40",
+            "self_employed.full_months": "6", "self_employed.partial_months": "12",
+            "self_employed.full": "90", "self_employed.partial_paid": "70",
+            "self_employed.partial_unpaid": "50"}, "test") == {}
+        session.commit()
+    with clean_db.session_factory() as session:
+        plan = plan_of_wave(session, wave_id)
+        assert plan is not None and plan.wages.centre == 3_799_480
+        expected = reference_cells(session, wave_id, plan)
+        filled = fill_cells(session, wave_id)
+        # Guard against a dataset too tame to test anything.
+        total = {name: sum(cell.decent_sum.get(name, 0) for cell in expected.values())
+                 for name in ("iku2", "blk")}
+        assert total["iku2"] != total["blk"] and min(total.values()) > 0
+        assert sum(len(cell.income_place) for cell in expected.values()) > 5
+        assert filled == expected
+        for key in expected:
+            assert fill_cell(session, wave_id, key) == expected[key], key
+
+
+def _wage(level: str, code: str, amount: Any) -> Any:
+    import math
+
+    from shared.models import MinimumWage
+
+    whole = math.ceil(amount)
+    return MinimumWage(year=utcnow().year, level=level, region_code=code, amount=whole,
+                       exact_amount=amount if amount != whole else None, source="test")

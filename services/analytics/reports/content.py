@@ -27,7 +27,7 @@ from services.analytics.cells import (
     CellKey,
 )
 from services.analytics.disclosure import Disclosure
-from services.analytics.indicators import SMALL_N, WAITING_BINS, breakdown, compute
+from services.analytics.indicators import SMALL_N, WAITING_BINS, MinimumWage, breakdown, compute
 from services.analytics.numbers import COUNT, GAP, MONTHS, RATING, RUPIAH, SHARE
 from shared.centre import Centre
 
@@ -348,7 +348,7 @@ def indicator_groups(labels: Mapping[str, Any]) -> list[IndicatorGroup]:
 def report_groups(
     cells: Iterable[tuple[CellKey, Cell]],
     labels: Mapping[str, Any],
-    minimum_wage: int | None,
+    minimum_wage: MinimumWage,
     *,
     breakdowns: Iterable[str] = ("program", "cohort", "gender"),
     rule: Disclosure | None = None,

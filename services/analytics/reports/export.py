@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.analytics.cells import Cell, CellKey
+from services.analytics.decent import Wages
 from services.analytics.disclosure import Disclosure
 from services.analytics.indicators import select as select_cells
 from services.analytics.reports.content import (
@@ -36,7 +37,7 @@ from services.analytics.reports.pdf import write_pdf
 from services.analytics.reports.xlsx import write_raw_responses, write_workbook
 from services.analytics.response_rates import ResponseRates, response_rates
 from services.analytics.snapshots import read_snapshot
-from services.analytics.wages import label, minimum_wage_of, wave_year
+from services.analytics.wages import label, minimum_wage_of, wages_of_year, wave_year
 from shared.centre import Centre
 from shared.centre import centre as centre_of_app
 from shared.config import Settings
@@ -60,7 +61,7 @@ class ReportInput:
     cells: list[tuple[CellKey, Cell]]
     labels: dict[str, Any]
     wave: WaveInfo
-    minimum_wage: int | None
+    minimum_wage: Wages | None  # every wage of the wave's year; None: no wage of its own
     # The small-group rule of the whole wave's cells (not of the filtered ones: a group gets
     # the same decision in every export and API answer); None with `unsuppressed`.
     rule: Disclosure | None = None
@@ -93,7 +94,9 @@ def load_report_input(session: Session, params: dict[str, Any], timezone: str) -
         centre=centre_of(session), wage_label=label(wage) if wage is not None else "",
     )
     unsuppressed = bool(params.get("unsuppressed"))
-    return ReportInput(cells, labels, info, wage.amount if wage is not None else None,
+    # Every wage of the year: each income meets the wage of where the alumnus works.
+    wages = wages_of_year(session, wave_year(wave, timezone))
+    return ReportInput(cells, labels, info, wages if wage is not None else None,
                        rule=None if unsuppressed else Disclosure(snapshot.cells),
                        unsuppressed=unsuppressed,
                        response_rates=response_rates(

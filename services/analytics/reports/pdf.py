@@ -25,8 +25,9 @@ from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
 from services.analytics.cells import Cell, CellKey
+from services.analytics.decent import as_wages
 from services.analytics.disclosure import Disclosure
-from services.analytics.indicators import SMALL_N, WAITING_BINS
+from services.analytics.indicators import SMALL_N, WAITING_BINS, MinimumWage
 from services.analytics.numbers import (
     GAP,
     MONTHS,
@@ -51,6 +52,7 @@ from services.analytics.reports.content import (
     indicator_groups,
     report_groups,
 )
+from services.analytics.reports.pdf_decent import decent_section
 from services.analytics.reports.pdf_rates import bias_section, rates_section
 from services.analytics.response_rates import ResponseRates
 from shared.centre import Centre
@@ -190,7 +192,7 @@ def write_pdf(
     snapshot_cells: Iterable[tuple[CellKey, Cell]],
     labels: Mapping[str, Any],
     wave: WaveInfo,
-    minimum_wage: int | None,
+    minimum_wage: MinimumWage,
     out_path: str | Path,
     *,
     on_progress: Progress | None = None,
@@ -236,6 +238,7 @@ def write_pdf(
                  overall["absorption_rate"])
     progress(35)
     _key_indicators(pdf, overall, programs, minimum_wage, wave)
+    decent_section(pdf, overall)
     _absorption(pdf, groups)
     progress(55)
     _status_and_waiting(pdf, overall, labels)
@@ -346,7 +349,7 @@ def _method(pdf: _Report, overall: Mapping[str, Any]) -> None:
 
 
 def _key_indicators(pdf: _Report, overall: Mapping[str, Any], programs: Sequence[ReportGroup],
-                    minimum_wage: int | None, wave: WaveInfo) -> None:
+                    minimum_wage: MinimumWage, wave: WaveInfo) -> None:
     pdf.heading("2. Indikator utama")
     rows = []
     for figure in KEY_FIGURES[2:]:
@@ -363,7 +366,7 @@ def _key_indicators(pdf: _Report, overall: Mapping[str, Any], programs: Sequence
              (62, 26, 30, 12, 20), ("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"))
     if minimum_wage is not None:
         year = f" tahun {wave.minimum_wage_year}" if wave.minimum_wage_year else ""
-        wage = wave.wage_label or f"upah minimum{year}: {rupiah(minimum_wage)}"
+        wage = wave.wage_label or f"upah minimum{year}: {rupiah(as_wages(minimum_wage).centre)}"
         pdf.note(printable(f"Upah minimum yang dipakai gelombang ini: {wage}. Pendapatan dan "
                            "upah minimum dihitung atas responden bekerja/wiraswasta yang "
                            "menyebutkan pendapatannya."))

@@ -27,7 +27,9 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from services.analytics.cells import Cell, CellKey
+from services.analytics.decent import as_wages
 from services.analytics.disclosure import Disclosure
+from services.analytics.indicators import MinimumWage
 from services.analytics.numbers import COUNT, EXCEL_FORMATS, GAP, RATING, RUPIAH, SHARE
 from services.analytics.reports.content import (
     DISPOSITIONS,
@@ -91,7 +93,7 @@ def write_workbook(
     snapshot_cells: Iterable[tuple[CellKey, Cell]],
     labels: Mapping[str, Any],
     wave: WaveInfo,
-    minimum_wage: int | None,
+    minimum_wage: MinimumWage,
     out_path: str | Path,
     *,
     on_progress: Progress | None = None,
@@ -108,7 +110,7 @@ def write_workbook(
                            unsuppressed=unsuppressed)
     _notify(on_progress, 20)
     workbook = Workbook(write_only=True)
-    _summary_sheet(workbook, groups[0].indicators, wave, minimum_wage)
+    _summary_sheet(workbook, groups[0].indicators, wave, as_wages(minimum_wage).centre)
     themes = indicator_groups(labels)
     for done, theme in enumerate(themes, 1):
         _theme_sheet(workbook, theme, groups)
