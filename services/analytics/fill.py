@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from services.analytics.cells import Cell, CellKey
+from services.analytics.inputs import wave_inputs
 from services.analytics.measures import apply_measures
 from services.analytics.projection import reconcile_alumnus, reconcile_answers
 from services.analytics.statements import (
@@ -22,16 +23,19 @@ from services.analytics.statements import (
     WAITING,
     fill_statement,
 )
+from shared.indicator_inputs import IndicatorInputs
 
 
 def fill_cells(session: Session, wave_id: int) -> dict[CellKey, Cell]:
     """Every cell of the wave (program × cohort × gender of its targets), from one statement.
 
     First brings the wave's indicator_answers up to date (`reconcile_answers`), in the
-    caller's transaction; the caller serialises writers (`refresh._lock_snapshots`).
+    caller's transaction; the caller serialises writers (`refresh._lock_snapshots`). The
+    projection and the statement follow the mapping of the wave's questionnaire.
     """
-    reconcile_answers(session, wave_id)
-    return _fill(session.execute(fill_statement(), {"wave_id": wave_id}))
+    inputs = wave_inputs(session, wave_id)
+    reconcile_answers(session, wave_id, inputs=inputs)
+    return _fill(session.execute(fill_statement(inputs=inputs), {"wave_id": wave_id}), inputs)
 
 
 def fill_cell(session: Session, wave_id: int, key: CellKey, *,
@@ -43,15 +47,17 @@ def fill_cell(session: Session, wave_id: int, key: CellKey, *,
     row was reconciled by an earlier fill (the nightly full refresh covers anything that
     changed without an event). Reconciling the whole cell reads every target's response.
     """
+    inputs = wave_inputs(session, wave_id)
     if alumnus_id is None:
-        reconcile_answers(session, wave_id, key)
+        reconcile_answers(session, wave_id, key, inputs=inputs)
     else:
-        reconcile_alumnus(session, wave_id, alumnus_id)
-    rows = session.execute(fill_statement(one_cell=True), {"wave_id": wave_id, **key._asdict()})
-    return _fill(rows).get(key, Cell())
+        reconcile_alumnus(session, wave_id, alumnus_id, inputs)
+    rows = session.execute(fill_statement(one_cell=True, inputs=inputs),
+                           {"wave_id": wave_id, **key._asdict()})
+    return _fill(rows, inputs).get(key, Cell())
 
 
-def _fill(rows: Iterable[Any]) -> dict[CellKey, Cell]:
+def _fill(rows: Iterable[Any], inputs: IndicatorInputs) -> dict[CellKey, Cell]:
     cells: dict[tuple[Any, Any, Any], tuple[CellKey, Cell]] = {}
     # Not streamed: PostgreSQL runs no parallel workers for a cursor's query. Seven columns a
     # row keep the buffered result small (a row per distinct income of every cell).
@@ -67,7 +73,7 @@ def _fill(rows: Iterable[Any]) -> dict[CellKey, Cell]:
             cell.income[int(value)] = count
         elif kind == ANSWERS:
             apply_measures(cell, json.loads(measures) if isinstance(measures, str)
-                           else measures)
+                           else measures, inputs)
         else:
             setattr(cell, DISPOSITION_CODES[int(value)], count)
     return dict(cells.values())

@@ -58,9 +58,10 @@ from sqlalchemy.orm import Session
 
 from services.analytics.answer_sql import MeasureList
 from services.analytics.cells import EMPLOYED_STATUSES
-from services.analytics.measures import MEASURES, count_where
-from services.analytics.projection import CODE_KEYS
+from services.analytics.measures import count_where, measures_of
+from services.analytics.projection import code_columns
 from shared.db import is_postgres
+from shared.indicator_inputs import V1_INPUTS, IndicatorInputs
 from shared.models import (
     Alumnus,
     Campaign,
@@ -116,16 +117,18 @@ def tune_for_full_refresh(session: Session) -> None:
         session.execute(text(setting))
 
 
-def fill_statement(*, one_cell: bool = False) -> Select[Any]:
+def fill_statement(*, one_cell: bool = False,
+                   inputs: IndicatorInputs = V1_INPUTS) -> Select[Any]:
     """The statement behind fill_cells (one_cell: fill_cell); also for EXPLAIN.
 
     Parameters: wave_id; with one_cell also program_id, cohort_id, gender. Columns: kind,
     program_id, cohort_id, gender, value, count, measures. Answer rows (kind ANSWERS): count
-    is the respondents, measures a JSON array of the `MEASURES` aggregates. Value-table rows
+    is the respondents, measures a JSON array of the `measures_of(inputs)` aggregates (the
+    wave's questionnaire mapping: one statement per mapping and shape). Value-table rows
     (WAITING months, INCOME): how many have that value. Disposition rows (DISPOSITION): how
     many targets have the disposition coded in value (`DISPOSITION_CODES`).
     """
-    return _statement(one_cell)
+    return _statement(one_cell, inputs)
 
 
 def cell_of(source: Any) -> tuple[Any, Any, Any]:
@@ -134,7 +137,7 @@ def cell_of(source: Any) -> tuple[Any, Any, Any]:
 
 
 @functools.cache
-def _statement(one_cell: bool) -> Select[Any]:
+def _statement(one_cell: bool, inputs: IndicatorInputs) -> Select[Any]:
     # Built once per shape; the values are bound at execution, so SQLAlchemy's compiled
     # cache serves every later call (building it takes longer than a one-cell query).
     wave_targets = WaveTarget.__table__
@@ -158,9 +161,11 @@ def _statement(one_cell: bool) -> Select[Any]:
     # parallel workers; a CTE would be read by the leader alone). One cell: a CTE, so the
     # cell's few hundred rows are looked up once.
     projected = IndicatorAnswer.__table__
+    employed = (projected.c.status.in_(EMPLOYED_STATUSES)
+                if inputs.code("status") is not None else literal(False))
     answered = (
-        select(*cell_of(targets), *(projected.c[key] for key, _ in CODE_KEYS),
-               projected.c.f8.in_(EMPLOYED_STATUSES).label("employed"),
+        select(*cell_of(targets), *(projected.c[column] for column in code_columns(inputs)),
+               employed.label("employed"),
                projected.c.waiting, projected.c.income, projected.c.channels)
         .select_from(targets.join(projected, and_(
             projected.c.wave_id == wave_id, projected.c.alumnus_id == targets.c.alumnus_id)))
@@ -170,7 +175,7 @@ def _statement(one_cell: bool) -> Select[Any]:
     answer_rows = (
         select(literal(ANSWERS).label("kind"), *cell_of(answered), null().label("value"),
                func.count().label("count"),
-               MeasureList(*(expression(answered.c) for _, expression in MEASURES))
+               MeasureList(*(expression(answered.c) for _, expression in measures_of(inputs)))
                .label("measures"))
         .group_by(*cell_of(answered))
     )

@@ -65,6 +65,7 @@ from services.survey.questionnaire.conditions import (
     Ref,
     parse_condition,
 )
+from shared.indicator_inputs import InputsError, check_inputs, items_of, parse_inputs
 from shared.languages import LANGUAGE_CODE
 
 Code = int | str
@@ -535,6 +536,8 @@ class QuestionnaireSchema(Schema):
 
     default_language = fields.String(load_default="id")
     languages = fields.List(fields.Dict())
+    # Checked by load_definition against the items (shared.indicator_inputs).
+    indicator_inputs = fields.Dict()
 
     @post_load
     def build(self, data: dict[str, Any], **kwargs: Any) -> Questionnaire:
@@ -596,7 +599,22 @@ def load_definition(data: Any) -> Questionnaire:
     _check_unique_keys(questionnaire)
     _check_references(questionnaire)
     _check_defaults(questionnaire)
+    _check_indicator_inputs(data)
     return questionnaire
+
+
+def _check_indicator_inputs(data: dict[str, Any]) -> None:
+    """The "indicator_inputs" mapping, when given, must name items the questionnaire has,
+    of the type each input reads (docs/questionnaire.md, "Indicator inputs")."""
+    if "indicator_inputs" not in data:
+        return
+    try:
+        inputs = parse_inputs(data["indicator_inputs"])
+    except InputsError as error:
+        raise DefinitionError(error.problems) from None
+    problems = check_inputs(inputs, items_of(data))
+    if problems:
+        raise DefinitionError(problems)
 
 
 def default_definition() -> dict[str, Any]:
