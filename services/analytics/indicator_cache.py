@@ -26,7 +26,7 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context
 
-from services.analytics.cells import Cell, CellKey, merge, replaced
+from services.analytics.cells import JOB_SEARCH_CHANNELS, Cell, CellKey, merge, replaced
 from services.analytics.disclosure import Disclosure
 from services.analytics.indicators import (
     StratumKey,
@@ -129,7 +129,8 @@ class SnapshotEntries:
             _bounded(self.groups, GROUPS_KEEP)
 
     def weighted(self, strata: Sequence[tuple[StratumKey, Cell]], minimum_wage: int | None,
-                 channels: tuple[str, ...], *, group: tuple[CellKey, ...]) -> WeightedSums:
+                 channels: tuple[str, ...] = JOB_SEARCH_CHANNELS, *,
+                 group: tuple[CellKey, ...]) -> WeightedSums:
         """The weighted sums of a group's strata (`indicators.WeightedSums`), updated by the
         difference of the strata that changed (`weighted_sums_replaced`, exact: integers
         over a common denominator): after a live update the whole wave's weighted shares
