@@ -75,6 +75,30 @@ INDICATOR_INPUTS: dict[str, tuple[str, ...]] = {
 }
 
 
+def N_(message: str) -> str:
+    """Marks a message for translation (pybabel finds it); the caller translates it."""
+    return message
+
+
+# Each indicator's name in English, the msgid; pages show its translation.
+INDICATOR_TITLES: dict[str, str] = {
+    "status_share": N_("Status of the alumni"),
+    "absorption_rate": N_("Absorption rate"),
+    "employed_within_6_months": N_("Employed within 6 months"),
+    "waiting_months_median": N_("Median waiting time"),
+    "waiting_months_mean": N_("Mean waiting time"),
+    "waiting_bins": N_("Waiting time in bands"),
+    "income_median": N_("Median income"),
+    "above_minimum_wage": N_("Earning at least the minimum wage"),
+    "relevance_share": N_("Work related to the training"),
+    "local_absorption": N_("Working locally"),
+    "certificate_share": N_("With a competency certificate"),
+    "competency_gap": N_("Competency gap"),
+    "training_eval": N_("Rating of the training"),
+    "job_search_channels": N_("Job-search channels"),
+}
+
+
 class InputsError(ValueError):
     """A mapping that cannot be used; `problems` are (path, English sentence) pairs, the
     sentence naming the input and the item."""
@@ -136,6 +160,20 @@ class IndicatorInputs:
 
     def code(self, name: str) -> Coded | None:
         return dict(self.coded).get(name)
+
+    def option_key(self, name: str, canonical: int) -> str:
+        """Where the questionnaire labels this input's canonical code: "item.code" of the
+        first item code read as it (blk-tracer v1: "f8.1"); "name.code" when not collected."""
+        coded = self.code(name)
+        if coded is None:
+            return f"{name}.{canonical}"
+        item_code = next((code for code, value in coded.codes if value == canonical), canonical)
+        return f"{coded.item}.{item_code}"
+
+    def channel_key(self, option: str) -> str:
+        """Where the questionnaire labels a job-search channel: "item.option" ("f4.f401")."""
+        item = self.job_search_channels.item if self.job_search_channels else "channels"
+        return f"{item}.{option}"
 
     @property
     def collected(self) -> frozenset[str]:

@@ -18,10 +18,7 @@ from sqlalchemy.orm import Session
 
 from services.analytics import charts
 from services.analytics.cells import (
-    COMPETENCIES,
-    JOB_SEARCH_CHANNELS,
     STATUS_CODES,
-    TRAINING_EVAL_ITEMS,
     Cell,
     CellKey,
 )
@@ -41,6 +38,8 @@ from services.analytics.dashboard_text import (
     hidden,
     interval_text,
     n_text,
+    not_collected,
+    not_collected_text,
     one_decimal,
     pct,
     rupiah,
@@ -54,9 +53,11 @@ from services.analytics.dashboard_text import (
 from services.analytics.disclosure import Disclosure
 from services.analytics.indicator_cache import entries_of
 from services.analytics.indicators import WAITING_BINS, breakdown, compute
+from services.analytics.inputs import wave_inputs
 from services.analytics.reports.content import answer_labels
 from services.analytics.snapshots import SnapshotView, read_snapshot
 from services.analytics.wages import minimum_wage_of, wave_year
+from shared.indicator_inputs import INDICATOR_TITLES, IndicatorInputs
 from shared.models import Questionnaire, Wave
 
 # f8 codes in the colours of the status chart (Okabe–Ito; employed ones in blues).
@@ -83,7 +84,9 @@ class TrendPoint:
 
 
 def wave_trend(session: Session, filters: Filters) -> list[TrendPoint]:
-    """Each wave's overall indicators (filtered), from its current figures (read_snapshot)."""
+    """Each wave's overall indicators (filtered), from its current figures (read_snapshot),
+    each through its own questionnaire's indicator inputs (a v1 and a v2 wave side by
+    side); `_trend_figure` compares only the indicators every wave collects."""
     points = []
     for wave_id, slug, title in session.execute(trend_waves_statement()):
         snapshot = read_snapshot(session, wave_id)
@@ -92,7 +95,8 @@ def wave_trend(session: Session, filters: Filters) -> list[TrendPoint]:
         chosen = filters.of(snapshot.cells)
         points.append(TrendPoint(slug, title, _through_rule(
             _rule(session, wave_id, snapshot, filters), chosen,
-            compute(chosen, minimum_wage=None, fpc=filters.fpc))))
+            compute(chosen, minimum_wage=None, fpc=filters.fpc,
+                    inputs=wave_inputs(session, wave_id)))))
     return points
 
 
@@ -123,6 +127,8 @@ class Tile:
 
 
 def _share_tile(label: str, share: Mapping[str, Any], *extra: str) -> Tile:
+    if not_collected(share):
+        return Tile(label, "–", [not_collected_text()], True)
     if hidden(share):
         return Tile(label, SMALL_N_MARK, [], True)
     small = share["value"] is None and bool(share.get("small_n")) and bool(share["n"])
@@ -137,6 +143,8 @@ def _share_tile(label: str, share: Mapping[str, Any], *extra: str) -> Tile:
 
 def _statistic_tile(label: str, statistic: Mapping[str, Any], fmt: Callable[[float], str],
                     *extra: str) -> Tile:
+    if not_collected(statistic):
+        return Tile(label, "–", [not_collected_text()], True)
     if hidden(statistic):
         return Tile(label, SMALL_N_MARK, [], True)
     n = statistic["n"]
@@ -172,9 +180,10 @@ def build_page(
     chosen = filters.of(cells)
     minimum = wage.amount if wage is not None else None
     rule = _rule(session, wave.id, snapshot, filters)
+    inputs = wave_inputs(session, wave.id)
 
     def figures(group: list[tuple[CellKey, Cell]], **options: Any) -> dict[str, Any]:
-        return _through_rule(rule, group, compute(group, **options))
+        return _through_rule(rule, group, compute(group, **options, inputs=inputs))
 
     overall = figures(chosen, minimum_wage=minimum, fpc=filters.fpc)
     page.update(
@@ -203,23 +212,29 @@ def build_page(
         groups += sorted(((program_name(pid), ind) for pid, ind in by_program.items()),
                          key=lambda group: group[0].casefold())
 
+    lacking = set(overall["not_collected"])
     page.update(
+        not_collected_names=[_(INDICATOR_TITLES[name]) for name in overall["not_collected"]],
+        waiting_not_collected="waiting_bins" in lacking,
         weight_coverage_text=pct(overall["weight_coverage"])
         if overall["weight_coverage"] is not None else None,
         waiting_median_text=statistic_text(overall["waiting_months_median"], _months),
         waiting_mean_text=statistic_text(overall["waiting_months_mean"], _months),
         minimum_wage_text=rupiah(wage.amount) if wage is not None else None,
-        tiles=_tiles(overall, answers),
+        tiles=_tiles(overall, answers, inputs),
         progress=_progress_figure(session, wave, filters, overall, timezone),
         funnel=_funnel_figure(overall),
-        status=_status_figure(groups, answers),
-        absorption=_absorption_figure(groups),
-        waiting=_waiting_figure(overall),
-        income=_income_figures(groups, wage),
-        competency=_competency_figures(overall, by_program, program_name, answers,
-                                       several=len(every_program) > 1),
-        channels=_channels_figure(overall, answers),
-        training=_training_figure(overall, answers),
+        # A figure of indicators the questionnaire does not collect is left out (None or
+        # empty); the template says "not collected by this questionnaire" in its place.
+        status=None if "status_share" in lacking else _status_figure(groups, answers, inputs),
+        absorption=None if "absorption_rate" in lacking else _absorption_figure(groups),
+        waiting=None if "waiting_bins" in lacking else _waiting_figure(overall),
+        income=[] if "income_median" in lacking else _income_figures(groups, wage),
+        competency=[] if "competency_gap" in lacking else _competency_figures(
+            overall, by_program, program_name, answers, several=len(every_program) > 1),
+        channels=None if "job_search_channels" in lacking else _channels_figure(
+            overall, answers, inputs),
+        training=None if "training_eval" in lacking else _training_figure(overall, answers),
         trend=_trend_figure(wave_trend(session, filters)),
     )
     # The cohorts by their program and label, as the filter names them.
@@ -230,7 +245,8 @@ def build_page(
     return page
 
 
-def _tiles(overall: Indicators, answers: Mapping[str, str]) -> list[Tile]:
+def _tiles(overall: Indicators, answers: Mapping[str, str],
+           inputs: IndicatorInputs) -> list[Tile]:
     absorption = overall["absorption_rate"]
     weighted = absorption.get("weighted")
     income = overall["income_median"]["value"]
@@ -247,7 +263,7 @@ def _tiles(overall: Indicators, answers: Mapping[str, str]) -> list[Tile]:
         _share_tile(_("Earning at least the minimum wage"), overall["above_minimum_wage"]),
         _share_tile(_("Work related to the training"), overall["relevance_share"]),
         _share_tile(_("Working locally (%(place)s)",
-                      place=label_of(answers, f"f5a2.{LOCAL_CODE}")),
+                      place=label_of(answers, inputs.option_key("work_location", LOCAL_CODE))),
                     overall["local_absorption"]),
         _share_tile(_("With a competency certificate"), overall["certificate_share"]),
     ]
@@ -317,9 +333,10 @@ def _funnel_figure(overall: Indicators) -> Figure:
 
 
 def _status_figure(
-    groups: Sequence[tuple[str, Indicators]], answers: Mapping[str, str]
+    groups: Sequence[tuple[str, Indicators]], answers: Mapping[str, str],
+    inputs: IndicatorInputs,
 ) -> Figure:
-    labels = [label_of(answers, f"f8.{code}") for code in STATUS_CODES]
+    labels = [label_of(answers, inputs.option_key("status", code)) for code in STATUS_CODES]
     series = [(label, STATUS_COLOURS[code]) for label, code in zip(labels, STATUS_CODES,
                                                                     strict=True)]
     rows = [charts.Stack(name, [ind["status_share"][str(code)]["count"] for code in STATUS_CODES],
@@ -436,8 +453,8 @@ def _competency_figures(
     figures = []
     for chart_id, name, ind in groups:
         rows, table_rows = [], []
-        for a_key, _b_key in COMPETENCIES:
-            gap, label = ind["competency_gap"][a_key], label_of(answers, a_key)
+        for a_key, gap in ind["competency_gap"].items():
+            label = label_of(answers, a_key)
             rows.append(charts.Bar(label, gap["value"], n=gap["n"],
                                    text=statistic_text(gap, signed)))
             table_rows.append([
@@ -458,9 +475,10 @@ def _competency_figures(
     return figures
 
 
-def _channels_figure(overall: Indicators, answers: Mapping[str, str]) -> Figure:
-    channels = [(label_of(answers, f"f4.{code}"), overall["job_search_channels"][code])
-                for code in JOB_SEARCH_CHANNELS]
+def _channels_figure(overall: Indicators, answers: Mapping[str, str],
+                     inputs: IndicatorInputs) -> Figure:
+    channels = [(label_of(answers, inputs.channel_key(code)), share)
+                for code, share in overall["job_search_channels"].items()]
     channels.sort(key=lambda item: (-(item[1]["value"] or 0), -(item[1]["count"] or 0)))
     # Channels nobody used stay out of the chart (it is long on a phone), not the table.
     used = [(label, share) for label, share in channels if share["count"]] or channels
@@ -476,8 +494,8 @@ def _channels_figure(overall: Indicators, answers: Mapping[str, str]) -> Figure:
 
 
 def _training_figure(overall: Indicators, answers: Mapping[str, str]) -> Figure:
-    items = [(label_of(answers, item), overall["training_eval"][item])
-             for item in TRAINING_EVAL_ITEMS]
+    items = [(label_of(answers, item), rating)
+             for item, rating in overall["training_eval"].items()]
     chart = charts.bar_chart(
         [charts.Bar(label, rating["value"], n=rating["n"],
                     text=statistic_text(rating, one_decimal)) for label, rating in items],
@@ -489,24 +507,29 @@ def _training_figure(overall: Indicators, answers: Mapping[str, str]) -> Figure:
 
 
 def _trend_figure(points: Sequence[TrendPoint]) -> Figure | None:
+    """The response rate of every wave, and the absorption rate when every wave's
+    questionnaire collects it: a trend compares only what all its waves share."""
     if not points:
         return None
-    absorption = [point.indicators["absorption_rate"] for point in points]
-    response = [point.indicators["response_rate"] for point in points]
+    shared = not any("absorption_rate" in point.indicators.get("not_collected", ())
+                     for point in points)
+    names = [_("Absorption rate"), _("Response rate")] if shared else [_("Response rate")]
+    keys = ["absorption_rate", "response_rate"] if shared else ["response_rate"]
+    colours = [(charts.BLUE, False), (charts.ORANGE, True)] if shared else [(charts.ORANGE, True)]
+    shares = [[point.indicators[key] for point in points] for key in keys]
     chart = charts.line_chart(
         [point.slug for point in points],
-        [charts.Series(_("Absorption rate"), [share["value"] for share in absorption],
-                       charts.BLUE),
-         charts.Series(_("Response rate"), [share["value"] for share in response],
-                       charts.ORANGE, dashed=True)],
+        [charts.Series(name, [share["value"] for share in series], colour, dashed=dashed)
+         for name, series, (colour, dashed) in zip(names, shares, colours, strict=True)],
         chart_id="chart-trend", title=_("Trends across waves"),
         desc="; ".join(
-            f"{point.slug}: {_('Absorption rate')} {share_text(a)}, "
-            f"{_('Response rate')} {share_text(r)}"
-            for point, a, r in zip(points, absorption, response, strict=True)),
+            f"{point.slug}: " + ", ".join(
+                f"{name} {share_text(series[index])}"
+                for name, series in zip(names, shares, strict=True))
+            for index, point in enumerate(points)),
         fmt=whole_percent)
-    table = Table([_("Wave"), _("Absorption rate"), _("Response rate")],
-                  [[f"{point.title} ({point.slug})", share_text(a), share_text(r)]
-                   for point, a, r in zip(points, absorption, response, strict=True)])
+    table = Table([_("Wave"), *names],
+                  [[f"{point.title} ({point.slug})",
+                    *(share_text(series[index]) for series in shares)]
+                   for index, point in enumerate(points)])
     return Figure(chart, table)
-

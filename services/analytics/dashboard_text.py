@@ -40,6 +40,15 @@ def hidden(node: Mapping[str, Any]) -> bool:
     return bool(node.get("suppressed"))
 
 
+def not_collected(node: Mapping[str, Any]) -> bool:
+    """Whether the wave's questionnaire does not collect this figure's inputs."""
+    return bool(node.get("not_collected"))
+
+
+def not_collected_text() -> str:
+    return _("not collected by this questionnaire")
+
+
 def n_text(node: Mapping[str, Any]) -> str:
     return SMALL_N_MARK if node.get("n") is None else whole(node["n"])
 
@@ -77,6 +86,8 @@ def whole_percent(value: float) -> str:
 
 def share_text(share: Mapping[str, Any]) -> str:
     """A share with its n; the small-n mark alone when suppressed."""
+    if not_collected(share):
+        return not_collected_text()
     if hidden(share):
         return SMALL_N_MARK
     n = share["n"]
@@ -90,6 +101,8 @@ def share_text(share: Mapping[str, Any]) -> str:
 
 
 def statistic_text(statistic: Mapping[str, Any], fmt: Callable[[float], str]) -> str:
+    if not_collected(statistic):
+        return not_collected_text()
     if hidden(statistic):
         return SMALL_N_MARK
     n = statistic["n"]
@@ -105,6 +118,8 @@ def interval_text(share: Mapping[str, Any]) -> str:
 
 
 def count_text(share: Mapping[str, Any]) -> str:
+    if not_collected(share):
+        return not_collected_text()
     if hidden(share):
         return SMALL_N_MARK
     if share.get("count") is None:

@@ -49,6 +49,7 @@ from services.analytics.reports.content import (
     WaveInfo,
     figure_note,
     indicator_groups,
+    not_collected_sentence,
     report_groups,
 )
 from services.analytics.reports.pdf_rates import bias_section, rates_section
@@ -230,6 +231,9 @@ def write_pdf(
         progress(100)
         return
     _method(pdf, overall)
+    if overall.get("not_collected"):
+        pdf.heading("Indikator yang tidak dikumpulkan")
+        pdf.paragraph(not_collected_sentence(overall))
     if response_rates is not None:
         rates_section(pdf, response_rates)
     bias_section(pdf, snapshot_cells, None if unsuppressed else rule, labels,
