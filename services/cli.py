@@ -482,7 +482,7 @@ def questionnaire_import(path: Path, key: str, version: int) -> None:
     from services.survey.questionnaire import DefinitionError
     from services.survey.questionnaire_import import read_xlsform
     from services.survey.questionnaire_preview import preview
-    from services.survey.waves import SurveyError
+    from services.survey.waves import SurveyError, indicator_coverage
     from shared.db import Database
     from shared.uploads import UploadRejected, check_workbook
 
@@ -509,6 +509,8 @@ def questionnaire_import(path: Path, key: str, version: int) -> None:
     click.echo(f"{seen.title}: {len(seen.sections)} sections, {seen.question_count} "
                f"questions; languages: {', '.join(seen.languages)}")
     click.echo(f"saved as {row.key} version {row.version}")
+    with _english():
+        click.echo(f"indicators: {indicator_coverage(definition).sentence()}")
 
 
 @contextlib.contextmanager

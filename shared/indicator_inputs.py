@@ -403,39 +403,70 @@ _INTEGER_KINDS = ("integer", "currency")
 _RATING_KINDS = ("rating", "single", "integer")
 
 
+@dataclass(frozen=True)
+class InputProblem:
+    """Why a mapping cannot be used with a questionnaire: `template` (English, the msgid)
+    with `params` naming the input and the item; `text` is it filled in."""
+
+    path: str
+    template: str
+    params: tuple[tuple[str, str], ...]
+
+    @property
+    def text(self) -> str:
+        return self.template % dict(self.params)
+
+
+MISSING_ITEM = N_("indicator input '%(input)s' names item '%(item)s', which the questionnaire "
+                  "does not have")
+WRONG_TYPE = N_("indicator input '%(input)s' needs item '%(item)s' to be %(kinds)s, not "
+                "%(kind)s")
+NO_CODES = N_("indicator input '%(input)s': item '%(item)s' offers none of the codes it is "
+              "read with")
+NO_SPLIT = N_("indicator input '%(input)s': item '%(item)s' must offer codes 1 (within 6 "
+              "months) and 2 (later)")
+NO_OPTION = N_("indicator input '%(input)s': item '%(item)s' has no option %(options)s")
+
+
 def check_inputs(inputs: IndicatorInputs, items: Mapping[str, ItemShape]) -> list[tuple[str, str]]:
-    """The problems of a mapping against the questionnaire's items: an item it does not
-    have, or one of the wrong type, or codes the item does not offer. Empty: usable."""
-    problems: list[tuple[str, str]] = []
+    """The problems of a mapping against the questionnaire's items as (path, sentence):
+    an item it does not have, or one of the wrong type, or codes the item does not offer.
+    Empty: usable."""
+    return [(problem.path, problem.text) for problem in input_problems(inputs, items)]
+
+
+def input_problems(inputs: IndicatorInputs, items: Mapping[str, ItemShape]) -> list[InputProblem]:
+    """`check_inputs`, each problem as a template and its values (for translation)."""
+    problems: list[InputProblem] = []
+
+    def problem(path: str, template: str, **params: str) -> None:
+        problems.append(InputProblem(path, template, tuple(params.items())))
 
     def need(path: str, name: str, item: str, kinds: tuple[str, ...]) -> ItemShape | None:
         shape = items.get(item)
         if shape is None:
-            problems.append((path, f"indicator input '{name}' names item '{item}', which the "
-                                   "questionnaire does not have"))
+            problem(path, MISSING_ITEM, input=name, item=item)
             return None
         if shape.kind not in kinds:
-            problems.append((path, f"indicator input '{name}' needs item '{item}' to be "
-                                   f"{' or '.join(kinds)}, not {shape.kind}"))
+            problem(path, WRONG_TYPE, input=name, item=item, kinds=" / ".join(kinds),
+                    kind=shape.kind)
             return None
         return shape
 
     for name, coded in inputs.coded:
         shape = need(f"indicator_inputs.{name}.item", name, coded.item, _CODED_KINDS)
         if shape is not None:
-            offered = set(c for c in shape.codes if type(c) is int)
+            offered = {code for code in shape.codes if type(code) is int}
             if not offered & set(coded.item_codes):
-                problems.append((f"indicator_inputs.{name}", f"indicator input '{name}': item "
-                                 f"'{coded.item}' offers none of the codes it is read with"))
+                problem(f"indicator_inputs.{name}", NO_CODES, input=name, item=coded.item)
     if inputs.waiting_months is not None:
         rule = inputs.waiting_months
         for part, item in zip(_WAITING_PARTS[rule.rule], rule.items, strict=True):
             kinds = _CODED_KINDS if part == "within_6" else _INTEGER_KINDS
-            shape = need(f"indicator_inputs.waiting_months.{part}", "waiting_months", item, kinds)
+            path = f"indicator_inputs.waiting_months.{part}"
+            shape = need(path, "waiting_months", item, kinds)
             if shape is not None and part == "within_6" and not {1, 2} <= set(shape.codes):
-                problems.append((f"indicator_inputs.waiting_months.{part}",
-                                 f"indicator input 'waiting_months': item '{item}' must offer "
-                                 "codes 1 (within 6 months) and 2 (later)"))
+                problem(path, NO_SPLIT, input="waiting_months", item=item)
     if inputs.income is not None:
         need("indicator_inputs.income.item", "income", inputs.income, _INTEGER_KINDS)
     for index, competency in enumerate(inputs.competencies):
@@ -452,9 +483,9 @@ def check_inputs(inputs: IndicatorInputs, items: Mapping[str, ItemShape]) -> lis
         if shape is not None:
             missing = [option for option in channels.options if option not in shape.codes]
             if missing:
-                problems.append(("indicator_inputs.job_search_channels.options",
-                                 f"indicator input 'job_search_channels': item "
-                                 f"'{channels.item}' has no option {', '.join(missing)}"))
+                problem("indicator_inputs.job_search_channels.options", NO_OPTION,
+                        input="job_search_channels", item=channels.item,
+                        options=", ".join(missing))
     return problems
 
 
