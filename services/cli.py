@@ -664,14 +664,15 @@ def demo_data() -> None:
 
 
 def seed(database_url: str, timezone: str = "Asia/Makassar") -> None:
-    """Data every installation needs: the default questionnaire, and the East Kalimantan
-    minimum wages (UMP and UMK Kota Bontang 2025-2026) for years with no wage and no wave."""
+    """Data every installation needs: the shipped questionnaires (blk-tracer v1 and v2), and
+    the East Kalimantan minimum wages (UMP and UMK Kota Bontang 2025-2026) for years with no
+    wage and no wave."""
     from services.analytics.wages import seed_east_kalimantan
-    from services.survey.catalog import ensure_default
+    from services.survey.catalog import ensure_shipped
     from shared.db import Database
 
     with Database.for_url(database_url).session_factory() as db_session:
-        ensure_default(db_session)
+        ensure_shipped(db_session)
         seed_east_kalimantan(db_session, timezone)
         db_session.commit()
 

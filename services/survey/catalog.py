@@ -12,7 +12,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.survey.questionnaire import default_definition, load_definition
+from services.survey.questionnaire import (
+    SHIPPED_VERSIONS,
+    default_definition,
+    load_definition,
+    shipped_definition,
+)
 from services.survey.waves import SurveyError
 from shared.auth import audit
 from shared.models import Questionnaire as QuestionnaireRow
@@ -85,3 +90,16 @@ def ensure_default(session: Session) -> QuestionnaireRow:
                                        QuestionnaireRow.version == definition["version"])
     )
     return found if found is not None else add_version(session, definition)
+
+
+def ensure_shipped(session: Session) -> list[QuestionnaireRow]:
+    """Every shipped version of the instrument (blk-tracer v1 and v2), each stored once;
+    an installation's seed. v1 stays `ensure_default`: waves of either work side by side."""
+    rows = []
+    for version in SHIPPED_VERSIONS:
+        definition = shipped_definition(version)
+        found = session.scalar(
+            select(QuestionnaireRow).where(QuestionnaireRow.key == definition["key"],
+                                           QuestionnaireRow.version == version))
+        rows.append(found if found is not None else add_version(session, definition))
+    return rows

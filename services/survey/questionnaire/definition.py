@@ -619,7 +619,17 @@ def _check_indicator_inputs(data: dict[str, Any]) -> None:
 
 def default_definition() -> dict[str, Any]:
     """The shipped instrument, "Tracer Study Alumni BLK" version 1 (docs/questionnaire.md)."""
-    source = importlib.resources.files(__package__).joinpath("blk_tracer_v1.json")
+    return shipped_definition(1)
+
+
+SHIPPED_VERSIONS = (1, 2)
+
+
+def shipped_definition(version: int) -> dict[str, Any]:
+    """A shipped version of "Tracer Study Alumni BLK": 1, or 2 following the 2024 national
+    changes (one waiting-time item, province and city of work, contract, education-level
+    match, further training; docs/questionnaire.md)."""
+    source = importlib.resources.files(__package__).joinpath(f"blk_tracer_v{version}.json")
     return json.loads(source.read_text(encoding="utf-8"))
 
 
