@@ -19,19 +19,19 @@ Invariants:
   "1" is not 1), as the survey's validator keeps them.
 - A definition without "indicator_inputs" (stored before the mapping existed) reads as
   blk-tracer v1's mapping restricted to the items it has with the right types
-  (`inputs_of`), so a v1 wave's figures do not depend on when its questionnaire was stored.
+  (`indicator_mapping.inputs_of`), so a v1 wave's figures do not depend on when its
+  questionnaire was stored.
 - An input absent from the mapping is *not collected*: its indicators are reported as such,
   never as zero (`indicators_lacking`).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.regions import ABROAD, EAST_KALIMANTAN_CITIES, PROVINCES
+from shared.regions import ABROAD, EAST_KALIMANTAN_CITIES, PROVINCES, province_of
 
 # Canonical codes of each coded input.
 CANONICAL: dict[str, tuple[int, ...]] = {
@@ -157,6 +157,9 @@ class IndicatorInputs:
     competencies: tuple[Competency, ...] = ()
     training_eval: tuple[str, ...] = ()
     job_search_channels: Channels | None = None
+    # work_location derived from the work place ("rule": "from_place"): the BPS code of the
+    # centre's own city or regency (location 1), whose province is location 2.
+    local_city: int | None = None
 
     def code(self, name: str) -> Coded | None:
         return dict(self.coded).get(name)
@@ -165,6 +168,9 @@ class IndicatorInputs:
         """Where the questionnaire labels this input's canonical code: "item.code" of the
         first item code read as it (blk-tracer v1: "f8.1"); "name.code" when not collected."""
         coded = self.code(name)
+        city = self.code("work_city")
+        if name == "work_location" and self.local_city is not None and city is not None:
+            return f"{city.item}.{self.local_city}"  # "Kota Bontang", as v2 names it
         if coded is None:
             return f"{name}.{canonical}"
         item_code = next((code for code, value in coded.codes if value == canonical), canonical)
@@ -179,6 +185,8 @@ class IndicatorInputs:
     def collected(self) -> frozenset[str]:
         """The inputs this questionnaire collects."""
         names = {name for name, _ in self.coded}
+        if self.local_city is not None and "work_province" in names:
+            names.add("work_location")
         for name, present in (("waiting_months", self.waiting_months is not None),
                               ("income", self.income is not None),
                               ("competencies", bool(self.competencies)),
@@ -195,6 +203,8 @@ class IndicatorInputs:
             out[name] = {"item": coded.item}
             if not coded.identity or coded.item_codes != CANONICAL[name]:
                 out[name]["codes"] = {str(code): canonical for code, canonical in coded.codes}
+        if self.local_city is not None:
+            out["work_location"] = {"rule": "from_place", "city": self.local_city}
         if self.waiting_months is not None:
             out["waiting_months"] = {"rule": self.waiting_months.rule,
                                      **dict(zip(_WAITING_PARTS[self.waiting_months.rule],
@@ -233,7 +243,7 @@ def indicators_having(inputs: IndicatorInputs) -> tuple[str, ...]:
 
 def parse_inputs(raw: Any) -> IndicatorInputs:
     """The mapping of a definition's "indicator_inputs" object; InputsError naming each
-    problem of its shape (items are checked against the questionnaire by `check_inputs`)."""
+    problem of its shape (its items are checked by `indicator_mapping.check_inputs`)."""
     problems: list[tuple[str, str]] = []
     if not isinstance(raw, Mapping):
         raise InputsError([("indicator_inputs", "must be an object naming inputs")])
@@ -243,8 +253,11 @@ def parse_inputs(raw: Any) -> IndicatorInputs:
                              f"'{name}' is not an indicator input; choose from "
                              f"{', '.join(INPUT_NAMES)}"))
     coded: list[tuple[str, Coded]] = []
+    local_city = None
+    if isinstance(raw.get("work_location"), Mapping) and "rule" in raw["work_location"]:
+        local_city = _from_place(raw["work_location"], problems)
     for name in CODED_INPUTS:
-        if name in raw:
+        if name in raw and not (name == "work_location" and "rule" in raw[name]):
             reading = _coded(name, raw[name], problems)
             if reading is not None:
                 coded.append((name, reading))
@@ -256,7 +269,21 @@ def parse_inputs(raw: Any) -> IndicatorInputs:
                 if "job_search_channels" in raw else None)
     if problems:
         raise InputsError(problems)
-    return IndicatorInputs(tuple(coded), waiting, income, competencies, evaluation, channels)
+    return IndicatorInputs(tuple(coded), waiting, income, competencies, evaluation, channels,
+                           local_city)
+
+
+def _from_place(raw: Mapping[str, Any], problems: list[tuple[str, str]]) -> int | None:
+    path = "indicator_inputs.work_location"
+    if raw.get("rule") != "from_place":
+        problems.append((f"{path}.rule", "must be from_place (or give an item instead)"))
+        return None
+    city = raw.get("city")
+    if type(city) is not int or city not in EAST_KALIMANTAN_CITIES:
+        problems.append((f"{path}.city", "must be the BPS code of a city or regency of "
+                                         "East Kalimantan (Kota Bontang: 6474)"))
+        return None
+    return city
 
 
 def _item(raw: Any, path: str, problems: list[tuple[str, str]], part: str = "item") -> str | None:
@@ -357,138 +384,6 @@ def _channels(raw: Any, problems: list[tuple[str, str]]) -> Channels | None:
     return None if item is None else Channels(item, tuple(options))
 
 
-# --- checking a mapping against the questionnaire's items ---------------------------------------
-
-
-@dataclass(frozen=True)
-class ItemShape:
-    """What an answer key holds: the question type ("single", "multi", "integer",
-    "currency", "rating" for a matrix cell...) and its option codes."""
-
-    kind: str
-    codes: tuple[Any, ...] = ()
-
-
-def items_of(definition: Mapping[str, Any]) -> dict[str, ItemShape]:
-    """Every answer key of a definition (raw JSON) with its shape; tolerant of a malformed
-    definition (it was validated when stored)."""
-    shapes: dict[str, ItemShape] = {}
-    for question in _questions(definition):
-        kind = question.get("type")
-        if kind == "matrix":
-            for row in question.get("rows") or ():
-                for part in ("key", "key_a", "key_b"):
-                    if isinstance(row, Mapping) and isinstance(row.get(part), str):
-                        shapes[row[part]] = ItemShape("rating")
-        elif isinstance(question.get("key"), str) and kind not in ("group", "note"):
-            codes = tuple(option.get("code") for option in question.get("options") or ()
-                          if isinstance(option, Mapping))
-            shapes[question["key"]] = ItemShape(str(kind), codes)
-    return shapes
-
-
-def _questions(definition: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    for section in definition.get("sections") or ():
-        for question in (section.get("questions") or ()) if isinstance(section, Mapping) else ():
-            if isinstance(question, Mapping):
-                yield question
-                for sub in question.get("questions") or ():
-                    if isinstance(sub, Mapping):
-                        yield sub
-
-
-# The kinds of item each part of a mapping may name.
-_CODED_KINDS = ("single",)
-_INTEGER_KINDS = ("integer", "currency")
-_RATING_KINDS = ("rating", "single", "integer")
-
-
-@dataclass(frozen=True)
-class InputProblem:
-    """Why a mapping cannot be used with a questionnaire: `template` (English, the msgid)
-    with `params` naming the input and the item; `text` is it filled in."""
-
-    path: str
-    template: str
-    params: tuple[tuple[str, str], ...]
-
-    @property
-    def text(self) -> str:
-        return self.template % dict(self.params)
-
-
-MISSING_ITEM = N_("indicator input '%(input)s' names item '%(item)s', which the questionnaire "
-                  "does not have")
-WRONG_TYPE = N_("indicator input '%(input)s' needs item '%(item)s' to be %(kinds)s, not "
-                "%(kind)s")
-NO_CODES = N_("indicator input '%(input)s': item '%(item)s' offers none of the codes it is "
-              "read with")
-NO_SPLIT = N_("indicator input '%(input)s': item '%(item)s' must offer codes 1 (within 6 "
-              "months) and 2 (later)")
-NO_OPTION = N_("indicator input '%(input)s': item '%(item)s' has no option %(options)s")
-
-
-def check_inputs(inputs: IndicatorInputs, items: Mapping[str, ItemShape]) -> list[tuple[str, str]]:
-    """The problems of a mapping against the questionnaire's items as (path, sentence):
-    an item it does not have, or one of the wrong type, or codes the item does not offer.
-    Empty: usable."""
-    return [(problem.path, problem.text) for problem in input_problems(inputs, items)]
-
-
-def input_problems(inputs: IndicatorInputs, items: Mapping[str, ItemShape]) -> list[InputProblem]:
-    """`check_inputs`, each problem as a template and its values (for translation)."""
-    problems: list[InputProblem] = []
-
-    def problem(path: str, template: str, **params: str) -> None:
-        problems.append(InputProblem(path, template, tuple(params.items())))
-
-    def need(path: str, name: str, item: str, kinds: tuple[str, ...]) -> ItemShape | None:
-        shape = items.get(item)
-        if shape is None:
-            problem(path, MISSING_ITEM, input=name, item=item)
-            return None
-        if shape.kind not in kinds:
-            problem(path, WRONG_TYPE, input=name, item=item, kinds=" / ".join(kinds),
-                    kind=shape.kind)
-            return None
-        return shape
-
-    for name, coded in inputs.coded:
-        shape = need(f"indicator_inputs.{name}.item", name, coded.item, _CODED_KINDS)
-        if shape is not None:
-            offered = {code for code in shape.codes if type(code) is int}
-            if not offered & set(coded.item_codes):
-                problem(f"indicator_inputs.{name}", NO_CODES, input=name, item=coded.item)
-    if inputs.waiting_months is not None:
-        rule = inputs.waiting_months
-        for part, item in zip(_WAITING_PARTS[rule.rule], rule.items, strict=True):
-            kinds = _CODED_KINDS if part == "within_6" else _INTEGER_KINDS
-            path = f"indicator_inputs.waiting_months.{part}"
-            shape = need(path, "waiting_months", item, kinds)
-            if shape is not None and part == "within_6" and not {1, 2} <= set(shape.codes):
-                problem(path, NO_SPLIT, input="waiting_months", item=item)
-    if inputs.income is not None:
-        need("indicator_inputs.income.item", "income", inputs.income, _INTEGER_KINDS)
-    for index, competency in enumerate(inputs.competencies):
-        for part in ("a", "b"):
-            need(f"indicator_inputs.competencies[{index}].{part}", "competencies",
-                 getattr(competency, part), _RATING_KINDS)
-    for index, item in enumerate(inputs.training_eval):
-        need(f"indicator_inputs.training_eval.items[{index}]", "training_eval", item,
-             _RATING_KINDS)
-    if inputs.job_search_channels is not None:
-        channels = inputs.job_search_channels
-        shape = need("indicator_inputs.job_search_channels.item", "job_search_channels",
-                     channels.item, ("multi",))
-        if shape is not None:
-            missing = [option for option in channels.options if option not in shape.codes]
-            if missing:
-                problem("indicator_inputs.job_search_channels.options", NO_OPTION,
-                        input="job_search_channels", item=channels.item,
-                        options=", ".join(missing))
-    return problems
-
-
 # --- the mapping of a stored definition ------------------------------------------------------
 
 # blk-tracer v1's items, as its definition declares them (services/survey/questionnaire/
@@ -514,37 +409,6 @@ V1_RAW: dict[str, Any] = {
 V1_INPUTS = parse_inputs(V1_RAW)
 
 
-def inputs_of(definition: Mapping[str, Any]) -> IndicatorInputs:
-    """The mapping a stored definition declares, or for one without "indicator_inputs"
-    blk-tracer v1's restricted to the items it has with the right types."""
-    if "indicator_inputs" in definition:
-        return parse_inputs(definition["indicator_inputs"])
-    items = items_of(definition)
-    raw: dict[str, Any] = {}
-    for name, part in V1_RAW.items():
-        if name == "competencies":
-            usable = [pair for pair in part if not _problems_of({name: [pair]}, items)]
-            if usable:
-                raw[name] = usable
-        elif name == "training_eval":
-            usable = [item for item in part["items"]
-                      if not _problems_of({name: {"items": [item]}}, items)]
-            if usable:
-                raw[name] = {"items": usable}
-        elif not _problems_of({name: part}, items):
-            raw[name] = part
-    return parse_inputs(raw)
-
-
-def _problems_of(raw: dict[str, Any], items: Mapping[str, ItemShape]) -> list[tuple[str, str]]:
-    return check_inputs(parse_inputs(raw), items)
-
-
-def fingerprint(inputs: IndicatorInputs) -> str:
-    """A stable text naming the mapping (for logs and caches across processes)."""
-    return json.dumps(inputs.to_json(), sort_keys=True)
-
-
 # --- the reference reading of one response ----------------------------------------------------
 
 
@@ -562,6 +426,25 @@ def code_of(answers: Mapping[str, Any], coded: Coded | None) -> int | None:
 
 
 EMPLOYED = (1, 3)  # canonical status codes of the employed and self-employed
+
+
+def work_location_of(answers: Mapping[str, Any], inputs: IndicatorInputs) -> int | None:
+    """The work_location code (1 the centre's city, 2 elsewhere in its province, 3 another
+    province, 4 abroad): the item's answer, or with "from_place" derived from the work
+    province and city (the centre's province without a city answer is not known)."""
+    if inputs.local_city is None:
+        return code_of(answers, inputs.code("work_location"))
+    province = code_of(answers, inputs.code("work_province"))
+    city = code_of(answers, inputs.code("work_city"))
+    if province is None:
+        return None
+    if province == ABROAD:
+        return 4
+    if province != province_of(inputs.local_city):
+        return 3
+    if city is None:
+        return None
+    return 1 if city == inputs.local_city else 2
 
 
 def waiting_months(answers: Mapping[str, Any], inputs: IndicatorInputs) -> int | None:

@@ -19,7 +19,13 @@ from itertools import repeat
 from operator import add
 from typing import Any, NamedTuple
 
-from shared.indicator_inputs import V1_INPUTS, IndicatorInputs, code_of, waiting_months
+from shared.indicator_inputs import (
+    V1_INPUTS,
+    IndicatorInputs,
+    code_of,
+    waiting_months,
+    work_location_of,
+)
 
 STATUS_CODES = (1, 2, 3, 4, 5)  # canonical status codes (blk-tracer v1's f8)
 EMPLOYED_STATUSES = (1, 3)  # bekerja, wiraswasta
@@ -145,7 +151,7 @@ class Cell:
             if relevance is not None:
                 cell.relevance_answered = 1
                 cell.relevant = int(relevance in RELEVANT_CODES)
-            location = code_of(answers, inputs.code("work_location"))
+            location = work_location_of(answers, inputs)
             if location is not None:
                 cell.location_answered = 1
                 cell.local = int(location == LOCAL_CODE)

@@ -14,7 +14,8 @@ import threading
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.indicator_inputs import V1_INPUTS, IndicatorInputs, inputs_of
+from shared.indicator_inputs import V1_INPUTS, IndicatorInputs
+from shared.indicator_mapping import inputs_of
 from shared.models import Questionnaire, Wave
 
 _parsed: dict[tuple[object, int, object], IndicatorInputs] = {}

@@ -47,6 +47,7 @@ from shared.indicator_inputs import (
     IndicatorInputs,
 )
 from shared.models import IndicatorAnswer, Response, WaveTarget
+from shared.regions import ABROAD, province_of
 
 # Columns of list inputs, by position in the mapping (slot i: the i-th competency, ...).
 COMPETENCY_COLUMNS = tuple((f"competency_{i}_a", f"competency_{i}_b")
@@ -57,8 +58,18 @@ TRAINING_EVAL_COLUMNS = tuple(f"training_eval_{i}" for i in range(1, TRAINING_EV
 def code_columns(inputs: IndicatorInputs) -> tuple[str, ...]:
     """The indicator_answers code columns this mapping fills (the others stay NULL)."""
     pairs = COMPETENCY_COLUMNS[:len(inputs.competencies)]
-    return (*(name for name, _ in inputs.coded), *(column for pair in pairs for column in pair),
+    derived = ("work_location",) if "work_location" in _derived(inputs) else ()
+    return (*(name for name, _ in inputs.coded), *derived,
+            *(column for pair in pairs for column in pair),
             *TRAINING_EVAL_COLUMNS[:len(inputs.training_eval)])
+
+
+def _derived(inputs: IndicatorInputs) -> frozenset[str]:
+    """Code columns computed from other inputs rather than read from an item: work_location
+    from the work place ("from_place")."""
+    if inputs.local_city is not None and inputs.code("work_province") is not None:
+        return frozenset({"work_location"})
+    return frozenset()
 
 
 def channel_bits(inputs: IndicatorInputs) -> dict[str, int]:
@@ -169,10 +180,28 @@ def projection(scope: Sequence[ColumnElement[bool]], inputs: IndicatorInputs) ->
         channels = functools.reduce(operator.add, (
             case((ArrayHasString(ticked, code), bit), else_=0)
             for code, bit in channel_bits(inputs).items()))
+    derived = {"work_location": _location_from_place(read, inputs)} if _derived(inputs) else {}
     return select(read.c.wave_id, read.c.alumnus_id, read.c.response_id,
-                  read.c.response_updated_at, *(read.c[column] for column in code_columns(inputs)),
+                  read.c.response_updated_at,
+                  *(derived[column].label(column) if column in derived else read.c[column]
+                    for column in code_columns(inputs)),
                   waiting.label("waiting"), income.label("income"),
                   channels.label("channels"))
+
+
+def _location_from_place(read: Any, inputs: IndicatorInputs) -> ColumnElement[Any]:
+    """shared.indicator_inputs.work_location_of in SQL, over the projected province and city
+    codes (NULL when the province is unanswered, or is the centre's with no city)."""
+    assert inputs.local_city is not None
+    province = read.c.work_province
+    city = read.c.work_city if inputs.code("work_city") is not None else null()
+    home = province == province_of(inputs.local_city)
+    return case(
+        (province == ABROAD, 4),
+        (province != province_of(inputs.local_city), 3),
+        (and_(home, city == inputs.local_city), 1),
+        (and_(home, city.is_not(None)), 2),
+    )
 
 
 def _canonical(code: ColumnElement[Any], coded: Coded) -> ColumnElement[Any]:

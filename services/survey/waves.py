@@ -27,10 +27,8 @@ from shared.indicator_inputs import (
     InputsError,
     indicators_having,
     indicators_lacking,
-    input_problems,
-    inputs_of,
-    items_of,
 )
+from shared.indicator_mapping import input_problems, inputs_of, items_of
 from shared.models import Alumnus, Cohort, Export, Wave, WaveTarget, utcnow
 from shared.models import Questionnaire as QuestionnaireRow
 

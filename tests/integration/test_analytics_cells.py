@@ -30,8 +30,8 @@ from shared.indicator_inputs import (
     V1_INPUTS,
     IndicatorInputs,
     code_of,
-    inputs_of,
 )
+from shared.indicator_mapping import inputs_of
 from shared.models import (
     Alumnus,
     Campaign,

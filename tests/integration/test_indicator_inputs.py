@@ -183,12 +183,10 @@ def test_a_v1_and_a_v2_wave_on_the_same_answers_give_the_same_shared_figures(
         analytics_app, two_versions, query) -> None:
     v1 = indicators(analytics_app, two_versions["headers"], "tracer-v1", **query)
     v2 = indicators(analytics_app, two_versions["headers"], "tracer-v2", **query)
-    # v2 asks the province and city of work, not v1's Bontang-coded place.
-    assert v1["indicators"]["not_collected"] == []
-    assert v2["indicators"]["not_collected"] == ["local_absorption"]
-    assert v2["indicators"]["local_absorption"]["not_collected"] is True
-    assert v2["indicators"]["local_absorption"]["value"] is None
-    lacking = {"local_absorption"}
+    # Both collect every indicator: v2's "working locally" is derived from the province
+    # and city of work (Kota Bontang), v1's is its Bontang-coded f5a2.
+    assert v1["indicators"]["not_collected"] == v2["indicators"]["not_collected"] == []
+    lacking = {*v1["indicators"]["not_collected"], *v2["indicators"]["not_collected"]}
     assert (shared_figures(v1["indicators"], lacking)
             == shared_figures(v2["indicators"], lacking))
     assert [group["key"] for group in v1["breakdown"] or ()] == [
@@ -213,8 +211,8 @@ def test_the_shared_figures_are_the_hand_computed_ones(analytics_app, two_versio
         assert figures["competency_gap"]["f1761"]["value"] == pytest.approx(5 / 6)
         assert figures["training_eval"]["blk_eval_instructor"]["value"] == pytest.approx(23 / 6)
         assert figures["job_search_channels"]["f403"]["count"] == 2
-    v1 = indicators(analytics_app, two_versions["headers"], "tracer-v1", unsuppressed="true")
-    assert v1["indicators"]["local_absorption"]["count"] == 2  # #0 and #6 in Bontang
+        # #0 and #6 work in Kota Bontang, of 5 working who said where.
+        assert (figures["local_absorption"]["count"], figures["local_absorption"]["n"]) == (2, 5)
 
 
 def test_opening_either_version_says_which_indicators_it_collects(
@@ -222,10 +220,9 @@ def test_opening_either_version_says_which_indicators_it_collects(
     with analytics_app.app_context():
         session = db.session()
         v1, v2 = catalog.ensure_shipped(session)
-        assert waves.indicator_coverage(v1.definition).not_collected == ()
-        coverage = waves.indicator_coverage(v2.definition)
-        assert coverage.not_collected == ("local_absorption",)
-        assert len(coverage.collected) == 13
+        for row in (v1, v2):
+            coverage = waves.indicator_coverage(row.definition)
+            assert coverage.not_collected == () and len(coverage.collected) == 14
 
 
 # --- a form that does not ask the status ---------------------------------------------------
@@ -340,3 +337,28 @@ def test_the_workbook_says_not_collected_beside_the_figure(analytics_app,
     values = [cell for sheet in book.worksheets for row in sheet.iter_rows(values_only=True)
               for cell in row if isinstance(cell, str)]
     assert "tidak dikumpulkan oleh kuesioner ini" in values
+
+
+def test_a_trend_compares_only_what_every_wave_collects(analytics_app) -> None:
+    """The response rate of both waves; the absorption rate only while every wave asks the
+    status (the second point's questionnaire does not)."""
+    from services.analytics.dashboard_figures import TrendPoint, _trend_figure
+
+    def share(value: float | None, **extra: Any) -> dict[str, Any]:
+        return {"value": value, "n": 10, "count": None if value is None else int(value * 10),
+                "ci_low": None, "ci_high": None, "weighted": None, "small_n": False, **extra}
+
+    v1 = TrendPoint("tracer-v1", "Tracer v1", {"response_rate": share(0.5),
+                                               "absorption_rate": share(0.6),
+                                               "not_collected": []})
+    other = TrendPoint("tanpa-status", "Tanpa status", {
+        "response_rate": share(0.7), "absorption_rate": share(None, not_collected=True),
+        "not_collected": ["status_share", "absorption_rate"]})
+    with analytics_app.test_request_context("/?lang=en"):
+        both = _trend_figure([v1, v1])
+        mixed = _trend_figure([v1, other])
+    assert both is not None and both.table is not None
+    assert both.table.head == ["Wave", "Absorption rate", "Response rate"]
+    assert mixed is not None and mixed.table is not None
+    assert mixed.table.head == ["Wave", "Response rate"]
+    assert [row[1] for row in mixed.table.rows] == ["50.0% · n = 10", "70.0% · n = 10"]

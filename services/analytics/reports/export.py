@@ -40,7 +40,7 @@ from services.analytics.wages import label, minimum_wage_of, wave_year
 from shared.centre import Centre
 from shared.centre import centre as centre_of_app
 from shared.config import Settings
-from shared.indicator_inputs import inputs_of
+from shared.indicator_mapping import inputs_of
 from shared.models import Export, Questionnaire, Wave, utcnow
 from shared.personal_files import private_folder, reserve_private
 

@@ -65,7 +65,8 @@ from services.survey.questionnaire.conditions import (
     Ref,
     parse_condition,
 )
-from shared.indicator_inputs import InputsError, check_inputs, items_of, parse_inputs
+from shared.indicator_inputs import InputsError, parse_inputs
+from shared.indicator_mapping import check_inputs, items_of
 from shared.languages import LANGUAGE_CODE
 
 Code = int | str

@@ -16,7 +16,7 @@ XLSForm"); the importer gathers them into the definition's "indicator_inputs" ma
     job_search_channels       a select_multiple: every choice is a channel
 
 A form without the column carries no mapping and is read as blk-tracer v1's items where
-its questions have their names (shared.indicator_inputs.inputs_of).
+its questions have their names (shared.indicator_mapping.inputs_of).
 """
 
 from __future__ import annotations
