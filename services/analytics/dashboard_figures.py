@@ -37,9 +37,8 @@ from services.analytics.dashboard_text import (
     count_text,
     hidden,
     interval_text,
+    label_of,
     n_text,
-    not_collected,
-    not_collected_text,
     one_decimal,
     pct,
     rupiah,
@@ -50,6 +49,7 @@ from services.analytics.dashboard_text import (
     whole,
     whole_percent,
 )
+from services.analytics.dashboard_tiles import months_text, tiles
 from services.analytics.disclosure import Disclosure
 from services.analytics.indicator_cache import entries_of
 from services.analytics.indicators import WAITING_BINS, breakdown, compute
@@ -64,16 +64,8 @@ from shared.models import Questionnaire, Wave
 STATUS_COLOURS = {1: charts.BLUE, 2: charts.PURPLE, 3: charts.SKY, 4: charts.GREEN,
                   5: charts.ORANGE}
 WAITING_BIN_LABELS = {"<=3": "≤ 3", "4-6": "4–6", "7-12": "7–12", ">12": "> 12"}
-LOCAL_CODE = "1"  # f5a2 = 1: the centre's own town (local_absorption)
 
 Indicators = Mapping[str, Any]
-
-
-def label_of(answer_labels: Mapping[str, str], key: str) -> str:
-    """The form's label for "f8.1" (an option) or "f1761" (a matrix row), from
-    `reports.content.answer_labels`; an unknown code shows as itself."""
-    return answer_labels.get(key) or key.rsplit(".", 1)[-1]
-
 
 
 @dataclass(frozen=True)
@@ -116,46 +108,6 @@ def _through_rule(rule: Disclosure | None, group: Iterable[tuple[CellKey, Cell]]
     return indicators if rule is None else rule.suppress(indicators,
                                                           (key for key, _ in group))
 
-
-
-@dataclass
-class Tile:
-    label: str
-    value: str
-    details: list[str]
-    small: bool = False
-
-
-def _share_tile(label: str, share: Mapping[str, Any], *extra: str) -> Tile:
-    if not_collected(share):
-        return Tile(label, "–", [not_collected_text()], True)
-    if hidden(share):
-        return Tile(label, SMALL_N_MARK, [], True)
-    small = share["value"] is None and bool(share.get("small_n")) and bool(share["n"])
-    value = pct(share["value"]) if share["value"] is not None else (
-        SMALL_N_MARK if small else "–")
-    details = [count_text(share) if share.get("count") is not None else f"n = {share['n']}"]
-    if share["value"] is not None and share.get("ci_low") is not None:
-        details.append(_("%(level)s interval: %(low)s–%(high)s", level=LEVEL,
-                         low=pct(share["ci_low"]), high=pct(share["ci_high"])))
-    return Tile(label, value, details + [line for line in extra if line], small)
-
-
-def _statistic_tile(label: str, statistic: Mapping[str, Any], fmt: Callable[[float], str],
-                    *extra: str) -> Tile:
-    if not_collected(statistic):
-        return Tile(label, "–", [not_collected_text()], True)
-    if hidden(statistic):
-        return Tile(label, SMALL_N_MARK, [], True)
-    n = statistic["n"]
-    small = statistic["value"] is None and bool(n)
-    value = fmt(statistic["value"]) if statistic["value"] is not None else (
-        SMALL_N_MARK if small else "–")
-    return Tile(label, value, [f"n = {n}", *(line for line in extra if line)], small)
-
-
-def _months(value: float) -> str:
-    return _("%(months)s months", months=one_decimal(value))
 
 
 def build_page(
@@ -218,10 +170,10 @@ def build_page(
         waiting_not_collected="waiting_bins" in lacking,
         weight_coverage_text=pct(overall["weight_coverage"])
         if overall["weight_coverage"] is not None else None,
-        waiting_median_text=statistic_text(overall["waiting_months_median"], _months),
-        waiting_mean_text=statistic_text(overall["waiting_months_mean"], _months),
+        waiting_median_text=statistic_text(overall["waiting_months_median"], months_text),
+        waiting_mean_text=statistic_text(overall["waiting_months_mean"], months_text),
         minimum_wage_text=rupiah(wage.amount) if wage is not None else None,
-        tiles=_tiles(overall, answers, inputs),
+        tiles=tiles(overall, answers, inputs),
         progress=_progress_figure(session, wave, filters, overall, timezone),
         funnel=_funnel_figure(overall),
         # A figure of indicators the questionnaire does not collect is left out (None or
@@ -243,30 +195,6 @@ def build_page(
                            overall["absorption_rate"],
                            {"programs": names, "cohorts": cohort_names}))
     return page
-
-
-def _tiles(overall: Indicators, answers: Mapping[str, str],
-           inputs: IndicatorInputs) -> list[Tile]:
-    absorption = overall["absorption_rate"]
-    weighted = absorption.get("weighted")
-    income = overall["income_median"]["value"]
-    return [
-        _share_tile(_("Response rate"), overall["response_rate"]),
-        _share_tile(_("Net response rate"), overall["net_response_rate"],
-                    _("%(n)d unreachable excluded", n=overall["unreachable"])),
-        _share_tile(_("Absorption rate"), absorption,
-                    _("weighted %(value)s", value=pct(weighted)) if weighted is not None else ""),
-        _share_tile(_("Employed within 6 months"), overall["employed_within_6_months"]),
-        _statistic_tile(_("Median waiting time"), overall["waiting_months_median"], _months),
-        _statistic_tile(_("Median income"), overall["income_median"], rupiah_short,
-                        rupiah(income) if income is not None else ""),
-        _share_tile(_("Earning at least the minimum wage"), overall["above_minimum_wage"]),
-        _share_tile(_("Work related to the training"), overall["relevance_share"]),
-        _share_tile(_("Working locally (%(place)s)",
-                      place=label_of(answers, inputs.option_key("work_location", LOCAL_CODE))),
-                    overall["local_absorption"]),
-        _share_tile(_("With a competency certificate"), overall["certificate_share"]),
-    ]
 
 
 def _progress_figure(

@@ -35,6 +35,12 @@ class Figure:
     heading: str | None = None
 
 
+def label_of(answer_labels: Mapping[str, str], key: str) -> str:
+    """The form's label for "f8.1" (an option) or "f1761" (a matrix row), from
+    `reports.content.answer_labels`; an unknown code shows as itself."""
+    return answer_labels.get(key) or key.rsplit(".", 1)[-1]
+
+
 def hidden(node: Mapping[str, Any]) -> bool:
     """Whether the small-group rule hid this figure."""
     return bool(node.get("suppressed"))
