@@ -362,3 +362,66 @@ def test_a_trend_compares_only_what_every_wave_collects(analytics_app) -> None:
     assert mixed is not None and mixed.table is not None
     assert mixed.table.head == ["Wave", "Response rate"]
     assert [row[1] for row in mixed.table.rows] == ["50.0% · n = 10", "70.0% · n = 10"]
+
+
+# --- refusals --------------------------------------------------------------------------------
+
+
+def test_a_mapping_naming_a_missing_item_or_a_wrong_type_is_refused_naming_it() -> None:
+    from services.survey.questionnaire import DefinitionError, load_definition, shipped_definition
+
+    definition = shipped_definition(2)
+    missing = {**definition, "indicator_inputs": {**definition["indicator_inputs"],
+                                                  "status": {"item": "f9"}}}
+    with pytest.raises(DefinitionError) as refused:
+        load_definition(missing)
+    assert refused.value.problems == [(
+        "indicator_inputs.status.item",
+        "indicator input 'status' names item 'f9', which the questionnaire does not have")]
+    wrong = {**definition, "indicator_inputs": {**definition["indicator_inputs"],
+                                                "income": {"item": "f8"}}}
+    with pytest.raises(DefinitionError) as refused:
+        load_definition(wrong)
+    assert refused.value.problems == [(
+        "indicator_inputs.income.item",
+        "indicator input 'income' needs item 'f8' to be integer / currency, not single")]
+
+
+def test_creating_a_wave_refuses_a_stored_mapping_it_cannot_use_in_indonesian(
+        analytics_app) -> None:
+    """A version stored around the checks (straight into the table) is refused when a wave
+    is created on it, the item named in the page's language."""
+    from services.survey.questionnaire import shipped_definition
+    from shared.models import Questionnaire as QuestionnaireRow
+
+    definition = shipped_definition(2)
+    definition = {**definition, "key": "rusak",
+                  "indicator_inputs": {**definition["indicator_inputs"],
+                                       "certificate": {"item": "sertifikat"}}}
+    with analytics_app.test_request_context("/?lang=id"), analytics_app.app_context():
+        session = db.session()
+        row = QuestionnaireRow(key="rusak", version=1, title="Rusak", definition=definition)
+        program = Program(name="Kejuruan Las")
+        session.add_all([row, program])
+        session.flush()
+        with pytest.raises(waves.SurveyError) as refused:
+            waves.create_wave(session, slug="rusak", title="Rusak", questionnaire_id=row.id,
+                              program_ids=[program.id])
+        assert refused.value.field == "questionnaire_id"
+        assert refused.value.message == (
+            "masukan indikator 'certificate' menyebut butir 'sertifikat', yang tidak ada di "
+            "kuesioner ini")
+        session.rollback()
+
+
+def test_an_xlsform_naming_an_unknown_input_is_refused_at_its_row() -> None:
+    from services.survey.questionnaire.xlsform import XlsFormRefused
+
+    form = workbook([["type", "name", "label", "jejak_input"],
+                     ["integer", "umur", "Umur", "usia"],
+                     ["integer", "gaji", "Gaji", "income"]])
+    with pytest.raises(XlsFormRefused) as refused:
+        definition_from_xlsform(io.BytesIO(form), key="uji", version=1)
+    [refusal] = refused.value.refusals
+    assert (refusal.kind, refusal.row, refusal.column, refusal.params) == (
+        "indicator_input", 2, "jejak_input", {"value": "usia"})
