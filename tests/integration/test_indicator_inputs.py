@@ -425,3 +425,27 @@ def test_an_xlsform_naming_an_unknown_input_is_refused_at_its_row() -> None:
     [refusal] = refused.value.refusals
     assert (refusal.kind, refusal.row, refusal.column, refusal.params) == (
         "indicator_input", 2, "jejak_input", {"value": "usia"})
+
+
+def test_a_live_update_of_a_v2_wave_reads_through_its_mapping(analytics_app,
+                                                               two_versions) -> None:
+    """#1 (working, Samarinda) answers again as seeking work: one cell recomputed, through
+    v2's mapping, gives what a full refresh gives."""
+    from services.analytics.refresh import update_alumnus_cell
+
+    wave_id = two_versions["ids"]["v2"]
+    with analytics_app.app_context():
+        session = db.session()
+        response = session.scalar(select(Response).where(
+            Response.wave_id == wave_id, Response.answers["f14"].as_integer() == 4))
+        response.answers = as_v2({**PEOPLE[3], "program": "Las"})
+        session.flush()
+        assert update_alumnus_cell(session, wave_id, response.alumnus_id) is not None
+        session.commit()
+    live = indicators(analytics_app, two_versions["headers"], "tracer-v2",
+                      unsuppressed="true")["indicators"]
+    assert (live["absorption_rate"]["count"], live["local_absorption"]["n"]) == (4, 4)
+    assert full_refresh(factory(analytics_app), wave_id) is not None
+    refreshed = indicators(analytics_app, two_versions["headers"], "tracer-v2",
+                           unsuppressed="true")["indicators"]
+    assert live == refreshed
