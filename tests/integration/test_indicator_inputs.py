@@ -449,3 +449,36 @@ def test_a_live_update_of_a_v2_wave_reads_through_its_mapping(analytics_app,
     refreshed = indicators(analytics_app, two_versions["headers"], "tracer-v2",
                            unsuppressed="true")["indicators"]
     assert live == refreshed
+
+
+def test_the_waves_api_says_which_indicators_a_new_wave_will_have(survey_app,
+                                                                   survey) -> None:
+    """A wave created through the API on the XLSForm without a status question."""
+    definition = definition_from_xlsform(io.BytesIO(NO_STATUS_FORM), key="tanpa-status",
+                                         version=1)
+    with survey_app.app_context():
+        session = db.session()
+        questionnaire_id = catalog.store_version(session, definition, "test").id
+        program_id = session.scalar(select(Program.id).where(Program.name == "Teknik Las"))
+        session.commit()
+    created = survey_app.test_client().post(
+        "/api/v1/waves", headers=survey["headers"]["operator"],
+        json={"slug": "tanpa-status", "title": "Tanpa status",
+              "questionnaire_id": questionnaire_id, "program_ids": [program_id]})
+    assert created.status_code == 201, created.get_json()
+    coverage = created.get_json()["indicators"]
+    assert coverage["collected"] == ["certificate_share", "training_eval"]
+    assert set(STATUS_INDICATORS) <= set(coverage["not_collected"])
+    shipped = survey_app.test_client().get("/api/v1/waves/ts-2026",
+                                           headers=survey["headers"]["viewer"]).get_json()
+    assert shipped["indicators"]["not_collected"] == []
+
+
+def test_the_wave_page_says_which_indicators_the_wave_has(survey_app, survey) -> None:
+    with survey_app.app_context():
+        create_user(db.session(), "rina", "kata-sandi-rina", "operator")
+        db.session().commit()
+    client = survey_app.test_client()
+    assert login(client, "rina", "kata-sandi-rina").status_code == 302
+    page = client.get("/waves/ts-2026").get_data(as_text=True)
+    assert "Gelombang ini akan memiliki 14 dari 14 indikator." in page
