@@ -92,10 +92,6 @@ def measures_of(inputs: IndicatorInputs) -> tuple[Measure, ...]:
     return tuple(measures)
 
 
-# blk-tracer v1's measures (the bench and tests read them).
-MEASURES = measures_of(V1_INPUTS)
-
-
 def apply_measures(cell: Cell, measures: Sequence[Any],
                    inputs: IndicatorInputs = V1_INPUTS) -> None:
     """Write one answer row's `measures` (the aggregates, in `measures_of(inputs)` order)

@@ -4,10 +4,11 @@ The fill statement (`statements`) does not read the answers out of each response
 out of indicator_answers: one row per complete response with its coded answers as small
 integers, in columns named by indicator input (shared.indicator_inputs), not by item: the
 wave's questionnaire says which of its items feeds which input, so a v1 and a v2 wave fill
-the same columns. Every fill first reconciles the projection for its scope (the wave, one cell, or
-one alumnus), set-based: rows whose response is gone, no longer complete or changed since
-(another id or updated_at) are deleted, and every complete response without a row is
-projected from its JSON. A full refresh therefore reads the JSON of the responses that
+the same columns, and the statements are built once per mapping. Every fill first
+reconciles the projection for its scope (the wave, one cell, or one alumnus), set-based:
+rows whose response is gone, no longer complete or changed since (another id or
+updated_at) are deleted, and every complete response without a row is projected from its
+JSON. A full refresh therefore reads the JSON of the responses that
 changed since the previous fill only, and the time it takes counts that work.
 `Cell.of_response` is the reference for every projected column; the JSON is read by the
 dialect-specific expressions of `answer_sql`.
@@ -42,7 +43,6 @@ from services.analytics.inputs import wave_inputs
 from shared.indicator_inputs import (
     COMPETENCY_SLOTS,
     TRAINING_EVAL_SLOTS,
-    V1_INPUTS,
     Coded,
     IndicatorInputs,
 )
@@ -76,10 +76,6 @@ def channel_bits(inputs: IndicatorInputs) -> dict[str, int]:
     """Bit of each job-search channel (option code) in indicator_answers.channels."""
     options = inputs.job_search_channels.options if inputs.job_search_channels else ()
     return {code: 1 << index for index, code in enumerate(options)}
-
-
-# blk-tracer v1's, for callers that read a v1 projection (bench, tests).
-CHANNEL_BITS = channel_bits(V1_INPUTS)
 
 
 def projected_columns(inputs: IndicatorInputs) -> tuple[str, ...]:
