@@ -3,9 +3,11 @@
 One registry per questionnaire mapping, `measures_of(inputs)`: (name, aggregate over the
 answers subquery's columns), in the order of the JSON array the answer rows of the fill
 statement carry (`answer_sql.MeasureList`), and `apply_measures`, which writes such an
-array into a `Cell`. A name is a `Cell` attribute
-(`respondents`), `status_<code>` (a key of `Cell.status`) or `<table>.<key>` (a key of one
-of the Cell's count tables). Adding a measure is one line here and the Cell field it fills.
+array into a `Cell`. A name is a `Cell` attribute (`respondents`), `status_<code>` (a key
+of `Cell.status`) or `<table>.<key>` (a key of one of the Cell's count tables). A measure of
+an input the mapping lacks is left out (it would only count zeros; the indicator is then
+reported as not collected). Adding a measure is one line here, under the inputs it reads,
+and the Cell field it fills.
 """
 
 from __future__ import annotations
