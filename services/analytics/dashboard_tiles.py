@@ -91,7 +91,8 @@ def tiles(overall: Indicators, answers: Mapping[str, str],
         share_tile(_("Earning at least the minimum wage"), overall["above_minimum_wage"]),
         share_tile(_("Work related to the training"), overall["relevance_share"]),
         share_tile(_("Working locally (%(place)s)",
-                     place=label_of(answers, inputs.option_key("work_location", LOCAL_CODE))),
+                     place=label_of(answers, inputs.option_key("work_location", LOCAL_CODE)))
+                   if "work_location" in inputs.collected else _("Working locally"),
                    overall["local_absorption"]),
         share_tile(_("With a competency certificate"), overall["certificate_share"]),
     ]

@@ -304,6 +304,7 @@ def test_the_dashboard_says_not_collected_instead_of_a_figure(analytics_app,
     assert "tidak dikumpulkan oleh kuesioner ini" in html  # the tiles
     english = client.get("/?wave=tanpa-status&lang=en").get_data(as_text=True)
     assert "Not collected by this questionnaire" in english
+    assert "Working locally<" in english  # no place named: the form asks none
 
 
 def test_the_pdf_names_the_indicators_not_collected(analytics_app, no_status_wave) -> None:
