@@ -284,8 +284,8 @@ def plain_scan(engine: Engine, wave_id: int) -> float:
 FLOOR_SCANS = {
     "responses, reading the heap (the baseline's rows)":
         "SELECT status, count(*) FROM responses WHERE wave_id = :wave GROUP BY status",
-    "indicator_answers (the narrow projection), by f8":
-        "SELECT f8, count(*) FROM indicator_answers WHERE wave_id = :wave GROUP BY f8",
+    "indicator_answers (the narrow projection), by status":
+        "SELECT status, count(*) FROM indicator_answers WHERE wave_id = :wave GROUP BY status",
     "wave_targets of the wave, by gender":
         "SELECT gender, count(*) FROM wave_targets WHERE wave_id = :wave GROUP BY gender",
     "messages (for the dispositions), by status":

@@ -482,7 +482,7 @@ def questionnaire_import(path: Path, key: str, version: int) -> None:
     from services.survey.questionnaire import DefinitionError
     from services.survey.questionnaire_import import read_xlsform
     from services.survey.questionnaire_preview import preview
-    from services.survey.waves import SurveyError
+    from services.survey.waves import SurveyError, indicator_coverage
     from shared.db import Database
     from shared.uploads import UploadRejected, check_workbook
 
@@ -509,6 +509,8 @@ def questionnaire_import(path: Path, key: str, version: int) -> None:
     click.echo(f"{seen.title}: {len(seen.sections)} sections, {seen.question_count} "
                f"questions; languages: {', '.join(seen.languages)}")
     click.echo(f"saved as {row.key} version {row.version}")
+    with _english():
+        click.echo(f"indicators: {indicator_coverage(definition).sentence()}")
 
 
 @contextlib.contextmanager
@@ -662,15 +664,15 @@ def demo_data() -> None:
 
 
 def seed(database_url: str, timezone: str = "Asia/Makassar") -> None:
-    """Data every installation needs: the default questionnaires (alumni and employer), and
-    the East Kalimantan minimum wages (UMP and UMK Kota Bontang 2025-2026) for years with no
-    wage and no wave."""
+    """Data every installation needs: the shipped questionnaires (blk-tracer v1 and v2, the
+    employer survey blk-employer v1), and the East Kalimantan minimum wages (UMP and UMK Kota
+    Bontang 2025-2026) for years with no wage and no wave."""
     from services.analytics.wages import seed_east_kalimantan
-    from services.survey.catalog import ensure_default, ensure_employer
+    from services.survey.catalog import ensure_employer, ensure_shipped
     from shared.db import Database
 
     with Database.for_url(database_url).session_factory() as db_session:
-        ensure_default(db_session)
+        ensure_shipped(db_session)
         ensure_employer(db_session)
         seed_east_kalimantan(db_session, timezone)
         db_session.commit()

@@ -1,7 +1,10 @@
 """Rules of the default instrument that more than one service needs (docs/questionnaire.md).
 
 The survey validates answers and analytics counts them; both must read the waiting time the
-same way, and services may not import each other, so the rule lives here.
+same way, and services may not import each other, so the rule lives in shared. Since the
+questionnaire declares its indicator inputs (shared.indicator_inputs), the rule is that
+module's `waiting_months` read through blk-tracer v1's mapping; this name stays for the
+survey engine and the tests that speak of v1.
 """
 
 from __future__ import annotations
@@ -9,10 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-
-def _is(value: Any, expected: int) -> bool:
-    # Same type and value: True is not the option code 1, "1" is not 1.
-    return type(value) is int and value == expected
+from shared import indicator_inputs
 
 
 def waiting_months(answers: Mapping[str, Any]) -> int | None:
@@ -21,10 +21,4 @@ def waiting_months(answers: Mapping[str, Any]) -> int | None:
     f502 if f504 = 1, f506 if f504 = 2; defined only for the employed and self-employed
     (f8 in {1, 3}).
     """
-    if not any(_is(answers.get("f8"), status) for status in (1, 3)):
-        return None
-    for found_within_6, key in ((1, "f502"), (2, "f506")):
-        if _is(answers.get("f504"), found_within_6):
-            months = answers.get(key)
-            return months if type(months) is int else None
-    return None
+    return indicator_inputs.waiting_months(answers, indicator_inputs.V1_INPUTS)

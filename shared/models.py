@@ -589,6 +589,7 @@ class IndicatorAnswer(Base):
     whose response changed since (another id or updated_at, or no longer complete). The
     indicators then aggregate small integers instead of reading ~31 keys out of each JSON
     document. Codes are NULL unless the answer is a JSON integer among the item's codes.
+    Columns are indicator inputs, not items: the wave's questionnaire maps its items to them.
     """
 
     __tablename__ = "indicator_answers"
@@ -597,46 +598,60 @@ class IndicatorAnswer(Base):
     # Which version of which response this row was projected from.
     response_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     response_updated_at: Mapped[datetime]
-    f8: Mapped[int | None] = mapped_column(SmallInteger)
-    f504: Mapped[int | None] = mapped_column(SmallInteger)
-    f14: Mapped[int | None] = mapped_column(SmallInteger)
-    f5a2: Mapped[int | None] = mapped_column(SmallInteger)
-    blk_cert: Mapped[int | None] = mapped_column(SmallInteger)
-    f1761: Mapped[int | None] = mapped_column(SmallInteger)
-    f1762: Mapped[int | None] = mapped_column(SmallInteger)
-    f1763: Mapped[int | None] = mapped_column(SmallInteger)
-    f1764: Mapped[int | None] = mapped_column(SmallInteger)
-    f1765: Mapped[int | None] = mapped_column(SmallInteger)
-    f1766: Mapped[int | None] = mapped_column(SmallInteger)
-    f1767: Mapped[int | None] = mapped_column(SmallInteger)
-    f1768: Mapped[int | None] = mapped_column(SmallInteger)
-    f1769: Mapped[int | None] = mapped_column(SmallInteger)
-    f1770: Mapped[int | None] = mapped_column(SmallInteger)
-    f1771: Mapped[int | None] = mapped_column(SmallInteger)
-    f1772: Mapped[int | None] = mapped_column(SmallInteger)
-    f1773: Mapped[int | None] = mapped_column(SmallInteger)
-    f1774: Mapped[int | None] = mapped_column(SmallInteger)
-    blk_k3_a: Mapped[int | None] = mapped_column(SmallInteger)
-    blk_k3_b: Mapped[int | None] = mapped_column(SmallInteger)
-    blk_tools_a: Mapped[int | None] = mapped_column(SmallInteger)
-    blk_tools_b: Mapped[int | None] = mapped_column(SmallInteger)
-    blk_eval_instructor: Mapped[int | None] = mapped_column(SmallInteger)
-    blk_eval_facilities: Mapped[int | None] = mapped_column(SmallInteger)
-    blk_eval_practice: Mapped[int | None] = mapped_column(SmallInteger)
-    blk_eval_material: Mapped[int | None] = mapped_column(SmallInteger)
-    # blk-tracer v2 (NULL for questionnaires that do not ask): BPS codes of the work
-    # province (shared.regions, 99 abroad) and city or regency, contract type (1 PKWTT,
-    # 2 PKWT, 3 none or informal), education-level match and further training codes.
+    # Columns named by indicator input (shared.indicator_inputs), filled through the
+    # mapping of the wave's questionnaire, as canonical codes: status (1 working .. 5
+    # seeking), relevance, work location (1 Bontang .. 4 abroad), certificate; BPS codes of
+    # the work province (shared.regions, 99 abroad) and city or regency, contract type
+    # (1 PKWTT, 2 PKWT, 3 none or informal), education-level match and further training.
+    # NULL for inputs the questionnaire does not collect.
+    status: Mapped[int | None] = mapped_column(SmallInteger)
+    relevance: Mapped[int | None] = mapped_column(SmallInteger)
+    work_location: Mapped[int | None] = mapped_column(SmallInteger)
+    certificate: Mapped[int | None] = mapped_column(SmallInteger)
     work_province: Mapped[int | None] = mapped_column(SmallInteger)
     work_city: Mapped[int | None] = mapped_column(SmallInteger)
     contract: Mapped[int | None] = mapped_column(SmallInteger)
     edu_match: Mapped[int | None] = mapped_column(SmallInteger)
     further_training: Mapped[int | None] = mapped_column(SmallInteger)
-    # Employed (f8 in 1, 3) only: months to the first job; income (f505 > 0). Numeric: a
-    # JSON integer may be of any size.
+    # List inputs by slot, in the mapping's order: competency i's A and B levels, the
+    # rating of training aspect i (1..5).
+    competency_1_a: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_1_b: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_2_a: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_2_b: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_3_a: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_3_b: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_4_a: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_4_b: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_5_a: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_5_b: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_6_a: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_6_b: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_7_a: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_7_b: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_8_a: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_8_b: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_9_a: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_9_b: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_10_a: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_10_b: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_11_a: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_11_b: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_12_a: Mapped[int | None] = mapped_column(SmallInteger)
+    competency_12_b: Mapped[int | None] = mapped_column(SmallInteger)
+    training_eval_1: Mapped[int | None] = mapped_column(SmallInteger)
+    training_eval_2: Mapped[int | None] = mapped_column(SmallInteger)
+    training_eval_3: Mapped[int | None] = mapped_column(SmallInteger)
+    training_eval_4: Mapped[int | None] = mapped_column(SmallInteger)
+    training_eval_5: Mapped[int | None] = mapped_column(SmallInteger)
+    training_eval_6: Mapped[int | None] = mapped_column(SmallInteger)
+    training_eval_7: Mapped[int | None] = mapped_column(SmallInteger)
+    training_eval_8: Mapped[int | None] = mapped_column(SmallInteger)
+    # Employed (status 1 or 3) only: months to the first job (by the mapping's waiting
+    # rule); income (> 0). Numeric: a JSON integer may be of any size.
     waiting: Mapped[Decimal | None] = mapped_column(Numeric())
     income: Mapped[Decimal | None] = mapped_column(Numeric())
-    # Bit i set: f4 (a JSON array) holds the i-th job search channel's code.
+    # Bit i set: the job-search item (a JSON array) holds the mapping's i-th channel code.
     channels: Mapped[int] = mapped_column(Integer, default=0)
 
 

@@ -34,6 +34,7 @@ from services.analytics.indicators import (
     compute,
 )
 from services.analytics.indicators import select as select_cells
+from services.analytics.inputs import wave_inputs
 from services.analytics.response_rates import ResponseRates, current_response_rates
 from services.analytics.snapshots import WARMED_STATUSES, SnapshotView, read_snapshot
 from services.analytics.wages import (
@@ -45,6 +46,7 @@ from services.analytics.wages import (
     wave_year,
 )
 from shared import auth, db
+from shared.indicator_inputs import V1_INPUTS, IndicatorInputs
 from shared.models import MinimumWage, RefreshRun, Wave, utcnow
 from shared.web import get_or_404, row_id
 
@@ -95,6 +97,9 @@ class ShareOut(Schema):
     suppressed = fields.Boolean(metadata={
         "description": "present (true) only when the small-group rule hid this figure: its "
                        "numbers are null"})
+    not_collected = fields.Boolean(metadata={
+        "description": "present (true) only when the wave's questionnaire does not collect "
+                       "this figure's inputs: its numbers are null, never zero"})
 
 
 class StatisticOut(Schema):
@@ -103,6 +108,8 @@ class StatisticOut(Schema):
     small_n = fields.Boolean()
     suppressed = fields.Boolean(metadata={
         "description": "present (true) only when the small-group rule hid this figure"})
+    not_collected = fields.Boolean(metadata={
+        "description": "present (true) only when the questionnaire does not collect it"})
 
 
 class CompetencyGapOut(StatisticOut):
@@ -157,8 +164,14 @@ class IndicatorsOut(Schema):
     targets = fields.Integer(metadata={"description": "population N"})
     respondents = fields.Integer(metadata={"description": "complete responses n"})
     unreachable = fields.Integer(metadata={"description": "U"})
-    employed = fields.Integer(metadata={"description": "respondents with f8 in {1, 3}"})
-    status_answered = fields.Integer()
+    employed = fields.Integer(allow_none=True, metadata={
+        "description": "respondents with status 1 or 3 (working, self-employed); null when "
+                       "the questionnaire does not ask the status"})
+    status_answered = fields.Integer(allow_none=True)
+    not_collected = fields.List(fields.String(), metadata={
+        "description": "the indicators the wave's questionnaire does not collect (its "
+                       "indicator inputs lack what they need): reported with null numbers "
+                       "and \"not_collected\": true"})
     small_n = fields.Boolean(metadata={"description": "fewer than 5 respondents"})
     suppressed = fields.Boolean(metadata={
         "description": "present (true) only when the small-group rule hid the whole group: "
@@ -175,7 +188,7 @@ class IndicatorsOut(Schema):
     employed_within_6_months = fields.Nested(ShareOut)
     waiting_months_median = fields.Nested(StatisticOut)
     waiting_months_mean = fields.Nested(StatisticOut)
-    waiting_bins = fields.Dict(keys=fields.String(), values=fields.Integer())
+    waiting_bins = fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True))
     income_median = fields.Nested(StatisticOut)
     above_minimum_wage = fields.Nested(ShareOut)
     minimum_wage_applied = fields.Nested(WageCasesOut, metadata={
@@ -391,7 +404,8 @@ def answer_text(session: Session, wave: Wave, snapshot: SnapshotView,
            tuple(rates.counts.items()), tuple(rates.completes_by_mode.items()))
     body = entries.answer(key, snapshot)
     if body is None:
-        body = _answer(entries, wave, snapshot, wage, wages, query, timezone, rates)
+        body = _answer(entries, wave, snapshot, wage, wages, query, timezone, rates,
+                       wave_inputs(session, wave.id))
         entries.remember_answer(key, snapshot, body)
     return body
 
@@ -420,7 +434,7 @@ def warm(session: Session) -> int:
 
 def _answer(entries: SnapshotEntries, wave: Wave, snapshot: SnapshotView,
             wage: MinimumWage | None, wages: Wages, query: dict[str, Any], timezone: str,
-            rates: ResponseRates) -> str:
+            rates: ResponseRates, inputs: IndicatorInputs) -> str:
     """The answer as JSON text: serialised by IndicatorsResponse except the figures, which
     come as JSON text (IndicatorsOut, as the nested field would dump them) from
     `_group_figures` and are spliced in. The text is what `app.json.dumps` of the whole
@@ -450,7 +464,8 @@ def _answer(entries: SnapshotEntries, wave: Wave, snapshot: SnapshotView,
     })
     dumps = current_app.json.dumps
     figures = functools.partial(
-        _group_figures, entries=entries, dumps=dumps, disclosure=rule)
+        _group_figures, entries=entries, dumps=dumps, disclosure=rule,
+        inputs=inputs)
     overall = figures(chosen, minimum_wage=amount, fpc=query["fpc"])
     # The selection's AAPOR rates join its figures (new keys only; a hidden selection
     # shows none of their numbers either).
@@ -477,17 +492,18 @@ def _answer(entries: SnapshotEntries, wave: Wave, snapshot: SnapshotView,
 
 def _group_figures(keyed: list[tuple[CellKey, Cell]], *, minimum_wage: Wages | int | None,
                    fpc: bool, entries: SnapshotEntries, dumps: Callable[[Any], str],
-                   disclosure: Disclosure | None = None) -> str:
+                   disclosure: Disclosure | None = None,
+                   inputs: IndicatorInputs = V1_INPUTS) -> str:
     """The figures of one group of cells as JSON text, reused while the group holds the
     very same cell objects: read_snapshot keeps the parsed cells a live update did not
     touch, so after one cell changed only the groups holding it are computed again (by
     cohort: one of a thousand). `disclosure`: the small-group rule of the whole wave's
     cells (None: unsuppressed). What it hides of a group depends on every cell of the
-    wave, so it is part of the key."""
+    wave, so it is part of the key. `inputs`: the mapping of the wave's questionnaire."""
     hidden = None if disclosure is None else disclosure.decision(
         cell_key for cell_key, _ in keyed)
     group = tuple(cell_key for cell_key, _ in keyed)
-    key = (minimum_wage, fpc, group, hidden)
+    key = (minimum_wage, fpc, group, hidden, inputs)
     cells = tuple(cell for _, cell in keyed)
     found = entries.group(key, cells)
     if found is not None:
@@ -495,7 +511,7 @@ def _group_figures(keyed: list[tuple[CellKey, Cell]], *, minimum_wage: Wages | i
     computed = compute(
         keyed, minimum_wage=minimum_wage, fpc=fpc,
         merged=functools.partial(entries.merged, group=group),
-        weighted=functools.partial(entries.weighted, group=group))
+        weighted=functools.partial(entries.weighted, group=group), inputs=inputs)
     if disclosure is not None:
         computed = disclosure.suppress(computed, group)
     figures = dumps(IndicatorsOut().dump(computed))

@@ -20,10 +20,15 @@ from operator import add
 from typing import Any, NamedTuple
 
 from services.analytics.decent import Plan, person_weight, place_key
-from shared.instrument import waiting_months
-from shared.regions import ABROAD, EAST_KALIMANTAN_CITIES, PROVINCES
+from shared.indicator_inputs import (
+    V1_INPUTS,
+    IndicatorInputs,
+    code_of,
+    waiting_months,
+    work_location_of,
+)
 
-STATUS_CODES = (1, 2, 3, 4, 5)  # f8
+STATUS_CODES = (1, 2, 3, 4, 5)  # canonical status codes (blk-tracer v1's f8)
 EMPLOYED_STATUSES = (1, 3)  # bekerja, wiraswasta
 RELEVANCE_CODES = (1, 2, 3, 4, 5)  # f14
 RELEVANT_CODES = (1, 2, 3)  # sangat erat, erat, cukup erat
@@ -32,8 +37,9 @@ LOCAL_CODE = 1  # Kota Bontang
 CERTIFICATE_CODES = (1, 2, 3)  # blk_cert
 CERTIFIED_CODE = 1
 RATINGS = (1, 2, 3, 4, 5)  # f17 matrix and blk_eval
-# f17 pairs (A: level at the end of training, B: level the job needs); a competency is
-# named by its A key in the cell and in the indicators.
+# blk-tracer v1's f17 pairs (A: level at the end of training, B: level the job needs), its
+# training ratings and job-search channels: the names its cells and indicators use. Other
+# questionnaires name theirs in their mapping (shared.indicator_inputs).
 COMPETENCIES = (
     ("f1761", "f1762"),
     ("f1763", "f1764"),
@@ -55,22 +61,11 @@ JOB_SEARCH_CHANNELS = (
     "f401", "f402", "f403", "f404", "f405", "f406", "f407",
     "f408", "f409", "f410", "f411", "f412", "f413", "f416",
 )
-# blk-tracer v2's coded items read into the projection (indicator_answers columns).
-PLACE_AND_CONTRACT_KEYS: tuple[tuple[str, tuple[int, ...]], ...] = (
-    ("work_province", (*PROVINCES, ABROAD)),
-    ("work_city", tuple(EAST_KALIMANTAN_CITIES)),
-    ("contract", (1, 2, 3)),  # PKWTT, PKWT, none or informal
-    ("edu_match", (1, 2, 3, 4)),  # higher, same, lower level, no training needed
-    ("further_training", (1, 2)),  # yes, no
-)
 # AAPOR dispositions of targeted alumni without a complete response; complete ones (I) are
 # `Cell.respondents`. Each target has exactly one disposition, so N is their sum.
 OPEN_DISPOSITIONS = ("partial", "refusal", "non_contact", "unknown", "unreachable")
 # Tables keyed by an answer value that is an integer (the others are keyed by answer keys).
 _INTEGER_KEYED = frozenset({"status", "waiting_months", "income"})
-_WORK_PROVINCES = dict(PLACE_AND_CONTRACT_KEYS)["work_province"]
-_WORK_CITIES = dict(PLACE_AND_CONTRACT_KEYS)["work_city"]
-_CONTRACTS = dict(PLACE_AND_CONTRACT_KEYS)["contract"]
 
 
 class CellKey(NamedTuple):
@@ -146,57 +141,62 @@ class Cell:
         return sum(self.status.get(code, 0) for code in EMPLOYED_STATUSES)
 
     @classmethod
-    def of_response(cls, answers: Mapping[str, Any], plan: Plan | None = None) -> Cell:
-        """The cell holding one complete response and nothing else; `plan`: the wave's
-        wages and decent-work presets (None: decent work is not weighed, as without a
-        minimum wage)."""
+    def of_response(cls, answers: Mapping[str, Any], inputs: IndicatorInputs = V1_INPUTS,
+                    plan: Plan | None = None) -> Cell:
+        """The cell holding one complete response and nothing else, read through the
+        questionnaire's indicator inputs (default: blk-tracer v1's). Inputs the mapping
+        lacks leave their fields at zero; `indicators.compute` reports them not collected.
+        `plan`: the wave's wages and decent-work presets (None: decent work is not weighed,
+        as without a minimum wage)."""
         cell = cls(respondents=1)
-        status = _code(answers, "f8", STATUS_CODES)
+        status = code_of(answers, inputs.code("status"))
         if status is not None:
             cell.status[status] = 1
         months = income = None
-        city = _code(answers, "work_city", _WORK_CITIES)
-        province = _code(answers, "work_province", _WORK_PROVINCES)
+        city = code_of(answers, inputs.code("work_city"))
+        province = code_of(answers, inputs.code("work_province"))
         if status in EMPLOYED_STATUSES:
-            months = waiting_months(answers)
+            months = waiting_months(answers, inputs)
             if months is not None:
                 cell.waiting_months[months] = 1
                 cell.employed_within_6_months = int(months <= 6)
-            income = answers.get("f505")
+            income = answers.get(inputs.income) if inputs.income is not None else None
             if type(income) is int and income > 0:
                 cell.income[income] = 1
                 if city is not None or province is not None:
                     cell.income_place[place_key(city, province, income)] = 1
             else:
                 income = None
-            relevance = _code(answers, "f14", RELEVANCE_CODES)
+            relevance = code_of(answers, inputs.code("relevance"))
             if relevance is not None:
                 cell.relevance_answered = 1
                 cell.relevant = int(relevance in RELEVANT_CODES)
-            location = _code(answers, "f5a2", LOCATION_CODES)
+            location = work_location_of(answers, inputs)
             if location is not None:
                 cell.location_answered = 1
                 cell.local = int(location == LOCAL_CODE)
-            ticked = answers.get("f4")
-            if isinstance(ticked, list):
-                cell.channels = {code: 1 for code in JOB_SEARCH_CHANNELS if code in ticked}
-        certificate = _code(answers, "blk_cert", CERTIFICATE_CODES)
+            channels = inputs.job_search_channels
+            ticked = answers.get(channels.item) if channels is not None else None
+            if channels is not None and isinstance(ticked, list):
+                cell.channels = {code: 1 for code in channels.options if code in ticked}
+        certificate = code_of(answers, inputs.code("certificate"))
         if certificate is not None:
             cell.certificate_answered = 1
             cell.certified = int(certificate == CERTIFIED_CODE)
-        for a_key, b_key in COMPETENCIES:
-            level_a, level_b = _code(answers, a_key, RATINGS), _code(answers, b_key, RATINGS)
+        for competency in inputs.competencies:
+            level_a = _code(answers, competency.a, RATINGS)
+            level_b = _code(answers, competency.b, RATINGS)
             if level_a is not None and level_b is not None:
-                cell.competency_answered[a_key] = 1
-                cell.competency_a_sum[a_key] = level_a
-                cell.competency_b_sum[a_key] = level_b
-        for item in TRAINING_EVAL_ITEMS:
+                cell.competency_answered[competency.name] = 1
+                cell.competency_a_sum[competency.name] = level_a
+                cell.competency_b_sum[competency.name] = level_b
+        for item in inputs.training_eval:
             rating = _code(answers, item, RATINGS)
             if rating is not None:
                 cell.training_eval_answered[item] = 1
                 cell.training_eval_sum[item] = rating
         if plan is not None and status is not None:
-            contract = _code(answers, "contract", _CONTRACTS)
+            contract = code_of(answers, inputs.code("contract"))
             for preset in plan.presets:
                 weight = person_weight(preset, plan.wages, status=status, waiting=months,
                                        income=income, contract=contract, city=city,
@@ -207,19 +207,21 @@ class Cell:
                     cell.decent_squares[preset.name] = weight * weight
         return cell
 
-    def add_response(self, answers: Mapping[str, Any], plan: Plan | None = None) -> None:
+    def add_response(self, answers: Mapping[str, Any], inputs: IndicatorInputs = V1_INPUTS,
+                     plan: Plan | None = None) -> None:
         """Count one complete response. The caller moves the alumnus out of their open
         disposition (e.g. `cell.partial -= 1`): N does not change when someone completes."""
-        _accumulate(self, Cell.of_response(answers, plan), 1)
+        _accumulate(self, Cell.of_response(answers, inputs, plan), 1)
 
-    def remove_response(self, answers: Mapping[str, Any], plan: Plan | None = None) -> None:
-        """Exact inverse of `add_response(answers, plan)`; an edit is remove(old) then
-        add(new).
+    def remove_response(self, answers: Mapping[str, Any], inputs: IndicatorInputs = V1_INPUTS,
+                        plan: Plan | None = None) -> None:
+        """Exact inverse of `add_response(answers, inputs, plan)`; an edit is remove(old)
+        then add(new).
 
         Raises ValueError, leaving the cell as it was, when the answers cannot have been
         added to it (a count would go negative).
         """
-        response = Cell.of_response(answers, plan)
+        response = Cell.of_response(answers, inputs, plan)
         for name in _FIELD_NAMES:
             mine, theirs = getattr(self, name), getattr(response, name)
             if (any(mine.get(key, 0) < count for key, count in theirs.items())

@@ -18,10 +18,7 @@ from sqlalchemy.orm import Session
 
 from services.analytics import charts
 from services.analytics.cells import (
-    COMPETENCIES,
-    JOB_SEARCH_CHANNELS,
     STATUS_CODES,
-    TRAINING_EVAL_ITEMS,
     Cell,
     CellKey,
 )
@@ -41,6 +38,7 @@ from services.analytics.dashboard_text import (
     count_text,
     hidden,
     interval_text,
+    label_of,
     n_text,
     one_decimal,
     pct,
@@ -52,28 +50,23 @@ from services.analytics.dashboard_text import (
     whole,
     whole_percent,
 )
+from services.analytics.dashboard_tiles import months_text, tiles
 from services.analytics.disclosure import Disclosure
 from services.analytics.indicator_cache import entries_of
 from services.analytics.indicators import WAITING_BINS, breakdown, compute
+from services.analytics.inputs import wave_inputs
 from services.analytics.reports.content import answer_labels
 from services.analytics.snapshots import SnapshotView, read_snapshot
 from services.analytics.wages import minimum_wage_of, wages_of_year, wave_year
+from shared.indicator_inputs import INDICATOR_TITLES, IndicatorInputs
 from shared.models import Questionnaire, Wave
 
 # f8 codes in the colours of the status chart (Okabe–Ito; employed ones in blues).
 STATUS_COLOURS = {1: charts.BLUE, 2: charts.PURPLE, 3: charts.SKY, 4: charts.GREEN,
                   5: charts.ORANGE}
 WAITING_BIN_LABELS = {"<=3": "≤ 3", "4-6": "4–6", "7-12": "7–12", ">12": "> 12"}
-LOCAL_CODE = "1"  # f5a2 = 1: the centre's own town (local_absorption)
 
 Indicators = Mapping[str, Any]
-
-
-def label_of(answer_labels: Mapping[str, str], key: str) -> str:
-    """The form's label for "f8.1" (an option) or "f1761" (a matrix row), from
-    `reports.content.answer_labels`; an unknown code shows as itself."""
-    return answer_labels.get(key) or key.rsplit(".", 1)[-1]
-
 
 
 @dataclass(frozen=True)
@@ -84,7 +77,9 @@ class TrendPoint:
 
 
 def wave_trend(session: Session, filters: Filters) -> list[TrendPoint]:
-    """Each wave's overall indicators (filtered), from its current figures (read_snapshot)."""
+    """Each wave's overall indicators (filtered), from its current figures (read_snapshot),
+    each through its own questionnaire's indicator inputs (a v1 and a v2 wave side by
+    side); `_trend_figure` compares only the indicators every wave collects."""
     points = []
     for wave_id, slug, title in session.execute(trend_waves_statement()):
         snapshot = read_snapshot(session, wave_id)
@@ -93,7 +88,8 @@ def wave_trend(session: Session, filters: Filters) -> list[TrendPoint]:
         chosen = filters.of(snapshot.cells)
         points.append(TrendPoint(slug, title, _through_rule(
             _rule(session, wave_id, snapshot, filters), chosen,
-            compute(chosen, minimum_wage=None, fpc=filters.fpc))))
+            compute(chosen, minimum_wage=None, fpc=filters.fpc,
+                    inputs=wave_inputs(session, wave_id)))))
     return points
 
 
@@ -113,42 +109,6 @@ def _through_rule(rule: Disclosure | None, group: Iterable[tuple[CellKey, Cell]]
     return indicators if rule is None else rule.suppress(indicators,
                                                           (key for key, _ in group))
 
-
-
-@dataclass
-class Tile:
-    label: str
-    value: str
-    details: list[str]
-    small: bool = False
-
-
-def _share_tile(label: str, share: Mapping[str, Any], *extra: str) -> Tile:
-    if hidden(share):
-        return Tile(label, SMALL_N_MARK, [], True)
-    small = share["value"] is None and bool(share.get("small_n")) and bool(share["n"])
-    value = pct(share["value"]) if share["value"] is not None else (
-        SMALL_N_MARK if small else "–")
-    details = [count_text(share) if share.get("count") is not None else f"n = {share['n']}"]
-    if share["value"] is not None and share.get("ci_low") is not None:
-        details.append(_("%(level)s interval: %(low)s–%(high)s", level=LEVEL,
-                         low=pct(share["ci_low"]), high=pct(share["ci_high"])))
-    return Tile(label, value, details + [line for line in extra if line], small)
-
-
-def _statistic_tile(label: str, statistic: Mapping[str, Any], fmt: Callable[[float], str],
-                    *extra: str) -> Tile:
-    if hidden(statistic):
-        return Tile(label, SMALL_N_MARK, [], True)
-    n = statistic["n"]
-    small = statistic["value"] is None and bool(n)
-    value = fmt(statistic["value"]) if statistic["value"] is not None else (
-        SMALL_N_MARK if small else "–")
-    return Tile(label, value, [f"n = {n}", *(line for line in extra if line)], small)
-
-
-def _months(value: float) -> str:
-    return _("%(months)s months", months=one_decimal(value))
 
 
 def build_page(
@@ -174,9 +134,10 @@ def build_page(
     # Every wage of the year: each income meets the wage of where the alumnus works.
     minimum = wages_of_year(session, wave_year(wave, timezone)) if wage is not None else None
     rule = _rule(session, wave.id, snapshot, filters)
+    inputs = wave_inputs(session, wave.id)
 
     def figures(group: list[tuple[CellKey, Cell]], **options: Any) -> dict[str, Any]:
-        return _through_rule(rule, group, compute(group, **options))
+        return _through_rule(rule, group, compute(group, **options, inputs=inputs))
 
     overall = figures(chosen, minimum_wage=minimum, fpc=filters.fpc)
     page.update(
@@ -205,24 +166,32 @@ def build_page(
         groups += sorted(((program_name(pid), ind) for pid, ind in by_program.items()),
                          key=lambda group: group[0].casefold())
 
+    lacking = set(overall["not_collected"])
     page.update(
+        not_collected_names=[_(INDICATOR_TITLES[name]) for name in overall["not_collected"]],
+        waiting_not_collected="waiting_bins" in lacking,
         weight_coverage_text=pct(overall["weight_coverage"])
         if overall["weight_coverage"] is not None else None,
-        waiting_median_text=statistic_text(overall["waiting_months_median"], _months),
-        waiting_mean_text=statistic_text(overall["waiting_months_mean"], _months),
+        waiting_median_text=statistic_text(overall["waiting_months_median"], months_text),
+        waiting_mean_text=statistic_text(overall["waiting_months_mean"], months_text),
         minimum_wage_text=rupiah(wage.amount) if wage is not None else None,
-        tiles=_tiles(overall, answers),
+        tiles=tiles(overall, answers, inputs),
         progress=_progress_figure(session, wave, filters, overall, timezone),
         funnel=_funnel_figure(overall),
-        status=_status_figure(groups, answers),
-        absorption=_absorption_figure(groups),
-        waiting=_waiting_figure(overall),
-        income=_income_figures(groups, wage),
-        decent=decent_table(overall), wage_cases=wage_cases_text(overall),
-        competency=_competency_figures(overall, by_program, program_name, answers,
-                                       several=len(every_program) > 1),
-        channels=_channels_figure(overall, answers),
-        training=_training_figure(overall, answers),
+        # A figure of indicators the questionnaire does not collect is left out (None or
+        # empty); the template says "not collected by this questionnaire" in its place.
+        status=None if "status_share" in lacking else _status_figure(groups, answers, inputs),
+        absorption=None if "absorption_rate" in lacking else _absorption_figure(groups),
+        waiting=None if "waiting_bins" in lacking else _waiting_figure(overall),
+        income=[] if "income_median" in lacking else _income_figures(groups, wage),
+        decent=None if "decent_work" in lacking else decent_table(overall),
+        decent_not_collected="decent_work" in lacking,
+        wage_cases=None if "above_minimum_wage" in lacking else wage_cases_text(overall),
+        competency=[] if "competency_gap" in lacking else _competency_figures(
+            overall, by_program, program_name, answers, several=len(every_program) > 1),
+        channels=None if "job_search_channels" in lacking else _channels_figure(
+            overall, answers, inputs),
+        training=None if "training_eval" in lacking else _training_figure(overall, answers),
         trend=_trend_figure(wave_trend(session, filters)),
     )
     # The cohorts by their program and label, as the filter names them.
@@ -232,29 +201,6 @@ def build_page(
                            {"programs": names, "cohorts": cohort_names},
                            shown_programs=sorted(by_program)))
     return page
-
-
-def _tiles(overall: Indicators, answers: Mapping[str, str]) -> list[Tile]:
-    absorption = overall["absorption_rate"]
-    weighted = absorption.get("weighted")
-    income = overall["income_median"]["value"]
-    return [
-        _share_tile(_("Response rate"), overall["response_rate"]),
-        _share_tile(_("Net response rate"), overall["net_response_rate"],
-                    _("%(n)d unreachable excluded", n=overall["unreachable"])),
-        _share_tile(_("Absorption rate"), absorption,
-                    _("weighted %(value)s", value=pct(weighted)) if weighted is not None else ""),
-        _share_tile(_("Employed within 6 months"), overall["employed_within_6_months"]),
-        _statistic_tile(_("Median waiting time"), overall["waiting_months_median"], _months),
-        _statistic_tile(_("Median income"), overall["income_median"], rupiah_short,
-                        rupiah(income) if income is not None else ""),
-        _share_tile(_("Earning at least the minimum wage"), overall["above_minimum_wage"]),
-        _share_tile(_("Work related to the training"), overall["relevance_share"]),
-        _share_tile(_("Working locally (%(place)s)",
-                      place=label_of(answers, f"f5a2.{LOCAL_CODE}")),
-                    overall["local_absorption"]),
-        _share_tile(_("With a competency certificate"), overall["certificate_share"]),
-    ]
 
 
 def _progress_figure(
@@ -321,9 +267,10 @@ def _funnel_figure(overall: Indicators) -> Figure:
 
 
 def _status_figure(
-    groups: Sequence[tuple[str, Indicators]], answers: Mapping[str, str]
+    groups: Sequence[tuple[str, Indicators]], answers: Mapping[str, str],
+    inputs: IndicatorInputs,
 ) -> Figure:
-    labels = [label_of(answers, f"f8.{code}") for code in STATUS_CODES]
+    labels = [label_of(answers, inputs.option_key("status", code)) for code in STATUS_CODES]
     series = [(label, STATUS_COLOURS[code]) for label, code in zip(labels, STATUS_CODES,
                                                                     strict=True)]
     rows = [charts.Stack(name, [ind["status_share"][str(code)]["count"] for code in STATUS_CODES],
@@ -440,8 +387,8 @@ def _competency_figures(
     figures = []
     for chart_id, name, ind in groups:
         rows, table_rows = [], []
-        for a_key, _b_key in COMPETENCIES:
-            gap, label = ind["competency_gap"][a_key], label_of(answers, a_key)
+        for a_key, gap in ind["competency_gap"].items():
+            label = label_of(answers, a_key)
             rows.append(charts.Bar(label, gap["value"], n=gap["n"],
                                    text=statistic_text(gap, signed)))
             table_rows.append([
@@ -462,9 +409,10 @@ def _competency_figures(
     return figures
 
 
-def _channels_figure(overall: Indicators, answers: Mapping[str, str]) -> Figure:
-    channels = [(label_of(answers, f"f4.{code}"), overall["job_search_channels"][code])
-                for code in JOB_SEARCH_CHANNELS]
+def _channels_figure(overall: Indicators, answers: Mapping[str, str],
+                     inputs: IndicatorInputs) -> Figure:
+    channels = [(label_of(answers, inputs.channel_key(code)), share)
+                for code, share in overall["job_search_channels"].items()]
     channels.sort(key=lambda item: (-(item[1]["value"] or 0), -(item[1]["count"] or 0)))
     # Channels nobody used stay out of the chart (it is long on a phone), not the table.
     used = [(label, share) for label, share in channels if share["count"]] or channels
@@ -480,8 +428,8 @@ def _channels_figure(overall: Indicators, answers: Mapping[str, str]) -> Figure:
 
 
 def _training_figure(overall: Indicators, answers: Mapping[str, str]) -> Figure:
-    items = [(label_of(answers, item), overall["training_eval"][item])
-             for item in TRAINING_EVAL_ITEMS]
+    items = [(label_of(answers, item), rating)
+             for item, rating in overall["training_eval"].items()]
     chart = charts.bar_chart(
         [charts.Bar(label, rating["value"], n=rating["n"],
                     text=statistic_text(rating, one_decimal)) for label, rating in items],
@@ -493,24 +441,29 @@ def _training_figure(overall: Indicators, answers: Mapping[str, str]) -> Figure:
 
 
 def _trend_figure(points: Sequence[TrendPoint]) -> Figure | None:
+    """The response rate of every wave, and the absorption rate when every wave's
+    questionnaire collects it: a trend compares only what all its waves share."""
     if not points:
         return None
-    absorption = [point.indicators["absorption_rate"] for point in points]
-    response = [point.indicators["response_rate"] for point in points]
+    shared = not any("absorption_rate" in point.indicators.get("not_collected", ())
+                     for point in points)
+    names = [_("Absorption rate"), _("Response rate")] if shared else [_("Response rate")]
+    keys = ["absorption_rate", "response_rate"] if shared else ["response_rate"]
+    colours = [(charts.BLUE, False), (charts.ORANGE, True)] if shared else [(charts.ORANGE, True)]
+    shares = [[point.indicators[key] for point in points] for key in keys]
     chart = charts.line_chart(
         [point.slug for point in points],
-        [charts.Series(_("Absorption rate"), [share["value"] for share in absorption],
-                       charts.BLUE),
-         charts.Series(_("Response rate"), [share["value"] for share in response],
-                       charts.ORANGE, dashed=True)],
+        [charts.Series(name, [share["value"] for share in series], colour, dashed=dashed)
+         for name, series, (colour, dashed) in zip(names, shares, colours, strict=True)],
         chart_id="chart-trend", title=_("Trends across waves"),
         desc="; ".join(
-            f"{point.slug}: {_('Absorption rate')} {share_text(a)}, "
-            f"{_('Response rate')} {share_text(r)}"
-            for point, a, r in zip(points, absorption, response, strict=True)),
+            f"{point.slug}: " + ", ".join(
+                f"{name} {share_text(series[index])}"
+                for name, series in zip(names, shares, strict=True))
+            for index, point in enumerate(points)),
         fmt=whole_percent)
-    table = Table([_("Wave"), _("Absorption rate"), _("Response rate")],
-                  [[f"{point.title} ({point.slug})", share_text(a), share_text(r)]
-                   for point, a, r in zip(points, absorption, response, strict=True)])
+    table = Table([_("Wave"), *names],
+                  [[f"{point.title} ({point.slug})",
+                    *(share_text(series[index]) for series in shares)]
+                   for index, point in enumerate(points)])
     return Figure(chart, table)
-

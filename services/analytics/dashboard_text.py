@@ -35,9 +35,24 @@ class Figure:
     heading: str | None = None
 
 
+def label_of(answer_labels: Mapping[str, str], key: str) -> str:
+    """The form's label for "f8.1" (an option) or "f1761" (a matrix row), from
+    `reports.content.answer_labels`; an unknown code shows as itself."""
+    return answer_labels.get(key) or key.rsplit(".", 1)[-1]
+
+
 def hidden(node: Mapping[str, Any]) -> bool:
     """Whether the small-group rule hid this figure."""
     return bool(node.get("suppressed"))
+
+
+def not_collected(node: Mapping[str, Any]) -> bool:
+    """Whether the wave's questionnaire does not collect this figure's inputs."""
+    return bool(node.get("not_collected"))
+
+
+def not_collected_text() -> str:
+    return _("not collected by this questionnaire")
 
 
 def n_text(node: Mapping[str, Any]) -> str:
@@ -77,6 +92,8 @@ def whole_percent(value: float) -> str:
 
 def share_text(share: Mapping[str, Any]) -> str:
     """A share with its n; the small-n mark alone when suppressed."""
+    if not_collected(share):
+        return not_collected_text()
     if hidden(share):
         return SMALL_N_MARK
     n = share["n"]
@@ -90,6 +107,8 @@ def share_text(share: Mapping[str, Any]) -> str:
 
 
 def statistic_text(statistic: Mapping[str, Any], fmt: Callable[[float], str]) -> str:
+    if not_collected(statistic):
+        return not_collected_text()
     if hidden(statistic):
         return SMALL_N_MARK
     n = statistic["n"]
@@ -105,6 +124,8 @@ def interval_text(share: Mapping[str, Any]) -> str:
 
 
 def count_text(share: Mapping[str, Any]) -> str:
+    if not_collected(share):
+        return not_collected_text()
     if hidden(share):
         return SMALL_N_MARK
     if share.get("count") is None:

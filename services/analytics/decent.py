@@ -34,8 +34,13 @@ from sqlalchemy import ColumnElement, and_, case, func, literal
 
 # The projection's column (indicator_answers) each input is read from, in one place: a
 # questionnaire version that renames them changes only this mapping.
-COLUMNS = {"status": "f8", "waiting": "waiting", "income": "income", "contract": "contract",
-           "work_city": "work_city", "work_province": "work_province"}
+COLUMNS = {"status": "status", "waiting": "waiting", "income": "income",
+           "contract": "contract", "work_city": "work_city", "work_province": "work_province"}
+# The coded columns the decent-work measures and the incomes by work place read, whether or
+# not the questionnaire asks them (NULL where it does not): the fill statement always
+# selects them.
+PLACE_COLUMNS = (COLUMNS["status"], COLUMNS["work_city"], COLUMNS["work_province"],
+                 COLUMNS["contract"])
 EMPLOYEE, SELF_EMPLOYED, FURTHER_STUDY = 1, 3, 4  # status (f8) codes
 WRITTEN_CONTRACTS = (1, 2)  # PKWTT, PKWT (3: none or informal)
 CASES = ("umk", "ump", "centre")  # which wage applied

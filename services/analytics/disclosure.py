@@ -104,8 +104,34 @@ _BASES: dict[str, Callable[[Cell], int]] = {
     **{f"decent.{name}": (lambda cell, name=name: cell.decent_n.get(name, 0))
        for name in PRESET_NAMES},
 }
-# Not figures about people: the configuration the figures were computed with.
-_SETTINGS = frozenset({"minimum_wage", "fpc"})
+# Not figures about people: the configuration the figures were computed with, and which
+# indicators the questionnaire does not collect.
+_SETTINGS = frozenset({"minimum_wage", "fpc", "not_collected"})
+
+
+def _bases_of(cells: Iterable[Cell]) -> tuple[dict[str, Callable[[Cell], int]],
+                                              dict[str, str]]:
+    """The bases and figure bases of these cells: blk-tracer v1's, and a base for each
+    competency and training aspect another questionnaire's mapping names (those a cell
+    has a count of; one that no cell has a count of has n = 0 everywhere, nothing to hide)."""
+    competencies: set[str] = set()
+    aspects: set[str] = set()
+    for cell in cells:
+        competencies.update(cell.competency_answered)
+        aspects.update(cell.training_eval_answered)
+    known_competencies = {a_key for a_key, _ in COMPETENCIES}
+    known_aspects = set(TRAINING_EVAL_ITEMS)
+    bases = dict(_BASES)
+    figure_bases = dict(_FIGURE_BASES)
+    for name in sorted(competencies - known_competencies):
+        bases[f"competency.{name}"] = (
+            lambda cell, name=name: cell.competency_answered.get(name, 0))
+        figure_bases[f"competency_gap.{name}"] = f"competency.{name}"
+    for item in sorted(aspects - known_aspects):
+        bases[f"training.{item}"] = (
+            lambda cell, item=item: cell.training_eval_answered.get(item, 0))
+        figure_bases[f"training_eval.{item}"] = f"training.{item}"
+    return bases, figure_bases
 
 
 class _Node:
@@ -153,8 +179,9 @@ class Disclosure:
         self._nodes = self._all_nodes()  # parents before their children
         for node in self._nodes:
             node.seal()
+        self._bases, self._figure_bases = _bases_of(cell for _, cell in keyed)
         self._per_cell = {base: {key: count(cell) for key, cell in keyed}
-                          for base, count in _BASES.items()}
+                          for base, count in self._bases.items()}
         self._shown: dict[str, frozenset[frozenset[CellKey]]] = {}
         self._lock = threading.Lock()
 
@@ -170,7 +197,7 @@ class Disclosure:
         group = frozenset(keys)
         if group not in self._shown_of(GROUP):
             return (GROUP,)
-        return tuple(base for base in _BASES if group not in self._shown_of(base))
+        return tuple(base for base in self._bases if group not in self._shown_of(base))
 
     def suppress(self, indicators: Mapping[str, Any],
                  keys: Iterable[CellKey]) -> dict[str, Any]:
@@ -180,11 +207,13 @@ class Disclosure:
         if GROUP in hidden:
             return _blank(indicators, top=True)
         shown = dict(indicators)
-        for path, base in _FIGURE_BASES.items():
+        for path, base in self._figure_bases.items():
             if base not in hidden:
                 continue
             name, _, code = path.partition(".")
             if code:
+                if code not in shown.get(name, {}):
+                    continue  # a competency or aspect this questionnaire does not name
                 shown[name] = {**shown[name], code: _blank(shown[name][code])}
             else:
                 shown[name] = _blank(shown[name])

@@ -7,14 +7,15 @@ the caller's transaction, and the caller serialises writers (`refresh`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from services.analytics.cells import Cell, CellKey
-from services.analytics.decent import Plan, place_key
+from services.analytics.decent import place_key
 from services.analytics.decent_store import plan_of_wave
+from services.analytics.inputs import wave_inputs
 from services.analytics.measures import apply_measures
 from services.analytics.projection import reconcile_alumnus, reconcile_answers
 from services.analytics.statements import (
@@ -31,11 +32,15 @@ def fill_cells(session: Session, wave_id: int) -> dict[CellKey, Cell]:
     """Every cell of the wave (program × cohort × gender of its targets), from one statement.
 
     First brings the wave's indicator_answers up to date (`reconcile_answers`), in the
-    caller's transaction; the caller serialises writers (`refresh._lock_snapshots`).
+    caller's transaction; the caller serialises writers (`refresh._lock_snapshots`). The
+    projection and the statement follow the mapping of the wave's questionnaire.
     """
-    reconcile_answers(session, wave_id)
+    inputs = wave_inputs(session, wave_id)
+    reconcile_answers(session, wave_id, inputs=inputs)
     plan = plan_of_wave(session, wave_id)
-    return _fill(session.execute(fill_statement(plan=plan), {"wave_id": wave_id}), plan)
+    names = measure_names(inputs, plan)
+    return _fill(session.execute(fill_statement(inputs=inputs, plan=plan),
+                                 {"wave_id": wave_id}), names)
 
 
 def fill_cell(session: Session, wave_id: int, key: CellKey, *,
@@ -47,18 +52,18 @@ def fill_cell(session: Session, wave_id: int, key: CellKey, *,
     row was reconciled by an earlier fill (the nightly full refresh covers anything that
     changed without an event). Reconciling the whole cell reads every target's response.
     """
+    inputs = wave_inputs(session, wave_id)
     if alumnus_id is None:
-        reconcile_answers(session, wave_id, key)
+        reconcile_answers(session, wave_id, key, inputs=inputs)
     else:
-        reconcile_alumnus(session, wave_id, alumnus_id)
+        reconcile_alumnus(session, wave_id, alumnus_id, inputs)
     plan = plan_of_wave(session, wave_id)
-    rows = session.execute(fill_statement(one_cell=True, plan=plan),
+    rows = session.execute(fill_statement(one_cell=True, inputs=inputs, plan=plan),
                            {"wave_id": wave_id, **key._asdict()})
-    return _fill(rows, plan).get(key, Cell())
+    return _fill(rows, measure_names(inputs, plan)).get(key, Cell())
 
 
-def _fill(rows: Iterable[Any], plan: Plan | None) -> dict[CellKey, Cell]:
-    names = measure_names(plan)
+def _fill(rows: Iterable[Any], names: Sequence[str]) -> dict[CellKey, Cell]:
     cells: dict[tuple[Any, Any, Any], tuple[CellKey, Cell]] = {}
     # Not streamed: PostgreSQL runs no parallel workers for a cursor's query. Seven columns a
     # row keep the buffered result small (a row per distinct income of every cell).

@@ -26,7 +26,7 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context
 
-from services.analytics.cells import Cell, CellKey, merge, replaced
+from services.analytics.cells import JOB_SEARCH_CHANNELS, Cell, CellKey, merge, replaced
 from services.analytics.disclosure import Disclosure
 from services.analytics.indicators import (
     StratumKey,
@@ -129,13 +129,15 @@ class SnapshotEntries:
             _bounded(self.groups, GROUPS_KEEP)
 
     def weighted(self, strata: Sequence[tuple[StratumKey, Cell]], minimum_wage: int | None,
-                 *, group: tuple[CellKey, ...]) -> WeightedSums:
+                 channels: tuple[str, ...] = JOB_SEARCH_CHANNELS, *,
+                 group: tuple[CellKey, ...]) -> WeightedSums:
         """The weighted sums of a group's strata (`indicators.WeightedSums`), updated by the
         difference of the strata that changed (`weighted_sums_replaced`, exact: integers
         over a common denominator): after a live update the whole wave's weighted shares
         cost one stratum, not a thousand. `group`: the keys of the group's cells (a
-        gender's strata have the same keys as the whole wave's, not the same cells)."""
-        key = (minimum_wage, group)
+        gender's strata have the same keys as the whole wave's, not the same cells).
+        `channels`: the job-search channels of the wave's questionnaire mapping."""
+        key = (minimum_wage, channels, group)
         parts = tuple(stratum for _, stratum in strata)
         with self.lock:
             previous = self._weighted.get(key)
@@ -144,9 +146,9 @@ class SnapshotEntries:
         if changed is not None and len(changed) * _REPLACE_SHARE <= len(parts):
             sums = (previous[1] if not changed else weighted_sums_replaced(
                 previous[1], (previous[0][index] for index in changed),
-                (parts[index] for index in changed), minimum_wage))
+                (parts[index] for index in changed), minimum_wage, channels))
         else:
-            sums = weighted_sums(parts, minimum_wage)
+            sums = weighted_sums(parts, minimum_wage, channels)
         with self.lock:
             self._weighted[key] = (parts, sums)
             self._weighted.move_to_end(key)

@@ -15,11 +15,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
 from services.analytics.cells import (
-    COMPETENCIES,
     JOB_SEARCH_CHANNELS,
     OPEN_DISPOSITIONS,
     STATUS_CODES,
-    TRAINING_EVAL_ITEMS,
     Cell,
     CellKey,
     merge,
@@ -33,6 +31,7 @@ from services.analytics.stats import (
     proportion,
     wilson_interval,
 )
+from shared.indicator_inputs import V1_INPUTS, IndicatorInputs, indicators_lacking
 
 SMALL_N = 5  # fewer respondents than this: marked small_n (the small-group rule: disclosure)
 # (label, largest waiting_months in the bin); the last bin is open-ended.
@@ -67,6 +66,7 @@ def breakdown(
     minimum_wage: MinimumWage,
     fpc: bool = False,
     figures: Callable[..., dict[str, Any]] | None = None,
+    inputs: IndicatorInputs = V1_INPUTS,
 ) -> dict[int | str, dict[str, Any]]:
     """The indicators of each program, cohort or gender among the cells, in key order.
 
@@ -78,7 +78,8 @@ def breakdown(
     for key, cell in cells:
         groups.setdefault(getattr(key, BREAKDOWNS[by]), []).append((key, cell))
     return {
-        value: (figures or compute)(group, minimum_wage=minimum_wage, fpc=fpc)
+        value: (figures(group, minimum_wage=minimum_wage, fpc=fpc) if figures is not None
+                else compute(group, minimum_wage=minimum_wage, fpc=fpc, inputs=inputs))
         for value, group in sorted(groups.items())
     }
 
@@ -87,6 +88,7 @@ def compute(
     cells: KeyedCells, *, minimum_wage: MinimumWage, fpc: bool = False,
     merged: Callable[[Sequence[Cell]], Cell] = merge,
     weighted: Weighted | None = None,
+    inputs: IndicatorInputs = V1_INPUTS,
 ) -> dict[str, Any]:
     """Every indicator for the union of the cells, JSON-ready (string keys).
 
@@ -110,16 +112,22 @@ def compute(
     `merged`: how a list of cells is summed (default `merge`; the API passes a memoised one,
     whose results must then be left unchanged, as here). `weighted`: how the weighted sums
     of the strata are found (default `weighted_sums`; the API passes a memoised one).
+
+    `inputs`: the mapping of the wave's questionnaire (default blk-tracer v1's). It names
+    the competencies, training aspects and job-search channels reported, and an indicator
+    whose inputs it lacks is reported as not collected, never as zero: its figures are null
+    with "not_collected": true, and its name is listed in the top-level "not_collected".
     """
     keyed = list(cells)
     wages = as_wages(minimum_wage)
     strata = _strata(keyed, merged)
     total = merged([stratum for _, stratum in strata])  # as merging the cells, fewer tables
-    sums = (weighted or _fresh_weighted)(strata, minimum_wage)
+    channels = inputs.job_search_channels.options if inputs.job_search_channels else ()
+    sums = (weighted or _fresh_weighted)(strata, minimum_wage, channels)
     correction = (
         finite_population_correction(total.targets, total.respondents) if fpc else 1.0
     )
-    parts = weighted_parts(minimum_wage)
+    parts = weighted_parts(minimum_wage, channels)
     shares = {
         path: _share(total, count_of, base_of, correction,
                      _ratio(sums.numerators[2 * index], sums.numerators[2 * index + 1]))
@@ -127,7 +135,7 @@ def compute(
     }
     if wages.centre is None:
         shares["above_minimum_wage", None] = _share_without_count(_with_income(total))
-    return {
+    figures = {
         "targets": total.targets,
         "respondents": total.respondents,
         "unreachable": total.unreachable,
@@ -161,18 +169,35 @@ def compute(
         "relevance_share": shares["relevance_share", None],
         "local_absorption": shares["local_absorption", None],
         "certificate_share": shares["certificate_share", None],
-        "competency_gap": {a_key: _competency_gap(total, a_key) for a_key, _ in COMPETENCIES},
+        "competency_gap": {competency.name: _competency_gap(total, competency.name)
+                           for competency in inputs.competencies},
         "training_eval": {
             item: _statistic(
                 mean(total.training_eval_sum.get(item, 0),
                      total.training_eval_answered.get(item, 0)),
                 total.training_eval_answered.get(item, 0),
             )
-            for item in TRAINING_EVAL_ITEMS
+            for item in inputs.training_eval
         },
         "job_search_channels": {code: shares["job_search_channels", code]
-                                for code in JOB_SEARCH_CHANNELS},
+                                for code in channels},
     }
+    lacking = indicators_lacking(inputs)
+    for name in lacking:
+        figures[name] = _not_collected(figures[name])
+    if "status" not in inputs.collected:  # nobody is known to be employed, or not
+        figures["employed"] = figures["status_answered"] = None
+    figures["not_collected"] = list(lacking)
+    return figures
+
+
+def _not_collected(node: Any) -> Any:
+    """A figure the questionnaire does not collect: the same shape, its numbers null."""
+    if isinstance(node, Mapping) and "small_n" in node:
+        return {**{name: None for name in node}, "small_n": False, "not_collected": True}
+    if isinstance(node, Mapping):
+        return {key: _not_collected(value) for key, value in node.items()}
+    return None
 
 
 # --- weighted shares -----------------------------------------------------------------------
@@ -198,7 +223,8 @@ class WeightedSums(NamedTuple):
     covered: int
 
 
-Weighted = Callable[[Sequence[tuple[StratumKey, Cell]], MinimumWage], WeightedSums]
+Weighted = Callable[[Sequence[tuple[StratumKey, Cell]], MinimumWage, tuple[str, ...]],
+                    WeightedSums]
 
 
 def _respondents(cell: Cell) -> int:
@@ -213,7 +239,8 @@ def _with_income(cell: Cell) -> int:
     return sum(cell.income.values())
 
 
-# The shares with a weighted figure, (path in the answer, count, base), in a fixed order.
+# The shares with a weighted figure, (path in the answer, count, base), in a fixed order;
+# the job-search channels' are added per mapping (`weighted_parts`).
 # Status shares are over all respondents, as absorption_rate: a missing status stays in the
 # base. Job-search channels: "share of respondents with f8 ∈ {1,3} who ticked": the base is
 # every employed respondent, a blank f4 included (f14 and f5a2 say "who answered").
@@ -229,22 +256,22 @@ _SHARES: tuple[tuple[tuple[str, str | None], Count, Count], ...] = (
     (("local_absorption", None), lambda cell: cell.local, lambda cell: cell.location_answered),
     (("certificate_share", None), lambda cell: cell.certified,
      lambda cell: cell.certificate_answered),
-    *((("job_search_channels", code), lambda cell, code=code: cell.channels.get(code, 0),
-       _employed)
-      for code in JOB_SEARCH_CHANNELS),
 )
 
 
 @functools.lru_cache(maxsize=64)
 def weighted_parts(
-    minimum_wage: MinimumWage,
+    minimum_wage: MinimumWage, channels: tuple[str, ...] = JOB_SEARCH_CHANNELS,
 ) -> tuple[tuple[tuple[str, str | None], Count, Count], ...]:
-    """The shares with a weighted figure for these wages (above_minimum_wage has one
-    only when the centre's own wage is configured)."""
+    """The shares with a weighted figure for these wages (above_minimum_wage has one only
+    when the centre's own wage is configured) and these job-search channels (option codes)."""
+    shares = (*_SHARES, *((("job_search_channels", code),
+                           lambda cell, code=code: cell.channels.get(code, 0), _employed)
+                          for code in channels))
     wages = as_wages(minimum_wage)
     centre = wages.centre
     if centre is None:
-        return _SHARES
+        return shares
     resolved = place_resolver(wages)
 
     def above(cell: Cell) -> int:
@@ -257,13 +284,14 @@ def weighted_parts(
                 count += number * ((income >= threshold) - (income >= centre))
         return count
 
-    return (*_SHARES, (("above_minimum_wage", None), above, _with_income))
+    return (*shares, (("above_minimum_wage", None), above, _with_income))
 
 
-def weighted_sums(strata: Iterable[Cell], minimum_wage: MinimumWage) -> WeightedSums:
+def weighted_sums(strata: Iterable[Cell], minimum_wage: MinimumWage,
+                  channels: tuple[str, ...] = JOB_SEARCH_CHANNELS) -> WeightedSums:
     """The weighted sums of these strata, w_h = N_h / n_h (strata without respondents carry
     no weight). Summed as integer numerators over the lcm of the n_h, one fraction each."""
-    parts = weighted_parts(minimum_wage)
+    parts = weighted_parts(minimum_wage, channels)
     answered = [stratum for stratum in strata if stratum.respondents]
     scale = math.lcm(*(stratum.respondents for stratum in answered))
     numerators = [0] * (2 * len(parts))
@@ -276,11 +304,12 @@ def weighted_sums(strata: Iterable[Cell], minimum_wage: MinimumWage) -> Weighted
 
 
 def weighted_sums_replaced(sums: WeightedSums, removed: Iterable[Cell],
-                           added: Iterable[Cell], minimum_wage: MinimumWage) -> WeightedSums:
+                           added: Iterable[Cell], minimum_wage: MinimumWage,
+                           channels: tuple[str, ...] = JOB_SEARCH_CHANNELS) -> WeightedSums:
     """`sums` with the `removed` strata taken out and the `added` ones put in (each removed
     stratum must have been summed into `sums`): exactly `weighted_sums` of the new strata,
     at the cost of the strata that changed."""
-    parts = weighted_parts(minimum_wage)
+    parts = weighted_parts(minimum_wage, channels)
     numerators, scale, covered = list(sums.numerators), sums.scale, sums.covered
     for sign, strata in ((-1, removed), (1, added)):
         for stratum in strata:
@@ -307,8 +336,8 @@ def _reduced(numerators: list[int], scale: int, covered: int) -> WeightedSums:
 
 
 def _fresh_weighted(strata: Sequence[tuple[StratumKey, Cell]],
-                    minimum_wage: MinimumWage) -> WeightedSums:
-    return weighted_sums((stratum for _, stratum in strata), minimum_wage)
+                    minimum_wage: MinimumWage, channels: tuple[str, ...]) -> WeightedSums:
+    return weighted_sums((stratum for _, stratum in strata), minimum_wage, channels)
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:

@@ -59,9 +59,10 @@ from sqlalchemy.orm import Session
 from services.analytics import decent
 from services.analytics.answer_sql import MeasureList
 from services.analytics.cells import EMPLOYED_STATUSES
-from services.analytics.measures import MEASURES, count_where
-from services.analytics.projection import CODE_KEYS
+from services.analytics.measures import count_where, measures_of
+from services.analytics.projection import code_columns
 from shared.db import is_postgres
+from shared.indicator_inputs import V1_INPUTS, IndicatorInputs
 from shared.models import (
     Alumnus,
     Campaign,
@@ -117,27 +118,30 @@ def tune_for_full_refresh(session: Session) -> None:
         session.execute(text(setting))
 
 
-def fill_statement(*, one_cell: bool = False, plan: decent.Plan | None = None) -> Select[Any]:
+def fill_statement(*, one_cell: bool = False, inputs: IndicatorInputs = V1_INPUTS,
+                   plan: decent.Plan | None = None) -> Select[Any]:
     """The statement behind fill_cells (one_cell: fill_cell); also for EXPLAIN.
 
     Parameters: wave_id; with one_cell also program_id, cohort_id, gender. Columns: kind,
     program_id, cohort_id, gender, value, count, measures. Answer rows (kind ANSWERS): count
-    is the respondents, measures a JSON array of the `MEASURES` aggregates. Value-table rows
+    is the respondents, measures a JSON array of the `measures_of(inputs)` aggregates (the
+    wave's questionnaire mapping: one statement per mapping and shape). Value-table rows
     (WAITING months, INCOME): how many have that value. Disposition rows (DISPOSITION): how
     many targets have the disposition coded in value (`DISPOSITION_CODES`). INCOME rows are
     per income and work place: measures is null when the place is unknown, else the JSON
     array [work city, work province] (`Cell.income_place`).
 
     `plan`: the wave's wages and decent-work presets; its measures (`decent.measures`)
-    follow `MEASURES` in the answer rows' array. The statement is built once per plan (a
-    new plan: a wage or preset was saved) and cached.
+    follow the mapping's in the answer rows' array. The statement is built once per mapping
+    and plan (a new plan: a wage or preset was saved) and cached.
     """
-    return _statement(one_cell, plan)
+    return _statement(one_cell, inputs, plan)
 
 
-def measure_names(plan: decent.Plan | None) -> tuple[str, ...]:
-    """The names of the answer rows' measures under `plan`, in their order."""
-    return (*(name for name, _ in MEASURES), *(name for name, _ in decent.measures(plan)))
+def measure_names(inputs: IndicatorInputs, plan: decent.Plan | None) -> tuple[str, ...]:
+    """The names of the answer rows' measures for this mapping under `plan`, in order."""
+    return (*(name for name, _ in measures_of(inputs)),
+            *(name for name, _ in decent.measures(plan)))
 
 
 def cell_of(source: Any) -> tuple[Any, Any, Any]:
@@ -145,8 +149,9 @@ def cell_of(source: Any) -> tuple[Any, Any, Any]:
     return source.c.program_id, source.c.cohort_id, source.c.gender
 
 
-@functools.lru_cache(maxsize=32)
-def _statement(one_cell: bool, plan: decent.Plan | None) -> Select[Any]:
+@functools.lru_cache(maxsize=64)
+def _statement(one_cell: bool, inputs: IndicatorInputs, plan: decent.Plan | None
+               ) -> Select[Any]:
     # Built once per shape; the values are bound at execution, so SQLAlchemy's compiled
     # cache serves every later call (building it takes longer than a one-cell query).
     wave_targets = WaveTarget.__table__
@@ -170,9 +175,13 @@ def _statement(one_cell: bool, plan: decent.Plan | None) -> Select[Any]:
     # parallel workers; a CTE would be read by the leader alone). One cell: a CTE, so the
     # cell's few hundred rows are looked up once.
     projected = IndicatorAnswer.__table__
+    employed = (projected.c.status.in_(EMPLOYED_STATUSES)
+                if inputs.code("status") is not None else literal(False))
     answered = (
-        select(*cell_of(targets), *(projected.c[key] for key, _ in CODE_KEYS),
-               projected.c.f8.in_(EMPLOYED_STATUSES).label("employed"),
+        select(*cell_of(targets),
+               *(projected.c[column] for column in dict.fromkeys(
+                   (*code_columns(inputs), *decent.PLACE_COLUMNS))),
+               employed.label("employed"),
                projected.c.waiting, projected.c.income, projected.c.channels)
         .select_from(targets.join(projected, and_(
             projected.c.wave_id == wave_id, projected.c.alumnus_id == targets.c.alumnus_id)))
@@ -182,8 +191,8 @@ def _statement(one_cell: bool, plan: decent.Plan | None) -> Select[Any]:
     answer_rows = (
         select(literal(ANSWERS).label("kind"), *cell_of(answered), null().label("value"),
                func.count().label("count"),
-               MeasureList(*(expression(answered.c)
-                             for _, expression in (*MEASURES, *decent.measures(plan))))
+               MeasureList(*(expression(answered.c) for _, expression
+                             in (*measures_of(inputs), *decent.measures(plan))))
                .label("measures"))
         .group_by(*cell_of(answered))
     )

@@ -103,7 +103,8 @@ def create_wave() -> Any:
         return redirect(url_for(".index"))
     auth.audit(session, auth.current_principal().name, "wave.create", wave.slug)
     session.commit()
-    flash(_("Wave %(slug)s created. Open it to fix its target alumni.", slug=wave.slug), "ok")
+    flash(_("Wave %(slug)s created. Open it to fix its target alumni.", slug=wave.slug) + " "
+          + waves.indicator_coverage(wave.questionnaire.definition).sentence(), "ok")
     return redirect(url_for(".index"))
 
 

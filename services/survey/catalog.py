@@ -14,7 +14,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.survey.questionnaire import default_definition, load_definition
+from services.survey.questionnaire import (
+    SHIPPED_VERSIONS,
+    default_definition,
+    load_definition,
+    shipped_definition,
+)
 from services.survey.waves import SurveyError
 from shared.auth import audit
 from shared.models import Questionnaire as QuestionnaireRow
@@ -79,14 +84,18 @@ def _plain_title(title: Any, default_language: str) -> str:
                 next(iter(title.values()), ""))[:TITLE_LENGTH]
 
 
-def ensure_default(session: Session) -> QuestionnaireRow:
-    """The shipped instrument (blk-tracer v1), stored once."""
-    definition = default_definition()
+def stored_once(session: Session, definition: dict[str, Any]) -> QuestionnaireRow:
+    """The stored row of a shipped definition's key and version, added if missing."""
     found = session.scalar(
         select(QuestionnaireRow).where(QuestionnaireRow.key == definition["key"],
                                        QuestionnaireRow.version == definition["version"])
     )
     return found if found is not None else add_version(session, definition)
+
+
+def ensure_default(session: Session) -> QuestionnaireRow:
+    """The shipped instrument (blk-tracer v1), stored once."""
+    return stored_once(session, default_definition())
 
 
 EMPLOYER_QUESTIONNAIRE = "blk_employer_v1.json"
@@ -105,9 +114,10 @@ def employer_definition() -> dict[str, Any]:
 
 def ensure_employer(session: Session) -> QuestionnaireRow:
     """The shipped employer instrument (blk-employer v1), stored once."""
-    definition = employer_definition()
-    found = session.scalar(
-        select(QuestionnaireRow).where(QuestionnaireRow.key == definition["key"],
-                                       QuestionnaireRow.version == definition["version"])
-    )
-    return found if found is not None else add_version(session, definition)
+    return stored_once(session, employer_definition())
+
+
+def ensure_shipped(session: Session) -> list[QuestionnaireRow]:
+    """Every shipped version of the instrument (blk-tracer v1 and v2), each stored once;
+    an installation's seed. v1 stays `ensure_default`: waves of either work side by side."""
+    return [stored_once(session, shipped_definition(version)) for version in SHIPPED_VERSIONS]

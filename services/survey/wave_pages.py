@@ -67,7 +67,17 @@ def wave_page(slug: str, preview: dict[str, Any] | None = None) -> Any:
         "survey/wave.html", wave=wave, summary=waves.wave_summary(session, wave),
         published=waves.published_report(session, wave), programs=programs, cohorts=cohorts,
         overlaps=waves.overlaps_of(session, wave), preview=preview, zone=_settings().timezone,
+        coverage=_coverage(wave),
     )
+
+
+def _coverage(wave: Any) -> str | None:
+    """Which indicators the wave will have, in the page's language (None: its mapping
+    cannot be used, which create_wave refuses)."""
+    try:
+        return waves.indicator_coverage(wave.questionnaire.definition).sentence()
+    except waves.SurveyError as exc:
+        return exc.message
 
 
 @bp.route("/waves/<slug>/targets", methods=["POST"])

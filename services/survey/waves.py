@@ -21,6 +21,14 @@ from services.survey.questionnaire import Questionnaire, load_definition
 from shared.errors import DomainError
 from shared.event_types import WaveClosed, WaveOpened, WaveTargetsAdded
 from shared.events import publish
+from shared.i18n import translated as _
+from shared.indicator_inputs import (
+    INDICATOR_TITLES,
+    InputsError,
+    indicators_having,
+    indicators_lacking,
+)
+from shared.indicator_mapping import input_problems, inputs_of, items_of
 from shared.models import Alumnus, Cohort, Export, Wave, WaveTarget, utcnow
 from shared.models import Questionnaire as QuestionnaireRow
 
@@ -96,6 +104,45 @@ def forget_questionnaires() -> None:
     _questionnaire_cache.clear()
 
 
+@dataclass(frozen=True)
+class IndicatorCoverage:
+    """Which indicators a wave on this questionnaire will have, and which its questionnaire
+    does not collect (API names, docs/indicators.md)."""
+
+    collected: tuple[str, ...]
+    not_collected: tuple[str, ...]
+
+    def as_json(self) -> dict[str, list[str]]:
+        return {"collected": list(self.collected), "not_collected": list(self.not_collected)}
+
+    def sentence(self) -> str:
+        """In the request's language: "It will have 14 indicators." and, when some are not
+        collected, which (by name)."""
+        have = _("It will have %(n)d of %(total)d indicators.", n=len(self.collected),
+                 total=len(self.collected) + len(self.not_collected))
+        if not self.not_collected:
+            return have
+        names = ", ".join(_(INDICATOR_TITLES[name]) for name in self.not_collected)
+        return have + " " + _("Not collected by this questionnaire: %(names)s.", names=names)
+
+
+def indicator_coverage(definition: dict[str, Any]) -> IndicatorCoverage:
+    """The indicators a questionnaire's mapping gives (shared.indicator_inputs), after
+    checking it against the questionnaire's items: SurveyError naming the input and the
+    item when it names an item the questionnaire lacks or one of the wrong type (a version
+    stored before the mapping existed is read as blk-tracer v1's, restricted to its items)."""
+    try:
+        inputs = inputs_of(definition)
+    except InputsError as error:
+        raise SurveyError("questionnaire_id", "; ".join(
+            message for _path, message in error.problems)) from None
+    problems = input_problems(inputs, items_of(definition))
+    if problems:
+        raise SurveyError("questionnaire_id", "; ".join(
+            _(problem.template, **dict(problem.params)) for problem in problems))
+    return IndicatorCoverage(indicators_having(inputs), indicators_lacking(inputs))
+
+
 def create_wave(
     session: Session,
     *,
@@ -109,8 +156,10 @@ def create_wave(
 ) -> Wave:
     if session.scalar(select(Wave.id).where(Wave.slug == slug)) is not None:
         raise SurveyError("slug", f"a wave called {slug!r} exists already", 409)
-    if session.get(QuestionnaireRow, questionnaire_id) is None:
+    questionnaire_row = session.get(QuestionnaireRow, questionnaire_id)
+    if questionnaire_row is None:
         raise SurveyError("questionnaire_id", "no questionnaire with this id")
+    indicator_coverage(questionnaire_row.definition)  # refuses a mapping it cannot use
     if opens_at and closes_at and closes_at <= opens_at:
         raise SurveyError("closes_at", "must be after opens_at")
     if not program_ids and not cohort_ids:

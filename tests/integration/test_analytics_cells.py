@@ -18,17 +18,20 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select
 
-from services.analytics.cells import (
-    COMPETENCIES,
-    JOB_SEARCH_CHANNELS,
-    TRAINING_EVAL_ITEMS,
-    Cell,
-    CellKey,
-)
+from services.analytics.cells import Cell, CellKey
 from services.analytics.fill import fill_cell, fill_cells
+from services.analytics.inputs import wave_inputs
 from services.analytics.statements import TRANSIENT_FAILURE_PREFIXES
 from services.survey import catalog
+from services.survey.questionnaire import shipped_definition
 from shared.db import Database
+from shared.indicator_inputs import (
+    CANONICAL,
+    V1_INPUTS,
+    IndicatorInputs,
+    code_of,
+)
+from shared.indicator_mapping import inputs_of
 from shared.models import (
     Alumnus,
     Campaign,
@@ -60,15 +63,35 @@ def awkward(rng: random.Random, valid: list[Any]) -> Any:
                        10**20, [value], {"x": 1}])
 
 
-def random_answers(rng: random.Random) -> dict[str, Any]:
+# A mapping other than the shipped ones, on blk-tracer v2's items: status and relevance
+# codes translated, competencies under names of their own, training aspects reordered.
+TRANSLATED_INPUTS = {
+    **shipped_definition(2)["indicator_inputs"],
+    "status": {"item": "f8", "codes": {"1": 3, "3": 1, "2": 2, "4": 5, "5": 4}},
+    "relevance": {"item": "f14", "codes": {"5": 1, "4": 2, "3": 3}},
+    "competencies": [{"name": "etika", "a": "f1761", "b": "f1762"},
+                     {"name": "k3", "a": "blk_k3_a", "b": "blk_k3_b"}],
+    "training_eval": {"items": ["blk_eval_material", "blk_eval_instructor"]},
+    "job_search_channels": {"item": "f4", "options": ["f416", "f401", "f409"]},
+}
+QUESTIONNAIRES = ("v1", "v2", "translated")
+
+
+def random_answers(rng: random.Random, inputs: IndicatorInputs = V1_INPUTS) -> dict[str, Any]:
+    """Random answers to every item the mapping reads (and v1's, which other mappings
+    must ignore)."""
     answers: dict[str, Any] = {"consent": True}
     keys: dict[str, list[Any]] = {
         "f8": [1, 1, 1, 3, 3, 2, 4, 5], "f504": [1, 2], "f502": list(range(0, 8)),
         "f506": list(range(5, 40)), "f505": [0, 2_500_000, 3_600_000, 3_600_000, 4_250_000,
                                              7_000_000],
         "f14": [1, 2, 3, 4, 5], "f5a2": [1, 2, 3, 4], "blk_cert": [1, 2, 3],
-        **{key: [1, 2, 3, 4, 5] for pair in COMPETENCIES for key in pair},
-        **{key: [1, 2, 3, 4, 5] for key in TRAINING_EVAL_ITEMS},
+        **{key: [1, 2, 3, 4, 5] for competency in (*V1_INPUTS.competencies,
+                                                   *inputs.competencies)
+           for key in (competency.a, competency.b)},
+        **{key: [1, 2, 3, 4, 5] for key in (*V1_INPUTS.training_eval, *inputs.training_eval)},
+        **{coded.item: list(CANONICAL[name]) for name, coded in inputs.coded
+           if coded.item not in ("f8", "f14")},
     }
     for key, valid in keys.items():
         if rng.random() < 0.85:
@@ -76,8 +99,10 @@ def random_answers(rng: random.Random) -> dict[str, Any]:
             if value is not None:
                 answers[key] = value
     roll = rng.random()
+    channels = inputs.job_search_channels or V1_INPUTS.job_search_channels
+    assert channels is not None
     if roll < 0.7:
-        answers["f4"] = rng.sample(list(JOB_SEARCH_CHANNELS), rng.randrange(0, 4))
+        answers["f4"] = rng.sample(list(channels.options), rng.randrange(0, 4))
         if answers["f4"] and rng.random() < 0.2:
             answers["f4"].append(answers["f4"][0])  # a duplicate counts once
     elif roll < 0.8:
@@ -87,9 +112,22 @@ def random_answers(rng: random.Random) -> dict[str, Any]:
     return answers
 
 
-def build_wave(session, rng: random.Random) -> tuple[int, list[int]]:
-    """A random wave; returns its id and the ids of a second wave's targets (noise)."""
-    questionnaire_id = catalog.ensure_default(session).id
+def questionnaire_row(session, which: str) -> Any:
+    """blk-tracer v1 or v2 as shipped, or v2 with `TRANSLATED_INPUTS`."""
+    if which == "v1":
+        return catalog.ensure_default(session)
+    v2 = catalog.ensure_shipped(session)[1]
+    if which == "v2":
+        return v2
+    return catalog.add_version(session, {**shipped_definition(2), "key": "translated",
+                                         "indicator_inputs": TRANSLATED_INPUTS})
+
+
+def build_wave(session, rng: random.Random, which: str = "v1") -> tuple[int, list[int]]:
+    """A random wave on questionnaire `which`; returns its id and the ids of a second
+    wave's targets (noise)."""
+    row = questionnaire_row(session, which)
+    questionnaire_id, inputs = row.id, inputs_of(row.definition)
     programs = [Program(name=f"Kejuruan {index}") for index in range(3)]
     session.add_all(programs)
     cohorts = [Cohort(program=program, label=f"A{index}", training_start=date(2025, 1, 6),
@@ -132,7 +170,7 @@ def build_wave(session, rng: random.Random) -> tuple[int, list[int]]:
                     id=uuid.uuid4(), wave_id=target_wave.id, alumnus_id=alumnus.id,
                     questionnaire_id=questionnaire_id,
                     status="complete" if rng.random() < 0.7 else "partial",
-                    answers=random_answers(rng)))
+                    answers=random_answers(rng, inputs)))
     campaigns = [Campaign(wave_id=wave.id, name="c1"), Campaign(wave_id=wave.id, name="c2"),
                  Campaign(wave_id=other.id, name="other"), Campaign(wave_id=None,
                                                                     name="broadcast")]
@@ -166,6 +204,8 @@ def reference_cells(session, wave_id: int, plan: Any = None) -> dict[CellKey, Ce
     """docs/indicators.md applied one target at a time, answers as Python reads them back;
     `plan`: the wave's wages and decent-work presets (decent.Plan)."""
     cells: dict[CellKey, Cell] = {}
+    inputs = inputs_of(session.scalar(select(Wave).where(Wave.id == wave_id))
+                       .questionnaire.definition)
     opted_out = set(session.scalars(select(OptOut.alumnus_id)))
     for target in session.scalars(select(WaveTarget).where(WaveTarget.wave_id == wave_id)):
         key = CellKey(target.program_id, target.cohort_id, target.gender)
@@ -183,7 +223,7 @@ def reference_cells(session, wave_id: int, plan: Any = None) -> dict[CellKey, Ce
                 TRANSIENT_FAILURE_PREFIXES)
 
         if response is not None and response.status == "complete":
-            cell.add_response(response.answers, plan)
+            cell.add_response(response.answers, inputs, plan)
         elif response is not None:
             cell.partial += 1
         elif target.alumnus_id in opted_out or alumnus.consent_withdrawn_at is not None:
@@ -197,11 +237,15 @@ def reference_cells(session, wave_id: int, plan: Any = None) -> dict[CellKey, Ce
     return cells
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_fill_cells_equals_the_python_reference(clean_db: Database, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "which"), [(1, "v1"), (2, "v1"), (3, "v1"), (6, "v2"),
+                                             (7, "translated")])
+def test_fill_cells_equals_the_python_reference(clean_db: Database, seed: int,
+                                                which: str) -> None:
+    """On blk-tracer v1, v2 and a mapping that translates codes: the SQL reads each
+    questionnaire's items through its own mapping, as Cell.of_response does."""
     rng = random.Random(seed)
     with clean_db.session_factory() as session:
-        wave_id, _ = build_wave(session, rng)
+        wave_id, _ = build_wave(session, rng, which)
     with clean_db.session_factory() as session:
         expected = reference_cells(session, wave_id)
         filled = fill_cells(session, wave_id)
@@ -214,17 +258,25 @@ def test_fill_cells_equals_the_python_reference(clean_db: Database, seed: int) -
             assert filled[key] == expected[key], key
             assert fill_cell(session, wave_id, key) == expected[key], key
         assert fill_cell(session, wave_id, CellKey(-1, -1, "L")) == Cell()
+        # Every coded input column holds the canonical code of its item's answer.
+        inputs = wave_inputs(session, wave_id)
+        for row in session.scalars(select(IndicatorAnswer)
+                                   .where(IndicatorAnswer.wave_id == wave_id)):
+            answers = session.get(Response, row.response_id).answers
+            for name, coded in inputs.coded:
+                assert getattr(row, name) == code_of(answers, coded), (name, answers)
 
 
 def edit_responses(session, wave_id: int, rng: random.Random) -> None:
     """What intake and staff do to a wave's responses after a fill: edits, a complete one
     reopened, partial ones completed, replaced rows (a new id), deleted rows, new answers."""
+    inputs = inputs_of(session.get(Wave, wave_id).questionnaire.definition)
     responses = list(session.scalars(select(Response).where(Response.wave_id == wave_id)
                                      .order_by(Response.alumnus_id)))
     for response in rng.sample(responses, len(responses) // 3):
         roll = rng.random()
         if roll < 0.5:
-            response.answers = random_answers(rng)  # updated_at moves (onupdate)
+            response.answers = random_answers(rng, inputs)  # updated_at moves (onupdate)
         elif roll < 0.65:
             response.status = "partial" if response.status == "complete" else "complete"
         elif roll < 0.8:
@@ -233,7 +285,7 @@ def edit_responses(session, wave_id: int, rng: random.Random) -> None:
             session.add(Response(id=uuid.uuid4(), wave_id=wave_id,
                                  alumnus_id=response.alumnus_id,
                                  questionnaire_id=response.questionnaire_id,
-                                 status="complete", answers=random_answers(rng)))
+                                 status="complete", answers=random_answers(rng, inputs)))
         else:
             session.delete(response)
     answered = {response.alumnus_id for response in responses}
@@ -242,18 +294,19 @@ def edit_responses(session, wave_id: int, rng: random.Random) -> None:
             session.add(Response(id=uuid.uuid4(), wave_id=wave_id,
                                  alumnus_id=target.alumnus_id,
                                  questionnaire_id=responses[0].questionnaire_id,
-                                 status="complete", answers=random_answers(rng)))
+                                 status="complete", answers=random_answers(rng, inputs)))
     session.commit()
 
 
-@pytest.mark.parametrize("seed", [4, 5])
-def test_the_projection_follows_edits_and_replacements(clean_db: Database, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "which"), [(4, "v1"), (5, "v1"), (8, "v2")])
+def test_the_projection_follows_edits_and_replacements(clean_db: Database, seed: int,
+                                                       which: str) -> None:
     """Cells from indicator_answers kept up to date by reconciliation equal cells from the
     raw answers (the Python reference, and a projection rebuilt from nothing), after the
     responses changed under an earlier fill: of the wave, then of one cell at a time."""
     rng = random.Random(seed)
     with clean_db.session_factory() as session:
-        wave_id, _ = build_wave(session, rng)
+        wave_id, _ = build_wave(session, rng, which)
     with clean_db.session_factory() as session:
         fill_cells(session, wave_id)
         session.commit()

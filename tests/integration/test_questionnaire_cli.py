@@ -28,10 +28,14 @@ def test_the_cli_imports_a_form_prints_a_summary_and_audits_it(settings, clean_d
     path.write_bytes(workbook())
     done = run(settings, tmp_path, str(path), "--key", "uji", "--version", "3")
     assert done.exit_code == 0, done.output
-    assert done.output.splitlines() == [
+    summary, saved, indicators = done.output.splitlines()
+    assert (summary, saved) == (
         "Uji XLSForm: 2 sections, 4 questions; languages: Indonesian, English",
         "saved as uji version 3",
-    ]
+    )
+    # The form names no indicator input (no jejak_input column, no blk-tracer item).
+    assert indicators.startswith("indicators: It will have 0 of 14 indicators. Not collected "
+                                 "by this questionnaire: Status of the alumni, ")
     assert stored(clean_db) == [("uji", 3, "Uji XLSForm")]
     with clean_db.session_factory() as session:
         entry = session.scalar(select(AuditEntry).where(

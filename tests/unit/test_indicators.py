@@ -506,7 +506,7 @@ def test_weighted_sums_replaced_equal_summing_the_new_strata(
     # And the figures: the memoised sums give every weighted share of a fresh compute.
     keyed = [(CellKey(1, index, "L"), stratum) for index, stratum in enumerate(new_strata)]
     assert compute(keyed, minimum_wage=minimum_wage,
-                   weighted=lambda _strata, wage: updated) == compute(
+                   weighted=lambda _strata, wage, _channels: updated) == compute(
         keyed, minimum_wage=minimum_wage)
 
 

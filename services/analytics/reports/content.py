@@ -19,10 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.analytics.cells import (
-    COMPETENCIES,
-    JOB_SEARCH_CHANNELS,
     STATUS_CODES,
-    TRAINING_EVAL_ITEMS,
     Cell,
     CellKey,
 )
@@ -30,6 +27,7 @@ from services.analytics.disclosure import Disclosure
 from services.analytics.indicators import SMALL_N, WAITING_BINS, MinimumWage, breakdown, compute
 from services.analytics.numbers import COUNT, GAP, MONTHS, RATING, RUPIAH, SHARE
 from shared.centre import Centre
+from shared.indicator_inputs import V1_INPUTS, IndicatorInputs
 
 GENDER_NAMES = {"L": "Laki-laki", "P": "Perempuan"}
 OVERALL = "Semua"
@@ -285,6 +283,36 @@ def gender_name(gender: str) -> str:
     return GENDER_NAMES.get(gender, gender)
 
 
+# An indicator whose inputs the wave's questionnaire lacks (shared.indicator_inputs).
+NOT_COLLECTED_NOTE = "tidak dikumpulkan oleh kuesioner ini"
+# The indicators of the API by their Indonesian names (the reports are in Indonesian).
+INDICATOR_NAMES = {
+    "status_share": "Status alumni",
+    "absorption_rate": "Tingkat keterserapan",
+    "employed_within_6_months": "Terserap dalam 6 bulan",
+    "waiting_months_median": "Median masa tunggu",
+    "waiting_months_mean": "Rata-rata masa tunggu",
+    "waiting_bins": "Sebaran masa tunggu",
+    "income_median": "Median pendapatan",
+    "above_minimum_wage": "Pendapatan setara/di atas UMK",
+    "relevance_share": "Pekerjaan erat dengan pelatihan",
+    "local_absorption": "Bekerja di daerah sendiri",
+    "certificate_share": "Memiliki sertifikat kompetensi",
+    "competency_gap": "Kesenjangan kompetensi",
+    "training_eval": "Evaluasi pelatihan",
+    "job_search_channels": "Saluran pencarian kerja",
+}
+
+
+def not_collected_sentence(indicators: Mapping[str, Any]) -> str:
+    """The indicators the questionnaire does not collect, in one Indonesian sentence, or ""."""
+    names = [INDICATOR_NAMES.get(name, name) for name in indicators.get("not_collected") or ()]
+    if not names:
+        return ""
+    return ("Kuesioner gelombang ini tidak menanyakan masukan untuk indikator berikut, "
+            "sehingga indikator ini tidak dikumpulkan oleh kuesioner ini (bukan nol): "
+            + ", ".join(names) + ".")
+
 KEY_FIGURES = (
     Figure(("response_rate",), "Tingkat respons (n / N)", SHARE),
     Figure(("net_response_rate",), "Tingkat respons bersih (n / (N - U))", SHARE),
@@ -300,12 +328,16 @@ KEY_FIGURES = (
 
 
 def indicator_groups(labels: Mapping[str, Any]) -> list[IndicatorGroup]:
-    """The themes of docs/indicators.md, one workbook sheet each, with Indonesian names."""
+    """The themes of docs/indicators.md, one workbook sheet each, with Indonesian names.
+    `labels["inputs"]`: the questionnaire's indicator inputs (default blk-tracer v1's), which
+    name its competencies, training aspects and job-search channels."""
+    inputs: IndicatorInputs = labels.get("inputs") or V1_INPUTS
     by_path = {figure.path[0]: figure for figure in KEY_FIGURES}
+    channels = inputs.job_search_channels.options if inputs.job_search_channels else ()
     return [
         IndicatorGroup("status", "Status alumni", tuple(
-            Figure(("status_share", str(code)), _answer(labels, f"f8.{code}", f"Status {code}"),
-                   SHARE)
+            Figure(("status_share", str(code)),
+                   _answer(labels, inputs.option_key("status", code), f"Status {code}"), SHARE)
             for code in STATUS_CODES
         )),
         IndicatorGroup("absorption", "Keterserapan & masa tunggu", (
@@ -324,16 +356,17 @@ def indicator_groups(labels: Mapping[str, Any]) -> list[IndicatorGroup]:
         )),
         IndicatorGroup("certificates", "Sertifikat", (by_path["certificate_share"],)),
         IndicatorGroup("competency", "Kesenjangan kompetensi", tuple(
-            Figure(("competency_gap", a_key), _answer(labels, a_key), GAP)
-            for a_key, _ in COMPETENCIES
+            Figure(("competency_gap", competency.name), _answer(labels, competency.a), GAP)
+            for competency in inputs.competencies
         )),
         IndicatorGroup("training_eval", "Evaluasi pelatihan", tuple(
             Figure(("training_eval", item), _answer(labels, item), RATING)
-            for item in TRAINING_EVAL_ITEMS
+            for item in inputs.training_eval
         )),
         IndicatorGroup("channels", "Saluran pencarian kerja", tuple(
-            Figure(("job_search_channels", code), _answer(labels, f"f4.{code}"), SHARE)
-            for code in JOB_SEARCH_CHANNELS
+            Figure(("job_search_channels", code), _answer(labels, inputs.channel_key(code)),
+                   SHARE)
+            for code in channels
         )),
         IndicatorGroup("dispositions", "Disposisi & respons", (
             Figure(("targets",), "Populasi sasaran (N)", COUNT),
@@ -363,8 +396,10 @@ def report_groups(
     if rule is None and not unsuppressed:
         rule = Disclosure(keyed)
 
+    inputs: IndicatorInputs = labels.get("inputs") or V1_INPUTS
+
     def figures(group: list[tuple[CellKey, Cell]], **options: Any) -> dict[str, Any]:
-        computed = compute(group, **options)
+        computed = compute(group, **options, inputs=inputs)
         return computed if rule is None or unsuppressed else rule.suppress(
             computed, (key for key, _ in group))
 
@@ -406,6 +441,8 @@ def scope_in_words(
 def figure_note(figure: Figure, indicators: Mapping[str, Any]) -> str:
     """Why a figure shows no number, or ""; the same words in every format."""
     node = figure.of(indicators)
+    if figure.path[0] in (indicators.get("not_collected") or ()):
+        return NOT_COLLECTED_NOTE
     if indicators.get("suppressed") or (isinstance(node, Mapping) and node.get("suppressed")):
         return SUPPRESSED_NOTE
     if figure.unit == COUNT and node is None:  # a count is None only when suppressed

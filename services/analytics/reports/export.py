@@ -41,6 +41,7 @@ from services.analytics.wages import label, minimum_wage_of, wages_of_year, wave
 from shared.centre import Centre
 from shared.centre import centre as centre_of_app
 from shared.config import Settings
+from shared.indicator_mapping import inputs_of
 from shared.models import Export, Questionnaire, Wave, utcnow
 from shared.personal_files import private_folder, reserve_private
 
@@ -84,7 +85,8 @@ def load_report_input(session: Session, params: dict[str, Any], timezone: str) -
                                 .where(Questionnaire.id == wave.questionnaire_id))
     labels = {"programs": dict(snapshot.labels["programs"]),
               "cohorts": dict(snapshot.labels["cohorts"]),
-              "answers": answer_labels(definition)}
+              "answers": answer_labels(definition),
+              "inputs": inputs_of(definition or {})}
     wage = minimum_wage_of(session, wave, timezone)
     info = WaveInfo(
         slug=wave.slug, title=wave.title, computed_at=snapshot.computed_at, timezone=timezone,

@@ -41,6 +41,7 @@ from services.analytics.numbers import (
 from services.analytics.reports.content import (
     DISPOSITIONS,
     KEY_FIGURES,
+    NOT_COLLECTED_NOTE,
     OVERALL,
     SUPPRESSED_NOTE,
     SUPPRESSED_SELECTION,
@@ -50,6 +51,7 @@ from services.analytics.reports.content import (
     WaveInfo,
     figure_note,
     indicator_groups,
+    not_collected_sentence,
     report_groups,
 )
 from services.analytics.reports.pdf_decent import decent_section
@@ -232,6 +234,9 @@ def write_pdf(
         progress(100)
         return
     _method(pdf, overall)
+    if overall.get("not_collected"):
+        pdf.heading("Indikator yang tidak dikumpulkan")
+        pdf.paragraph(not_collected_sentence(overall))
     if response_rates is not None:
         rates_section(pdf, response_rates)
     bias_section(pdf, snapshot_cells, None if unsuppressed else rule, labels,
@@ -505,6 +510,10 @@ def _status_and_waiting(pdf: _Report, overall: Mapping[str, Any],
                      for figure in status.figures], scale=1.0, axis=PERCENT_AXIS,
                title="Status saat ini (persentase responden)")
     title = "Masa tunggu sampai pekerjaan pertama (bekerja/wiraswasta)"
+    if "waiting_bins" in (overall.get("not_collected") or ()):
+        pdf.subheading(title)
+        pdf.note(f"Masa tunggu {NOT_COLLECTED_NOTE}.")
+        return
     bins = overall["waiting_bins"]
     total = sum(count or 0 for count in bins.values())
     if total < SMALL_N or None in bins.values():
@@ -534,6 +543,9 @@ def _competency(pdf: _Report, overall: Mapping[str, Any], programs: Sequence[Rep
         "menjawab keduanya. Nilai positif (oranye): pekerjaan menuntut lebih dari yang "
         "diberikan pelatihan."
     )
+    if not theme.figures:
+        pdf.note(f"Kesenjangan kompetensi {NOT_COLLECTED_NOTE}.")
+        return
     gaps = [(figure, figure.of(overall) or {}) for figure in theme.figures]
     extent = max([1.0, *(abs(node["value"]) for _, node in gaps
                          if node.get("value") is not None)])
@@ -606,7 +618,14 @@ def _training_and_channels(pdf: _Report, overall: Mapping[str, Any],
         rows.append((figure.name, _shown(note) or unit_text(RATING, node.get("value")),
                      "-" if node.get("n") is None else whole(node["n"])))
     pdf.subheading("Penilaian pelatihan (rata-rata, skala 1-5)")
-    pdf.grid(("Aspek", "Rata-rata", "n"), rows, (80, 20, 14), ("LEFT", "RIGHT", "RIGHT"))
+    if rows:
+        pdf.grid(("Aspek", "Rata-rata", "n"), rows, (80, 20, 14), ("LEFT", "RIGHT", "RIGHT"))
+    else:
+        pdf.note(f"Evaluasi pelatihan {NOT_COLLECTED_NOTE}.")
+    if "job_search_channels" in (overall.get("not_collected") or ()):
+        pdf.subheading("Saluran pencarian kerja")
+        pdf.note(f"Saluran pencarian kerja {NOT_COLLECTED_NOTE}.")
+        return
     channels = [(figure, figure.of(overall) or {}) for figure in themes["channels"].figures]
     channels.sort(key=lambda item: -(item[1].get("count") or 0))
     _bar_chart(pdf, [_share_row(figure.name, node, figure_note(figure, overall))

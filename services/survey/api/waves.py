@@ -55,6 +55,10 @@ class WaveOut(Schema):
     overlaps = fields.Method(
         "overlapping", metadata={"description": "draft or open waves tracing some of the "
                                  "same alumni: a warning, not a refusal"})
+    indicators = fields.Method(
+        "coverage", metadata={"description": "which indicators the wave's questionnaire "
+                              "collects (`collected`) and which it does not "
+                              "(`not_collected`: reported as not collected, never as zero)"})
 
     def link(self, wave: Wave) -> str:
         return open_link(wave.slug)
@@ -64,6 +68,12 @@ class WaveOut(Schema):
 
     def overlapping(self, wave: Wave) -> list[dict[str, Any]]:
         return waves.overlaps_of(db.session(), wave)
+
+    def coverage(self, wave: Wave) -> dict[str, list[str]]:
+        try:
+            return waves.indicator_coverage(wave.questionnaire.definition).as_json()
+        except waves.SurveyError:  # stored before its mapping was checked: nothing usable
+            return {"collected": [], "not_collected": []}
 
 
 def open_link(slug: str) -> str:

@@ -2,6 +2,7 @@
 
 from services.survey.questionnaire.conditions import Condition, Ref, dump_condition
 from services.survey.questionnaire.definition import (
+    SHIPPED_VERSIONS,
     Constraint,
     DefinitionError,
     LocalText,
@@ -13,6 +14,7 @@ from services.survey.questionnaire.definition import (
     Variant,
     default_definition,
     load_definition,
+    shipped_definition,
 )
 from services.survey.questionnaire.engine import (
     ANSWERS_KEY,
@@ -54,7 +56,9 @@ __all__ = [
     "Variant",
     "answers_from_form",
     "applying",
+    "SHIPPED_VERSIONS",
     "default_definition",
+    "shipped_definition",
     "definition_from_xlsform",
     "dump_condition",
     "expectation",

@@ -65,6 +65,8 @@ from services.survey.questionnaire.conditions import (
     Ref,
     parse_condition,
 )
+from shared.indicator_inputs import InputsError, parse_inputs
+from shared.indicator_mapping import check_inputs, items_of
 from shared.languages import LANGUAGE_CODE
 
 Code = int | str
@@ -535,6 +537,8 @@ class QuestionnaireSchema(Schema):
 
     default_language = fields.String(load_default="id")
     languages = fields.List(fields.Dict())
+    # Checked by load_definition against the items (shared.indicator_inputs).
+    indicator_inputs = fields.Dict()
 
     @post_load
     def build(self, data: dict[str, Any], **kwargs: Any) -> Questionnaire:
@@ -596,12 +600,37 @@ def load_definition(data: Any) -> Questionnaire:
     _check_unique_keys(questionnaire)
     _check_references(questionnaire)
     _check_defaults(questionnaire)
+    _check_indicator_inputs(data)
     return questionnaire
+
+
+def _check_indicator_inputs(data: dict[str, Any]) -> None:
+    """The "indicator_inputs" mapping, when given, must name items the questionnaire has,
+    of the type each input reads (docs/questionnaire.md, "Indicator inputs")."""
+    if "indicator_inputs" not in data:
+        return
+    try:
+        inputs = parse_inputs(data["indicator_inputs"])
+    except InputsError as error:
+        raise DefinitionError(error.problems) from None
+    problems = check_inputs(inputs, items_of(data))
+    if problems:
+        raise DefinitionError(problems)
 
 
 def default_definition() -> dict[str, Any]:
     """The shipped instrument, "Tracer Study Alumni BLK" version 1 (docs/questionnaire.md)."""
-    source = importlib.resources.files(__package__).joinpath("blk_tracer_v1.json")
+    return shipped_definition(1)
+
+
+SHIPPED_VERSIONS = (1, 2)
+
+
+def shipped_definition(version: int) -> dict[str, Any]:
+    """A shipped version of "Tracer Study Alumni BLK": 1, or 2 following the 2024 national
+    changes (one waiting-time item, province and city of work, contract, education-level
+    match, further training; docs/questionnaire.md)."""
+    source = importlib.resources.files(__package__).joinpath(f"blk_tracer_v{version}.json")
     return json.loads(source.read_text(encoding="utf-8"))
 
 

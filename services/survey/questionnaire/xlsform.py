@@ -89,6 +89,8 @@ SENTENCES: dict[str, str] = {
     "choice_name": N_("the choice '%(name)s' cannot become an answer key of '%(question)s'"),
     "no_questions": N_("the form has no question that can be answered or shown"),
     "definition_rejected": N_("the translated form breaks a rule of Jejak's format: %(message)s"),
+    "indicator_input": N_("'%(value)s' is not an indicator input this question can feed "
+                          "(see \"Importing an XLSForm\" in the questionnaire guide)"),
 }
 
 

@@ -34,6 +34,7 @@ from services.survey.questionnaire.xlsform_expressions import (
     Translator,
     Untranslatable,
 )
+from services.survey.questionnaire.xlsform_inputs import InputColumn
 from services.survey.questionnaire.xlsform_languages import language_code
 
 TYPES = {
@@ -84,6 +85,7 @@ class _Translation:
         self.keys: set[str] = set()
         self.languages: dict[str, str] = {}  # code -> the XLSForm's name for it
         self.default = "und"
+        self.inputs = InputColumn()  # the jejak_input column
 
     # --- the whole form -------------------------------------------------------------
 
@@ -120,6 +122,9 @@ class _Translation:
                   if code not in ("id", "en")]
         if others:
             definition["languages"] = others
+        inputs = self.inputs.result()
+        if inputs is not None:
+            definition["indicator_inputs"] = inputs
         return definition, _unique(self.refusals)
 
     def _choose_languages(self) -> None:
@@ -231,6 +236,9 @@ class _Translation:
             return
         question = self._question(node, TYPES[kind], row, conditions)
         questions.append(question)
+        bad_input = self.inputs.note(node.get("jejak_input"), question)
+        if bad_input is not None:
+            self._refuse("indicator_input", "survey", row, "jejak_input", value=bad_input)
         if question["type"] == "note":
             self.unavailable[name] = "unknown_reference"  # a note holds no answer here
         else:
