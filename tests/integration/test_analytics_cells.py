@@ -378,7 +378,7 @@ def test_decent_work_and_work_places_fill_as_the_python_reference(clean_db: Data
 
     rng = random.Random(seed)
     with clean_db.session_factory() as session:
-        wave_id, _ = build_wave(session, rng)
+        wave_id, _ = build_wave(session, rng, "v2")  # v2 asks the work place and contract
         for response in session.scalars(select(Response)):
             response.answers = place_answers(rng)
         for level, code, amount in PLACE_WAGES:

@@ -25,6 +25,7 @@ Wages of 2026, set below: UMK Kota Bontang (6474) 3.800.000, which is also the c
 
 from __future__ import annotations
 
+import copy
 import math
 import uuid
 from datetime import UTC, date, datetime
@@ -35,6 +36,7 @@ import pytest
 from services.analytics.decent_store import save_preset
 from services.analytics.refresh import full_refresh
 from services.survey import catalog
+from services.survey.questionnaire import shipped_definition
 from shared import db
 from shared.auth import create_token
 from shared.db import Database
@@ -70,6 +72,22 @@ WAGES = (  # (level, region code, name, amount)
 )
 
 
+def v1_with_work_place() -> dict[str, Any]:
+    """blk-tracer v1 (waiting time as f504/f502/f506) with v2's work province, city and
+    contract items and their indicator inputs: the answers above, as they are written."""
+    v1, v2 = shipped_definition(1), shipped_definition(2)
+    asked = [copy.deepcopy(question) for section in v2["sections"]
+             for question in section["questions"]
+             if question["key"] in ("work_province", "work_city", "contract")]
+    return {**copy.deepcopy(v1), "key": "v1-tempat-kerja",
+            "sections": [*copy.deepcopy(v1["sections"]),
+                         {"key": "tempat", "title": {"id": "Tempat kerja", "en": "Workplace"},
+                          "questions": asked}],
+            "indicator_inputs": {**v1["indicator_inputs"],
+                                 **{name: {"item": name}
+                                    for name in ("work_province", "work_city", "contract")}}}
+
+
 def approx6(value: float) -> Any:
     return pytest.approx(value, abs=5e-7)
 
@@ -78,7 +96,7 @@ def approx6(value: float) -> Any:
 def wave(analytics_app) -> dict[str, Any]:
     with analytics_app.app_context():
         session = db.session()
-        questionnaire_id = catalog.ensure_default(session).id
+        questionnaire_id = catalog.add_version(session, v1_with_work_place()).id
         program = Program(name="Las")
         session.add(program)
         session.flush()

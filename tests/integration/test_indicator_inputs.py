@@ -222,7 +222,7 @@ def test_opening_either_version_says_which_indicators_it_collects(
         v1, v2 = catalog.ensure_shipped(session)
         for row in (v1, v2):
             coverage = waves.indicator_coverage(row.definition)
-            assert coverage.not_collected == () and len(coverage.collected) == 14
+            assert coverage.not_collected == () and len(coverage.collected) == 15
 
 
 # --- a form that does not ask the status ---------------------------------------------------
@@ -482,4 +482,4 @@ def test_the_wave_page_says_which_indicators_the_wave_has(survey_app, survey) ->
     client = survey_app.test_client()
     assert login(client, "rina", "kata-sandi-rina").status_code == 302
     page = client.get("/waves/ts-2026").get_data(as_text=True)
-    assert "Gelombang ini akan memiliki 14 dari 14 indikator." in page
+    assert "Gelombang ini akan memiliki 15 dari 15 indikator." in page
