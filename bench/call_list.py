@@ -35,8 +35,11 @@ from followup import ADMIN_URL, REDIS_URL, followup_wave, measure, survey_client
 from sqlalchemy import create_engine, text  # noqa: E402
 
 
-def seed_attempts(url: str, wave_id: int, attempts: int) -> int:
-    """`attempts` rows dealt round-robin over the wave's targets; returns the count."""
+def seed_attempts(url: str, wave_id: int, attempts: int) -> float:
+    """`attempts` rows dealt round-robin over the wave's targets, then the call list's state
+    of every target rebuilt from them and from the statuses set in bulk (what the events
+    and record_attempt keep up to date one target at a time); returns the rebuild's
+    seconds (`jejak calls rebuild`)."""
     engine = create_engine(url)
     with engine.begin() as connection:
         users = []
@@ -64,21 +67,22 @@ def seed_attempts(url: str, wave_id: int, attempts: int) -> int:
             JOIN numbered t ON t.n = i % :targets"""),
             {"w": wave_id, "u1": users[0], "u2": users[1], "u3": users[2], "total": attempts,
              "targets": targets})
-        # What record_attempt and assign keep per target: the count, the latest outcome,
-        # and for a third of the targets an assignee.
-        connection.execute(text("""
-            INSERT INTO call_states (wave_id, alumnus_id, assignee_id, attempts, last_outcome,
-                                     callback_on, last_attempt_at)
-            SELECT DISTINCT ON (alumnus_id) wave_id, alumnus_id,
-                   CASE WHEN alumnus_id % 3 = 0 THEN :u END,
-                   count(*) OVER (PARTITION BY alumnus_id), outcome, callback_on, created_at
-            FROM contact_attempts WHERE wave_id = :w
-            ORDER BY alumnus_id, id DESC"""), {"w": wave_id, "u": users[0]})
+        # What assign keeps per target: a third of the targets assigned.
+        connection.execute(text(
+            "UPDATE call_states SET assignee_id = :u WHERE wave_id = :w AND alumnus_id % 3 = 0"),
+            {"w": wave_id, "u": users[0]})
+    from services.survey import call_list_state
+    from shared.db import Database
+
+    begun = time.perf_counter()
+    with Database.for_url(url).session_factory() as session, session.begin():
+        call_list_state.rebuild(session, wave_id)
+    rebuilt = time.perf_counter() - begun
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM ANALYZE contact_attempts"))
         connection.execute(text("VACUUM ANALYZE call_states"))
     engine.dispose()
-    return attempts
+    return rebuilt
 
 
 def main() -> int:
@@ -95,9 +99,10 @@ def main() -> int:
 
     started = time.perf_counter()
     with followup_wave(args.admin_url, args.alumni, keep=args.keep_db) as (url, name, wave_id, _):
-        seed_attempts(url, wave_id, args.attempts)
+        rebuilt = seed_attempts(url, wave_id, args.attempts)
         print(f"setup: {args.alumni:,} alumni, {args.attempts:,} attempts "
-              f"({time.perf_counter() - started:.1f} s; database {name})")
+              f"({time.perf_counter() - started:.1f} s; database {name}); the whole wave's "
+              f"call list state rebuilt in {rebuilt:.1f} s")
         client, app = survey_client(url, args.redis_url, name)
         with app.app_context():
             session = db.session()

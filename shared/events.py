@@ -70,8 +70,10 @@ class Contract:
 # Who receives what: the one table of subscribers. Adding one is a line here plus a task with
 # that name in the consuming service; an event type with no subscriber is never written.
 CONTRACTS: dict[str, Contract] = {contract.data.name: contract for contract in (
+    # Survey's call list drops the alumnus (services/survey/call_list_state.py).
     Contract(ResponseSubmitted,
-             ("outreach.on_response_submitted", "analytics.on_response_submitted")),
+             ("outreach.on_response_submitted", "analytics.on_response_submitted",
+              "survey.on_response_submitted")),
     Contract(AlumniImported),  # campaigns pick up new alumni when they plan
     Contract(WaveOpened),
     Contract(WaveClosed),
@@ -80,14 +82,18 @@ CONTRACTS: dict[str, Contract] = {contract.data.name: contract for contract in (
              ("outreach.on_wave_targets_added", "analytics.on_wave_targets_added")),
     Contract(InvitationRequested, ("outreach.on_invitation_requested",)),  # sent once
     # Outreach stops what is pending; analytics removes raw exports naming the person.
-    Contract(AlumnusErased, ("outreach.on_alumnus_erased", "analytics.on_alumnus_erased")),
+    # Survey takes them off its call lists.
+    Contract(AlumnusErased, ("outreach.on_alumnus_erased", "analytics.on_alumnus_erased",
+                             "survey.on_alumnus_erased")),
     # Outreach cancels what is pending; analytics counts the refusal in the response rates.
     Contract(ConsentWithdrawn,
-             ("outreach.on_consent_withdrawn", "analytics.on_consent_withdrawn")),
+             ("outreach.on_consent_withdrawn", "analytics.on_consent_withdrawn",
+              "survey.on_consent_withdrawn")),
     # A try at contact from the call list; the survey records it in its attempts.
     Contract(ChatOpened, ("survey.on_chat_opened",)),
-    # Survey reads message status from the messages table; only analytics listens.
-    Contract(MessageStatus, ("analytics.on_message_status",)),
+    # Analytics recomputes the disposition; survey the alumnus's place on the call list
+    # (reached, or no reminder left), both reading the messages table again.
+    Contract(MessageStatus, ("analytics.on_message_status", "survey.on_message_status")),
 )}
 
 RELAY_BATCH = 500

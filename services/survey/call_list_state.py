@@ -1,0 +1,181 @@
+"""The call list's per-target state (call_states): kept up to date from the events that
+change it, so the list reads one row per target instead of the wave's responses, messages
+and attempts on every request (bench/call_list.py).
+
+Three facts of a target's follow-up status (services/survey/followup.py) order the list:
+
+- `closed`: erased, complete or opted out (off the list, whatever the attempts say);
+- `reached`: invited, opened or partial (not `never_reached`);
+- `pending`: a message of the wave is still to be sent to them (`waiting`, not
+  `reminders_done`).
+
+`refresh` RECOMPUTES them from their sources for the targets concerned; it never applies a
+change on top of the stored value. So a consumer that runs twice (the outbox redelivers),
+or two events handled out of order, end where one run would: the row is what the sources
+say when the last refresh ran. Who refreshes:
+
+- the wave's opening and late targets (services/survey/waves.py), in their transaction:
+  the row of every target is made with the target;
+- the first opening of the personal form (waves.mark_opened), in its transaction;
+- an attempt or an assignment (services/survey/call_list.py), in its transaction;
+- the events `response.submitted`, `message.status`, `alumnus.erased` and
+  `alumnus.consent_withdrawn` (services/survey/tasks.py).
+
+What no event tells: a partial response saved, a message planned (a campaign launched, an
+invitation sent again), a message skipped or given up in doubt, an opt-out by SMS reply.
+The list reads opt-outs at query time (a small table, and calling someone who said stop is
+worse than a slow page); for the others, each page re-checks its own rows against the rule
+and mends the ones that drifted (`drifted`), and `jejak calls rebuild` recomputes a whole
+wave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Select,
+    and_,
+    false,
+    func,
+    literal,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from services.survey import followup
+from shared.db import insert_for, is_postgres
+from shared.models import (
+    Alumnus,
+    CallState,
+    Campaign,
+    CampaignStep,
+    ContactAttempt,
+    Message,
+    Response,
+    WaveTarget,
+)
+
+CLOSED = ("erased", "complete", "opted_out")
+REACHED = ("invited", "opened", "partial")
+FACT_COLUMNS = ("registration_no", "program_id", "cohort_id", "closed", "reached", "pending")
+
+
+def facts(session: Session, wave_id: int, alumnus_ids: Sequence[int] | None = None) -> Select[Any]:
+    """(wave_id, alumnus_id, registration_no, program_id, cohort_id, closed, reached,
+    pending, status) of the wave's targets (only `alumnus_ids` when given), by followup's
+    rule: one pass over the wave's messages (those of the given alumni only)."""
+    step_ids = followup.wave_step_ids(session, wave_id)
+    alumni = None
+    if alumnus_ids is not None:
+        alumni = select(WaveTarget.alumnus_id).where(WaveTarget.wave_id == wave_id,
+                                                     WaveTarget.alumnus_id.in_(alumnus_ids))
+    messages = followup.message_facts(step_ids, alumni) if step_ids else None
+    status = followup.status_column(
+        session, wave_id, messages.c.contact if messages is not None else None)
+    pending: Any = (func.coalesce(messages.c.pending, 0) == 1) if messages is not None \
+        else false()
+    query = (
+        select(WaveTarget.wave_id, WaveTarget.alumnus_id, Alumnus.registration_no,
+               WaveTarget.program_id, WaveTarget.cohort_id,
+               status.in_(CLOSED).label("closed"), status.in_(REACHED).label("reached"),
+               pending.label("pending"), status.label("status"))
+        .select_from(WaveTarget)
+        .join(Alumnus, Alumnus.id == WaveTarget.alumnus_id)
+        .outerjoin(Response, and_(Response.wave_id == WaveTarget.wave_id,
+                                  Response.alumnus_id == WaveTarget.alumnus_id))
+        .where(WaveTarget.wave_id == wave_id)
+    )
+    if messages is not None:
+        query = query.outerjoin(messages, messages.c.alumnus_id == WaveTarget.alumnus_id)
+    if alumnus_ids is not None:
+        query = query.where(WaveTarget.alumnus_id.in_(alumnus_ids))
+    return query
+
+
+def refresh(session: Session, wave_id: int, alumnus_ids: Sequence[int] | None = None) -> None:
+    """Recompute the facts of the wave's targets (`alumnus_ids`, or all), making the rows
+    that are missing: one INSERT … SELECT … ON CONFLICT DO UPDATE, the attempts and the
+    assignee left as they are.
+
+    On PostgreSQL the rows are locked first, and the facts read after the lock is held:
+    two refreshes of one target run one after the other, and the later one reads what the
+    earlier committed. Without it, a refresh that read its sources before another event's
+    change committed could write after that event's refresh, and leave the older facts."""
+    if alumnus_ids is not None:
+        alumnus_ids = sorted(set(alumnus_ids))
+        if not alumnus_ids:
+            return
+        if is_postgres(session):
+            session.execute(select(CallState.alumnus_id).where(
+                CallState.wave_id == wave_id, CallState.alumnus_id.in_(alumnus_ids))
+                .order_by(CallState.alumnus_id).with_for_update())
+    found = facts(session, wave_id, alumnus_ids).subquery("facts")
+    rows = (select(found.c.wave_id, found.c.alumnus_id, literal(0).label("attempts"),
+                   *(found.c[name] for name in FACT_COLUMNS))
+            .where(true()))  # SQLite reads "ON CONFLICT" after a join as the join's ON without it
+    insert = insert_for(session)
+    statement = insert(CallState).from_select(
+        ["wave_id", "alumnus_id", "attempts", *FACT_COLUMNS], rows)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=[CallState.wave_id, CallState.alumnus_id],
+        set_={name: statement.excluded[name] for name in FACT_COLUMNS}))
+
+
+def rebuild(session: Session, wave_id: int) -> int:
+    """Recompute every row of the wave: the facts (`refresh`), and the attempt count, the
+    latest outcome and its callback date from the attempts themselves (the repair for a
+    state that drifted; the assignee has no other source and stays). How many targets."""
+    refresh(session, wave_id)
+    mine = and_(ContactAttempt.wave_id == CallState.wave_id,
+                ContactAttempt.alumnus_id == CallState.alumnus_id)
+    latest = (select(func.max(ContactAttempt.id)).where(mine)
+              .correlate(CallState).scalar_subquery())
+
+    def of_latest(column: Any) -> Any:
+        return (select(column).where(ContactAttempt.id == latest)
+                .correlate(CallState).scalar_subquery())
+
+    session.execute(
+        update(CallState).where(CallState.wave_id == wave_id).values(
+            attempts=select(func.count()).where(mine).correlate(CallState).scalar_subquery(),
+            last_outcome=of_latest(ContactAttempt.outcome),
+            callback_on=of_latest(ContactAttempt.callback_on),
+            last_attempt_at=of_latest(ContactAttempt.created_at))
+        .execution_options(synchronize_session=False))
+    return session.scalar(select(func.count()).select_from(CallState)
+                          .where(CallState.wave_id == wave_id)) or 0
+
+
+def drifted(session: Session, wave_id: int,
+            rows: Sequence[Any]) -> tuple[dict[int, str], list[int]]:
+    """The exact status of each of `rows` (call_states rows of the page: alumnus_id, closed,
+    reached, pending), and the ids whose stored facts differ from the rule's: a page
+    re-checks what it shows, so a change no event announced is mended when staff see it."""
+    if not rows:
+        return {}, []
+    exact = {row.alumnus_id: row for row in session.execute(
+        facts(session, wave_id, [row.alumnus_id for row in rows]))}
+    wrong = [row.alumnus_id for row in rows if row.alumnus_id in exact
+             and (bool(row.closed), bool(row.reached), bool(row.pending))
+             != (bool(exact[row.alumnus_id].closed), bool(exact[row.alumnus_id].reached),
+                 bool(exact[row.alumnus_id].pending))]
+    return {alumnus_id: row.status for alumnus_id, row in exact.items()}, wrong
+
+
+def message_wave(session: Session, message_id: int) -> int | None:
+    """The wave a message belongs to (None: a broadcast, or a message since deleted)."""
+    return session.scalar(
+        select(Campaign.wave_id).join(CampaignStep, CampaignStep.campaign_id == Campaign.id)
+        .join(Message, Message.campaign_step_id == CampaignStep.id)
+        .where(Message.id == message_id))
+
+
+def refresh_alumnus(session: Session, alumnus_id: int) -> None:
+    """Refresh the alumnus in every wave that targets them (erasure, withdrawn consent)."""
+    for wave_id in session.scalars(select(WaveTarget.wave_id).where(
+            WaveTarget.alumnus_id == alumnus_id)).all():
+        refresh(session, wave_id, [alumnus_id])
