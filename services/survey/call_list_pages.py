@@ -173,10 +173,12 @@ def start_interview(slug: str, alumnus_id: int) -> Any:
 @bp.route("/waves/<slug>/calls/<int:alumnus_id>")
 @auth.requires("operator")
 def attempts_page(slug: str, alumnus_id: int) -> Any:
-    """One alumnus's whole history of attempts in the wave."""
+    """One alumnus's whole history of attempts in the wave, and the form to record one (the
+    call list's "Record a call" opens it when the page's script does not run)."""
     session = db.session()
     wave = _wave_or_404(slug)
     alumnus = target_or_404(wave, alumnus_id)
     return render_template(
         "survey/call_attempts.html", wave=wave, alumnus=alumnus,
-        attempts=call_list.history(session, wave.id, [alumnus_id]).get(alumnus_id, []))
+        attempts=call_list.history(session, wave.id, [alumnus_id]).get(alumnus_id, []),
+        outcomes=list(call_list.OUTCOMES), today=centre_today())

@@ -334,3 +334,19 @@ def test_a_list_filtered_by_program_keeps_each_alumnus_in_the_same_group(
     assert [(entry.registration_no, entry.group) for entry in entries] == [
         ("REG-000", "reminders_done"), ("REG-002", "waiting")]
     assert counts["all"] == 2
+
+
+def test_the_record_form_is_rendered_once_per_page_and_each_card_points_it_at_its_alumnus(
+        survey_app, wave, operator) -> None:
+    html = operator.get(PAGE).get_data(as_text=True)
+    # One form for the page (the page's script moves it into the opened card), four cards.
+    assert html.count('name="outcome"') == 1
+    assert html.count('id="record-form"') == 1
+    for alumnus_id in listed(html):
+        assert f'data-action="{PAGE}/{alumnus_id}/attempts"' in html
+    # Without the script, a card opens the alumnus's page, where the form is too.
+    assert f'href="{PAGE}/{wave["REG-000"]}#record"' in html
+    assert "Buka formulir" in html
+    alone = operator.get(f"{PAGE}/{wave['REG-000']}").get_data(as_text=True)
+    assert 'id="record"' in alone
+    assert f'action="{PAGE}/{wave["REG-000"]}/attempts"' in alone
