@@ -350,3 +350,18 @@ def test_the_record_form_is_rendered_once_per_page_and_each_card_points_it_at_it
     alone = operator.get(f"{PAGE}/{wave['REG-000']}").get_data(as_text=True)
     assert 'id="record"' in alone
     assert f'action="{PAGE}/{wave["REG-000"]}/attempts"' in alone
+
+
+def test_attempt_times_read_as_the_datetimeformat_filter_writes_them(survey_app) -> None:
+    """The list formats its 150 attempt times with patterns looked up once per page; the
+    same text as the filter's: 23:05 UTC on 7 December is 07.05 on the 8th in Makassar."""
+    from flask_babel import format_datetime
+
+    from services.survey.call_list_pages import short_datetime
+
+    with survey_app.test_request_context("/?lang=id"):
+        write = short_datetime()
+        for value in (datetime(2026, 12, 7, 23, 5, tzinfo=ZoneInfo("UTC")),
+                      datetime(2026, 1, 2, 3, 4)):
+            assert write(value) == format_datetime(value, "short")
+        assert write(datetime(2026, 12, 7, 23, 5, tzinfo=ZoneInfo("UTC"))) == "8/12/26 07.05"
