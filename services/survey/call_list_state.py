@@ -42,9 +42,8 @@ from sqlalchemy import (
     literal,
     select,
     true,
-    update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from services.survey import followup
 from shared.db import insert_for, is_postgres
@@ -96,10 +95,30 @@ def facts(session: Session, wave_id: int, alumnus_ids: Sequence[int] | None = No
     return query
 
 
-def refresh(session: Session, wave_id: int, alumnus_ids: Sequence[int] | None = None) -> None:
+ATTEMPT_COLUMNS = ("attempts", "last_outcome", "callback_on", "last_attempt_at")
+
+
+def _attempts(wave_id: int, found: Any) -> tuple[Any, list[Any]]:
+    """`found` (the facts) outer-joined to each target's attempt count and latest attempt,
+    and those four columns, in ATTEMPT_COLUMNS' order: one pass over the wave's attempts."""
+    tally = (select(ContactAttempt.alumnus_id, func.count().label("n"),
+                    func.max(ContactAttempt.id).label("last_id"))
+             .where(ContactAttempt.wave_id == wave_id)
+             .group_by(ContactAttempt.alumnus_id).subquery("tally"))
+    latest = aliased(ContactAttempt, name="latest")
+    joined = (found.outerjoin(tally, tally.c.alumnus_id == found.c.alumnus_id)
+              .outerjoin(latest, latest.id == tally.c.last_id))
+    return joined, [func.coalesce(tally.c.n, 0), latest.outcome, latest.callback_on,
+                    latest.created_at]
+
+
+def refresh(session: Session, wave_id: int, alumnus_ids: Sequence[int] | None = None, *,
+            with_attempts: bool = False) -> None:
     """Recompute the facts of the wave's targets (`alumnus_ids`, or all), making the rows
-    that are missing: one INSERT … SELECT … ON CONFLICT DO UPDATE, the attempts and the
-    assignee left as they are.
+    that are missing: one INSERT … SELECT … ON CONFLICT DO UPDATE. The attempt columns are
+    left as they are (record_attempt adds to them in its transaction) unless
+    `with_attempts` (the rebuild), which recomputes them from the attempts in the same pass;
+    the assignee has no other source and always stays.
 
     On PostgreSQL the rows are locked first, and the facts read after the lock is held:
     two refreshes of one target run one after the other, and the later one reads what the
@@ -114,38 +133,32 @@ def refresh(session: Session, wave_id: int, alumnus_ids: Sequence[int] | None = 
                 CallState.wave_id == wave_id, CallState.alumnus_id.in_(alumnus_ids))
                 .order_by(CallState.alumnus_id).with_for_update())
     found = facts(session, wave_id, alumnus_ids).subquery("facts")
-    rows = (select(found.c.wave_id, found.c.alumnus_id, literal(0).label("attempts"),
-                   *(found.c[name] for name in FACT_COLUMNS))
+    columns = ["wave_id", "alumnus_id", *FACT_COLUMNS]
+    values = [found.c.wave_id, found.c.alumnus_id, *(found.c[name] for name in FACT_COLUMNS)]
+    source: Any = found
+    if with_attempts:
+        source, counted = _attempts(wave_id, found)
+        columns += ATTEMPT_COLUMNS
+        values += counted
+    else:
+        columns.append("attempts")
+        values.append(literal(0))  # a new row only: an existing row keeps its count
+    rows = (select(*values).select_from(source)
             .where(true()))  # SQLite reads "ON CONFLICT" after a join as the join's ON without it
     insert = insert_for(session)
-    statement = insert(CallState).from_select(
-        ["wave_id", "alumnus_id", "attempts", *FACT_COLUMNS], rows)
+    statement = insert(CallState).from_select(columns, rows)
+    updated = FACT_COLUMNS + (ATTEMPT_COLUMNS if with_attempts else ())
     session.execute(statement.on_conflict_do_update(
         index_elements=[CallState.wave_id, CallState.alumnus_id],
-        set_={name: statement.excluded[name] for name in FACT_COLUMNS}))
+        set_={name: statement.excluded[name] for name in updated}))
 
 
 def rebuild(session: Session, wave_id: int) -> int:
-    """Recompute every row of the wave: the facts (`refresh`), and the attempt count, the
-    latest outcome and its callback date from the attempts themselves (the repair for a
-    state that drifted; the assignee has no other source and stays). How many targets."""
-    refresh(session, wave_id)
-    mine = and_(ContactAttempt.wave_id == CallState.wave_id,
-                ContactAttempt.alumnus_id == CallState.alumnus_id)
-    latest = (select(func.max(ContactAttempt.id)).where(mine)
-              .correlate(CallState).scalar_subquery())
-
-    def of_latest(column: Any) -> Any:
-        return (select(column).where(ContactAttempt.id == latest)
-                .correlate(CallState).scalar_subquery())
-
-    session.execute(
-        update(CallState).where(CallState.wave_id == wave_id).values(
-            attempts=select(func.count()).where(mine).correlate(CallState).scalar_subquery(),
-            last_outcome=of_latest(ContactAttempt.outcome),
-            callback_on=of_latest(ContactAttempt.callback_on),
-            last_attempt_at=of_latest(ContactAttempt.created_at))
-        .execution_options(synchronize_session=False))
+    """Recompute every row of the wave from its sources, in one pass: the facts, and the
+    attempt count, the latest outcome and its callback date from the attempts themselves
+    (the repair for a state that drifted; the assignee has no other source and stays).
+    How many targets the wave has."""
+    refresh(session, wave_id, with_attempts=True)
     return session.scalar(select(func.count()).select_from(CallState)
                           .where(CallState.wave_id == wave_id)) or 0
 
