@@ -137,12 +137,20 @@ def main() -> int:
             today = call_list.centre_today(session)
             statement = timed(args.requests, lambda: call_list._page_rows(
                 session, wave_id, call_list.CallFilters(), 1, today, call_list.PAGE_SIZE))
+            ids = list(session.scalars(text(
+                "SELECT alumnus_id FROM wave_targets WHERE wave_id = :w ORDER BY alumnus_id "
+                "LIMIT :n"), {"w": wave_id, "n": args.requests}))
+            one = iter(ids)
+            recompute = timed(len(ids), lambda: call_list_state.refresh(
+                session, wave_id, [next(one)]))
             session.rollback()
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"{'reference (same run)':64} {'p50 ms':>8} {'p95 ms':>8}")
         for label, times in (("floor: the wave's attempts read once", floor),
                              ("the rule over every target (each request, before)", rule),
-                             ("the list's statement now (counts + first page)", statement)):
+                             ("the list's statement now (counts + first page)", statement),
+                             ("one alumnus recomputed (what a consumer does per event)",
+                              recompute)):
             print(f"{label:64} {statistics.median(times):8.1f} {p95_of(times):8.1f}")
         print(f"{'page':64} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>8} {'p95/rule':>9}")
         for query in ("", f"program={program}", "group=callback_due", f"assigned={staff}",

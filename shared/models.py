@@ -361,7 +361,11 @@ class CallState(Base):
     this table instead of the wave's responses, messages and attempts on every request."""
 
     __tablename__ = "call_states"
-    __table_args__ = (Index("ix_call_states_assignee", "assignee_id"),)
+    __table_args__ = (
+        Index("ix_call_states_assignee", "assignee_id"),
+        # The list's order within a group: a page is a walk down it, not a sort of the wave.
+        Index("ix_call_states_order", "wave_id", "attempts", "registration_no"),
+    )
     wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"), primary_key=True)
     alumnus_id: Mapped[int] = mapped_column(ForeignKey("alumni.id"), primary_key=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -25,7 +25,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, exists, func, literal, null, or_, select, union_all, update
+from sqlalchemy import and_, case, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.survey import call_list_state
@@ -73,6 +73,7 @@ PENDING = ("planned", "queued")
 PAGE_SIZE = 50
 MAX_NOTE = 500
 RECENT_ATTEMPTS = 3
+MEND_PASSES = 4  # pages read at most, when the first shows rows that drifted
 
 
 @dataclass(frozen=True)
@@ -139,41 +140,36 @@ class Entry(NamedTuple):
     recent: list[Attempt]
 
 
-def _listed(wave_id: int, filters: CallFilters, today: date) -> Any:
-    """THE call-list statement: every target on the list with its group (`rank`, the index
-    in GROUPS), attempt count and registration number, as a CTE that the page's counts and
-    its rows both read.
-
-    One pass over the wave's call_states rows (services/survey/call_list_state.py keeps
-    their facts): the group is the stored facts and the callback date compared with
-    `today` (a callback is due from its date on, so "due" is never stored). Opt-outs are
-    read here, not stored: no event announces one sent by SMS reply, and the list must not
-    offer to call someone who said stop. Narrow on purpose: PostgreSQL materializes the
-    CTE, and the page's 51 rows get their other columns by key (`_page_rows`)."""
+def _rank(today: date) -> Any:
+    """A target's group as its index in GROUPS: the stored facts, and the callback date
+    compared with `today` (a callback is due from its date on, so "due" is never stored)."""
     callback = CallState.last_outcome == "callback"
-    rank = case(
+    return case(
         (and_(callback, CallState.callback_on <= today), GROUPS.index("callback_due")),
         (callback, GROUPS.index("waiting")),
         (CallState.reached.is_(False), GROUPS.index("never_reached")),
         (CallState.pending.is_(True), GROUPS.index("waiting")),
         else_=GROUPS.index("reminders_done"),
     )
-    query = (
-        select(CallState.alumnus_id, CallState.registration_no,
-               CallState.attempts.label("tries"), rank.label("rank"))
-        .where(CallState.wave_id == wave_id, CallState.closed.is_(False),
-               or_(CallState.last_outcome.is_(None), CallState.last_outcome.not_in(SETTLED)),
-               ~exists().where(OptOut.alumnus_id == CallState.alumnus_id))
-    )
+
+
+def _on_list(wave_id: int, filters: CallFilters) -> list[Any]:
+    """Who is on the list under the filters (but the group): the wave's call_states rows
+    (services/survey/call_list_state.py keeps their facts) not closed, not settled by an
+    attempt, and not opted out. Opt-outs are read here, not stored: no event announces one
+    sent by SMS reply, and the list must not offer to call someone who said stop."""
+    where = [CallState.wave_id == wave_id, CallState.closed.is_(False),
+             or_(CallState.last_outcome.is_(None), CallState.last_outcome.not_in(SETTLED)),
+             ~exists().where(OptOut.alumnus_id == CallState.alumnus_id)]
     if filters.program_id is not None:
-        query = query.where(CallState.program_id == filters.program_id)
+        where.append(CallState.program_id == filters.program_id)
     if filters.cohort_id is not None:
-        query = query.where(CallState.cohort_id == filters.cohort_id)
+        where.append(CallState.cohort_id == filters.cohort_id)
     if filters.assigned == 0:
-        query = query.where(CallState.assignee_id.is_(None))
+        where.append(CallState.assignee_id.is_(None))
     elif filters.assigned is not None:
-        query = query.where(CallState.assignee_id == filters.assigned)
-    return query.cte("call_list")
+        where.append(CallState.assignee_id == filters.assigned)
+    return where
 
 
 class Listed(NamedTuple):
@@ -197,28 +193,38 @@ class Listed(NamedTuple):
 def _page_rows(session: Session, wave_id: int, filters: CallFilters, number: int,
                today: date, size: int) -> tuple[list[Listed], dict[str, int]]:
     """The page's rows (one more than `size`, to tell whether another page follows) and
-    the count of each group: one statement, a UNION ALL over the list's CTE."""
-    listed = _listed(wave_id, filters, today)
-    wanted = select(listed.c.alumnus_id, listed.c.registration_no, listed.c.tries,
-                    listed.c.rank)
-    if filters.group is not None:
-        wanted = wanted.where(listed.c.rank == GROUPS.index(filters.group))
-    wanted_rows = (wanted.order_by(listed.c.rank, listed.c.tries, listed.c.registration_no)
-                   .offset((number - 1) * size).limit(size + 1)).subquery("wanted")
-    # The page's rows first: the union takes its column types (a date) from them.
-    rows_of_page = (
-        select(literal(0).label("n"), *wanted_rows.c, CallState.assignee_id,
-               CallState.callback_on, CallState.closed, CallState.reached, CallState.pending)
-        .join(CallState, and_(CallState.wave_id == wave_id,
-                              CallState.alumnus_id == wanted_rows.c.alumnus_id)))
-    tally = select(func.count().label("n"), null(), null(), null(), listed.c.rank,
-                   null(), null(), null(), null(), null()).group_by(listed.c.rank)
-    rows = session.execute(union_all(rows_of_page, tally)).all()
-    counted = {name: 0 for name in GROUPS}
-    counted.update({GROUPS[row.rank]: row.n for row in rows if row.alumnus_id is None})
+    the count of each group.
+
+    The counts are one pass over the wave's rows. They say which groups the page falls in
+    (usually one): each is then read in call order (fewer attempts, then registration
+    number) down `ix_call_states_order`, skipping the rows of the pages before, so the
+    page costs tens of index entries instead of sorting every row on the list. Two
+    statements: an attempt recorded between them can move one alumnus across the page's
+    edge, the next page shows it."""
+    where = _on_list(wave_id, filters)
+    rank = _rank(today)
+    found = dict(session.execute(select(rank, func.count()).where(*where).group_by(rank)).all())
+    counted = {name: int(found.get(index, 0)) for index, name in enumerate(GROUPS)}
     counted["all"] = sum(counted[name] for name in GROUPS)
-    picked = sorted((Listed(*row[1:]) for row in rows if row.alumnus_id is not None),
-                    key=lambda row: (row.rank, row.tries, row.registration_no))
+    ranks = range(len(GROUPS)) if filters.group is None else [GROUPS.index(filters.group)]
+    skip, wanted = (number - 1) * size, size + 1
+    picked: list[Listed] = []
+    for index in ranks:
+        in_group = counted[GROUPS[index]]
+        if skip >= in_group:
+            skip -= in_group
+            continue
+        rows = session.execute(
+            select(CallState.alumnus_id, CallState.registration_no, CallState.attempts,
+                   literal(index), CallState.assignee_id, CallState.callback_on,
+                   CallState.closed, CallState.reached, CallState.pending)
+            .where(*where, rank == index)
+            .order_by(CallState.attempts, CallState.registration_no)
+            .offset(skip).limit(wanted - len(picked))).all()
+        picked.extend(Listed(*row) for row in rows)
+        skip = 0
+        if len(picked) >= wanted:
+            break
     return picked, counted
 
 
@@ -229,15 +235,18 @@ def page(session: Session, wave_id: int, filters: CallFilters, number: int, *,
 
     The page's rows are re-checked against the follow-up rule (their exact status is shown
     on each card anyway); rows whose stored facts drifted (a change no event announced) are
-    recomputed and the page read again, once: what staff see is never stale. The caller
-    commits (the mended rows)."""
-    picked, counted = _page_rows(session, wave_id, filters, number, today, size)
-    statuses, wrong = call_list_state.drifted(session, wave_id, picked[:size])
-    if wrong:
-        call_list_state.refresh(session, wave_id, wrong)
+    recomputed and the page read again, until none of its rows drifted (each pass mends at
+    least one row; after MEND_PASSES the page shows what it has, without the rows the rule
+    closed): what staff see is never stale. The caller commits (the mended rows)."""
+    for _pass in range(MEND_PASSES):
         picked, counted = _page_rows(session, wave_id, filters, number, today, size)
-        statuses, _wrong = call_list_state.drifted(session, wave_id, picked[:size])
-    return _entries(session, wave_id, picked[:size], statuses), len(picked) > size, counted
+        statuses, wrong = call_list_state.drifted(session, wave_id, picked[:size])
+        if not wrong:
+            break
+        call_list_state.refresh(session, wave_id, wrong)
+    shown = [row for row in picked[:size]
+             if statuses.get(row.alumnus_id) not in call_list_state.CLOSED]
+    return _entries(session, wave_id, shown, statuses), len(picked) > size, counted
 
 
 def _entries(session: Session, wave_id: int, rows: list[Listed],

@@ -259,3 +259,21 @@ def test_late_targets_get_their_rows_with_the_targets(survey_app, hand_wave) -> 
         assert waves.add_targets(session, wave_row, alumnus_ids=[late_id]) == [late_id]
         session.commit()
     assert state(survey_app, late_id) == (False, False, False, 0)
+
+
+def test_a_page_mends_until_none_of_its_rows_drifted(survey_app, hand_wave) -> None:
+    """Pages of two. As stored, the never-reached group holds REG-002, REG-003 and REG-004
+    (in registration order), so page 2 first reads REG-002 and REG-003; REG-002 is mended
+    (waiting), the page read again gives REG-003 and REG-004; REG-004 is mended (closed),
+    and the third read gives REG-003 and REG-002: what the rule says."""
+    wave_id = survey_app_wave_id(survey_app)
+    with survey_app.app_context():
+        session = db.session()
+        entries, has_next, counts = call_list.page(session, wave_id, call_list.CallFilters(),
+                                                   2, today=centre_today(), size=2)
+        session.commit()
+    assert [(entry.registration_no, entry.group) for entry in entries] == [
+        ("REG-003", "never_reached"), ("REG-002", "waiting")]
+    assert not has_next
+    assert counts == {"callback_due": 1, "reminders_done": 1, "never_reached": 1,
+                      "waiting": 1, "all": 4}

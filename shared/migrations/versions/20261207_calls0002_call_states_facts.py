@@ -10,7 +10,9 @@ bench/call_list.py). Now call_states holds a row for every target, with the regi
 number, program and cohort it sorts and filters by, and three facts of the follow-up
 status, recomputed from their sources for the targets an event concerns
 (services/survey/call_list_state.py): `closed` (erased, complete or opted out), `reached`
-(invited, opened or partial) and `pending` (a message of the wave still to be sent).
+(invited, opened or partial) and `pending` (a message of the wave still to be sent). The
+index `ix_call_states_order` (wave, attempts, registration number) is the list's order
+within a group: a page walks it.
 
 The backfill writes what the rule gives today for every target of every wave, in plain SQL
 (the rule as it stands at this revision), so existing waves list as before.
@@ -67,10 +69,13 @@ def upgrade() -> None:
         f"closed = ({_CLOSED}), "
         f"reached = (NOT ({_CLOSED}) AND ({_PARTIAL} OR {_OPENED} OR {_REACHED_MESSAGE})), "
         f"pending = ({_PENDING})")
+    op.create_index('ix_call_states_order', 'call_states',
+                    ['wave_id', 'attempts', 'registration_no'])
 
 
 def downgrade() -> None:
     # Rows of targets never tried nor assigned were added by this revision.
+    op.drop_index('ix_call_states_order', 'call_states')
     op.execute("DELETE FROM call_states WHERE attempts = 0 AND assignee_id IS NULL")
     with op.batch_alter_table('call_states') as batch:
         for name in ('pending', 'reached', 'closed', 'cohort_id', 'program_id',
