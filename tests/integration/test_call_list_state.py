@@ -277,3 +277,19 @@ def test_a_page_mends_until_none_of_its_rows_drifted(survey_app, hand_wave) -> N
     assert not has_next
     assert counts == {"callback_due": 1, "reminders_done": 1, "never_reached": 1,
                       "waiting": 1, "all": 4}
+
+
+def test_jejak_calls_rebuild_recomputes_the_named_wave_and_refuses_an_unknown_one(
+        survey_app, hand_wave, settings, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from services.cli import main
+
+    env = {"JEJAK_DATABASE_URL": settings.database_url, "JEJAK_HOME": str(tmp_path / "home")}
+    done = CliRunner().invoke(main, ["calls", "rebuild", "ts-2026"], env=env)
+    assert done.exit_code == 0, done.output
+    assert "call list of ts-2026: 5 targets recomputed" in done.output
+    assert state(survey_app, hand_wave["REG-002"]) == (False, True, True, 0)
+    assert state(survey_app, hand_wave["REG-004"])[0] is True
+    unknown = CliRunner().invoke(main, ["calls", "rebuild", "no-such-wave"], env=env)
+    assert unknown.exit_code != 0 and "no wave 'no-such-wave'" in unknown.output
