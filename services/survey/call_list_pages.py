@@ -91,6 +91,7 @@ def call_list_page(slug: str) -> Any:
     number = page_number(request.args.get("page"))
     entries, has_next, counts = call_list.page(session, wave.id, filters, number,
                                                today=centre_today())
+    session.commit()  # the rows the page mended, if any (call_list.page): kept for the next
     programs, cohorts = programs_and_cohorts()
     return render_template(
         "survey/call_list.html", wave=wave, entries=entries, has_next=has_next, page=number,

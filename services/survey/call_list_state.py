@@ -132,6 +132,8 @@ def refresh(session: Session, wave_id: int, alumnus_ids: Sequence[int] | None = 
             session.execute(select(CallState.alumnus_id).where(
                 CallState.wave_id == wave_id, CallState.alumnus_id.in_(alumnus_ids))
                 .order_by(CallState.alumnus_id).with_for_update())
+    else:
+        followup._no_jit(session)  # a whole wave: estimated costly, compiled for seconds
     found = facts(session, wave_id, alumnus_ids).subquery("facts")
     columns = ["wave_id", "alumnus_id", *FACT_COLUMNS]
     values = [found.c.wave_id, found.c.alumnus_id, *(found.c[name] for name in FACT_COLUMNS)]

@@ -42,8 +42,11 @@ from shared.models import (
     Response,
     Wave,
 )
-from tests.integration.test_call_list import (  # noqa: F401 - `wave`: a fixture
+from tests.integration.test_call_list import (  # noqa: F401 - `wave`, `operator`: fixtures
+    PAGE,
     centre_today,
+    listed,
+    operator,
     survey_app_wave_id,
     wave,
 )
@@ -53,6 +56,12 @@ from tests.integration.test_call_list import (  # noqa: F401 - `wave`: a fixture
 def hand_wave(wave) -> dict:  # noqa: F811 - the fixture of test_call_list, by name
     """The table of the module docstring: {registration_no: alumnus_id}."""
     return wave
+
+
+@pytest.fixture()
+def signed_in(operator):  # noqa: F811 - the fixture of test_call_list, by name
+    """A test client signed in as the operator ani."""
+    return operator
 
 
 def state(app, alumnus_id: int) -> tuple[bool, bool, bool, int]:
@@ -293,3 +302,12 @@ def test_jejak_calls_rebuild_recomputes_the_named_wave_and_refuses_an_unknown_on
     assert state(survey_app, hand_wave["REG-004"])[0] is True
     unknown = CliRunner().invoke(main, ["calls", "rebuild", "no-such-wave"], env=env)
     assert unknown.exit_code != 0 and "no wave 'no-such-wave'" in unknown.output
+
+
+def test_the_page_keeps_the_rows_it_mended(survey_app, hand_wave, signed_in) -> None:
+    html = signed_in.get(PAGE).get_data(as_text=True)
+    assert listed(html) == [hand_wave[number] for number in
+                            ("REG-001", "REG-000", "REG-003", "REG-002")]
+    # Committed with the page: the next request (and the counts) read the mended rows.
+    assert state(survey_app, hand_wave["REG-002"]) == (False, True, True, 0)
+    assert state(survey_app, hand_wave["REG-004"])[0] is True
