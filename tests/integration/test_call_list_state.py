@@ -311,3 +311,71 @@ def test_the_page_keeps_the_rows_it_mended(survey_app, hand_wave, signed_in) -> 
     # Committed with the page: the next request (and the counts) read the mended rows.
     assert state(survey_app, hand_wave["REG-002"]) == (False, True, True, 0)
     assert state(survey_app, hand_wave["REG-004"])[0] is True
+
+
+def test_the_migration_gives_every_target_of_an_existing_wave_its_row_as_the_rule_says(
+        tmp_path) -> None:
+    """A database at calls0001 (a row only for the alumnus that was tried), upgraded to
+    calls0002. Four targets, one step each:
+
+    | alumnus | message | else              | closed | reached | pending |
+    |---------|---------|-------------------|--------|---------|---------|
+    | A-0     | sent    | two attempts      | no     | yes     | no      |
+    | A-1     | planned | opened the form   | no     | yes     | yes     |
+    | A-2     | failed  | —                 | no     | no      | no      |
+    | A-3     | sent    | complete response | yes    | no      | no      |
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.orm import Session as OrmSession
+
+    from services.survey import catalog
+    from shared.migrate import upgrade
+    from shared.models import Campaign, Program, WaveTarget, utcnow
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "calls0001")
+    engine = create_engine(url)
+    with OrmSession(engine) as session:
+        program = Program(name="Las")
+        cohort = Cohort(program=program, label="A", training_start=date(2025, 1, 6),
+                        training_end=date(2025, 3, 28))
+        people = [Alumnus(registration_no=f"A-{index}", full_name=f"A {index}", gender="L",
+                          birth_date=date(2000, 1, 1), cohort=cohort, phone=f"+62812{index}")
+                  for index in range(4)]
+        session.add_all([program, cohort, *people])
+        session.flush()
+        questionnaire = catalog.ensure_default(session)
+        wave = Wave(slug="lama", title="Lama", questionnaire_id=questionnaire.id,
+                    status="open", scope={"program_ids": [program.id], "cohort_ids": []})
+        session.add(wave)
+        session.flush()
+        session.add_all([WaveTarget(wave_id=wave.id, alumnus_id=person.id,
+                                    program_id=program.id, cohort_id=cohort.id, gender="L",
+                                    opened_at=utcnow() if index == 1 else None)
+                         for index, person in enumerate(people)])
+        step = CampaignStep(campaign=Campaign(wave_id=wave.id, name="U", status="running"),
+                            position=0, day_offset=0, channel="sms", template={})
+        session.add(step)
+        session.flush()
+        session.add_all([Message(campaign_step_id=step.id, alumnus_id=person.id, channel="sms",
+                                 address=person.phone, status=status, due_at=utcnow())
+                         for person, status in zip(people, ("sent", "planned", "failed",
+                                                            "sent"), strict=True)])
+        session.add(Response(wave_id=wave.id, alumnus_id=people[3].id,
+                             questionnaire_id=questionnaire.id, status="complete", answers={}))
+        session.commit()
+        ids = [person.id for person in people]
+        wave_id = wave.id
+    with engine.begin() as connection:  # the columns of calls0001 only
+        connection.execute(text(
+            "INSERT INTO call_states (wave_id, alumnus_id, attempts, last_outcome) "
+            "VALUES (:w, :a, 2, 'no_answer')"), {"w": wave_id, "a": ids[0]})
+    upgrade(url)
+    with engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT registration_no, closed, reached, pending, attempts, last_outcome "
+            "FROM call_states ORDER BY registration_no")).all()
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        ("A-0", 0, 1, 0, 2, "no_answer"), ("A-1", 0, 1, 1, 0, None),
+        ("A-2", 0, 0, 0, 0, None), ("A-3", 1, 0, 0, 0, None)]
