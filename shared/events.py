@@ -82,13 +82,10 @@ CONTRACTS: dict[str, Contract] = {contract.data.name: contract for contract in (
              ("outreach.on_wave_targets_added", "analytics.on_wave_targets_added")),
     Contract(InvitationRequested, ("outreach.on_invitation_requested",)),  # sent once
     # Outreach stops what is pending; analytics removes raw exports naming the person.
-    # Survey takes them off its call lists.
-    Contract(AlumnusErased, ("outreach.on_alumnus_erased", "analytics.on_alumnus_erased",
-                             "survey.on_alumnus_erased")),
+    Contract(AlumnusErased, ("outreach.on_alumnus_erased", "analytics.on_alumnus_erased")),
     # Outreach cancels what is pending; analytics counts the refusal in the response rates.
     Contract(ConsentWithdrawn,
-             ("outreach.on_consent_withdrawn", "analytics.on_consent_withdrawn",
-              "survey.on_consent_withdrawn")),
+             ("outreach.on_consent_withdrawn", "analytics.on_consent_withdrawn")),
     # A try at contact from the call list; the survey records it in its attempts.
     Contract(ChatOpened, ("survey.on_chat_opened",)),
     # Analytics recomputes the disposition; survey the alumnus's place on the call list

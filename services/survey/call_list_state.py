@@ -18,8 +18,10 @@ say when the last refresh ran. Who refreshes:
   the row of every target is made with the target;
 - the first opening of the personal form (waves.mark_opened), in its transaction;
 - an attempt or an assignment (services/survey/call_list.py), in its transaction;
-- the events `response.submitted`, `message.status`, `alumnus.erased` and
-  `alumnus.consent_withdrawn` (services/survey/tasks.py).
+- an erasure or a withdrawn consent (services/survey/privacy.py), in its transaction: no
+  copy of an erased registration number outlives the erasure;
+- the events `response.submitted` (off the intake's hot path) and `message.status` (sent
+  by outreach) (services/survey/tasks.py).
 
 What no event tells: a partial response saved, a message planned (a campaign launched, an
 invitation sent again), a message skipped or given up in doubt, an opt-out by SMS reply.

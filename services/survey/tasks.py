@@ -14,13 +14,7 @@ from sqlalchemy.orm import Session
 from services.survey import call_list, call_list_state
 from services.survey.waves import SurveyError
 from shared.centre import applied
-from shared.event_types import (
-    AlumnusErased,
-    ChatOpened,
-    ConsentWithdrawn,
-    MessageStatus,
-    ResponseSubmitted,
-)
+from shared.event_types import ChatOpened, MessageStatus, ResponseSubmitted
 from shared.events import Event, consumer
 from shared.models import Wave
 from shared.personal_files import BACKUPS, IMPORTS, expire
@@ -72,19 +66,3 @@ def on_message_status(db_session: Session, event: Event) -> None:
     wave_id = call_list_state.message_wave(db_session, data.message_id)
     if wave_id is not None:
         call_list_state.refresh(db_session, wave_id, [data.alumnus_id])
-
-
-@consumer("survey.on_alumnus_erased")
-def on_alumnus_erased(db_session: Session, event: Event) -> None:
-    """Erased: off every call list (the row keeps the tombstone, not the number)."""
-    data = event.data
-    assert isinstance(data, AlumnusErased)
-    call_list_state.refresh_alumnus(db_session, data.alumnus_id)
-
-
-@consumer("survey.on_consent_withdrawn")
-def on_consent_withdrawn(db_session: Session, event: Event) -> None:
-    """Consent withdrawn: off every call list."""
-    data = event.data
-    assert isinstance(data, ConsentWithdrawn)
-    call_list_state.refresh_alumnus(db_session, data.alumnus_id)

@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import select, update
 
 from services.survey import call_list, call_list_state, tasks, waves
-from services.survey.privacy import withdraw_consent
+from services.survey.privacy import erase_alumnus, withdraw_consent
 from shared import db
 from shared.auth import create_user
 from shared.event_types import MessageStatus, ResponseSubmitted
@@ -166,23 +166,26 @@ def test_a_complete_response_closes_the_row_through_its_event_once(survey_app, h
     assert state(survey_app, hand_wave["REG-004"])[:2] == (True, False)
 
 
-def test_withdrawn_consent_closes_the_row_in_the_waves_that_target_the_alumnus(
-        survey_app, hand_wave) -> None:
+def test_withdrawn_consent_and_erasure_close_the_row_in_their_own_transaction(
+        survey_app, hand_wave, settings) -> None:
+    wave_id = survey_app_wave_id(survey_app)
     with survey_app.app_context():
         session = db.session()
         assert withdraw_consent(session, hand_wave["REG-003"], source="staff")
+        erase_alumnus(session, hand_wave["REG-002"], pii_key=settings.pii_key,
+                      home=settings.home)
         session.commit()
-        row = session.scalar(select(OutboxEvent).where(
-            OutboxEvent.type == "alumnus.consent_withdrawn"))
-        message = Event(row.id, row.type, row.payload, row.created_at).to_message()
-        session.rollback()  # the consumer runs in its own transaction, as on a worker
-        tasks.on_consent_withdrawn.run(message)
     assert state(survey_app, hand_wave["REG-003"])[0] is True
+    assert state(survey_app, hand_wave["REG-002"])[0] is True
     with survey_app.app_context():
-        entries, _, counts = call_list.page(db.session(), survey_app_wave_id(survey_app),
-                                            call_list.CallFilters(), 1, today=centre_today())
-    assert "REG-003" not in [entry.registration_no for entry in entries]
-    assert counts["never_reached"] == 0
+        session = db.session()
+        numbers = set(session.scalars(select(CallState.registration_no)))
+        entries, _, counts = call_list.page(session, wave_id, call_list.CallFilters(), 1,
+                                            today=centre_today())
+    # The erased number is a tombstone in the list's copy too.
+    assert "REG-002" not in numbers
+    assert [entry.registration_no for entry in entries] == ["REG-001", "REG-000"]
+    assert counts["never_reached"] == 0 and counts["waiting"] == 0
 
 
 def test_opening_the_personal_form_marks_the_alumnus_reached_in_the_same_transaction(
