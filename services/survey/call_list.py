@@ -67,9 +67,6 @@ CHANNELS = ("phone", "whatsapp")
 # An attempt with one of these settles the alumnus for this wave: off the list.
 SETTLED = ("completed", "refused", "not_eligible")
 GROUPS = ("callback_due", "reminders_done", "never_reached", "waiting")
-ON_LIST = ("invited", "opened", "partial", "unreachable", "not_invited")
-# Messages of the wave still to go out to an alumnus (outreach's statuses, read here).
-PENDING = ("planned", "queued")
 PAGE_SIZE = 50
 MAX_NOTE = 500
 RECENT_ATTEMPTS = 3
