@@ -363,8 +363,12 @@ class CallState(Base):
     __tablename__ = "call_states"
     __table_args__ = (
         Index("ix_call_states_assignee", "assignee_id"),
-        # The list's order within a group: a page is a walk down it, not a sort of the wave.
+        # The list's order within a group: a page is a walk down it, not a sort of the wave;
+        # the callbacks' own, so their groups (a few percent of a wave) walk only them.
         Index("ix_call_states_order", "wave_id", "attempts", "registration_no"),
+        Index("ix_call_states_callbacks", "wave_id", "attempts", "registration_no",
+              postgresql_where=text("last_outcome = 'callback'"),
+              sqlite_where=text("last_outcome = 'callback'")),
     )
     wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"), primary_key=True)
     alumnus_id: Mapped[int] = mapped_column(ForeignKey("alumni.id"), primary_key=True)

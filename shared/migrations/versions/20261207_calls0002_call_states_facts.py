@@ -12,7 +12,8 @@ status, recomputed from their sources for the targets an event concerns
 (services/survey/call_list_state.py): `closed` (erased, complete or opted out), `reached`
 (invited, opened or partial) and `pending` (a message of the wave still to be sent). The
 index `ix_call_states_order` (wave, attempts, registration number) is the list's order
-within a group: a page walks it.
+within a group: a page walks it (`ix_call_states_callbacks`, the same for the callbacks only,
+for the two groups they make).
 
 The backfill writes what the rule gives today for every target of every wave, in plain SQL
 (the rule as it stands at this revision), so existing waves list as before.
@@ -71,10 +72,15 @@ def upgrade() -> None:
         f"pending = ({_PENDING})")
     op.create_index('ix_call_states_order', 'call_states',
                     ['wave_id', 'attempts', 'registration_no'])
+    op.create_index('ix_call_states_callbacks', 'call_states',
+                    ['wave_id', 'attempts', 'registration_no'],
+                    postgresql_where=sa.text("last_outcome = 'callback'"),
+                    sqlite_where=sa.text("last_outcome = 'callback'"))
 
 
 def downgrade() -> None:
     # Rows of targets never tried nor assigned were added by this revision.
+    op.drop_index('ix_call_states_callbacks', 'call_states')
     op.drop_index('ix_call_states_order', 'call_states')
     op.execute("DELETE FROM call_states WHERE attempts = 0 AND assignee_id IS NULL")
     with op.batch_alter_table('call_states') as batch:
