@@ -462,6 +462,33 @@ def alumni_import(path: str) -> None:
 
 
 @main.group()
+def calls() -> None:
+    """The call lists of the waves."""
+
+
+@calls.command("rebuild")
+@click.argument("slug")
+def calls_rebuild(slug: str) -> None:
+    """Recompute the call list's state of every target of wave SLUG from the responses,
+    messages and attempts (services/survey/call_list_state.py): the repair when it drifted
+    from a change no event announced. Safe to run at any time; the assignments stay."""
+    from sqlalchemy import select
+
+    from services.survey import call_list_state
+    from shared.db import Database
+    from shared.models import Wave
+
+    settings = _settings()
+    with Database.for_url(settings.database_url).session_factory() as db_session:
+        wave_id = db_session.scalar(select(Wave.id).where(Wave.slug == slug))
+        if wave_id is None:
+            raise click.ClickException(f"no wave {slug!r}")
+        targets = call_list_state.rebuild(db_session, wave_id)
+        db_session.commit()
+    click.echo(f"call list of {slug}: {targets} targets recomputed")
+
+
+@main.group()
 def questionnaire() -> None:
     """Questionnaire versions."""
 

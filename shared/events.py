@@ -71,8 +71,10 @@ class Contract:
 # Who receives what: the one table of subscribers. Adding one is a line here plus a task with
 # that name in the consuming service; an event type with no subscriber is never written.
 CONTRACTS: dict[str, Contract] = {contract.data.name: contract for contract in (
+    # Survey's call list drops the alumnus (services/survey/call_list_state.py).
     Contract(ResponseSubmitted,
-             ("outreach.on_response_submitted", "analytics.on_response_submitted")),
+             ("outreach.on_response_submitted", "analytics.on_response_submitted",
+              "survey.on_response_submitted")),
     Contract(AlumniImported),  # campaigns pick up new alumni when they plan
     Contract(WaveOpened),
     Contract(WaveClosed),
@@ -89,8 +91,9 @@ CONTRACTS: dict[str, Contract] = {contract.data.name: contract for contract in (
     Contract(ChatOpened, ("survey.on_chat_opened",)),
     # A supervisor an alumnus consented to: outreach records them as a recipient.
     Contract(EmployerContactAdded, ("outreach.on_employer_contact_added",)),
-    # Survey reads message status from the messages table; only analytics listens.
-    Contract(MessageStatus, ("analytics.on_message_status",)),
+    # Analytics recomputes the disposition; survey the alumnus's place on the call list
+    # (reached, or no reminder left), both reading the messages table again.
+    Contract(MessageStatus, ("analytics.on_message_status", "survey.on_message_status")),
 )}
 
 RELAY_BATCH = 500

@@ -460,13 +460,27 @@ class ContactAttempt(Base):
 
 
 class CallState(Base):
-    """Where the contact of a wave's alumnus stands: who is to contact them, how many
-    attempts so far, the latest outcome and its callback date. Written with each attempt
-    and each assignment, in their transaction (services/survey/call_list.py), so the call
-    list reads one row per target instead of grouping every attempt of the wave."""
+    """Where the contact of a wave's target stands, one row per target (made with the
+    targets, services/survey/waves.py): who is to contact them, how many attempts so far,
+    the latest outcome and its callback date, and the facts of the follow-up status the
+    call list orders by (`closed`, `reached`, `pending`, each the follow-up rule of
+    services/survey/followup.py as last computed for the target).
+
+    The attempt columns are written with each attempt and assignment, in their
+    transaction; the three facts are recomputed from their sources for the targets an
+    event concerns (services/survey/call_list_state.py), so the call list is one pass over
+    this table instead of the wave's responses, messages and attempts on every request."""
 
     __tablename__ = "call_states"
-    __table_args__ = (Index("ix_call_states_assignee", "assignee_id"),)
+    __table_args__ = (
+        Index("ix_call_states_assignee", "assignee_id"),
+        # The list's order within a group: a page is a walk down it, not a sort of the wave;
+        # the callbacks' own, so their groups (a few percent of a wave) walk only them.
+        Index("ix_call_states_order", "wave_id", "attempts", "registration_no"),
+        Index("ix_call_states_callbacks", "wave_id", "attempts", "registration_no",
+              postgresql_where=text("last_outcome = 'callback'"),
+              sqlite_where=text("last_outcome = 'callback'")),
+    )
     wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"), primary_key=True)
     alumnus_id: Mapped[int] = mapped_column(ForeignKey("alumni.id"), primary_key=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -474,6 +488,17 @@ class CallState(Base):
     last_outcome: Mapped[str | None] = mapped_column(String(24))
     callback_on: Mapped[date | None] = mapped_column(Date)
     last_attempt_at: Mapped[datetime | None]
+    # Copies the list sorts and filters by (a registration number changes only when the
+    # alumnus is erased, which recomputes the row; program and cohort are fixed at opening).
+    registration_no: Mapped[str | None] = mapped_column(String(64))
+    program_id: Mapped[int | None] = mapped_column(Integer)
+    cohort_id: Mapped[int | None] = mapped_column(Integer)
+    # Erased, complete or opted out: off the list whatever the attempts say.
+    closed: Mapped[bool] = mapped_column(default=False)
+    # Invited, opened or partial: something of the wave reached them.
+    reached: Mapped[bool] = mapped_column(default=False)
+    # A message of the wave is still to be sent to them (planned or queued).
+    pending: Mapped[bool] = mapped_column(default=False)
 
 
 # --- analytics ------------------------------------------------------------------------

@@ -2,9 +2,9 @@
 
 Low response is the main problem of a tracer study, and centres close the gap by phoning and
 messaging alumni from staff phones. The call list holds a wave's targets who have not
-answered (the follow-up status of services/survey/followup.py, computed by the same query),
-minus those a contact already settled (they refused, or are not eligible), in the order of
-who most needs a contact:
+answered (the follow-up status of services/survey/followup.py, whose facts call_states
+keeps per target: services/survey/call_list_state.py), minus those a contact already
+settled (they refused, or are not eligible), in the order of who most needs a contact:
 
 1. `callback_due`: the latest attempt asked to call back, on a date that has come;
 2. `reminders_done`: invited (or opened, or partial) and no message of the wave is still
@@ -25,22 +25,21 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, literal, null, or_, select, union_all
+from sqlalchemy import and_, case, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from services.survey import followup
-from services.survey.followup import target_alumnus, wave_step_ids
+from services.survey import call_list_state
+from services.survey.followup import target_alumnus
 from services.survey.waves import SurveyError
 from shared.centre import centre
-from shared.db import insert_for
 from shared.i18n import translated as _
 from shared.models import (
     Alumnus,
     CallState,
     Cohort,
     ContactAttempt,
+    OptOut,
     Program,
-    Response,
     User,
     Wave,
     WaveTarget,
@@ -68,12 +67,10 @@ CHANNELS = ("phone", "whatsapp")
 # An attempt with one of these settles the alumnus for this wave: off the list.
 SETTLED = ("completed", "refused", "not_eligible")
 GROUPS = ("callback_due", "reminders_done", "never_reached", "waiting")
-ON_LIST = ("invited", "opened", "partial", "unreachable", "not_invited")
-# Messages of the wave still to go out to an alumnus (outreach's statuses, read here).
-PENDING = ("planned", "queued")
 PAGE_SIZE = 50
 MAX_NOTE = 500
 RECENT_ATTEMPTS = 3
+MEND_PASSES = 4  # pages read at most, when the first shows rows that drifted
 
 
 @dataclass(frozen=True)
@@ -140,93 +137,137 @@ class Entry(NamedTuple):
     recent: list[Attempt]
 
 
-def _listed(session: Session, wave_id: int, filters: CallFilters, today: date) -> Any:
-    """THE call-list statement: every target on the list with its group, attempt count and
-    assignee, as a CTE that the page's counts and its rows both read (so PostgreSQL
-    computes each target's status once per request).
+def _rank(today: date) -> Any:
+    """A target's group as its index in GROUPS: the stored facts, and the callback date
+    compared with `today` (a callback is due from its date on, so "due" is never stored)."""
+    callback = CallState.last_outcome == "callback"
+    return case(
+        (and_(callback, CallState.callback_on <= today), GROUPS.index("callback_due")),
+        (callback, GROUPS.index("waiting")),
+        (CallState.reached.is_(False), GROUPS.index("never_reached")),
+        (CallState.pending.is_(True), GROUPS.index("waiting")),
+        else_=GROUPS.index("reminders_done"),
+    )
 
-    Each target's status is followup's rule (`status_column`), fed by one pass over the
-    wave's messages (`message_facts`) rather than a probe per target, since the list needs
-    every target's status to count its groups; attempts are read from `call_states`, one
-    row per target that was tried (bench/call_list.py)."""
-    followup._no_jit(session)
-    step_ids = wave_step_ids(session, wave_id)
-    targets = None
-    if filters.program_id is not None or filters.cohort_id is not None:
-        targets = select(WaveTarget.alumnus_id).where(WaveTarget.wave_id == wave_id)
-        if filters.program_id is not None:
-            targets = targets.where(WaveTarget.program_id == filters.program_id)
-        if filters.cohort_id is not None:
-            targets = targets.where(WaveTarget.cohort_id == filters.cohort_id)
-    facts = followup.message_facts(step_ids, targets) if step_ids else None
-    status = followup.status_column(
-        session, wave_id, facts.c.contact if facts is not None else None)
-    pending = facts.c.pending == 1 if facts is not None else literal(False)
-    group = case(
-        (and_(CallState.last_outcome == "callback", CallState.callback_on <= today),
-         "callback_due"),
-        (and_(CallState.last_outcome == "callback", CallState.callback_on > today), "waiting"),
-        (status.in_(("unreachable", "not_invited")), "never_reached"),
-        (pending, "waiting"),
-        else_="reminders_done",
-    )
-    query = (
-        select(WaveTarget.alumnus_id, Alumnus.registration_no, status.label("status"),
-               group.label("call_group"),
-               func.coalesce(CallState.attempts, 0).label("tries"),
-               CallState.assignee_id, CallState.callback_on)
-        .select_from(WaveTarget)
-        .join(Alumnus, Alumnus.id == WaveTarget.alumnus_id)
-        .outerjoin(Response, and_(Response.wave_id == WaveTarget.wave_id,
-                                  Response.alumnus_id == WaveTarget.alumnus_id))
-        .outerjoin(CallState, and_(CallState.wave_id == WaveTarget.wave_id,
-                                   CallState.alumnus_id == WaveTarget.alumnus_id))
-        .where(WaveTarget.wave_id == wave_id,
-               or_(CallState.last_outcome.is_(None), CallState.last_outcome.not_in(SETTLED)))
-    )
-    if facts is not None:
-        query = query.outerjoin(facts, facts.c.alumnus_id == WaveTarget.alumnus_id)
+
+def _in_group(index: int, today: date) -> Any:
+    """The condition of one group, as `_rank` would give it, written as plain conditions on
+    the columns: so PostgreSQL sees that a callback group reads only callbacks, and walks
+    `ix_call_states_callbacks` (a few percent of the wave) instead of the whole order."""
+    callback = CallState.last_outcome == "callback"
+    other = or_(CallState.last_outcome.is_(None), CallState.last_outcome != "callback")
+    due = CallState.callback_on <= today
+    later = or_(CallState.callback_on > today, CallState.callback_on.is_(None))
+    return {
+        GROUPS.index("callback_due"): and_(callback, due),
+        GROUPS.index("reminders_done"): and_(other, CallState.reached.is_(True),
+                                             CallState.pending.is_(False)),
+        GROUPS.index("never_reached"): and_(other, CallState.reached.is_(False)),
+        GROUPS.index("waiting"): or_(and_(callback, later),
+                                     and_(other, CallState.reached.is_(True),
+                                          CallState.pending.is_(True))),
+    }[index]
+
+
+def _on_list(wave_id: int, filters: CallFilters) -> list[Any]:
+    """Who is on the list under the filters (but the group): the wave's call_states rows
+    (services/survey/call_list_state.py keeps their facts) not closed, not settled by an
+    attempt, and not opted out. Opt-outs are read here, not stored: no event announces one
+    sent by SMS reply, and the list must not offer to call someone who said stop."""
+    where = [CallState.wave_id == wave_id, CallState.closed.is_(False),
+             or_(CallState.last_outcome.is_(None), CallState.last_outcome.not_in(SETTLED)),
+             ~exists().where(OptOut.alumnus_id == CallState.alumnus_id)]
     if filters.program_id is not None:
-        query = query.where(WaveTarget.program_id == filters.program_id)
+        where.append(CallState.program_id == filters.program_id)
     if filters.cohort_id is not None:
-        query = query.where(WaveTarget.cohort_id == filters.cohort_id)
+        where.append(CallState.cohort_id == filters.cohort_id)
     if filters.assigned == 0:
-        query = query.where(CallState.assignee_id.is_(None))
+        where.append(CallState.assignee_id.is_(None))
     elif filters.assigned is not None:
-        query = query.where(CallState.assignee_id == filters.assigned)
-    found = query.cte("call_base")
-    return (select(found).where(found.c.status.in_(ON_LIST))).cte("call_list")
+        where.append(CallState.assignee_id == filters.assigned)
+    return where
+
+
+class Listed(NamedTuple):
+    """A row of the list's page: its place, and the call_states columns the card shows."""
+
+    alumnus_id: int
+    registration_no: str
+    tries: int
+    rank: int
+    assignee_id: int | None
+    callback_on: date | None
+    closed: bool
+    reached: bool
+    pending: bool
+
+    @property
+    def call_group(self) -> str:
+        return GROUPS[self.rank]
+
+
+def _page_rows(session: Session, wave_id: int, filters: CallFilters, number: int,
+               today: date, size: int) -> tuple[list[Listed], dict[str, int]]:
+    """The page's rows (one more than `size`, to tell whether another page follows) and
+    the count of each group.
+
+    The counts are one pass over the wave's rows. They say which groups the page falls in
+    (usually one): each is then read in call order (fewer attempts, then registration
+    number) down `ix_call_states_order` (`ix_call_states_callbacks` for the callbacks),
+    skipping the rows of the pages before, so the page costs tens or hundreds of index
+    entries instead of sorting every row on the list. Two
+    statements: an attempt recorded between them can move one alumnus across the page's
+    edge, the next page shows it."""
+    where = _on_list(wave_id, filters)
+    rank = _rank(today)
+    found = dict(session.execute(select(rank, func.count()).where(*where).group_by(rank)).all())
+    counted = {name: int(found.get(index, 0)) for index, name in enumerate(GROUPS)}
+    counted["all"] = sum(counted[name] for name in GROUPS)
+    ranks = range(len(GROUPS)) if filters.group is None else [GROUPS.index(filters.group)]
+    skip, wanted = (number - 1) * size, size + 1
+    picked: list[Listed] = []
+    for index in ranks:
+        in_group = counted[GROUPS[index]]
+        if skip >= in_group:
+            skip -= in_group
+            continue
+        rows = session.execute(
+            select(CallState.alumnus_id, CallState.registration_no, CallState.attempts,
+                   literal(index), CallState.assignee_id, CallState.callback_on,
+                   CallState.closed, CallState.reached, CallState.pending)
+            .where(*where, _in_group(index, today))
+            .order_by(CallState.attempts, CallState.registration_no)
+            .offset(skip).limit(wanted - len(picked))).all()
+        picked.extend(Listed(*row) for row in rows)
+        skip = 0
+        if len(picked) >= wanted:
+            break
+    return picked, counted
 
 
 def page(session: Session, wave_id: int, filters: CallFilters, number: int, *,
          today: date, size: int = PAGE_SIZE) -> tuple[list[Entry], bool, dict[str, int]]:
     """One page (1-based) of the list in call order, whether another follows, and how many
-    are in each group (under the filters other than group): one statement, the counts and
-    the page's rows as a UNION ALL over the list's CTE, then the page's details by id."""
-    listed = _listed(session, wave_id, filters, today)
-    order = case({name: index for index, name in enumerate(GROUPS)}, value=listed.c.call_group)
-    tally = select(listed.c.call_group, func.count().label("n"), null().label("alumnus_id"),
-                   null().label("registration_no"), null().label("tries"),
-                   null().label("assignee_id"), null().label("callback_on"),
-                   null().label("status"), null().label("rank")).group_by(listed.c.call_group)
-    wanted = select(listed.c.call_group, literal(0).label("n"), listed.c.alumnus_id,
-                    listed.c.registration_no, listed.c.tries, listed.c.assignee_id,
-                    listed.c.callback_on, listed.c.status, order.label("rank"))
-    if filters.group is not None:
-        wanted = wanted.where(listed.c.call_group == filters.group)
-    wanted_rows = (wanted.order_by(order, listed.c.tries, listed.c.registration_no)
-                   .offset((number - 1) * size).limit(size + 1)).subquery("wanted")
-    # The page's rows first: the union takes its column types (a date) from them.
-    rows = session.execute(union_all(select(*wanted_rows.c), tally)).all()
-    counted = {name: 0 for name in GROUPS}
-    counted.update({row.call_group: row.n for row in rows if row.alumnus_id is None})
-    counted["all"] = sum(counted[name] for name in GROUPS)
-    picked = sorted((row for row in rows if row.alumnus_id is not None),
-                    key=lambda row: (row.rank, row.tries, row.registration_no))
-    return _entries(session, wave_id, picked[:size]), len(picked) > size, counted
+    are in each group (under the filters other than group), then the page's details by id.
+
+    The page's rows are re-checked against the follow-up rule (their exact status is shown
+    on each card anyway); rows whose stored facts drifted (a change no event announced) are
+    recomputed and the page read again, until none of its rows drifted (each pass mends at
+    least one row; after MEND_PASSES the page shows what it has, without the rows the rule
+    closed): what staff see is never stale. The caller commits (the mended rows)."""
+    for _pass in range(MEND_PASSES):
+        picked, counted = _page_rows(session, wave_id, filters, number, today, size)
+        statuses, wrong = call_list_state.drifted(session, wave_id, picked[:size])
+        if not wrong:
+            break
+        call_list_state.refresh(session, wave_id, wrong)
+    shown = [row for row in picked[:size]
+             if statuses.get(row.alumnus_id) not in call_list_state.CLOSED]
+    return _entries(session, wave_id, shown, statuses), len(picked) > size, counted
 
 
-def _entries(session: Session, wave_id: int, rows: list[Any]) -> list[Entry]:
+def _entries(session: Session, wave_id: int, rows: list[Listed],
+             statuses: dict[int, str]) -> list[Entry]:
     """The page's rows with names, programs, phones, assignees and recent attempts: read by
     id for the page only."""
     ids = [row.alumnus_id for row in rows]
@@ -244,8 +285,9 @@ def _entries(session: Session, wave_id: int, rows: list[Any]) -> list[Entry]:
     recent = history(session, wave_id, ids, limit=RECENT_ATTEMPTS)
     return [Entry(row.alumnus_id, row.registration_no, details[row.alumnus_id].full_name,
                   details[row.alumnus_id].program, details[row.alumnus_id].cohort,
-                  details[row.alumnus_id].phone, row.status, row.call_group, row.tries,
-                  names.get(row.assignee_id), row.callback_on, recent.get(row.alumnus_id, []))
+                  details[row.alumnus_id].phone, statuses[row.alumnus_id], row.call_group,
+                  row.tries, names.get(row.assignee_id), row.callback_on,
+                  recent.get(row.alumnus_id, []))
             for row in rows]
 
 
@@ -301,17 +343,14 @@ def record_attempt(session: Session, wave: Wave, alumnus_id: int, *, user_id: in
     attempt = ContactAttempt(wave_id=wave.id, alumnus_id=alumnus_id, user_id=user_id,
                              channel=channel, outcome=outcome, callback_on=callback_on, note=note)
     session.add(attempt)
-    # The target's state moves with it, in the same transaction; an upsert, so two staff
-    # recording at once both count (the later one's outcome stands).
-    insert = insert_for(session)
-    now = utcnow()
-    state = insert(CallState).values(wave_id=wave.id, alumnus_id=alumnus_id, attempts=1,
-                                     last_outcome=outcome, callback_on=callback_on,
-                                     last_attempt_at=now)
-    session.execute(state.on_conflict_do_update(
-        index_elements=[CallState.wave_id, CallState.alumnus_id],
-        set_={"attempts": CallState.attempts + 1, "last_outcome": outcome,
-              "callback_on": callback_on, "last_attempt_at": now}))
+    # The target's state moves with it, in the same transaction: its facts recomputed (the
+    # row made if missing), then the count added to in the row, so two staff recording at
+    # once both count (the later one's outcome stands).
+    call_list_state.refresh(session, wave.id, [alumnus_id])
+    session.execute(update(CallState).where(
+        CallState.wave_id == wave.id, CallState.alumnus_id == alumnus_id).values(
+        attempts=CallState.attempts + 1, last_outcome=outcome, callback_on=callback_on,
+        last_attempt_at=utcnow()).execution_options(synchronize_session=False))
     return attempt
 
 
@@ -326,19 +365,14 @@ def assign(session: Session, wave: Wave, alumnus_ids: list[int], user_id: int | 
         WaveTarget.wave_id == wave.id, WaveTarget.alumnus_id.in_(alumnus_ids))))
     if not targets:
         return 0
-    existing = {row.alumnus_id: row for row in session.scalars(select(CallState).where(
-        CallState.wave_id == wave.id, CallState.alumnus_id.in_(targets)))}
-    changed = 0
-    for alumnus_id in targets:
-        row = existing.get(alumnus_id)
-        if row is None:
-            if user_id is None:
-                continue
-            row = CallState(wave_id=wave.id, alumnus_id=alumnus_id, attempts=0)
-            session.add(row)
-        if row.assignee_id != user_id:
-            row.assignee_id = user_id
-            changed += 1
+    missing = set(targets) - set(session.scalars(select(CallState.alumnus_id).where(
+        CallState.wave_id == wave.id, CallState.alumnus_id.in_(targets))))
+    call_list_state.refresh(session, wave.id, sorted(missing))
+    changed = session.execute(update(CallState).where(
+        CallState.wave_id == wave.id, CallState.alumnus_id.in_(targets),
+        or_(CallState.assignee_id.is_(None), CallState.assignee_id != user_id)
+        if user_id is not None else CallState.assignee_id.is_not(None))
+        .values(assignee_id=user_id).execution_options(synchronize_session=False)).rowcount
     return changed
 
 

@@ -4,9 +4,11 @@ which renders the step's message and records the chat through an event."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any
 
+from babel.dates import get_date_format, get_datetime_format, get_time_format
 from flask import (
     Blueprint,
     abort,
@@ -17,6 +19,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
 
 from services.survey import call_list, interview
@@ -32,6 +35,26 @@ bp = Blueprint("call_list", __name__)
 
 def centre_today() -> date:
     return call_list.centre_today(db.session())
+
+
+def short_datetime() -> Callable[[datetime], str]:
+    """What the `datetimeformat('short')` filter writes (flask_babel's format_datetime: the
+    user's time zone, the locale's short date and time), with the locale, the time zone and
+    the patterns looked up once: a page of the list shows 150 attempt times, and the filter
+    looks all of them up again for each."""
+    locale, zone = get_locale(), get_timezone()
+    date_pattern = get_date_format("short", locale=locale)
+    time_pattern = get_time_format("short", locale=locale)
+    layout = get_datetime_format("short", locale=locale).replace("'", "")
+
+    def write(value: datetime) -> str:
+        if value.tzinfo is None:  # stored as UTC (SQLite keeps no zone)
+            value = value.replace(tzinfo=UTC)
+        local = value.astimezone(zone)
+        return layout.replace("{0}", time_pattern.apply(local, locale)).replace(
+            "{1}", date_pattern.apply(local, locale))
+
+    return write
 
 
 def _wave_or_404(slug: str) -> Wave:
@@ -68,12 +91,13 @@ def call_list_page(slug: str) -> Any:
     number = page_number(request.args.get("page"))
     entries, has_next, counts = call_list.page(session, wave.id, filters, number,
                                                today=centre_today())
+    session.commit()  # the rows the page mended, if any (call_list.page): kept for the next
     programs, cohorts = programs_and_cohorts()
     return render_template(
         "survey/call_list.html", wave=wave, entries=entries, has_next=has_next, page=number,
         filters=filters, counts=counts, groups=call_list.GROUPS, programs=programs,
         cohorts=cohorts, staff=call_list.staff(session), me=_me(),
-        outcomes=list(call_list.OUTCOMES), today=centre_today(),
+        outcomes=list(call_list.OUTCOMES), today=centre_today(), when=short_datetime(),
     )
 
 
@@ -173,10 +197,12 @@ def start_interview(slug: str, alumnus_id: int) -> Any:
 @bp.route("/waves/<slug>/calls/<int:alumnus_id>")
 @auth.requires("operator")
 def attempts_page(slug: str, alumnus_id: int) -> Any:
-    """One alumnus's whole history of attempts in the wave."""
+    """One alumnus's whole history of attempts in the wave, and the form to record one (the
+    call list's "Record a call" opens it when the page's script does not run)."""
     session = db.session()
     wave = _wave_or_404(slug)
     alumnus = target_or_404(wave, alumnus_id)
     return render_template(
         "survey/call_attempts.html", wave=wave, alumnus=alumnus,
-        attempts=call_list.history(session, wave.id, [alumnus_id]).get(alumnus_id, []))
+        attempts=call_list.history(session, wave.id, [alumnus_id]).get(alumnus_id, []),
+        outcomes=list(call_list.OUTCOMES), today=centre_today())

@@ -276,6 +276,7 @@ def erase_alumnus(
     employer_privacy.forget_supervisors(session, alumnus.id)
     publish(session, AlumnusErased(alumnus_id=alumnus.id))
     session.flush()
+    _off_call_lists(session, alumnus.id)  # its copy of the registration number goes too
     # After the flush, so a database refusal leaves the files as they were.
     return Erasure(alumnus.id, now, False, len(responses), removed, rejected_rows.apply())
 
@@ -327,7 +328,17 @@ def withdraw_consent(
     employer_privacy.withdraw_supervisors(session, alumnus.id, alumnus.consent_withdrawn_at)
     publish(session, ConsentWithdrawn(alumnus_id=alumnus.id))
     session.flush()
+    _off_call_lists(session, alumnus.id)
     return True
+
+
+def _off_call_lists(session: Session, alumnus_id: int) -> None:
+    """The alumnus's rows on the waves' call lists recomputed in this transaction
+    (services/survey/call_list_state.py): closed at once, and after an erasure no copy of
+    the registration number left behind, as an event consumed later would leave it a while."""
+    from services.survey import call_list_state  # it reads followup, which reads waves
+
+    call_list_state.refresh_alumnus(session, alumnus_id)
 
 
 def _alumnus(session: Session, alumnus_id: int, *, for_update: bool = False) -> Alumnus:

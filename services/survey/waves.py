@@ -190,6 +190,7 @@ def open_wave(session: Session, wave: Wave) -> int:
             ["wave_id", "alumnus_id", "program_id", "cohort_id", "gender"], targets
         )
     )
+    _call_states(session, wave.id, None)
     wave.status = "open"
     wave.opened_at = utcnow()
     population = session.scalar(
@@ -320,6 +321,7 @@ def add_targets(
              "cohort_id": cohort_id, "gender": gender}
             for alumnus_id, program_id, cohort_id, gender in rows
         ])
+        _call_states(session, wave.id, [row[0] for row in rows])
         publish(session, WaveTargetsAdded(wave_id=wave.id, alumnus_ids=[row[0] for row in rows]))
     return [row[0] for row in rows]
 
@@ -391,14 +393,25 @@ def overlaps_of(session: Session, wave: Wave) -> list[dict[str, Any]]:
 def mark_opened(session: Session, wave_id: int, alumnus_id: int) -> None:
     """Remember the first time an alumnus opened the personal form (the "opened" status).
 
-    One UPDATE on the primary key that changes nothing after the first time.
+    One UPDATE on the primary key that changes nothing after the first time; the first
+    time, the call list's state of the target follows (opened counts as reached).
     """
-    session.execute(
+    opened = session.execute(
         update(WaveTarget)
         .where(WaveTarget.wave_id == wave_id, WaveTarget.alumnus_id == alumnus_id,
                WaveTarget.opened_at.is_(None))
         .values(opened_at=utcnow())
-    )
+    ).rowcount
+    if opened:
+        _call_states(session, wave_id, [alumnus_id])
+
+
+def _call_states(session: Session, wave_id: int, alumnus_ids: list[int] | None) -> None:
+    """The call list's rows of these targets (all of the wave: None), made or recomputed in
+    the caller's transaction (services/survey/call_list_state.py)."""
+    from services.survey import call_list_state  # it reads followup, which reads this module
+
+    call_list_state.refresh(session, wave_id, alumnus_ids)
 
 
 def wave_summary(session: Session, wave: Wave) -> dict[str, Any]:

@@ -65,6 +65,32 @@
       }
     });
   }
+  // --- the call list: the page renders one "record a call" form (#record-form), not one per
+  // card; opening a card's "Record a call" moves that form into the card and points it at
+  // the card's alumnus. Without this, the card links to the alumnus's page, which has it.
+  document.addEventListener("toggle", function (event) {
+    var details = event.target;
+    if (!details.matches || !details.matches("details.record") || !details.open) {
+      return;
+    }
+    var form = document.getElementById("record-form");
+    if (!form) {
+      return;
+    }
+    document.querySelectorAll("details.record[open]").forEach(function (other) {
+      if (other !== details) {
+        other.open = false;
+      }
+    });
+    var fallback = details.querySelector(".record-fallback");
+    if (fallback) {
+      fallback.hidden = true;
+    }
+    form.reset();
+    form.setAttribute("action", details.getAttribute("data-action"));
+    details.appendChild(form);
+  }, true);  // toggle does not bubble: caught on its way down
+
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", cardifyAll);
   } else {

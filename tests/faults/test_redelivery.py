@@ -52,9 +52,10 @@ def test_a_relayed_event_no_subscriber_got_is_redelivered_once(
     celery = worker_app.extensions["celery"]
     celery.set_default()  # the thread pool looks tasks up in the current app
     subscribers = CONTRACTS["response.submitted"].subscribers
-    assert subscribers == ("outreach.on_response_submitted", "analytics.on_response_submitted")
+    assert subscribers == ("outreach.on_response_submitted", "analytics.on_response_submitted",
+                           "survey.on_response_submitted")
     broker.lpush("analytics", b"{}")  # a backlog there: its events may simply be waiting
-    assert redeliver(factory, celery, now=utcnow()) == 1  # outreach's only
+    assert redeliver(factory, celery, now=utcnow()) == 2  # outreach's and survey's only
     broker.delete("analytics")
     assert redeliver(factory, celery, now=utcnow()) == 1  # now analytics' too
 

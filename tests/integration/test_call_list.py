@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from services.survey import call_list
+from services.survey import call_list, call_list_state
 from shared import db
 from shared.auth import create_user
 from shared.models import (
@@ -334,3 +334,56 @@ def test_a_list_filtered_by_program_keeps_each_alumnus_in_the_same_group(
     assert [(entry.registration_no, entry.group) for entry in entries] == [
         ("REG-000", "reminders_done"), ("REG-002", "waiting")]
     assert counts["all"] == 2
+
+
+def test_the_record_form_is_rendered_once_per_page_and_each_card_points_it_at_its_alumnus(
+        survey_app, wave, operator) -> None:
+    html = operator.get(PAGE).get_data(as_text=True)
+    # One form for the page (the page's script moves it into the opened card), four cards.
+    assert html.count('name="outcome"') == 1
+    assert html.count('id="record-form"') == 1
+    for alumnus_id in listed(html):
+        assert f'data-action="{PAGE}/{alumnus_id}/attempts"' in html
+    # Without the script, a card opens the alumnus's page, where the form is too.
+    assert f'href="{PAGE}/{wave["REG-000"]}#record"' in html
+    assert "Buka formulir" in html
+    alone = operator.get(f"{PAGE}/{wave['REG-000']}").get_data(as_text=True)
+    assert 'id="record"' in alone
+    assert f'action="{PAGE}/{wave["REG-000"]}/attempts"' in alone
+
+
+def test_attempt_times_read_as_the_datetimeformat_filter_writes_them(survey_app) -> None:
+    """The list formats its 150 attempt times with patterns looked up once per page; the
+    same text as the filter's: 23:05 UTC on 7 December is 07.05 on the 8th in Makassar."""
+    from flask_babel import format_datetime
+
+    from services.survey.call_list_pages import short_datetime
+
+    with survey_app.test_request_context("/?lang=id"):
+        write = short_datetime()
+        for value in (datetime(2026, 12, 7, 23, 5, tzinfo=ZoneInfo("UTC")),
+                      datetime(2026, 1, 2, 3, 4)):
+            assert write(value) == format_datetime(value, "short")
+        assert write(datetime(2026, 12, 7, 23, 5, tzinfo=ZoneInfo("UTC"))) == "8/12/26 07.05"
+
+
+def test_pages_of_two_follow_the_call_order_across_the_groups(survey_app, wave) -> None:
+    """Pages of two over the four on the list: the first holds the callback and the no
+    answer after the reminders, the second the never reached and the waiting, the third
+    nobody; the counts are those of the whole list on every page. (The fixture wrote the
+    messages and the response without their events: the rebuild first leaves the rows as
+    the events would have.)"""
+    wave_id = survey_app_wave_id(survey_app)
+    with survey_app.app_context():
+        session = db.session()
+        call_list_state.rebuild(session, wave_id)
+        pages = [call_list.page(session, wave_id, call_list.CallFilters(), number,
+                                today=centre_today(), size=2) for number in (1, 2, 3)]
+        waiting = call_list.page(session, wave_id, call_list.CallFilters(group="waiting"), 1,
+                                 today=centre_today(), size=2)
+    assert [[entry.registration_no for entry in entries] for entries, _, _ in pages] == [
+        ["REG-001", "REG-000"], ["REG-003", "REG-002"], []]
+    assert [has_next for _, has_next, _ in pages] == [True, False, False]
+    assert all(counts["all"] == 4 for _, _, counts in pages)
+    assert [entry.registration_no for entry in waiting[0]] == ["REG-002"]
+    assert waiting[2]["callback_due"] == 1 and not waiting[1]

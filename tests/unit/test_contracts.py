@@ -37,7 +37,8 @@ def test_every_subscriber_is_a_registered_task_on_its_service_queue() -> None:
             assert name in app.tasks, f"{event_type}: no task named {name}"
             assert route_task(name)["queue"] == name.split(".")[0]
     # No consumer that does nothing: each costs a broker task and a processed_events row.
-    for gone in ("survey.on_message_status", "outreach.on_alumni_imported",
+    # (survey.on_message_status came back with work to do: the call list's state.)
+    for gone in ("outreach.on_alumni_imported",
                  "outreach.on_wave_opened", "outreach.on_wave_closed"):
         assert gone not in app.tasks
 
