@@ -34,7 +34,7 @@ def test_the_cli_imports_a_form_prints_a_summary_and_audits_it(settings, clean_d
         "saved as uji version 3",
     )
     # The form names no indicator input (no jejak_input column, no blk-tracer item).
-    assert indicators.startswith("indicators: It will have 0 of 14 indicators. Not collected "
+    assert indicators.startswith("indicators: It will have 0 of 15 indicators. Not collected "
                                  "by this questionnaire: Status of the alumni, ")
     assert stored(clean_db) == [("uji", 3, "Uji XLSForm")]
     with clean_db.session_factory() as session:
