@@ -18,13 +18,16 @@ every read parses afresh.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
+from sqlalchemy.orm import Session
 
 from services.analytics.cells import JOB_SEARCH_CHANNELS, Cell, CellKey, merge, replaced
 from services.analytics.disclosure import Disclosure
@@ -45,6 +48,7 @@ MERGES_KEEP = 8192
 _REPLACE_SHARE = 10
 
 WaveKey = tuple[str, int]  # (database URL, wave id)
+log = logging.getLogger(__name__)
 
 
 def _bounded(entries: OrderedDict[Any, Any], keep: int) -> None:
@@ -70,21 +74,6 @@ class SnapshotEntries:
         default_factory=OrderedDict)
     _last_merge: OrderedDict[Hashable, tuple[tuple[Cell, ...], Cell]] = field(
         default_factory=OrderedDict)
-    _read: OrderedDict[Hashable, tuple[Any, Any]] = field(default_factory=OrderedDict)
-
-    def read(self, key: Hashable, view: Any, compute: Callable[[], Any]) -> Any:
-        """What `compute` reads from the tables for `key`, kept while this very view is
-        current (the AAPOR rates: `response_rates.current_response_rates`)."""
-        with self.lock:
-            found = self._read.get(key)
-            if found is not None and found[0] is view:
-                self._read.move_to_end(key)
-                return found[1]
-        value = compute()
-        with self.lock:
-            self._read[key] = (view, value)
-            _bounded(self._read, ANSWERS_KEEP)
-        return value
 
     def rule(self, cells: list[tuple[CellKey, Cell]]) -> Disclosure:
         """The `Disclosure` of the wave's cells (all of them: the lattice is the wave's,
@@ -191,15 +180,85 @@ class SnapshotEntries:
         return total
 
 
+@dataclass
+class _Kept:
+    version: tuple[Any, Hashable]  # (the snapshot view read with, what else it depends on)
+    value: Any
+    seconds: float  # what computing it took
+    refreshing: bool = False
+
+
+class KeptReads:
+    """Reads of the tables that are too slow to redo in a request on a large wave, kept per
+    (database, wave, query) across snapshots: the AAPOR rates (7 s at 1M responses; every
+    live update makes a new snapshot view).
+
+    A read is fresh for the snapshot view it was made with (compared by identity, as every
+    entry here) and a version of what else it reads (the newest contact attempt). When it is
+    not fresh: if computing it took at most `sync_seconds` (every wave a centre runs), it is
+    computed again in the request, so a change shows at once; if it took longer, the kept
+    value is answered and one background thread computes the fresh one with its own
+    session, which later requests then find. A value is never older than the previous
+    change plus one computation.
+    """
+
+    def __init__(self, sync_seconds: float = 0.25) -> None:
+        self.sync_seconds = sync_seconds
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[Hashable, _Kept] = OrderedDict()
+
+    def read(self, session: Session, key: Hashable, view: Any, version: Hashable,
+             compute: Callable[[Session], Any]) -> Any:
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None and kept.version[0] is view and kept.version[1] == version:
+                return kept.value
+            slow = kept is not None and kept.seconds > self.sync_seconds
+            if slow and not kept.refreshing:
+                kept.refreshing = True
+                threading.Thread(target=self._refresh, name="jejak-kept-read", daemon=True,
+                                 args=(session.get_bind(), key, view, version, compute)).start()
+            if slow:
+                return kept.value
+        return self._compute(session, key, view, version, compute)
+
+    def _compute(self, session: Session, key: Hashable, view: Any, version: Hashable,
+                 compute: Callable[[Session], Any]) -> Any:
+        started = time.perf_counter()
+        value = compute(session)
+        with self._lock:
+            self._kept[key] = _Kept((view, version), value, time.perf_counter() - started)
+            self._kept.move_to_end(key)
+            _bounded(self._kept, ANSWERS_KEEP)
+        return value
+
+    def _refresh(self, bind: Any, key: Hashable, view: Any, version: Hashable,
+                 compute: Callable[[Session], Any]) -> None:
+        try:
+            with Session(bind=bind) as session:
+                self._compute(session, key, view, version, compute)
+        except Exception:  # the kept value stays; the next request tries again
+            log.warning("could not read %r again in the background", key, exc_info=True)
+            with self._lock:
+                kept = self._kept.get(key)
+                if kept is not None:
+                    kept.refreshing = False
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
 class IndicatorCache:
     """The parsed snapshots (`snapshots.read_snapshot`) and the `SnapshotEntries` of each
-    wave's current snapshot, per (database, wave)."""
+    wave's current snapshot, per (database, wave), and the `KeptReads`."""
 
     def __init__(self) -> None:
         self.warmed = threading.Event()  # set once a background warm is done (snapshots)
         self._lock = threading.Lock()
         self._parsed: dict[WaveKey, Any] = {}
         self._entries: dict[WaveKey, SnapshotEntries] = {}
+        self.kept_reads = KeptReads()
 
     def parsed(self, wave: WaveKey) -> Any | None:
         """What `snapshots` parsed of the wave's newest snapshot (its `_Parsed`)."""
@@ -232,6 +291,7 @@ class IndicatorCache:
         with self._lock:
             self._parsed.clear()
             self._entries.clear()
+        self.kept_reads.clear()
 
 
 def install(app: Flask) -> IndicatorCache:
@@ -244,6 +304,15 @@ def of_app() -> IndicatorCache | None:
     if not has_app_context():
         return None
     return current_app.extensions.get(EXTENSION)
+
+
+def kept_read(session: Session, key: Hashable, view: Any, version: Hashable,
+              compute: Callable[[Session], Any]) -> Any:
+    """`KeptReads.read` of the current app's cache; outside an app, computed now."""
+    cache = of_app()
+    if cache is None:
+        return compute(session)
+    return cache.kept_reads.read(session, key, view, version, compute)
 
 
 def entries_of(wave: WaveKey, snapshot_id: int) -> SnapshotEntries:

@@ -15,14 +15,15 @@ distinct kinds of evidence whatever its size, so Python applies `aapor.dispositi
 one copy of the rule) to each kind once and weighs it by its count: the rule stays in one
 place and the work in Python does not grow with the wave.
 
-When: the readers (API, dashboard) take `current_response_rates`, which the app keeps with
-the wave's snapshot view (`indicator_cache`) and reads again when that view changes (a
-refresh, or a live update after a response or a message status) or when a contact attempt
-was recorded since (the newest attempt id is part of the key: a call is not an event the
-snapshots follow). An opt-out or a withdrawn consent shows with the next change of the
-snapshot, as in the snapshot's own dispositions. At 100,000 targets and 300,000 attempts the
-read took 2.8 s at p50 on a loaded 2-core machine (bench/response_rates.py), too slow for
-every request; the check for a new attempt is one index lookup.
+When: the readers (API, dashboard) take `current_response_rates`, which the app keeps
+(`indicator_cache.KeptReads`), fresh for the wave's snapshot view (a refresh, or a live
+update after a response or a message status) and the newest contact attempt (a call is not
+an event the snapshots follow; its id is one index lookup). A wave whose read takes longer
+than a request should wait (7 s at 1M responses on a loaded 2-core machine, 2.8 s at
+100,000 targets and 300,000 attempts: bench/analytics.py, bench/response_rates.py) answers
+the kept rates while one background thread reads them again; every wave a centre runs reads
+in milliseconds, in the request. An opt-out or a withdrawn consent shows with the next
+change of the snapshot, as in the snapshot's own dispositions.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from sqlalchemy.orm import Session
 from services.analytics.aapor import CALL_EVIDENCE, CHANNEL_FAILED, CODES, Evidence, Rates
 from services.analytics.aapor import disposition as disposition_of
 from services.analytics.aapor import rates as aapor_rates
-from services.analytics.indicator_cache import entries_of
+from services.analytics.indicator_cache import kept_read
 from services.analytics.measures import count_where
 from services.analytics.statements import CONTACTED_STATUSES, failed_for_good
 from shared.models import (
@@ -151,14 +152,14 @@ def _tally(rows: Iterable[Any]) -> ResponseRates:
 def current_response_rates(session: Session, wave_id: int, snapshot: Any, *,
                            program: int | None = None, cohort: int | None = None,
                            gender: str | None = None) -> ResponseRates:
-    """`response_rates`, kept by the app with this view of the wave's snapshot until a
-    contact attempt is recorded (see the module docstring)."""
+    """`response_rates`, kept by the app (`indicator_cache.KeptReads`): fresh for this view
+    of the wave's snapshot and the newest contact attempt (see the module docstring)."""
     newest_attempt = session.scalar(select(func.max(ContactAttempt.id)))
-    entries = entries_of((str(session.get_bind().url), wave_id), snapshot.id)
-    return entries.read(
-        ("response_rates", program, cohort, gender, newest_attempt), snapshot,
-        lambda: response_rates(session, wave_id, program=program, cohort=cohort,
-                               gender=gender))
+    return kept_read(
+        session, (str(session.get_bind().url), wave_id, "response_rates", program, cohort,
+                  gender), snapshot, newest_attempt,
+        lambda reader: response_rates(reader, wave_id, program=program, cohort=cohort,
+                                      gender=gender))
 
 
 def current_response_rates_by_program(session: Session, wave_id: int, snapshot: Any, *,
@@ -166,10 +167,11 @@ def current_response_rates_by_program(session: Session, wave_id: int, snapshot: 
                                       ) -> dict[int, ResponseRates]:
     """`response_rates_by_program`, kept as `current_response_rates` is."""
     newest_attempt = session.scalar(select(func.max(ContactAttempt.id)))
-    entries = entries_of((str(session.get_bind().url), wave_id), snapshot.id)
-    return entries.read(
-        ("response_rates_by_program", cohort, gender, newest_attempt), snapshot,
-        lambda: response_rates_by_program(session, wave_id, cohort=cohort, gender=gender))
+    return kept_read(
+        session, (str(session.get_bind().url), wave_id, "response_rates_by_program", cohort,
+                  gender), snapshot, newest_attempt,
+        lambda reader: response_rates_by_program(reader, wave_id, cohort=cohort,
+                                                 gender=gender))
 
 
 def _flag(condition: ColumnElement[bool]) -> ColumnElement[Any]:
