@@ -37,7 +37,9 @@ from shared.event_types import (
     ChatOpened,
     ConsentWithdrawn,
     ContractError,
+    EmployerAnswersSubmitted,
     EmployerContactAdded,
+    EmployerContactErased,
     EventData,
     InvitationRequested,
     MessageStatus,
@@ -89,6 +91,10 @@ CONTRACTS: dict[str, Contract] = {contract.data.name: contract for contract in (
     Contract(ChatOpened, ("survey.on_chat_opened",)),
     # A supervisor an alumnus consented to: outreach records them as a recipient.
     Contract(EmployerContactAdded, ("outreach.on_employer_contact_added",)),
+    # A company's answers: outreach stops the contact's reminders of the wave.
+    Contract(EmployerAnswersSubmitted, ("outreach.on_employer_answers_submitted",)),
+    # A contact erased on request: outreach forgets them and stops what is pending.
+    Contract(EmployerContactErased, ("outreach.on_employer_contact_erased",)),
     # Survey reads message status from the messages table; only analytics listens.
     Contract(MessageStatus, ("analytics.on_message_status",)),
 )}
