@@ -56,8 +56,8 @@ _PHONE = re.compile(
 # value that was encoded twice (a `next=` inside a `next=`).
 _SLASH = r"(?:/|%2[Ff]|%252[Ff])"
 # /s/<token> (personal survey link), /u/<token> (unsubscribe link), /e/<token> (an
-# employer contact's link, docs/employers.md) and /eu/<token> (their unsubscribe link); the mask's own
-# `[token:…]` does not match, so masking twice changes nothing.
+# employer contact's link, docs/employers.md) and /eu/<token> (their unsubscribe link);
+# the mask's own `[token:…]` does not match, so masking twice changes nothing.
 _LINK_TOKEN = re.compile(rf"({_SLASH}(?:[sue]|eu){_SLASH})([A-Za-z0-9_-]+)")
 _QUERY_SECRET = re.compile(
     r"([?&;][\w.-]*?(?:token|key|secret|password|passwd|signature|sig)=)(?!\[token:)"
