@@ -174,4 +174,16 @@ def suppress(figures: dict[str, Any]) -> dict[str, Any]:
     return figures
 
 
-__all__ = ["alumni_gap", "employer_figures", "share_figure", "suppress"]
+def report_figures(session: Session, wave_id: int, unsuppressed: bool = False
+                   ) -> dict[str, Any] | None:
+    """The figures for the PDF and the workbook (suppressed unless the export is an admin's
+    unsuppressed one); None when nobody could be asked and nobody answered, so the reports
+    of a centre that does not run the employer survey have no empty chapter."""
+    figures = employer_figures(session, wave_id)
+    if not figures["ratings"] and not figures["response_rate"]["invited"] \
+            and not figures["companies_answered"]:
+        return None
+    return figures if unsuppressed else suppress(figures)
+
+
+__all__ = ["report_figures", "alumni_gap", "employer_figures", "share_figure", "suppress"]

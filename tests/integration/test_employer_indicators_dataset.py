@@ -230,3 +230,44 @@ def test_before_any_refresh_the_api_says_so(analytics_app, survey, dataset) -> N
         "/api/v1/employer-indicators", query_string={"wave": "ts-2026"},
         headers=survey["headers"]["viewer"])
     assert answer.status_code == 404 and "refresh" in answer.get_data(as_text=True)
+
+
+def test_the_pdf_has_its_employer_chapter_and_the_workbook_its_sheet(
+        analytics_app, survey, dataset) -> None:
+    from openpyxl import load_workbook
+    from pypdf import PdfReader
+
+    from tests.integration.test_reports import new_export, rows_of, run
+
+    refreshed(analytics_app, dataset["wave_id"])
+    pdf = run(analytics_app, new_export(analytics_app, "pdf", unsuppressed=True))
+    assert pdf.status == "done", pdf.error
+    text = " ".join(" ".join(page.extract_text() for page in PdfReader(pdf.path).pages).split())
+    assert "Pengguna lulusan" in text and "Kepuasan per aspek" in text
+    assert "Integritas dan etos kerja 75,0%" in text  # 3 of 4, shown to an admin's export
+    assert "Tingkat respons pengguna lulusan" in text and "66,7%" in text  # 2 of 3
+    workbook = run(analytics_app, new_export(analytics_app, "xlsx"))
+    assert workbook.status == "done", workbook.error
+    rows = rows_of(load_workbook(workbook.path)["Pengguna lulusan"])
+    by_first = {row[0]: row for row in rows if row and row[0] is not None}
+    assert by_first["Integritas dan etos kerja"][1:5] == ("n < 5", "–", "n < 5", 4)
+    assert by_first["Menerima peserta pemagangan"][1:3] == (0.5, 2)
+    assert [row[:3] for row in rows if row[0] == "C · Industri Pengolahan" and row[2]
+            is not None and isinstance(row[2], int)] == [
+        ("C · Industri Pengolahan", "Las", 5), ("C · Industri Pengolahan", "Otomotif", 0)]
+
+
+def test_the_dashboard_shows_the_employer_section(analytics_app, survey, dataset) -> None:
+    from shared.auth import create_user
+    from tests.integration.test_web_access import login
+
+    refreshed(analytics_app, dataset["wave_id"])
+    with analytics_app.app_context():
+        create_user(db.session(), "pengamat", "rahasia-pengamat", "viewer")
+        db.session().commit()
+    client = analytics_app.test_client()
+    assert login(client, "pengamat", "rahasia-pengamat").status_code == 302
+    page = client.get("/?wave=ts-2026").get_data(as_text=True)
+    assert "Pengguna lulusan" in page and "Tingkat respons pengguna lulusan" in page
+    assert "66,7%" in page and "chart-employer-satisfaction" in page
+    assert "Kebutuhan tenaga kerja 12 bulan ke depan, per kota" in page and "Samarinda" in page

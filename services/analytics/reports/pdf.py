@@ -51,6 +51,7 @@ from services.analytics.reports.content import (
     indicator_groups,
     report_groups,
 )
+from services.analytics.reports.pdf_employers import employer_chapter
 from services.analytics.reports.pdf_rates import bias_section, rates_section
 from services.analytics.response_rates import ResponseRates
 from shared.centre import Centre
@@ -198,6 +199,7 @@ def write_pdf(
     rule: Disclosure | None = None,
     unsuppressed: bool = False,
     response_rates: ResponseRates | None = None,
+    employer: Mapping[str, Any] | None = None,
 ) -> None:
     """The report as a PDF file, through the small-group rule as every export (`rule` and
     `unsuppressed` as `report_groups` takes them). A selection the rule hides entirely
@@ -226,6 +228,8 @@ def write_pdf(
     if overall.get("suppressed"):
         pdf.heading("Angka tidak ditampilkan")
         pdf.paragraph(SUPPRESSED_SELECTION)
+        if employer is not None:  # the employer figures have their own small-group rule
+            employer_chapter(pdf, employer)
         pdf.output(str(out_path))
         progress(100)
         return
@@ -242,6 +246,8 @@ def write_pdf(
     _competency(pdf, overall, programs, labels)
     progress(75)
     _training_and_channels(pdf, overall, labels)
+    if employer is not None:  # "Pengguna lulusan" (pdf_employers)
+        employer_chapter(pdf, employer)
     _recommendations(pdf, centre)
     pdf.output(str(out_path))
     progress(100)
