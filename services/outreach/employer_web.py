@@ -74,14 +74,14 @@ def create() -> Any:
     auth.audit(session, auth.current_principal().name, "employer_campaign.create",
                str(campaign.id), wave=campaign.wave_id)
     session.commit()
-    return redirect(url_for(".detail", campaign_id=campaign.id))
+    return redirect(url_for(".detail", employer_campaign_id=campaign.id))
 
 
-@bp.route("/employers/<int:campaign_id>")
+@bp.route("/employers/<int:employer_campaign_id>")
 @auth.requires("operator")
-def detail(campaign_id: int) -> Any:
+def detail(employer_campaign_id: int) -> Any:
     session = db.session()
-    campaign = session.get(EmployerCampaign, campaign_id) or abort(404)
+    campaign = session.get(EmployerCampaign, employer_campaign_id) or abort(404)
     contacts = _names(session, campaigns.audience_contacts(session, campaign.wave_id))
     counts = campaigns.alumni_counts(session, campaign.wave_id)
     for contact in contacts:
@@ -92,31 +92,31 @@ def detail(campaign_id: int) -> Any:
         contacts=contacts, channels=STEP_CHANNELS)
 
 
-@bp.route("/employers/<int:campaign_id>/steps", methods=["POST"])
+@bp.route("/employers/<int:employer_campaign_id>/steps", methods=["POST"])
 @auth.requires("operator")
-def edit_steps(campaign_id: int) -> Any:
+def edit_steps(employer_campaign_id: int) -> Any:
     session = db.session()
-    campaign = session.get(EmployerCampaign, campaign_id) or abort(404)
+    campaign = session.get(EmployerCampaign, employer_campaign_id) or abort(404)
     steps = steps_from_form(request.form)
     try:
         campaigns.replace_steps(campaign, steps)
     except OutreachError as exc:
         session.rollback()
         flash(_step_error(exc), "error")
-        return redirect(url_for(".detail", campaign_id=campaign_id))
+        return redirect(url_for(".detail", employer_campaign_id=employer_campaign_id))
     auth.audit(session, auth.current_principal().name, "employer_campaign.steps",
-               str(campaign_id), steps=len(steps))
+               str(employer_campaign_id), steps=len(steps))
     session.commit()
     flash(_("Steps saved."), "ok")
-    return redirect(url_for(".detail", campaign_id=campaign_id))
+    return redirect(url_for(".detail", employer_campaign_id=employer_campaign_id))
 
 
-@bp.route("/employers/<int:campaign_id>/<any(launch, pause, resume):action>",
+@bp.route("/employers/<int:employer_campaign_id>/<any(launch, pause, resume):action>",
           methods=["POST"])
 @auth.requires("operator")
-def act(campaign_id: int, action: str) -> Any:
+def act(employer_campaign_id: int, action: str) -> Any:
     session = db.session()
-    campaign = session.get(EmployerCampaign, campaign_id) or abort(404)
+    campaign = session.get(EmployerCampaign, employer_campaign_id) or abort(404)
     try:
         if action == "launch":
             planned = campaigns.launch(session, campaign, applied())
@@ -130,32 +130,33 @@ def act(campaign_id: int, action: str) -> Any:
     except OutreachError as exc:
         session.rollback()
         flash(exc.message, "error")
-        return redirect(url_for(".detail", campaign_id=campaign_id))
+        return redirect(url_for(".detail", employer_campaign_id=employer_campaign_id))
     auth.audit(session, auth.current_principal().name, f"employer_campaign.{action}",
-               str(campaign_id))
+               str(employer_campaign_id))
     session.commit()
-    return redirect(url_for(".detail", campaign_id=campaign_id))
+    return redirect(url_for(".detail", employer_campaign_id=employer_campaign_id))
 
 
-@bp.route("/employers/<int:campaign_id>/contacts/<int:contact_id>/chat", methods=["POST"])
+@bp.route("/employers/<int:employer_campaign_id>/contacts/<int:contact_id>/chat",
+          methods=["POST"])
 @auth.requires("operator")
-def open_chat(campaign_id: int, contact_id: int) -> Any:
+def open_chat(employer_campaign_id: int, contact_id: int) -> Any:
     """Click-to-chat: WhatsApp on the staff phone with the first message ready to send."""
     session = db.session()
-    campaign = session.get(EmployerCampaign, campaign_id) or abort(404)
+    campaign = session.get(EmployerCampaign, employer_campaign_id) or abort(404)
     try:
         address = employer_delivery.chat_address(session, campaign, contact_id, applied())
     except OutreachError as exc:
         if exc.status == 404:
             abort(404)
         flash(exc.message, "error")
-        return redirect(url_for(".detail", campaign_id=campaign_id))
+        return redirect(url_for(".detail", employer_campaign_id=employer_campaign_id))
     except templating.TemplateProblem as exc:
         flash(_("The step's message cannot be written: %(problem)s", problem=str(exc)),
               "error")
-        return redirect(url_for(".detail", campaign_id=campaign_id))
+        return redirect(url_for(".detail", employer_campaign_id=employer_campaign_id))
     auth.audit(session, auth.current_principal().name, "employer.chat_open",
-               f"contact:{contact_id}", campaign=campaign_id)
+               f"contact:{contact_id}", campaign=employer_campaign_id)
     session.commit()
     response = redirect(address, 303)
     response.headers["Cache-Control"] = "no-store"
