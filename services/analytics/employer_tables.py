@@ -193,8 +193,8 @@ def tables(figures: Mapping[str, Any], t: Callable[..., str], locale: str = "id"
             gap_text = (SMALL_N_MARK if gap.get("suppressed") else None if raw and
                         gap["value"] is None else "–" if gap["value"] is None
                         else signed(gap["value"], 1, locale=locale))
-            strengthen_rows.append([program, t(COMPETENCY_NAMES.get(row["competency"],
-                                                                    row["competency"])),
+            competency = t(COMPETENCY_NAMES.get(row["competency"], row["competency"]))
+            strengthen_rows.append([program, competency[:1].upper() + competency[1:],
                                     whole(row["companies"], locale=locale), gap_text,
                                     whole(gap["n"], locale=locale)])
     out.append(EmployerTable(

@@ -21,7 +21,7 @@ COLUMNS = (("Kelompok", 40), ("", 22), ("", 14), ("", 14), ("", 14), ("", 14), (
            ("", 14), ("", 14), ("", 14))
 # Columns (by their Indonesian heads) that hold shares 0-1.
 SHARE_WORDS = ("Nilai 3–4", "Persentase ya", "Tingkat respons", "Integritas", "Teknis", "K3",
-               "Alat/TI", "Komunikasi", "Kerja sama tim", "Disiplin", "Belajar")
+               "Alat/TI", "Komun.", "Kerja sama tim", "Disiplin", "Belajar")
 
 
 def employer_sheet(workbook: Workbook, figures: Mapping[str, Any]) -> None:
