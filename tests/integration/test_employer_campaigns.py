@@ -236,3 +236,60 @@ def test_the_pages_are_indonesian_first(staff, survey) -> None:
     page = staff.get("/employers").get_data(as_text=True)
     assert "Kampanye pengguna lulusan" in page and "Buat kampanye" in page
     assert re.search(r"Tracer 2026 \(2 kontak\)", page)
+
+
+def test_an_erased_contact_is_written_to_by_nobody(outreach_app, survey_app, survey, contacts,
+                                                   staff) -> None:
+    from services.survey.employer_privacy import erase_contact
+
+    launched(staff, survey)
+    with survey_app.app_context():
+        erase_contact(db.session(), contacts["sari"])
+        db.session().commit()
+    for _ in range(2):
+        run_consumer(survey_app, "employer.contact_erased", tasks.on_employer_contact_erased)
+    sari = [row[3:] for row in messages(outreach_app) if row[1] == contacts["sari"]]
+    assert sari == [("cancelled", "erased")] * 3
+
+
+def test_a_worker_stopped_mid_send_leaves_the_message_in_doubt_never_resent(
+        outreach_app, survey, contacts, staff, quiet_free) -> None:
+    from datetime import timedelta
+
+    from shared.models import utcnow
+
+    launched(staff, survey)
+    with outreach_app.app_context():
+        session = db.session()
+        first = session.scalars(select(EmployerMessage).where(
+            EmployerMessage.contact_id == contacts["budi"], EmployerMessage.step == 0)).one()
+        first.status, first.due_at = "sending", utcnow() - timedelta(minutes=11)
+        session.commit()
+    assert send(outreach_app, quiet_free) == {"sent": 1}  # Sari's; Budi's is not resent
+    budi = [row[3] for row in messages(outreach_app) if row[1] == contacts["budi"]]
+    assert budi == ["in_doubt", "planned", "planned"]
+
+
+def test_a_passing_failure_is_tried_again_later_and_sent_once(
+        outreach_app, survey, contacts, staff, quiet_free) -> None:
+    from datetime import timedelta
+
+    from shared.models import utcnow
+    from tests.integration.peers import SmtpSink
+
+    launched(staff, survey)
+    with SmtpSink() as sink:
+        settings = dataclasses.replace(quiet_free, smtp_url=sink.url)
+        sink.fail(451, to="budi@majujaya.example", times=1)
+        assert send(outreach_app, settings) == {"sent": 1, "planned": 1}  # Sari's went
+        assert sink.count() == 0
+        assert send(outreach_app, settings) == {}  # not before its time
+        later = utcnow() + timedelta(minutes=16)
+        with outreach_app.app_context():
+            assert employer_delivery.send_due(db.get_db().session_factory, settings,
+                                              now=later) == {"sent": 1}
+        assert sink.recipients() == {"budi@majujaya.example": 1}
+    with outreach_app.app_context():
+        first = db.session().scalars(select(EmployerMessage).where(
+            EmployerMessage.contact_id == contacts["budi"], EmployerMessage.step == 0)).one()
+        assert (first.status, first.attempts) == ("sent", 2)
