@@ -42,6 +42,19 @@ RETRY_AFTER = timedelta(minutes=15)  # a transient failure: tried again then
 MAX_ATTEMPTS = 3
 STUCK_SENDING = timedelta(minutes=10)
 BATCH = 200  # messages per run of the beat job
+# What channels and providers see as an employer message's id (the email's Message-ID, the
+# sinks' records): apart from the alumni messages' ids, so a bounce, a sink copy or an
+# erasure of alumni message 5 never reaches employer message 5.
+OUTGOING_ID_BASE = 1 << 48
+
+
+def outgoing_id(message_id: int) -> int:
+    return OUTGOING_ID_BASE + message_id
+
+
+def employer_message_of(outgoing: int) -> int | None:
+    """The employer message behind an id channels saw, or None for an alumni message's."""
+    return outgoing - OUTGOING_ID_BASE if outgoing >= OUTGOING_ID_BASE else None
 
 
 def send_due(session_factory: sessionmaker[Session], settings: Settings, *,
@@ -109,7 +122,7 @@ def _send_one(session_factory: sessionmaker[Session], settings: Settings, channe
         if claimed != 1:
             return "gone"  # another worker took it between the read and the claim
         outgoing = Outgoing(
-            message_id=message_id, channel=message.channel, address=message.address,
+            message_id=outgoing_id(message_id), channel=message.channel, address=message.address,
             body=rendered.body, subject=rendered.subject,
             unsubscribe_url=context["unsubscribe_link"],
             template_name=templating.WHATSAPP_TEMPLATE,
@@ -151,6 +164,20 @@ def _stop_reason(session: Session, message: EmployerMessage, campaign: EmployerC
     if message.address not in (contact.email, contact.phone):
         return "address_changed"  # the survey corrected it: not to the old one
     return None
+
+
+def record_bounce(session: Session, message_id: int, address: list[str], reason: str) -> str:
+    """A hard bounce of an employer email (services/outreach/bounces.py): the message is
+    `failed` with the reason when the bounce names its address; "hard", "already" or
+    "not_ours"."""
+    message = session.get(EmployerMessage, message_id)
+    if message is None or message.channel != "email" or not message.address \
+            or message.address.lower() not in address:
+        return "not_ours"
+    if message.status == "failed":
+        return "already"
+    message.status, message.failed_reason = "failed", reason[:500]
+    return "hard"
 
 
 # --- opting out (no login) -------------------------------------------------------------

@@ -293,3 +293,32 @@ def test_a_passing_failure_is_tried_again_later_and_sent_once(
         first = db.session().scalars(select(EmployerMessage).where(
             EmployerMessage.contact_id == contacts["budi"], EmployerMessage.step == 0)).one()
         assert (first.status, first.attempts) == ("sent", 2)
+
+
+def test_a_hard_bounce_fails_the_employer_email_and_never_an_alumni_message(
+        outreach_app, survey, contacts, staff, quiet_free) -> None:
+    from services.outreach import bounces
+    from services.outreach.channels.email import message_id_from_header
+    from tests.integration.peers import SmtpSink
+
+    launched(staff, survey)
+    with SmtpSink() as sink:
+        send(outreach_app, dataclasses.replace(quiet_free, smtp_url=sink.url))
+        header = sink.mails[0].message_id
+    outgoing = message_id_from_header(header, TEST_SECRET_KEY)
+    assert outgoing is not None and outgoing > 1 << 48  # apart from the alumni messages' ids
+    with outreach_app.app_context():
+        first = db.session().scalars(select(EmployerMessage).where(
+            EmployerMessage.contact_id == contacts["budi"], EmployerMessage.step == 0)).one()
+        assert employer_delivery.employer_message_of(outgoing) == first.id
+        factory = db.get_db().session_factory
+    bounced = bounces.Recipient(frozenset({"budi@majujaya.example"}), "failed", "5.1.1",
+                                "no such user")
+    report = bounces.Report(outgoing, (bounced,))
+    assert bounces._apply(factory, report) == "hard"
+    assert bounces._apply(factory, report) == "already"
+    other = bounces.Report(outgoing, (bounces.Recipient(frozenset({"x@y.example"}), "failed",
+                                                        "5.1.1", ""),))
+    assert bounces._apply(factory, other) == "not_ours"
+    budi = [row[3] for row in messages(outreach_app) if row[1] == contacts["budi"]]
+    assert budi[0] == "failed"
