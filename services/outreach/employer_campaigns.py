@@ -133,9 +133,13 @@ def forget_alumnus(session: Session, alumnus_id: int, reason: str) -> int:
 
 
 def forget_contact(session: Session, contact_id: int) -> int:
-    """`employer.contact_erased`: the contact leaves every audience; pending messages stop."""
+    """`employer.contact_erased`: the contact leaves every audience, pending messages stop,
+    and the addresses their messages went to are blanked (the statuses stay, counted)."""
     session.execute(delete(EmployerAudience).where(EmployerAudience.contact_id == contact_id))
-    return _stop_unreachable(session, [contact_id], "erased")
+    stopped = _stop_unreachable(session, [contact_id], "erased")
+    session.execute(update(EmployerMessage).where(EmployerMessage.contact_id == contact_id)
+                    .values(address=None).execution_options(synchronize_session=False))
+    return stopped
 
 
 def record_reply(session: Session, wave_id: int, contact_id: int) -> int:

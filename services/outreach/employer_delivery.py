@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.outreach import employer_campaigns as campaigns
 from services.outreach import pacing, templating
 from services.outreach.campaigns import CHANNELS, OutreachError
-from services.outreach.channels import Outgoing
+from services.outreach.channels import Outgoing, drop_from_sinks
 from services.outreach.delivery import Channels, _send
 from shared.config import Settings
 from shared.i18n import translated as _
@@ -178,6 +178,13 @@ def record_bounce(session: Session, message_id: int, address: list[str], reason:
         return "already"
     message.status, message.failed_reason = "failed", reason[:500]
     return "hard"
+
+
+def drop_sink_copies(session: Session, contact_id: int, settings: Settings) -> int:
+    """Erasure of a contact: the embedded sinks forget every message made for them."""
+    ids = session.scalars(select(EmployerMessage.id)
+                          .where(EmployerMessage.contact_id == contact_id))
+    return drop_from_sinks(settings, {outgoing_id(message_id) for message_id in ids})
 
 
 # --- opting out (no login) -------------------------------------------------------------

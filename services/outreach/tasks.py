@@ -147,5 +147,7 @@ def on_employer_contact_erased(db_session: Session, event: Event) -> None:
     data = event.data
     assert isinstance(data, EmployerContactErased)
     employer_campaigns.forget_contact(db_session, data.contact_id)
+    employer_delivery.drop_sink_copies(db_session, data.contact_id,
+                                       current_app.config["JEJAK_SETTINGS"])
     db_session.execute(delete(EmployerRecipient)
                        .where(EmployerRecipient.contact_id == data.contact_id))

@@ -243,13 +243,21 @@ def test_an_erased_contact_is_written_to_by_nobody(outreach_app, survey_app, sur
     from services.survey.employer_privacy import erase_contact
 
     launched(staff, survey)
+    send(outreach_app, dataclasses.replace(outreach_app.config["JEJAK_SETTINGS"]))
+    whatsapp_log = outreach_app.config["JEJAK_SETTINGS"].home / "outbox" / "whatsapp.log"
+    assert "+6281311112222" in whatsapp_log.read_text()
     with survey_app.app_context():
         erase_contact(db.session(), contacts["sari"])
         db.session().commit()
     for _ in range(2):
         run_consumer(survey_app, "employer.contact_erased", tasks.on_employer_contact_erased)
-    sari = [row[3:] for row in messages(outreach_app) if row[1] == contacts["sari"]]
-    assert sari == [("cancelled", "erased")] * 3
+    sari = [row[2:] for row in messages(outreach_app) if row[1] == contacts["sari"]]
+    assert [status for _channel, status, _reason in sari] == ["sent", "cancelled", "cancelled"]
+    assert sari[1][2] == "erased"
+    with outreach_app.app_context():
+        assert db.session().scalars(select(EmployerMessage.address).where(
+            EmployerMessage.contact_id == contacts["sari"])).all() == [None] * 3
+    assert "+6281311112222" not in whatsapp_log.read_text()  # the sink's copy went
 
 
 def test_a_worker_stopped_mid_send_leaves_the_message_in_doubt_never_resent(
