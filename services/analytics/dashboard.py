@@ -91,7 +91,7 @@ def index() -> Any:
         genders=[("L", _("Men")), ("P", _("Women"))],
         computed_at=format_datetime(page["snapshot"].computed_at, "d MMM y, HH:mm")
         if page.get("snapshot") else None,
-        employer=employer_section(session, wave),  # "Pengguna lulusan" (issue 17)
+        employer=employer_section(session, wave, filters, page),  # "Pengguna lulusan"
         **page,
     )
 

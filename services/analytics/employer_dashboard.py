@@ -21,12 +21,22 @@ from services.analytics.employer_tables import ASPECT_NAMES, share_text, tables
 from shared.models import IndicatorSnapshot, Wave
 
 
-def employer_section(session: Session, wave: Wave | None) -> dict[str, Any] | None:
-    """The section's data, or None before the wave's first refresh."""
-    if wave is None or session.scalar(select(IndicatorSnapshot.id).where(
-            IndicatorSnapshot.wave_id == wave.id).limit(1)) is None:
+def employer_section(session: Session, wave: Wave | None, filters: Any,
+                     page: dict[str, Any]) -> dict[str, Any] | None:
+    """The section's data; None before the wave's first refresh, when the page is filtered
+    (the employer figures are the whole wave's: under a program or cohort they would read
+    as that group's), when the page hides the wave's figures, and when nobody could be
+    asked and nobody answered (a centre not running the employer survey)."""
+    if wave is None or any((filters.program, filters.cohort, filters.gender)) \
+            or page.get("overall", {}).get("suppressed") or session.scalar(
+                select(IndicatorSnapshot.id).where(IndicatorSnapshot.wave_id == wave.id)
+                .limit(1)) is None:
         return None
-    figures = suppress(employer_figures(session, wave.id))
+    figures = employer_figures(session, wave.id)
+    if not figures["ratings"] and not figures["response_rate"]["invited"] \
+            and not figures["companies_answered"]:
+        return None
+    figures = suppress(figures)
     locale = str(get_locale() or "id")
     overall = figures["satisfaction"]
     rows = [charts.Bar(_(ASPECT_NAMES[aspect]), overall[aspect]["value"],

@@ -246,11 +246,13 @@ def test_the_pdf_has_its_employer_chapter_and_the_workbook_its_sheet(
     assert "Pengguna lulusan" in text and "Kepuasan per aspek" in text
     assert "Integritas dan etos kerja 75,0%" in text  # 3 of 4, shown to an admin's export
     assert "Tingkat respons pengguna lulusan" in text and "66,7%" in text  # 2 of 3
-    workbook = run(analytics_app, new_export(analytics_app, "xlsx"))
+    # Two alumni answered: the wave's own figures are hidden below admin, and with them the
+    # employer sheet, as the whole report; an admin's unsuppressed export has both.
+    workbook = run(analytics_app, new_export(analytics_app, "xlsx", unsuppressed=True))
     assert workbook.status == "done", workbook.error
     rows = rows_of(load_workbook(workbook.path)["Pengguna lulusan"])
     by_first = {row[0]: row for row in rows if row and row[0] is not None}
-    assert by_first["Integritas dan etos kerja"][1:5] == ("n < 5", "–", "n < 5", 4)
+    assert by_first["Integritas dan etos kerja"][1:5] == (0.75, "30,1%–95,4%", 3.25, 4)
     assert by_first["Menerima peserta pemagangan"][1:3] == (0.5, 2)
     assert [row[:3] for row in rows if row[0] == "C · Industri Pengolahan" and row[2]
             is not None and isinstance(row[2], int)] == [
@@ -265,9 +267,19 @@ def test_the_dashboard_shows_the_employer_section(analytics_app, survey, dataset
     with analytics_app.app_context():
         create_user(db.session(), "pengamat", "rahasia-pengamat", "viewer")
         db.session().commit()
+        create_user(db.session(), "kepala", "rahasia-kepala", "admin")
+        db.session().commit()
     client = analytics_app.test_client()
     assert login(client, "pengamat", "rahasia-pengamat").status_code == 302
-    page = client.get("/?wave=ts-2026").get_data(as_text=True)
+    # Two alumni answered: a viewer's dashboard hides the wave's figures, the employer
+    # section with them.
+    assert "Pengguna lulusan" not in client.get("/?wave=ts-2026").get_data(as_text=True)
+    admin = analytics_app.test_client()
+    assert login(admin, "kepala", "rahasia-kepala").status_code == 302
+    page = admin.get("/?wave=ts-2026&unsuppressed=1").get_data(as_text=True)
     assert "Pengguna lulusan" in page and "Tingkat respons pengguna lulusan" in page
     assert "66,7%" in page and "chart-employer-satisfaction" in page
     assert "Kebutuhan tenaga kerja 12 bulan ke depan, per kota" in page and "Samarinda" in page
+    # The employer figures are the whole wave's: not under a program's filter.
+    filtered = admin.get("/?wave=ts-2026&unsuppressed=1&program=1").get_data(as_text=True)
+    assert "Pengguna lulusan" not in filtered

@@ -102,7 +102,10 @@ def load_report_input(session: Session, params: dict[str, Any], timezone: str) -
                        response_rates=response_rates(
                            session, wave.id, program=params.get("program"),
                            cohort=params.get("cohort"), gender=params.get("gender")),
-                       employer=report_figures(session, wave.id, unsuppressed))
+                       # The employer figures are the whole wave's: only in its own report.
+                       employer=None if any(params.get(name) for name in (
+                           "program", "cohort", "gender"))
+                       else report_figures(session, wave.id, unsuppressed))
 
 
 def run_export(session_factory: sessionmaker[Session], export_id: uuid.UUID,

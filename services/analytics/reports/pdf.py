@@ -228,8 +228,6 @@ def write_pdf(
     if overall.get("suppressed"):
         pdf.heading("Angka tidak ditampilkan")
         pdf.paragraph(SUPPRESSED_SELECTION)
-        if employer is not None:  # the employer figures have their own small-group rule
-            employer_chapter(pdf, employer)
         pdf.output(str(out_path))
         progress(100)
         return

@@ -119,8 +119,8 @@ def write_workbook(
     if not overall.get("suppressed"):  # as the PDF: a hidden selection shows no rate either
         rates_sheet(workbook, response_rates, snapshot_cells, None if unsuppressed else rule,
                     labels, overall["absorption_rate"])
-    if employer is not None:  # "Pengguna lulusan" (xlsx_employers), its own small-group rule
-        employer_sheet(workbook, employer)
+        if employer is not None:  # "Pengguna lulusan" (xlsx_employers)
+            employer_sheet(workbook, employer)
     workbook.save(str(out_path))
     _notify(on_progress, 100)
 
