@@ -163,6 +163,11 @@ def _stop_reason(session: Session, message: EmployerMessage, campaign: EmployerC
         return "opted_out"
     if message.address not in (contact.email, contact.phone):
         return "address_changed"  # the survey corrected it: not to the old one
+    if session.scalar(select(exists().where(
+            EmployerMessage.contact_id == contact.id, EmployerMessage.channel == message.channel,
+            EmployerMessage.address == message.address, EmployerMessage.status == "failed",
+            EmployerMessage.failed_reason.startswith("bounce")))):
+        return "bounced"  # a hard bounce said this address does not exist
     return None
 
 

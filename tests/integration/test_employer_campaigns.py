@@ -349,3 +349,13 @@ def test_a_hard_bounce_fails_the_employer_email_and_never_an_alumni_message(
     assert bounces._apply(factory, other) == "not_ours"
     budi = [row[3] for row in messages(outreach_app) if row[1] == contacts["budi"]]
     assert budi[0] == "failed"
+    # The reminder to the same address is not sent: the address does not exist.
+    from datetime import timedelta
+
+    from shared.models import utcnow
+
+    with outreach_app.app_context():
+        assert employer_delivery.send_due(
+            factory, quiet_free, now=utcnow() + timedelta(days=6)) == {"sent": 1, "bounced": 1}
+    budi = [row[3:] for row in messages(outreach_app) if row[1] == contacts["budi"]]
+    assert budi[1] == ("cancelled", "bounced")
