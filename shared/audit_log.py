@@ -130,6 +130,14 @@ SENTENCES: dict[str, str] = {
     "employer.contact_erase": N_("%(actor)s erased the personal data of contact #%(contact)s "
                                  "of company #%(target)s"),
     "employer.merge": N_("%(actor)s merged company #%(duplicate)s into company #%(target)s"),
+    "employer_campaign.create": N_("%(actor)s created employer campaign #%(target)s"),
+    "employer_campaign.steps": N_("%(actor)s changed the steps of employer campaign "
+                                  "#%(target)s"),
+    "employer_campaign.launch": N_("%(actor)s launched employer campaign #%(target)s"),
+    "employer_campaign.pause": N_("%(actor)s paused employer campaign #%(target)s"),
+    "employer_campaign.resume": N_("%(actor)s resumed employer campaign #%(target)s"),
+    "employer.chat_open": N_("%(actor)s opened a WhatsApp chat with employer contact "
+                             "#%(target)s (the message carries their personal link)"),
     "employers.import": N_("%(actor)s imported companies from %(target)s (%(created)s new, "
                            "%(matched)s already on record, %(rejected)s rejected)"),
     "centre.settings": N_("%(actor)s changed the centre's settings"),
@@ -144,6 +152,7 @@ SENTENCES: dict[str, str] = {
 FAMILY_SENTENCES: dict[str, str] = {
     "campaign": N_("%(actor)s changed campaign #%(target)s (%(action)s)"),
     "wave": N_("%(actor)s changed the wave %(target)s (%(action)s)"),
+    "employer_campaign": N_("%(actor)s changed employer campaign #%(target)s (%(action)s)"),
 }
 
 _GENERIC = N_("%(actor)s: %(action)s on %(target)s")

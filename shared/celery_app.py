@@ -26,6 +26,8 @@ EVENTS_QUEUE = "events"
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "relay-outbox": {"task": "events.relay", "schedule": timedelta(seconds=5)},
     "outreach-dispatch": {"task": "outreach.dispatch", "schedule": timedelta(seconds=10)},
+    "outreach-employers": {"task": "outreach.send_employer_messages",
+                           "schedule": timedelta(seconds=30)},
     # Hard bounces that come back by mail (JEJAK_BOUNCE_IMAP_URL; nothing when unset).
     "outreach-read-bounces": {"task": "outreach.read_bounces",
                               "schedule": timedelta(minutes=5)},

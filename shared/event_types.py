@@ -113,6 +113,26 @@ class EmployerContactAdded(EventData):
 
 
 @dataclass(frozen=True)
+class EmployerAnswersSubmitted(EventData):
+    """A contact gave their company's answers in a wave (services/survey/employer_link_pages.py):
+    outreach stops that contact's reminders of the wave. Sent at each submission."""
+
+    name: ClassVar[str] = "employer.answers_submitted"
+    contact_id: int
+    employer_id: int
+    wave_id: int
+
+
+@dataclass(frozen=True)
+class EmployerContactErased(EventData):
+    """An admin erased a contact on request (services/survey/employer_privacy.py): outreach
+    forgets them and stops what is pending for them."""
+
+    name: ClassVar[str] = "employer.contact_erased"
+    contact_id: int
+
+
+@dataclass(frozen=True)
 class MessageStatus(EventData):
     """A message sent, delivered or failed (services/outreach/delivery.py)."""
 

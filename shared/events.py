@@ -37,7 +37,9 @@ from shared.event_types import (
     ChatOpened,
     ConsentWithdrawn,
     ContractError,
+    EmployerAnswersSubmitted,
     EmployerContactAdded,
+    EmployerContactErased,
     EventData,
     InvitationRequested,
     MessageStatus,
@@ -91,6 +93,10 @@ CONTRACTS: dict[str, Contract] = {contract.data.name: contract for contract in (
     Contract(ChatOpened, ("survey.on_chat_opened",)),
     # A supervisor an alumnus consented to: outreach records them as a recipient.
     Contract(EmployerContactAdded, ("outreach.on_employer_contact_added",)),
+    # A company's answers: outreach stops the contact's reminders of the wave.
+    Contract(EmployerAnswersSubmitted, ("outreach.on_employer_answers_submitted",)),
+    # A contact erased on request: outreach forgets them and stops what is pending.
+    Contract(EmployerContactErased, ("outreach.on_employer_contact_erased",)),
     # Analytics recomputes the disposition; survey the alumnus's place on the call list
     # (reached, or no reminder left), both reading the messages table again.
     Contract(MessageStatus, ("analytics.on_message_status", "survey.on_message_status")),

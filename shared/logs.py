@@ -16,7 +16,8 @@ What is masked:
   support can still tell which lines are about the same link (`fingerprint()` of the link a
   centre holds gives the same text). Credentials are: the token of a personal survey link
   (`/survey/s/<token>`, or `/s/<token>` as the service sees it), of an employer contact's
-  link (`/survey/e/<token>`) and of an unsubscribe link (`/outreach/u/<token>`), their
+  link (`/survey/e/<token>`) and of an unsubscribe link (`/outreach/u/<token>`, an employer
+  contact's `/outreach/eu/<token>`), their
   slashes plain or percent-encoded (a `next=` carrying a link); the value of a query
   parameter whose name ends in token, key, secret, password, signature or sig (`?token=`,
   `hub.verify_token=`, `api_key=`); and anywhere else, a run
@@ -54,10 +55,10 @@ _PHONE = re.compile(
 # A slash as written in a path, in a query value (`next=%2Fsurvey%2Fs%2F…`) or in a query
 # value that was encoded twice (a `next=` inside a `next=`).
 _SLASH = r"(?:/|%2[Ff]|%252[Ff])"
-# /s/<token> (personal survey link), /u/<token> (unsubscribe link) and /e/<token> (an
-# employer contact's link, docs/employers.md); the mask's own
-# `[token:…]` does not match, so masking twice changes nothing.
-_LINK_TOKEN = re.compile(rf"({_SLASH}[sue]{_SLASH})([A-Za-z0-9_-]+)")
+# /s/<token> (personal survey link), /u/<token> (unsubscribe link), /e/<token> (an
+# employer contact's link, docs/employers.md) and /eu/<token> (their unsubscribe link);
+# the mask's own `[token:…]` does not match, so masking twice changes nothing.
+_LINK_TOKEN = re.compile(rf"({_SLASH}(?:[sue]|eu){_SLASH})([A-Za-z0-9_-]+)")
 _QUERY_SECRET = re.compile(
     r"([?&;][\w.-]*?(?:token|key|secret|password|passwd|signature|sig)=)(?!\[token:)"
     r"([^&;\s\"'#<>]+)",

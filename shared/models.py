@@ -437,6 +437,81 @@ class EmployerRecipient(Base):
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class EmployerAudience(Base):
+    """Outreach's view of who may be asked about whom: one row per alumnus and wave naming
+    the contact the alumnus consented to (from `employer.contact_added`; a later
+    announcement for the same alumnus and wave replaces the contact, as the survey does).
+    Removed when the alumnus withdraws consent or is erased, and when the contact is erased
+    (`alumnus.*` and `employer.contact_erased` events): a contact with no row left in a
+    wave is written to by no employer campaign of that wave. No foreign keys: the ids are
+    the survey's (services/outreach/employer_campaigns.py)."""
+
+    __tablename__ = "employer_audience"
+    wave_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    alumnus_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    contact_id: Mapped[int] = mapped_column(Integer, index=True)
+    employer_id: Mapped[int] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EmployerReply(Base):
+    """A contact gave their company's answers in a wave (`employer.answers_submitted`):
+    their reminders of that wave stop. One row per (wave, contact), however often told."""
+
+    __tablename__ = "employer_replies"
+    wave_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    contact_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EmployerCampaign(Base):
+    """An invitation-and-reminders sequence to the employer contacts of a wave.
+
+    Apart from the alumni campaigns on purpose: their tables, queries and sweeps are keyed
+    by the alumnus, and an employer contact is no alumnus. `steps` is the list
+    [{"day_offset", "channel", "template": {"id": {"subject", "body"}, "en": …}}], checked
+    by the alumni campaigns' step rule and frozen at launch."""
+
+    __tablename__ = "employer_campaigns"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft/running/paused
+    language: Mapped[str] = mapped_column(String(8), default="id")
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
+    launched_at: Mapped[datetime | None]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EmployerMessage(Base):
+    """One step of an employer campaign to one contact. The unique key (campaign, step,
+    contact) is what makes a second send impossible; the status moves planned → sending →
+    sent under conditional updates, as the alumni messages do."""
+
+    __tablename__ = "employer_messages"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "step", "contact_id",
+                         name="uq_employer_messages_campaign_step_contact"),
+        Index("ix_employer_messages_status_due", "status", "due_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("employer_campaigns.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    contact_id: Mapped[int] = mapped_column(Integer, index=True)  # the survey's; no key
+    channel: Mapped[str | None] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(String(254))
+    # planned / sending / sent / failed / cancelled / skipped / in_doubt
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    due_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None]
+    failed_reason: Mapped[str | None] = mapped_column(String(500))
+    cancel_reason: Mapped[str | None] = mapped_column(String(32))
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # --- follow-up by phone and WhatsApp (survey) ----------------------------------------
 
 
@@ -604,6 +679,53 @@ class IndicatorCell(Base):
     cell: Mapped[dict[str, Any]] = mapped_column(default=dict)  # Cell.to_json()
     # {"program": name, "cohort": label} for a cell the snapshot's labels lack, else null.
     labels: Mapped[dict[str, Any] | None]
+
+
+class EmployerRatingFact(Base):
+    """Analytics' projection of one supervisor rating (services/analytics/
+    employer_projection.py): the alumnus's program, the company's KBLI section and city,
+    the eight aspects (1-4, NULL not rated) and hiring again (yes/maybe/no). Rebuilt for a
+    wave at each refresh from the survey's rows, so an erased alumnus's rating leaves it at
+    the next refresh. Holds no name."""
+
+    __tablename__ = "employer_rating_facts"
+    wave_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    alumnus_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    program_id: Mapped[int] = mapped_column(Integer)
+    employer_id: Mapped[int | None] = mapped_column(Integer)
+    sector: Mapped[str] = mapped_column(String(1), default="")
+    city: Mapped[str] = mapped_column(String(120), default="")
+    integrity: Mapped[int | None] = mapped_column(SmallInteger)
+    technical: Mapped[int | None] = mapped_column(SmallInteger)
+    safety: Mapped[int | None] = mapped_column(SmallInteger)
+    tools_it: Mapped[int | None] = mapped_column(SmallInteger)
+    communication: Mapped[int | None] = mapped_column(SmallInteger)
+    teamwork: Mapped[int | None] = mapped_column(SmallInteger)
+    discipline: Mapped[int | None] = mapped_column(SmallInteger)
+    learning: Mapped[int | None] = mapped_column(SmallInteger)
+    hire_again: Mapped[str | None] = mapped_column(String(8))
+
+
+class EmployerCompanyFact(Base):
+    """Analytics' projection of one company in a wave: invited (a contact there may be
+    asked about an alumnus, through a consent that holds) and whether it answered, with its
+    answers coded: competencies to strengthen (codes), workers needed per trade, hosting
+    apprentices and joining the curriculum review (1 yes, 2 maybe, 3 no). `programs`: the
+    programs of the alumni its contacts were asked about, which the competencies it names
+    are read against. Rebuilt with the ratings."""
+
+    __tablename__ = "employer_company_facts"
+    wave_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    employer_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sector: Mapped[str] = mapped_column(String(1), default="")
+    city: Mapped[str] = mapped_column(String(120), default="")
+    invited: Mapped[bool] = mapped_column(default=False)
+    answered: Mapped[bool] = mapped_column(default=False)
+    programs: Mapped[list[int]] = mapped_column(JsonType, default=list)
+    strengthen: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    workers_needed: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    apprentice: Mapped[int | None] = mapped_column(SmallInteger)
+    curriculum: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 class IndicatorAnswer(Base):

@@ -11,13 +11,14 @@ from shared.web import create_api, create_service_app
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     from services.analytics import api as indicators_api
-    from services.analytics import exports_api, settings_api
+    from services.analytics import employer_api, exports_api, settings_api
 
     app = create_service_app("analytics", __name__, config, home_page=False)
     api = create_api(app)
     api.register_blueprint(indicators_api.blp)
     api.register_blueprint(exports_api.blp)
     api.register_blueprint(settings_api.blp)
+    api.register_blueprint(employer_api.blp)
     from services.analytics import dashboard
 
     app.register_blueprint(dashboard.bp)

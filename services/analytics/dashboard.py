@@ -39,6 +39,7 @@ from sqlalchemy import select
 
 from services.analytics.dashboard_figures import build_page
 from services.analytics.dashboard_queries import Filters
+from services.analytics.employer_dashboard import employer_section
 from shared import auth, db
 from shared.models import Wave
 
@@ -90,6 +91,7 @@ def index() -> Any:
         genders=[("L", _("Men")), ("P", _("Women"))],
         computed_at=format_datetime(page["snapshot"].computed_at, "d MMM y, HH:mm")
         if page.get("snapshot") else None,
+        employer=employer_section(session, wave, filters, page),  # "Pengguna lulusan"
         **page,
     )
 

@@ -36,6 +36,7 @@ from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.analytics.cells import CellKey, cells_to_json
+from services.analytics.employer_projection import reconcile_employer
 from services.analytics.fill import fill_cell, fill_cells
 from services.analytics.statements import tune_for_full_refresh
 from shared.db import is_postgres
@@ -206,6 +207,7 @@ def _write_full_snapshot(session: Session, wave_id: int, run_id: int) -> Indicat
     _lock_snapshots(session, wave_id)
     tune_for_full_refresh(session)  # statements.DIALECT_TUNING
     cells = fill_cells(session, wave_id)
+    reconcile_employer(session, wave_id)  # the employer survey's projection, same moment
     keys = sorted(cells)
     labels: dict[str, dict[str, str]] = {"programs": {}, "cohorts": {}}
     _add_labels(session, labels, keys)

@@ -41,7 +41,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.outreach import delivery
+from services.outreach import delivery, employer_delivery
 from services.outreach.channels.base import permanent
 from services.outreach.channels.email import message_id_from_header
 from shared import metrics
@@ -160,6 +160,16 @@ def _apply(session_factory: sessionmaker[Session], report: Report | None) -> str
         return "not_dsn"
     if report.message_id is None:
         return "not_ours"
+    employer = employer_delivery.employer_message_of(report.message_id)
+    if employer is not None:  # an employer campaign's email (employer_delivery.py)
+        hard = next((r for r in report.recipients if r.hard), None)
+        if hard is None:
+            return "soft" if any(r.soft for r in report.recipients) else "not_ours"
+        with session_factory() as session, session.begin():
+            hard_addresses = [a for r in report.recipients if r.hard for a in r.addresses]
+            return employer_delivery.record_bounce(
+                session, employer, hard_addresses,
+                f"bounce {hard.status} {hard.diagnostic}".strip())
     with session_factory() as session, session.begin():
         address = session.scalar(select(Message.address).where(
             Message.id == report.message_id, Message.channel == "email"))

@@ -4,22 +4,33 @@ from __future__ import annotations
 
 from celery import shared_task
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from services.outreach import bounces, campaigns, delivery, employers, pacing, privacy
+from services.outreach import (
+    bounces,
+    campaigns,
+    delivery,
+    employer_campaigns,
+    employer_delivery,
+    employers,
+    pacing,
+    privacy,
+)
 from shared.centre import applied
 from shared.db import get_db
 from shared.event_types import (
     AlumnusErased,
     ConsentWithdrawn,
+    EmployerAnswersSubmitted,
     EmployerContactAdded,
+    EmployerContactErased,
     InvitationRequested,
     ResponseSubmitted,
     WaveTargetsAdded,
 )
 from shared.events import Event, consumer
-from shared.models import Campaign, CampaignStep, Message
+from shared.models import Campaign, CampaignStep, EmployerRecipient, Message
 
 
 @shared_task(name="outreach.dispatch", ignore_result=True)
@@ -39,6 +50,13 @@ def send_batch(message_ids: list[int]) -> dict[str, int]:
         settings,
         rate_limit=pacing.RateLimit(settings.redis_url),
     )
+
+
+@shared_task(name="outreach.send_employer_messages", ignore_result=True)
+def send_employer_messages() -> dict[str, int]:
+    """Beat job: send the employer campaigns' due messages (services/outreach/
+    employer_delivery.py), each exactly once."""
+    return employer_delivery.send_due(get_db().session_factory, applied())
 
 
 @shared_task(name="outreach.read_bounces", ignore_result=True)
@@ -92,6 +110,7 @@ def on_alumnus_erased(db_session: Session, event: Event) -> None:
     data = event.data
     assert isinstance(data, AlumnusErased)
     privacy.forget_alumnus(db_session, data.alumnus_id)
+    employer_campaigns.forget_alumnus(db_session, data.alumnus_id, "erased")
     privacy.drop_sink_copies(db_session, data.alumnus_id,
                              current_app.config["JEJAK_SETTINGS"])
 
@@ -101,6 +120,7 @@ def on_consent_withdrawn(db_session: Session, event: Event) -> None:
     data = event.data
     assert isinstance(data, ConsentWithdrawn)
     privacy.stop_messages(db_session, data.alumnus_id, "consent_withdrawn")
+    employer_campaigns.forget_alumnus(db_session, data.alumnus_id, "consent_withdrawn")
 
 
 @consumer("outreach.on_employer_contact_added")
@@ -109,3 +129,25 @@ def on_employer_contact_added(db_session: Session, event: Event) -> None:
     data = event.data
     assert isinstance(data, EmployerContactAdded)
     employers.record_recipient(db_session, data.contact_id, data.employer_id)
+    employer_campaigns.record_audience(db_session, data.wave_id, data.alumnus_id,
+                                       data.contact_id, data.employer_id)
+
+
+@consumer("outreach.on_employer_answers_submitted")
+def on_employer_answers_submitted(db_session: Session, event: Event) -> None:
+    """A contact gave their company's answers: their reminders of the wave stop."""
+    data = event.data
+    assert isinstance(data, EmployerAnswersSubmitted)
+    employer_campaigns.record_reply(db_session, data.wave_id, data.contact_id)
+
+
+@consumer("outreach.on_employer_contact_erased")
+def on_employer_contact_erased(db_session: Session, event: Event) -> None:
+    """A contact erased on request: outreach forgets them; nothing pending goes."""
+    data = event.data
+    assert isinstance(data, EmployerContactErased)
+    employer_campaigns.forget_contact(db_session, data.contact_id)
+    employer_delivery.drop_sink_copies(db_session, data.contact_id,
+                                       current_app.config["JEJAK_SETTINGS"])
+    db_session.execute(delete(EmployerRecipient)
+                       .where(EmployerRecipient.contact_id == data.contact_id))

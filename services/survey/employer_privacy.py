@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from shared.event_types import EmployerContactErased
+from shared.events import publish
 from shared.models import (
     Employer,
     EmployerAnswer,
@@ -145,5 +147,6 @@ def erase_contact(session: Session, contact_id: int) -> int:
         session.execute(update(table).where(table.contact_id == contact_id)
                         .values(contact_id=None))
     session.delete(contact)
+    publish(session, EmployerContactErased(contact_id=contact_id))  # outreach forgets them
     session.flush()
     return removed or 0

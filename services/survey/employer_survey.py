@@ -28,6 +28,8 @@ from services.survey.questionnaire import (
     load_definition,
     validate_answers,
 )
+from shared.event_types import EmployerAnswersSubmitted
+from shared.events import publish
 from shared.models import (
     Alumnus,
     Cohort,
@@ -195,5 +197,8 @@ def save_company(session: Session, parts: Parts, wave_id: int, contact: Employer
         stored.contact_id, stored.questionnaire_id = contact.id, parts.questionnaire_id
         stored.answers = result.answers
         stored.submitted_at = utcnow()
+    # Outreach stops this contact's reminders of the wave (docs/employers.md).
+    publish(session, EmployerAnswersSubmitted(contact_id=contact.id,
+                                              employer_id=contact.employer_id, wave_id=wave_id))
     session.flush()
     return result

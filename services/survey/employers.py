@@ -31,6 +31,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from services.survey.roster import Problem, check_fields
+from shared import kbli
 from shared.errors import DomainError
 from shared.event_types import EmployerContactAdded
 from shared.events import publish
@@ -52,32 +53,8 @@ def N_(message: str) -> str:
     return message
 
 
-# KBLI 2020 (Klasifikasi Baku Lapangan Usaha Indonesia) sections: the letter and its name.
-# The msgids are the sections' English names (ISIC Rev. 4); the Indonesian catalogue holds
-# the official KBLI names.
-KBLI_SECTIONS: dict[str, str] = {
-    "A": N_("Agriculture, forestry and fishing"),
-    "B": N_("Mining and quarrying"),
-    "C": N_("Manufacturing"),
-    "D": N_("Electricity, gas, steam and air conditioning supply"),
-    "E": N_("Water supply; sewerage, waste management and remediation"),
-    "F": N_("Construction"),
-    "G": N_("Wholesale and retail trade; repair of motor vehicles and motorcycles"),
-    "H": N_("Transportation and storage"),
-    "I": N_("Accommodation and food service activities"),
-    "J": N_("Information and communication"),
-    "K": N_("Financial and insurance activities"),
-    "L": N_("Real estate activities"),
-    "M": N_("Professional, scientific and technical activities"),
-    "N": N_("Administrative and support service activities"),
-    "O": N_("Public administration and defence; compulsory social security"),
-    "P": N_("Education"),
-    "Q": N_("Human health and social work activities"),
-    "R": N_("Arts, entertainment and recreation"),
-    "S": N_("Other service activities"),
-    "T": N_("Activities of households as employers"),
-    "U": N_("Activities of extraterritorial organisations and bodies"),
-}
+# KBLI sections: one table in shared/ (analytics names sectors with it too).
+KBLI_SECTIONS = kbli.KBLI_SECTIONS
 # Words that say what legal form a company has, not which company it is.
 LEGAL_FORMS = frozenset({"pt", "cv", "tbk", "persero", "ud", "pd", "fa", "perum", "perumda",
                          "ltd", "inc"})

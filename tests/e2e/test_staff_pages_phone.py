@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select
 
-from shared.models import Alumnus, Campaign, Employer, Wave
+from shared.models import Alumnus, Campaign, Employer, EmployerCampaign, Wave
 from tests.conftest import TEST_DB
 from tests.e2e.test_dashboard_browser import figures  # noqa: F401 (a fixture)
 
@@ -74,12 +74,16 @@ def demo_ids(jejak) -> dict[str, str]:
             alumnus = connection.scalar(select(Alumnus.id).order_by(Alumnus.id))
             campaign = connection.scalar(select(Campaign.id).order_by(Campaign.id))
             employer = connection.scalar(select(Employer.id).order_by(Employer.id))
+            employer_campaign = connection.scalar(select(EmployerCampaign.id)
+                                                  .order_by(EmployerCampaign.id))
     finally:
         engine.dispose()
     ids = {"slug": wave.slug, "wave_id": str(wave.id), "alumnus_id": str(alumnus),
            "employer_id": str(employer)}
     if campaign is not None:
         ids["campaign_id"] = str(campaign)
+    if employer_campaign is not None:
+        ids["employer_campaign_id"] = str(employer_campaign)
     return ids
 
 
@@ -116,6 +120,13 @@ def make_a_campaign(page, jejak) -> None:
     page.wait_for_load_state()
 
 
+def make_an_employer_campaign(page, jejak) -> None:
+    """An employer campaign (a draft) from its page, as an officer would."""
+    page.goto(f"{jejak.base_url}/outreach/employers")
+    page.click("form[action$='/employers'] button[type=submit]")
+    page.wait_for_load_state()
+
+
 def upload_an_xlsform(page, jejak, folder: Path) -> str:
     """An XLSForm uploaded on the import page, not saved: the id of its preview page."""
     from tests.xlsforms import LONGER, workbook
@@ -145,8 +156,11 @@ def test_no_staff_page_scrolls_sideways_on_a_phone(jejak, browser, screenshots, 
     sign_in(page, jejak)
     if "campaign_id" not in demo_ids(jejak):
         make_a_campaign(page, jejak)
+    if "employer_campaign_id" not in demo_ids(jejak):
+        make_an_employer_campaign(page, jejak)
     ids = demo_ids(jejak)
     assert "campaign_id" in ids, "could not make a campaign on the outreach page"
+    assert "employer_campaign_id" in ids, "could not make an employer campaign"
     ids["upload_id"] = upload_an_xlsform(page, jejak, tmp_path)
 
     visited: list[str] = []
@@ -187,7 +201,8 @@ def test_no_staff_page_scrolls_sideways_on_a_phone(jejak, browser, screenshots, 
             "/survey/help", f"/survey/alumni/{ids['alumnus_id']}",
             f"/outreach/campaigns/{ids['campaign_id']}", "/survey/questionnaires/import",
             "/survey/employers", f"/survey/employers/{ids['employer_id']}",
-            f"/survey/questionnaires/import/{ids['upload_id']}"} <= set(visited)
+            f"/survey/questionnaires/import/{ids['upload_id']}", "/outreach/employers",
+            f"/outreach/employers/{ids['employer_campaign_id']}"} <= set(visited)
 
 
 def test_a_tap_opens_a_terms_explanation_on_a_phone(jejak, browser, screenshots,

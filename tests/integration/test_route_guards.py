@@ -51,6 +51,8 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("survey", "responses.Responses:POST"): "intake API: personal token is the credential "
     "(registration_no needs an operator token, checked in the view); rate limited",
     ("outreach", "outreach_web.unsubscribe"): "opt-out link from messages (token in the link)",
+    ("outreach", "outreach_employers.unsubscribe"): "an employer contact's opt-out link from "
+    "an employer campaign message (token in the link)",
     ("outreach", "outreach_web.sms_webhook"): "SMS gateway delivery reports, HMAC-signed",
     ("outreach", "outreach_web.whatsapp_webhook"): "WhatsApp webhooks, X-Hub-Signature-256 "
     "(GET is Meta's verify-token handshake)",

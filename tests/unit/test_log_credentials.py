@@ -54,11 +54,21 @@ def test_a_personal_survey_link_keeps_only_its_fingerprint(line: str) -> None:
     f'"POST /outreach/u/{UNSUBSCRIBE_TOKEN} HTTP/1.1" 200 "https://x.id/outreach/u/'
     f'{UNSUBSCRIBE_TOKEN}"',
     f"List-Unsubscribe: <http://127.0.0.1:8000/outreach/u/{UNSUBSCRIBE_TOKEN}>",
+    # An employer contact's opt-out link (services/outreach/employer_web.py).
+    f'"POST /outreach/eu/{UNSUBSCRIBE_TOKEN} HTTP/1.1" 200',
 ])
 def test_an_unsubscribe_token_keeps_only_its_fingerprint(line: str) -> None:
     masked = mask(line)
     assert UNSUBSCRIBE_TOKEN not in masked
     assert f"[token:{UNSUBSCRIBE_FP}]" in masked, masked
+
+
+def test_a_short_employer_opt_out_token_is_masked_by_its_path() -> None:
+    """Shorter than a random run (32): only the path `/eu/` says it is a credential."""
+    short = UNSUBSCRIBE_TOKEN[:20]
+    masked = mask(f'"GET /eu/{short} HTTP/1.1" 404')
+    assert short not in masked
+    assert f"[token:{hashlib.sha256(short.encode()).hexdigest()[:6]}]" in masked
 
 
 @pytest.mark.parametrize(("line", "secret"), [

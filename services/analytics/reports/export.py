@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.analytics.cells import Cell, CellKey
 from services.analytics.decent import Wages
 from services.analytics.disclosure import Disclosure
+from services.analytics.employer_figures import report_figures
 from services.analytics.indicators import select as select_cells
 from services.analytics.reports.content import (
     WaveInfo,
@@ -69,6 +70,8 @@ class ReportInput:
     unsuppressed: bool = False  # an admin's audited export (exports_api)
     # The AAPOR rates of the same selection, read in the same transaction (the PDF's).
     response_rates: ResponseRates | None = None
+    # The employer figures of the wave (its "Pengguna lulusan" chapter and sheet).
+    employer: dict[str, Any] | None = None
 
 
 def load_report_input(session: Session, params: dict[str, Any], timezone: str) -> ReportInput:
@@ -103,7 +106,11 @@ def load_report_input(session: Session, params: dict[str, Any], timezone: str) -
                        unsuppressed=unsuppressed,
                        response_rates=response_rates(
                            session, wave.id, program=params.get("program"),
-                           cohort=params.get("cohort"), gender=params.get("gender")))
+                           cohort=params.get("cohort"), gender=params.get("gender")),
+                       # The employer figures are the whole wave's: only in its own report.
+                       employer=None if any(params.get(name) for name in (
+                           "program", "cohort", "gender"))
+                       else report_figures(session, wave.id, unsuppressed))
 
 
 def run_export(session_factory: sessionmaker[Session], export_id: uuid.UUID,
@@ -158,11 +165,12 @@ def _write(session_factory: sessionmaker[Session], kind: str, params: dict[str, 
     if kind == "xlsx":
         write_workbook(report.cells, report.labels, report.wave, report.minimum_wage, out,
                        on_progress=progress, rule=report.rule,
-                       unsuppressed=report.unsuppressed, response_rates=report.response_rates)
+                       unsuppressed=report.unsuppressed, response_rates=report.response_rates,
+                       employer=report.employer)
     elif kind == "pdf":
         write_pdf(report.cells, report.labels, report.wave, report.minimum_wage, out,
                   on_progress=progress, rule=report.rule, unsuppressed=report.unsuppressed,
-                  response_rates=report.response_rates)
+                  response_rates=report.response_rates, employer=report.employer)
     else:
         groups = report_groups(report.cells, report.labels, report.minimum_wage,
                                rule=report.rule, unsuppressed=report.unsuppressed)

@@ -55,6 +55,7 @@ from services.analytics.reports.content import (
     report_groups,
 )
 from services.analytics.reports.pdf_decent import decent_section
+from services.analytics.reports.pdf_employers import employer_chapter
 from services.analytics.reports.pdf_rates import bias_section, rates_section
 from services.analytics.response_rates import ResponseRates
 from shared.centre import Centre
@@ -202,6 +203,7 @@ def write_pdf(
     rule: Disclosure | None = None,
     unsuppressed: bool = False,
     response_rates: ResponseRates | None = None,
+    employer: Mapping[str, Any] | None = None,
 ) -> None:
     """The report as a PDF file, through the small-group rule as every export (`rule` and
     `unsuppressed` as `report_groups` takes them). A selection the rule hides entirely
@@ -250,6 +252,8 @@ def write_pdf(
     _competency(pdf, overall, programs, labels)
     progress(75)
     _training_and_channels(pdf, overall, labels)
+    if employer is not None:  # "Pengguna lulusan" (pdf_employers)
+        employer_chapter(pdf, employer)
     _recommendations(pdf, centre)
     pdf.output(str(out_path))
     progress(100)

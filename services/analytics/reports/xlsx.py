@@ -46,6 +46,7 @@ from services.analytics.reports.content import (
     indicator_groups,
     report_groups,
 )
+from services.analytics.reports.xlsx_employers import employer_sheet
 from services.analytics.reports.xlsx_rates import rates_sheet
 from services.analytics.response_rates import ResponseRates
 from shared.csvsafe import safe_cell
@@ -100,6 +101,7 @@ def write_workbook(
     rule: Disclosure | None = None,
     unsuppressed: bool = False,
     response_rates: ResponseRates | None = None,
+    employer: Mapping[str, Any] | None = None,
 ) -> None:
     """The indicator workbook: a summary, then one sheet per theme of docs/indicators.md with
     every group (all, each program, cohort, gender) through the small-group rule (`rule`
@@ -119,6 +121,8 @@ def write_workbook(
     if not overall.get("suppressed"):  # as the PDF: a hidden selection shows no rate either
         rates_sheet(workbook, response_rates, snapshot_cells, None if unsuppressed else rule,
                     labels, overall["absorption_rate"])
+        if employer is not None:  # "Pengguna lulusan" (xlsx_employers)
+            employer_sheet(workbook, employer)
     workbook.save(str(out_path))
     _notify(on_progress, 100)
 
