@@ -82,7 +82,9 @@ class SnapshotEntries:
         with self.lock:
             if self._rule is not None and self._rule[0] is cells:
                 return self._rule[1]
-        rule = Disclosure(cells)
+        with self.lock:
+            previous = self._rule[1] if self._rule is not None else None
+        rule = Disclosure(cells, previous=previous)  # a live update: most decisions stand
         with self.lock:
             self._rule = (cells, rule)
         return rule

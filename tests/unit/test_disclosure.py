@@ -150,3 +150,36 @@ def test_a_hidden_group_keeps_its_shape_and_no_number_and_a_shown_one_is_unchang
     assert shown["absorption_rate"] is everyone["absorption_rate"]
     # Employed 10: their figures show; 4 employed in cohort 10 would not.
     assert shown["job_search_channels"] == everyone["job_search_channels"]
+
+
+def test_a_rule_built_on_the_previous_one_decides_as_a_fresh_one_and_keeps_what_did_not_move(
+        ) -> None:
+    # A live update changes one cell; the rule of the new view is built on the old one's.
+    # Whatever changed, every decision equals a fresh rule's; a base whose counts per cell
+    # did not move (with the whole groups' unchanged) keeps the old decision object.
+    rng = random.Random(18)
+    for _ in range(200):
+        keys = [CellKey(program, program * 10 + cohort, gender)
+                for program in range(1, rng.randint(2, 4)) for cohort in range(2)
+                for gender in "LP"]
+        cells = [(key, cell(rng.choice((0, 1, 3, 5, 7)), refusal=rng.randint(0, 2),
+                            employed=0)) for key in keys]
+        cells = [(key, cell(c.respondents, c.refusal, rng.randint(0, c.respondents)))
+                 for key, c in cells]
+        old = Disclosure(cells)
+        for base in ("respondents", "employed"):
+            old.hidden(frozenset(keys), base)  # decided, so kept
+        index = rng.randrange(len(cells))
+        key, changed = cells[index]
+        if rng.random() < 0.5:  # an employed respondent's answer changed: the group stays
+            moved = cell(changed.respondents, changed.refusal,
+                         rng.randint(0, changed.respondents))
+        else:  # a new respondent
+            moved = cell(changed.respondents + 1, changed.refusal, changed.employed)
+        new_cells = [*cells[:index], (key, moved), *cells[index + 1:]]
+        built_on, fresh = Disclosure(new_cells, previous=old), Disclosure(new_cells)
+        for base in ("respondents", "employed"):
+            for group in lattice(keys):
+                assert built_on.hidden(group, base) == fresh.hidden(group, base), (base, group)
+        if moved.respondents == changed.respondents and moved.employed == changed.employed:
+            assert built_on._shown["employed"] is old._shown["employed"]
