@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from services.analytics.cells import COMPETENCIES
 from services.analytics.employer_indicators import (
     ASPECTS,
     SMALL_N,
@@ -38,6 +37,8 @@ from services.analytics.employer_indicators import (
     strengthen_ranking,
     willingness,
 )
+from services.analytics.inputs import wave_inputs
+from services.analytics.projection import COMPETENCY_COLUMNS
 from services.analytics.stats import mean
 from shared.kbli import KBLI_SECTIONS
 from shared.models import (
@@ -58,11 +59,15 @@ def _program_names(session: Session) -> dict[int, str]:
 
 
 def alumni_gap(session: Session, wave_id: int) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per program and competency (A key): the alumni's own gap, mean of (needed B − had A)
-    among those who answered both, with n; from indicator_answers."""
+    """Per program and competency (the name the wave's questionnaire mapping gives it,
+    blk-tracer's A key): the alumni's own gap, mean of (needed B − had A) among those who
+    answered both, with n; from indicator_answers (competencies in slots, by the mapping)."""
+    inputs = wave_inputs(session, wave_id)
+    projected = IndicatorAnswer.__table__
+    pairs = list(zip(COMPETENCY_COLUMNS, inputs.competencies, strict=False))
     columns = []
-    for a_key, b_key in COMPETENCIES:
-        a, b = getattr(IndicatorAnswer, a_key), getattr(IndicatorAnswer, b_key)
+    for (a_column, b_column), _competency in pairs:
+        a, b = projected.c[a_column], projected.c[b_column]
         both = and_(a.is_not(None), b.is_not(None))
         columns += [func.sum(case((both, b - a), else_=0)), func.sum(case((both, 1), else_=0))]
     rows = session.execute(
@@ -76,9 +81,10 @@ def alumni_gap(session: Session, wave_id: int) -> dict[str, dict[str, dict[str, 
     gaps: dict[str, dict[str, dict[str, Any]]] = {}
     for name, *sums in rows:
         gaps[name] = {}
-        for index, (a_key, _b_key) in enumerate(COMPETENCIES):
+        for index, (_columns, competency) in enumerate(pairs):
             total, n = int(sums[2 * index] or 0), int(sums[2 * index + 1] or 0)
-            gaps[name][a_key] = {"value": mean(total, n), "n": n, "small_n": n < SMALL_N}
+            gaps[name][competency.name] = {"value": mean(total, n), "n": n,
+                                           "small_n": n < SMALL_N}
     return gaps
 
 
