@@ -154,24 +154,25 @@ def current_response_rates(session: Session, wave_id: int, snapshot: Any, *,
                            gender: str | None = None) -> ResponseRates:
     """`response_rates`, kept by the app (`indicator_cache.KeptReads`): fresh for this view
     of the wave's snapshot and the newest contact attempt (see the module docstring)."""
-    newest_attempt = session.scalar(select(func.max(ContactAttempt.id)))
-    return kept_read(
-        session, (str(session.get_bind().url), wave_id, "response_rates", program, cohort,
-                  gender), snapshot, newest_attempt,
-        lambda reader: response_rates(reader, wave_id, program=program, cohort=cohort,
-                                      gender=gender))
+    return _kept(session, wave_id, snapshot, ("response_rates", program, cohort, gender),
+                 lambda reader: response_rates(reader, wave_id, program=program,
+                                               cohort=cohort, gender=gender))
 
 
 def current_response_rates_by_program(session: Session, wave_id: int, snapshot: Any, *,
                                       cohort: int | None = None, gender: str | None = None
                                       ) -> dict[int, ResponseRates]:
     """`response_rates_by_program`, kept as `current_response_rates` is."""
+    return _kept(session, wave_id, snapshot, ("response_rates_by_program", cohort, gender),
+                 lambda reader: response_rates_by_program(reader, wave_id, cohort=cohort,
+                                                          gender=gender))
+
+
+def _kept(session: Session, wave_id: int, snapshot: Any, query: tuple[Any, ...],
+          compute: Any) -> Any:
     newest_attempt = session.scalar(select(func.max(ContactAttempt.id)))
-    return kept_read(
-        session, (str(session.get_bind().url), wave_id, "response_rates_by_program", cohort,
-                  gender), snapshot, newest_attempt,
-        lambda reader: response_rates_by_program(reader, wave_id, cohort=cohort,
-                                                 gender=gender))
+    return kept_read(session, (str(session.get_bind().url), wave_id, *query), snapshot,
+                     newest_attempt, compute)
 
 
 def _flag(condition: ColumnElement[bool]) -> ColumnElement[Any]:

@@ -262,25 +262,34 @@ def test_a_selection_the_small_group_rule_hides_shows_no_aapor_number(
     assert set(figures["response_rate_by_mode"].values()) == {None}
 
 
+def completed_call(app, wave_id: int, name: str) -> None:
+    """Staff record a completed phone interview with target `name` of the wave."""
+    with app.app_context():
+        session = db.session()
+        wave = session.get(Wave, wave_id)
+        alumnus_id = session.scalar(
+            WaveTarget.__table__.select().with_only_columns(WaveTarget.alumnus_id)
+            .join(Alumnus, Alumnus.id == WaveTarget.alumnus_id)
+            .where(WaveTarget.wave_id == wave.id, Alumnus.full_name == name))
+        call_list.record_attempt(session, wave, alumnus_id, user_id=None, channel="phone",
+                                 outcome="completed", today=call_list.centre_today(session))
+        session.commit()
+
+
+def api_rr1(client, rates_wave) -> float:
+    return client.get("/api/v1/indicators", query_string={"wave": rates_wave["slug"]},
+                      headers=rates_wave["headers"]).get_json()["indicators"]["rr1"]
+
+
 def test_a_new_attempt_changes_the_rates_without_a_new_snapshot(analytics_app, rates_wave) -> None:
     full_refresh(factory(analytics_app), rates_wave["id"])
     client = analytics_app.test_client()
 
     def rr1() -> float:
-        return client.get("/api/v1/indicators", query_string={"wave": rates_wave["slug"]},
-                          headers=rates_wave["headers"]).get_json()["indicators"]["rr1"]
+        return api_rr1(client, rates_wave)
 
     assert rr1() == pytest.approx(9 / 23)
-    with analytics_app.app_context():
-        session = db.session()
-        wave = session.get(Wave, rates_wave["id"])
-        t21 = session.scalar(
-            WaveTarget.__table__.select().with_only_columns(WaveTarget.alumnus_id)
-            .join(Alumnus, Alumnus.id == WaveTarget.alumnus_id)
-            .where(WaveTarget.wave_id == wave.id, Alumnus.full_name == "t21"))
-        call_list.record_attempt(session, wave, t21, user_id=None, channel="phone",
-                                 outcome="completed", today=call_list.centre_today(session))
-        session.commit()
+    completed_call(analytics_app, rates_wave["id"], "t21")
     # t21 moves from UH to I: D stays 23, I becomes 10.
     assert rr1() == pytest.approx(10 / 23)
 
@@ -294,20 +303,10 @@ def test_a_slow_wave_answers_its_kept_rates_while_they_are_read_again_in_the_bac
     client = analytics_app.test_client()
 
     def rr1() -> float:
-        return client.get("/api/v1/indicators", query_string={"wave": rates_wave["slug"]},
-                          headers=rates_wave["headers"]).get_json()["indicators"]["rr1"]
+        return api_rr1(client, rates_wave)
 
     assert rr1() == pytest.approx(9 / 23)  # nothing kept yet: read in the request
-    with analytics_app.app_context():
-        session = db.session()
-        wave = session.get(Wave, rates_wave["id"])
-        t21 = session.scalar(
-            WaveTarget.__table__.select().with_only_columns(WaveTarget.alumnus_id)
-            .join(Alumnus, Alumnus.id == WaveTarget.alumnus_id)
-            .where(WaveTarget.wave_id == wave.id, Alumnus.full_name == "t21"))
-        call_list.record_attempt(session, wave, t21, user_id=None, channel="phone",
-                                 outcome="completed", today=call_list.centre_today(session))
-        session.commit()
+    completed_call(analytics_app, rates_wave["id"], "t21")
     # The first request after the call answers the kept 9/23 at once and starts the read;
     # the fresh 10/23 follows (t21 moves from UH to I) and is then kept.
     assert rr1() == pytest.approx(9 / 23)
