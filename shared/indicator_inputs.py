@@ -28,7 +28,7 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from shared.regions import ABROAD, EAST_KALIMANTAN_CITIES, PROVINCES, province_of
@@ -162,6 +162,15 @@ class IndicatorInputs:
     # work_location derived from the work place ("rule": "from_place"): the BPS code of the
     # centre's own city or regency (location 1), whose province is location 2.
     local_city: int | None = None
+
+    def __hash__(self) -> int:
+        """Worked out once: the readers key a thousand groups' figures by the mapping per
+        answer, and hashing its nested tuples each time cost more than the lookup."""
+        found = self.__dict__.get("_hash")
+        if found is None:
+            found = hash(tuple(getattr(self, field.name) for field in fields(self)))
+            object.__setattr__(self, "_hash", found)
+        return found
 
     def code(self, name: str) -> Coded | None:
         return dict(self.coded).get(name)
