@@ -21,9 +21,13 @@ lint: install
 	$(BIN)/ruff check .
 
 # The suite runs twice: on SQLite with an embedded Redis (the default a centre runs),
-# then the database-touching tests again on PostgreSQL with the system Redis. tests/faults
-# start private Redis and PostgreSQL servers of their own, which they stop and restart.
-test: lint test-sqlite test-postgres
+# and the database-touching tests again on PostgreSQL with the system Redis, the two side
+# by side (most of a test's time is waiting on servers, browsers and workers; each pass
+# has its own database, Redis and free ports). Each pass's output is printed whole when it
+# ends. tests/faults start private Redis and PostgreSQL servers of their own, which they
+# stop and restart.
+test: lint
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 test-sqlite: install
 	JEJAK_TEST_DB=sqlite $(BIN)/pytest -q -p no:cacheprovider
