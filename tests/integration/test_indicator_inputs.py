@@ -23,6 +23,7 @@ province and city of work, contract...), in two waves on the same roster:
 
 from __future__ import annotations
 
+import csv
 import io
 import uuid
 from datetime import date
@@ -320,6 +321,26 @@ def test_the_pdf_names_the_indicators_not_collected(analytics_app, no_status_wav
     assert "Indikator yang tidak dikumpulkan" in text
     assert "Tingkat keterserapan" in text
     assert "tidak dikumpulkan oleh kuesioner ini" in text
+
+
+def test_the_csv_marks_the_figures_not_collected(analytics_app, no_status_wave) -> None:
+    with analytics_app.app_context():
+        session = db.session()
+        export = Export(kind="csv", params={"wave": "tanpa-status"})
+        session.add(export)
+        session.commit()
+        export_id = export.id
+        assert tasks.export.run(str(export_id)) == "done"
+        path = session.scalar(select(Export.path).where(Export.id == export_id))
+    with open(path, encoding="utf-8-sig", newline="") as file:
+        rows = {(row["indicator"], row["code"]): row for row in csv.DictReader(file)
+                if row["breakdown"] == "Semua"}
+    absorption = rows[("absorption_rate", "")]
+    assert (absorption["value"], absorption["n"], absorption["not_collected"]) == ("", "", "true")
+    assert rows[("status_share", "1")]["not_collected"] == "true"
+    certificate = rows[("certificate_share", "")]
+    assert (certificate["count"], certificate["n"], certificate["not_collected"]) == ("4", "6", "")
+    assert rows[("decent_work", "iku2")]["not_collected"] == "true"
 
 
 def test_the_workbook_says_not_collected_beside_the_figure(analytics_app,

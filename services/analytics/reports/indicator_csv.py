@@ -1,5 +1,9 @@
 """Indicator tables as CSV: one row per indicator (and code), with n, count and interval.
 
+A figure the wave's questionnaire does not collect has empty numbers and `not_collected`
+"true" (as the API's `"not_collected": true`): an empty figure is otherwise one the
+small-group rule hid (`small_n` "true") or one with no case.
+
 Text goes through `safe_cell` (formula injection). Numbers are written as numbers: they
 come from the indicator maths, never from a person, and `safe_cell` would turn a negative
 competency gap such as -0.5 into the text "'-0.5".
@@ -16,11 +20,12 @@ from services.analytics.reports.content import ReportGroup
 from shared.csvsafe import safe_cell
 
 FIGURE_COLUMNS = ("value", "n", "count", "ci_low", "ci_high", "weighted", "small_n",
-                  "mean_a", "mean_b")
+                  "mean_a", "mean_b", "not_collected")
 COLUMNS = ("indicator", "code", *FIGURE_COLUMNS)
 GROUP_COLUMNS = ("breakdown", "group", *COLUMNS)
 # Tables of figures keyed by a code, in the order `compute` documents them.
-_CODED = ("status_share", "competency_gap", "training_eval", "job_search_channels")
+_CODED = ("status_share", "competency_gap", "training_eval", "job_search_channels",
+          "decent_work")  # decent work: one row per preset
 _FIGURES = ("response_rate", "net_response_rate", "absorption_rate",
             "employed_within_6_months", "waiting_months_median", "waiting_months_mean",
             "income_median", "above_minimum_wage", "relevance_share", "local_absorption",
