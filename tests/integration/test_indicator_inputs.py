@@ -449,6 +449,44 @@ def test_an_xlsform_naming_an_unknown_input_is_refused_at_its_row() -> None:
         "indicator_input", 2, "jejak_input", {"value": "usia"})
 
 
+def test_an_xlsform_names_the_three_questions_of_the_split_at_6_waiting_rule() -> None:
+    from shared.indicator_inputs import waiting_months
+    from shared.indicator_mapping import inputs_of
+
+    # blk-tracer v1's way of asking the wait, in a centre's own form: found work within 6
+    # months (1 yes, 2 no), then the months if yes, the months if no.
+    form = workbook(
+        [["type", "name", "label", "jejak_input"],
+         ["select_one status", "kerja", "Status", "status 1=1 2=5"],
+         ["select_one yn", "cepat", "Dapat kerja dalam 6 bulan?", "waiting_months:within_6"],
+         ["integer", "bulan_a", "Berapa bulan?", "waiting_months:months_within"],
+         ["integer", "bulan_b", "Berapa bulan?", "waiting_months:months_after"]],
+        [["list_name", "name", "label"], ["status", "1", "Bekerja"],
+         ["status", "2", "Belum bekerja"], ["yn", "1", "Ya"], ["yn", "2", "Tidak"]])
+    definition = definition_from_xlsform(io.BytesIO(form), key="tunggu", version=1)
+    assert definition["indicator_inputs"]["waiting_months"] == {
+        "rule": "split_at_6", "within_6": "cepat", "months_within": "bulan_a",
+        "months_after": "bulan_b"}
+    inputs = inputs_of(definition)
+    assert "employed_within_6_months" in waves.indicator_coverage(definition).collected
+    assert waiting_months({"kerja": 1, "cepat": 1, "bulan_a": 3}, inputs) == 3
+    assert waiting_months({"kerja": 1, "cepat": 2, "bulan_a": 3, "bulan_b": 8}, inputs) == 8
+    assert waiting_months({"kerja": 2, "cepat": 2, "bulan_b": 8}, inputs) is None
+
+
+def test_an_xlsform_naming_both_waiting_rules_is_refused_at_the_second() -> None:
+    from services.survey.questionnaire.xlsform import XlsFormRefused
+
+    form = workbook([["type", "name", "label", "jejak_input"],
+                     ["integer", "tunggu", "Berapa bulan?", "waiting_months"],
+                     ["integer", "bulan_a", "Berapa bulan?", "waiting_months:months_within"]])
+    with pytest.raises(XlsFormRefused) as refused:
+        definition_from_xlsform(io.BytesIO(form), key="uji", version=1)
+    [refusal] = refused.value.refusals
+    assert (refusal.row, refusal.column, refusal.params) == (
+        3, "jejak_input", {"value": "waiting_months:months_within"})
+
+
 def test_a_live_update_of_a_v2_wave_reads_through_its_mapping(analytics_app,
                                                                two_versions) -> None:
     """#1 (working, Samarinda) answers again as seeking work: one cell recomputed, through

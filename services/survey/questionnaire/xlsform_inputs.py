@@ -10,6 +10,9 @@ XLSForm"); the importer gathers them into the definition's "indicator_inputs" ma
     certificate, further_training   select_one, optionally translated the same way
     waiting_months            an integer: months to the first job, 0 = before the training
                               ended (the "single" rule)
+    waiting_months:within_6   or the three questions of the "split_at_6" rule (blk-tracer
+    waiting_months:months_within  v1's f504/f502/f506): found work within 6 months
+    waiting_months:months_after   (select_one, 1 yes, 2 no), then the months if yes, if no
     income                    an integer: monthly income in rupiah
     competency:NAME:a / :b    the two levels of competency NAME (integer or select_one 1-5)
     training_eval             a rating of the training (integer or select_one 1-5)
@@ -28,6 +31,8 @@ from shared.indicator_inputs import CODED_INPUTS
 
 CODE_PAIR = re.compile(r"(-?\d+)=(-?\d+)")
 COMPETENCY = re.compile(r"competency:([A-Za-z][A-Za-z0-9_]{0,63}):([ab])")
+WAITING_PART = re.compile(r"waiting_months:(within_6|months_within|months_after)")
+SPLIT_AT_6 = ("within_6", "months_within", "months_after")
 
 
 class InputColumn:
@@ -38,6 +43,7 @@ class InputColumn:
         self.mapping: dict[str, Any] = {}
         self.competencies: dict[str, dict[str, str]] = {}
         self.training: list[str] = []
+        self.waiting: dict[str, str] = {}  # the split_at_6 rule's parts, part → item
 
     def note(self, value: Any, question: dict[str, Any]) -> str | None:
         """Record the input named in this question's cell; the bad text when it names none
@@ -60,7 +66,15 @@ class InputColumn:
         if rest:
             return text
         if name == "waiting_months":
+            if self.waiting:
+                return text  # both rules named
             return self._put(name, {"rule": "single", "item": key}, text)
+        part = WAITING_PART.fullmatch(name)
+        if part:
+            if part.group(1) in self.waiting or "waiting_months" in self.mapping:
+                return text  # a part named twice, or both rules
+            self.waiting[part.group(1)] = key
+            return None
         if name == "income":
             return self._put(name, {"item": key}, text)
         if name == "training_eval":
@@ -96,4 +110,8 @@ class InputColumn:
                                        for name, pair in self.competencies.items()]
         if self.training:
             mapping["training_eval"] = {"items": list(self.training)}
+        if self.waiting:  # a part not named is left for `load_definition` to refuse
+            mapping["waiting_months"] = {"rule": "split_at_6",
+                                         **{part: self.waiting.get(part, "")
+                                            for part in SPLIT_AT_6}}
         return mapping
