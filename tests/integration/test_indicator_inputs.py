@@ -308,15 +308,19 @@ def test_the_dashboard_says_not_collected_instead_of_a_figure(analytics_app,
     assert "Working locally<" in english  # no place named: the form asks none
 
 
-def test_the_pdf_names_the_indicators_not_collected(analytics_app, no_status_wave) -> None:
+def exported(analytics_app: Any, kind: str) -> str:
+    """The path of an export of the wave without a status question, made by the task."""
     with analytics_app.app_context():
         session = db.session()
-        export = Export(kind="pdf", params={"wave": "tanpa-status"})
+        export = Export(kind=kind, params={"wave": "tanpa-status"})
         session.add(export)
         session.commit()
-        export_id = export.id
-        assert tasks.export.run(str(export_id)) == "done"
-        path = session.scalar(select(Export.path).where(Export.id == export_id))
+        assert tasks.export.run(str(export.id)) == "done"
+        return session.scalar(select(Export.path).where(Export.id == export.id))
+
+
+def test_the_pdf_names_the_indicators_not_collected(analytics_app, no_status_wave) -> None:
+    path = exported(analytics_app, "pdf")
     text = " ".join(" ".join(page.extract_text() for page in PdfReader(path).pages).split())
     assert "Indikator yang tidak dikumpulkan" in text
     assert "Tingkat keterserapan" in text
@@ -324,14 +328,7 @@ def test_the_pdf_names_the_indicators_not_collected(analytics_app, no_status_wav
 
 
 def test_the_csv_marks_the_figures_not_collected(analytics_app, no_status_wave) -> None:
-    with analytics_app.app_context():
-        session = db.session()
-        export = Export(kind="csv", params={"wave": "tanpa-status"})
-        session.add(export)
-        session.commit()
-        export_id = export.id
-        assert tasks.export.run(str(export_id)) == "done"
-        path = session.scalar(select(Export.path).where(Export.id == export_id))
+    path = exported(analytics_app, "csv")
     with open(path, encoding="utf-8-sig", newline="") as file:
         rows = {(row["indicator"], row["code"]): row for row in csv.DictReader(file)
                 if row["breakdown"] == "Semua"}
@@ -347,14 +344,7 @@ def test_the_workbook_says_not_collected_beside_the_figure(analytics_app,
                                                           no_status_wave) -> None:
     from openpyxl import load_workbook
 
-    with analytics_app.app_context():
-        session = db.session()
-        export = Export(kind="xlsx", params={"wave": "tanpa-status"})
-        session.add(export)
-        session.commit()
-        export_id = export.id
-        assert tasks.export.run(str(export_id)) == "done"
-        path = session.scalar(select(Export.path).where(Export.id == export_id))
+    path = exported(analytics_app, "xlsx")
     book = load_workbook(path)
     values = [cell for sheet in book.worksheets for row in sheet.iter_rows(values_only=True)
               for cell in row if isinstance(cell, str)]
