@@ -45,7 +45,6 @@ from services.analytics.refresh import full_refresh
 from services.analytics.reports import tasks as report_tasks
 from services.analytics.response_rates import (
     dispositions_by_cell,
-    rates_of,
     response_rates,
     response_rates_by_program,
 )
@@ -214,12 +213,12 @@ def test_rates_by_program_split_the_same_evidence_in_one_read(analytics_app,
         whole_wave = response_rates(session, wave.id)
         # Every filter summed from the one read by cell is the filtered read itself.
         cells = dispositions_by_cell(session, wave.id)
-        cohorts = {cohort_id for _, cohort_id, _ in cells}
+        cohorts = {cohort_id for _, cohort_id, _ in cells.cells}
         for program_id in (rates_wave["program"], program.id, None):
             for cohort_id in (*cohorts, None):
                 for gender in ("L", "P", None):
-                    assert rates_of(cells, program=program_id, cohort=cohort_id,
-                                    gender=gender) == response_rates(
+                    assert cells.rates(program=program_id, cohort=cohort_id,
+                                       gender=gender) == response_rates(
                         session, wave.id, program=program_id, cohort=cohort_id,
                         gender=gender), (program_id, cohort_id, gender)
     assert list(found) == sorted([rates_wave["program"], program.id])
