@@ -517,8 +517,9 @@ class EmployerMessage(Base):
 
 class ContactAttempt(Base):
     """One try by staff to reach an alumnus in a wave: a call, or a WhatsApp chat opened
-    from a staff phone. Rows are only ever added, never changed: the call list and the
-    dispositions read the history (services/survey/call_list.py)."""
+    from a staff phone. Rows are only ever added, never changed (but the note, which
+    erasing the alumnus blanks): the call list and the dispositions read the history
+    (services/survey/call_list.py)."""
 
     __tablename__ = "contact_attempts"
     # The call list reads each target's latest attempt, and one alumnus's history, by this.

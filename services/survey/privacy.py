@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from services.survey import employer_privacy
@@ -45,6 +45,7 @@ from shared.models import (
     Campaign,
     CampaignStep,
     Cohort,
+    ContactAttempt,
     DeliveryAttempt,
     Message,
     OptOut,
@@ -235,7 +236,8 @@ def erase_alumnus(
     Blanked: name, NIK (ciphertext and hash), phone, email, birth date; the registration
     number becomes a keyed tombstone (shared.pii.tombstone). Kept: gender and cohort (the
     breakdowns of every published indicator rest on them), wave targets, and each response's
-    coded answers; free-text answers and unsubmitted drafts go. Outreach cancels pending
+    coded answers; free-text answers, unsubmitted drafts and staff's notes of calls to them
+    go (the calls' outcomes stay). Outreach cancels pending
     messages and blanks addresses when it receives `alumnus.erased`. Idempotent: erasing
     twice changes nothing and publishes nothing the second time.
 
@@ -271,6 +273,12 @@ def erase_alumnus(
         removed += len(response.answers or {}) - len(kept)
         response.answers = kept
         response.draft = None
+    # What staff typed about the calls to them is free text about them too; the outcomes
+    # stay (the dispositions and response rates rest on them).
+    session.execute(update(ContactAttempt)
+                    .where(ContactAttempt.alumnus_id == alumnus_id,
+                           ContactAttempt.note.is_not(None))
+                    .values(note=None))
     # Their consent that their supervisor be asked goes, with the ratings about them and
     # the contact it brought in.
     employer_privacy.forget_supervisors(session, alumnus.id)

@@ -36,6 +36,7 @@ from shared.models import (
     CallState,
     CampaignStep,
     Cohort,
+    ContactAttempt,
     Message,
     OptOut,
     OutboxEvent,
@@ -186,6 +187,27 @@ def test_withdrawn_consent_and_erasure_close_the_row_in_their_own_transaction(
     assert "REG-002" not in numbers
     assert [entry.registration_no for entry in entries] == ["REG-001", "REG-000"]
     assert counts["never_reached"] == 0 and counts["waiting"] == 0
+
+
+def test_erasure_blanks_what_staff_wrote_about_the_calls_and_keeps_their_outcomes(
+        survey_app, hand_wave, settings) -> None:
+    wave_id = survey_app_wave_id(survey_app)
+    with survey_app.app_context():
+        session = db.session()
+        wave = session.get(Wave, wave_id)
+        for number, note in (("REG-002", "Ibu Ani bilang anaknya kerja di Bontang"),
+                             ("REG-001", "Nomor istri, telepon sore")):
+            call_list.record_attempt(session, wave, hand_wave[number], user_id=None,
+                                     channel="phone", outcome="no_answer", note=note,
+                                     today=centre_today())
+        session.commit()
+        erase_alumnus(session, hand_wave["REG-002"], pii_key=settings.pii_key,
+                      home=settings.home)
+        session.commit()
+        attempts = {alumnus_id: (outcome, note) for alumnus_id, outcome, note in session.execute(
+            select(ContactAttempt.alumnus_id, ContactAttempt.outcome, ContactAttempt.note))}
+    assert attempts[hand_wave["REG-002"]] == ("no_answer", None)
+    assert attempts[hand_wave["REG-001"]] == ("no_answer", "Nomor istri, telepon sore")
 
 
 def test_opening_the_personal_form_marks_the_alumnus_reached_in_the_same_transaction(
