@@ -95,7 +95,8 @@ class Erasure:
 
 
 def export_alumnus(session: Session, alumnus_id: int, *, pii_key: str) -> dict[str, Any]:
-    """Everything held about one alumnus (roster, answers, waves, messages, opt-outs, consent).
+    """Everything held about one alumnus (roster, answers, waves, messages, staff's calls,
+    opt-outs, consent).
 
     Read-only. The NIK is decrypted: the person has a right to see it, and the export goes
     only to an admin who audits it. An erased alumnus exports what is left (no identifiers).
@@ -159,6 +160,10 @@ def export_alumnus(session: Session, alumnus_id: int, *, pii_key: str) -> dict[s
             attempts.setdefault(attempt.message_id, []).append(
                 {"attempted_at": attempt.attempted_at, "outcome": attempt.outcome,
                  "detail": attempt.detail})
+    calls = session.execute(
+        select(ContactAttempt, Wave.slug).join(Wave, Wave.id == ContactAttempt.wave_id)
+        .where(ContactAttempt.alumnus_id == alumnus_id).order_by(ContactAttempt.id)
+    ).all()
     addresses = [value for value in (alumnus.phone, alumnus.email) if value]
     opt_outs = session.scalars(
         select(OptOut).where(or_(OptOut.alumnus_id == alumnus_id,
@@ -190,6 +195,13 @@ def export_alumnus(session: Session, alumnus_id: int, *, pii_key: str) -> dict[s
              "cancel_reason": message.cancel_reason, "created_at": message.created_at,
              "delivery_attempts": attempts.get(message.id, [])}
             for message, position, campaign_id, campaign_name in messages
+        ],
+        # Staff's calls and chats to them, with what staff noted (the call list).
+        "contact_attempts": [
+            {"wave_id": call.wave_id, "wave": slug, "channel": call.channel,
+             "outcome": call.outcome, "callback_on": call.callback_on, "note": call.note,
+             "created_at": call.created_at}
+            for call, slug in calls
         ],
         # The supervisors they named with consent (docs/employers.md): theirs to see.
         "supervisors": employer_privacy.supervisors_of(session, alumnus_id),

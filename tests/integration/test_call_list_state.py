@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import select, update
 
 from services.survey import call_list, call_list_state, tasks, waves
-from services.survey.privacy import erase_alumnus, withdraw_consent
+from services.survey.privacy import erase_alumnus, export_alumnus, withdraw_consent
 from shared import db
 from shared.auth import create_user
 from shared.event_types import MessageStatus, ResponseSubmitted
@@ -189,7 +189,7 @@ def test_withdrawn_consent_and_erasure_close_the_row_in_their_own_transaction(
     assert counts["never_reached"] == 0 and counts["waiting"] == 0
 
 
-def test_erasure_blanks_what_staff_wrote_about_the_calls_and_keeps_their_outcomes(
+def test_the_export_shows_and_erasure_blanks_what_staff_wrote_about_the_calls(
         survey_app, hand_wave, settings) -> None:
     wave_id = survey_app_wave_id(survey_app)
     with survey_app.app_context():
@@ -201,6 +201,9 @@ def test_erasure_blanks_what_staff_wrote_about_the_calls_and_keeps_their_outcome
                                      channel="phone", outcome="no_answer", note=note,
                                      today=centre_today())
         session.commit()
+        exported = export_alumnus(session, hand_wave["REG-002"], pii_key=settings.pii_key)
+        assert [(call["outcome"], call["note"]) for call in exported["contact_attempts"]] == [
+            ("no_answer", "Ibu Ani bilang anaknya kerja di Bontang")]
         erase_alumnus(session, hand_wave["REG-002"], pii_key=settings.pii_key,
                       home=settings.home)
         session.commit()
