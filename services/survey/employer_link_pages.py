@@ -4,6 +4,7 @@ is the credential. The rules are services/survey/employer_survey.py's."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from services.survey import employer_survey
 from services.survey.employer_survey import Parts
 from services.survey.form_view import section_view
-from services.survey.questionnaire import Problem, read_form
+from services.survey.questionnaire import Problem, ValidationResult, read_form
 from shared import auth, db
 from shared.models import Employer, EmployerContact
 
@@ -50,12 +51,10 @@ def overview(token: str) -> Any:
     status = 200
     if request.method == "POST":
         answers, problems = _posted(parts.company)
-        result = employer_survey.save_company(session, parts, wave_id, contact, answers)
-        problems = {**result.problems, **problems}
+        problems = _saved(session, problems, lambda: employer_survey.save_company(
+            session, parts, wave_id, contact, answers))
         if not problems:
-            _commit(session)
             return redirect(url_for(".overview", token=token, saved="company"))
-        session.rollback()
         status = 422
     return render_template(
         "survey/employer_link.html", token=token, contact=contact,
@@ -83,13 +82,10 @@ def rate(token: str, alumnus_id: int) -> Any:
     status = 200
     if request.method == "POST":
         answers, problems = _posted(parts.alumnus)
-        result = employer_survey.save_rating(session, parts, wave_id, contact, alumnus_id,
-                                             answers)
-        problems = {**result.problems, **problems}
+        problems = _saved(session, problems, lambda: employer_survey.save_rating(
+            session, parts, wave_id, contact, alumnus_id, answers))
         if not problems:
-            _commit(session)
             return redirect(url_for(".overview", token=token, saved="rating"))
-        session.rollback()
         status = 422
     return render_template(
         "survey/employer_rating.html", token=token, person=person, title=parts.title,
@@ -103,10 +99,24 @@ def _section(parts: Parts, which: str, answers: dict[str, Any],
     return section_view(form, form.sections[0], answers, problems)
 
 
-def _commit(session: Session) -> None:
-    """Commit; when the same answers were sent twice at once (two taps), the first insert
-    won and this one's is dropped: either way the answers are stored."""
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
+def _saved(session: Session, problems: dict[str, list[Problem]],
+           save: Callable[[], ValidationResult]) -> dict[str, list[Problem]]:
+    """Save and commit, unless the form or the save found problems (then nothing is kept);
+    returns the problems. Two saves of the same rating or company answers at the same
+    moment (two taps, two people of one company) both insert: the database keeps the first
+    and refuses the second at its flush or commit, which then saves again over the first.
+    Neither request fails and the later answers stand, as one after the other would."""
+    for last in (False, True):
+        try:
+            result = save()
+            found = {**result.problems, **problems}
+            if found:
+                session.rollback()
+                return found
+            session.commit()
+            return {}
+        except IntegrityError:
+            session.rollback()
+            if last:
+                raise
+    raise AssertionError("unreachable")

@@ -5,16 +5,17 @@ Both databases."""
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from services.survey import employer_survey
 from services.survey.privacy import erase_alumnus, export_alumnus, withdraw_consent
 from shared import db
 from shared.models import EmployerAnswer, EmployerContact, EmployerRating, SupervisorConsent
-from tests.conftest import TEST_SECRET_KEY
+from tests.conftest import TEST_SECRET_KEY, wait_for
 from tests.integration.conftest import EMPLOYED
 from tests.integration.test_supervisors import SUPERVISOR, answered
 
@@ -76,6 +77,49 @@ def test_a_rating_is_stored_once_per_alumnus_and_replaced_when_given_again(
     # Another supervisor's alumnus is not theirs to rate, not even by typing the address.
     assert client.get(f"/e/{link['token']}/a/{other}").status_code == 404
     assert client.post(f"/e/{link['token']}/a/{other}", data=RATING).status_code == 404
+
+
+@pytest.mark.postgres_only  # SQLite's transactions start with BEGIN IMMEDIATE: no race
+def test_two_first_ratings_at_the_same_moment_both_succeed_and_the_later_stands(
+        survey_app, survey, settings, link) -> None:
+    # The other save (A) inserts the first rating of this alumnus and has not committed
+    # when this page's save (B) looks, finds none and inserts too: B waits on A's row, A
+    # commits, B's insert is refused as a duplicate. B then saves over A: both people got
+    # "saved", and B's answers, the later, are the rating (as one after the other would).
+    first = link["people"][0]
+    engine = create_engine(settings.database_url)
+    other = engine.connect()
+    try:
+        with survey_app.app_context():
+            parts = employer_survey.current_parts(db.session())
+            db.session().commit()  # the employer questionnaire's row, made on first use
+        other.begin()
+        other.execute(EmployerRating.__table__.insert().values(
+            wave_id=survey["wave_id"], alumnus_id=first, contact_id=link["contact_id"],
+            questionnaire_id=parts.questionnaire_id,
+            answers={key: int(value) for key, value in RATING.items()}))
+        answered_page: list[int] = []
+        later = threading.Thread(target=lambda: answered_page.append(
+            survey_app.test_client().post(f"/e/{link['token']}/a/{first}",
+                                          data={**RATING, "emp_hire_again": "2"}).status_code))
+        later.start()
+
+        def waiting() -> int:  # a transaction per look: the view is read once per one
+            with engine.connect() as watcher:
+                return watcher.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query LIKE 'INSERT INTO employer_ratings%'")).scalar_one()
+
+        wait_for(waiting)
+        other.commit()
+        later.join(30)
+    finally:
+        other.close()
+        engine.dispose()
+    assert answered_page == [302]
+    with survey_app.app_context():
+        rating = db.session().scalars(select(EmployerRating)).one()
+        assert rating.answers["emp_hire_again"] == 2
 
 
 def test_an_incomplete_or_off_scale_rating_is_refused_in_indonesian(survey_app, link) -> None:
