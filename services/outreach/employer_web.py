@@ -17,7 +17,7 @@ from sqlalchemy import select
 from services.outreach import employer_campaigns as campaigns
 from services.outreach import employer_delivery, templating
 from services.outreach.campaigns import STEP_CHANNELS, OutreachError
-from services.outreach.web import _step_error, steps_from_form
+from services.outreach.step_editor import save_steps, take_action
 from shared import auth, db
 from shared.centre import applied
 from shared.models import Employer, EmployerCampaign, EmployerContact, Wave
@@ -97,17 +97,8 @@ def detail(employer_campaign_id: int) -> Any:
 def edit_steps(employer_campaign_id: int) -> Any:
     session = db.session()
     campaign = session.get(EmployerCampaign, employer_campaign_id) or abort(404)
-    steps = steps_from_form(request.form)
-    try:
-        campaigns.replace_steps(campaign, steps)
-    except OutreachError as exc:
-        session.rollback()
-        flash(_step_error(exc), "error")
-        return redirect(url_for(".detail", employer_campaign_id=employer_campaign_id))
-    auth.audit(session, auth.current_principal().name, "employer_campaign.steps",
-               str(employer_campaign_id), steps=len(steps))
-    session.commit()
-    flash(_("Steps saved."), "ok")
+    save_steps(session, lambda steps: campaigns.replace_steps(campaign, steps),
+               "employer_campaign.steps", str(employer_campaign_id))
     return redirect(url_for(".detail", employer_campaign_id=employer_campaign_id))
 
 
@@ -117,23 +108,8 @@ def edit_steps(employer_campaign_id: int) -> Any:
 def act(employer_campaign_id: int, action: str) -> Any:
     session = db.session()
     campaign = session.get(EmployerCampaign, employer_campaign_id) or abort(404)
-    try:
-        if action == "launch":
-            planned = campaigns.launch(session, campaign, applied())
-            flash(_("Launched: %(n)d messages planned.", n=planned), "ok")
-        elif action == "pause":
-            campaigns.pause(campaign)
-            flash(_("Paused. Nothing more is sent until you resume."), "ok")
-        else:
-            campaigns.resume(campaign)
-            flash(_("Resumed where it stopped."), "ok")
-    except OutreachError as exc:
-        session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for(".detail", employer_campaign_id=employer_campaign_id))
-    auth.audit(session, auth.current_principal().name, f"employer_campaign.{action}",
-               str(employer_campaign_id))
-    session.commit()
+    take_action(session, campaigns, campaign, action, f"employer_campaign.{action}",
+                str(employer_campaign_id))
     return redirect(url_for(".detail", employer_campaign_id=employer_campaign_id))
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import or_, select, update
 
 from services.outreach import campaigns, chat, delivery, pacing, reports, templating, webhooks
 from services.outreach.campaigns import CHANNELS
+from services.outreach.step_editor import save_steps, take_action
 from shared import auth, db
 from shared.centre import applied
 from shared.event_types import MessageStatus
@@ -139,69 +140,15 @@ def next_sending_text(waiting: pacing.NextSending, now: datetime | None = None,
     return texts[waiting.reason]
 
 
-STEP_FIELDS = ("day_offset", "channel", "subject_id", "body_id", "subject_en", "body_en")
-
-
-def steps_from_form(form: Any) -> list[dict[str, Any]]:
-    """The step editor's rows (`day_offset-0`, `channel-0`, `body_id-0`, …) as the API's step
-    list: a row marked `remove-N`, or a row with no message at all, is left out."""
-    positions = sorted({int(key.rsplit("-", 1)[1]) for key in form
-                        if key.rsplit("-", 1)[0] in STEP_FIELDS and key[-1].isdigit()})
-    steps = []
-    for n in positions:
-        value = {name: (form.get(f"{name}-{n}") or "").strip() for name in STEP_FIELDS}
-        if form.get(f"remove-{n}") or not (value["body_id"] or value["body_en"]):
-            continue
-        template = {}
-        for language in ("id", "en"):
-            if value[f"body_{language}"]:
-                template[language] = {"subject": value[f"subject_{language}"] or None,
-                                      "body": value[f"body_{language}"]}
-        try:
-            day = int(value["day_offset"] or 0)
-        except ValueError:
-            day = -1  # refused below with the field named
-        steps.append({"day_offset": day, "channel": value["channel"], "template": template})
-    return steps
-
-
 @bp.route("/campaigns/<int:campaign_id>/steps", methods=["POST"])
 @auth.requires("operator")
 def edit_steps(campaign_id: int) -> Any:
     """The page's step editor: the same rule as `PUT /api/v1/campaigns/<id>/steps`."""
     session = db.session()
     campaign = session.get(Campaign, campaign_id) or abort(404)
-    steps = steps_from_form(request.form)
-    try:
-        campaigns.replace_steps(session, campaign, steps)
-    except campaigns.OutreachError as exc:
-        session.rollback()
-        flash(_step_error(exc), "error")
-        return redirect(url_for(".detail", campaign_id=campaign_id))
-    auth.audit(session, auth.current_principal().name, "campaign.steps", str(campaign_id),
-               steps=len(steps))
-    session.commit()
-    flash(_("Steps saved."), "ok")
+    save_steps(session, lambda steps: campaigns.replace_steps(session, campaign, steps),
+               "campaign.steps", str(campaign_id))
     return redirect(url_for(".detail", campaign_id=campaign_id))
-
-
-def _step_error(exc: campaigns.OutreachError) -> str:
-    """"Step 2, day: must be 0 or more", translated; the position is the step's number."""
-    messages = {
-        "must be email, sms, whatsapp or best": _("choose email, SMS, WhatsApp or best"),
-        "must be 0 or more": _("must be 0 or more"),
-        "the Indonesian message is required": _("the Indonesian message is required"),
-        "give at least one step": _("give at least one step"),
-        "the steps can only be changed before launch": _(
-            "the steps can only be changed before launch"),
-    }
-    text = messages.get(exc.message, exc.message)
-    parts = exc.field.split(".")
-    if len(parts) > 1 and parts[1].isdigit():
-        field = {"channel": _("channel"), "day_offset": _("day"),
-                 "template": _("Indonesian message")}.get(parts[2], parts[2])
-        return f"{_('Step %(n)d', n=int(parts[1]) + 1)}, {field}: {text}"
-    return text
 
 
 @bp.route("/campaigns/<int:campaign_id>/<any(launch, pause, resume):action>", methods=["POST"])
@@ -209,21 +156,7 @@ def _step_error(exc: campaigns.OutreachError) -> str:
 def act(campaign_id: int, action: str) -> Any:
     session = db.session()
     campaign = session.get(Campaign, campaign_id) or abort(404)
-    try:
-        if action == "launch":
-            planned = campaigns.launch(session, campaign, _settings())
-            flash(_("Launched: %(n)d messages planned.", n=planned), "ok")
-        elif action == "pause":
-            campaigns.pause(campaign)
-            flash(_("Paused. Nothing more is sent until you resume."), "ok")
-        else:
-            campaigns.resume(campaign)
-            flash(_("Resumed where it stopped."), "ok")
-    except campaigns.OutreachError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for(".detail", campaign_id=campaign_id))
-    auth.audit(session, auth.current_principal().name, f"campaign.{action}", str(campaign_id))
-    session.commit()
+    take_action(session, campaigns, campaign, action, f"campaign.{action}", str(campaign_id))
     return redirect(url_for(".detail", campaign_id=campaign_id))
 
 
