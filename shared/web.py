@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -115,6 +116,16 @@ def page_number(value: str | None) -> int:
     if page > MAX_ROW_ID:
         abort(400, description=_("page: at most %(n)d.", n=MAX_ROW_ID))
     return max(1, page)
+
+
+def personal_data_download(document: Any, filename: str) -> Any:
+    """A person's data (an alumnus's or an employer contact's export) as a JSON attachment
+    that no cache keeps."""
+    response = current_app.response_class(
+        json.dumps(document, ensure_ascii=False, indent=2), mimetype="application/json")
+    response.headers["Content-Disposition"] = f"attachment; filename={filename}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 class RowIdConverter(IntegerConverter):

@@ -4,7 +4,6 @@ their data-subject rights (export, consent withdrawal, erasure), the audit log."
 from __future__ import annotations
 
 import io
-import json
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from shared.centre import applied
 from shared.models import Alumnus, Cohort, Message, Program, Response, Wave
 from shared.models import Questionnaire as QuestionnaireRow
 from shared.personal_files import IMPORTS
-from shared.web import form_row_id, page_number
+from shared.web import form_row_id, page_number, personal_data_download
 
 bp = Blueprint("admin", __name__)
 UPLOAD_TYPES = (".csv", ".xlsx")
@@ -329,12 +328,7 @@ def alumnus_export(alumnus_id: int) -> Any:
         abort(exc.status, exc.message)
     auth.audit(session, auth.current_principal().name, "alumnus.export", f"alumnus:{alumnus_id}")
     session.commit()
-    response = current_app.response_class(
-        json.dumps(document, ensure_ascii=False, indent=2), mimetype="application/json")
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=jejak-alumnus-{alumnus_id}.json")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return personal_data_download(document, f"jejak-alumnus-{alumnus_id}.json")
 
 
 @bp.route("/alumni/<int:alumnus_id>/consent-withdrawal", methods=["POST"])

@@ -5,13 +5,11 @@ commit (docs/employers.md)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -26,7 +24,7 @@ from shared import auth, db
 from shared.centre import applied
 from shared.models import Employer, EmployerContact
 from shared.tokens import employer_link
-from shared.web import form_row_id, page_number
+from shared.web import form_row_id, page_number, personal_data_download
 
 bp = Blueprint("employer_pages", __name__)
 
@@ -180,12 +178,7 @@ def contact_export(employer_id: int, contact_id: int) -> Any:
     auth.audit(session, _actor(), "employer.contact_export", f"employer:{employer_id}",
                contact=contact_id)
     session.commit()
-    response = current_app.response_class(
-        json.dumps(document, ensure_ascii=False, indent=2), mimetype="application/json")
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=jejak-employer-contact-{contact_id}.json")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return personal_data_download(document, f"jejak-employer-contact-{contact_id}.json")
 
 
 @bp.route("/employers/<int:employer_id>/contacts/<int:contact_id>/erase", methods=["POST"])
