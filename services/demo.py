@@ -235,16 +235,23 @@ def demo_employers(session: Any, wave_id: int, rng: random.Random) -> int:
         employers.record_employer(session, employers.EmployerFields(
             name=name, kbli_section=section, city=city), source="import")
     named = 0
+    # One person per (company, name), with one phone and position, as alumni of one
+    # workshop name the same foreman: the company page shows them once, with their alumni.
+    people: dict[tuple[str, str], tuple[str, str]] = {}
     for alumnus_id, answers in session.execute(
             select(Response.alumnus_id, Response.answers)
             .where(Response.wave_id == wave_id, Response.status == "complete")
             .order_by(Response.alumnus_id)):
         if answers.get("f8") != 1 or rng.random() < 0.5:
             continue
-        person = rng.choice(SUPERVISORS)
+        company, person = answers.get("f5b", ""), rng.choice(SUPERVISORS)
+        if (company, person) not in people:
+            people[company, person] = (
+                rng.choice(("Mandor", "Kepala Bengkel", "Supervisor")),
+                f"+62813{rng.randrange(10**7, 10**8)}")
+        position, phone = people[company, person]
         supervisors.give_supervisor(session, wave_id, alumnus_id, {
-            "company": answers.get("f5b", ""), "supervisor_name": person,
-            "supervisor_position": rng.choice(("Mandor", "Kepala Bengkel", "Supervisor")),
-            "supervisor_phone": f"+62813{rng.randrange(10**7, 10**8)}", "consent": "yes"})
+            "company": company, "supervisor_name": person, "supervisor_position": position,
+            "supervisor_phone": phone, "consent": "yes"})
         named += 1
     return named
