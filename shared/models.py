@@ -424,19 +424,6 @@ class OptOut(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class EmployerRecipient(Base):
-    """An employer contact outreach may write to, learnt from `employer.contact_added`
-    (services/outreach/employers.py). One row per contact, whichever event came first.
-
-    No foreign key: the contact is the survey's, and it may be erased (then outreach, which
-    reads the contact when it sends, finds nobody to write to)."""
-
-    __tablename__ = "employer_recipients"
-    contact_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    employer_id: Mapped[int] = mapped_column(Integer)
-    added_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
 class EmployerAudience(Base):
     """Outreach's view of who may be asked about whom: one row per alumnus and wave naming
     the contact the alumnus consented to (from `employer.contact_added`; a later

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.outreach import (
@@ -13,7 +13,6 @@ from services.outreach import (
     delivery,
     employer_campaigns,
     employer_delivery,
-    employers,
     pacing,
     privacy,
 )
@@ -30,7 +29,7 @@ from shared.event_types import (
     WaveTargetsAdded,
 )
 from shared.events import Event, consumer
-from shared.models import Campaign, CampaignStep, EmployerRecipient, Message
+from shared.models import Campaign, CampaignStep, Message
 
 
 @shared_task(name="outreach.dispatch", ignore_result=True)
@@ -125,10 +124,9 @@ def on_consent_withdrawn(db_session: Session, event: Event) -> None:
 
 @consumer("outreach.on_employer_contact_added")
 def on_employer_contact_added(db_session: Session, event: Event) -> None:
-    """A supervisor an alumnus consented to: one recipient row per contact."""
+    """A supervisor an alumnus consented to: who may be asked about whom."""
     data = event.data
     assert isinstance(data, EmployerContactAdded)
-    employers.record_recipient(db_session, data.contact_id, data.employer_id)
     employer_campaigns.record_audience(db_session, data.wave_id, data.alumnus_id,
                                        data.contact_id, data.employer_id)
 
@@ -149,5 +147,3 @@ def on_employer_contact_erased(db_session: Session, event: Event) -> None:
     employer_campaigns.forget_contact(db_session, data.contact_id)
     employer_delivery.drop_sink_copies(db_session, data.contact_id,
                                        current_app.config["JEJAK_SETTINGS"])
-    db_session.execute(delete(EmployerRecipient)
-                       .where(EmployerRecipient.contact_id == data.contact_id))

@@ -16,8 +16,8 @@ from services.survey.privacy import erase_alumnus, export_alumnus, withdraw_cons
 from shared import db
 from shared.models import (
     Employer,
+    EmployerAudience,
     EmployerContact,
-    EmployerRecipient,
     OutboxEvent,
     ProcessedEvent,
     Response,
@@ -120,13 +120,15 @@ def test_with_consent_the_supervisor_is_a_contact_of_the_company_and_is_announce
         assert event.payload == {"contact_id": contact.id, "employer_id": employer.id,
                                  "alumnus_id": survey["alumni"][0][0],
                                  "wave_id": survey["wave_id"]}
-    # Outreach's consumer keeps one recipient, however often the event comes.
+    # Outreach's consumer keeps one audience row, however often the event comes.
     run_consumer(survey_app, "employer.contact_added", tasks.on_employer_contact_added)
     run_consumer(survey_app, "employer.contact_added", tasks.on_employer_contact_added)
     with survey_app.app_context():
         session = db.session()
-        recipients = session.scalars(select(EmployerRecipient)).all()
-        assert [(r.contact_id, r.employer_id) for r in recipients] == [(contact.id, employer.id)]
+        audience = session.scalars(select(EmployerAudience)).all()
+        assert [(row.wave_id, row.alumnus_id, row.contact_id, row.employer_id)
+                for row in audience] == [(survey["wave_id"], survey["alumni"][0][0],
+                                          contact.id, employer.id)]
         assert session.scalar(select(func.count()).select_from(ProcessedEvent)) == 1
 
 
