@@ -98,7 +98,9 @@ def edit_steps(employer_campaign_id: int) -> Any:
     session = db.session()
     campaign = session.get(EmployerCampaign, employer_campaign_id) or abort(404)
     save_steps(session, lambda steps: campaigns.replace_steps(campaign, steps),
-               "employer_campaign.steps", str(employer_campaign_id))
+               lambda **details: auth.audit(session, auth.current_principal().name,
+                                            "employer_campaign.steps",
+                                            str(employer_campaign_id), **details))
     return redirect(url_for(".detail", employer_campaign_id=employer_campaign_id))
 
 
@@ -108,8 +110,9 @@ def edit_steps(employer_campaign_id: int) -> Any:
 def act(employer_campaign_id: int, action: str) -> Any:
     session = db.session()
     campaign = session.get(EmployerCampaign, employer_campaign_id) or abort(404)
-    take_action(session, campaigns, campaign, action, f"employer_campaign.{action}",
-                str(employer_campaign_id))
+    take_action(session, campaigns, campaign, action, lambda: auth.audit(
+        session, auth.current_principal().name, f"employer_campaign.{action}",
+        str(employer_campaign_id)))
     return redirect(url_for(".detail", employer_campaign_id=employer_campaign_id))
 
 

@@ -13,7 +13,6 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from services.outreach.campaigns import OutreachError
-from shared import auth
 from shared.centre import applied
 
 
@@ -72,9 +71,11 @@ def step_error(exc: OutreachError) -> str:
 
 
 def save_steps(session: Session, replace_steps: Callable[[list[dict[str, Any]]], None],
-               audit_action: str, target: str) -> None:
-    """The step editor's POST: the form's steps through the kind's rule, audited and
-    committed, or its first problem flashed in words (nothing kept)."""
+               audited: Callable[..., None]) -> None:
+    """The step editor's POST: the form's steps through the kind's rule, audited (the
+    route's `audited(steps=n)` writes its own action: the audit sentences are found by
+    reading the routes) and committed, or its first problem flashed in words (nothing
+    kept)."""
     steps = steps_from_form(request.form)
     try:
         replace_steps(steps)
@@ -82,16 +83,16 @@ def save_steps(session: Session, replace_steps: Callable[[list[dict[str, Any]]],
         session.rollback()
         flash(step_error(exc), "error")
         return
-    auth.audit(session, auth.current_principal().name, audit_action, target,
-               steps=len(steps))
+    audited(steps=len(steps))
     session.commit()
     flash(_("Steps saved."), "ok")
 
 
 def take_action(session: Session, rule: CampaignRule, campaign: Any, action: str,
-                audit_action: str, target: str) -> None:
-    """Launch, pause or resume, audited and committed, with what happened flashed; a
-    refusal flashed as the rule words it (nothing kept)."""
+                audited: Callable[[], None]) -> None:
+    """Launch, pause or resume, audited (`audited()`, the route's own action) and
+    committed, with what happened flashed; a refusal flashed as the rule words it (nothing
+    kept)."""
     try:
         if action == "launch":
             planned = rule.launch(session, campaign, applied())
@@ -106,5 +107,5 @@ def take_action(session: Session, rule: CampaignRule, campaign: Any, action: str
         session.rollback()
         flash(exc.message, "error")
         return
-    auth.audit(session, auth.current_principal().name, audit_action, target)
+    audited()
     session.commit()

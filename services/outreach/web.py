@@ -147,7 +147,8 @@ def edit_steps(campaign_id: int) -> Any:
     session = db.session()
     campaign = session.get(Campaign, campaign_id) or abort(404)
     save_steps(session, lambda steps: campaigns.replace_steps(session, campaign, steps),
-               "campaign.steps", str(campaign_id))
+               lambda **details: auth.audit(session, auth.current_principal().name,
+                                            "campaign.steps", str(campaign_id), **details))
     return redirect(url_for(".detail", campaign_id=campaign_id))
 
 
@@ -156,7 +157,8 @@ def edit_steps(campaign_id: int) -> Any:
 def act(campaign_id: int, action: str) -> Any:
     session = db.session()
     campaign = session.get(Campaign, campaign_id) or abort(404)
-    take_action(session, campaigns, campaign, action, f"campaign.{action}", str(campaign_id))
+    take_action(session, campaigns, campaign, action, lambda: auth.audit(
+        session, auth.current_principal().name, f"campaign.{action}", str(campaign_id)))
     return redirect(url_for(".detail", campaign_id=campaign_id))
 
 
