@@ -43,6 +43,7 @@ from shared.models import (
     EmployerContact,
     EmployerRating,
     Program,
+    Response,
     SupervisorConsent,
     Wave,
 )
@@ -366,11 +367,59 @@ class WorkingAlumnus:
     withdrawn_at: Any
 
 
+# Where blk-tracer (v1 and v2) asks the name of the alumnus's workplace; another
+# questionnaire's answers name no company here.
+COMPANY_ITEM = "f5b"
+NAMING_LIMIT = 200  # alumni listed as naming a company in their answers, at most
+
+
+@dataclass(frozen=True)
+class NamingAlumnus:
+    alumnus_id: int
+    name: str | None
+    program: str
+    cohort: str
+    wave: str
+    typed: str  # the company's name as they typed it
+
+
+def alumni_naming(session: Session, employer: Employer,
+                  besides: set[int]) -> list[NamingAlumnus]:
+    """The alumni whose complete answers name this company as their workplace
+    (`COMPANY_ITEM`, compared by `name_key`: "pt. pupuk kaltim" is PT Pupuk Kaltim), other
+    than `besides` (those listed through a supervisor), at most `NAMING_LIMIT`. An alumnus
+    who withdrew consent is not listed; an erased one's typed name is gone with their free
+    text. The answers are narrowed in the database by the key's longest word, then compared
+    whole here: a centre's few thousand responses cost milliseconds, and the word keeps a
+    large wave's read to the few that could match."""
+    key = name_key(employer.name)
+    word = max(key.split(), key=len, default="")
+    if not word:
+        return []
+    typed = Response.answers[COMPANY_ITEM].as_string()
+    rows = session.execute(
+        select(Alumnus.id, Alumnus.full_name, Program.name, Cohort.label, Wave.slug, typed)
+        .join(Response, Response.alumnus_id == Alumnus.id)
+        .join(Wave, Wave.id == Response.wave_id)
+        .join(Cohort, Cohort.id == Alumnus.cohort_id)
+        .join(Program, Program.id == Cohort.program_id)
+        .where(Response.status == "complete", Alumnus.consent_withdrawn_at.is_(None),
+               func.lower(typed).contains(word, autoescape=True))
+        .order_by(Program.name, Cohort.label, Alumnus.full_name, Wave.slug))
+    found: list[NamingAlumnus] = []
+    for alumnus_id, full_name, program, cohort, wave, name in rows:
+        if alumnus_id not in besides and name_key(name or "") == key:
+            found.append(NamingAlumnus(alumnus_id, full_name, program, cohort, wave, name))
+            if len(found) == NAMING_LIMIT:
+                break
+    return found
+
+
 def employer_page(session: Session, employer_id: int) -> dict[str, Any]:
     """A company's page: the record, its contacts (with how many alumni named each), and
     the alumni who work there by program and cohort, through the supervisors they named
     with consent (withdrawn consents shown as such; erased alumni are gone from this list
-    with their consent)."""
+    with their consent), and those who only name the company in their answers."""
     employer = session.get(Employer, employer_id)
     if employer is None:
         raise EmployerError("employer", "no company with this id", 404)
@@ -406,6 +455,7 @@ def employer_page(session: Session, employer_id: int) -> dict[str, Any]:
         select(Wave.slug).join(EmployerAnswer, EmployerAnswer.wave_id == Wave.id)
         .where(EmployerAnswer.employer_id == employer_id).order_by(Wave.slug)))
     return {"employer": employer, "contacts": contacts, "alumni": alumni,
+            "naming": alumni_naming(session, employer, {a.alumnus_id for a in alumni}),
             "consenting": sum(1 for a in alumni if a.withdrawn_at is None),
             "rated": rated or 0, "answered_waves": answered}
 

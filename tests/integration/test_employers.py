@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from services.survey import employers
 from services.survey.employer_import import import_employers
+from services.survey.privacy import withdraw_consent
 from shared import db
 from shared.auth import create_user
 from shared.models import (
@@ -22,6 +23,7 @@ from shared.models import (
     OutboxEvent,
     SupervisorConsent,
 )
+from tests.integration.conftest import EMPLOYED
 from tests.integration.test_supervisors import SUPERVISOR, answered
 from tests.integration.test_web_access import csrf_of, login
 
@@ -265,6 +267,30 @@ def test_merging_moves_contacts_joins_the_same_person_and_reannounces_consents(
         assert audit.details["duplicate"] == typed_id and audit.details["contacts_joined"] == 1
     company = staff.get(f"/employers/{kept_id}").get_data(as_text=True)
     assert "Alumnus 0" in company and "Teknik Las" in company and "A1" in company
+
+
+def test_the_company_page_lists_alumni_who_only_name_it_in_their_answers(
+        survey_app, survey, staff) -> None:
+    # Alumnus 0 names a supervisor at Pupuk Kaltim (listed above, not again); 1 and 2 typed
+    # its name their own way; 3 works at Pupuk Indonesia; 4 typed it but withdrew consent.
+    typed = {1: "pt. pupuk  KALTIM", 2: "Pupuk Kaltim Tbk", 3: "PT Pupuk Indonesia",
+             4: "PT Pupuk Kaltim"}
+    token = answered(survey_app, survey, 0, {**EMPLOYED, "f5b": "PT Pupuk Kaltim"})
+    survey_app.test_client().post(f"/s/{token}/atasan", data={
+        **SUPERVISOR, "company": "PT Pupuk Kaltim", "consent": "yes"})
+    for index, name in typed.items():
+        answered(survey_app, survey, index, {**EMPLOYED, "f5b": name})
+    with survey_app.app_context():
+        session = db.session()
+        withdraw_consent(session, survey["alumni"][4][0], source="staff")
+        session.commit()
+        company_id = session.scalar(select(Employer.id))
+    page = staff.get(f"/employers/{company_id}").get_data(as_text=True)
+    named = page.split('aria-label="Alumni yang menyebut perusahaan ini di jawabannya"')[1]
+    assert "pt. pupuk  KALTIM" in named and "Pupuk Kaltim Tbk" in named
+    assert "Alumnus 1" in named and "Alumnus 2" in named
+    for absent in ("Alumnus 0", "Alumnus 3", "Alumnus 4", "Pupuk Indonesia"):
+        assert absent not in named, absent
 
 
 def test_a_company_is_not_merged_into_itself_and_an_unknown_one_is_404(survey_app,
