@@ -20,7 +20,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from services.analytics import numbers
-from services.analytics.api import MinimumWageIn
+from services.analytics.api_schemas import MinimumWageIn
 from services.analytics.decent import PRESET_NAMES
 from services.analytics.decent_store import (
     preset_rows,
