@@ -100,6 +100,10 @@ class Supervisor:
             if code is None:
                 continue
             if child.restart_at is None:  # just noticed
+                # What it leaves in its process group (a killed Celery worker's pool, a
+                # killed gunicorn master's workers) would run on unsupervised, past `jejak
+                # up` itself: asked to stop now, killed when the child is restarted.
+                _signal_group(child.process, signal.SIGTERM)
                 child.failures = [t for t in child.failures if now - t < FAST_FAILURE_WINDOW]
                 child.failures.append(now)
                 if len(child.failures) >= FAST_FAILURES:
@@ -112,6 +116,7 @@ class Supervisor:
                 self.say(f"{child.name} stopped unexpectedly (exit {code}); "
                          f"restarting it in {delay:.0f} s")
             elif now >= child.restart_at:
+                _signal_group(child.process, signal.SIGKILL)  # its stragglers, if any
                 child.process = _spawn(child.argv, child.env, child.log_path)
                 child.restart_at = None
                 self.say(f"{child.name} restarted (pid {child.process.pid})")

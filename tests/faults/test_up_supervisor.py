@@ -73,6 +73,20 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _group(pgid: int) -> set[int]:
+    """The live processes of process group `pgid` (from /proc)."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                found.add(int(proc.name))
+    return found
+
+
 def _applied(factory, consumer: str) -> int:
     with factory() as session:
         return session.scalar(select(func.count()).select_from(ProcessedEvent)
@@ -99,6 +113,9 @@ def test_a_killed_worker_relay_and_redis_come_back_and_nothing_sent_meanwhile_is
             assert answer.status in (200, 201), answer.body
             wait_for(lambda name=name, before=before:
                      _child(process.pid, name) not in (None, before), timeout=60)
+            # Nothing of the killed one runs on (a worker's pool children were left
+            # behind, orphaned, past the end of `jejak up`).
+            wait_for(lambda before=before: not _group(before), timeout=30)
             for consumer in SUBSCRIBERS:
                 wait_for(lambda consumer=consumer, index=index:
                          _applied(factory, consumer) == index + 1, timeout=90)
