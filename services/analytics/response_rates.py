@@ -42,7 +42,9 @@ from sqlalchemy.orm import Session
 from services.analytics.aapor import CALL_EVIDENCE, CHANNEL_FAILED, CODES, Evidence, Rates
 from services.analytics.aapor import disposition as disposition_of
 from services.analytics.aapor import rates as aapor_rates
+from services.analytics.cells import CellKey
 from services.analytics.indicator_cache import kept_read
+from services.analytics.indicators import select as select_cells
 from services.analytics.measures import count_where
 from services.analytics.statements import CONTACTED_STATUSES, failed_for_good
 from shared.models import (
@@ -130,9 +132,8 @@ def response_rates_by_program(session: Session, wave_id: int, *, cohort: int | N
     return dispositions_by_cell(session, wave_id).by_program(cohort=cohort, gender=gender)
 
 
-# A cell of the wave's targets (program, cohort, gender) → its targets per final disposition
-# and its completes per mode.
-CellCounts = dict[tuple[int, int, str], tuple[Counter[str], Counter[str]]]
+# A cell of the wave's targets → its targets per final disposition and its completes per mode.
+CellCounts = dict[CellKey, tuple[Counter[str], Counter[str]]]
 _RATES_KEEP = 4096  # filters whose rates a read keeps
 
 
@@ -157,13 +158,10 @@ class Dispositions:
             return found
         counts: Counter[str] = Counter()
         by_mode: Counter[str] = Counter()
-        for (program_id, cohort_id, cell_gender), (cell_counts, cell_modes) in (
-                self.cells.items()):
-            if ((program is None or program_id == program)
-                    and (cohort is None or cohort_id == cohort)
-                    and (gender is None or cell_gender == gender)):
-                counts.update(cell_counts)
-                by_mode.update(cell_modes)
+        for _key, (cell_counts, cell_modes) in select_cells(
+                self.cells.items(), program=program, cohort=cohort, gender=gender):
+            counts.update(cell_counts)
+            by_mode.update(cell_modes)
         found = _rates(counts, by_mode)
         with self._lock:
             if len(self._rates) >= _RATES_KEEP:
@@ -174,9 +172,8 @@ class Dispositions:
     def by_program(self, *, cohort: int | None = None,
                    gender: str | None = None) -> dict[int, ResponseRates]:
         """The rates of each program holding targets of this cohort and gender."""
-        programs = sorted({program_id for program_id, cohort_id, cell_gender in self.cells
-                           if (cohort is None or cohort_id == cohort)
-                           and (gender is None or cell_gender == gender)})
+        programs = sorted({key.program_id for key, _ in select_cells(
+            self.cells.items(), cohort=cohort, gender=gender)})
         return {program_id: self.rates(program=program_id, cohort=cohort, gender=gender)
                 for program_id in programs}
 
@@ -189,7 +186,7 @@ def dispositions_by_cell(session: Session, wave_id: int) -> Dispositions:
     same scan of the wave's messages)."""
     cells: CellCounts = {}
     for row in _hashed(session, _evidence_statement(wave_id, None, None, None, by_cell=True)):
-        counts, by_mode = cells.setdefault((row.program_id, row.cohort_id, row.gender),
+        counts, by_mode = cells.setdefault(CellKey(row.program_id, row.cohort_id, row.gender),
                                            (Counter(), Counter()))
         _count(row, counts, by_mode)
     return Dispositions(cells)

@@ -106,17 +106,18 @@ def _saved(session: Session, problems: dict[str, list[Problem]],
     moment (two taps, two people of one company) both insert: the database keeps the first
     and refuses the second at its flush or commit, which then saves again over the first.
     Neither request fails and the later answers stand, as one after the other would."""
-    for last in (False, True):
-        try:
-            result = save()
-            found = {**result.problems, **problems}
-            if found:
-                session.rollback()
-                return found
-            session.commit()
-            return {}
-        except IntegrityError:
-            session.rollback()
-            if last:
-                raise
-    raise AssertionError("unreachable")
+    try:
+        return _committed(session, problems, save)
+    except IntegrityError:
+        session.rollback()
+        return _committed(session, problems, save)
+
+
+def _committed(session: Session, problems: dict[str, list[Problem]],
+               save: Callable[[], ValidationResult]) -> dict[str, list[Problem]]:
+    found = {**save().problems, **problems}
+    if found:
+        session.rollback()
+        return found
+    session.commit()
+    return {}

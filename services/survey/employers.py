@@ -389,9 +389,9 @@ def alumni_naming(session: Session, employer: Employer,
     (`COMPANY_ITEM`, compared by `name_key`: "pt. pupuk kaltim" is PT Pupuk Kaltim), other
     than `besides` (those listed through a supervisor), at most `NAMING_LIMIT`. An alumnus
     who withdrew consent is not listed; an erased one's typed name is gone with their free
-    text. The answers are narrowed in the database by the key's longest word, then compared
-    whole here: a centre's few thousand responses cost milliseconds, and the word keeps a
-    large wave's read to the few that could match."""
+    text. The database returns only the answers holding the key's longest word, compared
+    whole here; it still reads every complete response's item: milliseconds at a centre's
+    few thousand, 0.9–1.9 s at 1M (an index on the typed name's key would be the fix)."""
     key = name_key(employer.name)
     word = max(key.split(), key=len, default="")
     if not word:

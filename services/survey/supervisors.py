@@ -80,7 +80,7 @@ def offer(session: Session, wave_id: int, alumnus_id: int) -> Offer | None:
         .where(SupervisorConsent.wave_id == wave_id, SupervisorConsent.alumnus_id == alumnus_id,
                SupervisorConsent.withdrawn_at.is_(None))
     ).first()
-    company = answers.get("f5b")
+    company = answers.get(employers.COMPANY_ITEM)
     return Offer(company if isinstance(company, str) else "",
                  given[0] if given else None, given[1] if given else None)
 
